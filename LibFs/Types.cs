@@ -1,0 +1,114 @@
+namespace ExoFS.LibFs;
+
+/// <summary>An inode number as the FUSE low-level API sees it. The root directory is always 1.</summary>
+public readonly record struct InodeNo(ulong Value)
+{
+    public static readonly InodeNo Root = new(1);
+    public override string ToString() => Value.ToString(System.Globalization.CultureInfo.InvariantCulture);
+}
+
+/// <summary>An open-file or open-directory handle a libFS hands out and gets back.</summary>
+public readonly record struct FileHandle(ulong Value);
+
+/// <summary>Seconds and nanoseconds since the Unix epoch.</summary>
+public readonly record struct Timespec(long Sec, uint Nsec) : IComparable<Timespec>
+{
+    public static Timespec Now()
+    {
+        long ticks = DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks;
+        return new Timespec(ticks / TimeSpan.TicksPerSecond, (uint)(ticks % TimeSpan.TicksPerSecond * 100));
+    }
+    public int CompareTo(Timespec other) => Sec != other.Sec ? Sec.CompareTo(other.Sec) : Nsec.CompareTo(other.Nsec);
+}
+
+/// <summary>File type and permission bits, with Linux's values (S_IFMT and friends).</summary>
+public static class FileMode
+{
+    public const uint TypeMask = 0xF000; // S_IFMT
+    public const uint Socket = 0xC000, Symlink = 0xA000, Regular = 0x8000, Block = 0x6000,
+        Directory = 0x4000, Char = 0x2000, Fifo = 0x1000;
+    public const uint PermMask = 0xFFF; // rwx for all plus setuid, setgid, sticky
+
+    public static uint TypeOf(uint mode) => mode & TypeMask;
+    public static bool IsDir(uint mode) => TypeOf(mode) == Directory;
+    public static bool IsRegular(uint mode) => TypeOf(mode) == Regular;
+    public static bool IsSymlink(uint mode) => TypeOf(mode) == Symlink;
+}
+
+/// <summary>Attributes of an inode, as stat(2) reports them.</summary>
+public readonly record struct FileAttr(
+    InodeNo Ino,
+    uint Mode,
+    uint Nlink,
+    uint Uid,
+    uint Gid,
+    ulong Rdev,
+    ulong Size,
+    ulong Blocks512,
+    Timespec Atime,
+    Timespec Mtime,
+    Timespec Ctime,
+    ulong Generation = 0);
+
+/// <summary>How a time attribute is set: left alone, set to now, or set to a given time.</summary>
+public readonly record struct TimeSet(bool Now, Timespec Time)
+{
+    public static TimeSet ToNow => new(true, default);
+    public static TimeSet To(Timespec t) => new(false, t);
+}
+
+/// <summary>A setattr request: each field that is non-null is changed (truncate when Size is set).</summary>
+public sealed record SetAttrRequest
+{
+    public uint? Mode { get; init; }
+    public uint? Uid { get; init; }
+    public uint? Gid { get; init; }
+    public ulong? Size { get; init; }
+    public TimeSet? Atime { get; init; }
+    public TimeSet? Mtime { get; init; }
+}
+
+/// <summary>Who is making a request: new inodes take this owner.</summary>
+public readonly record struct Caller(uint Uid, uint Gid, uint Pid = 0)
+{
+    public static readonly Caller Root = new(0, 0);
+}
+
+[Flags]
+public enum RenameFlags : uint
+{
+    None = 0,
+    /// <summary>Fail with EEXIST if the target exists.</summary>
+    NoReplace = 1,
+    /// <summary>Atomically swap source and target; both must exist.</summary>
+    Exchange = 2,
+}
+
+[Flags]
+public enum XattrFlags
+{
+    None = 0,
+    /// <summary>Fail with EEXIST if the attribute exists.</summary>
+    Create = 1,
+    /// <summary>Fail with ENODATA if the attribute does not exist.</summary>
+    Replace = 2,
+}
+
+/// <summary>open(2) flags that matter to a libFS (Linux values).</summary>
+[Flags]
+public enum OpenFlags
+{
+    ReadOnly = 0, WriteOnly = 1, ReadWrite = 2, AccessMask = 3,
+    Create = 0x40, Exclusive = 0x80, Truncate = 0x200, Append = 0x400, Directory = 0x10000,
+}
+
+/// <summary>One directory entry. <see cref="NextOffset"/> is the cookie that resumes after this entry.</summary>
+public readonly record struct DirEntry(string Name, InodeNo Ino, uint Mode, long NextOffset);
+
+/// <summary>Receives directory entries; returns false when it has no room for this one (it is sent again next time).</summary>
+public delegate bool DirEntrySink(in DirEntry entry);
+
+/// <summary>statfs(2) figures.</summary>
+public readonly record struct FsStats(
+    uint BlockSize, ulong Blocks, ulong BlocksFree, ulong BlocksAvailable,
+    ulong Files, ulong FilesFree, uint NameMax);
