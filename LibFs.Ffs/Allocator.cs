@@ -1,0 +1,235 @@
+using System.Buffers.Binary;
+using System.Numerics;
+using ExoFS.Kernel.Disk;
+using ExoFS.LibFs.Ffs.Format;
+
+namespace ExoFS.LibFs.Ffs;
+
+/// <summary>
+/// Allocation groups: the FFS placement policy and the group bitmaps.
+///
+/// XN's free map is the authority on which blocks are free (another libFS may share the disk), so a block
+/// is chosen with XN's FindFree near a goal the policy picks, then claimed with an XN Alloc by the caller;
+/// the group block bitmap records which blocks this FFS owns (fsck compares it with what the pointers say)
+/// and gives the per-group free counts the policy needs. Bitmaps are kept in memory and written through.
+///
+/// Policy (McKusick et al. 1984): a new directory goes to a group with at least the average number of free
+/// inodes and the fewest directories; any other inode goes to its parent's group (or the next with a free
+/// inode); a file's blocks go right after its previous block, its first block after its group's inode table.
+/// Caller must hold the file system lock.
+/// </summary>
+internal sealed class Allocator
+{
+    private readonly IFfsDisk _disk;
+    private readonly BlockNo _super;
+    private readonly GroupEntry[] _groups;
+    private readonly byte[][] _blockBitmaps;
+    private readonly byte[][] _inodeBitmaps;
+    private readonly uint[] _freeBlocks, _freeInodes;
+    private readonly int[] _inodeCursor;
+
+    public Allocator(IFfsDisk disk, BlockNo super, Superblock sb, GroupEntry[] groups, byte[][] blockBitmaps, byte[][] inodeBitmaps)
+    {
+        _disk = disk;
+        _super = super;
+        Sb = sb;
+        _groups = groups;
+        _blockBitmaps = blockBitmaps;
+        _inodeBitmaps = inodeBitmaps;
+        _freeBlocks = new uint[groups.Length];
+        _freeInodes = new uint[groups.Length];
+        _inodeCursor = new int[groups.Length];
+        for (int g = 0; g < groups.Length; g++)
+        {
+            _freeBlocks[g] = (uint)(GroupBlocks(g) - (ulong)PopCount(blockBitmaps[g], (int)GroupBlocks(g)));
+            _freeInodes[g] = (uint)(InodesInGroup(g) - PopCount(inodeBitmaps[g], InodesInGroup(g)));
+        }
+    }
+
+    public Superblock Sb { get; }
+    public int GroupCount => _groups.Length;
+    public IReadOnlyList<GroupEntry> Groups => _groups;
+    public uint InodesPerGroup => Sb.InodesPerGroup;
+
+    public ulong GroupBlocks(int g) => Math.Min(FfsLayout.BlocksPerGroup, Sb.TotalBlocks - (ulong)g * FfsLayout.BlocksPerGroup);
+    public int InodesInGroup(int g) => (int)_groups[g].InodeTableBlocks * FfsLayout.InodesPerBlock;
+    public ulong TotalInodes => (ulong)Enumerable.Range(0, _groups.Length).Sum(InodesInGroup);
+    public ulong FreeInodes => _freeInodes.Aggregate(0UL, (a, b) => a + b);
+    public ulong FreeBlocks => _freeBlocks.Aggregate(0UL, (a, b) => a + b);
+
+    private static int PopCount(byte[] bitmap, int bits)
+    {
+        int n = 0;
+        for (int i = 0; i < bits; i++)
+            if ((bitmap[i >> 3] & (1 << (i & 7))) != 0) n++;
+        return n;
+    }
+
+    public int GroupOfBlock(BlockNo b) => (int)(b.Value / FfsLayout.BlocksPerGroup);
+    public int GroupOfIno(ulong ino) => (int)((ino - 1) / Sb.InodesPerGroup);
+
+    /// <summary>True if <paramref name="ino"/> names a slot of some group's inode table.</summary>
+    public bool ValidIno(ulong ino)
+    {
+        if (ino == 0) return false;
+        ulong g = (ino - 1) / Sb.InodesPerGroup;
+        return g < (ulong)_groups.Length && (int)((ino - 1) % Sb.InodesPerGroup) < InodesInGroup((int)g);
+    }
+
+    /// <summary>Where inode <paramref name="ino"/> lives: its inode-table block, byte offset and partition.</summary>
+    public (BlockNo Block, int Offset, int Partition) Locate(ulong ino)
+    {
+        int g = GroupOfIno(ino);
+        int slot = (int)((ino - 1) % Sb.InodesPerGroup);
+        int part = slot % FfsLayout.InodesPerBlock;
+        return (new BlockNo(_groups[g].InodeTable + (ulong)(slot / FfsLayout.InodesPerBlock)), part * FfsLayout.InodeSize, part);
+    }
+
+    public bool InodeAllocated(ulong ino)
+    {
+        int g = GroupOfIno(ino);
+        int slot = (int)((ino - 1) % Sb.InodesPerGroup);
+        return (_inodeBitmaps[g][slot >> 3] & (1 << (slot & 7))) != 0;
+    }
+
+    public bool BlockMarked(BlockNo b)
+    {
+        int g = GroupOfBlock(b);
+        if (g >= _groups.Length) return false;
+        int bit = (int)(b.Value % FfsLayout.BlocksPerGroup);
+        return (_blockBitmaps[g][bit >> 3] & (1 << (bit & 7))) != 0;
+    }
+
+    /// <summary>
+    /// Picks an inode for a new file (near <paramref name="parentIno"/>) or directory (spread out); marks it
+    /// used. ENOSPC when no group has a free inode.
+    /// </summary>
+    public Result<ulong> AllocInode(ulong parentIno, bool directory)
+    {
+        int start = directory ? DirectoryGroup() : GroupOfIno(parentIno);
+        for (int k = 0; k < _groups.Length; k++)
+        {
+            int g = (start + k) % _groups.Length;
+            if (_freeInodes[g] == 0) continue;
+            int n = InodesInGroup(g);
+            byte[] map = _inodeBitmaps[g];
+            for (int j = 0; j < n; j++)
+            {
+                int slot = (_inodeCursor[g] + j) % n;
+                if ((map[slot >> 3] & (1 << (slot & 7))) != 0) continue;
+                var err = SetBit(_groups[g].InodeBitmap, map, slot, true);
+                if (err != Errno.OK) return err;
+                _freeInodes[g]--;
+                _inodeCursor[g] = (slot + 1) % n;
+                if (directory) AdjustDirectories(g, +1);
+                return (ulong)g * Sb.InodesPerGroup + (ulong)slot + 1;
+            }
+        }
+        return Errno.ENOSPC;
+    }
+
+    /// <summary>Returns an inode to its group's free pool.</summary>
+    public Errno FreeInode(ulong ino, bool directory)
+    {
+        int g = GroupOfIno(ino);
+        int slot = (int)((ino - 1) % Sb.InodesPerGroup);
+        var err = SetBit(_groups[g].InodeBitmap, _inodeBitmaps[g], slot, false);
+        if (err != Errno.OK) return err;
+        _freeInodes[g]++;
+        if (slot < _inodeCursor[g]) _inodeCursor[g] = slot;
+        if (directory) AdjustDirectories(g, -1);
+        return Errno.OK;
+    }
+
+    /// <summary>FFS's directory placement: above-average free inodes, then fewest directories.</summary>
+    private int DirectoryGroup()
+    {
+        double avg = (double)FreeInodes / _groups.Length;
+        int best = -1;
+        for (int g = 0; g < _groups.Length; g++)
+        {
+            if (_freeInodes[g] == 0 || _freeInodes[g] < avg) continue;
+            if (best < 0 || _groups[g].Directories < _groups[best].Directories
+                || (_groups[g].Directories == _groups[best].Directories && _freeBlocks[g] > _freeBlocks[best]))
+                best = g;
+        }
+        return best < 0 ? 0 : best;
+    }
+
+    private void AdjustDirectories(int g, int delta)
+    {
+        uint n = (uint)Math.Max(0, (long)_groups[g].Directories + delta);
+        _groups[g] = _groups[g] with { Directories = n };
+        Span<byte> b = stackalloc byte[4];
+        BinaryPrimitives.WriteUInt32LittleEndian(b, n);
+        // A hint for placement only; fsck recomputes it, so it needs no ordering.
+        _disk.WriteRaw(_super, Superblock.GroupOffset(g) + GroupEntry.DirectoriesOffset, b);
+    }
+
+    /// <summary>Overwrites group <paramref name="g"/>'s directory count (fsck repair).</summary>
+    public void SetDirectories(int g, uint n) => AdjustDirectories(g, (int)n - (int)_groups[g].Directories);
+
+    /// <summary>The first place to look for a new block of a file whose inode is <paramref name="ino"/>.</summary>
+    public BlockNo DataGoal(ulong ino)
+    {
+        var ge = _groups[GroupOfIno(ino)];
+        return new BlockNo(ge.InodeTable + ge.InodeTableBlocks);
+    }
+
+    /// <summary>
+    /// A free block near <paramref name="hint"/> (not yet claimed: the caller claims it with an XN Alloc and
+    /// then <see cref="MarkBlock"/>). On ENOSPC, syncs once so that frees XN deferred until their parents
+    /// were durable become reusable, then tries again.
+    /// </summary>
+    public Result<BlockNo> PickBlock(BlockNo hint)
+    {
+        if (hint.Value >= _disk.DeviceBlocks) hint = BlockNo.Zero;
+        var r = _disk.FindFree(hint, 1);
+        if (r.Ok || r.Error != Errno.ENOSPC) return r;
+        if (_disk.Sync() != Errno.OK) return Errno.EIO;
+        return _disk.FindFree(hint, 1);
+    }
+
+    /// <summary>Records that this FFS now owns (or no longer owns) <paramref name="b"/>.</summary>
+    public Errno MarkBlock(BlockNo b, bool used)
+    {
+        int g = GroupOfBlock(b);
+        if (g >= _groups.Length) return Errno.OK; // beyond the groups: XN's map is the only record
+        int bit = (int)(b.Value % FfsLayout.BlocksPerGroup);
+        bool was = (_blockBitmaps[g][bit >> 3] & (1 << (bit & 7))) != 0;
+        if (was == used) return Errno.OK;
+        var err = SetBit(_groups[g].BlockBitmap, _blockBitmaps[g], bit, used);
+        if (err != Errno.OK) return err;
+        if (used) _freeBlocks[g]--; else _freeBlocks[g]++;
+        return Errno.OK;
+    }
+
+    private Errno SetBit(ulong bitmapBlock, byte[] map, int bit, bool value)
+    {
+        byte old = map[bit >> 3];
+        byte now = value ? (byte)(old | (1 << (bit & 7))) : (byte)(old & ~(1 << (bit & 7)));
+        var err = _disk.WriteRaw(new BlockNo(bitmapBlock), bit >> 3, new[] { now });
+        if (err == Errno.OK) map[bit >> 3] = now;
+        return err;
+    }
+
+    /// <summary>Replaces a bitmap wholesale (fsck repair), recomputing the group's free counts.</summary>
+    public Errno RewriteBitmaps(int g, byte[] blockBitmap, byte[] inodeBitmap)
+    {
+        var err = _disk.WriteRaw(new BlockNo(_groups[g].BlockBitmap), 0, blockBitmap);
+        if (err != Errno.OK) return err;
+        err = _disk.WriteRaw(new BlockNo(_groups[g].InodeBitmap), 0, inodeBitmap);
+        if (err != Errno.OK) return err;
+        blockBitmap.CopyTo(_blockBitmaps[g], 0);
+        inodeBitmap.CopyTo(_inodeBitmaps[g], 0);
+        _freeBlocks[g] = (uint)(GroupBlocks(g) - (ulong)PopCount(_blockBitmaps[g], (int)GroupBlocks(g)));
+        _freeInodes[g] = (uint)(InodesInGroup(g) - PopCount(_inodeBitmaps[g], InodesInGroup(g)));
+        _inodeCursor[g] = 0;
+        return Errno.OK;
+    }
+
+    public byte[] BlockBitmap(int g) => _blockBitmaps[g];
+    public byte[] InodeBitmap(int g) => _inodeBitmaps[g];
+
+    internal static int BitCount(byte[] map) => map.Sum(b => BitOperations.PopCount(b));
+}
