@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using ExoFS.Kernel.Capabilities;
+using ExoFS.Kernel.Memory;
 
 namespace ExoFS.Kernel;
 
@@ -8,6 +9,12 @@ public sealed record KernelOptions
 {
     /// <summary>Size of the physical memory pool, in 4 KiB page frames.</summary>
     public int PageFrames { get; init; } = 1024;
+
+    /// <summary>
+    /// Simulated-time budget an environment gets to answer a revocation the kernel starts on its own
+    /// (allocation under pressure) before the abort protocol takes frames by force.
+    /// </summary>
+    public long PressureReclaimTicks { get; init; } = 1_000;
 }
 
 /// <summary>
@@ -26,7 +33,12 @@ public sealed class ExoKernel
     {
         Options = options ?? new KernelOptions();
         if (Options.PageFrames < 0) throw new ArgumentOutOfRangeException(nameof(options), "PageFrames must be >= 0");
+        if (Options.PressureReclaimTicks < 0) throw new ArgumentOutOfRangeException(nameof(options), "PressureReclaimTicks must be >= 0");
+        Memory = new PhysicalMemory(this, Options.PageFrames);
     }
+
+    /// <summary>Physical memory: the page-frame pool, quotas, sharing, revocation.</summary>
+    public PhysicalMemory Memory { get; }
 
     public KernelOptions Options { get; }
 
@@ -46,8 +58,7 @@ public sealed class ExoKernel
     public ExoEnvironment? FindEnvironment(EnvId id) => _environments.TryGetValue(id, out var e) ? e : null;
 
     /// <summary>
-    /// Ends an environment: its capabilities stop binding and (once memory exists) its frames return to the
-    /// pool. Idempotent.
+    /// Ends an environment: its capabilities stop binding and its frames return to the pool. Idempotent.
     /// </summary>
     public void DestroyEnvironment(ExoEnvironment env)
     {
@@ -55,6 +66,7 @@ public sealed class ExoKernel
         if (env.Kernel != this) throw new ArgumentException("environment belongs to another kernel", nameof(env));
         env.MarkDead();
         _environments.TryRemove(env.Id, out _);
+        Memory.ReleaseAll(env.Id);
     }
 
     // ---- capabilities ----
