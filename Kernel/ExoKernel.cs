@@ -32,13 +32,17 @@ public sealed class ExoKernel
     public ExoKernel(KernelOptions? options = null)
     {
         Options = options ?? new KernelOptions();
-        if (Options.PageFrames < 0) throw new ArgumentOutOfRangeException(nameof(options), "PageFrames must be >= 0");
+        if (Options.PageFrames is < 0 or > MaxPageFrames)
+            throw new ArgumentOutOfRangeException(nameof(options), $"PageFrames must be between 0 and {MaxPageFrames}");
         if (Options.PressureReclaimTicks < 0) throw new ArgumentOutOfRangeException(nameof(options), "PressureReclaimTicks must be >= 0");
         Memory = new PhysicalMemory(this, Options.PageFrames);
     }
 
     /// <summary>Physical memory: the page-frame pool, quotas, sharing, revocation.</summary>
     public PhysicalMemory Memory { get; }
+
+    /// <summary>Largest pool the simulation supports: the frames live in one array (2 GiB).</summary>
+    public const int MaxPageFrames = int.MaxValue / PageFrame.Size;
 
     public KernelOptions Options { get; }
 
@@ -54,8 +58,11 @@ public sealed class ExoKernel
         return env;
     }
 
-    /// <summary>The live environment with this id, or null.</summary>
-    public ExoEnvironment? FindEnvironment(EnvId id) => _environments.TryGetValue(id, out var e) ? e : null;
+    /// <summary>
+    /// The live environment with this id, or null. Internal: the environment object is its identity, so
+    /// handing it out by id would let anyone act as anyone.
+    /// </summary>
+    internal ExoEnvironment? FindEnvironment(EnvId id) => _environments.TryGetValue(id, out var e) ? e : null;
 
     /// <summary>
     /// Ends an environment: its capabilities stop binding and its frames return to the pool. Idempotent.

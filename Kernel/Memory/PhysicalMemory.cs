@@ -61,13 +61,18 @@ public sealed class PhysicalMemory
 
     /// <summary>
     /// Caps how many frames <paramref name="env"/> may own (null: no cap). Lowering a quota below what the
-    /// environment holds takes nothing away; it only refuses further allocations.
+    /// environment holds takes nothing away; it only refuses further allocations. Internal: quotas are
+    /// the administrator's policy, and a libOS holding its own environment must not lift its own cap.
     /// </summary>
-    public MemoryStatus SetQuota(ExoEnvironment env, int? maxFrames)
+    internal MemoryStatus SetQuota(ExoEnvironment env, int? maxFrames)
     {
         if (!Valid(env)) return MemoryStatus.InvalidEnvironment;
         if (maxFrames < 0) return MemoryStatus.InvalidArgument;
-        lock (_lock) State(env.Id).Quota = maxFrames;
+        lock (_lock)
+        {
+            if (!env.IsAlive) return MemoryStatus.InvalidEnvironment;
+            State(env.Id).Quota = maxFrames;
+        }
         return MemoryStatus.Ok;
     }
 
@@ -81,7 +86,11 @@ public sealed class PhysicalMemory
     public MemoryStatus SetRevocationHandler(ExoEnvironment env, IRevocationHandler? handler)
     {
         if (!Valid(env)) return MemoryStatus.InvalidEnvironment;
-        lock (_lock) State(env.Id).Handler = handler;
+        lock (_lock)
+        {
+            if (!env.IsAlive) return MemoryStatus.InvalidEnvironment;
+            State(env.Id).Handler = handler;
+        }
         return MemoryStatus.Ok;
     }
 
@@ -102,6 +111,9 @@ public sealed class PhysicalMemory
             int want;
             lock (_lock)
             {
+                // Re-checked under the lock: teardown marks the environment dead before releasing its
+                // frames, so this cannot hand frames to an environment that teardown already emptied.
+                if (!env.IsAlive) return new(MemoryStatus.InvalidEnvironment, []);
                 var me = State(env.Id);
                 if (me.Quota is int q && me.Owned.Count + count > q) return new(MemoryStatus.QuotaExceeded, []);
                 if (_free.Count >= count) return new(MemoryStatus.Ok, TakeFree(env.Id, me, count));
@@ -166,9 +178,10 @@ public sealed class PhysicalMemory
     /// <summary>
     /// Visible revocation: asks <paramref name="env"/> to give back <paramref name="count"/> frames (capped
     /// at what it owns) and, if it does not comply within <paramref name="deadline"/>, takes the shortfall
-    /// by force. Runs the upcall on this thread unless the deadline has a wall-clock bound.
+    /// by force. Runs the upcall on this thread unless the deadline has a wall-clock bound. Internal: the
+    /// kernel starts revocations itself (allocation under pressure); tests and XN may drive it directly.
     /// </summary>
-    public ReclaimReport Reclaim(ExoEnvironment env, int count, ReclaimDeadline deadline)
+    internal ReclaimReport Reclaim(ExoEnvironment env, int count, ReclaimDeadline deadline)
     {
         ArgumentNullException.ThrowIfNull(env);
         if (env.Kernel != _kernel || count <= 0) return new(env.Id, 0, ReclaimOutcome.Complied, [], []);
@@ -190,7 +203,8 @@ public sealed class PhysicalMemory
         var taken = new List<PageFrameNo>();
         lock (_lock)
         {
-            var s = _envs[env.Id];
+            // Torn down during the upcall: teardown already returned every frame.
+            if (!_envs.TryGetValue(env.Id, out var s)) return new(env.Id, count, outcome, [], []);
             // Take what the libOS chose — only live handles it still owns, each once, at most `count`.
             if (chosen is not null)
                 foreach (var frame in chosen)

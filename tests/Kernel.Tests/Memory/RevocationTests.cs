@@ -205,4 +205,23 @@ public class RevocationTests
         Assert.Equal(0, handler.Calls);
         Assert.Equal(4, Mem.OwnedCount(b));
     }
+
+    [Fact]
+    public void Environment_torn_down_during_its_upcall_is_handled_without_error()
+    {
+        var a = _k.CreateEnvironment("a");
+        Mem.Allocate(a, 3);
+        Mem.SetRevocationHandler(a, new Handler(req => { _k.DestroyEnvironment(a); return req.Owned; }));
+        var report = Mem.Reclaim(a, 2, new ReclaimDeadline(10));
+        Assert.Empty(report.Repossessed);
+        Assert.Equal(8, Mem.FreeFrames);
+        Assert.Empty(Mem.CheckInvariants());
+    }
+
+    [Fact]
+    public void Oversized_pool_is_refused_at_boot()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => new ExoKernel(new KernelOptions { PageFrames = ExoKernel.MaxPageFrames + 1 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new ExoKernel(new KernelOptions { PageFrames = -1 }));
+    }
 }
