@@ -27,6 +27,7 @@ internal sealed class Allocator
     private readonly byte[][] _inodeBitmaps;
     private readonly uint[] _freeBlocks, _freeInodes;
     private readonly int[] _inodeCursor;
+    private readonly bool[] _growFailed;
 
     public Allocator(IFfsDisk disk, BlockNo super, Superblock sb, GroupEntry[] groups, byte[][] blockBitmaps, byte[][] inodeBitmaps)
     {
@@ -39,10 +40,11 @@ internal sealed class Allocator
         _freeBlocks = new uint[groups.Length];
         _freeInodes = new uint[groups.Length];
         _inodeCursor = new int[groups.Length];
+        _growFailed = new bool[groups.Length];
         for (int g = 0; g < groups.Length; g++)
         {
             _freeBlocks[g] = (uint)(GroupBlocks(g) - (ulong)PopCount(blockBitmaps[g], (int)GroupBlocks(g)));
-            _freeInodes[g] = (uint)(InodesInGroup(g) - PopCount(inodeBitmaps[g], InodesInGroup(g)));
+            _freeInodes[g] = (uint)(InodeCapacity(g) - PopCount(inodeBitmaps[g], InodeCapacity(g)));
         }
     }
 
@@ -52,8 +54,15 @@ internal sealed class Allocator
     public uint InodesPerGroup => Sb.InodesPerGroup;
 
     public ulong GroupBlocks(int g) => Math.Min(FfsLayout.BlocksPerGroup, Sb.TotalBlocks - (ulong)g * FfsLayout.BlocksPerGroup);
+    /// <summary>Inodes whose table blocks exist in group <paramref name="g"/> (the table grows on demand).</summary>
     public int InodesInGroup(int g) => (int)_groups[g].InodeTableBlocks * FfsLayout.InodesPerBlock;
-    public ulong TotalInodes => (ulong)Enumerable.Range(0, _groups.Length).Sum(InodesInGroup);
+    /// <summary>Inodes group <paramref name="g"/> can hold once its table is fully grown.</summary>
+    public int InodeCapacity(int g) => TableCapacityBlocks(GroupBlocks(g), Sb.InodesPerGroup) * FfsLayout.InodesPerBlock;
+
+    /// <summary>Inode-table blocks reserved for a group of <paramref name="groupBlocks"/> blocks.</summary>
+    public static int TableCapacityBlocks(ulong groupBlocks, uint inodesPerGroup) =>
+        (int)(Math.Min(FfsLayout.InodesForGroup(groupBlocks), inodesPerGroup) / FfsLayout.InodesPerBlock);
+    public ulong TotalInodes => (ulong)Enumerable.Range(0, _groups.Length).Sum(InodeCapacity);
     public ulong FreeInodes => _freeInodes.Aggregate(0UL, (a, b) => a + b);
     public ulong FreeBlocks => _freeBlocks.Aggregate(0UL, (a, b) => a + b);
 
@@ -113,19 +122,54 @@ internal sealed class Allocator
             if (_freeInodes[g] == 0) continue;
             int n = InodesInGroup(g);
             byte[] map = _inodeBitmaps[g];
-            for (int j = 0; j < n; j++)
+            int found = -1;
+            for (int j = 0; j < n && found < 0; j++)
             {
                 int slot = (_inodeCursor[g] + j) % n;
-                if ((map[slot >> 3] & (1 << (slot & 7))) != 0) continue;
-                var err = SetBit(_groups[g].InodeBitmap, map, slot, true);
-                if (err != Errno.OK) return err;
-                _freeInodes[g]--;
-                _inodeCursor[g] = (slot + 1) % n;
-                if (directory) AdjustDirectories(g, +1);
-                return (ulong)g * Sb.InodesPerGroup + (ulong)slot + 1;
+                if ((map[slot >> 3] & (1 << (slot & 7))) == 0) found = slot;
             }
+            if (found < 0)
+            {
+                var grown = GrowInodeTable(g);
+                if (grown == Errno.ENOSPC) continue;
+                if (grown != Errno.OK) return grown;
+                found = n;
+            }
+            var err = SetBit(_groups[g].InodeBitmap, map, found, true);
+            if (err != Errno.OK) return err;
+            _freeInodes[g]--;
+            _inodeCursor[g] = (found + 1) % InodesInGroup(g);
+            if (directory) AdjustDirectories(g, +1);
+            return (ulong)g * Sb.InodesPerGroup + (ulong)found + 1;
         }
         return Errno.ENOSPC;
+    }
+
+    /// <summary>
+    /// Adds one block to group <paramref name="g"/>'s inode table (an XN Alloc on the superblock that grows
+    /// the table's count by one). The table's reserved run lies before the group's data goal, so the next
+    /// block is normally free; if something else took it, the group takes no more inodes (ENOSPC).
+    /// </summary>
+    private Errno GrowInodeTable(int g)
+    {
+        var ge = _groups[g];
+        if (_growFailed[g] || ge.InodeTableBlocks >= TableCapacityBlocks(GroupBlocks(g), Sb.InodesPerGroup)) return Errno.ENOSPC;
+        var next = new BlockNo(ge.InodeTable + ge.InodeTableBlocks);
+        var free = _disk.FindFree(next, 1);
+        if (!free.Ok || free.Value != next)
+        {
+            _growFailed[g] = true;
+            return Errno.ENOSPC;
+        }
+        var err = _disk.Alloc(_super, g, new[] { FieldEdit.U32(Superblock.GroupOffset(g) + GroupEntry.InodeTableBlocksOffset, ge.InodeTableBlocks + 1) },
+            BlockKind.Inodes, next);
+        if (err != Errno.OK)
+        {
+            _growFailed[g] = true;
+            return err == Errno.EIO ? Errno.ENOSPC : err;
+        }
+        _groups[g] = ge with { InodeTableBlocks = ge.InodeTableBlocks + 1 };
+        return MarkBlock(next, true);
     }
 
     /// <summary>Returns an inode to its group's free pool.</summary>
@@ -172,8 +216,10 @@ internal sealed class Allocator
     /// <summary>The first place to look for a new block of a file whose inode is <paramref name="ino"/>.</summary>
     public BlockNo DataGoal(ulong ino)
     {
-        var ge = _groups[GroupOfIno(ino)];
-        return new BlockNo(ge.InodeTable + ge.InodeTableBlocks);
+        int g = GroupOfIno(ino);
+        var ge = _groups[g];
+        // Past the inode table's reserved run, so the table can keep growing in place.
+        return new BlockNo(ge.InodeTable + (ulong)TableCapacityBlocks(GroupBlocks(g), Sb.InodesPerGroup));
     }
 
     /// <summary>
@@ -223,7 +269,7 @@ internal sealed class Allocator
         blockBitmap.CopyTo(_blockBitmaps[g], 0);
         inodeBitmap.CopyTo(_inodeBitmaps[g], 0);
         _freeBlocks[g] = (uint)(GroupBlocks(g) - (ulong)PopCount(_blockBitmaps[g], (int)GroupBlocks(g)));
-        _freeInodes[g] = (uint)(InodesInGroup(g) - PopCount(_inodeBitmaps[g], InodesInGroup(g)));
+        _freeInodes[g] = (uint)(InodeCapacity(g) - PopCount(_inodeBitmaps[g], InodeCapacity(g)));
         _inodeCursor[g] = 0;
         return Errno.OK;
     }

@@ -21,6 +21,7 @@ namespace ExoFS.LibFs.Ffs;
 /// </summary>
 public sealed partial class FfsFileSystem : IFileSystem
 {
+    private const int InitialTableBlocks = 4;
     private readonly object _lock = new();
     private readonly IFfsDisk _disk;
     private readonly BlockNo _superBlock;
@@ -84,8 +85,9 @@ public sealed partial class FfsFileSystem : IFileSystem
             int off = Superblock.GroupOffset(g);
             var hint = new BlockNo((ulong)g * FfsLayout.BlocksPerGroup);
             ulong groupBlocks = Math.Min(FfsLayout.BlocksPerGroup, totalBlocks - hint.Value);
-            uint tableBlocks = Math.Min(FfsLayout.InodesForGroup(groupBlocks), ipg) / FfsLayout.InodesPerBlock;
-
+            int capacity = Allocator.TableCapacityBlocks(groupBlocks, ipg);
+            // The table starts small and grows on demand into its reserved run (see Allocator).
+            uint tableBlocks = (uint)Math.Min(capacity, InitialTableBlocks);
             var bb = disk.FindFree(hint, 1);
             if (!bb.Ok) return bb.Error;
             err = disk.Alloc(superBlock, g, new[] { FieldEdit.U64(off + GroupEntry.BlockBitmapOffset, bb.Value.Value) }, BlockKind.Data, bb.Value);
@@ -94,8 +96,8 @@ public sealed partial class FfsFileSystem : IFileSystem
             if (!ib.Ok) return ib.Error;
             err = disk.Alloc(superBlock, g, new[] { FieldEdit.U64(off + GroupEntry.InodeBitmapOffset, ib.Value.Value) }, BlockKind.Data, ib.Value);
             if (err != Errno.OK) return err;
-            var it = disk.FindFree(ib.Value, tableBlocks);
-            if (!it.Ok) it = disk.FindFree(BlockNo.Zero, tableBlocks);
+            var it = disk.FindFree(ib.Value, (ulong)capacity);
+            if (!it.Ok) it = disk.FindFree(ib.Value, tableBlocks);
             if (!it.Ok) return it.Error;
             // One Alloc per inode-table block: the owns-UDF grows by exactly that block each time.
             for (uint i = 0; i < tableBlocks; i++)

@@ -210,7 +210,8 @@ public static class Fsck
             int diffBlocks = Differences(haveBlocks, wantBlocks, (int)alloc.GroupBlocks(g));
             if (diffBlocks > 0)
                 Problem($"group {g}: block bitmap differs from the pointers in {diffBlocks} blocks", repair);
-            bool inodeMapWrong = Differences(haveInodes, wantInodes, alloc.InodesInGroup(g)) > 0;
+            bool inodeMapWrong = Differences(haveInodes, wantInodes, alloc.InodeCapacity(g)) > 0;
+            if (inodeMapWrong) Problem($"group {g}: inode bitmap differs from the inode table", repair);
             if (repair && (diffBlocks > 0 || inodeMapWrong)) alloc.RewriteBitmaps(g, wantBlocks, wantInodes);
             if (alloc.Groups[g].Directories != dirs)
             {
