@@ -112,14 +112,20 @@ internal sealed class BlockMap
 
     private Result<ulong> AllocChild(BlockNo parent, int partition, int fieldOffset, BlockKind kind, BlockNo hint)
     {
-        var pick = _alloc.PickBlock(hint);
-        if (!pick.Ok) return pick.Error;
-        var b = pick.Value;
-        var err = _disk.Alloc(parent, partition, new[] { FieldEdit.U64(fieldOffset, b.Value) }, kind, b);
-        if (err != Errno.OK) return err;
-        err = _alloc.MarkBlock(b, true);
-        if (err != Errno.OK) return err;
-        return b.Value;
+        // FindFree reserves nothing: another libFS sharing the disk may take the block first (EBUSY).
+        for (int attempt = 0; attempt < 8; attempt++)
+        {
+            var pick = _alloc.PickBlock(hint);
+            if (!pick.Ok) return pick.Error;
+            var b = pick.Value;
+            var err = _disk.Alloc(parent, partition, new[] { FieldEdit.U64(fieldOffset, b.Value) }, kind, b);
+            if (err == Errno.EBUSY) { hint = b.Offset(1); continue; }
+            if (err != Errno.OK) return err;
+            err = _alloc.MarkBlock(b, true);
+            if (err != Errno.OK) return err;
+            return b.Value;
+        }
+        return Errno.ENOSPC;
     }
 
     /// <summary>Frees every block of the file from file block <paramref name="keep"/> on, and indirect blocks left empty.</summary>

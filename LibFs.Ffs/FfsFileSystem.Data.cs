@@ -31,9 +31,17 @@ public sealed partial class FfsFileSystem
                 }
                 Touch(i, now);
             }
-            if (request.Mode is { } mode) i.Mode = (i.Mode & FileMode.TypeMask) | (mode & FileMode.PermMask);
+            bool ownerChange = request.Uid is not null || request.Gid is not null;
             if (request.Uid is { } uid) i.Uid = uid;
             if (request.Gid is { } gid) i.Gid = gid;
+            if (request.Mode is { } mode) i.Mode = (i.Mode & FileMode.TypeMask) | (mode & FileMode.PermMask);
+            else if (ownerChange && !FileMode.IsDir(i.Mode))
+            {
+                // chown(2) on Linux drops set-user-ID, and set-group-ID when group execute is set.
+                const uint SetUid = 0x800, SetGid = 0x400, GroupExec = 0x08;
+                i.Mode &= ~SetUid;
+                if ((i.Mode & GroupExec) != 0) i.Mode &= ~SetGid;
+            }
             if (request.Atime is { } at)
             {
                 var t = at.Now ? now : at.Time;
@@ -84,33 +92,46 @@ public sealed partial class FfsFileSystem
             var r = _inodes.Get(ino.Value);
             if (!r.Ok) return r.Error;
             var i = r.Value;
+            if (FileMode.IsDir(i.Mode)) return Errno.EISDIR;
+            if (FileMode.IsSymlink(i.Mode)) return Errno.ELOOP;
+            if (flags.HasFlag(OpenFlags.Directory)) return Errno.ENOTDIR;
+            if (!FileMode.IsRegular(i.Mode)) return Errno.EINVAL; // fifos, sockets, devices open in the kernel
             bool writing = (flags & OpenFlags.AccessMask) != OpenFlags.ReadOnly;
-            if (FileMode.IsDir(i.Mode) && writing) return Errno.EISDIR;
-            if (flags.HasFlag(OpenFlags.Truncate) && writing && FileMode.IsRegular(i.Mode) && i.Size > 0)
+            if (flags.HasFlag(OpenFlags.Truncate) && writing && i.Size > 0)
             {
                 var err = Truncate(ino.Value, i, 0);
                 Touch(i, Timespec.Now());
                 _inodes.Put(ino.Value, i);
                 if (err != Errno.OK) return err;
             }
-            return NewHandle(ino.Value);
+            return NewHandle(ino.Value, flags, isDir: false);
         }
     }
 
-    private FileHandle NewHandle(ulong ino)
+    private FileHandle NewHandle(ulong ino, OpenFlags flags, bool isDir)
     {
         ulong fh = _nextHandle++;
-        _handles[fh] = ino;
+        _handles[fh] = (ino, flags, isDir);
         _inodes.AddOpen(ino);
         return new FileHandle(fh);
     }
 
-    private Errno CloseHandle(ulong ino, FileHandle fh)
+    private Errno CloseHandle(ulong ino, FileHandle fh, bool isDir)
     {
-        if (!_handles.TryGetValue(fh.Value, out ulong owner) || owner != ino) return Errno.EBADF;
+        if (!_handles.TryGetValue(fh.Value, out var h) || h.Ino != ino || h.IsDir != isDir) return Errno.EBADF;
         _handles.Remove(fh.Value);
         if (_inodes.Release(ino)) ReapIfOrphan(ino);
         return Errno.OK;
+    }
+
+    /// <summary>
+    /// Checks a file handle: EBADF if unknown, for another inode, a directory handle, or opened with access
+    /// mode <paramref name="forbidden"/> (WriteOnly for reads, ReadOnly for writes; null for no check).
+    /// </summary>
+    private Errno CheckHandle(ulong ino, FileHandle fh, OpenFlags? forbidden)
+    {
+        if (!_handles.TryGetValue(fh.Value, out var h) || h.Ino != ino || h.IsDir) return Errno.EBADF;
+        return (h.Flags & OpenFlags.AccessMask) == forbidden ? Errno.EBADF : Errno.OK;
     }
 
     public Result<(FileAttr Attr, FileHandle Handle)> Create(InodeNo parent, string name, uint mode, OpenFlags flags, Caller caller)
@@ -122,7 +143,7 @@ public sealed partial class FfsFileSystem
             CheckOpen();
             var r = MakeNode(parent.Value, name, FileMode.Regular | (mode & FileMode.PermMask), 0, caller, null);
             if (!r.Ok) return r.Error;
-            return (r.Value, NewHandle(r.Value.Ino.Value));
+            return (r.Value, NewHandle(r.Value.Ino.Value, flags, isDir: false));
         }
     }
 
@@ -131,12 +152,12 @@ public sealed partial class FfsFileSystem
         lock (_lock)
         {
             CheckOpen();
+            var bad = CheckHandle(ino.Value, fh, OpenFlags.WriteOnly);
+            if (bad != Errno.OK) return bad;
             if (offset < 0) return Errno.EINVAL;
             var r = _inodes.Get(ino.Value);
             if (!r.Ok) return r.Error;
             var i = r.Value;
-            if (FileMode.IsDir(i.Mode)) return Errno.EISDIR;
-            if (!FileMode.IsRegular(i.Mode)) return Errno.EINVAL;
             if ((ulong)offset >= i.Size || buffer.Length == 0) return 0;
             int n = (int)Math.Min((ulong)buffer.Length, i.Size - (ulong)offset);
             int done = 0;
@@ -173,14 +194,14 @@ public sealed partial class FfsFileSystem
         lock (_lock)
         {
             CheckOpen();
+            var bad = CheckHandle(ino.Value, fh, OpenFlags.ReadOnly);
+            if (bad != Errno.OK) return bad;
             if (offset < 0) return Errno.EINVAL;
+            if (data.Length == 0) return 0; // Linux: a zero-length write changes nothing, not even times
+            if ((ulong)offset + (ulong)data.Length > MaxFileSize) return Errno.EFBIG;
             var r = _inodes.Get(ino.Value);
             if (!r.Ok) return r.Error;
             var i = r.Value;
-            if (FileMode.IsDir(i.Mode)) return Errno.EISDIR;
-            if (!FileMode.IsRegular(i.Mode)) return Errno.EINVAL;
-            if ((ulong)offset + (ulong)data.Length > MaxFileSize) return Errno.EFBIG;
-            if (data.Length == 0) return 0;
             int done = 0;
             Errno failure = Errno.OK;
             ulong prev = 0;
@@ -216,18 +237,33 @@ public sealed partial class FfsFileSystem
         }
     }
 
-    public Errno Flush(InodeNo ino, FileHandle fh) => Errno.OK;
+    public Errno Flush(InodeNo ino, FileHandle fh)
+    {
+        lock (_lock)
+        {
+            CheckOpen();
+            return CheckHandle(ino.Value, fh, null);
+        }
+    }
 
     public Errno Release(InodeNo ino, FileHandle fh)
     {
         lock (_lock)
         {
             if (_disposed) return Errno.OK;
-            return CloseHandle(ino.Value, fh);
+            return CloseHandle(ino.Value, fh, isDir: false);
         }
     }
 
-    public Errno Fsync(InodeNo ino, FileHandle fh, bool dataOnly) => Sync();
+    public Errno Fsync(InodeNo ino, FileHandle fh, bool dataOnly)
+    {
+        lock (_lock)
+        {
+            CheckOpen();
+            var bad = CheckHandle(ino.Value, fh, null);
+            return bad != Errno.OK ? bad : _disk.Sync();
+        }
+    }
 
     public Result<FileHandle> OpenDir(InodeNo ino)
     {
@@ -236,7 +272,7 @@ public sealed partial class FfsFileSystem
             CheckOpen();
             var r = GetDir(ino.Value);
             if (!r.Ok) return r.Error;
-            return NewHandle(ino.Value);
+            return NewHandle(ino.Value, OpenFlags.ReadOnly | OpenFlags.Directory, isDir: true);
         }
     }
 
@@ -245,8 +281,11 @@ public sealed partial class FfsFileSystem
         lock (_lock)
         {
             CheckOpen();
+            if (!_handles.TryGetValue(fh.Value, out var h) || h.Ino != ino.Value || !h.IsDir) return Errno.EBADF;
+            if (offset < 0) return Errno.EINVAL;
             var r = GetDir(ino.Value);
             if (!r.Ok) return r.Error;
+            if (r.Value.Nlink == 0) return Errno.ENOENT; // a removed directory lists nothing, as on Linux
             return _dirs.Enumerate(r.Value, offset, (rec, next) =>
                 sink(new DirEntry(rec.Name, new InodeNo(rec.Ino), (uint)rec.FileType << 12, next)));
         }
@@ -257,11 +296,19 @@ public sealed partial class FfsFileSystem
         lock (_lock)
         {
             if (_disposed) return Errno.OK;
-            return CloseHandle(ino.Value, fh);
+            return CloseHandle(ino.Value, fh, isDir: true);
         }
     }
 
-    public Errno FsyncDir(InodeNo ino, FileHandle fh, bool dataOnly) => Sync();
+    public Errno FsyncDir(InodeNo ino, FileHandle fh, bool dataOnly)
+    {
+        lock (_lock)
+        {
+            CheckOpen();
+            if (!_handles.TryGetValue(fh.Value, out var h) || h.Ino != ino.Value || !h.IsDir) return Errno.EBADF;
+            return _disk.Sync();
+        }
+    }
 
     public Result<FsStats> StatFs()
     {
@@ -296,23 +343,31 @@ public sealed partial class FfsFileSystem
         return list is null ? Errno.EIO : list;
     }
 
+    private static readonly string[] XattrPrefixes = ["user.", "trusted.", "security.", "system."];
+
+    /// <summary>Linux's xattr name rules: 1–255 bytes (ERANGE), a known namespace (ENOTSUP) with a name after it (EINVAL).</summary>
     private static Errno CheckXattrName(string name)
     {
-        if (name.Length == 0) return Errno.ERANGE;
-        return System.Text.Encoding.UTF8.GetByteCount(name) > 255 ? Errno.ERANGE : Errno.OK;
+        if (string.IsNullOrEmpty(name) || System.Text.Encoding.UTF8.GetByteCount(name) > 255) return Errno.ERANGE;
+        foreach (var p in XattrPrefixes)
+            if (name.StartsWith(p, StringComparison.Ordinal))
+                return name.Length == p.Length ? Errno.EINVAL : Errno.OK;
+        return Errno.ENOTSUP;
     }
 
     public Errno SetXattr(InodeNo ino, string name, ReadOnlySpan<byte> value, XattrFlags flags)
     {
-        var bad = CheckXattrName(name);
-        if (bad != Errno.OK) return bad;
-        if (value.Length > MaxXattrValue) return Errno.E2BIG;
+        if ((flags & ~(XattrFlags.Create | XattrFlags.Replace)) != 0 || flags == (XattrFlags.Create | XattrFlags.Replace))
+            return Errno.EINVAL;
         byte[] v = value.ToArray();
         lock (_lock)
         {
             CheckOpen();
             var r = _inodes.Get(ino.Value);
             if (!r.Ok) return r.Error;
+            var bad = CheckXattrName(name);
+            if (bad != Errno.OK) return bad;
+            if (v.Length > MaxXattrValue) return Errno.E2BIG;
             var i = r.Value;
             var lr = LoadXattrs(i);
             if (!lr.Ok) return lr.Error;
@@ -335,13 +390,13 @@ public sealed partial class FfsFileSystem
 
     public Result<byte[]> GetXattr(InodeNo ino, string name)
     {
-        var bad = CheckXattrName(name);
-        if (bad != Errno.OK) return bad;
         lock (_lock)
         {
             CheckOpen();
             var r = _inodes.Get(ino.Value);
             if (!r.Ok) return r.Error;
+            var bad = CheckXattrName(name);
+            if (bad != Errno.OK) return bad;
             var lr = LoadXattrs(r.Value);
             if (!lr.Ok) return lr.Error;
             foreach (var kv in lr.Value)
@@ -365,13 +420,13 @@ public sealed partial class FfsFileSystem
 
     public Errno RemoveXattr(InodeNo ino, string name)
     {
-        var bad = CheckXattrName(name);
-        if (bad != Errno.OK) return bad;
         lock (_lock)
         {
             CheckOpen();
             var r = _inodes.Get(ino.Value);
             if (!r.Ok) return r.Error;
+            var bad = CheckXattrName(name);
+            if (bad != Errno.OK) return bad;
             var i = r.Value;
             var lr = LoadXattrs(i);
             if (!lr.Ok) return lr.Error;

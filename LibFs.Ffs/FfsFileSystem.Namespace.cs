@@ -11,10 +11,8 @@ public sealed partial class FfsFileSystem
         lock (_lock)
         {
             CheckOpen();
-            var p = GetDir(parent.Value);
+            var p = ParentDir(parent.Value, name, allowDots: true);
             if (!p.Ok) return p.Error;
-            var bad = CheckName(name);
-            if (bad != Errno.OK) return bad;
             var e = _dirs.Find(parent.Value, p.Value, name);
             if (!e.Ok) return e.Error;
             var child = _inodes.Get(e.Value.Ino);
@@ -46,7 +44,8 @@ public sealed partial class FfsFileSystem
     public Result<FileAttr> MkNod(InodeNo parent, string name, uint mode, ulong rdev, Caller caller)
     {
         uint type = FileMode.TypeOf(mode);
-        if (type == 0) type = FileMode.Regular;
+        if (type == 0) type = FileMode.Regular; // mknod(2): a zero type means a regular file
+        if (type == FileMode.Directory) return Errno.EPERM; // as Linux: directories come from mkdir
         if (type is not (FileMode.Regular or FileMode.Fifo or FileMode.Socket or FileMode.Char or FileMode.Block))
             return Errno.EINVAL;
         bool device = type is FileMode.Char or FileMode.Block;
@@ -68,12 +67,16 @@ public sealed partial class FfsFileSystem
 
     public Result<FileAttr> Symlink(InodeNo parent, string name, string target, Caller caller)
     {
+        ArgumentNullException.ThrowIfNull(target);
         byte[] bytes = Encoding.UTF8.GetBytes(target);
-        if (bytes.Length == 0) return Errno.ENOENT;
-        if (bytes.Length >= FfsLayout.BlockSize) return Errno.ENAMETOOLONG;
         lock (_lock)
         {
             CheckOpen();
+            // Parent and name errors come before target errors, as in Linux's path walk.
+            var p = ParentDir(parent.Value, name, allowDots: false);
+            if (!p.Ok) return p.Error;
+            if (bytes.Length == 0) return Errno.ENOENT;
+            if (bytes.Length >= FfsLayout.BlockSize) return Errno.ENAMETOOLONG;
             return MakeNode(parent.Value, name, FileMode.Symlink | 0x1FF, 0, caller, bytes);
         }
     }
@@ -81,13 +84,9 @@ public sealed partial class FfsFileSystem
     /// <summary>Creates an inode of <paramref name="mode"/> named <paramref name="name"/> in a directory. Lock held.</summary>
     private Result<FileAttr> MakeNode(ulong parentIno, string name, uint mode, ulong rdev, Caller caller, byte[]? symlink)
     {
-        var pr = GetDir(parentIno);
+        var pr = ParentDir(parentIno, name, allowDots: false);
         if (!pr.Ok) return pr.Error;
         var parent = pr.Value;
-        if (parent.Nlink == 0) return Errno.ENOENT; // a removed directory takes no new entries
-        var bad = CheckName(name);
-        if (bad != Errno.OK) return bad;
-        if (IsDot(name)) return Errno.EEXIST;
         var existing = _dirs.Find(parentIno, parent, name);
         if (existing.Ok) return Errno.EEXIST;
         if (existing.Error != Errno.ENOENT) return existing.Error;
@@ -141,10 +140,8 @@ public sealed partial class FfsFileSystem
         lock (_lock)
         {
             CheckOpen();
-            var pr = GetDir(parent.Value);
+            var pr = ParentDir(parent.Value, name, allowDots: true);
             if (!pr.Ok) return pr.Error;
-            var bad = CheckName(name);
-            if (bad != Errno.OK) return bad;
             if (IsDot(name)) return Errno.EISDIR;
             var e = _dirs.Find(parent.Value, pr.Value, name);
             if (!e.Ok) return e.Error;
@@ -170,10 +167,8 @@ public sealed partial class FfsFileSystem
         lock (_lock)
         {
             CheckOpen();
-            var pr = GetDir(parent.Value);
+            var pr = ParentDir(parent.Value, name, allowDots: true);
             if (!pr.Ok) return pr.Error;
-            var bad = CheckName(name);
-            if (bad != Errno.OK) return bad;
             if (name == ".") return Errno.EINVAL;
             if (name == "..") return Errno.ENOTEMPTY;
             var e = _dirs.Find(parent.Value, pr.Value, name);
@@ -208,18 +203,15 @@ public sealed partial class FfsFileSystem
             var ir = _inodes.Get(ino.Value);
             if (!ir.Ok) return ir.Error;
             var inode = ir.Value;
-            if (FileMode.IsDir(inode.Mode)) return Errno.EPERM;
-            if (inode.Nlink == 0) return Errno.ENOENT;
-            if (inode.Nlink >= uint.MaxValue - 1) return Errno.EMLINK;
-            var pr = GetDir(newParent.Value);
+            var pr = ParentDir(newParent.Value, newName, allowDots: true);
             if (!pr.Ok) return pr.Error;
-            if (pr.Value.Nlink == 0) return Errno.ENOENT;
-            var bad = CheckName(newName);
-            if (bad != Errno.OK) return bad;
             if (IsDot(newName)) return Errno.EEXIST;
+            if (FileMode.IsDir(inode.Mode)) return Errno.EPERM;
             var existing = _dirs.Find(newParent.Value, pr.Value, newName);
             if (existing.Ok) return Errno.EEXIST;
             if (existing.Error != Errno.ENOENT) return existing.Error;
+            if (inode.Nlink == 0) return Errno.ENOENT; // an unlinked inode cannot be linked back
+            if (inode.Nlink >= uint.MaxValue - 1) return Errno.EMLINK;
             var err = _dirs.Add(newParent.Value, pr.Value, newName, ino.Value, Format.DirBlock.FileTypeOf(inode.Mode), _alloc.DataGoal(newParent.Value));
             if (err != Errno.OK)
             {
@@ -263,47 +255,26 @@ public sealed partial class FfsFileSystem
         {
             CheckOpen();
             ulong pIno = parent.Value, npIno = newParent.Value;
-            var pr = GetDir(pIno);
+            var pr = ParentDir(pIno, name, allowDots: true);
             if (!pr.Ok) return pr.Error;
             var p = pr.Value;
-            DiskInode np;
-            if (npIno == pIno) np = p;
-            else
-            {
-                var npr = GetDir(npIno);
-                if (!npr.Ok) return npr.Error;
-                np = npr.Value;
-            }
-            var bad = CheckName(name);
-            if (bad == Errno.OK) bad = CheckName(newName);
-            if (bad != Errno.OK) return bad;
+            var npr = ParentDir(npIno, newName, allowDots: true);
+            if (!npr.Ok) return npr.Error;
+            var np = npIno == pIno ? p : npr.Value; // one object per inode, so both views see every change
             if (IsDot(name) || IsDot(newName)) return Errno.EBUSY;
             var src = _dirs.Find(pIno, p, name);
             if (!src.Ok) return src.Error;
             var dst = _dirs.Find(npIno, np, newName);
             if (!dst.Ok && dst.Error != Errno.ENOENT) return dst.Error;
-            if (dst.Ok && flags.HasFlag(RenameFlags.NoReplace)) return Errno.EEXIST;
-            if (!dst.Ok && flags.HasFlag(RenameFlags.Exchange)) return Errno.ENOENT;
-            if (np.Nlink == 0) return Errno.ENOENT;
+            bool exchange = flags.HasFlag(RenameFlags.Exchange);
+            if (exchange && !dst.Ok) return Errno.ENOENT;
+            if (flags.HasFlag(RenameFlags.NoReplace) && dst.Ok) return Errno.EEXIST;
 
             ulong sIno = src.Value.Ino;
             var sr = _inodes.Get(sIno);
             if (!sr.Ok) return Errno.EIO;
             var s = sr.Value;
             bool sDir = FileMode.IsDir(s.Mode);
-            if (sDir && pIno != npIno)
-            {
-                var loop = IsAncestorOrSelf(sIno, npIno);
-                if (!loop.Ok) return loop.Error;
-                if (loop.Value) return Errno.EINVAL;
-            }
-            var now = Timespec.Now();
-            if (dst.Ok && dst.Value.Ino == sIno)
-                return Errno.OK; // two names of one inode: POSIX says do nothing
-
-            if (flags.HasFlag(RenameFlags.Exchange))
-                return Exchange(pIno, p, name, sIno, s, npIno, np, newName, dst.Value.Ino, now);
-
             DiskInode? d = null;
             ulong dIno = 0;
             if (dst.Ok)
@@ -312,6 +283,27 @@ public sealed partial class FfsFileSystem
                 var dr = _inodes.Get(dIno);
                 if (!dr.Ok) return Errno.EIO;
                 d = dr.Value;
+            }
+            // Loops, in Linux's order: the source may not be an ancestor of the new parent (EINVAL); the
+            // target may not be an ancestor of the old parent (ENOTEMPTY, or EINVAL for an exchange).
+            if (sDir)
+            {
+                var loop = IsAncestorOrSelf(sIno, npIno);
+                if (!loop.Ok) return loop.Error;
+                if (loop.Value) return Errno.EINVAL;
+            }
+            if (d is not null && FileMode.IsDir(d.Mode))
+            {
+                var loop = IsAncestorOrSelf(dIno, pIno);
+                if (!loop.Ok) return loop.Error;
+                if (loop.Value) return exchange ? Errno.EINVAL : Errno.ENOTEMPTY;
+            }
+            if (d is not null && dIno == sIno) return Errno.OK; // two names of one inode: POSIX says do nothing
+            var now = Timespec.Now();
+            if (exchange) return Exchange(pIno, p, name, sIno, s, npIno, np, newName, dIno, d!, now);
+
+            if (d is not null)
+            {
                 bool dDir = FileMode.IsDir(d.Mode);
                 if (sDir && !dDir) return Errno.ENOTDIR;
                 if (!sDir && dDir) return Errno.EISDIR;
@@ -365,18 +357,9 @@ public sealed partial class FfsFileSystem
 
     /// <summary>RENAME_EXCHANGE: the two names swap inodes atomically (under the lock). Lock held.</summary>
     private Errno Exchange(ulong pIno, DiskInode p, string name, ulong sIno, DiskInode s,
-        ulong npIno, DiskInode np, string newName, ulong dIno, Timespec now)
+        ulong npIno, DiskInode np, string newName, ulong dIno, DiskInode d, Timespec now)
     {
-        var dr = _inodes.Get(dIno);
-        if (!dr.Ok) return Errno.EIO;
-        var d = dr.Value;
         bool sDir = FileMode.IsDir(s.Mode), dDir = FileMode.IsDir(d.Mode);
-        if (dDir && pIno != npIno)
-        {
-            var loop = IsAncestorOrSelf(dIno, pIno);
-            if (!loop.Ok) return loop.Error;
-            if (loop.Value) return Errno.EINVAL;
-        }
         var err = _dirs.Retarget(pIno, p, name, dIno, Format.DirBlock.FileTypeOf(d.Mode));
         if (err == Errno.OK) err = _dirs.Retarget(npIno, np, newName, sIno, Format.DirBlock.FileTypeOf(s.Mode));
         if (err != Errno.OK) return err;

@@ -29,7 +29,7 @@ public sealed partial class FfsFileSystem : IFileSystem
     private readonly InodeTable _inodes;
     private readonly BlockMap _map;
     private readonly Directory _dirs;
-    private readonly Dictionary<ulong, ulong> _handles = new();
+    private readonly Dictionary<ulong, (ulong Ino, OpenFlags Flags, bool IsDir)> _handles = new();
     private readonly IDisposable? _owned;
     private ulong _nextHandle = 1;
     private ulong _nextGeneration;
@@ -210,6 +210,8 @@ public sealed partial class FfsFileSystem : IFileSystem
             _handles.Clear();
             if (WriteHeader(clean: true) == Errno.OK) _disk.Sync();
             _owned?.Dispose();
+            // Resources handed over with Owning (an XN volume, then its device), released in that order.
+            foreach (var r in _ownedExtra) r.Dispose();
         }
     }
 
@@ -246,8 +248,7 @@ public sealed partial class FfsFileSystem : IFileSystem
 
     private static Errno CheckName(string name)
     {
-        if (name.Length == 0) return Errno.ENOENT;
-        if (name.Contains('/') || name.Contains('\0')) return Errno.EINVAL;
+        if (string.IsNullOrEmpty(name) || name.Contains('/') || name.Contains('\0')) return Errno.EINVAL;
         if (Encoding.UTF8.GetByteCount(name) > FfsLayout.MaxNameBytes) return Errno.ENAMETOOLONG;
         return Errno.OK;
     }
@@ -261,6 +262,22 @@ public sealed partial class FfsFileSystem : IFileSystem
         if (!r.Ok) return r.Error;
         if (!FileMode.IsDir(r.Value.Mode)) return Errno.ENOTDIR;
         return r;
+    }
+
+    /// <summary>
+    /// Resolves a parent directory and validates a name with Linux's precedence: unknown parent ENOENT,
+    /// not a directory ENOTDIR, a removed directory ENOENT, then the name (EINVAL, ENAMETOOLONG), then
+    /// "." and ".." (EEXIST unless <paramref name="allowDots"/>).
+    /// </summary>
+    private Result<DiskInode> ParentDir(ulong ino, string name, bool allowDots)
+    {
+        var d = GetDir(ino);
+        if (!d.Ok) return d.Error;
+        if (d.Value.Nlink == 0) return Errno.ENOENT;
+        var bad = CheckName(name);
+        if (bad != Errno.OK) return bad;
+        if (!allowDots && IsDot(name)) return Errno.EEXIST;
+        return d;
     }
 
     /// <summary>Frees an inode and everything it owns. Caller has checked nothing references it.</summary>

@@ -236,7 +236,7 @@ public class LogicTests
         var dir = again.Lookup(InodeNo.Root, "dir").Value;
         var file = again.Lookup(dir.Ino, "file").Value;
         var buf = new byte[10];
-        Assert.Equal(10, again.Read(file.Ino, default, 0, buf).Value);
+        Assert.Equal(10, again.Read(file.Ino, again.Open(file.Ino, OpenFlags.ReadOnly).Value, 0, buf).Value);
         Assert.Equal("persist me", Encoding.UTF8.GetString(buf));
         again.Dispose();
         var third = FfsFileSystem.MountOn(disk, root).Value;
