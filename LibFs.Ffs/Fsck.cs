@@ -66,14 +66,20 @@ public static class Fsck
         }
 
         var live = new Dictionary<ulong, DiskInode>();
+        var tableBlock = new byte[FfsLayout.BlockSize];
         for (int g = 0; g < alloc.GroupCount; g++)
         {
             for (int slot = 0; slot < alloc.InodesInGroup(g); slot++)
             {
                 ulong ino = (ulong)g * alloc.InodesPerGroup + (ulong)slot + 1;
-                var r = inodes.GetRaw(ino);
-                if (!r.Ok) { Problem($"inode {ino}: unreadable", false); continue; }
-                var inode = r.Value;
+                int inBlock = slot % FfsLayout.InodesPerBlock;
+                if (inBlock == 0 && disk.Read(alloc.Locate(ino).Block, 0, tableBlock) != Errno.OK)
+                {
+                    Problem($"inode table block of inode {ino}: unreadable", false);
+                    slot += FfsLayout.InodesPerBlock - 1;
+                    continue;
+                }
+                var inode = DiskInode.ReadFrom(tableBlock.AsSpan(inBlock * FfsLayout.InodeSize, FfsLayout.InodeSize));
                 bool marked = alloc.InodeAllocated(ino);
                 if (inode.IsFree)
                 {

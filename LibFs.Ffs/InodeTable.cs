@@ -42,15 +42,6 @@ internal sealed class InodeTable
         return inode.IsFree ? Errno.ENOENT : inode;
     }
 
-    /// <summary>Reads an inode slot whether or not it is in use (fsck).</summary>
-    public Result<DiskInode> GetRaw(ulong ino)
-    {
-        var (block, offset, _) = _alloc.Locate(ino);
-        var buf = new byte[FfsLayout.InodeSize];
-        var err = _disk.Read(block, offset, buf);
-        return err != Errno.OK ? err : DiskInode.ReadFrom(buf);
-    }
-
     /// <summary>Writes the inode's raw attributes (mode, links, owner, size, times, ...).</summary>
     public Errno Put(ulong ino, DiskInode inode)
     {

@@ -275,3 +275,72 @@ public class LogicTests
         AssertClean(fs);
     }
 }
+
+public class ConcurrencyAndHandleTests
+{
+    private static readonly Caller Me = new(1000, 1000);
+
+    [Fact]
+    public void Many_threads_creating_writing_and_removing_leave_a_clean_file_system()
+    {
+        var (fs, _, _) = LogicTests.Fresh(32768);
+        var shared = fs.MkDir(InodeNo.Root, "shared", 0x1ED, Me).Value.Ino;
+        var errors = new System.Collections.Concurrent.ConcurrentBag<string>();
+        Parallel.For(0, 4, t =>
+        {
+            var mine = fs.MkDir(InodeNo.Root, $"t{t}", 0x1ED, Me).Value.Ino;
+            var data = new byte[5000];
+            Array.Fill(data, (byte)t);
+            for (int i = 0; i < 40; i++)
+            {
+                var dir = i % 2 == 0 ? mine : shared;
+                string name = $"f-{t}-{i}";
+                var (a, fh) = fs.Create(dir, name, 0x1A4, OpenFlags.ReadWrite, Me).Value;
+                if (fs.Write(a.Ino, fh, 0, data).Value != data.Length) errors.Add("short write");
+                var back = new byte[data.Length];
+                fs.Read(a.Ino, fh, 0, back);
+                if (!back.AsSpan().SequenceEqual(data)) errors.Add($"{name}: wrong data");
+                fs.Release(a.Ino, fh);
+                if (i % 3 == 0 && fs.Unlink(dir, name) != Errno.OK) errors.Add($"{name}: unlink failed");
+                fs.Forget(a.Ino, 1);
+            }
+        });
+        Assert.Empty(errors);
+        var report = Fsck.Check(fs);
+        Assert.True(report.Clean, report.ToString());
+    }
+
+    [Fact]
+    public void Handles_are_checked_for_owner_and_access_mode()
+    {
+        var (fs, _, _) = LogicTests.Fresh();
+        var (a, wfh) = fs.Create(InodeNo.Root, "f", 0x1A4, OpenFlags.WriteOnly, Me).Value;
+        Assert.Equal(Errno.EBADF, fs.Read(a.Ino, wfh, 0, new byte[1]).Error);
+        var rfh = fs.Open(a.Ino, OpenFlags.ReadOnly).Value;
+        Assert.Equal(Errno.EBADF, fs.Write(a.Ino, rfh, 0, new byte[1]).Error);
+        Assert.Equal(Errno.EBADF, fs.Read(InodeNo.Root, rfh, 0, new byte[1]).Error);
+        Assert.Equal(Errno.OK, fs.Release(a.Ino, rfh));
+        Assert.Equal(Errno.EBADF, fs.Release(a.Ino, rfh));
+        Assert.Equal(Errno.EISDIR, fs.Open(InodeNo.Root, OpenFlags.ReadOnly).Error);
+        var s = fs.Symlink(InodeNo.Root, "s", "f", Me).Value;
+        Assert.Equal(Errno.ELOOP, fs.Open(s.Ino, OpenFlags.ReadOnly).Error);
+        var p = fs.MkNod(InodeNo.Root, "p", FileMode.Fifo | 0x1A4, 0, Me).Value;
+        Assert.Equal(Errno.EINVAL, fs.Open(p.Ino, OpenFlags.ReadOnly).Error);
+        Assert.Equal(Errno.EPERM, fs.MkNod(InodeNo.Root, "d", FileMode.Directory | 0x1ED, 0, Me).Error);
+    }
+
+    [Fact]
+    public void A_removed_directory_refuses_new_entries_and_lists_nothing()
+    {
+        var (fs, _, _) = LogicTests.Fresh();
+        var d = fs.MkDir(InodeNo.Root, "d", 0x1ED, Me).Value;
+        var dh = fs.OpenDir(d.Ino).Value;
+        Assert.Equal(Errno.OK, fs.RmDir(InodeNo.Root, "d"));
+        Assert.Equal(Errno.ENOENT, fs.MkNod(d.Ino, "x", FileMode.Regular | 0x1A4, 0, Me).Error);
+        Assert.Equal(Errno.ENOENT, fs.ReadDir(d.Ino, dh, 0, (in DirEntry e) => true));
+        fs.ReleaseDir(d.Ino, dh);
+        fs.Forget(d.Ino, 1);
+        Assert.Equal(Errno.ENOENT, fs.GetAttr(d.Ino).Error);
+        Assert.True(Fsck.Check(fs).Clean);
+    }
+}
