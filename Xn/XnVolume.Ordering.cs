@@ -83,18 +83,20 @@ public sealed partial class XnVolume
 
             WriteFreeMap(all: false);
             if (_unorderedWrites > 0) { _dev.Barrier(); _unorderedWrites = 0; }
-            foreach (var group in dirty.GroupBy(e => level[e.Block]).OrderBy(g => g.Key))
+            var groups = dirty.GroupBy(e => level[e.Block]).OrderBy(g => g.Key).ToList();
+            for (int g = 0; g < groups.Count; g++)
             {
-                foreach (var e in group.OrderBy(e => e.Block))
+                // A barrier between dependency levels; the flush below orders the last one.
+                if (g > 0) _dev.Barrier();
+                foreach (var e in groups[g].OrderBy(e => e.Block))
                 {
                     if (e.Tainted)
                         return Fail(XnError.Tainted, $"block {e.Block} is still tainted during sync (a child is not cached)");
                     WriteBlock(e);
                 }
-                _dev.Barrier();
-                _unorderedWrites = 0;
             }
             _dev.Flush();
+            _unorderedWrites = 0;
 
             // Everything written above is durable: release the frees it made safe, then persist the map
             // so the next load sees them free.

@@ -358,11 +358,12 @@ public sealed partial class XnVolume : IDisposable
         lock (_gate)
         {
             if (_disposed) return;
-            _disposed = true;
-            if (IsReadOnly) return;
+            if (IsReadOnly) { _disposed = true; return; }
             try
             {
-                if (!SyncLocked().Ok) return;   // leave it unclean: the next load recovers
+                var synced = SyncLocked();
+                _disposed = true;
+                if (!synced.Ok) return;   // leave it unclean: the next load recovers
                 var block = new byte[Layout.BlockSize];
                 _super = _super with { Clean = true };
                 _super.WriteTo(block);
@@ -372,6 +373,7 @@ public sealed partial class XnVolume : IDisposable
             catch (IOException)
             {
                 // The superblock stays "unclean"; the next load recovers. Dispose must not throw.
+                _disposed = true;
             }
         }
     }
