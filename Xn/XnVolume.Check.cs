@@ -81,6 +81,31 @@ public sealed partial class XnVolume
         _free.Rebuild(b => b < Layout.ReservedEnd || walk.Reached.ContainsKey(b));
     }
 
+    /// <summary>
+    /// A canonical text of XN's in-memory state (registry entries with page hashes and state bits, free
+    /// map, deferred frees, roots, types). Tests compare it before and after a refused call.
+    /// </summary>
+    internal string StateFingerprint()
+    {
+        lock (_gate)
+        {
+            var sb = new System.Text.StringBuilder();
+            foreach (var e in _registry.Values.OrderBy(e => e.Block))
+            {
+                sb.Append(e.Block).Append(':').Append(e.Type).Append(':').Append(e.Parent).Append('/').Append(e.Partition)
+                  .Append(':').Append(e.Root).Append(e.Dirty ? 'D' : 'c').Append(e.OnDisk ? 'o' : 'u')
+                  .Append(':').Append(e.Page is null ? "-" : Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(e.Page)))
+                  .Append(":p=").Append(string.Join(",", (e.PendingChildren ?? []).Order()))
+                  .Append(":w=").Append(string.Join(",", (e.WriteAfter ?? []).Order())).Append('\n');
+            }
+            for (ulong b = 0; b < Layout.BlockCount; b++)
+                sb.Append(_free.IsDeferred(b) ? 'd' : _free.IsAllocated(b) ? '1' : '0');
+            sb.Append("\nfree=").Append(_free.FreeCount).Append(" deferred=").Append(string.Join(",", _deferred.Pending));
+            sb.Append("\nroots=").Append(string.Join(",", _roots)).Append("\ntypes=").Append(_types.Count);
+            return sb.ToString();
+        }
+    }
+
     private Reachability Walk(bool live)
     {
         var buffer = new byte[BlockSize];

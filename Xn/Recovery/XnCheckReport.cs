@@ -1,4 +1,4 @@
-namespace ExoFS.Xn.Recovery;
+namespace ExoFS.Xn;
 
 /// <summary>What kind of global invariant a finding breaks.</summary>
 public enum XnFindingKind
