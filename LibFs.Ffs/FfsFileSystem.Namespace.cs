@@ -119,7 +119,7 @@ public sealed partial class FfsFileSystem
             }
         }
         if (err == Errno.OK) err = _inodes.Put(ino, inode);
-        if (err == Errno.OK) err = _dirs.Add(parentIno, parent, name, ino, Format.DirBlock.FileTypeOf(mode), _alloc.DataGoal(parentIno));
+        if (err == Errno.OK) err = _dirs.Add(parentIno, parent, name, ino, DirBlock.FileTypeOf(mode), _alloc.DataGoal(parentIno));
         if (err != Errno.OK)
         {
             // Undo: nothing names the new inode yet, so it can go at once.
@@ -212,7 +212,7 @@ public sealed partial class FfsFileSystem
             if (existing.Error != Errno.ENOENT) return existing.Error;
             if (inode.Nlink == 0) return Errno.ENOENT; // an unlinked inode cannot be linked back
             if (inode.Nlink >= uint.MaxValue - 1) return Errno.EMLINK;
-            var err = _dirs.Add(newParent.Value, pr.Value, newName, ino.Value, Format.DirBlock.FileTypeOf(inode.Mode), _alloc.DataGoal(newParent.Value));
+            var err = _dirs.Add(newParent.Value, pr.Value, newName, ino.Value, DirBlock.FileTypeOf(inode.Mode), _alloc.DataGoal(newParent.Value));
             if (err != Errno.OK)
             {
                 _inodes.Put(newParent.Value, pr.Value);
@@ -315,7 +315,7 @@ public sealed partial class FfsFileSystem
                 }
             }
 
-            byte sType = Format.DirBlock.FileTypeOf(s.Mode);
+            byte sType = DirBlock.FileTypeOf(s.Mode);
             Errno err;
             // The new name is made before the old one goes, so a failure (ENOSPC growing the target
             // directory) leaves the source where it was.
@@ -340,7 +340,7 @@ public sealed partial class FfsFileSystem
             }
             if (sDir && pIno != npIno)
             {
-                if ((err = _dirs.Retarget(sIno, s, "..", npIno, Format.DirBlock.FileTypeOf(FileMode.Directory))) != Errno.OK) return err;
+                if ((err = _dirs.Retarget(sIno, s, "..", npIno, DirBlock.FileTypeOf(FileMode.Directory))) != Errno.OK) return err;
                 if (p.Nlink > 0) p.Nlink--;
                 np.Nlink++;
             }
@@ -360,12 +360,12 @@ public sealed partial class FfsFileSystem
         ulong npIno, DiskInode np, string newName, ulong dIno, DiskInode d, Timespec now)
     {
         bool sDir = FileMode.IsDir(s.Mode), dDir = FileMode.IsDir(d.Mode);
-        var err = _dirs.Retarget(pIno, p, name, dIno, Format.DirBlock.FileTypeOf(d.Mode));
-        if (err == Errno.OK) err = _dirs.Retarget(npIno, np, newName, sIno, Format.DirBlock.FileTypeOf(s.Mode));
+        var err = _dirs.Retarget(pIno, p, name, dIno, DirBlock.FileTypeOf(d.Mode));
+        if (err == Errno.OK) err = _dirs.Retarget(npIno, np, newName, sIno, DirBlock.FileTypeOf(s.Mode));
         if (err != Errno.OK) return err;
         if (pIno != npIno)
         {
-            byte dirType = Format.DirBlock.FileTypeOf(FileMode.Directory);
+            byte dirType = DirBlock.FileTypeOf(FileMode.Directory);
             if (sDir && (err = _dirs.Retarget(sIno, s, "..", npIno, dirType)) != Errno.OK) return err;
             if (dDir && (err = _dirs.Retarget(dIno, d, "..", pIno, dirType)) != Errno.OK) return err;
             int delta = (sDir ? 1 : 0) - (dDir ? 1 : 0);

@@ -1,5 +1,5 @@
 using ExoFS.Kernel.Capabilities;
-using ExoFS.Kernel.Environments;
+using ExoFS.Kernel;
 using ExoFS.LibFs.Ffs.Format;
 using ExoFS.LibFs.Runtime;
 using ExoFS.Xn;
