@@ -66,6 +66,35 @@ internal sealed class Allocator
     public ulong FreeInodes => _freeInodes.Aggregate(0UL, (a, b) => a + b);
     public ulong FreeBlocks => _freeBlocks.Aggregate(0UL, (a, b) => a + b);
 
+    /// <summary>
+    /// Blocks inside the groups that neither FFS owns nor XN can give out (XN's own structures, other
+    /// libFSes' blocks), measured at mount; they look free in the bitmaps.
+    /// </summary>
+    public ulong Foreign { get; set; }
+
+    /// <summary>Inode-table blocks reserved but not yet grown into (kept out of the free count, so a growing table does not show as space used).</summary>
+    public ulong UngrownTableBlocks
+    {
+        get
+        {
+            ulong n = 0;
+            for (int g = 0; g < _groups.Length; g++)
+                n += (ulong)Math.Max(0, TableCapacityBlocks(GroupBlocks(g), Sb.InodesPerGroup) - (int)_groups[g].InodeTableBlocks);
+            return n;
+        }
+    }
+
+    /// <summary>Blocks statfs reports free: not owned by FFS, not foreign, not reserved for inode tables.</summary>
+    public ulong AvailableBlocks
+    {
+        get
+        {
+            ulong taken = Foreign + UngrownTableBlocks;
+            ulong free = FreeBlocks;
+            return free > taken ? free - taken : 0;
+        }
+    }
+
     private static int PopCount(byte[] bitmap, int bits)
     {
         int n = 0;

@@ -152,8 +152,33 @@ internal sealed class Directory
         if (err != Errno.OK) return err;
         idxr.Value.ByName.Remove(name);
         idxr.Value.InsertHint = e.Block;
+        return ShrinkIfTailEmpty(dirIno, dir, e.Block, buf, idxr.Value);
+    }
+
+    /// <summary>
+    /// Gives back trailing blocks that hold no entries (never block 0), so a directory emptied of many
+    /// entries returns its space. Entries never move, so only the tail can go.
+    /// </summary>
+    private Errno ShrinkIfTailEmpty(ulong dirIno, DiskInode dir, ulong changed, byte[] changedBlock, Index idx)
+    {
+        ulong blocks = BlockCount(dir);
+        if (changed == 0 || changed != blocks - 1 || !IsEmptyBlock(changedBlock)) return Errno.OK;
+        ulong keep = changed;
+        while (keep > 1)
+        {
+            var rb = ReadBlock(dir, keep - 1);
+            if (!rb.Ok) return rb.Error;
+            if (!IsEmptyBlock(rb.Value.Buf)) break;
+            keep--;
+        }
+        var err = _map.Truncate(dirIno, dir, keep);
+        if (err != Errno.OK) return err;
+        dir.Size = keep * FfsLayout.BlockSize;
+        if (idx.InsertHint >= keep) idx.InsertHint = keep - 1;
         return Errno.OK;
     }
+
+    private static bool IsEmptyBlock(byte[] block) => DirBlock.Parse(block) is { } records && records.All(r => r.Ino == 0);
 
     /// <summary>Points an existing entry at another inode (rename over a target, "..").</summary>
     public Errno Retarget(ulong dirIno, DiskInode dir, string name, ulong ino, byte fileType)

@@ -315,7 +315,7 @@ public sealed partial class FfsFileSystem
         lock (_lock)
         {
             CheckOpen();
-            ulong free = _alloc.FreeBlocks;
+            ulong free = _alloc.AvailableBlocks;
             return new FsStats(FfsLayout.BlockSize, _alloc.Sb.TotalBlocks, free, free,
                 _alloc.TotalInodes, _alloc.FreeInodes, FfsLayout.MaxNameBytes);
         }

@@ -75,9 +75,23 @@ public sealed partial class FfsFileSystem
     /// <summary>Ties the lifetime of <paramref name="resource"/> (volume, device) to this file system's Dispose.</summary>
     internal FfsFileSystem Owning(IDisposable resource)
     {
-        lock (_lock) _ownedExtra.Add(resource);
+        lock (_lock)
+        {
+            _ownedExtra.Add(resource);
+            if (resource is XnVolume v)
+            {
+                Volume = v;
+                // Just mounted and synced, so XN has no deferred frees: whatever is neither FFS's nor XN-free
+                // belongs to XN or another libFS.
+                ulong free = v.FreeBlocks, mine = _alloc.Sb.TotalBlocks - _alloc.FreeBlocks;
+                _alloc.Foreign = _alloc.Sb.TotalBlocks > mine + free ? _alloc.Sb.TotalBlocks - mine - free : 0;
+            }
+        }
         return this;
     }
+
+    /// <summary>The XN volume this file system owns (opened through <see cref="FfsImage"/>), or null.</summary>
+    internal XnVolume? Volume { get; private set; }
 
     private readonly List<IDisposable> _ownedExtra = new();
 }

@@ -28,7 +28,21 @@ public static class Fsck
     /// <summary>Checks (and with <paramref name="repair"/>, repairs) a mounted file system. Thread-safe.</summary>
     public static FsckReport Check(FfsFileSystem fs, bool repair = false)
     {
-        lock (fs.Lock) return Run(fs, repair);
+        lock (fs.Lock)
+        {
+            var report = Run(fs, repair);
+            // When FFS owns its volume, XN's global invariants (one owner per block, no pointer to a free
+            // block, no leak) are part of the answer: FFS's pointers are what XN's owns-UDFs read.
+            if (fs.Volume is not { } vol) return report;
+            var xn = vol.Check();
+            if (xn.Clean) return report;
+            var xnProblems = xn.Findings.Select(f => $"xn: {f}").ToList();
+            return report with
+            {
+                Problems = report.Problems.Concat(xnProblems).ToList(),
+                Unrepaired = repair ? report.Unrepaired.Concat(xnProblems).ToList() : report.Unrepaired,
+            };
+        }
     }
 
     /// <summary>Caller holds the lock or has not shared <paramref name="fs"/> yet.</summary>
