@@ -22,6 +22,12 @@ namespace ExoFS.LibFs.Ffs;
 public sealed partial class FfsFileSystem : IFileSystem
 {
     private const int InitialTableBlocks = 4;
+    /// <summary>
+    /// Dirty blocks the file system lets pile up in XN's cache before it writes them back (a sync). XN can
+    /// only evict clean pages, so without this bound a long write would fill the cache with dirty pages.
+    /// </summary>
+    private const int DirtyBudget = 2048;
+    private int _dirtySinceSync;
     private readonly object _lock = new();
     private readonly IFfsDisk _disk;
     private readonly BlockNo _superBlock;
@@ -304,6 +310,15 @@ public sealed partial class FfsFileSystem : IFileSystem
         if (_inodes.InUse(ino)) return;
         var r = _inodes.Get(ino);
         if (r.Ok && r.Value.Nlink == 0) Destroy(ino, r.Value);
+    }
+
+    /// <summary>Counts <paramref name="blocks"/> newly dirtied blocks and writes everything back once the budget is spent. Lock held.</summary>
+    private void Dirtied(int blocks)
+    {
+        _dirtySinceSync += blocks;
+        if (_dirtySinceSync < DirtyBudget) return;
+        _dirtySinceSync = 0;
+        _disk.Sync(); // a failure here resurfaces at the next explicit sync
     }
 
     private Errno CheckOpen()
