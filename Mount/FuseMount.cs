@@ -383,11 +383,51 @@ public sealed unsafe class FuseMount : IDisposable
     /// </summary>
     private void AbortConnection()
     {
-        string abort = $"/sys/fs/fuse/connections/{_kernelDev}/abort";
+        if (_kernelDev == 0)
+        {
+            _log($"exofs: cannot abort the FUSE connection of {MountPoint}: its device number is unknown");
+            return;
+        }
+        const string connections = "/sys/fs/fuse/connections";
         try
         {
-            if (_kernelDev != 0 && File.Exists(abort)) File.WriteAllText(abort, "1");
-            else _log($"exofs: cannot abort the FUSE connection of {MountPoint}: {abort} is not available");
+            if (Directory.Exists($"{connections}/{_kernelDev}"))
+            {
+                File.WriteAllText($"{connections}/{_kernelDev}/abort", "1");
+                return;
+            }
+            if (Libc.geteuid() != 0)
+            {
+                _log($"exofs: cannot abort the FUSE connection of {MountPoint}: fusectl is not mounted on {connections}");
+                return;
+            }
+            // fusectl is often not mounted in containers; it is a single instance, so a private mount of it
+            // shows the same connections.
+            string dir = Path.Combine(Path.GetTempPath(), "exofs-fusectl-" + Environment.ProcessId + "-" + _kernelDev);
+            Directory.CreateDirectory(dir);
+            byte[] d = Utf8Z(dir);
+            try
+            {
+                int rc;
+                fixed (byte* pd = d) fixed (byte* type = "fusectl\0"u8) rc = Libc.mount(type, pd, type, 0, null);
+                if (rc != 0)
+                {
+                    _log($"exofs: cannot mount fusectl to abort {MountPoint}: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+                    return;
+                }
+                try
+                {
+                    File.WriteAllText(Path.Combine(dir, _kernelDev.ToString(System.Globalization.CultureInfo.InvariantCulture), "abort"), "1");
+                }
+                finally
+                {
+                    fixed (byte* pd = d) Libc.umount2(pd, Libc.MNT_DETACH);
+                }
+            }
+            finally
+            {
+                Directory.Delete(dir);
+            }
         }
         catch (Exception e)
         {

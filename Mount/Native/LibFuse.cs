@@ -109,6 +109,9 @@ internal static unsafe partial class Libc
     public static partial uint geteuid();
 
     [LibraryImport(Lib, SetLastError = true)]
+    public static partial int mount(byte* source, byte* target, byte* fstype, ulong flags, void* data);
+
+    [LibraryImport(Lib, SetLastError = true)]
     public static partial int stat(byte* path, NativeStat* buf);
 
     [LibraryImport(Lib, SetLastError = true)]
