@@ -23,7 +23,7 @@ public class MountLifecycleTests
     [FuseFact]
     public Task Unmount_removes_the_mount_syncs_the_libfs_once_and_is_idempotent() => Task.Run(() =>
     {
-        var fs = new FaultyFileSystem(new ModelFileSystem());
+        var fs = new InstrumentedFileSystem(new ModelFileSystem());
         using var m = TestMount.Start(fs);
         File.WriteAllText(m.P("f"), "data");
         m.Mount.Unmount();
@@ -106,7 +106,7 @@ public class MountLifecycleTests
     [FuseFact]
     public Task An_external_umount_ends_the_session_and_Wait_returns() => Task.Run(() =>
     {
-        var fs = new FaultyFileSystem(new ModelFileSystem());
+        var fs = new InstrumentedFileSystem(new ModelFileSystem());
         using var m = TestMount.Start(fs);
         Assert.False(m.Mount.Wait(TimeSpan.FromMilliseconds(50)));
         Shell.Ok($"umount {Shell.Quote(m.Dir)}");
@@ -146,7 +146,7 @@ public class MountLifecycleTests
     [FuseFact]
     public Task Unmount_aborts_the_connection_when_a_file_stays_open_too_long() => Task.Run(() =>
     {
-        var fs = new FaultyFileSystem(new ModelFileSystem());
+        var fs = new InstrumentedFileSystem(new ModelFileSystem());
         using var m = TestMount.Start(fs, new FuseMountOptions { UnmountTimeout = TimeSpan.FromSeconds(1) });
         var stream = new FileStream(m.P("held"), FileMode.Create, FileAccess.ReadWrite);
         try
@@ -179,14 +179,14 @@ public class MountLifecycleTests
     [FuseFact]
     public Task A_libfs_exception_becomes_EIO_and_the_mount_keeps_serving() => Task.Run(() =>
     {
-        var fs = new FaultyFileSystem(new ModelFileSystem());
+        var fs = new InstrumentedFileSystem(new ModelFileSystem());
         using var m = TestMount.Start(fs);
         m.ExpectFaults = true;
-        var lookup = Shell.Run($"stat {Shell.Quote(m.P(FaultyFileSystem.ThrowingName))}");
+        var lookup = Shell.Run($"stat {Shell.Quote(m.P(InstrumentedFileSystem.ThrowingName))}");
         Assert.NotEqual(0, lookup.Exit);
         Assert.Contains("Input/output error", lookup.Err);
         File.WriteAllText(m.P("x"), "1");
-        var xattr = Shell.Run($"getfattr -n {FaultyFileSystem.ThrowingXattr} {Shell.Quote(m.P("x"))}");
+        var xattr = Shell.Run($"getfattr -n {InstrumentedFileSystem.ThrowingXattr} {Shell.Quote(m.P("x"))}");
         Assert.NotEqual(0, xattr.Exit);
         Assert.Contains("Input/output error", xattr.Err);
         Assert.Equal("1", File.ReadAllText(m.P("x")));

@@ -30,7 +30,7 @@ internal sealed class TestMount : IDisposable
     public FuseMount Mount { get; }
     /// <summary>The mount point (created for this test, removed afterwards).</summary>
     public string Dir { get; }
-    public ModelFileSystem Model => (ModelFileSystem)(Fs is FaultyFileSystem f ? f.Inner : Fs);
+    public ModelFileSystem Model => (ModelFileSystem)(Fs is InstrumentedFileSystem f ? f.Inner : Fs);
     public IReadOnlyCollection<string> Log => _log;
     public bool ExpectFaults { get; set; }
 

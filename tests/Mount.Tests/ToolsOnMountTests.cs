@@ -72,6 +72,23 @@ public class ToolsOnMountTests
     });
 
     [FuseFact]
+    public Task Lookup_counts_balance_once_deleted_inodes_are_forgotten() => Task.Run(() =>
+    {
+        var fs = new InstrumentedFileSystem(new LibFs.Testing.Model.ModelFileSystem());
+        using var m = TestMount.Start(fs);
+        string mnt = Shell.Quote(m.Dir);
+        Shell.Ok($"cd {Shell.Quote(RepositoryRoot())} && {SourceFiles("Mount LibFs")} | xargs -0 cp -a --parents -t {mnt}");
+        // Lookups by name, by readdirplus (ls -l), hard links, symlinks, renames: then everything goes.
+        Shell.Ok($"cd {mnt} && ls -lR . > /dev/null && find . -type f | head -20 | while read f; do ln \"$f\" \"$f.hard\"; ln -s \"$f\" \"$f.soft\"; done && mv Mount Moved && ls -laR . > /dev/null");
+        Assert.NotEmpty(fs.NonZeroLookups);
+        Shell.Ok($"rm -rf {mnt}/*");
+        // Forgets for evicted inodes are queued by the kernel; give them a moment to arrive.
+        SpinWait.SpinUntil(() => fs.NonZeroLookups.Count == 0, 5_000);
+        Assert.Empty(fs.OverForgets);
+        Assert.Empty(fs.NonZeroLookups);
+    });
+
+    [FuseFact]
     public Task Git_init_add_commit_and_fsck_work_inside_the_mount() => Task.Run(() =>
     {
         using var m = TestMount.Start();
