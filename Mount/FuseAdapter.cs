@@ -91,7 +91,12 @@ internal sealed unsafe class FuseAdapter
 
     private static FuseAdapter FromUserdata(nint userdata) => (FuseAdapter)GCHandle.FromIntPtr(userdata).Target!;
 
-    private static FuseAdapter From(nint req) => FromUserdata(LibFuse.fuse_req_userdata(req));
+    private static FuseAdapter From(nint req)
+    {
+        var a = FromUserdata(LibFuse.fuse_req_userdata(req));
+        LibFuseLog.ServingFor(a._log);
+        return a;
+    }
 
     /// <summary>Answers a request whose handling threw: logs the bug and replies EIO.</summary>
     private static void Fault(nint req, string op, Exception e)

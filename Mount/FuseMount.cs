@@ -464,13 +464,18 @@ public sealed unsafe class FuseMount : IDisposable
 }
 
 /// <summary>
-/// Routes libfuse's own messages (fuse_log) to the mount's log; while a thread is starting a mount they are
-/// also captured so a refusal can be reported in the exception's one line. libfuse's log function is
-/// process-wide, so the last mount started owns the sink.
+/// Routes libfuse's own messages (fuse_log) to a mount's log. libfuse's log function is process-wide, so a
+/// message goes, in order of preference: to the capture of a thread that is starting a mount (a refusal is
+/// reported in the exception's one line); to the log of the mount whose request this worker thread served
+/// last (each session has its own workers); else to the log of the mount started last.
 /// </summary>
 internal static unsafe class LibFuseLog
 {
     [ThreadStatic] private static List<string>? t_capture;
+    [ThreadStatic] private static Action<string>? t_workerSink;
+
+    /// <summary>Marks the calling libfuse worker thread as serving the mount that logs to <paramref name="sink"/>.</summary>
+    public static void ServingFor(Action<string> sink) => t_workerSink = sink;
     private static volatile Action<string> s_sink = m => Console.Error.WriteLine(m);
     private static int s_installed;
 
@@ -502,7 +507,7 @@ internal static unsafe class LibFuseLog
             if (n < 0) return;
             string message = Encoding.UTF8.GetString(buf, Math.Min(n, size - 1)).TrimEnd('\n');
             if (t_capture is { } capture) capture.Add(message);
-            else s_sink(message);
+            else (t_workerSink ?? s_sink)(message);
         }
         catch
         {

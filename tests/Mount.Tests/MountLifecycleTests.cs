@@ -195,6 +195,15 @@ public class MountLifecycleTests
     });
 
     [FuseFact]
+    public Task Debug_mode_sends_libfuse_request_trace_to_the_mount_log() => Task.Run(() =>
+    {
+        using var m = TestMount.Start(options: new FuseMountOptions { Debug = true });
+        for (int i = 0; i < 20; i++) Assert.False(File.Exists(m.P($"absent-{i}")));
+        // libfuse formats these lines itself (printf-style with a va_list) before they reach the sink.
+        Assert.Contains(m.Log, l => l.StartsWith("unique: ", StringComparison.Ordinal) && l.Contains("opcode: LOOKUP", StringComparison.Ordinal));
+    });
+
+    [FuseFact]
     public Task Two_mounts_in_one_process_serve_their_own_file_systems() => Task.Run(() =>
     {
         using var a = TestMount.Start();
