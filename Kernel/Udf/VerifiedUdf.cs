@@ -1,0 +1,104 @@
+using System.Runtime.InteropServices;
+
+namespace ExoFS.Kernel.Udf;
+
+/// <summary>
+/// A UDF that <see cref="UdfVerifier"/> accepted; only the verifier creates one. Immutable and
+/// thread-safe: <see cref="Interpret"/> and <see cref="Run"/> may be called concurrently. Both give the
+/// same result, extents and fault for every block and partition; <see cref="Run"/> uses IL compiled on
+/// first use and cached in this object.
+/// </summary>
+public sealed class VerifiedUdf
+{
+    private readonly Lazy<UdfBody?> _compiled;
+    private readonly Lazy<bool> _disjoint;
+
+    internal VerifiedUdf(UdfProgram program, Insn[] code, UdfReadSets sets, bool needsFuel)
+    {
+        Program = program;
+        Code = code;
+        Sets = sets;
+        NeedsFuel = needsFuel;
+        _compiled = new Lazy<UdfBody?>(() => UdfCompiler.Compile(this), LazyThreadSafetyMode.ExecutionAndPublication);
+        _disjoint = new Lazy<bool>(ComputeDisjoint);
+    }
+
+    /// <summary>The program as parsed; <c>Program.ToText()</c> is the canonical text to store.</summary>
+    public UdfProgram Program { get; }
+    /// <summary>The <c>.udf</c> name.</summary>
+    public string Name => Program.Name;
+    /// <summary>Number of partitions; valid partition indices are 0..Partitions-1.</summary>
+    public int Partitions => Program.Partitions;
+    /// <summary>The <c>.types</c> names; <see cref="UdfExtent.TypeIndex"/> indexes this list.</summary>
+    public IReadOnlyList<string> TypeNames => Program.TypeNames;
+    /// <summary>Most instructions one run may execute.</summary>
+    public int Fuel => Program.Fuel;
+
+    internal Insn[] Code { get; }
+    internal UdfReadSets Sets { get; }
+    /// <summary>False when the verifier proved no run can exhaust the fuel.</summary>
+    internal bool NeedsFuel { get; }
+
+    /// <summary>The bytes partition <paramref name="partition"/> may read: sorted, disjoint, merged ranges.</summary>
+    public IReadOnlyList<UdfByteRange> ReadSet(int partition)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(partition);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(partition, Partitions);
+        return Sets.Of(partition);
+    }
+
+    /// <summary>
+    /// True when no byte is in the read set of two partitions (XN requires this of owns-UDFs so that a
+    /// byte change is covered by exactly one partition). The language itself allows overlap.
+    /// </summary>
+    public bool ReadSetsDisjoint => _disjoint.Value;
+
+    /// <summary>
+    /// Runs the reference interpreter on <paramref name="block"/> (exactly 4096 bytes) for
+    /// <paramref name="partition"/>, appending emitted extents to <paramref name="output"/>. On a fault the
+    /// value is 0 and extents emitted before the fault remain appended.
+    /// </summary>
+    public UdfResult Interpret(ReadOnlySpan<byte> block, int partition, List<UdfExtent> output)
+    {
+        CheckArgs(block, output);
+        return UdfInterpreter.Run(this, block, partition, output);
+    }
+
+    /// <summary>Same contract and results as <see cref="Interpret"/>, using compiled IL.</summary>
+    public UdfResult Run(ReadOnlySpan<byte> block, int partition, List<UdfExtent> output)
+    {
+        CheckArgs(block, output);
+        var body = _compiled.Value;
+        // Compiled loads read native-endian memory, so a big-endian host uses the interpreter.
+        return body is null
+            ? UdfInterpreter.Run(this, block, partition, output)
+            : body(ref MemoryMarshal.GetReference(block), partition, output);
+    }
+
+    private static void CheckArgs(ReadOnlySpan<byte> block, List<UdfExtent> output)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        if (block.Length != UdfLimits.BlockSize)
+            throw new ArgumentException($"a UDF runs on exactly {UdfLimits.BlockSize} bytes, got {block.Length}", nameof(block));
+    }
+
+    private bool ComputeDisjoint()
+    {
+        var all = new List<(int Start, int End)>();
+        for (int p = 0; p < Partitions; p++)
+        {
+            var r = Sets.RangesOf(p);
+            for (int i = 0; i < r.Length; i += 2) all.Add((r[i], r[i + 1]));
+        }
+        all.Sort();
+        int reached = 0;
+        foreach (var (start, end) in all)
+        {
+            if (start < reached) return false;
+            reached = Math.Max(reached, end);
+        }
+        return true;
+    }
+
+    public override string ToString() => $"verified udf {Name}";
+}

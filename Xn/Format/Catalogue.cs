@@ -1,0 +1,122 @@
+using System.Buffers.Binary;
+using System.Text;
+
+namespace ExoFS.Xn.Format;
+
+/// <summary>A root as stored: its name, block, type and the principal (environment name) that installed it.</summary>
+internal sealed record RootRecord(string Name, ulong Block, ushort Type, string Owner);
+
+/// <summary>
+/// The root catalogue and the persistent type catalogue, stored together in one of two slots written
+/// alternately, so a crash while writing one leaves the other intact. A slot starts with a 24-byte header:
+/// magic "XNCATLG1", generation u64, payload length u32, CRC32C u32 over header bytes [0,20) and the payload;
+/// the payload follows contiguously across the slot's blocks. Payload: u16 root count, then per root
+/// (string name, u64 block, u16 type, string owner); u16 type count, then per type (ids 1, 2, ...):
+/// string name, string owns, ranges raw-read, ranges raw-write, optional string acl, optional string size.
+/// string = i32 byte length + UTF-8; ranges = u16 count + (i32 offset, i32 length)*; optional = u8 flag + value.
+/// </summary>
+internal sealed record Catalogue(ulong Generation, IReadOnlyList<RootRecord> Roots, IReadOnlyList<TypeSpec> Types)
+{
+    public static ReadOnlySpan<byte> Magic => "XNCATLG1"u8;
+    public const int HeaderBytes = 24;
+    public const int MaxNameBytes = 255;
+    public const int MaxUdfTextBytes = 256 * 1024;
+
+    public static Catalogue Empty => new(0, [], []);
+
+    /// <summary>Encodes into a slot image of <paramref name="slotBytes"/> bytes; null if it does not fit.</summary>
+    public byte[]? Encode(int slotBytes)
+    {
+        var payload = new List<byte>(4096);
+        void U8(byte v) => payload.Add(v);
+        void U16(ushort v) { Span<byte> b = stackalloc byte[2]; BinaryPrimitives.WriteUInt16LittleEndian(b, v); payload.AddRange(b.ToArray()); }
+        void I32(int v) { Span<byte> b = stackalloc byte[4]; BinaryPrimitives.WriteInt32LittleEndian(b, v); payload.AddRange(b.ToArray()); }
+        void U64(ulong v) { Span<byte> b = stackalloc byte[8]; BinaryPrimitives.WriteUInt64LittleEndian(b, v); payload.AddRange(b.ToArray()); }
+        void Str(string s) { var bytes = Encoding.UTF8.GetBytes(s); I32(bytes.Length); payload.AddRange(bytes); }
+        void Ranges(IReadOnlyList<ByteRange> rs) { U16((ushort)rs.Count); foreach (var r in rs) { I32(r.Offset); I32(r.Length); } }
+        void Opt(string? s) { U8(s is null ? (byte)0 : (byte)1); if (s is not null) Str(s); }
+
+        U16((ushort)Roots.Count);
+        foreach (var r in Roots) { Str(r.Name); U64(r.Block); U16(r.Type); Str(r.Owner); }
+        U16((ushort)Types.Count);
+        foreach (var t in Types) { Str(t.Name); Str(t.OwnsUdf); Ranges(t.RawRead); Ranges(t.RawWrite); Opt(t.AclUdf); Opt(t.SizeUdf); }
+
+        if (HeaderBytes + payload.Count > slotBytes) return null;
+        var image = new byte[slotBytes];
+        Magic.CopyTo(image);
+        BinaryPrimitives.WriteUInt64LittleEndian(image.AsSpan(8), Generation);
+        BinaryPrimitives.WriteUInt32LittleEndian(image.AsSpan(16), (uint)payload.Count);
+        payload.CopyTo(image, HeaderBytes);
+        uint crc = Crc32C.Compute(image.AsSpan(0, 20));
+        crc = Crc32C.Compute(image.AsSpan(HeaderBytes, payload.Count), crc);
+        BinaryPrimitives.WriteUInt32LittleEndian(image.AsSpan(20), crc);
+        return image;
+    }
+
+    /// <summary>Decodes a slot image; null (with the reason) if it is not a valid catalogue.</summary>
+    public static Catalogue? Decode(ReadOnlySpan<byte> image, out string why)
+    {
+        why = "";
+        if (image.Length < HeaderBytes || !image[..8].SequenceEqual(Magic)) { why = "catalogue: bad magic"; return null; }
+        ulong gen = BinaryPrimitives.ReadUInt64LittleEndian(image[8..]);
+        uint len = BinaryPrimitives.ReadUInt32LittleEndian(image[16..]);
+        if (len > image.Length - HeaderBytes) { why = "catalogue: length out of range"; return null; }
+        var payload = image.Slice(HeaderBytes, (int)len);
+        uint crc = Crc32C.Compute(payload, Crc32C.Compute(image[..20]));
+        if (crc != BinaryPrimitives.ReadUInt32LittleEndian(image[20..])) { why = "catalogue: checksum mismatch"; return null; }
+
+        var r = new Reader(payload.ToArray());
+        var roots = new List<RootRecord>();
+        int nRoots = r.U16();
+        for (int i = 0; i < nRoots && !r.Failed; i++)
+            roots.Add(new RootRecord(r.Str(MaxNameBytes), r.U64(), r.U16(), r.Str(MaxNameBytes)));
+        var types = new List<TypeSpec>();
+        int nTypes = r.U16();
+        for (int i = 0; i < nTypes && !r.Failed; i++)
+            types.Add(new TypeSpec(r.Str(MaxNameBytes), r.Str(MaxUdfTextBytes), r.Ranges(), r.Ranges(),
+                                   r.Opt(MaxUdfTextBytes), r.Opt(MaxUdfTextBytes)));
+        if (r.Failed || !r.AtEnd) { why = "catalogue: malformed payload"; return null; }
+        return new Catalogue(gen, roots, types);
+    }
+
+    /// <summary>A bounds-checked little-endian reader: past the end it sets <see cref="Failed"/> instead of throwing.</summary>
+    private sealed class Reader(byte[] data)
+    {
+        private int _pos;
+        public bool Failed { get; private set; }
+        public bool AtEnd => _pos == data.Length;
+
+        private ReadOnlySpan<byte> Take(int n)
+        {
+            if (Failed || n < 0 || n > data.Length - _pos) { Failed = true; return default; }
+            var s = data.AsSpan(_pos, n);
+            _pos += n;
+            return s;
+        }
+
+        public byte U8() { var s = Take(1); return Failed ? (byte)0 : s[0]; }
+        public ushort U16() { var s = Take(2); return Failed ? (ushort)0 : BinaryPrimitives.ReadUInt16LittleEndian(s); }
+        public int I32() { var s = Take(4); return Failed ? 0 : BinaryPrimitives.ReadInt32LittleEndian(s); }
+        public ulong U64() { var s = Take(8); return Failed ? 0 : BinaryPrimitives.ReadUInt64LittleEndian(s); }
+
+        public string Str(int max)
+        {
+            int n = I32();
+            if (n < 0 || n > max) { Failed = true; return ""; }
+            var s = Take(n);
+            return Failed ? "" : Encoding.UTF8.GetString(s);
+        }
+
+        public string? Opt(int max) => U8() switch { 0 => null, 1 => Str(max), _ => Fail() };
+
+        private string? Fail() { Failed = true; return null; }
+
+        public IReadOnlyList<ByteRange> Ranges()
+        {
+            int n = U16();
+            var list = new List<ByteRange>();
+            for (int i = 0; i < n && !Failed; i++) list.Add(new ByteRange(I32(), I32()));
+            return list;
+        }
+    }
+}

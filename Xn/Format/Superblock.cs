@@ -1,0 +1,51 @@
+using System.Buffers.Binary;
+
+namespace ExoFS.Xn.Format;
+
+/// <summary>
+/// XN's superblock (block 0). Offsets: 0 magic "EXOFS-XN", 8 version u32, 12 block size u32,
+/// 16 block count u64, 24 free map start u64, 32 free map blocks u64, 40 catalogue start u64,
+/// 48 catalogue slot blocks u64, 56 clean flag u32, 64 mount count u64, 4092 CRC32C of bytes [0,4092).
+/// </summary>
+internal sealed record Superblock(Layout Layout, bool Clean, ulong MountCount)
+{
+    public static ReadOnlySpan<byte> Magic => "EXOFS-XN"u8;
+    public const uint Version = 1;
+
+    public void WriteTo(Span<byte> block)
+    {
+        block[..Layout.BlockSize].Clear();
+        Magic.CopyTo(block);
+        BinaryPrimitives.WriteUInt32LittleEndian(block[8..], Version);
+        BinaryPrimitives.WriteUInt32LittleEndian(block[12..], Layout.BlockSize);
+        BinaryPrimitives.WriteUInt64LittleEndian(block[16..], Layout.BlockCount);
+        BinaryPrimitives.WriteUInt64LittleEndian(block[24..], Layout.FreeMapStart);
+        BinaryPrimitives.WriteUInt64LittleEndian(block[32..], Layout.FreeMapBlocks);
+        BinaryPrimitives.WriteUInt64LittleEndian(block[40..], Layout.CatalogueStart);
+        BinaryPrimitives.WriteUInt64LittleEndian(block[48..], Layout.CatalogueSlotBlocks);
+        BinaryPrimitives.WriteUInt32LittleEndian(block[56..], Clean ? 1u : 0u);
+        BinaryPrimitives.WriteUInt64LittleEndian(block[64..], MountCount);
+        BinaryPrimitives.WriteUInt32LittleEndian(block[4092..], Crc32C.Compute(block[..4092]));
+    }
+
+    /// <summary>Decodes and validates; on failure <paramref name="why"/> names what is wrong.</summary>
+    public static Superblock? ReadFrom(ReadOnlySpan<byte> block, out string why)
+    {
+        if (!block[..8].SequenceEqual(Magic)) { why = "superblock: bad magic (not an ExoFS XN image)"; return null; }
+        if (BinaryPrimitives.ReadUInt32LittleEndian(block[4092..]) != Crc32C.Compute(block[..4092]))
+        { why = "superblock: checksum mismatch"; return null; }
+        uint version = BinaryPrimitives.ReadUInt32LittleEndian(block[8..]);
+        if (version != Version) { why = $"superblock: unsupported version {version}"; return null; }
+        if (BinaryPrimitives.ReadUInt32LittleEndian(block[12..]) != Layout.BlockSize)
+        { why = "superblock: block size is not 4096"; return null; }
+        var layout = new Layout(
+            BinaryPrimitives.ReadUInt64LittleEndian(block[16..]), BinaryPrimitives.ReadUInt64LittleEndian(block[24..]),
+            BinaryPrimitives.ReadUInt64LittleEndian(block[32..]), BinaryPrimitives.ReadUInt64LittleEndian(block[40..]),
+            BinaryPrimitives.ReadUInt64LittleEndian(block[48..]));
+        if (!layout.IsConsistent(out var geo)) { why = "superblock: " + geo; return null; }
+        uint clean = BinaryPrimitives.ReadUInt32LittleEndian(block[56..]);
+        if (clean > 1) { why = "superblock: bad clean flag"; return null; }
+        why = "";
+        return new Superblock(layout, clean == 1, BinaryPrimitives.ReadUInt64LittleEndian(block[64..]));
+    }
+}

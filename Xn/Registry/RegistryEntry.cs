@@ -1,0 +1,50 @@
+using ExoFS.Kernel.Disk;
+using ExoFS.Xn.Types;
+
+namespace ExoFS.Xn.Registry;
+
+/// <summary>
+/// What XN knows about one disk block it has seen through a parent's owns output: its type, its parent
+/// (block and partition; roots have the catalogue as parent), which root it hangs under (for capability
+/// checks), and — when the block is cached — its page and state. An entry can exist without a page:
+/// reading a parent registers its children so that reading them later needs no search.
+/// </summary>
+internal sealed class RegistryEntry(ulong block, TypeId type, ulong parent, int partition, int root)
+{
+    /// <summary>Parent value of a root block: the root catalogue.</summary>
+    public const ulong CatalogueParent = ulong.MaxValue;
+
+    public ulong Block { get; } = block;
+    public TypeId Type { get; set; } = type;
+    public ulong Parent { get; set; } = parent;
+    public int Partition { get; set; } = partition;
+    /// <summary>Index of the root this block hangs under.</summary>
+    public int Root { get; set; } = root;
+
+    /// <summary>The cached page (4096 bytes), or null when the block is not in memory.</summary>
+    public byte[]? Page { get; set; }
+    /// <summary>The page differs from the disk.</summary>
+    public bool Dirty { get; set; }
+    /// <summary>The block's contents are initialized on disk (false after Alloc until its first write-back).</summary>
+    public bool OnDisk { get; set; } = true;
+    /// <summary>A write of this block is being issued.</summary>
+    public bool InIo { get; set; }
+    /// <summary>Number of sessions that have bound (read) the page; a bound page is shared, not copied.</summary>
+    public int RefCount { get; set; }
+    /// <summary>Whether the children named by this block's owns output are in the registry.</summary>
+    public bool ChildrenRegistered { get; set; }
+
+    /// <summary>Rule 1 edges: children (allocated under this block) not yet written. Non-empty = tainted.</summary>
+    public HashSet<ulong>? PendingChildren { get; set; }
+    /// <summary>Soft ordering (rule 3 for Move): blocks that should reach the disk before this one.</summary>
+    public HashSet<ulong>? WriteAfter { get; set; }
+    /// <summary>Cached owns output per partition (valid while the page is cached); null = not computed.</summary>
+    public List<Owned>?[]? Outputs { get; set; }
+
+    public bool Tainted => PendingChildren is { Count: > 0 };
+    public BlockNo BlockNo => new(Block);
+
+    public override string ToString() =>
+        $"block {Block} type {Type} parent {(Parent == CatalogueParent ? "catalogue" : Parent.ToString())}/{Partition}"
+        + (Page is null ? " (not cached)" : Dirty ? " dirty" : " clean") + (Tainted ? " tainted" : "") + (OnDisk ? "" : " uninitialized-on-disk");
+}

@@ -1,0 +1,133 @@
+using System.Text;
+using ExoFS.Kernel.Udf;
+
+namespace ExoFS.Xn.Types;
+
+/// <summary>
+/// The registered types, indexed by <see cref="TypeId"/> (0 = xn.data). Registration is where XN refuses
+/// unsafe types: a UDF that fails verification, child types it does not know, partitions whose read sets
+/// overlap each other or a raw-write range, and an owns-UDF that claims anything on an all-zero block
+/// (a freshly allocated, zero-filled block must own nothing). Not thread-safe: the volume lock guards it.
+/// </summary>
+internal sealed class TypeTable
+{
+    private readonly List<XnType> _types = new();
+    private readonly Dictionary<string, XnType> _byName = new(StringComparer.Ordinal);
+    private static readonly byte[] ZeroBlock = new byte[UdfLimits.BlockSize];
+
+    public TypeTable()
+    {
+        var data = new XnType(XnTypes.Data, new TypeSpec(XnTypes.DataName, "", [new ByteRange(0, UdfLimits.BlockSize)],
+                                                          [new ByteRange(0, UdfLimits.BlockSize)]), null, [], null, null);
+        _types.Add(data);
+        _byName[data.Name] = data;
+    }
+
+    public int Count => _types.Count;
+    public IReadOnlyList<XnType> All => _types;
+    /// <summary>The specs of user types in id order (1, 2, ...), as the catalogue stores them.</summary>
+    public IReadOnlyList<TypeSpec> UserSpecs => _types.Skip(1).Select(t => t.Spec).ToList();
+
+    public XnType? Get(TypeId id) => id.Value < _types.Count ? _types[id.Value] : null;
+    public XnType? Find(string name) => _byName.GetValueOrDefault(name);
+
+    /// <summary>Validates <paramref name="spec"/> as the next type; does not add it.</summary>
+    public XnResult<XnType> Validate(TypeSpec spec)
+    {
+        if (spec is null) return Fail(XnError.UdfRejected, "type spec is null");
+        if (string.IsNullOrEmpty(spec.Name) || Encoding.UTF8.GetByteCount(spec.Name) > Format.Catalogue.MaxNameBytes)
+            return Fail(XnError.UdfRejected, "type name must be 1..255 bytes");
+        if (_types.Count > ushort.MaxValue) return Fail(XnError.NoSpace, "type table full");
+        if (spec.OwnsUdf is null || spec.RawRead is null || spec.RawWrite is null)
+            return Fail(XnError.UdfRejected, "owns UDF and raw ranges are required");
+        foreach (var r in spec.RawRead.Concat(spec.RawWrite))
+            if (r.Offset < 0 || r.Length <= 0 || r.Offset > UdfLimits.BlockSize - r.Length)
+                return Fail(XnError.NotRawRange, $"raw range {r} is not inside the 4096-byte block");
+
+        var id = new TypeId((ushort)_types.Count);
+        var owns = UdfVerifier.Verify(spec.OwnsUdf);
+        if (!owns.Accepted) return Fail(XnError.UdfRejected, $"owns UDF rejected: {owns.Reason}");
+        var udf = owns.Udf!;
+
+        var children = new TypeId[udf.TypeNames.Count];
+        for (int i = 0; i < children.Length; i++)
+        {
+            string n = udf.TypeNames[i];
+            if (n == spec.Name) children[i] = id;
+            else if (_byName.TryGetValue(n, out var t)) children[i] = t.Id;
+            else return Fail(XnError.UnknownType, $"owns UDF names unknown child type '{n}'");
+        }
+
+        var overlap = FindOverlap(udf, spec.RawWrite);
+        if (overlap is not null) return Fail(XnError.OverlappingReadSets, overlap);
+
+        VerifiedUdf? acl = null, size = null;
+        if (spec.AclUdf is not null)
+        {
+            var v = UdfVerifier.Verify(spec.AclUdf);
+            if (!v.Accepted) return Fail(XnError.UdfRejected, $"acl UDF rejected: {v.Reason}");
+            acl = v.Udf;
+        }
+        if (spec.SizeUdf is not null)
+        {
+            var v = UdfVerifier.Verify(spec.SizeUdf);
+            if (!v.Accepted) return Fail(XnError.UdfRejected, $"size UDF rejected: {v.Reason}");
+            size = v.Udf;
+        }
+
+        // Alloc hands out zero-filled blocks that are immediately "initialized": they must own nothing.
+        var output = new List<UdfExtent>();
+        for (int p = 0; p < udf.Partitions; p++)
+        {
+            output.Clear();
+            var r = udf.Run(ZeroBlock, p, output);
+            if (!r.Ok) return Fail(XnError.ZeroBlockOwns, $"owns UDF faults on an all-zero block (partition {p}: {r.Fault})");
+            if (output.Count > 0)
+                return Fail(XnError.ZeroBlockOwns, $"owns UDF claims {output.Count} extent(s) on an all-zero block (partition {p})");
+        }
+        return XnResult<XnType>.Success(new XnType(id, spec, udf, children, acl, size));
+    }
+
+    /// <summary>Adds a validated type (its id must be the next one).</summary>
+    public void Add(XnType type)
+    {
+        if (type.Id.Value != _types.Count) throw new InvalidOperationException("type ids must be dense");
+        _types.Add(type);
+        _byName[type.Name] = type;
+    }
+
+    private static string? FindOverlap(VerifiedUdf udf, IReadOnlyList<ByteRange> rawWrite)
+    {
+        // Each partition's ranges come merged, so after sorting everything by start an overlap between
+        // neighbours is always between two different owners.
+        var all = new List<(int Start, int End, int Owner)>();
+        for (int p = 0; p < udf.Partitions; p++)
+            foreach (var r in udf.ReadSet(p)) all.Add((r.Offset, r.End, p));
+        foreach (var r in Merge(rawWrite)) all.Add((r.Offset, r.End, -1));
+        all.Sort();
+        int maxEnd = -1, maxOwner = 0;
+        foreach (var (s, e, o) in all)
+        {
+            if (s < maxEnd)
+            {
+                string Who(int x) => x < 0 ? "the raw-write ranges" : $"partition {x}";
+                return $"read set of {Who(o)} overlaps {Who(maxOwner)} at byte {s}";
+            }
+            if (e > maxEnd) { maxEnd = e; maxOwner = o; }
+        }
+        return null;
+    }
+
+    private static IEnumerable<ByteRange> Merge(IReadOnlyList<ByteRange> ranges)
+    {
+        ByteRange? cur = null;
+        foreach (var r in ranges.OrderBy(r => r.Offset))
+        {
+            if (cur is { } c && r.Offset <= c.End) cur = new ByteRange(c.Offset, Math.Max(c.End, r.End) - c.Offset);
+            else { if (cur is { } done) yield return done; cur = r; }
+        }
+        if (cur is { } last) yield return last;
+    }
+
+    private static XnResult<XnType> Fail(XnError e, string detail) => XnResult<XnType>.Fail(e, detail);
+}

@@ -1,0 +1,92 @@
+using ExoFS.Kernel.Udf;
+
+namespace ExoFS.Xn.Types;
+
+/// <summary>
+/// A registered type with everything XN precomputed to check updates cheaply: the verified UDFs, the
+/// child type of each <c>.types</c> index, and a per-byte map saying which partition's read set (or the
+/// raw-write area) each byte belongs to. Immutable after construction, so safe to share.
+/// </summary>
+internal sealed class XnType
+{
+    public const short NoOwner = -1, RawWriteOwner = -2;
+    private const int BlockSize = UdfLimits.BlockSize;
+
+    private readonly short[] _byteOwner;   // partition index, RawWriteOwner, or NoOwner
+    private readonly bool[] _rawRead;
+
+    public XnType(TypeId id, TypeSpec spec, VerifiedUdf? owns, TypeId[] childTypes, VerifiedUdf? acl, VerifiedUdf? size)
+    {
+        Id = id;
+        Spec = spec;
+        Owns = owns;
+        ChildTypes = childTypes;
+        Acl = acl;
+        Size = size;
+        _byteOwner = new short[BlockSize];
+        _rawRead = new bool[BlockSize];
+        if (owns is null)
+        {
+            // xn.data: no partitions, every byte raw.
+            Array.Fill(_byteOwner, RawWriteOwner);
+            Array.Fill(_rawRead, true);
+            return;
+        }
+        Array.Fill(_byteOwner, NoOwner);
+        for (int p = 0; p < owns.Partitions; p++)
+            foreach (var r in owns.ReadSet(p))
+                _byteOwner.AsSpan(r.Offset, r.Length).Fill((short)p);
+        foreach (var r in spec.RawWrite) _byteOwner.AsSpan(r.Offset, r.Length).Fill(RawWriteOwner);
+        foreach (var r in spec.RawRead) _rawRead.AsSpan(r.Offset, r.Length).Fill(true);
+    }
+
+    public TypeId Id { get; }
+    public TypeSpec Spec { get; }
+    public string Name => Spec.Name;
+    /// <summary>Null only for xn.data, which owns nothing.</summary>
+    public VerifiedUdf? Owns { get; }
+    public TypeId[] ChildTypes { get; }
+    public VerifiedUdf? Acl { get; }
+    public VerifiedUdf? Size { get; }
+    public bool IsData => Owns is null;
+    public int Partitions => Owns?.Partitions ?? 0;
+
+    /// <summary>Whether every byte of [offset, offset+length) may be written raw.</summary>
+    public bool IsRawWritable(int offset, int length) => AllOwnedBy(offset, length, RawWriteOwner);
+
+    /// <summary>Whether every byte of [offset, offset+length) may be read raw.</summary>
+    public bool IsRawReadable(int offset, int length)
+    {
+        if (!InBlock(offset, length)) return false;
+        foreach (bool b in _rawRead.AsSpan(offset, length)) if (!b) return false;
+        return true;
+    }
+
+    /// <summary>
+    /// Checks that an edit to partition <paramref name="partition"/> touches only that partition's read
+    /// set or raw-write bytes. Returns None, BadPartition (touches another partition) or NotRawRange.
+    /// </summary>
+    public XnError CheckEdit(int partition, int offset, int length)
+    {
+        if (!InBlock(offset, length)) return XnError.NotRawRange;
+        var error = XnError.None;
+        foreach (short o in _byteOwner.AsSpan(offset, length))
+        {
+            if (o == partition || o == RawWriteOwner) continue;
+            if (o >= 0) return XnError.BadPartition;
+            error = XnError.NotRawRange;
+        }
+        return error;
+    }
+
+    private bool AllOwnedBy(int offset, int length, short owner)
+    {
+        if (!InBlock(offset, length)) return false;
+        foreach (short o in _byteOwner.AsSpan(offset, length)) if (o != owner) return false;
+        return true;
+    }
+
+    private static bool InBlock(int offset, int length) => offset >= 0 && length >= 0 && offset <= BlockSize - length;
+
+    public override string ToString() => $"{Name}#{Id}";
+}

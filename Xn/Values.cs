@@ -1,0 +1,44 @@
+using ExoFS.Kernel.Disk;
+
+namespace ExoFS.Xn;
+
+/// <summary>A registered metadata type. Id 0 is the built-in <see cref="XnTypes.Data"/>.</summary>
+public readonly record struct TypeId(ushort Value)
+{
+    public override string ToString() => Value.ToString(System.Globalization.CultureInfo.InvariantCulture);
+}
+
+/// <summary>Built-in types.</summary>
+public static class XnTypes
+{
+    /// <summary>"xn.data": a raw block; owns nothing, every byte may be read and written raw.</summary>
+    public static readonly TypeId Data = new(0);
+    public const string DataName = "xn.data";
+}
+
+/// <summary>Bytes [Offset, Offset+Length) of a block.</summary>
+public readonly record struct ByteRange(int Offset, int Length)
+{
+    public int End => Offset + Length;
+    public bool Overlaps(ByteRange o) => Offset < o.End && o.Offset < End;
+    public override string ToString() => $"[{Offset},{End})";
+}
+
+/// <summary>One byte-range replacement in a block: bytes [Offset, Offset+Bytes.Length) become <see cref="Bytes"/>.</summary>
+public readonly record struct Edit(int Offset, ReadOnlyMemory<byte> Bytes);
+
+/// <summary>
+/// A metadata type as a libFS describes it. <see cref="OwnsUdf"/> is UDF text (UDF-SPEC.md); its
+/// <c>.types</c> list names child types: "xn.data", an already-registered type, or this type itself.
+/// <see cref="RawWrite"/> ranges are the bytes <c>WriteRaw</c> may change; pointer fields lie outside them.
+/// <see cref="AclUdf"/> runs on the proposed bytes of a changed partition and must return nonzero;
+/// <see cref="SizeUdf"/> returns the number of meaningful bytes.
+/// </summary>
+public sealed record TypeSpec(string Name, string OwnsUdf, IReadOnlyList<ByteRange> RawRead,
+                              IReadOnlyList<ByteRange> RawWrite, string? AclUdf = null, string? SizeUdf = null)
+{
+    /// <summary>Same name, UDF texts and ranges (records compare lists by reference, so this is explicit).</summary>
+    public bool SameAs(TypeSpec o) =>
+        Name == o.Name && OwnsUdf == o.OwnsUdf && AclUdf == o.AclUdf && SizeUdf == o.SizeUdf
+        && RawRead.SequenceEqual(o.RawRead) && RawWrite.SequenceEqual(o.RawWrite);
+}

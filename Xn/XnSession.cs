@@ -1,0 +1,186 @@
+using ExoFS.Kernel;
+using ExoFS.Kernel.Capabilities;
+using ExoFS.Kernel.Disk;
+
+namespace ExoFS.Xn;
+
+/// <summary>
+/// One environment's handle on an XN volume: the only surface a libFS uses. Access is checked at bind
+/// time: a root is bound by presenting its capability (<see cref="MountRoot"/>), after which every block
+/// reachable from it may be used with the rights that capability carries (Read for reads, Write for raw
+/// writes, Alloc/Free for ownership changes). Every refusal is a result carrying an <see cref="XnError"/>
+/// and leaves disk and cache unchanged. All members are thread-safe.
+/// </summary>
+public sealed class XnSession
+{
+    private readonly XnVolume _vol;
+    private readonly Dictionary<int, Rights> _held = new();
+    private readonly HashSet<ulong> _bound = new();
+
+    internal XnSession(XnVolume volume, ExoEnvironment env)
+    {
+        _vol = volume;
+        Environment = env;
+    }
+
+    /// <summary>The environment every call of this session acts for.</summary>
+    public ExoEnvironment Environment { get; }
+
+    internal bool Holds(int root, Rights needed) => _held.TryGetValue(root, out var r) && (r & needed) == needed;
+    internal bool Bind(ulong block) => _bound.Add(block);
+    internal bool Unbind(ulong block) => _bound.Remove(block);
+
+    // ------------------------------------------------------------------ types and roots
+
+    /// <summary>Registers (and persists) a type; the same name with an identical spec returns the same id.</summary>
+    public XnResult<TypeId> RegisterType(TypeSpec spec)
+    {
+        lock (_vol.Gate) return _vol.RegisterTypeLocked(spec);
+    }
+
+    /// <summary>The id of a registered type ("xn.data" is <see cref="XnTypes.Data"/>).</summary>
+    public XnResult<TypeId> FindType(string name)
+    {
+        lock (_vol.Gate)
+            return _vol.TypeTable.Find(name) is { } t
+                ? XnResult<TypeId>.Success(t.Id)
+                : XnResult<TypeId>.Fail(XnError.UnknownType, $"no type named '{name}'");
+    }
+
+    /// <summary>
+    /// Creates root <paramref name="name"/> of type <paramref name="type"/>: allocates its block (zero-filled,
+    /// initialized, on disk before the catalogue names it) and mints a capability with all rights for
+    /// this session's environment, which is also mounted.
+    /// </summary>
+    public XnResult<RootInfo> InstallRoot(string name, TypeId type)
+    {
+        lock (_vol.Gate)
+        {
+            var r = _vol.InstallRootLocked(name, type, Environment);
+            if (!r.Ok) return XnResult<RootInfo>.Fail(r.Error, r.Detail);
+            var cap = _vol.Kernel.Mint(Environment, new RootResource(name), Rights.All);
+            _held[r.Value] = Rights.All;
+            return XnResult<RootInfo>.Success(Info(r.Value, cap));
+        }
+    }
+
+    /// <summary>
+    /// Binds root <paramref name="name"/> for this session by presenting <paramref name="cap"/>, which must
+    /// be a genuine capability of this boot, held by this environment, naming this root, with Read rights
+    /// at least. The session may then do what the capability's rights allow.
+    /// </summary>
+    public XnResult<RootInfo> MountRoot(string name, Capability cap)
+    {
+        if (cap is null) return XnResult<RootInfo>.Fail(XnError.BadCapability, "no capability presented");
+        lock (_vol.Gate)
+        {
+            int idx = _vol.FindRoot(name);
+            if (idx < 0) return XnResult<RootInfo>.Fail(XnError.UnknownRoot, $"no root named '{name}'");
+            var check = _vol.Kernel.Check(Environment, cap, new RootResource(name), Rights.Read);
+            if (check != CapabilityCheck.Ok)
+                return XnResult<RootInfo>.Fail(XnError.BadCapability, $"capability refused for root '{name}': {check}");
+            _held[idx] = _held.GetValueOrDefault(idx) | cap.Rights;
+            return XnResult<RootInfo>.Success(Info(idx, cap));
+        }
+    }
+
+    private RootInfo Info(int idx, Capability cap)
+    {
+        var r = _vol.RootAt(idx);
+        return new RootInfo(r.Name, new BlockNo(r.Block), new TypeId(r.Type), cap);
+    }
+
+    /// <summary>Names of every root on the volume (mounted or not).</summary>
+    public IReadOnlyList<string> RootNames() => _vol.RootNames();
+
+    // ------------------------------------------------------------------ reads
+
+    /// <summary>Copies a whole block (4096 bytes) reachable from a root this session holds with Read.</summary>
+    public XnResult Read(BlockNo block, Span<byte> into4096)
+    {
+        lock (_vol.Gate) return Done(_vol.ReadLocked(this, block, into4096));
+    }
+
+    /// <summary>
+    /// Binds the cached page of <paramref name="block"/> read-only: the memory is XN's shared page, so two
+    /// sessions viewing one block see the same bytes and later updates. Release with <see cref="Unbind"/>.
+    /// </summary>
+    public XnResult<ReadOnlyMemory<byte>> View(BlockNo block)
+    {
+        lock (_vol.Gate) { var r = _vol.ViewLocked(this, block); _vol.EvictIfOverLimit(); return r; }
+    }
+
+    /// <summary>Releases a page bound with <see cref="View"/> (it may be evicted again).</summary>
+    public void Unbind(BlockNo block)
+    {
+        lock (_vol.Gate) _vol.UnbindLocked(this, block);
+    }
+
+    /// <summary>Copies bytes inside the block type's raw-read ranges (anywhere for xn.data).</summary>
+    public XnResult ReadRaw(BlockNo block, int offset, Span<byte> into)
+    {
+        lock (_vol.Gate) return Done(_vol.ReadRawLocked(this, block, offset, into));
+    }
+
+    // ------------------------------------------------------------------ updates
+
+    /// <summary>Writes bytes inside the block type's raw-write ranges (anywhere for xn.data). Needs Write.</summary>
+    public XnResult WriteRaw(BlockNo block, int offset, ReadOnlySpan<byte> bytes)
+    {
+        lock (_vol.Gate) return Done(_vol.WriteRawLocked(this, block, offset, bytes));
+    }
+
+    /// <summary>
+    /// Gives <paramref name="child"/> (which must be free) to partition <paramref name="partition"/> of
+    /// <paramref name="parent"/>: owns(parent, partition) after <paramref name="edits"/> must equal before ∪
+    /// {child as <paramref name="childType"/>}. The child is zero-filled and initialized in the cache; the
+    /// parent is tainted (cannot be written back) until the child has been written. Needs Alloc.
+    /// </summary>
+    public XnResult Alloc(BlockNo parent, int partition, IReadOnlyList<Edit> edits, TypeId childType, Extent child)
+    {
+        lock (_vol.Gate) return Done(_vol.AllocLocked(this, parent, partition, edits, childType, child));
+    }
+
+    /// <summary>A free extent of <paramref name="count"/> blocks at or after <paramref name="hint"/> (wrapping). Nothing is reserved.</summary>
+    public XnResult<BlockNo> FindFree(BlockNo hint, ulong count)
+    {
+        lock (_vol.Gate) return _vol.FindFreeLocked(hint, count);
+    }
+
+    /// <summary>
+    /// Takes <paramref name="child"/> away from partition <paramref name="partition"/> of
+    /// <paramref name="parent"/>: owns after = before − {child}. A metadata child must own nothing. The
+    /// extent becomes reusable only once the parent's nullifying write is durable (a later Sync). Needs Free.
+    /// </summary>
+    public XnResult Free(BlockNo parent, int partition, IReadOnlyList<Edit> edits, Extent child)
+    {
+        lock (_vol.Gate) return Done(_vol.FreeLocked(this, parent, partition, edits, child));
+    }
+
+    /// <summary>
+    /// In one step, <paramref name="child"/> leaves owns(<paramref name="from"/>, fromPartition) and joins
+    /// owns(<paramref name="to"/>, toPartition); the two may be the same block (and partition). Needs Free
+    /// on from's root and Alloc on to's. XN writes <paramref name="to"/> before <paramref name="from"/> when
+    /// it can, so a crash in between duplicates the pointer (reported by Check) rather than losing it.
+    /// </summary>
+    public XnResult Move(BlockNo from, int fromPartition, IReadOnlyList<Edit> fromEdits,
+                         BlockNo to, int toPartition, IReadOnlyList<Edit> toEdits, Extent child)
+    {
+        lock (_vol.Gate) return Done(_vol.MoveLocked(this, from, fromPartition, fromEdits, to, toPartition, toEdits, child));
+    }
+
+    /// <summary>Writes one dirty block now; refused with <see cref="XnError.Tainted"/> while a child is unwritten.</summary>
+    public XnResult WriteBack(BlockNo block)
+    {
+        lock (_vol.Gate) return _vol.WriteBackLocked(block.Value);
+    }
+
+    /// <summary>Writes everything dirty in a legal order (children before parents, barriers between), then flushes.</summary>
+    public XnResult Sync() => _vol.Sync();
+
+    private XnResult Done(XnResult r)
+    {
+        _vol.EvictIfOverLimit();
+        return r;
+    }
+}

@@ -1,0 +1,122 @@
+using ExoFS.Kernel.Disk;
+using ExoFS.Xn.Recovery;
+
+namespace ExoFS.Xn;
+
+// Global invariants and recovery by reachability.
+public sealed partial class XnVolume
+{
+    /// <summary>
+    /// Checks XN's global invariants on the current (cached over on-disk) state: no block owned twice,
+    /// every owned extent on the disk and outside XN's reserved area, every reachable block allocated in
+    /// the free map and of one type, every owns-UDF runs cleanly, and the free map is exactly the
+    /// reachable set plus reserved blocks plus deferred frees (anything else allocated is a leak).
+    /// Read-only; cheap enough for tests to call after every step.
+    /// </summary>
+    public XnCheckReport Check()
+    {
+        lock (_gate)
+        {
+            var walk = Walk(live: true);
+            var findings = new List<XnFinding>(_loadFindings.Select(f => new XnFinding(XnFindingKind.Corrupt, 0, f)));
+            findings.AddRange(walk.Findings);
+            ulong reachable = (ulong)walk.Reached.Count, allocated = 0, deferred = 0;
+            ulong leakStart = 0, leakCount = 0;
+            void FlushLeak()
+            {
+                if (leakCount > 0)
+                    findings.Add(new XnFinding(XnFindingKind.Leaked, leakStart, $"{leakCount} block(s) [{leakStart}+{leakCount}] allocated but reachable from no root"));
+                leakCount = 0;
+            }
+            for (ulong b = Layout.ReservedEnd; b < Layout.BlockCount; b++)
+            {
+                bool isReached = walk.Reached.ContainsKey(b), isAlloc = _free.IsAllocated(b), isDeferred = _free.IsDeferred(b);
+                if (isAlloc) allocated++;
+                if (isDeferred) deferred++;
+                if (isReached && (!isAlloc || isDeferred))
+                    findings.Add(new XnFinding(XnFindingKind.PointerToFree, b, isDeferred ? "reachable but freed (deferred)" : "reachable but marked free in the free map"));
+                if (!isReached && isAlloc && !isDeferred)
+                {
+                    if (leakCount > 0 && leakStart + leakCount == b) leakCount++;
+                    else { FlushLeak(); leakStart = b; leakCount = 1; }
+                }
+            }
+            FlushLeak();
+            return new XnCheckReport(findings, reachable, allocated, _free.FreeCount, Layout.ReservedEnd, deferred);
+        }
+    }
+
+    /// <summary>
+    /// Repairs what XN can repair: syncs, then rebuilds the free map from reachability (reclaiming leaks,
+    /// marking reachable blocks allocated) and persists it. Duplicate ownership is left for the libFS,
+    /// which alone can edit its pointers; the returned report shows what remains.
+    /// </summary>
+    public XnResult<XnCheckReport> Repair()
+    {
+        lock (_gate)
+        {
+            if (IsReadOnly) return XnResult<XnCheckReport>.Fail(XnError.ReadOnly, "volume is read-only");
+            var s = SyncLocked();
+            if (!s.Ok) return XnResult<XnCheckReport>.Fail(s.Error, s.Detail);
+            RebuildFreeMapByScan();
+            try
+            {
+                WriteFreeMap(all: false);
+                _dev.Flush();
+            }
+            catch (IOException e)
+            {
+                return XnResult<XnCheckReport>.Fail(XnError.Io, $"repair: {e.Message}");
+            }
+            _loadFindings.Clear();
+        }
+        return XnResult<XnCheckReport>.Success(Check());
+    }
+
+    /// <summary>Recovery by scan: the free map becomes reserved ∪ reachable (deferred frees are dropped).</summary>
+    internal void RebuildFreeMapByScan()
+    {
+        var walk = Walk(live: true);
+        _deferred.TakeAll();
+        _free.Rebuild(b => b < Layout.ReservedEnd || walk.Reached.ContainsKey(b));
+    }
+
+    /// <summary>
+    /// A canonical text of XN's in-memory state (registry entries with page hashes and state bits, free
+    /// map, deferred frees, roots, types). Tests compare it before and after a refused call.
+    /// </summary>
+    internal string StateFingerprint()
+    {
+        lock (_gate)
+        {
+            var sb = new System.Text.StringBuilder();
+            foreach (var e in _registry.Values.OrderBy(e => e.Block))
+            {
+                sb.Append(e.Block).Append(':').Append(e.Type).Append(':').Append(e.Parent).Append('/').Append(e.Partition)
+                  .Append(':').Append(e.Root).Append(e.Dirty ? 'D' : 'c').Append(e.OnDisk ? 'o' : 'u')
+                  .Append(':').Append(e.Page is null ? "-" : Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(e.Page)))
+                  .Append(":p=").Append(string.Join(",", (e.PendingChildren ?? []).Order()))
+                  .Append(":w=").Append(string.Join(",", (e.WriteAfter ?? []).Order())).Append('\n');
+            }
+            for (ulong b = 0; b < Layout.BlockCount; b++)
+                sb.Append(_free.IsDeferred(b) ? 'd' : _free.IsAllocated(b) ? '1' : '0');
+            sb.Append("\nfree=").Append(_free.FreeCount).Append(" deferred=").Append(string.Join(",", _deferred.Pending));
+            sb.Append("\nroots=").Append(string.Join(",", _roots)).Append("\ntypes=").Append(_types.Count);
+            return sb.ToString();
+        }
+    }
+
+    private Reachability Walk(bool live)
+    {
+        var buffer = new byte[BlockSize];
+        byte[]? Read(ulong b)
+        {
+            if (live && _registry.TryGetValue(b, out var e) && e.Page is not null) return e.Page;
+            try { _dev.Read(new BlockNo(b), buffer); return buffer; }
+            catch (IOException) { return null; }
+        }
+        var walk = new Reachability(Layout.BlockCount, Layout.ReservedEnd, _types, Read);
+        walk.Walk(_roots.Select(r => (r.Name, r.Block, new TypeId(r.Type))));
+        return walk;
+    }
+}

@@ -1,0 +1,118 @@
+using ExoFS.Xn.Registry;
+
+namespace ExoFS.Xn;
+
+// Ordered write-back. Rule 1: a block whose PendingChildren is non-empty (it points at a block not yet
+// initialized on disk) is never written; writing the child removes the edge. Every metadata write is
+// preceded by the free-map blocks that mark its children allocated, with a barrier in between, so the
+// persisted free map is always a superset of what durable pointers reach. Rule 2 lives in DeferredFrees:
+// frees are released only after a flush that follows the nullified parent's write.
+public sealed partial class XnVolume
+{
+    private int _unorderedWrites;      // writes issued since the last barrier
+
+    internal XnResult WriteBackLocked(ulong block)
+    {
+        if (IsReadOnly) return Fail(XnError.ReadOnly, "volume is read-only");
+        if (!_registry.TryGetValue(block, out var e) || e.Page is null || !e.Dirty) return XnResult.Success;
+        if (e.Tainted)
+            return Fail(XnError.Tainted, $"block {block} points at {e.PendingChildren!.Count} child block(s) not yet written (e.g. {e.PendingChildren.First()})");
+        try
+        {
+            WriteFreeMap(all: false);
+            // The children written before must reach the medium before this block points at them.
+            if (_unorderedWrites > 0) { _dev.Barrier(); _unorderedWrites = 0; }
+            WriteBlock(e);
+        }
+        catch (IOException x)
+        {
+            return Fail(XnError.Io, $"write block {block}: {x.Message}");
+        }
+        return XnResult.Success;
+    }
+
+    /// <summary>Writes one untainted dirty block and records what the write makes true.</summary>
+    private void WriteBlock(RegistryEntry e)
+    {
+        e.InIo = true;
+        _dev.Write(e.BlockNo, e.Page);
+        _unorderedWrites++;
+        e.InIo = false;
+        e.Dirty = false;
+        e.WriteAfter = null;
+        if (!e.OnDisk)
+        {
+            e.OnDisk = true;
+            if (e.Parent != RegistryEntry.CatalogueParent && _registry.TryGetValue(e.Parent, out var parent))
+                parent.PendingChildren?.Remove(e.Block);
+        }
+        _deferred.Written(e.Block);
+    }
+
+    /// <summary>
+    /// Writes every dirty block children-first: a block's level is one more than the highest level of
+    /// the blocks it must follow (its unwritten children; softly, the target of a Move it gave up a
+    /// pointer to). Levels are written in order with a barrier between them, then the device is flushed;
+    /// then deferred frees whose parents are durable are released and the free map is persisted again.
+    /// </summary>
+    internal XnResult SyncLocked()
+    {
+        if (IsReadOnly || _disposed) return XnResult.Success;
+        try
+        {
+            var dirty = _registry.Values.Where(e => e.Dirty && e.Page is not null).ToList();
+            var level = new Dictionary<ulong, int>();
+            var onStack = new HashSet<ulong>();
+            int Level(RegistryEntry e)
+            {
+                if (level.TryGetValue(e.Block, out int known)) return known;
+                onStack.Add(e.Block);
+                int l = 0;
+                if (e.PendingChildren is { } kids)
+                    foreach (var c in kids)
+                        if (_registry.TryGetValue(c, out var ce) && ce.Dirty) l = Math.Max(l, Level(ce) + 1);
+                if (e.WriteAfter is { } soft)
+                    foreach (var c in soft)
+                        // A cycle of moves cannot be ordered; the soft edge that closes it is dropped.
+                        if (!onStack.Contains(c) && _registry.TryGetValue(c, out var ce) && ce.Dirty) l = Math.Max(l, Level(ce) + 1);
+                onStack.Remove(e.Block);
+                level[e.Block] = l;
+                return l;
+            }
+            foreach (var e in dirty) Level(e);
+
+            WriteFreeMap(all: false);
+            if (_unorderedWrites > 0) { _dev.Barrier(); _unorderedWrites = 0; }
+            var groups = dirty.GroupBy(e => level[e.Block]).OrderBy(g => g.Key).ToList();
+            for (int g = 0; g < groups.Count; g++)
+            {
+                // A barrier between dependency levels; the flush below orders the last one.
+                if (g > 0) _dev.Barrier();
+                foreach (var e in groups[g].OrderBy(e => e.Block))
+                {
+                    if (e.Tainted)
+                        return Fail(XnError.Tainted, $"block {e.Block} is still tainted during sync (a child is not cached)");
+                    WriteBlock(e);
+                }
+            }
+            _dev.Flush();
+            _unorderedWrites = 0;
+
+            // Everything written above is durable: release the frees it made safe, then persist the map
+            // so the next load sees them free.
+            var released = _deferred.TakeReleasable();
+            foreach (var x in released) _free.Release(x);
+            if (_free.AnyDirty)
+            {
+                WriteFreeMap(all: false);
+                _dev.Flush();
+                _unorderedWrites = 0;
+            }
+        }
+        catch (IOException x)
+        {
+            return Fail(XnError.Io, $"sync: {x.Message}");
+        }
+        return XnResult.Success;
+    }
+}

@@ -1,0 +1,534 @@
+using ExoFS.Kernel.Capabilities;
+using ExoFS.Kernel.Disk;
+using ExoFS.Kernel.Udf;
+using ExoFS.Xn.Registry;
+using ExoFS.Xn.Types;
+
+namespace ExoFS.Xn;
+
+// The update path: every call here runs under _gate, after XnSession named the caller. The pattern
+// of Alloc/Free/Move is always: authorize, validate arguments, build the proposed bytes in a scratch
+// page, run owns() of the named partition before (cached) and after, compare with the claimed
+// difference, ask the acl-UF, and only then commit. Nothing before the commit point touches the page,
+// the free map or the registry, so a refusal changes nothing.
+public sealed partial class XnVolume
+{
+    private const int BlockSize = IBlockDevice.BlockSize;
+    private readonly byte[] _proposedA = new byte[BlockSize];
+    private readonly byte[] _proposedB = new byte[BlockSize];
+    private readonly List<UdfExtent> _udfOut = new();
+    private List<Owned> _scratchAfter = new();
+    private List<Owned> _scratchAfter2 = new();
+    private readonly List<Owned> _expected = new();
+    private int _cachedPages;
+
+    // ------------------------------------------------------------------ authorization and pages
+
+    /// <summary>Finds the registry entry of <paramref name="block"/> and checks the session holds its root.</summary>
+    internal XnResult Authorize(XnSession s, BlockNo block, Rights needed, out RegistryEntry entry)
+    {
+        if (!_registry.TryGetValue(block.Value, out entry!))
+            return Fail(XnError.BadCapability, $"block {block} is not reachable from a root you hold (read its parent first)");
+        if (!s.Holds(entry.Root, needed))
+            return Fail(XnError.BadCapability, $"block {block} belongs to root '{_roots[entry.Root].Name}', which you have not mounted with {needed} rights");
+        return XnResult.Success;
+    }
+
+    /// <summary>Makes sure the entry's page is cached (reading it in and registering its children).</summary>
+    internal XnResult EnsurePage(RegistryEntry e)
+    {
+        if (e.Page is null)
+        {
+            var page = new byte[BlockSize];
+            try { _dev.Read(e.BlockNo, page); }
+            catch (IOException x) { return Fail(XnError.Io, $"read block {e.Block}: {x.Message}"); }
+            e.Page = page;
+            e.Dirty = false;
+            e.Outputs = null;
+            _cachedPages++;
+        }
+        if (!e.ChildrenRegistered) RegisterChildren(e);
+        return XnResult.Success;
+    }
+
+    /// <summary>
+    /// Inserts every child named by the page's owns output into the registry (the original XN's
+    /// insert-attr, done eagerly), so that reading a child later needs no search. A child already
+    /// registered under another parent (a double claim on a damaged disk) keeps its first parent.
+    /// </summary>
+    private void RegisterChildren(RegistryEntry e)
+    {
+        e.ChildrenRegistered = true;
+        var t = _types.Get(e.Type)!;
+        if (t.IsData) return;
+        for (int p = 0; p < t.Partitions; p++)
+        {
+            var output = Output(e, t, p, out var fault);
+            if (fault != UdfFault.None) continue;
+            foreach (var o in output!)
+            {
+                if (o.Start >= Layout.BlockCount || o.Count > Layout.BlockCount - o.Start) continue;
+                for (ulong b = o.Start; b < o.Start + o.Count; b++)
+                    if (!_registry.ContainsKey(b))
+                        _registry[b] = new RegistryEntry(b, o.Type, e.Block, p, e.Root);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Cache pressure: drops clean, unbound, untainted pages until the cache is under 90% of its limit.
+    /// Called only between operations (never while an update holds a page).
+    /// </summary>
+    internal void EvictIfOverLimit()
+    {
+        if (_cachedPages <= _options.CachePages) return;
+        int target = _options.CachePages * 9 / 10;
+        foreach (var e in _registry.Values)
+        {
+            if (_cachedPages <= target) break;
+            if (e.Page is null || e.Dirty || !e.OnDisk || e.Tainted || e.RefCount > 0) continue;
+            e.Page = null;
+            e.Outputs = null;
+            _cachedPages--;
+        }
+    }
+
+    /// <summary>The cached owns output of partition <paramref name="p"/> (sorted), computing it if needed.</summary>
+    private List<Owned>? Output(RegistryEntry e, XnType t, int p, out UdfFault fault)
+    {
+        e.Outputs ??= new List<Owned>?[t.Partitions];
+        fault = UdfFault.None;
+        if (e.Outputs[p] is { } cached) return cached;
+        var list = new List<Owned>();
+        fault = RunOwns(t, e.Page!, p, list);
+        if (fault != UdfFault.None) return null;
+        e.Outputs[p] = list;
+        return list;
+    }
+
+    /// <summary>Runs owns(p) on <paramref name="page"/> into <paramref name="into"/>, sorted, child types resolved.</summary>
+    internal UdfFault RunOwns(XnType t, ReadOnlySpan<byte> page, int p, List<Owned> into)
+    {
+        into.Clear();
+        _udfOut.Clear();
+        var r = t.Owns!.Run(page, p, _udfOut);
+        if (!r.Ok) return r.Fault;
+        foreach (var x in _udfOut) into.Add(new Owned(t.ChildTypes[x.TypeIndex], x.Start, x.Count));
+        if (into.Count > 1) into.Sort();
+        return UdfFault.None;
+    }
+
+    // ------------------------------------------------------------------ reads and raw writes
+
+    internal XnResult ReadLocked(XnSession s, BlockNo block, Span<byte> into)
+    {
+        if (into.Length < BlockSize) return Fail(XnError.NotRawRange, $"a block read needs a {BlockSize}-byte buffer");
+        var a = Authorize(s, block, Rights.Read, out var e);
+        if (!a.Ok) return a;
+        var p = EnsurePage(e);
+        if (!p.Ok) return p;
+        e.Page.AsSpan().CopyTo(into);
+        return XnResult.Success;
+    }
+
+    internal XnResult<ReadOnlyMemory<byte>> ViewLocked(XnSession s, BlockNo block)
+    {
+        var a = Authorize(s, block, Rights.Read, out var e);
+        if (!a.Ok) return XnResult<ReadOnlyMemory<byte>>.Fail(a.Error, a.Detail);
+        var p = EnsurePage(e);
+        if (!p.Ok) return XnResult<ReadOnlyMemory<byte>>.Fail(p.Error, p.Detail);
+        if (s.Bind(block.Value)) e.RefCount++;
+        return XnResult<ReadOnlyMemory<byte>>.Success(e.Page);
+    }
+
+    internal void UnbindLocked(XnSession s, BlockNo block)
+    {
+        if (s.Unbind(block.Value) && _registry.TryGetValue(block.Value, out var e) && e.RefCount > 0) e.RefCount--;
+    }
+
+    internal XnResult ReadRawLocked(XnSession s, BlockNo block, int offset, Span<byte> into)
+    {
+        var a = Authorize(s, block, Rights.Read, out var e);
+        if (!a.Ok) return a;
+        var t = _types.Get(e.Type)!;
+        if (!t.IsRawReadable(offset, into.Length))
+            return Fail(XnError.NotRawRange, $"bytes [{offset},{(long)offset + into.Length}) are not in the raw-read ranges of type '{t.Name}'");
+        var p = EnsurePage(e);
+        if (!p.Ok) return p;
+        e.Page.AsSpan(offset, into.Length).CopyTo(into);
+        return XnResult.Success;
+    }
+
+    internal XnResult WriteRawLocked(XnSession s, BlockNo block, int offset, ReadOnlySpan<byte> bytes)
+    {
+        if (IsReadOnly) return Fail(XnError.ReadOnly, "volume is read-only");
+        var a = Authorize(s, block, Rights.Write, out var e);
+        if (!a.Ok) return a;
+        var t = _types.Get(e.Type)!;
+        // Raw-write ranges are disjoint from every read set (checked at registration), so a raw write can
+        // never change what the block owns: no UDF needs to run.
+        if (!t.IsRawWritable(offset, bytes.Length))
+            return Fail(XnError.NotRawRange, $"bytes [{offset},{(long)offset + bytes.Length}) are not in the raw-write ranges of type '{t.Name}'");
+        var p = EnsurePage(e);
+        if (!p.Ok) return p;
+        bytes.CopyTo(e.Page.AsSpan(offset));
+        e.Dirty = true;
+        return XnResult.Success;
+    }
+
+    internal XnResult<BlockNo> FindFreeLocked(BlockNo hint, ulong count)
+    {
+        if (count == 0) return XnResult<BlockNo>.Fail(XnError.OutOfDisk, "count must be at least 1");
+        var h = hint.Value < Layout.ReservedEnd ? FirstDataBlock : hint;
+        return _free.FindFree(h, count) is { } b
+            ? XnResult<BlockNo>.Success(b)
+            : XnResult<BlockNo>.Fail(XnError.NoSpace, $"no run of {count} free blocks");
+    }
+
+    // ------------------------------------------------------------------ Alloc / Free / Move
+
+    internal XnResult AllocLocked(XnSession s, BlockNo parent, int partition, IReadOnlyList<Edit> edits, TypeId childType, Extent child)
+    {
+        if (IsReadOnly) return Fail(XnError.ReadOnly, "volume is read-only");
+        var a = Authorize(s, parent, Rights.Alloc, out var e);
+        if (!a.Ok) return a;
+        var t = _types.Get(e.Type)!;
+        var r = CheckPartition(t, partition);
+        if (!r.Ok) return r;
+        if (_types.Get(childType) is null) return Fail(XnError.UnknownType, $"no type {childType}");
+        r = CheckExtent(child);
+        if (!r.Ok) return r;
+        if (child.Start.Value < Layout.ReservedEnd)
+            return Fail(XnError.NotFree, $"extent {child} overlaps XN's reserved blocks [0,{Layout.ReservedEnd})");
+        var free = _free.CheckFree(child);
+        if (free == XnError.FreeDeferred)
+            return Fail(free, $"extent {child} was freed but its parent's nullifying write is not durable yet");
+        if (free != XnError.None) return Fail(free, $"extent {child} is not free");
+        r = EnsurePage(e);
+        if (!r.Ok) return r;
+        r = CheckEdits(t, partition, edits);
+        if (!r.Ok) return r;
+
+        var proposed = _proposedA;
+        Propose(e.Page!, edits, proposed);
+        List<Owned>? after = null;
+        if (ChecksEnabled)
+        {
+            var before = Output(e, t, partition, out var fault);
+            if (before is null) return Fail(XnError.Corrupt, $"owns of block {parent} partition {partition} faults ({fault})");
+            after = _scratchAfter;
+            fault = RunOwns(t, proposed, partition, after);
+            if (fault != UdfFault.None) return Fail(XnError.DiffMismatch, $"owns faults on the proposed bytes ({fault})");
+            r = CompareDiff(before, after, added: new Owned(childType, child.Start.Value, child.Count), removed: null);
+            if (!r.Ok) return r;
+            r = CheckAcl(t, proposed, partition, parent);
+            if (!r.Ok) return r;
+        }
+
+        // Commit point: nothing above changed any state.
+        Commit(e, proposed, partition, after);
+        _free.Allocate(child);
+        e.PendingChildren ??= new HashSet<ulong>();
+        for (ulong b = child.Start.Value; b < child.End.Value; b++)
+        {
+            // Zero-filled and initialized in the cache; on disk it is uninitialized until written, so
+            // the parent is tainted until then (rule 1).
+            _registry[b] = new RegistryEntry(b, childType, e.Block, partition, e.Root)
+            { Page = new byte[BlockSize], Dirty = true, OnDisk = false, ChildrenRegistered = true };
+            _cachedPages++;
+            e.PendingChildren.Add(b);
+        }
+        return XnResult.Success;
+    }
+
+    internal XnResult FreeLocked(XnSession s, BlockNo parent, int partition, IReadOnlyList<Edit> edits, Extent child)
+    {
+        if (IsReadOnly) return Fail(XnError.ReadOnly, "volume is read-only");
+        var a = Authorize(s, parent, Rights.Free, out var e);
+        if (!a.Ok) return a;
+        var t = _types.Get(e.Type)!;
+        var r = CheckPartition(t, partition);
+        if (!r.Ok) return r;
+        r = CheckExtent(child);
+        if (!r.Ok) return r;
+        r = EnsurePage(e);
+        if (!r.Ok) return r;
+        r = CheckEdits(t, partition, edits);
+        if (!r.Ok) return r;
+
+        var proposed = _proposedA;
+        List<Owned>? after = null;
+        if (!ChecksEnabled)
+        {
+            if (!_registry.TryGetValue(child.Start.Value, out var ce) || ce.Parent != e.Block)
+                return Fail(XnError.NotOwned, $"block {parent} does not own {child}");
+            Propose(e.Page!, edits, proposed);
+        }
+        else
+        {
+            var before = Output(e, t, partition, out var fault);
+            if (before is null) return Fail(XnError.Corrupt, $"owns of block {parent} partition {partition} faults ({fault})");
+            int idx = before.FindIndex(o => o.Start == child.Start.Value && o.Count == child.Count);
+            if (idx < 0) return Fail(XnError.NotOwned, $"block {parent} partition {partition} does not own {child}");
+            var owned = before[idx];
+            r = CheckEmpty(owned);
+            if (!r.Ok) return r;
+            Propose(e.Page!, edits, proposed);
+            after = _scratchAfter;
+            fault = RunOwns(t, proposed, partition, after);
+            if (fault != UdfFault.None) return Fail(XnError.DiffMismatch, $"owns faults on the proposed bytes ({fault})");
+            r = CompareDiff(before, after, added: null, removed: owned);
+            if (!r.Ok) return r;
+            r = CheckAcl(t, proposed, partition, parent);
+            if (!r.Ok) return r;
+        }
+
+        Commit(e, proposed, partition, after);
+        for (ulong b = child.Start.Value; b < child.End.Value; b++)
+        {
+            if (_registry.Remove(b, out var gone) && gone.Page is not null) _cachedPages--;
+            e.PendingChildren?.Remove(b);
+        }
+        // Rule 2: still allocated on disk and for Alloc until the nullified parent is durable.
+        _free.Defer(child);
+        _deferred.Add(child, e.Block);
+        return XnResult.Success;
+    }
+
+    internal XnResult MoveLocked(XnSession s, BlockNo from, int fromPartition, IReadOnlyList<Edit> fromEdits,
+                                 BlockNo to, int toPartition, IReadOnlyList<Edit> toEdits, Extent child)
+    {
+        if (IsReadOnly) return Fail(XnError.ReadOnly, "volume is read-only");
+        var a = Authorize(s, from, Rights.Free, out var ef);
+        if (!a.Ok) return a;
+        a = Authorize(s, to, Rights.Alloc, out var et);
+        if (!a.Ok) return a;
+        var tf = _types.Get(ef.Type)!;
+        var tt = _types.Get(et.Type)!;
+        var r = CheckPartition(tf, fromPartition);
+        if (!r.Ok) return r;
+        r = CheckPartition(tt, toPartition);
+        if (!r.Ok) return r;
+        r = CheckExtent(child);
+        if (!r.Ok) return r;
+        r = EnsurePage(ef);
+        if (!r.Ok) return r;
+        r = EnsurePage(et);
+        if (!r.Ok) return r;
+        r = CheckEdits(tf, fromPartition, fromEdits);
+        if (!r.Ok) return r;
+        r = CheckEdits(tt, toPartition, toEdits);
+        if (!r.Ok) return r;
+
+        var fromBefore = Output(ef, tf, fromPartition, out var fault);
+        if (fromBefore is null) return Fail(XnError.Corrupt, $"owns of block {from} partition {fromPartition} faults ({fault})");
+        int idx = fromBefore.FindIndex(o => o.Start == child.Start.Value && o.Count == child.Count);
+        if (idx < 0) return Fail(XnError.NotOwned, $"block {from} partition {fromPartition} does not own {child}");
+        var owned = fromBefore[idx];
+        var toBefore = Output(et, tt, toPartition, out fault);
+        if (toBefore is null) return Fail(XnError.Corrupt, $"owns of block {to} partition {toPartition} faults ({fault})");
+
+        bool sameBlock = ef == et;
+        bool samePartition = sameBlock && fromPartition == toPartition;
+        var pf = _proposedA;
+        var pt = sameBlock ? _proposedA : _proposedB;
+        Propose(ef.Page!, fromEdits, pf);
+        if (sameBlock) ApplyEdits(pf, toEdits);
+        else Propose(et.Page!, toEdits, pt);
+
+        List<Owned>? fromAfter = null, toAfter = null;
+        if (ChecksEnabled)
+        {
+            fromAfter = _scratchAfter;
+            fault = RunOwns(tf, pf, fromPartition, fromAfter);
+            if (fault != UdfFault.None) return Fail(XnError.DiffMismatch, $"owns faults on the proposed bytes of {from} ({fault})");
+            if (samePartition)
+            {
+                // A pointer moved inside one partition: the owned set must not change at all.
+                r = CompareDiff(fromBefore, fromAfter, added: owned, removed: owned);
+                if (!r.Ok) return r;
+            }
+            else
+            {
+                r = CompareDiff(fromBefore, fromAfter, added: null, removed: owned);
+                if (!r.Ok) return r;
+                toAfter = _scratchAfter2;
+                fault = RunOwns(tt, pt, toPartition, toAfter);
+                if (fault != UdfFault.None) return Fail(XnError.DiffMismatch, $"owns faults on the proposed bytes of {to} ({fault})");
+                r = CompareDiff(toBefore, toAfter, added: owned, removed: null);
+                if (!r.Ok) return r;
+            }
+            r = CheckAcl(tf, pf, fromPartition, from);
+            if (!r.Ok) return r;
+            if (!samePartition)
+            {
+                r = CheckAcl(tt, pt, toPartition, to);
+                if (!r.Ok) return r;
+            }
+        }
+
+        // Commit both parents in one step.
+        if (sameBlock)
+        {
+            pf.CopyTo(ef.Page!, 0);
+            ef.Dirty = true;
+            SetOutput(ef, fromPartition, fromAfter, swapInto: 1);
+            if (!samePartition) SetOutput(ef, toPartition, toAfter, swapInto: 2);
+        }
+        else
+        {
+            pf.CopyTo(ef.Page!, 0);
+            pt.CopyTo(et.Page!, 0);
+            ef.Dirty = et.Dirty = true;
+            SetOutput(ef, fromPartition, fromAfter, swapInto: 1);
+            SetOutput(et, toPartition, toAfter, swapInto: 2);
+            // Rule 3 (the libFS's, but XN orders its own writes accordingly): the new pointer should be
+            // durable before the old one is reset, so a crash can duplicate but never lose the extent.
+            (ef.WriteAfter ??= new HashSet<ulong>()).Add(et.Block);
+        }
+        for (ulong b = child.Start.Value; b < child.End.Value; b++)
+        {
+            if (_registry.TryGetValue(b, out var ce))
+            {
+                ce.Parent = et.Block;
+                ce.Partition = toPartition;
+                ce.Root = et.Root;
+            }
+            if (ef.PendingChildren?.Remove(b) == true) (et.PendingChildren ??= new HashSet<ulong>()).Add(b);
+        }
+        if (ef.Root != et.Root) RecomputeRoots();
+        return XnResult.Success;
+    }
+
+    // ------------------------------------------------------------------ helpers
+
+    private static XnResult CheckPartition(XnType t, int partition)
+    {
+        if (t.IsData) return Fail(XnError.BadPartition, $"type '{t.Name}' owns nothing: it has no partitions");
+        if (partition < 0 || partition >= t.Partitions)
+            return Fail(XnError.BadPartition, $"type '{t.Name}' has partitions 0..{t.Partitions - 1}, not {partition}");
+        return XnResult.Success;
+    }
+
+    private XnResult CheckExtent(Extent e)
+    {
+        if (e.Count == 0) return Fail(XnError.OutOfDisk, "an extent needs at least one block");
+        if (e.Start.Value >= Layout.BlockCount || e.Count > Layout.BlockCount - e.Start.Value)
+            return Fail(XnError.OutOfDisk, $"extent {e} does not fit on a disk of {Layout.BlockCount} blocks");
+        return XnResult.Success;
+    }
+
+    private static XnResult CheckEdits(XnType t, int partition, IReadOnlyList<Edit> edits)
+    {
+        if (edits is null) return Fail(XnError.NotRawRange, "edits list is null");
+        foreach (var ed in edits)
+        {
+            var err = t.CheckEdit(partition, ed.Offset, ed.Bytes.Length);
+            if (err == XnError.BadPartition)
+                return Fail(err, $"edit [{ed.Offset},{ed.Offset + ed.Bytes.Length}) touches bytes of another partition than {partition}");
+            if (err != XnError.None)
+                return Fail(err, $"edit [{ed.Offset},{(long)ed.Offset + ed.Bytes.Length}) is outside partition {partition}'s read set and the raw-write ranges");
+        }
+        return XnResult.Success;
+    }
+
+    /// <summary>Metadata may be freed only once it owns nothing, so no child can be lost with it.</summary>
+    private XnResult CheckEmpty(Owned owned)
+    {
+        var ct = _types.Get(owned.Type)!;
+        if (ct.IsData) return XnResult.Success;
+        for (ulong b = owned.Start; b < owned.Start + owned.Count; b++)
+        {
+            if (!_registry.TryGetValue(b, out var ce)) continue;
+            var r = EnsurePage(ce);
+            if (!r.Ok) return r;
+            for (int p = 0; p < ct.Partitions; p++)
+            {
+                var o = Output(ce, ct, p, out var fault);
+                if (o is null) return Fail(XnError.Corrupt, $"owns of block {b} partition {p} faults ({fault})");
+                if (o.Count > 0) return Fail(XnError.NotEmpty, $"block {b} ('{ct.Name}') still owns {o[0].Extent} (partition {p}); free its children first");
+            }
+        }
+        return XnResult.Success;
+    }
+
+    private static void Propose(byte[] page, IReadOnlyList<Edit> edits, byte[] into)
+    {
+        page.CopyTo(into, 0);
+        ApplyEdits(into, edits);
+    }
+
+    private static void ApplyEdits(byte[] into, IReadOnlyList<Edit> edits)
+    {
+        foreach (var ed in edits) ed.Bytes.Span.CopyTo(into.AsSpan(ed.Offset));
+    }
+
+    private XnResult CheckAcl(XnType t, byte[] proposed, int partition, BlockNo block)
+    {
+        if (t.Acl is null) return XnResult.Success;
+        _udfOut.Clear();
+        var r = t.Acl.Run(proposed, t.Acl.Partitions == 1 ? 0 : partition, _udfOut);
+        if (!r.Ok) return Fail(XnError.AclDenied, $"acl of type '{t.Name}' faults on block {block} ({r.Fault})");
+        return r.Value != 0 ? XnResult.Success : Fail(XnError.AclDenied, $"acl of type '{t.Name}' refuses the change to block {block} partition {partition}");
+    }
+
+    /// <summary>Compares <paramref name="after"/> with before − removed + added, as multisets.</summary>
+    private XnResult CompareDiff(List<Owned> before, List<Owned> after, Owned? added, Owned? removed)
+    {
+        _expected.Clear();
+        _expected.AddRange(before);
+        if (removed is { } rm) _expected.Remove(rm);
+        if (added is { } ad) _expected.Add(ad);
+        if (_expected.Count > 1) _expected.Sort();
+        if (_expected.Count == after.Count)
+        {
+            bool same = true;
+            for (int i = 0; i < after.Count && same; i++) same = _expected[i] == after[i];
+            if (same) return XnResult.Success;
+        }
+        if (added is { } x && after.Any(o => o.Start == x.Start && o.Count == x.Count && o.Type != x.Type))
+        {
+            var got = after.First(o => o.Start == x.Start && o.Count == x.Count);
+            return Fail(XnError.WrongType, $"owns gives {x.Extent} type {got.Type}, not the declared type {x.Type}");
+        }
+        var extra = after.Except(_expected).Select(o => o.Extent.ToString()).ToList();
+        var missing = _expected.Except(after).Select(o => o.Extent.ToString()).ToList();
+        return Fail(XnError.DiffMismatch,
+            $"owns after the edits differs from the claimed change ({after.Count} extents, expected {_expected.Count}"
+            + (extra.Count > 0 ? "; unexpected " + string.Join(",", extra) : "")
+            + (missing.Count > 0 ? "; missing " + string.Join(",", missing) : "") + ")");
+    }
+
+    /// <summary>Writes the proposed bytes into the page in place (readers' views stay coherent).</summary>
+    private void Commit(RegistryEntry e, byte[] proposed, int partition, List<Owned>? after)
+    {
+        proposed.CopyTo(e.Page!, 0);
+        e.Dirty = true;
+        SetOutput(e, partition, after, swapInto: 1);
+    }
+
+    /// <summary>Caches <paramref name="after"/> as the partition's output; recycles the old list as scratch.</summary>
+    private void SetOutput(RegistryEntry e, int partition, List<Owned>? after, int swapInto)
+    {
+        if (e.Outputs is null) return;
+        var old = e.Outputs[partition];
+        e.Outputs[partition] = after;
+        if (after is null) return;
+        var recycled = old ?? new List<Owned>();
+        if (swapInto == 1) _scratchAfter = recycled; else _scratchAfter2 = recycled;
+    }
+
+    /// <summary>After a cross-root move: every entry's root is its top ancestor's.</summary>
+    private void RecomputeRoots()
+    {
+        foreach (var e in _registry.Values)
+        {
+            var x = e;
+            for (int depth = 0; x.Parent != RegistryEntry.CatalogueParent && depth < 64; depth++)
+                if (!_registry.TryGetValue(x.Parent, out x!)) break;
+            if (x is not null && x.Parent == RegistryEntry.CatalogueParent) e.Root = x.Root;
+        }
+    }
+
+    internal static XnResult Fail(XnError e, string detail) => XnResult.Fail(e, detail);
+}

@@ -1,0 +1,385 @@
+using ExoFS.Kernel;
+using ExoFS.Kernel.Capabilities;
+using ExoFS.Kernel.Disk;
+using ExoFS.Xn.Format;
+using ExoFS.Xn.Ordering;
+using ExoFS.Xn.Registry;
+using ExoFS.Xn.Types;
+
+namespace ExoFS.Xn;
+
+/// <summary>
+/// XN over one device: the free map, the root and type catalogues, the buffer cache registry and the
+/// write ordering. The volume object is the administrator's handle (format, load, grant roots, check,
+/// sync); a libFS works through the <see cref="XnSession"/> it gets from <see cref="Attach"/>, whose every
+/// call is checked against the capabilities that environment presented. All members are thread-safe:
+/// one lock serializes XN, as in the original.
+/// </summary>
+public sealed partial class XnVolume : IDisposable
+{
+    private readonly object _gate = new();
+    private readonly IBlockDevice _dev;
+    private readonly ExoKernel _kernel;
+    private readonly XnOptions _options;
+    private Superblock _super;
+    private readonly FreeMap _free;
+    private readonly TypeTable _types = new();
+    private readonly List<RootRecord> _roots = new();
+    private readonly Dictionary<ulong, RegistryEntry> _registry = new();
+    private readonly DeferredFrees _deferred = new();
+    private ulong _catalogueGeneration;
+    private int _catalogueSlot;          // slot holding the newest valid catalogue
+    private bool _disposed;
+    private readonly List<string> _loadFindings = new();
+
+    /// <summary>
+    /// Benchmark-only switch: with false, Alloc/Free/Move apply the edits without running owns/acl or
+    /// comparing outputs (the free-map and registry bookkeeping still happen). Never off in production.
+    /// </summary>
+    internal bool ChecksEnabled { get; set; } = true;
+
+    private XnVolume(IBlockDevice dev, ExoKernel kernel, XnOptions options, Superblock super)
+    {
+        _dev = dev;
+        _kernel = kernel;
+        _options = options;
+        _super = super;
+        _free = new FreeMap(super.Layout);
+    }
+
+    internal Layout Layout => _super.Layout;
+    internal ExoKernel Kernel => _kernel;
+    internal IBlockDevice Device => _dev;
+    internal object Gate => _gate;
+
+    /// <summary>True when loaded read-only: every change is refused with <see cref="XnError.ReadOnly"/>.</summary>
+    public bool IsReadOnly => _options.ReadOnly;
+    /// <summary>Blocks on the device.</summary>
+    public ulong BlockCount => Layout.BlockCount;
+    /// <summary>First block XN may hand out (everything before is superblock, free map, catalogues).</summary>
+    public BlockNo FirstDataBlock => new(Layout.ReservedEnd);
+    /// <summary>Blocks free for allocation now (deferred frees not counted).</summary>
+    public ulong FreeBlocks { get { lock (_gate) return _free.FreeCount; } }
+    /// <summary>Whether the superblock said the last shutdown was clean when this volume was loaded.</summary>
+    public bool WasClean { get; private set; } = true;
+
+    // ------------------------------------------------------------------ format / load
+
+    /// <summary>
+    /// Writes an empty XN volume (superblock, free map with XN's own blocks allocated, empty catalogues)
+    /// over the whole device and returns it loaded read-write.
+    /// </summary>
+    public static XnResult<XnVolume> Format(IBlockDevice dev, ExoKernel kernel)
+    {
+        ArgumentNullException.ThrowIfNull(dev);
+        ArgumentNullException.ThrowIfNull(kernel);
+        if (dev.BlockCount < Layout.MinBlocks || dev.BlockCount > Layout.MaxBlocks)
+            return XnResult<XnVolume>.Fail(XnError.NoSpace, $"device has {dev.BlockCount} blocks; XN needs {Layout.MinBlocks}..{Layout.MaxBlocks}");
+        var layout = Layout.For(dev.BlockCount);
+        var vol = new XnVolume(dev, kernel, new XnOptions(), new Superblock(layout, Clean: false, MountCount: 1));
+        vol._free.Allocate(new Extent(BlockNo.Zero, layout.ReservedEnd));
+        vol.WasClean = true;
+        try
+        {
+            var block = new byte[Layout.BlockSize];
+            // Both catalogue slots get a valid empty catalogue; the superblock comes last so an
+            // interrupted format is never mistaken for a volume.
+            var empty = Catalogue.Empty.Encode(SlotBytes(layout))!;
+            for (int slot = 0; slot < 2; slot++) dev.Write(new BlockNo(layout.SlotStart(slot)), empty);
+            vol.WriteFreeMap(all: true);
+            dev.Flush();
+            vol._super.WriteTo(block);
+            dev.Write(BlockNo.Zero, block);
+            dev.Flush();
+        }
+        catch (IOException e)
+        {
+            return XnResult<XnVolume>.Fail(XnError.Io, $"format: {e.Message}");
+        }
+        return XnResult<XnVolume>.Success(vol);
+    }
+
+    /// <summary>Loads a volume; see <see cref="Load(IBlockDevice, ExoKernel, XnOptions)"/>.</summary>
+    public static XnResult<XnVolume> Load(IBlockDevice dev, ExoKernel kernel, bool readOnly = false) =>
+        Load(dev, kernel, new XnOptions { ReadOnly = readOnly });
+
+    /// <summary>
+    /// Loads a volume: verifies the superblock, free-map and catalogue checksums, re-verifies every stored
+    /// UDF with the registration rules, and checks every root. A damaged image is refused with
+    /// <see cref="XnError.Corrupt"/> and a one-line reason (never an exception). After an unclean
+    /// shutdown the free map is restored as <see cref="XnOptions.Recovery"/> says.
+    /// </summary>
+    public static XnResult<XnVolume> Load(IBlockDevice dev, ExoKernel kernel, XnOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(dev);
+        ArgumentNullException.ThrowIfNull(kernel);
+        ArgumentNullException.ThrowIfNull(options);
+        try
+        {
+            return LoadCore(dev, kernel, options);
+        }
+        catch (IOException e)
+        {
+            return XnResult<XnVolume>.Fail(XnError.Io, $"load: {e.Message}");
+        }
+    }
+
+    private static XnResult<XnVolume> LoadCore(IBlockDevice dev, ExoKernel kernel, XnOptions options)
+    {
+        static XnResult<XnVolume> Corrupt(string why) => XnResult<XnVolume>.Fail(XnError.Corrupt, why);
+        if (dev.BlockCount < 1) return Corrupt("device is empty");
+        var block = new byte[Layout.BlockSize];
+        dev.Read(BlockNo.Zero, block);
+        var super = Superblock.ReadFrom(block, out var why);
+        if (super is null) return Corrupt(why);
+        if (super.Layout.BlockCount > dev.BlockCount)
+            return Corrupt($"superblock: {super.Layout.BlockCount} blocks but the device has {dev.BlockCount}");
+
+        var vol = new XnVolume(dev, kernel, options, super) { WasClean = super.Clean };
+        var layout = super.Layout;
+
+        bool mapOk = true;
+        for (ulong i = 0; i < layout.FreeMapBlocks; i++)
+        {
+            dev.Read(new BlockNo(layout.FreeMapStart + i), block);
+            if (!vol._free.Decode((int)i, block))
+            {
+                mapOk = false;
+                if (!(options.ReadOnly && options.TolerateCorruptFreeMap))
+                    return Corrupt($"free map block {layout.FreeMapStart + i}: checksum mismatch");
+            }
+        }
+        vol._free.AfterDecode();
+        for (ulong b = 0; b < layout.ReservedEnd; b++)
+            if (!vol._free.IsAllocated(b) && mapOk)
+                return Corrupt($"free map: reserved block {b} is marked free");
+
+        // The newer valid slot wins; a slot torn by a crash fails its checksum and the other is used.
+        Catalogue? best = null;
+        var reasons = new List<string>();
+        for (int slot = 0; slot < 2; slot++)
+        {
+            var image = new byte[SlotBytes(layout)];
+            dev.Read(new BlockNo(layout.SlotStart(slot)), image);
+            var c = Catalogue.Decode(image, out var cwhy);
+            if (c is null) { reasons.Add($"slot {slot}: {cwhy}"); continue; }
+            if (best is null || c.Generation > best.Generation) { best = c; vol._catalogueSlot = slot; }
+        }
+        if (best is null) return Corrupt("catalogue: no valid copy (" + string.Join("; ", reasons) + ")");
+        vol._catalogueGeneration = best.Generation;
+
+        foreach (var spec in best.Types)
+        {
+            var t = vol._types.Validate(spec);
+            if (!t.Ok) return Corrupt($"type catalogue: type '{spec.Name}' fails re-verification: {t.Error}: {t.Detail}");
+            if (vol._types.Find(spec.Name) is not null) return Corrupt($"type catalogue: duplicate type '{spec.Name}'");
+            vol._types.Add(t.Value);
+        }
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var r in best.Roots)
+        {
+            if (!names.Add(r.Name)) return Corrupt($"root catalogue: duplicate root '{r.Name}'");
+            if (vol._types.Get(new TypeId(r.Type)) is null) return Corrupt($"root catalogue: root '{r.Name}' has unknown type {r.Type}");
+            if (r.Block < layout.ReservedEnd || r.Block >= layout.BlockCount)
+                return Corrupt($"root catalogue: root '{r.Name}' block {r.Block} outside the data area");
+            if (mapOk && !vol._free.IsAllocated(r.Block)) return Corrupt($"root catalogue: root '{r.Name}' block {r.Block} is marked free");
+            vol._roots.Add(r);
+            vol._registry[r.Block] = new RegistryEntry(r.Block, new TypeId(r.Type), RegistryEntry.CatalogueParent, 0, vol._roots.Count - 1);
+        }
+
+        if (!mapOk)
+        {
+            vol._loadFindings.Add("free map checksum mismatch: rebuilt in memory by reachability");
+            vol.RebuildFreeMapByScan();
+        }
+        else if (!super.Clean && options.Recovery == XnRecovery.Scan)
+        {
+            vol.RebuildFreeMapByScan();
+        }
+
+        if (!options.ReadOnly)
+        {
+            if (!mapOk) return Corrupt("free map corrupt");
+            if (!super.Clean && options.Recovery == XnRecovery.Scan) vol.WriteFreeMap(all: false);
+            // Mark the volume in use: a crash from here on is detected at the next load.
+            vol._super = super with { Clean = false, MountCount = super.MountCount + 1 };
+            vol._super.WriteTo(block);
+            dev.Write(BlockNo.Zero, block);
+            dev.Flush();
+        }
+        return XnResult<XnVolume>.Success(vol);
+    }
+
+    private static int SlotBytes(Layout layout) => checked((int)layout.CatalogueSlotBlocks * Layout.BlockSize);
+
+    /// <summary>Problems found while loading that did not prevent a read-only load (e.g. a rebuilt free map).</summary>
+    public IReadOnlyList<string> LoadFindings { get { lock (_gate) return _loadFindings.ToList(); } }
+
+    // ------------------------------------------------------------------ sessions and roots
+
+    /// <summary>The handle through which <paramref name="env"/> uses this volume.</summary>
+    public XnSession Attach(ExoEnvironment env)
+    {
+        ArgumentNullException.ThrowIfNull(env);
+        if (env.Kernel != _kernel) throw new ArgumentException("environment belongs to another kernel", nameof(env));
+        return new XnSession(this, env);
+    }
+
+    /// <summary>
+    /// The administrator's call (mount tool, test harness — not a libFS): mints a capability for root
+    /// <paramref name="name"/> held by <paramref name="env"/>. Needed after every load, because
+    /// capabilities do not survive a reboot.
+    /// </summary>
+    public XnResult<Capability> GrantRoot(string name, ExoEnvironment env, Rights rights = Rights.All)
+    {
+        ArgumentNullException.ThrowIfNull(env);
+        lock (_gate)
+        {
+            if (FindRoot(name) < 0) return XnResult<Capability>.Fail(XnError.UnknownRoot, $"no root named '{name}'");
+            return XnResult<Capability>.Success(_kernel.Mint(env, new RootResource(name), rights));
+        }
+    }
+
+    /// <summary>Names of the installed roots.</summary>
+    public IReadOnlyList<string> RootNames() { lock (_gate) return _roots.Select(r => r.Name).ToList(); }
+
+    /// <summary>A summary of every root: name, block, type name, installer.</summary>
+    public IReadOnlyList<(string Name, BlockNo Block, string Type, string Owner)> Roots()
+    {
+        lock (_gate)
+            return _roots.Select(r => (r.Name, new BlockNo(r.Block), _types.Get(new TypeId(r.Type))!.Name, r.Owner)).ToList();
+    }
+
+    /// <summary>Every registered type's spec, by id (0 is xn.data).</summary>
+    public IReadOnlyList<(TypeId Id, TypeSpec Spec, int Partitions)> Types()
+    {
+        lock (_gate) return _types.All.Select(t => (t.Id, t.Spec, t.Partitions)).ToList();
+    }
+
+    internal int FindRoot(string name) => _roots.FindIndex(r => r.Name == name);
+    internal RootRecord RootAt(int index) => _roots[index];
+    internal TypeTable TypeTable => _types;
+    internal FreeMap FreeMap => _free;
+    internal IReadOnlyDictionary<ulong, RegistryEntry> Registry => _registry;
+
+    internal XnResult<TypeId> RegisterTypeLocked(TypeSpec spec)
+    {
+        if (IsReadOnly) return XnResult<TypeId>.Fail(XnError.ReadOnly, "volume is read-only");
+        if (spec?.Name is { } n && _types.Find(n) is { } existing)
+            return existing.Spec.SameAs(spec)
+                ? XnResult<TypeId>.Success(existing.Id)
+                : XnResult<TypeId>.Fail(XnError.TypeExists, $"type '{n}' exists with a different specification");
+        var v = _types.Validate(spec!);
+        if (!v.Ok) return XnResult<TypeId>.Fail(v.Error, v.Detail);
+        var specs = _types.UserSpecs.Append(spec!).ToList();
+        var w = WriteCatalogue(_roots, specs);
+        if (!w.Ok) return w;
+        _types.Add(v.Value);
+        return XnResult<TypeId>.Success(v.Value.Id);
+    }
+
+    internal XnResult<int> InstallRootLocked(string name, TypeId type, ExoEnvironment owner)
+    {
+        if (IsReadOnly) return XnResult<int>.Fail(XnError.ReadOnly, "volume is read-only");
+        if (string.IsNullOrEmpty(name) || System.Text.Encoding.UTF8.GetByteCount(name) > Catalogue.MaxNameBytes)
+            return XnResult<int>.Fail(XnError.UnknownRoot, "root name must be 1..255 bytes");
+        if (FindRoot(name) >= 0) return XnResult<int>.Fail(XnError.RootExists, $"root '{name}' exists");
+        if (_types.Get(type) is null) return XnResult<int>.Fail(XnError.UnknownType, $"no type {type}");
+        if (_free.FindFree(FirstDataBlock, 1) is not { } at) return XnResult<int>.Fail(XnError.NoSpace, "no free block for the root");
+        var record = new RootRecord(name, at.Value, type.Value, owner.Name);
+        try
+        {
+            // Rule 1 for the catalogue: the zero-filled root block and its allocation bit are on disk
+            // (write, then barrier) before the catalogue entry that points at it.
+            var zero = new byte[Layout.BlockSize];
+            _dev.Write(at, zero);
+            _free.Allocate(new Extent(at, 1));
+            WriteFreeMap(all: false);
+            _dev.Barrier();
+            var w = WriteCatalogue(_roots.Append(record).ToList(), _types.UserSpecs);
+            if (!w.Ok)
+            {
+                _free.Release(new Extent(at, 1));
+                return XnResult<int>.Fail(w.Error, w.Detail);
+            }
+            _roots.Add(record);
+            _registry[at.Value] = new RegistryEntry(at.Value, type, RegistryEntry.CatalogueParent, 0, _roots.Count - 1)
+            { Page = zero, ChildrenRegistered = true };
+            return XnResult<int>.Success(_roots.Count - 1);
+        }
+        catch (IOException e)
+        {
+            return XnResult<int>.Fail(XnError.Io, $"install root: {e.Message}");
+        }
+    }
+
+    /// <summary>Writes the catalogue to the slot not holding the newest copy, then flushes.</summary>
+    private XnResult<TypeId> WriteCatalogue(IReadOnlyList<RootRecord> roots, IReadOnlyList<TypeSpec> specs)
+    {
+        var next = new Catalogue(_catalogueGeneration + 1, roots, specs);
+        var image = next.Encode(SlotBytes(Layout));
+        if (image is null) return XnResult<TypeId>.Fail(XnError.NoSpace, "catalogue full: types and roots do not fit");
+        int slot = 1 - _catalogueSlot;
+        try
+        {
+            _dev.Write(new BlockNo(Layout.SlotStart(slot)), image);
+            _dev.Flush();
+        }
+        catch (IOException e)
+        {
+            return XnResult<TypeId>.Fail(XnError.Io, $"catalogue write: {e.Message}");
+        }
+        _catalogueSlot = slot;
+        _catalogueGeneration = next.Generation;
+        return XnResult<TypeId>.Success(default);
+    }
+
+    /// <summary>Writes changed free-map blocks (or all of them).</summary>
+    private void WriteFreeMap(bool all)
+    {
+        if (all) _free.MarkAllDirty();
+        var block = new byte[Layout.BlockSize];
+        foreach (int i in _free.DirtyBlocks().ToList())
+        {
+            _free.Encode(i, block);
+            _dev.Write(new BlockNo(Layout.FreeMapStart + (ulong)i), block);
+            _unorderedWrites++;
+        }
+    }
+
+    // ------------------------------------------------------------------ shutdown
+
+    /// <summary>Writes everything dirty in a legal order and flushes; see <see cref="XnSession.Sync"/>.</summary>
+    public XnResult Sync() { lock (_gate) return SyncLocked(); }
+
+    /// <summary>Syncs, then marks the volume clean on disk. A read-only volume writes nothing.</summary>
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            if (_disposed) return;
+            if (IsReadOnly) { _disposed = true; return; }
+            try
+            {
+                var synced = SyncLocked();
+                _disposed = true;
+                if (!synced.Ok) return;   // leave it unclean: the next load recovers
+                var block = new byte[Layout.BlockSize];
+                _super = _super with { Clean = true };
+                _super.WriteTo(block);
+                _dev.Write(BlockNo.Zero, block);
+                _dev.Flush();
+            }
+            catch (IOException)
+            {
+                // The superblock stays "unclean"; the next load recovers. Dispose must not throw.
+                _disposed = true;
+            }
+        }
+    }
+
+    internal void ThrowIfDisposed()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+    }
+}
