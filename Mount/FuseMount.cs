@@ -192,6 +192,7 @@ public sealed unsafe class FuseMount : IDisposable
         }
     }
 
+    /// <summary>Checks the options and renders libfuse's -o list.</summary>
     internal static string BuildOptionString(FuseMountOptions o)
     {
         if (string.IsNullOrWhiteSpace(o.FsName)) throw new MountException("the fsname option is empty");
@@ -200,6 +201,11 @@ public sealed unsafe class FuseMount : IDisposable
             throw new MountException($"bad subtype \"{o.Subtype}\": it must be a plain word");
         }
         if (o.MaxThreads < 1) throw new MountException($"max threads must be at least 1, not {o.MaxThreads}");
+        foreach (var (name, value) in new[] { ("entry timeout", o.EntryTimeout), ("attribute timeout", o.AttrTimeout),
+            ("negative timeout", o.NegativeTimeout), ("mount timeout", o.MountTimeout), ("unmount timeout", o.UnmountTimeout) })
+        {
+            if (value < TimeSpan.Zero || value > TimeSpan.FromDays(1)) throw new MountException($"the {name} must be between 0 and 1 day, not {value}");
+        }
         var opts = new List<string> { "fsname=" + EscapeOption(o.FsName), "subtype=" + o.Subtype };
         if (o.DefaultPermissions) opts.Add("default_permissions");
         if (o.AllowOther) opts.Add("allow_other");

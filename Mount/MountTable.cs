@@ -35,8 +35,9 @@ internal static class MountTable
     {
         entry = default;
         string[] f = line.Split(' ');
+        if (f.Length < 10) return false;
         int dash = Array.IndexOf(f, "-", 6);
-        if (f.Length < 7 || dash < 0 || dash + 2 >= f.Length) return false;
+        if (dash < 0 || dash + 2 >= f.Length) return false;
         string[] dev = f[2].Split(':');
         if (dev.Length != 2
             || !uint.TryParse(dev[0], NumberStyles.None, CultureInfo.InvariantCulture, out uint major)

@@ -31,9 +31,6 @@ internal static unsafe partial class LibFuse
     public static partial void fuse_loop_cfg_set_max_threads(nint config, uint value);
 
     [LibraryImport(Lib)]
-    public static partial void fuse_loop_cfg_set_clone_fd(nint config, uint value);
-
-    [LibraryImport(Lib)]
     public static partial void fuse_session_exit(nint se);
 
     [LibraryImport(Lib)]
@@ -99,8 +96,8 @@ internal static unsafe partial class Libc
 {
     private const string Lib = "libc.so.6";
 
-    public const int MNT_FORCE = 1, MNT_DETACH = 2;
-    public const int EINVAL = 22, EBUSY = 16;
+    public const int MNT_DETACH = 2;
+    public const int EINVAL = 22;
 
     [LibraryImport(Lib, SetLastError = true)]
     public static partial int umount2(byte* target, int flags);

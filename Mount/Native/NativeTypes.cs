@@ -52,8 +52,6 @@ internal struct FuseFileInfo
     [FieldOffset(4)] public uint Bits;
     [FieldOffset(16)] public ulong Fh;
     [FieldOffset(24)] public ulong LockOwner;
-
-    public const uint DirectIo = 1u << 1, KeepCache = 1u << 2, CacheReaddir = 1u << 6;
 }
 
 /// <summary><c>struct fuse_conn_info</c> (128 bytes, all 32-bit fields at the front).</summary>

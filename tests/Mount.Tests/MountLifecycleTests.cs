@@ -99,9 +99,45 @@ public class MountLifecycleTests
         Assert.Throws<MountException>(() => FuseMount.BuildOptionString(new FuseMountOptions { ExtraOptions = ["ro,,noatime"] }));
         Assert.Throws<MountException>(() => FuseMount.BuildOptionString(new FuseMountOptions { Subtype = "a,b" }));
         Assert.Throws<MountException>(() => FuseMount.BuildOptionString(new FuseMountOptions { MaxThreads = 0 }));
+        Assert.Throws<MountException>(() => FuseMount.BuildOptionString(new FuseMountOptions { EntryTimeout = TimeSpan.FromSeconds(-1) }));
         Assert.Equal("fsname=/img\\,1,subtype=exofs,default_permissions,allow_other,noatime",
             FuseMount.BuildOptionString(new FuseMountOptions { FsName = "/img,1", AllowOther = true, ExtraOptions = ["noatime"] }));
     }
+
+    [Fact]
+    public void Mount_table_lines_parse_with_octal_escapes_and_optional_fields()
+    {
+        Assert.True(MountTable.TryParse(
+            "812 29 0:52 / /tmp/a\\040b\\134c rw,nosuid,nodev,relatime shared:1 master:2 - fuse.exofs /img\\040x rw,user_id=0", out var e));
+        Assert.Equal(new MountInfoEntry(0, 52, "/tmp/a b\\c", "fuse.exofs", "/img x"), e);
+        Assert.False(MountTable.TryParse("garbage", out _));
+    }
+
+    [FuseFact]
+    public Task A_mount_point_whose_name_needs_escaping_mounts_and_unmounts() => Task.Run(() =>
+    {
+        string parent = TestMount.NewDirectory();
+        string dir = Path.Combine(parent, "with space\\and\tbackslash");
+        Directory.CreateDirectory(dir);
+        try
+        {
+            var mount = FuseMount.Start(new ModelFileSystem(), dir, new FuseMountOptions { Log = _ => { } });
+            try
+            {
+                Assert.Equal("fuse.exofs", MountTable.Find(dir)?.FsType);
+                File.WriteAllText(Path.Combine(dir, "f"), "ok");
+            }
+            finally
+            {
+                mount.Unmount();
+            }
+            Assert.Null(MountTable.Find(dir));
+        }
+        finally
+        {
+            if (MountTable.Find(dir) is null) Directory.Delete(parent, recursive: true);
+        }
+    });
 
     [FuseFact]
     public Task An_external_umount_ends_the_session_and_Wait_returns() => Task.Run(() =>
