@@ -223,7 +223,8 @@ public sealed partial class FfsFileSystem : IFileSystem
             }
             _inodes.ForgetAll();
             _handles.Clear();
-            if (WriteHeader(clean: true) == Errno.OK) _disk.Sync();
+            // The clean flag may reach the disk only after everything it vouches for: sync, then set it.
+            if (_disk.Sync() == Errno.OK && WriteHeader(clean: true) == Errno.OK) _disk.Sync();
             _owned?.Dispose();
             // Resources handed over with Owning (an XN volume, then its device), released in that order.
             foreach (var r in _ownedExtra) r.Dispose();

@@ -29,7 +29,9 @@ public static class FfsImage
         string rootName = FfsFileSystem.DefaultRootName)
     {
         var kernel = new ExoKernel();
-        var vol = XnVolume.Load(dev, kernel);
+        // After an unclean shutdown, rebuild XN's free map by reachability: the persisted map may only
+        // leak, but a scan gives FFS back every block it lost track of.
+        var vol = XnVolume.Load(dev, kernel, new XnOptions { Recovery = XnRecovery.Scan });
         if (!vol.Ok) { error = $"XN load: {vol}"; return Errno.EUCLEAN; }
         var env = kernel.CreateEnvironment("ffs");
         var fs = FfsFileSystem.Mount(vol.Value, env, out error, rootName);
