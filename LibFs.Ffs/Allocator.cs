@@ -84,15 +84,16 @@ internal sealed class Allocator
         }
     }
 
-    /// <summary>Blocks statfs reports free: not owned by FFS, not foreign, not reserved for inode tables.</summary>
-    public ulong AvailableBlocks
+    /// <summary>
+    /// Blocks statfs reports free: not owned by FFS (or owned but about to be freed:
+    /// <paramref name="pending"/>), not foreign, not reserved for inode tables. On a full disk data may sit
+    /// in the reserved run, so the difference is taken before clamping at zero.
+    /// </summary>
+    public ulong AvailableBlocks(ulong pending = 0)
     {
-        get
-        {
-            ulong taken = Foreign + UngrownTableBlocks;
-            ulong free = FreeBlocks;
-            return free > taken ? free - taken : 0;
-        }
+        ulong taken = Foreign + UngrownTableBlocks;
+        ulong free = FreeBlocks + pending;
+        return free > taken ? free - taken : 0;
     }
 
     private static int PopCount(byte[] bitmap, int bits)
@@ -143,6 +144,13 @@ internal sealed class Allocator
     /// used. ENOSPC when no group has a free inode.
     /// </summary>
     public Result<ulong> AllocInode(ulong parentIno, bool directory)
+    {
+        var r = TryAllocInode(parentIno, directory);
+        if (r.Ok || r.Error != Errno.ENOSPC || Reclaim() != Errno.OK) return r;
+        return TryAllocInode(parentIno, directory);
+    }
+
+    private Result<ulong> TryAllocInode(ulong parentIno, bool directory)
     {
         int start = directory ? DirectoryGroup() : GroupOfIno(parentIno);
         for (int k = 0; k < _groups.Length; k++)
@@ -261,9 +269,15 @@ internal sealed class Allocator
         if (hint.Value >= _disk.DeviceBlocks) hint = BlockNo.Zero;
         var r = _disk.FindFree(hint, 1);
         if (r.Ok || r.Error != Errno.ENOSPC) return r;
-        if (_disk.Sync() != Errno.OK) return Errno.EIO;
+        if (Reclaim() != Errno.OK) return Errno.EIO;
         return _disk.FindFree(hint, 1);
     }
+
+    /// <summary>
+    /// What to do when space runs out before giving up: the file system frees what waits for a sync and
+    /// syncs (XN makes freed blocks reusable only once the pointers to them are gone on disk).
+    /// </summary>
+    public Func<Errno> Reclaim { get; set; } = () => Errno.OK;
 
     /// <summary>Records that this FFS now owns (or no longer owns) <paramref name="b"/>.</summary>
     public Errno MarkBlock(BlockNo b, bool used)

@@ -89,8 +89,13 @@ internal sealed class Directory
     }
 
     /// <summary>Adds an entry (the caller has checked the name is absent). May grow the directory by a block.</summary>
-    public Errno Add(ulong dirIno, DiskInode dir, string name, ulong ino, byte fileType, BlockNo hint)
+    public Errno Add(ulong dirIno, DiskInode dir, string name, ulong ino, byte fileType, BlockNo hint) =>
+        Add(dirIno, dir, name, ino, fileType, hint, out _);
+
+    /// <summary><see cref="Add(ulong, DiskInode, string, ulong, byte, BlockNo)"/>, also naming the disk block that now holds the entry.</summary>
+    public Errno Add(ulong dirIno, DiskInode dir, string name, ulong ino, byte fileType, BlockNo hint, out BlockNo changed)
     {
+        changed = BlockNo.Zero;
         var idxr = IndexOf(dirIno, dir);
         if (!idxr.Ok) return idxr.Error;
         var idx = idxr.Value;
@@ -114,6 +119,7 @@ internal sealed class Directory
                 if (err != Errno.OK) return err;
                 idx.ByName[name] = new Entry(lb, at, ino, fileType);
                 idx.InsertHint = lb;
+                changed = new BlockNo(disk);
                 return Errno.OK;
             }
             if (pass == 0)
@@ -135,6 +141,7 @@ internal sealed class Directory
         dir.Size = (blocks + 1) * FfsLayout.BlockSize;
         idx.ByName[name] = new Entry(blocks, pos, ino, fileType);
         idx.InsertHint = blocks;
+        changed = new BlockNo(nb.Value);
         return Errno.OK;
     }
 
@@ -181,8 +188,13 @@ internal sealed class Directory
     private static bool IsEmptyBlock(byte[] block) => DirBlock.Parse(block) is { } records && records.All(r => r.Ino == 0);
 
     /// <summary>Points an existing entry at another inode (rename over a target, "..").</summary>
-    public Errno Retarget(ulong dirIno, DiskInode dir, string name, ulong ino, byte fileType)
+    public Errno Retarget(ulong dirIno, DiskInode dir, string name, ulong ino, byte fileType) =>
+        Retarget(dirIno, dir, name, ino, fileType, out _);
+
+    /// <summary><see cref="Retarget(ulong, DiskInode, string, ulong, byte)"/>, also naming the disk block changed.</summary>
+    public Errno Retarget(ulong dirIno, DiskInode dir, string name, ulong ino, byte fileType, out BlockNo changed)
     {
+        changed = BlockNo.Zero;
         var idxr = IndexOf(dirIno, dir);
         if (!idxr.Ok) return idxr.Error;
         if (!idxr.Value.ByName.TryGetValue(name, out var e)) return Errno.ENOENT;
@@ -196,6 +208,7 @@ internal sealed class Directory
         err = _disk.WriteRaw(new BlockNo(b), e.Offset, bytes);
         if (err != Errno.OK) return err;
         idxr.Value.ByName[name] = e with { Ino = ino, FileType = fileType };
+        changed = new BlockNo(b);
         return Errno.OK;
     }
 

@@ -262,7 +262,7 @@ public sealed partial class FfsFileSystem
         {
             CheckOpen();
             var bad = CheckHandle(ino.Value, fh, null);
-            return bad != Errno.OK ? bad : _disk.Sync();
+            return bad != Errno.OK ? bad : SyncAndReap();
         }
     }
 
@@ -307,7 +307,7 @@ public sealed partial class FfsFileSystem
         {
             CheckOpen();
             if (!_handles.TryGetValue(fh.Value, out var h) || h.Ino != ino.Value || !h.IsDir) return Errno.EBADF;
-            return _disk.Sync();
+            return SyncAndReap();
         }
     }
 
@@ -316,7 +316,7 @@ public sealed partial class FfsFileSystem
         lock (_lock)
         {
             CheckOpen();
-            ulong free = _alloc.AvailableBlocks;
+            ulong free = _alloc.AvailableBlocks(BlocksAwaitingFree); // those are freed at the next sync
             return new FsStats(FfsLayout.BlockSize, _alloc.Sb.TotalBlocks, free, free,
                 _alloc.TotalInodes, _alloc.FreeInodes, FfsLayout.MaxNameBytes);
         }
@@ -327,7 +327,7 @@ public sealed partial class FfsFileSystem
         lock (_lock)
         {
             if (_disposed) return Errno.OK;
-            return _disk.Sync();
+            return SyncAndReap();
         }
     }
 

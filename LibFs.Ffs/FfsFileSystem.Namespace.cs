@@ -1,4 +1,5 @@
 using System.Text;
+using ExoFS.Kernel.Disk;
 using ExoFS.LibFs.Ffs.Format;
 
 namespace ExoFS.LibFs.Ffs;
@@ -319,15 +320,31 @@ public sealed partial class FfsFileSystem
 
             byte sType = DirBlock.FileTypeOf(s.Mode);
             Errno err;
+            if (sDir && pIno != npIno)
+            {
+                // A moved directory's ".." goes to disk first: if a crash leaves it under both names, fsck
+                // keeps the one in the parent ".." names, which is then the new one.
+                if ((err = _dirs.Retarget(sIno, s, "..", npIno, DirBlock.FileTypeOf(FileMode.Directory), out var dotdot)) != Errno.OK) return err;
+                if ((err = _disk.WriteBack(dotdot)) != Errno.OK) return err;
+            }
+            var oldEntry = _dirs.Find(pIno, p, name);
+            if (!oldEntry.Ok) return oldEntry.Error;
+            ulong oldEntryBlock = _map.Lookup(p, oldEntry.Value.Block);
             // The new name is made before the old one goes, so a failure (ENOSPC growing the target
             // directory) leaves the source where it was.
-            if (d is not null) err = _dirs.Retarget(npIno, np, newName, sIno, sType);
-            else err = _dirs.Add(npIno, np, newName, sIno, sType, _alloc.DataGoal(npIno));
+            BlockNo newEntryBlock;
+            if (d is not null) err = _dirs.Retarget(npIno, np, newName, sIno, sType, out newEntryBlock);
+            else err = _dirs.Add(npIno, np, newName, sIno, sType, _alloc.DataGoal(npIno), out newEntryBlock);
             if (err != Errno.OK)
             {
                 _inodes.Put(npIno, np);
                 return err;
             }
+            // Rule 3 (XN leaves it to the libFS): the new name reaches the disk before the old one is
+            // removed, so a crash in between leaves the inode under both names (fsck fixes the counts),
+            // never under neither. XN orders every later write after this one.
+            // (One block is written whole, so a rename within it is atomic and needs no ordering.)
+            if (newEntryBlock.Value != oldEntryBlock && (err = _disk.WriteBack(newEntryBlock)) != Errno.OK) return err;
             if ((err = _dirs.Remove(pIno, p, name)) != Errno.OK) return err;
             if (d is not null)
             {
@@ -342,7 +359,6 @@ public sealed partial class FfsFileSystem
             }
             if (sDir && pIno != npIno)
             {
-                if ((err = _dirs.Retarget(sIno, s, "..", npIno, DirBlock.FileTypeOf(FileMode.Directory))) != Errno.OK) return err;
                 if (p.Nlink > 0) p.Nlink--;
                 np.Nlink++;
             }

@@ -143,6 +143,7 @@ public sealed partial class FfsFileSystem : IFileSystem
         var alloc = new Allocator(disk, superBlock, sb, entries, blockMaps, inodeMaps);
         alloc.SetDirectories(0, 1);
         var fs = new FfsFileSystem(disk, superBlock, alloc, owned);
+        alloc.Reclaim = fs.Reclaim;
         var now = Timespec.Now();
         var root = fs.NewDiskInode(FileMode.Directory | 0x1ED /* 0755 */, 0, Caller.Root, null, now);
         root.Nlink = 2;
@@ -181,6 +182,7 @@ public sealed partial class FfsFileSystem : IFileSystem
         }
         var alloc = new Allocator(disk, superBlock, sb, entries, blockMaps, inodeMaps);
         var fs = new FfsFileSystem(disk, superBlock, alloc, owned) { _readOnly = readOnly };
+        alloc.Reclaim = fs.Reclaim;
         var rootInode = fs._inodes.Get(FfsLayout.RootIno);
         if (!rootInode.Ok || !FileMode.IsDir(rootInode.Value.Mode)) return Errno.EUCLEAN;
         if (readOnly) return fs;
@@ -216,15 +218,13 @@ public sealed partial class FfsFileSystem : IFileSystem
                 foreach (var r in _ownedExtra) r.Dispose();
                 return;
             }
-            foreach (ulong ino in _inodes.Referenced.ToList())
-            {
-                var r = _inodes.Get(ino);
-                if (r.Ok && r.Value.Nlink == 0) Destroy(ino, r.Value);
-            }
+            // Unmount ends every lookup and handle: orphans still referenced join those awaiting a sync.
+            var referenced = _inodes.Referenced.ToList();
             _inodes.ForgetAll();
             _handles.Clear();
+            foreach (ulong ino in referenced) ReapIfOrphan(ino);
             // The clean flag may reach the disk only after everything it vouches for: sync, then set it.
-            if (_disk.Sync() == Errno.OK && WriteHeader(clean: true) == Errno.OK) _disk.Sync();
+            if (SyncAndReap() == Errno.OK && _disk.Sync() == Errno.OK && WriteHeader(clean: true) == Errno.OK) _disk.Sync();
             _owned?.Dispose();
             // Resources handed over with Owning (an XN volume, then its device), released in that order.
             foreach (var r in _ownedExtra) r.Dispose();
@@ -314,12 +314,41 @@ public sealed partial class FfsFileSystem : IFileSystem
         return _alloc.FreeInode(ino, dir);
     }
 
-    /// <summary>Frees the inode if it has no links and nothing in memory references it.</summary>
+    /// <summary>
+    /// Queues the inode for freeing if it has no links and nothing in memory references it. It is freed
+    /// only after the next sync (<see cref="SyncAndReap"/>): the directory change that dropped its last
+    /// name must be on disk before the inode is cleared or reused, or a crash could leave a name bound to
+    /// a cleared (or another) inode. XN orders pointers, not inode numbers in directory entries.
+    /// </summary>
     private void ReapIfOrphan(ulong ino)
     {
-        if (_inodes.InUse(ino)) return;
+        if (_inodes.InUse(ino) || _inodes.IsAwaitingFree(ino)) return;
         var r = _inodes.Get(ino);
-        if (r.Ok && r.Value.Nlink == 0) Destroy(ino, r.Value);
+        if (r.Ok && r.Value.Nlink == 0) _inodes.AwaitFree(ino, r.Value.Blocks);
+    }
+
+    internal IReadOnlyCollection<ulong> AwaitingFree => _inodes.AwaitingFree;
+    internal ulong BlocksAwaitingFree => _inodes.BlocksAwaitingFree;
+
+    /// <summary>Syncs, then frees the inodes whose last name the sync made durable. Lock held.</summary>
+    private Errno SyncAndReap()
+    {
+        var err = _disk.Sync();
+        if (err != Errno.OK || _inodes.AwaitingFree.Count == 0) return err;
+        foreach (ulong ino in _inodes.TakeAwaitingFree())
+        {
+            var r = _inodes.GetAny(ino);
+            if (r.Ok && r.Value.Nlink == 0) Destroy(ino, r.Value);
+        }
+        return Errno.OK;
+    }
+
+    /// <summary>Out of space: free what waits for a sync, and sync again so XN can reuse those blocks. Lock held.</summary>
+    private Errno Reclaim()
+    {
+        bool had = _inodes.AwaitingFree.Count > 0;
+        var err = SyncAndReap();
+        return err == Errno.OK && had ? _disk.Sync() : err;
     }
 
     /// <summary>Counts <paramref name="blocks"/> newly dirtied blocks and writes everything back once the budget is spent. Lock held.</summary>
@@ -328,7 +357,7 @@ public sealed partial class FfsFileSystem : IFileSystem
         _dirtySinceSync += blocks;
         if (_dirtySinceSync < DirtyBudget) return;
         _dirtySinceSync = 0;
-        _disk.Sync(); // a failure here resurfaces at the next explicit sync
+        SyncAndReap(); // a failure here resurfaces at the next explicit sync
     }
 
     private Errno CheckOpen()

@@ -169,11 +169,23 @@ public static class Fsck
         var refs = new Dictionary<ulong, uint>();
         var subdirs = new Dictionary<ulong, uint>();
         var visitedDirs = new HashSet<ulong>();
+        var enqueued = new HashSet<ulong> { FfsLayout.RootIno };
         var queue = new Queue<(ulong Dir, ulong Parent)>();
         if (!live.TryGetValue(FfsLayout.RootIno, out var rootInode) || !FileMode.IsDir(rootInode.Mode))
             Problem("root inode is not a directory", false);
         else queue.Enqueue((FfsLayout.RootIno, FfsLayout.RootIno));
         var buf = new byte[FfsLayout.BlockSize];
+        // How many entries name each directory, and its ".." (to settle one named twice).
+        var dirNames = new Dictionary<ulong, int>();
+        foreach (var (ino, inode) in live)
+            if (FileMode.IsDir(inode.Mode)) CountDirNames(fs, ino, inode, live, dirNames);
+        bool IsHome(ulong dir, ulong parent)
+        {
+            if (dirNames.GetValueOrDefault(dir) <= 1) return true;
+            var d = live[dir];
+            var dotdot = fs.Dirs.Find(dir, d, "..");
+            return !dotdot.Ok || dotdot.Value.Ino == parent || !live.ContainsKey(dotdot.Value.Ino);
+        }
         while (queue.Count > 0)
         {
             var (dirIno, parentIno) = queue.Dequeue();
@@ -217,6 +229,15 @@ public static class Fsck
                         Problem($"directory {dirIno}: entry '{rec.Name}' has the wrong file type", repair);
                         if (repair) badEntries.Add((rec.Name, false, DirBlock.FileTypeOf(child.Mode), rec.Ino));
                     }
+                    if (FileMode.IsDir(child.Mode) && (enqueued.Contains(rec.Ino) || !IsHome(rec.Ino, dirIno)))
+                    {
+                        // A directory named twice: a crash between the two halves of a rename. The name in
+                        // the parent its ".." names stays (rename writes ".." first); others go.
+                        Problem($"directory {rec.Ino} is linked from more than one place ('{rec.Name}' in {dirIno})", repair);
+                        if (repair) badEntries.Add((rec.Name, true, 0, 0));
+                        continue;
+                    }
+                    if (FileMode.IsDir(child.Mode)) enqueued.Add(rec.Ino);
                     refs[rec.Ino] = refs.GetValueOrDefault(rec.Ino) + 1;
                     if (FileMode.IsDir(child.Mode))
                     {
@@ -234,6 +255,7 @@ public static class Fsck
         }
 
         var inMemory = new HashSet<ulong>(inodes.Referenced);
+        inMemory.UnionWith(fs.AwaitingFree); // unlinked; freed at the next sync
         var freed = new HashSet<ulong>();
         foreach (var (ino, inode) in live.OrderBy(kv => kv.Key))
         {
@@ -288,6 +310,20 @@ public static class Fsck
         }
         if (repair && problems.Count > 0) fs.Dirs.DropAll();
         return new FsckReport(problems, repaired, unrepaired);
+    }
+
+    /// <summary>Adds one to <paramref name="names"/>[child] for each subdirectory entry of directory <paramref name="ino"/>.</summary>
+    private static void CountDirNames(FfsFileSystem fs, ulong ino, DiskInode dir, Dictionary<ulong, DiskInode> live, Dictionary<ulong, int> names)
+    {
+        var buf = new byte[FfsLayout.BlockSize];
+        for (ulong lb = 0; lb < Directory.BlockCount(dir); lb++)
+        {
+            ulong b = fs.Map.Lookup(dir, lb);
+            if (b == 0 || fs.Disk.Read(new BlockNo(b), 0, buf) != Errno.OK) continue;
+            foreach (var rec in DirBlock.Parse(buf) ?? [])
+                if (rec.Ino != 0 && rec.Name is not ("." or "..") && live.TryGetValue(rec.Ino, out var c) && FileMode.IsDir(c.Mode))
+                    names[rec.Ino] = names.GetValueOrDefault(rec.Ino) + 1;
+        }
     }
 
     /// <summary>True if any data block at file index ≥ <paramref name="keep"/> exists.</summary>

@@ -42,6 +42,11 @@ internal interface IFfsDisk
     Errno Free(BlockNo parent, int partition, IReadOnlyList<FieldEdit> edits, BlockNo child);
     /// <summary>A free run of <paramref name="count"/> blocks near <paramref name="hint"/> (ENOSPC if none).</summary>
     Result<BlockNo> FindFree(BlockNo hint, ulong count);
+    /// <summary>
+    /// Writes one dirty block to the device now, ahead of the rest: everything written later is ordered after
+    /// it (XN puts a barrier before its next writes). Used where FFS itself must order two updates.
+    /// </summary>
+    Errno WriteBack(BlockNo block);
     /// <summary>Makes everything written so far durable (and lets deferred frees complete).</summary>
     Errno Sync();
     /// <summary>Blocks on the device.</summary>

@@ -30,8 +30,11 @@ internal sealed class InodeTable
         _alloc = alloc;
     }
 
-    /// <summary>The inode, or ENOENT when <paramref name="ino"/> is out of range or free.</summary>
-    public Result<DiskInode> Get(ulong ino)
+    /// <summary>The inode, or ENOENT when <paramref name="ino"/> is out of range, free, or unlinked and forgotten.</summary>
+    public Result<DiskInode> Get(ulong ino) => _awaiting.ContainsKey(ino) ? Errno.ENOENT : GetAny(ino);
+
+    /// <summary>The inode, even one awaiting its free (ENOENT only when out of range or free).</summary>
+    public Result<DiskInode> GetAny(ulong ino)
     {
         if (!_alloc.ValidIno(ino)) return Errno.ENOENT;
         var (block, offset, _) = _alloc.Locate(ino);
@@ -97,4 +100,20 @@ internal sealed class InodeTable
     public IReadOnlyCollection<ulong> Referenced => _live.Keys;
 
     public void ForgetAll() => _live.Clear();
+
+    // Unlinked, unreferenced inodes waiting for a sync before they are freed, with the blocks they hold.
+    private readonly Dictionary<ulong, ulong> _awaiting = new();
+
+    public bool IsAwaitingFree(ulong ino) => _awaiting.ContainsKey(ino);
+    public void AwaitFree(ulong ino, ulong blocks) => _awaiting[ino] = blocks;
+    public IReadOnlyCollection<ulong> AwaitingFree => _awaiting.Keys;
+    public ulong BlocksAwaitingFree => _awaiting.Values.Aggregate(0UL, (a, b) => a + b);
+
+    /// <summary>Hands over (and forgets) every inode awaiting its free.</summary>
+    public List<ulong> TakeAwaitingFree()
+    {
+        var list = _awaiting.Keys.ToList();
+        _awaiting.Clear();
+        return list;
+    }
 }

@@ -80,5 +80,7 @@ internal sealed class XnFfsDisk : IFfsDisk
 
     public Result<BlockNo> FindFree(BlockNo hint, ulong count) => _xn.FindFree(hint, count);
 
+    public Errno WriteBack(BlockNo block) => _xn.WriteBack(block);
+
     public Errno Sync() => _xn.Sync();
 }

@@ -104,5 +104,7 @@ public sealed class XnClient
         return r.Ok ? r.Value : Map(r.Status);
     }
 
+    public Errno WriteBack(BlockNo block) => Map(Session.WriteBack(block));
+
     public Errno Sync() => Map(Session.Sync());
 }

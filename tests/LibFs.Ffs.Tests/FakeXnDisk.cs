@@ -162,5 +162,7 @@ internal sealed class FakeXnDisk : IFfsDisk
         return Errno.ENOSPC;
     }
 
+    public Errno WriteBack(BlockNo block) => Errno.OK;
+
     public Errno Sync() => Errno.OK;
 }

@@ -52,6 +52,8 @@ public class LogicTests
         Assert.Equal(Errno.OK, fs.Unlink(InodeNo.Root, "hello.txt"));
         Assert.Equal(used, disk.UsedCount); // still looked up: the orphan keeps its block
         fs.Forget(attr.Ino, 1);
+        Assert.Equal(used, disk.UsedCount); // freed only once the unlink is on disk
+        fs.Sync();
         Assert.Equal(used - 1, disk.UsedCount);
         Assert.Equal(Errno.ENOENT, fs.Lookup(InodeNo.Root, "hello.txt").Error);
         AssertClean(fs);
@@ -107,6 +109,7 @@ public class LogicTests
         fs.Release(attr.Ino, fh);
         fs.Unlink(InodeNo.Root, "sparse");
         fs.Forget(attr.Ino, 1);
+        fs.Sync();
         Assert.Equal(before, disk.UsedCount);
     }
 
