@@ -20,6 +20,9 @@ public sealed partial class XnVolume
     private List<Owned> _scratchAfter = new();
     private List<Owned> _scratchAfter2 = new();
     private readonly List<Owned> _expected = new();
+    private readonly List<Owned> _scratchSorted = new();
+    /// <summary>Shared "owns nothing" output of zero-filled blocks; never mutated (never recycled as scratch).</summary>
+    private static readonly List<Owned> KnownEmpty = new();
     private int _cachedPages;
 
     // ------------------------------------------------------------------ authorization and pages
@@ -93,7 +96,7 @@ public sealed partial class XnVolume
         }
     }
 
-    /// <summary>The cached owns output of partition <paramref name="p"/> (sorted), computing it if needed.</summary>
+    /// <summary>The cached owns output of partition <paramref name="p"/> (emission order), computing it if needed.</summary>
     private List<Owned>? Output(RegistryEntry e, XnType t, int p, out UdfFault fault)
     {
         e.Outputs ??= new List<Owned>?[t.Partitions];
@@ -106,7 +109,7 @@ public sealed partial class XnVolume
         return list;
     }
 
-    /// <summary>Runs owns(p) on <paramref name="page"/> into <paramref name="into"/>, sorted, child types resolved.</summary>
+    /// <summary>Runs owns(p) on <paramref name="page"/> into <paramref name="into"/> in emission order, child types resolved.</summary>
     internal UdfFault RunOwns(XnType t, ReadOnlySpan<byte> page, int p, List<Owned> into)
     {
         into.Clear();
@@ -114,7 +117,6 @@ public sealed partial class XnVolume
         var r = t.Owns!.Run(page, p, _udfOut);
         if (!r.Ok) return r.Fault;
         foreach (var x in _udfOut) into.Add(new Owned(t.ChildTypes[x.TypeIndex], x.Start, x.Count));
-        if (into.Count > 1) into.Sort();
         return UdfFault.None;
     }
 
@@ -233,8 +235,15 @@ public sealed partial class XnVolume
         {
             // Zero-filled and initialized in the cache; on disk it is uninitialized until written, so
             // the parent is tainted until then (rule 1).
-            _registry[b] = new RegistryEntry(b, childType, e.Block, partition, e.Root)
+            var entry = new RegistryEntry(b, childType, e.Block, partition, e.Root)
             { Page = new byte[BlockSize], Dirty = true, OnDisk = false, ChildrenRegistered = true };
+            // A zero block owns nothing in any partition (checked at registration): no UDF need run to know.
+            if (_types.Get(childType) is { IsData: false } ct)
+            {
+                entry.Outputs = new List<Owned>?[ct.Partitions];
+                Array.Fill(entry.Outputs, KnownEmpty);
+            }
+            _registry[b] = entry;
             _cachedPages++;
             e.PendingChildren.Add(b);
         }
@@ -268,7 +277,7 @@ public sealed partial class XnVolume
         {
             var before = Output(e, t, partition, out var fault);
             if (before is null) return Fail(XnError.Corrupt, $"owns of block {parent} partition {partition} faults ({fault})");
-            int idx = before.FindIndex(o => o.Start == child.Start.Value && o.Count == child.Count);
+            int idx = IndexOf(before, child);
             if (idx < 0) return Fail(XnError.NotOwned, $"block {parent} partition {partition} does not own {child}");
             var owned = before[idx];
             r = CheckEmpty(owned);
@@ -322,7 +331,7 @@ public sealed partial class XnVolume
 
         var fromBefore = Output(ef, tf, fromPartition, out var fault);
         if (fromBefore is null) return Fail(XnError.Corrupt, $"owns of block {from} partition {fromPartition} faults ({fault})");
-        int idx = fromBefore.FindIndex(o => o.Start == child.Start.Value && o.Count == child.Count);
+        int idx = IndexOf(fromBefore, child);
         if (idx < 0) return Fail(XnError.NotOwned, $"block {from} partition {fromPartition} does not own {child}");
         var owned = fromBefore[idx];
         var toBefore = Output(et, tt, toPartition, out fault);
@@ -452,6 +461,13 @@ public sealed partial class XnVolume
         return XnResult.Success;
     }
 
+    private static int IndexOf(List<Owned> list, Extent e)
+    {
+        for (int i = 0; i < list.Count; i++)
+            if (list[i].Start == e.Start.Value && list[i].Count == e.Count) return i;
+        return -1;
+    }
+
     private static void Propose(byte[] page, IReadOnlyList<Edit> edits, byte[] into)
     {
         page.CopyTo(into, 0);
@@ -475,28 +491,52 @@ public sealed partial class XnVolume
     /// <summary>Compares <paramref name="after"/> with before − removed + added, as multisets.</summary>
     private XnResult CompareDiff(List<Owned> before, List<Owned> after, Owned? added, Owned? removed)
     {
+        if (FastSameDiff(before, after, added, removed)) return XnResult.Success;
         _expected.Clear();
         _expected.AddRange(before);
         if (removed is { } rm) _expected.Remove(rm);
         if (added is { } ad) _expected.Add(ad);
-        if (_expected.Count > 1) _expected.Sort();
-        if (_expected.Count == after.Count)
-        {
-            bool same = true;
-            for (int i = 0; i < after.Count && same; i++) same = _expected[i] == after[i];
-            if (same) return XnResult.Success;
-        }
+        _scratchSorted.Clear();
+        _scratchSorted.AddRange(after);
+        _expected.Sort();
+        _scratchSorted.Sort();
+        if (_expected.SequenceEqual(_scratchSorted)) return XnResult.Success;
         if (added is { } x && after.Any(o => o.Start == x.Start && o.Count == x.Count && o.Type != x.Type))
         {
             var got = after.First(o => o.Start == x.Start && o.Count == x.Count);
             return Fail(XnError.WrongType, $"owns gives {x.Extent} type {got.Type}, not the declared type {x.Type}");
         }
-        var extra = after.Except(_expected).Select(o => o.Extent.ToString()).ToList();
-        var missing = _expected.Except(after).Select(o => o.Extent.ToString()).ToList();
+        var extra = _scratchSorted.Except(_expected).Select(o => o.Extent.ToString()).ToList();
+        var missing = _expected.Except(_scratchSorted).Select(o => o.Extent.ToString()).ToList();
         return Fail(XnError.DiffMismatch,
             $"owns after the edits differs from the claimed change ({after.Count} extents, expected {_expected.Count}"
             + (extra.Count > 0 ? "; unexpected " + string.Join(",", extra) : "")
             + (missing.Count > 0 ? "; missing " + string.Join(",", missing) : "") + ")");
+    }
+
+    /// <summary>
+    /// The common case in O(n) without sorting: owns-UDFs emit in a fixed (slot) order, so an alloc
+    /// inserts the new extent somewhere in the old sequence and a free deletes one. Anything else (a
+    /// move inside one partition, a UDF whose order depends on the data) falls back to the sorted
+    /// multiset comparison; this test only ever says "equal" when the multisets are equal.
+    /// </summary>
+    private static bool FastSameDiff(List<Owned> before, List<Owned> after, Owned? added, Owned? removed)
+    {
+        if (added is not null && removed is not null) return false;
+        List<Owned> longer = before, shorter = after;
+        Owned extra;
+        if (added is { } a) { longer = after; shorter = before; extra = a; }
+        else if (removed is { } r) extra = r;
+        else return false;
+        if (longer.Count != shorter.Count + 1) return false;
+        var l = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(longer);
+        var s = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(shorter);
+        int i = 0;
+        while (i < s.Length && s[i].Equals(l[i])) i++;
+        if (!l[i].Equals(extra)) return false;
+        for (; i < s.Length; i++)
+            if (!s[i].Equals(l[i + 1])) return false;
+        return true;
     }
 
     /// <summary>Writes the proposed bytes into the page in place (readers' views stay coherent).</summary>
@@ -514,7 +554,7 @@ public sealed partial class XnVolume
         var old = e.Outputs[partition];
         e.Outputs[partition] = after;
         if (after is null) return;
-        var recycled = old ?? new List<Owned>();
+        var recycled = old is null || ReferenceEquals(old, KnownEmpty) ? new List<Owned>() : old;
         if (swapInto == 1) _scratchAfter = recycled; else _scratchAfter2 = recycled;
     }
 
