@@ -26,7 +26,8 @@ namespace ExoFS.Kernel.Disk;
 /// </para>
 /// <para>
 /// Reads return the newest write of each block, like a page cache. Thread-safe: one lock guards the
-/// bookkeeping; <see cref="PersistencePoint"/> handlers run outside it and may call any member.
+/// bookkeeping; <see cref="PersistencePoint"/> handlers run outside it and may call any member. Does not
+/// own (or dispose) the inner device.
 /// </para>
 /// </summary>
 public sealed class CrashModelDevice : BlockDeviceBase

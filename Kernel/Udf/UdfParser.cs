@@ -34,7 +34,8 @@ internal static class UdfParser
         var labels = new List<UdfLabel>();
         var labelLines = new Dictionary<string, int>(StringComparer.Ordinal);
 
-        var lines = text.Split('\n');
+        // A byte-order mark from an editor is not part of the program.
+        var lines = text.TrimStart('\uFEFF').Split('\n');
         for (int n = 0; n < lines.Length; n++)
         {
             int line = n + 1;

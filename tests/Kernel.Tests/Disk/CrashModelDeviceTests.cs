@@ -185,6 +185,18 @@ public class CrashModelDeviceTests
         Assert.Equal(new[] { "00000600", "01000600" }, all);
     }
 
+    [Fact]
+    public void Concurrent_writes_are_all_recorded_and_readable()
+    {
+        using var dev = new CrashModelDevice(new MemoryDevice(256));
+        Parallel.For(0, 256, i => W(dev, (ulong)i, (byte)i));
+        Assert.Equal(256, dev.InFlightWrites.Count);
+        Assert.Equal(256, dev.InFlightWrites.Select(w => w.Sequence).Distinct().Count());
+        for (int i = 0; i < 256; i++) Assert.Equal((byte)i, ReadBlock(dev, (ulong)i)[0]);
+        dev.Flush();
+        Assert.Equal(Enumerable.Range(0, 256).Select(i => (byte)i), Tags(dev.MaterializeDurable()));
+    }
+
     // Operations for the property: write (block, tag), barrier, flush.
     private abstract record Op;
     private sealed record WriteOp(int Block, byte Tag) : Op;

@@ -1,0 +1,121 @@
+using System.Diagnostics;
+
+namespace ExoFS.LibFs.Testing.Crash;
+
+/// <summary>What a campaign runs: random workloads from seeds, or the exhaustive set.</summary>
+public sealed record CrashCampaignOptions
+{
+    /// <summary>Random mode: case i uses workload seed <c>Seed + i</c>. Exhaustive mode: index of the first workload.</summary>
+    public int Seed { get; init; } = 1;
+
+    /// <summary>How many workloads; null = 100 random, or the whole exhaustive set.</summary>
+    public int? Cases { get; init; }
+
+    /// <summary>0 = random workloads; 1..3 = every workload of up to that many steps (<see cref="CrashWorkloads.Exhaustive"/>).</summary>
+    public int Exhaustive { get; init; }
+
+    /// <summary>Most steps in a random workload.</summary>
+    public int MaxOps { get; init; } = 6;
+
+    /// <summary>Per-point crash-state bound and sampling (see <see cref="CrashExplorerOptions"/>).</summary>
+    public CrashExplorerOptions Explorer { get; init; } = new();
+
+    /// <summary>Workload runs spent shrinking each failure (0 = report it unshrunk).</summary>
+    public int ShrinkBudget { get; init; } = 200;
+}
+
+/// <summary>One failed case: how to replay it, the workload as generated and as shrunk, and the failure.</summary>
+public sealed record CrashCampaignFailure(string Replay, Workload Original, Workload Minimal, CrashFailure Failure)
+{
+    public override string ToString() =>
+        $"FAILED: {Failure}\nminimal workload:\n{Minimal}\nreplay: {Replay}";
+}
+
+/// <summary>Progress after each case.</summary>
+public readonly record struct CrashCampaignProgress(int Done, int Total, int Failed, long StatesChecked, TimeSpan Elapsed);
+
+/// <summary>The totals of a campaign.</summary>
+public sealed record CrashCampaignReport(int Passed, int Failed, long StatesChecked, long CrashPoints, TimeSpan Elapsed,
+    IReadOnlyList<CrashCampaignFailure> Failures)
+{
+    /// <summary>Crash states recovered and checked per second of wall-clock time.</summary>
+    public double StatesPerSecond => Elapsed.TotalSeconds > 0 ? StatesChecked / Elapsed.TotalSeconds : 0;
+}
+
+/// <summary>Runs many workloads on one target, shrinking each failure to a minimal workload.</summary>
+public static class CrashCampaign
+{
+    /// <summary>The workloads a campaign with these options runs, in order, with each one's replay command.</summary>
+    public static IReadOnlyList<(Workload Workload, string Replay)> Plan(string targetName, CrashCampaignOptions o)
+    {
+        ArgumentNullException.ThrowIfNull(o);
+        if (o.Exhaustive > 0)
+        {
+            var all = CrashWorkloads.Exhaustive(o.Exhaustive);
+            int start = Math.Clamp(o.Seed, 0, all.Count);
+            int count = Math.Min(o.Cases ?? all.Count, all.Count - start);
+            return Enumerable.Range(start, count)
+                .Select(i => (all[i], $"exofs crashtest --libfs {targetName} --exhaustive {o.Exhaustive} --seed {i} --cases 1"))
+                .ToList();
+        }
+        return Enumerable.Range(0, o.Cases ?? 100)
+            .Select(i => unchecked(o.Seed + i))
+            .Select(s => (CrashWorkloads.Random(s, o.MaxOps), $"exofs crashtest --libfs {targetName} --seed {s} --cases 1"))
+            .ToList();
+    }
+
+    /// <summary>Runs the campaign; <paramref name="progress"/> hears after every case, <paramref name="onFailure"/> as each failure is shrunk.</summary>
+    public static CrashCampaignReport Run(ICrashTarget target, CrashCampaignOptions options,
+        Action<CrashCampaignProgress>? progress = null, Action<CrashCampaignFailure>? onFailure = null)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        ArgumentNullException.ThrowIfNull(options);
+        var plan = Plan(target.Name, options);
+        var clock = Stopwatch.StartNew();
+        var failures = new List<CrashCampaignFailure>();
+        long states = 0, points = 0;
+        int passed = 0;
+        foreach (var (workload, replay) in plan)
+        {
+            var r = CrashExplorer.Run(target, workload, options.Explorer);
+            states += r.StatesChecked;
+            points += r.CrashPoints;
+            if (r.Passed) passed++;
+            else
+            {
+                var (minimal, failure) = Minimize(target, r, options);
+                var f = new CrashCampaignFailure(replay, workload, minimal, failure);
+                failures.Add(f);
+                onFailure?.Invoke(f);
+            }
+            progress?.Invoke(new CrashCampaignProgress(passed + failures.Count, plan.Count, failures.Count, states, clock.Elapsed));
+        }
+        return new CrashCampaignReport(passed, failures.Count, states, points, clock.Elapsed, failures);
+    }
+
+    /// <summary>
+    /// Greedy shrinking: take the first smaller workload (<see cref="CrashWorkloads.Shrink"/>) that still
+    /// fails, repeat until none does or the budget is spent.
+    /// </summary>
+    public static (Workload Minimal, CrashFailure Failure) Minimize(ICrashTarget target, CrashRunResult failed, CrashCampaignOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(failed);
+        var current = failed.Workload;
+        var failure = failed.Failure ?? throw new ArgumentException("the run passed", nameof(failed));
+        int budget = options.ShrinkBudget;
+        bool progress = true;
+        while (progress && budget > 0)
+        {
+            progress = false;
+            foreach (var candidate in CrashWorkloads.Shrink(current))
+            {
+                if (budget-- <= 0) break;
+                var r = CrashExplorer.Run(target, candidate, options.Explorer);
+                if (r.Failure is null) continue;
+                (current, failure, progress) = (candidate, r.Failure, true);
+                break;
+            }
+        }
+        return (current, failure);
+    }
+}

@@ -1,0 +1,55 @@
+namespace ExoFS.LibFs.Testing.Crash;
+
+/// <summary>
+/// What a libFS promises about the state a crash leaves, stated in one place. The oracle
+/// (<see cref="CrashOracle"/>) checks exactly these promises and nothing stronger; a promise left false is
+/// not checked. Whatever the flags, these always hold: recovery succeeds and the target's own checks
+/// (XN invariants, libFS fsck) are clean; every name binds an inode it bound at some step boundary since
+/// that name last became durable; every file's bytes obey the content rule below; a file's link count
+/// equals the names found for it; and a clean unmount makes everything durable.
+/// </summary>
+public sealed record CrashGuarantees
+{
+    /// <summary>After sync(2) returns, the whole namespace and every file's content are durable.</summary>
+    public bool SyncPersistsAll { get; init; } = true;
+
+    /// <summary>After fsync of a regular file returns, its content and size are durable.</summary>
+    public bool FsyncPersistsFile { get; init; }
+
+    /// <summary>
+    /// After fsync of a regular file returns, every name it has at that moment, and the names of the
+    /// directories on those paths, are durable too (what ext4, XFS and btrfs do for a new file; POSIX asks
+    /// for an fsync of the directory).
+    /// </summary>
+    public bool FsyncPersistsNames { get; init; }
+
+    /// <summary>After fsync of a directory returns, its entries (which names exist and what they bind) are durable.</summary>
+    public bool FsyncDirPersistsEntries { get; init; }
+
+    /// <summary>
+    /// Every namespace step (create, link, unlink, rename, mkdir, rmdir) is all or nothing. Checked as: an
+    /// inode that was durably linked and has not since lost its last name is still found under a name it had
+    /// (a rename cannot lose the file), and no inode has more names than it ever had at once (a rename
+    /// cannot leave the file under both names).
+    /// </summary>
+    public bool NamespaceOpsAtomic { get; init; }
+
+    /// <summary>
+    /// A write or truncate is all or nothing: after a crash a file's content is exactly one it had at a step
+    /// boundary. When false, the weaker byte rule applies: the size is one the file had at a boundary; a byte
+    /// every boundary state agrees on must be there; any other byte is zero or a value some boundary state
+    /// had at that offset. (States counted since the file's content was last durable.)
+    /// </summary>
+    public bool WritesAtomic { get; init; }
+
+    /// <summary>Names in the root directory that belong to the libFS itself (e.g. "lost+found") and are ignored.</summary>
+    public IReadOnlyList<string> ReservedRootNames { get; init; } = [];
+
+    /// <summary>The POSIX minimum: only sync persists anything; no atomicity promised.</summary>
+    public static CrashGuarantees PosixMinimum { get; } = new();
+
+    /// <summary>One line per promise, for reports.</summary>
+    public override string ToString() =>
+        $"sync={SyncPersistsAll} fsync-file={FsyncPersistsFile} fsync-names={FsyncPersistsNames} " +
+        $"fsyncdir={FsyncDirPersistsEntries} ns-atomic={NamespaceOpsAtomic} writes-atomic={WritesAtomic}";
+}

@@ -1,0 +1,254 @@
+using System.Globalization;
+using ExoFS.LibFs.Testing.Model;
+
+namespace ExoFS.LibFs.Testing.Crash;
+
+/// <summary>
+/// The reference of legal crash states. It runs each workload step on a <see cref="ModelFileSystem"/> (so
+/// POSIX semantics come from one place) and keeps, since the last moment each thing became durable:
+/// <list type="bullet">
+/// <item>for every path, the bindings it had at step boundaries (absent, or a model inode and its type);</item>
+/// <item>for every regular file, the contents it had at step boundaries (the first one is the durable one);</item>
+/// <item>which inodes are durably linked (must not vanish) and the most names each had at once.</item>
+/// </list>
+/// A crash state is legal when each path binds one of its recorded bindings, with the file content rule of
+/// <see cref="CrashGuarantees.WritesAtomic"/>, link counts match names, and (with
+/// <see cref="CrashGuarantees.NamespaceOpsAtomic"/>) no durably linked inode is lost or over-linked.
+/// Persistence steps reset histories exactly as far as the target's <see cref="CrashGuarantees"/> promise.
+/// The per-path rule treats paths independently: it admits some combinations no single boundary had (two
+/// unsynced creates persisting in either order), which POSIX allows, and the atomicity checks add back
+/// the cross-path constraints a rename needs. Not thread-safe.
+/// </summary>
+public sealed class CrashOracle
+{
+    private readonly CrashGuarantees _g;
+    private readonly ModelFileSystem _model = new();
+    private FsSnapshot _current;
+    private readonly Dictionary<string, List<SnapshotEntry?>> _names = new(StringComparer.Ordinal);
+    private readonly Dictionary<ulong, List<byte[]>> _contents = new();
+    private readonly Dictionary<ulong, int> _maxNames = new();
+    private readonly HashSet<ulong> _durablyLinked = new();
+    private readonly Dictionary<ulong, ulong> _realIno = new() { [1] = 1 };
+    private readonly Dictionary<ulong, string> _firstPath = new();
+
+    /// <summary>Starts from an empty, durable file system (a freshly formatted device).</summary>
+    public CrashOracle(CrashGuarantees guarantees)
+    {
+        _g = guarantees ?? throw new ArgumentNullException(nameof(guarantees));
+        _current = FsSnapshot.Take(_model);
+    }
+
+    /// <summary>Bumped whenever a persistence step tightens what is legal: crash images checked before are stale.</summary>
+    public int Version { get; private set; }
+
+    /// <summary>
+    /// Runs <paramref name="op"/> on the model and admits the state after it as legal (a crash during the
+    /// step may leave it done). Returns the model's outcome, which the target's must agree with.
+    /// </summary>
+    public Errno Apply(CrashOp op)
+    {
+        var err = OpRunner.Run(_model, op, out _);
+        if (err != Errno.OK) return err;
+        _current = FsSnapshot.Take(_model);
+        foreach (var path in _names.Keys.Union(_current.Paths.Keys).ToList())
+        {
+            SnapshotEntry? now = _current.Paths.TryGetValue(path, out var e) ? Bare(e) : null;
+            if (!_names.TryGetValue(path, out var h)) _names[path] = h = [null]; // unknown paths were absent
+            if (h[^1] != now) h.Add(now);
+            if (now is { } n) _firstPath.TryAdd(n.Ino, path);
+        }
+        foreach (var (ino, data) in _current.Contents)
+        {
+            if (!_contents.TryGetValue(ino, out var h)) _contents[ino] = [data];
+            else if (!h[^1].AsSpan().SequenceEqual(data)) h.Add(data);
+        }
+        var counts = NameCounts(_current);
+        foreach (var (ino, c) in counts)
+            _maxNames[ino] = Math.Max(c, _maxNames.GetValueOrDefault(ino));
+        _durablyLinked.RemoveWhere(ino => !counts.ContainsKey(ino)); // lost its last name: may vanish
+        return Errno.OK;
+    }
+
+    /// <summary>Records that <paramref name="path"/>, just created on the target, is inode <paramref name="realIno"/> there.</summary>
+    public void RecordInode(string path, InodeNo realIno)
+    {
+        if (_current.Paths.TryGetValue(path, out var e)) _realIno[e.Ino] = realIno.Value;
+    }
+
+    /// <summary>Applies what a persistence step that has returned successfully makes durable, per the guarantees.</summary>
+    public void Completed(CrashOp op)
+    {
+        if (op.Kind == CrashOpKind.Sync)
+        {
+            if (_g.SyncPersistsAll) MarkAllDurable();
+            return;
+        }
+        if (op.Kind != CrashOpKind.Fsync || !_current.Paths.TryGetValue(op.Path, out var target)) return;
+        if (!target.IsDir)
+        {
+            if (_g.FsyncPersistsFile) _contents[target.Ino] = [_current.Contents[target.Ino]];
+            if (_g.FsyncPersistsNames)
+                foreach (var (path, e) in _current.Paths)
+                    if (e.Ino == target.Ino) PathDurable(path);
+        }
+        else if (_g.FsyncDirPersistsEntries)
+        {
+            PathDurable(op.Path);
+            foreach (var path in _names.Keys.ToList())
+                if (ParentOf(path) == op.Path) PathDurable(path);
+        }
+        Version++;
+    }
+
+    /// <summary>Everything is durable now (after sync, or a clean unmount).</summary>
+    public void MarkAllDurable()
+    {
+        foreach (var path in _names.Keys.ToList())
+            _names[path] = [_current.Paths.TryGetValue(path, out var e) ? Bare(e) : null];
+        foreach (var ino in _contents.Keys.ToList())
+            _contents[ino] = _current.Contents.TryGetValue(ino, out var data) ? [data] : [.. _contents[ino].TakeLast(1)];
+        var counts = NameCounts(_current);
+        _maxNames.Clear();
+        foreach (var (ino, c) in counts) _maxNames[ino] = c;
+        _durablyLinked.Clear();
+        _durablyLinked.UnionWith(counts.Keys);
+        Version++;
+    }
+
+    // A path and every directory above it become durable as they are now.
+    private void PathDurable(string path)
+    {
+        for (string? p = path; !string.IsNullOrEmpty(p); p = ParentOf(p))
+        {
+            SnapshotEntry? now = _current.Paths.TryGetValue(p, out var e) ? Bare(e) : null;
+            _names[p] = [now];
+            if (now is { } n)
+            {
+                _durablyLinked.Add(n.Ino);
+                _maxNames[n.Ino] = NameCounts(_current).GetValueOrDefault(n.Ino);
+            }
+        }
+    }
+
+    /// <summary>Every way <paramref name="observed"/>, a recovered crash image, breaks the rules; empty when legal.</summary>
+    public IReadOnlyList<string> Check(FsSnapshot observed)
+    {
+        ArgumentNullException.ThrowIfNull(observed);
+        var problems = new List<string>();
+        foreach (var (path, e) in observed.Paths)
+            if (!_names.ContainsKey(path) && !IsReserved(path))
+                problems.Add($"{path}: unexpected name ({Describe(e)}); the workload never made it");
+
+        foreach (var (path, legal) in _names)
+        {
+            SnapshotEntry? seen = observed.Paths.TryGetValue(path, out var e) ? e : null;
+            string? why = null;
+            if (legal.Any(h => Matches(h, seen, observed, out why))) continue;
+            string found = seen is { } s ? Describe(s) : "absent";
+            problems.Add($"{path}: found {found}; legal: {string.Join(" | ", legal.Select(DescribeModel))}" +
+                         (why is null ? "" : $" ({why})"));
+        }
+
+        // Link counts must match the names found (an fsck property, cheap to check here too).
+        foreach (var group in observed.Paths.Where(p => !p.Value.IsDir && !IsReserved(p.Key)).GroupBy(p => p.Value.Ino))
+        {
+            uint nlink = group.First().Value.Nlink;
+            if (nlink != group.Count())
+                problems.Add($"inode {group.Key}: link count {nlink} but {group.Count()} name(s): {string.Join(", ", group.Select(g => g.Key))}");
+        }
+
+        if (_g.NamespaceOpsAtomic)
+        {
+            foreach (var ino in _durablyLinked)
+            {
+                if (ino == 1 || !_realIno.TryGetValue(ino, out var real)) continue;
+                bool found = observed.Paths.Any(p => p.Value.Ino == real && _names.TryGetValue(p.Key, out var h) && h.Any(b => b?.Ino == ino));
+                if (!found)
+                {
+                    var had = _names.Where(n => n.Value.Any(b => b?.Ino == ino)).Select(n => n.Key);
+                    problems.Add($"{ModelName(ino)} lost: it was durably linked and never unlinked, but none of its names ({string.Join(", ", had)}) holds it");
+                }
+            }
+            foreach (var group in observed.Paths.Where(p => !IsReserved(p.Key)).GroupBy(p => p.Value.Ino))
+            {
+                var candidates = _realIno.Where(m => m.Value == group.Key).Select(m => m.Key).ToList();
+                if (candidates.Count > 0 && candidates.All(m => group.Count() > _maxNames.GetValueOrDefault(m, int.MaxValue)))
+                    problems.Add($"inode {group.Key} has {group.Count()} names ({string.Join(", ", group.Select(g => g.Key))}), more than it ever had at once (a half-done rename or link)");
+            }
+        }
+        return problems;
+    }
+
+    private bool Matches(SnapshotEntry? legal, SnapshotEntry? seen, FsSnapshot observed, out string? why)
+    {
+        why = null;
+        if (legal is null || seen is null) return legal is null && seen is null;
+        var (l, s) = (legal.Value, seen.Value);
+        if (l.IsDir != s.IsDir) return false;
+        // An inode created during the step being crashed has no known number yet: any number may be it.
+        if (_realIno.TryGetValue(l.Ino, out var real) && real != s.Ino) return false;
+        if (l.IsDir) return true;
+        if (!observed.Contents.TryGetValue(s.Ino, out var data)) { why = "content unreadable"; return false; }
+        return ContentLegal(l.Ino, data, out why);
+    }
+
+    /// <summary>The content rule of <see cref="CrashGuarantees.WritesAtomic"/> for model file <paramref name="ino"/>.</summary>
+    private bool ContentLegal(ulong ino, byte[] data, out string? why)
+    {
+        why = null;
+        var h = _contents[ino];
+        if (h.Any(c => c.AsSpan().SequenceEqual(data))) return true;
+        if (_g.WritesAtomic)
+        {
+            why = $"{data.Length} bytes match none of the {h.Count} contents it had (sizes {string.Join(", ", h.Select(c => c.Length))})";
+            return false;
+        }
+        if (!h.Any(c => c.Length == data.Length))
+        {
+            why = $"size {data.Length} is none it had ({string.Join(", ", h.Select(c => c.Length).Distinct())})";
+            return false;
+        }
+        var durable = h[0];
+        for (int i = 0; i < data.Length; i++)
+        {
+            bool settled = h.All(c => i < c.Length && c[i] == durable[i]);
+            byte b = data[i];
+            bool ok = settled ? b == durable[i] : b == 0 || h.Any(c => i < c.Length && c[i] == b);
+            if (!ok)
+            {
+                why = string.Create(CultureInfo.InvariantCulture,
+                    $"byte {i} is 0x{b:x2}, {(settled ? $"durable value is 0x{durable[i]:x2}" : "which no write put there")}");
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private bool IsReserved(string path) =>
+        _g.ReservedRootNames.Any(r => path == "/" + r || path.StartsWith("/" + r + "/", StringComparison.Ordinal));
+
+    private static SnapshotEntry Bare(SnapshotEntry e) => e with { Nlink = 0 };
+
+    private static string? ParentOf(string path)
+    {
+        int i = path.LastIndexOf('/');
+        return i <= 0 ? null : path[..i];
+    }
+
+    private static Dictionary<ulong, int> NameCounts(FsSnapshot s) =>
+        s.Paths.GroupBy(p => p.Value.Ino).ToDictionary(g => g.Key, g => g.Count());
+
+    private string ModelName(ulong ino) => $"inode first named {_firstPath.GetValueOrDefault(ino, "?")}";
+
+    private string DescribeModel(SnapshotEntry? b)
+    {
+        if (b is not { } e) return "absent";
+        string ino = _realIno.TryGetValue(e.Ino, out var r) ? r.ToString(CultureInfo.InvariantCulture) : "new";
+        if (e.IsDir) return $"dir ino {ino}";
+        var sizes = _contents.TryGetValue(e.Ino, out var h) ? string.Join("/", h.Select(c => c.Length).Distinct()) : "?";
+        return $"file ino {ino} size {sizes}";
+    }
+
+    private static string Describe(SnapshotEntry e) =>
+        e.IsDir ? $"dir ino {e.Ino}" : $"file ino {e.Ino} nlink {e.Nlink}";
+}

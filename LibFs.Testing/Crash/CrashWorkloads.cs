@@ -1,0 +1,179 @@
+using FsCheck;
+using FsCheck.Fluent;
+
+namespace ExoFS.LibFs.Testing.Crash;
+
+/// <summary>
+/// Workloads over a small fixed namespace: directories /A and /B, file names foo, bar and baz in the root
+/// and in each directory. Random workloads come from a seed (so every one can be replayed by
+/// <c>exofs crashtest --seed N --cases 1</c>); FsCheck draws the seeds and shrinks with <see cref="Shrink"/>;
+/// <see cref="Exhaustive"/> lists every short workload in the spirit of CrashMonkey's ACE.
+/// </summary>
+public static class CrashWorkloads
+{
+    /// <summary>The directories of the namespace.</summary>
+    public static IReadOnlyList<string> Dirs { get; } = ["/A", "/B"];
+
+    /// <summary>The file paths of the namespace, simplest first (shrinking moves toward the front).</summary>
+    public static IReadOnlyList<string> Files { get; } =
+        ["/foo", "/bar", "/baz", "/A/foo", "/A/bar", "/A/baz", "/B/foo", "/B/bar", "/B/baz"];
+
+    /// <summary>
+    /// The starting state every generated workload builds before crashes are explored: /A holding an
+    /// 8 KiB /A/foo, an empty /B, and a 100-byte /bar, all durable.
+    /// </summary>
+    public static IReadOnlyList<CrashOp> StandardSetup { get; } =
+    [
+        CrashOp.Mkdir("/A"), CrashOp.Mkdir("/B"),
+        CrashOp.Create("/A/foo"), CrashOp.Write("/A/foo", 0, 8192, 1),
+        CrashOp.Create("/bar"), CrashOp.Write("/bar", 0, 100, 2),
+    ];
+
+    // Offsets and lengths around block boundaries, where ordering bugs live.
+    private static readonly long[] Offsets = [0, 1, 100, 4095, 4096, 5000, 8191, 8192, 12288, 16000];
+    private static readonly int[] Lengths = [1, 100, 4096, 4097, 5000, 8192, 9000];
+
+    /// <summary>The workload of <paramref name="seed"/>: the standard setup and 1..<paramref name="maxOps"/> random steps.</summary>
+    public static Workload Random(int seed, int maxOps = 6)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxOps, 1);
+        var rng = new System.Random(seed);
+        int count = 1 + rng.Next(maxOps);
+        var ops = new List<CrashOp>(count);
+        for (int i = 0; i < count; i++) ops.Add(RandomOp(rng));
+        return new Workload(StandardSetup, ops) { Seed = seed };
+    }
+
+    private static CrashOp RandomOp(System.Random rng)
+    {
+        string File() => Files[rng.Next(Files.Count)];
+        string AnyPath() => rng.Next(4) == 0 ? Dirs[rng.Next(Dirs.Count)] : File();
+        int roll = rng.Next(100);
+        return roll switch
+        {
+            < 14 => CrashOp.Create(File()),
+            < 34 => CrashOp.Write(File(), rng.Next(3) == 0 ? rng.Next(16384) : Offsets[rng.Next(Offsets.Length)],
+                                  rng.Next(3) == 0 ? 1 + rng.Next(9000) : Lengths[rng.Next(Lengths.Length)], 1 + rng.Next(1000)),
+            < 40 => CrashOp.Truncate(File(), Offsets[rng.Next(Offsets.Length)] + (rng.Next(2) == 0 ? 0 : 4096)),
+            < 52 => rng.Next(5) == 0 ? CrashOp.Rename(Dirs[rng.Next(2)], Dirs[rng.Next(2)]) : CrashOp.Rename(File(), File()),
+            < 58 => CrashOp.Link(File(), File()),
+            < 66 => CrashOp.Unlink(File()),
+            < 70 => CrashOp.Mkdir(Dirs[rng.Next(2)]),
+            < 74 => CrashOp.Rmdir(Dirs[rng.Next(2)]),
+            < 90 => CrashOp.Fsync(AnyPath()),
+            _ => CrashOp.Sync(),
+        };
+    }
+
+    /// <summary>
+    /// Smaller workloads that might still fail, most promising first: fewer steps (halves, then one at a
+    /// time), fewer setup steps, then simpler arguments of each step (smaller offsets and lengths, a simpler
+    /// path, sync for fsync).
+    /// </summary>
+    public static IEnumerable<Workload> Shrink(Workload w)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        foreach (var ops in ShrinkList(w.Ops, minCount: 1)) yield return new Workload(w.Setup, ops);
+        foreach (var setup in ShrinkList(w.Setup, minCount: 0)) yield return new Workload(setup, w.Ops);
+        for (int i = 0; i < w.Ops.Count; i++)
+            foreach (var simpler in ShrinkOp(w.Ops[i]))
+            {
+                var ops = w.Ops.ToArray();
+                ops[i] = simpler;
+                yield return new Workload(w.Setup, ops);
+            }
+    }
+
+    private static IEnumerable<IReadOnlyList<CrashOp>> ShrinkList(IReadOnlyList<CrashOp> list, int minCount)
+    {
+        for (int chunk = list.Count / 2; chunk >= 1; chunk /= 2)
+            for (int start = 0; start + chunk <= list.Count; start += chunk)
+                if (list.Count - chunk >= minCount)
+                    yield return [.. list.Take(start), .. list.Skip(start + chunk)];
+    }
+
+    private static IEnumerable<CrashOp> ShrinkOp(CrashOp op)
+    {
+        switch (op.Kind)
+        {
+            case CrashOpKind.Write:
+                if (op.Offset > 0) { yield return op with { Offset = 0 }; yield return op with { Offset = op.Offset / 2 }; }
+                if (op.Offset % 4096 != 0) yield return op with { Offset = op.Offset / 4096 * 4096 };
+                if (op.Length > 1) { yield return op with { Length = 1 }; yield return op with { Length = op.Length / 2 }; }
+                if (op.Seed != 1) yield return op with { Seed = 1 };
+                break;
+            case CrashOpKind.Truncate:
+                if (op.Offset > 0) { yield return op with { Offset = 0 }; yield return op with { Offset = op.Offset / 2 }; }
+                break;
+            case CrashOpKind.Fsync:
+                yield return CrashOp.Sync();
+                break;
+        }
+        foreach (var p in SimplerPaths(op.Path)) yield return op with { Path = p };
+        if (op.Kind is CrashOpKind.Rename or CrashOpKind.Link)
+            foreach (var p in SimplerPaths(op.Target)) yield return op with { Target = p };
+    }
+
+    private static IEnumerable<string> SimplerPaths(string path)
+    {
+        int i = Files.IndexOf(path);
+        return i > 0 ? Files.Take(i) : [];
+    }
+
+    private static int IndexOf(this IReadOnlyList<string> list, string s)
+    {
+        for (int i = 0; i < list.Count; i++) if (list[i] == s) return i;
+        return -1;
+    }
+
+    /// <summary>
+    /// FsCheck's view: workloads drawn by seed (at most <paramref name="maxOps"/> steps) and shrunk by
+    /// <see cref="Shrink"/>. A reported original carries its seed; the shrunk one prints its steps.
+    /// </summary>
+    public static Arbitrary<Workload> Arbitrary(int maxOps = 6) =>
+        Arb.From(Gen.Choose(0, int.MaxValue).Select(seed => Random(seed, maxOps)), Shrink);
+
+    // ------------------------------------------------------------------ exhaustive (ACE-style)
+
+    /// <summary>
+    /// The core steps of the exhaustive set: each kind of step on the standard setup's state, with argument
+    /// sets chosen around the interesting cases (new name, replace, cross-directory, block boundaries).
+    /// </summary>
+    public static IReadOnlyList<CrashOp> CoreOps { get; } =
+    [
+        CrashOp.Create("/foo"), CrashOp.Create("/A/bar"),
+        CrashOp.Write("/A/foo", 0, 100, 11), CrashOp.Write("/A/foo", 4096, 4096, 12), CrashOp.Write("/bar", 8000, 5000, 13),
+        CrashOp.Truncate("/A/foo", 0), CrashOp.Truncate("/A/foo", 5000), CrashOp.Truncate("/bar", 20000),
+        CrashOp.Rename("/bar", "/foo"), CrashOp.Rename("/bar", "/A/foo"), CrashOp.Rename("/A/foo", "/B/foo"), CrashOp.Rename("/A", "/B"),
+        CrashOp.Link("/A/foo", "/B/bar"),
+        CrashOp.Unlink("/A/foo"),
+        CrashOp.Mkdir("/B/foo"), CrashOp.Rmdir("/B"),
+    ];
+
+    /// <summary>
+    /// Every workload of 1..<paramref name="maxLength"/> core steps, each step followed by a persistence
+    /// point: an fsync of the path it touched (its target for rename and link) or a sync. With 16 core steps
+    /// that is 32 one-step units: 32 workloads of length 1 and 1024 of length 2. Order is fixed, so an index
+    /// names a workload (<c>exofs crashtest --exhaustive 2 --seed INDEX --cases 1</c>).
+    /// </summary>
+    public static IReadOnlyList<Workload> Exhaustive(int maxLength)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxLength, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(maxLength, 3);
+        var units = new List<CrashOp[]>();
+        foreach (var op in CoreOps)
+        {
+            string touched = op.Kind is CrashOpKind.Rename or CrashOpKind.Link ? op.Target : op.Path;
+            units.Add([op, CrashOp.Fsync(touched)]);
+            units.Add([op, CrashOp.Sync()]);
+        }
+        var result = new List<Workload>();
+        var prefixes = new List<CrashOp[]> { Array.Empty<CrashOp>() };
+        for (int len = 1; len <= maxLength; len++)
+        {
+            prefixes = prefixes.SelectMany(p => units.Select(u => (CrashOp[])[.. p, .. u])).ToList();
+            result.AddRange(prefixes.Select(p => new Workload(StandardSetup, p)));
+        }
+        return result;
+    }
+}
