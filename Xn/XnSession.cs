@@ -35,7 +35,7 @@ public sealed class XnSession
     /// <summary>Registers (and persists) a type; the same name with an identical spec returns the same id.</summary>
     public XnResult<TypeId> RegisterType(TypeSpec spec)
     {
-        lock (_vol.Gate) return _vol.RegisterTypeLocked(spec);
+        lock (_vol.Gate) return _vol.IsClosed ? XnResult<TypeId>.Fail(XnError.Io, "the volume is closed") : _vol.RegisterTypeLocked(spec);
     }
 
     /// <summary>The id of a registered type ("xn.data" is <see cref="XnTypes.Data"/>).</summary>
@@ -56,6 +56,7 @@ public sealed class XnSession
     {
         lock (_vol.Gate)
         {
+            if (_vol.IsClosed) return XnResult<RootInfo>.Fail(XnError.Io, "the volume is closed");
             var r = _vol.InstallRootLocked(name, type, Environment);
             if (!r.Ok) return XnResult<RootInfo>.Fail(r.Error, r.Detail);
             var cap = _vol.Kernel.Mint(Environment, new RootResource(name), Rights.All);
@@ -98,7 +99,7 @@ public sealed class XnSession
     /// <summary>Copies a whole block (4096 bytes) reachable from a root this session holds with Read.</summary>
     public XnResult Read(BlockNo block, Span<byte> into4096)
     {
-        lock (_vol.Gate) return Done(_vol.ReadLocked(this, block, into4096));
+        lock (_vol.Gate) return _vol.IsClosed ? Closed : Done(_vol.ReadLocked(this, block, into4096));
     }
 
     /// <summary>
@@ -107,7 +108,13 @@ public sealed class XnSession
     /// </summary>
     public XnResult<ReadOnlyMemory<byte>> View(BlockNo block)
     {
-        lock (_vol.Gate) { var r = _vol.ViewLocked(this, block); _vol.EvictIfOverLimit(); return r; }
+        lock (_vol.Gate)
+        {
+            if (_vol.IsClosed) return XnResult<ReadOnlyMemory<byte>>.Fail(XnError.Io, "the volume is closed");
+            var r = _vol.ViewLocked(this, block);
+            _vol.EvictIfOverLimit();
+            return r;
+        }
     }
 
     /// <summary>Releases a page bound with <see cref="View"/> (it may be evicted again).</summary>
@@ -119,7 +126,7 @@ public sealed class XnSession
     /// <summary>Copies bytes inside the block type's raw-read ranges (anywhere for xn.data).</summary>
     public XnResult ReadRaw(BlockNo block, int offset, Span<byte> into)
     {
-        lock (_vol.Gate) return Done(_vol.ReadRawLocked(this, block, offset, into));
+        lock (_vol.Gate) return _vol.IsClosed ? Closed : Done(_vol.ReadRawLocked(this, block, offset, into));
     }
 
     // ------------------------------------------------------------------ updates
@@ -127,7 +134,7 @@ public sealed class XnSession
     /// <summary>Writes bytes inside the block type's raw-write ranges (anywhere for xn.data). Needs Write.</summary>
     public XnResult WriteRaw(BlockNo block, int offset, ReadOnlySpan<byte> bytes)
     {
-        lock (_vol.Gate) return Done(_vol.WriteRawLocked(this, block, offset, bytes));
+        lock (_vol.Gate) return _vol.IsClosed ? Closed : Done(_vol.WriteRawLocked(this, block, offset, bytes));
     }
 
     /// <summary>
@@ -138,7 +145,7 @@ public sealed class XnSession
     /// </summary>
     public XnResult Alloc(BlockNo parent, int partition, IReadOnlyList<Edit> edits, TypeId childType, Extent child)
     {
-        lock (_vol.Gate) return Done(_vol.AllocLocked(this, parent, partition, edits, childType, child));
+        lock (_vol.Gate) return _vol.IsClosed ? Closed : Done(_vol.AllocLocked(this, parent, partition, edits, childType, child));
     }
 
     /// <summary>A free extent of <paramref name="count"/> blocks at or after <paramref name="hint"/> (wrapping). Nothing is reserved.</summary>
@@ -154,7 +161,7 @@ public sealed class XnSession
     /// </summary>
     public XnResult Free(BlockNo parent, int partition, IReadOnlyList<Edit> edits, Extent child)
     {
-        lock (_vol.Gate) return Done(_vol.FreeLocked(this, parent, partition, edits, child));
+        lock (_vol.Gate) return _vol.IsClosed ? Closed : Done(_vol.FreeLocked(this, parent, partition, edits, child));
     }
 
     /// <summary>
@@ -166,17 +173,19 @@ public sealed class XnSession
     public XnResult Move(BlockNo from, int fromPartition, IReadOnlyList<Edit> fromEdits,
                          BlockNo to, int toPartition, IReadOnlyList<Edit> toEdits, Extent child)
     {
-        lock (_vol.Gate) return Done(_vol.MoveLocked(this, from, fromPartition, fromEdits, to, toPartition, toEdits, child));
+        lock (_vol.Gate) return _vol.IsClosed ? Closed : Done(_vol.MoveLocked(this, from, fromPartition, fromEdits, to, toPartition, toEdits, child));
     }
 
     /// <summary>Writes one dirty block now; refused with <see cref="XnError.Tainted"/> while a child is unwritten.</summary>
     public XnResult WriteBack(BlockNo block)
     {
-        lock (_vol.Gate) return _vol.WriteBackLocked(block.Value);
+        lock (_vol.Gate) return _vol.IsClosed ? Closed : _vol.WriteBackLocked(block.Value);
     }
 
     /// <summary>Writes everything dirty in a legal order (children before parents, barriers between), then flushes.</summary>
     public XnResult Sync() => _vol.Sync();
+
+    private static XnResult Closed => XnResult.Fail(XnError.Io, "the volume is closed");
 
     private XnResult Done(XnResult r)
     {

@@ -383,8 +383,6 @@ public sealed partial class XnVolume : IDisposable
         }
     }
 
-    internal void ThrowIfDisposed()
-    {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-    }
+    /// <summary>True after <see cref="Dispose"/>: every session call is refused.</summary>
+    internal bool IsClosed => _disposed;
 }
