@@ -30,6 +30,9 @@ internal sealed class Driver
 
     public List<string> Log { get; } = new();
 
+    /// <summary>Blocks that were ever moved from one parent block to another (candidates for a crash duplicate).</summary>
+    public HashSet<ulong> CrossMoved { get; } = new();
+
     public void Apply(int code)
     {
         uint c = unchecked((uint)code);
@@ -108,6 +111,7 @@ internal sealed class Driver
                 if (targets.Count == 0) return;
                 var t = targets[(int)((arg / 3) % (uint)targets.Count)];
                 var r = s.Move(new BlockNo(p.Parent), p.Partition, Clear(p.Offset), new BlockNo(t.Block), t.Partition, Set(t.Offset, p.Child), One(p.Child));
+                if (t.Block != p.Parent) CrossMoved.Add(p.Child);
                 Ok(r, $"move {p} -> {t}");
                 ptrs.Remove(p);
                 ptrs.Add(new Pointer(t.Block, t.Partition, t.Offset, p.Child, false));
