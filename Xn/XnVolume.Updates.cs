@@ -214,7 +214,13 @@ public sealed partial class XnVolume
         _udfOut.Clear();
         var r = t.Owns!.Run(page, p, _udfOut);
         if (!r.Ok) return r.Fault;
-        foreach (var x in _udfOut) into.Add(new Owned(t.ChildTypes[x.TypeIndex], x.Start, x.Count));
+        // Straight span copy: this is on every update's path.
+        int n = _udfOut.Count;
+        System.Runtime.InteropServices.CollectionsMarshal.SetCount(into, n);
+        var dst = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(into);
+        var src = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_udfOut);
+        var types = t.ChildTypes;
+        for (int i = 0; i < n; i++) dst[i] = new Owned(types[src[i].TypeIndex], src[i].Start, src[i].Count);
         return UdfFault.None;
     }
 
