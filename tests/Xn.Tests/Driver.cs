@@ -148,11 +148,18 @@ internal sealed class Driver
     {
         var s = _s[env];
         var hint = new BlockNo(parent + 1);
-        var free = s.FindFree(hint, 1);
-        if (!free.Ok) { Assert.Equal(XnError.NoSpace, free.Error); return; }
-        ulong b = free.Value.Value;
-        Ok(s.Alloc(new BlockNo(parent), partition, Set(off, b), type, One(b)), $"alloc {b} at {parent}/{partition}+{off}");
-        _ptrs[env].Add(new Pointer(parent, partition, off, b, indirect));
+        for (int attempt = 0; ; attempt++)
+        {
+            var free = s.FindFree(hint, 1);
+            if (!free.Ok) { Assert.Equal(XnError.NoSpace, free.Error); return; }
+            ulong b = free.Value.Value;
+            var r = s.Alloc(new BlockNo(parent), partition, Set(off, b), type, One(b));
+            // Another environment running concurrently may take the block between FindFree and Alloc.
+            if (r.Error == XnError.NotFree && attempt < 100) continue;
+            Ok(r, $"alloc {b} at {parent}/{partition}+{off}");
+            _ptrs[env].Add(new Pointer(parent, partition, off, b, indirect));
+            return;
+        }
     }
 
     private void Ok(XnResult r, string what)

@@ -133,4 +133,23 @@ public class PropertyTests
         });
         Check.One(Config.QuickThrowOnFailure.WithMaxTest(20), prop);
     }
+
+    [Fact]
+    public void Two_environments_working_concurrently_keep_every_invariant()
+    {
+        using var f = new XnFixture(1024);
+        var rng = new Random(11);
+        int[] Codes(int env) => Enumerable.Range(0, 400).Select(_ => (rng.Next() & ~1) | env).ToArray();
+        var (codesA, codesB) = (Codes(0), Codes(1));
+        // Each driver models only its own environment's root.
+        var da = new Driver(f, crossBlockMoves: true);
+        var db = new Driver(f, crossBlockMoves: true);
+        var ta = Task.Run(() => { foreach (int c in codesA) da.Apply(c); });
+        var tb = Task.Run(() => { foreach (int c in codesB) db.Apply(c); });
+        Task.WaitAll(ta, tb);
+        var report = f.Vol.Check();
+        Assert.True(report.Clean, Findings(report));
+        Assert.True(f.Vol.Sync().Ok);
+        Assert.True(f.Vol.Check().Clean);
+    }
 }
