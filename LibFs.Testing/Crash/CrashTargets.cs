@@ -14,6 +14,7 @@ public static class CrashTargets
         new ShadowToyTarget(ToyBug.MissingBarrier),
         new ShadowToyTarget(ToyBug.InPlace),
         new ShadowToyTarget(ToyBug.LazyFsync),
+        new XnToyTarget(),
     ];
 
     /// <summary>The target named <paramref name="name"/>, or null.</summary>
