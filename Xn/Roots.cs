@@ -18,8 +18,9 @@ public sealed record XnOptions
     /// <summary>After an unclean shutdown: trust the persisted free map (fast) or rebuild it by scanning.</summary>
     public XnRecovery Recovery { get; init; } = XnRecovery.PersistedMap;
     /// <summary>
-    /// Read-only only: load even if the free map is corrupt, rebuilding it in memory by reachability (so
-    /// that a checker can still report everything else). The result is still reported by Check.
+    /// Load even if a free-map block fails its checksum, rebuilding the map by reachability. Read-only:
+    /// the rebuilt map stays in memory and Check reports the damage (fsck). Read-write: the rebuilt map is
+    /// written back (fsck --repair). Off by default: a damaged image is refused.
     /// </summary>
     public bool TolerateCorruptFreeMap { get; init; }
     /// <summary>Most cached pages XN keeps before it evicts clean ones (cache pressure).</summary>

@@ -31,6 +31,7 @@ public sealed partial class XnVolume : IDisposable
     private int _catalogueSlot;          // slot holding the newest valid catalogue
     private bool _disposed;
     private readonly List<string> _loadFindings = new();
+    private readonly List<string> _loadRepairs = new();
 
     /// <summary>
     /// Benchmark-only switch: with false, Alloc/Free/Move apply the edits without running owns/acl or
@@ -145,7 +146,7 @@ public sealed partial class XnVolume : IDisposable
             if (!vol._free.Decode((int)i, block))
             {
                 mapOk = false;
-                if (!(options.ReadOnly && options.TolerateCorruptFreeMap))
+                if (!options.TolerateCorruptFreeMap)
                     return Corrupt($"free map block {layout.FreeMapStart + i}: checksum mismatch");
             }
         }
@@ -189,8 +190,9 @@ public sealed partial class XnVolume : IDisposable
 
         if (!mapOk)
         {
-            vol._loadFindings.Add("free map checksum mismatch: rebuilt in memory by reachability");
             vol.RebuildFreeMapByScan();
+            if (options.ReadOnly) vol._loadFindings.Add("free map checksum mismatch: rebuilt in memory by reachability");
+            else vol._loadRepairs.Add("free map checksum mismatch: rebuilt by reachability and rewritten");
         }
         else if (!super.Clean && options.Recovery == XnRecovery.Scan)
         {
@@ -199,8 +201,8 @@ public sealed partial class XnVolume : IDisposable
 
         if (!options.ReadOnly)
         {
-            if (!mapOk) return Corrupt("free map corrupt");
-            if (!super.Clean && options.Recovery == XnRecovery.Scan) vol.WriteFreeMap(all: false);
+            // A corrupt free map gets here only when the caller asked to repair it (TolerateCorruptFreeMap).
+            if (!mapOk || (!super.Clean && options.Recovery == XnRecovery.Scan)) vol.WriteFreeMap(all: !mapOk);
             // Mark the volume in use: a crash from here on is detected at the next load.
             vol._super = super with { Clean = false, MountCount = super.MountCount + 1 };
             vol._super.WriteTo(block);
@@ -214,6 +216,9 @@ public sealed partial class XnVolume : IDisposable
 
     /// <summary>Problems found while loading that did not prevent a read-only load (e.g. a rebuilt free map).</summary>
     public IReadOnlyList<string> LoadFindings { get { lock (_gate) return _loadFindings.ToList(); } }
+
+    /// <summary>What loading repaired (only with <see cref="XnOptions.TolerateCorruptFreeMap"/> read-write).</summary>
+    public IReadOnlyList<string> LoadRepairs { get { lock (_gate) return _loadRepairs.ToList(); } }
 
     // ------------------------------------------------------------------ sessions and roots
 

@@ -31,6 +31,10 @@ internal static class UdfCompiler
     private static readonly ConstructorInfo ResultCtor = typeof(UdfResult).GetConstructor([typeof(UdfFault), typeof(long)])!;
     private static readonly MethodInfo ContainsMethod = typeof(UdfReadSets).GetMethod(nameof(UdfReadSets.Contains))!;
     private static readonly MethodInfo EmitMethod = typeof(UdfCompiler).GetMethod(nameof(EmitExtent), BindingFlags.Static | BindingFlags.NonPublic)!;
+    private static readonly ConstructorInfo ExtentCtor = typeof(UdfExtent).GetConstructor([typeof(int), typeof(ulong), typeof(ulong)])!;
+    private static readonly MethodInfo AddMethod = typeof(List<UdfExtent>).GetMethod(nameof(List<UdfExtent>.Add))!;
+    private static readonly MethodInfo ReserveMethod = typeof(UdfCompiler).GetMethod(nameof(ReserveExtents), BindingFlags.Static | BindingFlags.NonPublic)!;
+    private static readonly MethodInfo TrimMethod = typeof(UdfCompiler).GetMethod(nameof(TrimExtents), BindingFlags.Static | BindingFlags.NonPublic)!;
     private static readonly FieldInfo RangesField = typeof(Context).GetField(nameof(Context.Ranges))!;
     private static readonly FieldInfo LowField = typeof(Context).GetField(nameof(Context.Low))!;
     private static readonly FieldInfo LengthField = typeof(Context).GetField(nameof(Context.Length))!;
@@ -44,6 +48,8 @@ internal static class UdfCompiler
         var method = new DynamicMethod("udf:" + udf.Name, typeof(UdfResult),
             [typeof(Context), typeof(byte).MakeByRefType(), typeof(int), typeof(List<UdfExtent>)],
             typeof(UdfCompiler).Module, skipVisibility: true);
+        // Locals are zeroed explicitly below, only where the program can read them before writing.
+        method.InitLocals = false;
         var il = method.GetILGenerator();
 
         var reg = new LocalBuilder[UdfLimits.Registers];
@@ -60,6 +66,24 @@ internal static class UdfCompiler
         var loadFault = il.DefineLabel();
         var faultExit = il.DefineLabel();
         var badPartition = il.DefineLabel();
+        var badExtent = il.DefineLabel();
+        var overflow = il.DefineLabel();
+        bool hasLoop = code.Any(x => x.Op == UdfOp.Loop);
+        // Without loops every emit runs at most once, so the output slots can be reserved up front and
+        // written directly; the list is trimmed to what was really emitted on every exit.
+        int emitCount = code.Count(x => x.Op == UdfOp.Emit);
+        bool reserve = !hasLoop && emitCount > 0 && code.All(x => x.Op != UdfOp.Emit || x.BImm);
+        var baseCount = il.DeclareLocal(typeof(int));
+        var slots = il.DeclareLocal(typeof(UdfExtent).MakeByRefType());
+        void Finish()
+        {
+            if (!reserve) return;
+            il.Emit(OpCodes.Ldarg_3);
+            il.Emit(OpCodes.Ldloc, baseCount);
+            il.Emit(OpCodes.Ldloc, emitted);
+            il.Emit(OpCodes.Add);
+            il.Emit(OpCodes.Call, TrimMethod);
+        }
 
         // Leaders: entry, jump targets, and whatever follows a jump, a possible fault, or ret.
         var leader = new bool[n + 1];
@@ -81,6 +105,14 @@ internal static class UdfCompiler
         il.Emit(OpCodes.Ldarg_2);
         il.Emit(OpCodes.Conv_I8);
         il.Emit(OpCodes.Stloc, reg[1]);
+        for (int r = 0; r < UdfLimits.Registers; r++)
+        {
+            if (r == 1) continue;
+            il.Emit(OpCodes.Ldc_I8, 0L);
+            il.Emit(OpCodes.Stloc, reg[r]);
+        }
+        il.Emit(OpCodes.Ldc_I4_0);
+        il.Emit(OpCodes.Stloc, emitted);
         bool anyChecked = code.Any(x => UdfOps.IsLoad(x.Op) && x.Checked);
         bool single = udf.Sets.SingleRange;
         if (anyChecked && single)
@@ -94,6 +126,14 @@ internal static class UdfCompiler
         {
             il.Emit(OpCodes.Ldc_I4, udf.Fuel);
             il.Emit(OpCodes.Stloc, fuel);
+        }
+        if (reserve)
+        {
+            il.Emit(OpCodes.Ldarg_3);
+            il.Emit(OpCodes.Ldc_I4, emitCount);
+            il.Emit(OpCodes.Ldloca, baseCount);
+            il.Emit(OpCodes.Call, ReserveMethod);
+            il.Emit(OpCodes.Stloc, slots);
         }
 
         void LoadB(in Insn x)
@@ -246,6 +286,58 @@ internal static class UdfCompiler
                     il.Emit(OpCodes.Stloc, reg[x.Ra]);
                     il.Emit(OpCodes.Brtrue, labels[x.Target]);
                     break;
+                case UdfOp.Emit when x.BImm:
+                {
+                    // Constant count, the usual case: the checks fold to at most two compares, and the
+                    // extent goes straight into the list. Fault order matches UdfInterpreter.EmitFault.
+                    ulong count = (ulong)x.Imm;
+                    if (count == 0)
+                    {
+                        il.Emit(OpCodes.Br, badExtent);
+                        break;
+                    }
+                    il.Emit(OpCodes.Ldloc, reg[x.Ra]);
+                    il.Emit(OpCodes.Ldc_I8, unchecked((long)(ulong.MaxValue - count)));
+                    il.Emit(OpCodes.Bgt_Un, badExtent);
+                    if (hasLoop)
+                    {
+                        // Without loops each emit runs at most once and there are at most 1024 of them.
+                        il.Emit(OpCodes.Ldloc, emitted);
+                        il.Emit(OpCodes.Ldc_I4, UdfLimits.MaxExtentsPerRun);
+                        il.Emit(OpCodes.Bge, overflow);
+                        il.Emit(OpCodes.Ldloc, emitted);
+                        il.Emit(OpCodes.Ldc_I4_1);
+                        il.Emit(OpCodes.Add);
+                        il.Emit(OpCodes.Stloc, emitted);
+                    }
+                    if (reserve)
+                    {
+                        // slots[emitted++] = extent
+                        il.Emit(OpCodes.Ldloc, slots);
+                        il.Emit(OpCodes.Ldloc, emitted);
+                        il.Emit(OpCodes.Conv_I);
+                        il.Emit(OpCodes.Sizeof, typeof(UdfExtent));
+                        il.Emit(OpCodes.Mul);
+                        il.Emit(OpCodes.Add);
+                        il.Emit(OpCodes.Ldc_I4, x.Type);
+                        il.Emit(OpCodes.Ldloc, reg[x.Ra]);
+                        il.Emit(OpCodes.Ldc_I8, x.Imm);
+                        il.Emit(OpCodes.Newobj, ExtentCtor);
+                        il.Emit(OpCodes.Stobj, typeof(UdfExtent));
+                        il.Emit(OpCodes.Ldloc, emitted);
+                        il.Emit(OpCodes.Ldc_I4_1);
+                        il.Emit(OpCodes.Add);
+                        il.Emit(OpCodes.Stloc, emitted);
+                        break;
+                    }
+                    il.Emit(OpCodes.Ldarg_3);
+                    il.Emit(OpCodes.Ldc_I4, x.Type);
+                    il.Emit(OpCodes.Ldloc, reg[x.Ra]);
+                    il.Emit(OpCodes.Ldc_I8, x.Imm);
+                    il.Emit(OpCodes.Newobj, ExtentCtor);
+                    il.Emit(OpCodes.Callvirt, AddMethod);
+                    break;
+                }
                 case UdfOp.Emit:
                     il.Emit(OpCodes.Ldarg_3);
                     il.Emit(OpCodes.Ldloca, emitted);
@@ -258,6 +350,7 @@ internal static class UdfCompiler
                     il.Emit(OpCodes.Brtrue, faultExit);
                     break;
                 case UdfOp.Ret:
+                    Finish();
                     il.Emit(OpCodes.Ldc_I4, (int)UdfFault.None);
                     LoadB(x);
                     il.Emit(OpCodes.Newobj, ResultCtor);
@@ -268,9 +361,17 @@ internal static class UdfCompiler
             }
         }
 
-        EmitFaultReturn(il, outOfFuel, UdfFault.OutOfFuel);
-        EmitFaultReturn(il, loadFault, UdfFault.LoadOutOfReadSet);
-        EmitFaultReturn(il, badPartition, UdfFault.BadPartition);
+        EmitFaultReturn(il, badPartition, UdfFault.BadPartition);   // before any reservation
+        il.MarkLabel(outOfFuel);
+        Finish();
+        EmitFaultReturn(il, null, UdfFault.OutOfFuel);
+        il.MarkLabel(loadFault);
+        Finish();
+        EmitFaultReturn(il, null, UdfFault.LoadOutOfReadSet);
+        il.MarkLabel(badExtent);
+        Finish();
+        EmitFaultReturn(il, null, UdfFault.BadExtent);
+        EmitFaultReturn(il, overflow, UdfFault.OutputOverflow);     // only with loops: no reservation
         il.MarkLabel(faultExit);
         il.Emit(OpCodes.Ldloc, fault);
         il.Emit(OpCodes.Ldc_I8, 0L);
@@ -290,14 +391,26 @@ internal static class UdfCompiler
         il.Emit(OpCodes.Stloc, into);
     }
 
-    private static void EmitFaultReturn(ILGenerator il, Label label, UdfFault f)
+    private static void EmitFaultReturn(ILGenerator il, Label? label, UdfFault f)
     {
-        il.MarkLabel(label);
+        if (label is { } l) il.MarkLabel(l);
         il.Emit(OpCodes.Ldc_I4, (int)f);
         il.Emit(OpCodes.Ldc_I8, 0L);
         il.Emit(OpCodes.Newobj, ResultCtor);
         il.Emit(OpCodes.Ret);
     }
+
+    /// <summary>Grows <paramref name="output"/> by <paramref name="extra"/> slots and returns a ref to the first.</summary>
+    private static ref UdfExtent ReserveExtents(List<UdfExtent> output, int extra, out int baseCount)
+    {
+        baseCount = output.Count;
+        System.Runtime.InteropServices.CollectionsMarshal.SetCount(output, baseCount + extra);
+        return ref System.Runtime.InteropServices.CollectionsMarshal.AsSpan(output)[baseCount];
+    }
+
+    /// <summary>Shrinks <paramref name="output"/> back to the extents really emitted.</summary>
+    private static void TrimExtents(List<UdfExtent> output, int count) =>
+        System.Runtime.InteropServices.CollectionsMarshal.SetCount(output, count);
 
     /// <summary>Appends one extent, or returns the fault (as int) the interpreter would raise.</summary>
     private static int EmitExtent(List<UdfExtent> output, ref int emitted, int type, ulong start, ulong count)

@@ -10,7 +10,9 @@ namespace ExoFS.Kernel.Udf;
 /// </summary>
 public sealed class VerifiedUdf
 {
-    private readonly Lazy<UdfBody?> _compiled;
+    // Compiled once, on first Run, under a lock on Code; null afterwards only on a big-endian host.
+    private UdfBody? _compiled;
+    private bool _compileTried;
     private readonly Lazy<bool> _disjoint;
 
     internal VerifiedUdf(UdfProgram program, Insn[] code, UdfReadSets sets, bool needsFuel)
@@ -19,7 +21,6 @@ public sealed class VerifiedUdf
         Code = code;
         Sets = sets;
         NeedsFuel = needsFuel;
-        _compiled = new Lazy<UdfBody?>(() => UdfCompiler.Compile(this), LazyThreadSafetyMode.ExecutionAndPublication);
         _disjoint = new Lazy<bool>(ComputeDisjoint);
     }
 
@@ -68,11 +69,24 @@ public sealed class VerifiedUdf
     public UdfResult Run(ReadOnlySpan<byte> block, int partition, List<UdfExtent> output)
     {
         CheckArgs(block, output);
-        var body = _compiled.Value;
+        var body = Volatile.Read(ref _compiled) ?? CompileOnce();
         // Compiled loads read native-endian memory, so a big-endian host uses the interpreter.
         return body is null
             ? UdfInterpreter.Run(this, block, partition, output)
             : body(ref MemoryMarshal.GetReference(block), partition, output);
+    }
+
+    private UdfBody? CompileOnce()
+    {
+        lock (Code)
+        {
+            if (!_compileTried)
+            {
+                Volatile.Write(ref _compiled, UdfCompiler.Compile(this));
+                _compileTried = true;
+            }
+            return _compiled;
+        }
     }
 
     private static void CheckArgs(ReadOnlySpan<byte> block, List<UdfExtent> output)

@@ -23,6 +23,7 @@ public static class LibFsRegistry
     public static IReadOnlyList<LibFsUnderTest> All { get; } =
     [
         Model,
+        FfsUnderTest.Entry,
         // New libFSes register here, one line each.
     ];
 

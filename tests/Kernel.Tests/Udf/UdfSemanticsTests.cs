@@ -123,6 +123,22 @@ public class UdfSemanticsTests
     }
 
     [Fact]
+    public void Fault_after_emits_keeps_exactly_the_extents_emitted_before_it()
+    {
+        // Straight-line code with constant counts: compiled code reserves output slots up front and must
+        // trim them on the fault path.
+        var udf = Accept(".udf t\n.types a\n.read 0 8\n ld64 r2, [r0+0]\n emit 0, r2, 1\n emit 0, r2, 2\n ld64 r3, [r2+0]\n emit 0, r2, 3\n ret 0\n");
+        var block = new byte[4096];
+        PutU64(block, 0, 4000);
+        var existing = new List<UdfExtent> { new(0, 1, 1) };
+        var (r, ext) = RunBoth(udf, block);
+        Assert.Equal(UdfFault.LoadOutOfReadSet, r.Fault);
+        Assert.Equal([new UdfExtent(0, 4000, 1), new UdfExtent(0, 4000, 2)], ext);
+        Assert.Equal(UdfFault.LoadOutOfReadSet, udf.Run(block, 0, existing).Fault);
+        Assert.Equal(3, existing.Count);
+    }
+
+    [Fact]
     public void Emit_whose_end_wraps_past_2_to_the_64_is_BadExtent() =>
         Assert.Equal(UdfFault.BadExtent, Eval("li r2, -1\n emit 0, r2, 1\n ret 0").Fault);
 

@@ -1,0 +1,117 @@
+using System.Text;
+using System.Text.Json;
+using ExoFS.Xn;
+
+namespace ExoFS.Cli.Commands;
+
+/// <summary><c>exofs info IMAGE [--json]</c>: geometry, roots, types and usage of an XN volume (read-only).</summary>
+public sealed class InfoCommand : ICommand
+{
+    public string Name => "info";
+    public string Usage => "info IMAGE [--json]            geometry, roots, types and usage of an image";
+
+    public int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        bool json = false;
+        string? path = null;
+        foreach (var a in args)
+        {
+            if (a == "--json") json = true;
+            else if (a.StartsWith('-')) return Fail(stderr, $"unknown option '{a}' (usage: exofs info IMAGE [--json])", 2);
+            else if (path is null) path = a;
+            else return Fail(stderr, $"unexpected argument '{a}'", 2);
+        }
+        if (path is null) return Fail(stderr, "missing IMAGE (usage: exofs info IMAGE [--json])", 2);
+        var opened = XnImage.Open(path, new XnOptions { ReadOnly = true }, out var error, out _);
+        if (opened is null) return Fail(stderr, error, 1);
+        var (dev, vol) = opened.Value;
+        using (dev)
+        using (vol)
+        {
+            if (json) WriteJson(stdout, path, vol);
+            else WriteText(stdout, path, vol);
+        }
+        return 0;
+    }
+
+    private static void WriteText(TextWriter o, string path, XnVolume vol)
+    {
+        var g = vol.Geometry;
+        ulong free = vol.FreeBlocks, used = g.BlockCount - free;
+        o.WriteLine($"image:      {path}");
+        o.WriteLine($"geometry:   {g.BlockCount} blocks of {g.BlockSize} bytes ({FormatBytes(g.BlockCount * (ulong)g.BlockSize)})");
+        o.WriteLine($"layout:     superblock 0, free map [{g.FreeMapStart}+{g.FreeMapBlocks}], catalogue slots [{g.CatalogueStart}+2x{g.CatalogueSlotBlocks}], data from {g.FirstDataBlock}");
+        o.WriteLine($"state:      {(g.WasClean ? "clean" : "not cleanly unmounted")}, mounted {g.MountCount} time(s), catalogue generation {g.CatalogueGeneration}");
+        o.WriteLine($"usage:      {used} used, {free} free ({(g.BlockCount == 0 ? 0 : 100.0 * used / g.BlockCount):F1}% used)");
+        var roots = vol.Roots();
+        o.WriteLine($"roots:      {roots.Count}");
+        foreach (var r in roots) o.WriteLine($"  {r.Name,-16} block {r.Block,-10} type {r.Type,-20} installed by {r.Owner}");
+        var types = vol.Types();
+        o.WriteLine($"types:      {types.Count}");
+        foreach (var (id, spec, partitions) in types)
+            o.WriteLine($"  {id.Value,4} {spec.Name,-24} {partitions} partition(s), {spec.RawRead.Count} raw-read / {spec.RawWrite.Count} raw-write range(s)"
+                        + (spec.AclUdf is null ? "" : ", acl") + (spec.SizeUdf is null ? "" : ", size"));
+    }
+
+    private static void WriteJson(TextWriter o, string path, XnVolume vol)
+    {
+        var g = vol.Geometry;
+        using var ms = new MemoryStream();
+        using (var w = new Utf8JsonWriter(ms, new JsonWriterOptions { Indented = true }))
+        {
+            w.WriteStartObject();
+            w.WriteString("image", path);
+            w.WriteStartObject("geometry");
+            w.WriteNumber("blocks", g.BlockCount);
+            w.WriteNumber("blockSize", g.BlockSize);
+            w.WriteNumber("freeMapStart", g.FreeMapStart);
+            w.WriteNumber("freeMapBlocks", g.FreeMapBlocks);
+            w.WriteNumber("catalogueStart", g.CatalogueStart);
+            w.WriteNumber("catalogueSlotBlocks", g.CatalogueSlotBlocks);
+            w.WriteNumber("firstDataBlock", g.FirstDataBlock);
+            w.WriteEndObject();
+            w.WriteBoolean("clean", g.WasClean);
+            w.WriteNumber("mountCount", g.MountCount);
+            w.WriteStartObject("usage");
+            w.WriteNumber("used", g.BlockCount - vol.FreeBlocks);
+            w.WriteNumber("free", vol.FreeBlocks);
+            w.WriteEndObject();
+            w.WriteStartArray("roots");
+            foreach (var r in vol.Roots())
+            {
+                w.WriteStartObject();
+                w.WriteString("name", r.Name);
+                w.WriteNumber("block", r.Block.Value);
+                w.WriteString("type", r.Type);
+                w.WriteString("owner", r.Owner);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteStartArray("types");
+            foreach (var (id, spec, partitions) in vol.Types())
+            {
+                w.WriteStartObject();
+                w.WriteNumber("id", id.Value);
+                w.WriteString("name", spec.Name);
+                w.WriteNumber("partitions", partitions);
+                w.WriteNumber("rawReadRanges", spec.RawRead.Count);
+                w.WriteNumber("rawWriteRanges", spec.RawWrite.Count);
+                w.WriteBoolean("acl", spec.AclUdf is not null);
+                w.WriteBoolean("size", spec.SizeUdf is not null);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        o.WriteLine(Encoding.UTF8.GetString(ms.ToArray()));
+    }
+
+    private static string FormatBytes(ulong n) =>
+        n >= 1UL << 30 ? $"{n / (double)(1UL << 30):F1} GiB" : n >= 1UL << 20 ? $"{n / (double)(1UL << 20):F1} MiB" : $"{n / 1024.0:F1} KiB";
+
+    private static int Fail(TextWriter stderr, string message, int code)
+    {
+        stderr.WriteLine($"exofs info: {message}");
+        return code;
+    }
+}

@@ -1,0 +1,310 @@
+using System.Buffers.Binary;
+using System.Numerics;
+using ExoFS.Kernel.Disk;
+using ExoFS.LibFs.Ffs.Format;
+
+namespace ExoFS.LibFs.Ffs;
+
+/// <summary>
+/// Allocation groups: the FFS placement policy and the group bitmaps.
+///
+/// XN's free map is the authority on which blocks are free (another libFS may share the disk), so a block
+/// is chosen with XN's FindFree near a goal the policy picks, then claimed with an XN Alloc by the caller;
+/// the group block bitmap records which blocks this FFS owns (fsck compares it with what the pointers say)
+/// and gives the per-group free counts the policy needs. Bitmaps are kept in memory and written through.
+///
+/// Policy (McKusick et al. 1984): a new directory goes to a group with at least the average number of free
+/// inodes and the fewest directories; any other inode goes to its parent's group (or the next with a free
+/// inode); a file's blocks go right after its previous block, its first block after its group's inode table.
+/// Caller must hold the file system lock.
+/// </summary>
+internal sealed class Allocator
+{
+    private readonly IFfsDisk _disk;
+    private readonly BlockNo _super;
+    private readonly GroupEntry[] _groups;
+    private readonly byte[][] _blockBitmaps;
+    private readonly byte[][] _inodeBitmaps;
+    private readonly uint[] _freeBlocks, _freeInodes;
+    private readonly int[] _inodeCursor;
+    private readonly bool[] _growFailed;
+
+    public Allocator(IFfsDisk disk, BlockNo super, Superblock sb, GroupEntry[] groups, byte[][] blockBitmaps, byte[][] inodeBitmaps)
+    {
+        _disk = disk;
+        _super = super;
+        Sb = sb;
+        _groups = groups;
+        _blockBitmaps = blockBitmaps;
+        _inodeBitmaps = inodeBitmaps;
+        _freeBlocks = new uint[groups.Length];
+        _freeInodes = new uint[groups.Length];
+        _inodeCursor = new int[groups.Length];
+        _growFailed = new bool[groups.Length];
+        for (int g = 0; g < groups.Length; g++)
+        {
+            _freeBlocks[g] = (uint)(GroupBlocks(g) - (ulong)PopCount(blockBitmaps[g], (int)GroupBlocks(g)));
+            _freeInodes[g] = (uint)(InodeCapacity(g) - PopCount(inodeBitmaps[g], InodeCapacity(g)));
+        }
+    }
+
+    public Superblock Sb { get; }
+    public int GroupCount => _groups.Length;
+    public IReadOnlyList<GroupEntry> Groups => _groups;
+    public uint InodesPerGroup => Sb.InodesPerGroup;
+
+    public ulong GroupBlocks(int g) => Math.Min(FfsLayout.BlocksPerGroup, Sb.TotalBlocks - (ulong)g * FfsLayout.BlocksPerGroup);
+    /// <summary>Inodes whose table blocks exist in group <paramref name="g"/> (the table grows on demand).</summary>
+    public int InodesInGroup(int g) => (int)_groups[g].InodeTableBlocks * FfsLayout.InodesPerBlock;
+    /// <summary>Inodes group <paramref name="g"/> can hold once its table is fully grown.</summary>
+    public int InodeCapacity(int g) => TableCapacityBlocks(GroupBlocks(g), Sb.InodesPerGroup) * FfsLayout.InodesPerBlock;
+
+    /// <summary>Inode-table blocks reserved for a group of <paramref name="groupBlocks"/> blocks.</summary>
+    public static int TableCapacityBlocks(ulong groupBlocks, uint inodesPerGroup) =>
+        (int)(Math.Min(FfsLayout.InodesForGroup(groupBlocks), inodesPerGroup) / FfsLayout.InodesPerBlock);
+    public ulong TotalInodes => (ulong)Enumerable.Range(0, _groups.Length).Sum(InodeCapacity);
+    public ulong FreeInodes => _freeInodes.Aggregate(0UL, (a, b) => a + b);
+    public ulong FreeBlocks => _freeBlocks.Aggregate(0UL, (a, b) => a + b);
+
+    /// <summary>
+    /// Blocks inside the groups that neither FFS owns nor XN can give out (XN's own structures, other
+    /// libFSes' blocks), measured at mount; they look free in the bitmaps.
+    /// </summary>
+    public ulong Foreign { get; set; }
+
+    /// <summary>Inode-table blocks reserved but not yet grown into (kept out of the free count, so a growing table does not show as space used).</summary>
+    public ulong UngrownTableBlocks
+    {
+        get
+        {
+            ulong n = 0;
+            for (int g = 0; g < _groups.Length; g++)
+                n += (ulong)Math.Max(0, TableCapacityBlocks(GroupBlocks(g), Sb.InodesPerGroup) - (int)_groups[g].InodeTableBlocks);
+            return n;
+        }
+    }
+
+    /// <summary>Blocks statfs reports free: not owned by FFS, not foreign, not reserved for inode tables.</summary>
+    public ulong AvailableBlocks
+    {
+        get
+        {
+            ulong taken = Foreign + UngrownTableBlocks;
+            ulong free = FreeBlocks;
+            return free > taken ? free - taken : 0;
+        }
+    }
+
+    private static int PopCount(byte[] bitmap, int bits)
+    {
+        int n = 0;
+        for (int i = 0; i < bits; i++)
+            if ((bitmap[i >> 3] & (1 << (i & 7))) != 0) n++;
+        return n;
+    }
+
+    public int GroupOfBlock(BlockNo b) => (int)(b.Value / FfsLayout.BlocksPerGroup);
+    public int GroupOfIno(ulong ino) => (int)((ino - 1) / Sb.InodesPerGroup);
+
+    /// <summary>True if <paramref name="ino"/> names a slot of some group's inode table.</summary>
+    public bool ValidIno(ulong ino)
+    {
+        if (ino == 0) return false;
+        ulong g = (ino - 1) / Sb.InodesPerGroup;
+        return g < (ulong)_groups.Length && (int)((ino - 1) % Sb.InodesPerGroup) < InodesInGroup((int)g);
+    }
+
+    /// <summary>Where inode <paramref name="ino"/> lives: its inode-table block, byte offset and partition.</summary>
+    public (BlockNo Block, int Offset, int Partition) Locate(ulong ino)
+    {
+        int g = GroupOfIno(ino);
+        int slot = (int)((ino - 1) % Sb.InodesPerGroup);
+        int part = slot % FfsLayout.InodesPerBlock;
+        return (new BlockNo(_groups[g].InodeTable + (ulong)(slot / FfsLayout.InodesPerBlock)), part * FfsLayout.InodeSize, part);
+    }
+
+    public bool InodeAllocated(ulong ino)
+    {
+        int g = GroupOfIno(ino);
+        int slot = (int)((ino - 1) % Sb.InodesPerGroup);
+        return (_inodeBitmaps[g][slot >> 3] & (1 << (slot & 7))) != 0;
+    }
+
+    public bool BlockMarked(BlockNo b)
+    {
+        int g = GroupOfBlock(b);
+        if (g >= _groups.Length) return false;
+        int bit = (int)(b.Value % FfsLayout.BlocksPerGroup);
+        return (_blockBitmaps[g][bit >> 3] & (1 << (bit & 7))) != 0;
+    }
+
+    /// <summary>
+    /// Picks an inode for a new file (near <paramref name="parentIno"/>) or directory (spread out); marks it
+    /// used. ENOSPC when no group has a free inode.
+    /// </summary>
+    public Result<ulong> AllocInode(ulong parentIno, bool directory)
+    {
+        int start = directory ? DirectoryGroup() : GroupOfIno(parentIno);
+        for (int k = 0; k < _groups.Length; k++)
+        {
+            int g = (start + k) % _groups.Length;
+            if (_freeInodes[g] == 0) continue;
+            int n = InodesInGroup(g);
+            byte[] map = _inodeBitmaps[g];
+            int found = -1;
+            for (int j = 0; j < n && found < 0; j++)
+            {
+                int slot = (_inodeCursor[g] + j) % n;
+                if ((map[slot >> 3] & (1 << (slot & 7))) == 0) found = slot;
+            }
+            if (found < 0)
+            {
+                var grown = GrowInodeTable(g);
+                if (grown == Errno.ENOSPC) continue;
+                if (grown != Errno.OK) return grown;
+                found = n;
+            }
+            var err = SetBit(_groups[g].InodeBitmap, map, found, true);
+            if (err != Errno.OK) return err;
+            _freeInodes[g]--;
+            _inodeCursor[g] = (found + 1) % InodesInGroup(g);
+            if (directory) AdjustDirectories(g, +1);
+            return (ulong)g * Sb.InodesPerGroup + (ulong)found + 1;
+        }
+        return Errno.ENOSPC;
+    }
+
+    /// <summary>
+    /// Adds one block to group <paramref name="g"/>'s inode table (an XN Alloc on the superblock that grows
+    /// the table's count by one). The table's reserved run lies before the group's data goal, so the next
+    /// block is normally free; if something else took it, the group takes no more inodes (ENOSPC).
+    /// </summary>
+    private Errno GrowInodeTable(int g)
+    {
+        var ge = _groups[g];
+        if (_growFailed[g] || ge.InodeTableBlocks >= TableCapacityBlocks(GroupBlocks(g), Sb.InodesPerGroup)) return Errno.ENOSPC;
+        var next = new BlockNo(ge.InodeTable + ge.InodeTableBlocks);
+        var free = _disk.FindFree(next, 1);
+        if (!free.Ok || free.Value != next)
+        {
+            _growFailed[g] = true;
+            return Errno.ENOSPC;
+        }
+        var err = _disk.Alloc(_super, g, new[] { FieldEdit.U32(Superblock.GroupOffset(g) + GroupEntry.InodeTableBlocksOffset, ge.InodeTableBlocks + 1) },
+            BlockKind.Inodes, next);
+        if (err != Errno.OK)
+        {
+            _growFailed[g] = true;
+            return err == Errno.EIO ? Errno.ENOSPC : err;
+        }
+        _groups[g] = ge with { InodeTableBlocks = ge.InodeTableBlocks + 1 };
+        return MarkBlock(next, true);
+    }
+
+    /// <summary>Returns an inode to its group's free pool.</summary>
+    public Errno FreeInode(ulong ino, bool directory)
+    {
+        int g = GroupOfIno(ino);
+        int slot = (int)((ino - 1) % Sb.InodesPerGroup);
+        var err = SetBit(_groups[g].InodeBitmap, _inodeBitmaps[g], slot, false);
+        if (err != Errno.OK) return err;
+        _freeInodes[g]++;
+        if (slot < _inodeCursor[g]) _inodeCursor[g] = slot;
+        if (directory) AdjustDirectories(g, -1);
+        return Errno.OK;
+    }
+
+    /// <summary>FFS's directory placement: above-average free inodes, then fewest directories.</summary>
+    private int DirectoryGroup()
+    {
+        double avg = (double)FreeInodes / _groups.Length;
+        int best = -1;
+        for (int g = 0; g < _groups.Length; g++)
+        {
+            if (_freeInodes[g] == 0 || _freeInodes[g] < avg) continue;
+            if (best < 0 || _groups[g].Directories < _groups[best].Directories
+                || (_groups[g].Directories == _groups[best].Directories && _freeBlocks[g] > _freeBlocks[best]))
+                best = g;
+        }
+        return best < 0 ? 0 : best;
+    }
+
+    private void AdjustDirectories(int g, int delta)
+    {
+        uint n = (uint)Math.Max(0, (long)_groups[g].Directories + delta);
+        _groups[g] = _groups[g] with { Directories = n };
+        Span<byte> b = stackalloc byte[4];
+        BinaryPrimitives.WriteUInt32LittleEndian(b, n);
+        // A hint for placement only; fsck recomputes it, so it needs no ordering.
+        _disk.WriteRaw(_super, Superblock.GroupOffset(g) + GroupEntry.DirectoriesOffset, b);
+    }
+
+    /// <summary>Overwrites group <paramref name="g"/>'s directory count (fsck repair).</summary>
+    public void SetDirectories(int g, uint n) => AdjustDirectories(g, (int)n - (int)_groups[g].Directories);
+
+    /// <summary>The first place to look for a new block of a file whose inode is <paramref name="ino"/>.</summary>
+    public BlockNo DataGoal(ulong ino)
+    {
+        int g = GroupOfIno(ino);
+        var ge = _groups[g];
+        // Past the inode table's reserved run, so the table can keep growing in place.
+        return new BlockNo(ge.InodeTable + (ulong)TableCapacityBlocks(GroupBlocks(g), Sb.InodesPerGroup));
+    }
+
+    /// <summary>
+    /// A free block near <paramref name="hint"/> (not yet claimed: the caller claims it with an XN Alloc and
+    /// then <see cref="MarkBlock"/>). On ENOSPC, syncs once so that frees XN deferred until their parents
+    /// were durable become reusable, then tries again.
+    /// </summary>
+    public Result<BlockNo> PickBlock(BlockNo hint)
+    {
+        if (hint.Value >= _disk.DeviceBlocks) hint = BlockNo.Zero;
+        var r = _disk.FindFree(hint, 1);
+        if (r.Ok || r.Error != Errno.ENOSPC) return r;
+        if (_disk.Sync() != Errno.OK) return Errno.EIO;
+        return _disk.FindFree(hint, 1);
+    }
+
+    /// <summary>Records that this FFS now owns (or no longer owns) <paramref name="b"/>.</summary>
+    public Errno MarkBlock(BlockNo b, bool used)
+    {
+        int g = GroupOfBlock(b);
+        if (g >= _groups.Length) return Errno.OK; // beyond the groups: XN's map is the only record
+        int bit = (int)(b.Value % FfsLayout.BlocksPerGroup);
+        bool was = (_blockBitmaps[g][bit >> 3] & (1 << (bit & 7))) != 0;
+        if (was == used) return Errno.OK;
+        var err = SetBit(_groups[g].BlockBitmap, _blockBitmaps[g], bit, used);
+        if (err != Errno.OK) return err;
+        if (used) _freeBlocks[g]--; else _freeBlocks[g]++;
+        return Errno.OK;
+    }
+
+    private Errno SetBit(ulong bitmapBlock, byte[] map, int bit, bool value)
+    {
+        byte old = map[bit >> 3];
+        byte now = value ? (byte)(old | (1 << (bit & 7))) : (byte)(old & ~(1 << (bit & 7)));
+        var err = _disk.WriteRaw(new BlockNo(bitmapBlock), bit >> 3, new[] { now });
+        if (err == Errno.OK) map[bit >> 3] = now;
+        return err;
+    }
+
+    /// <summary>Replaces a bitmap wholesale (fsck repair), recomputing the group's free counts.</summary>
+    public Errno RewriteBitmaps(int g, byte[] blockBitmap, byte[] inodeBitmap)
+    {
+        var err = _disk.WriteRaw(new BlockNo(_groups[g].BlockBitmap), 0, blockBitmap);
+        if (err != Errno.OK) return err;
+        err = _disk.WriteRaw(new BlockNo(_groups[g].InodeBitmap), 0, inodeBitmap);
+        if (err != Errno.OK) return err;
+        blockBitmap.CopyTo(_blockBitmaps[g], 0);
+        inodeBitmap.CopyTo(_inodeBitmaps[g], 0);
+        _freeBlocks[g] = (uint)(GroupBlocks(g) - (ulong)PopCount(_blockBitmaps[g], (int)GroupBlocks(g)));
+        _freeInodes[g] = (uint)(InodeCapacity(g) - PopCount(_inodeBitmaps[g], InodeCapacity(g)));
+        _inodeCursor[g] = 0;
+        return Errno.OK;
+    }
+
+    public byte[] BlockBitmap(int g) => _blockBitmaps[g];
+    public byte[] InodeBitmap(int g) => _inodeBitmaps[g];
+
+    internal static int BitCount(byte[] map) => map.Sum(b => BitOperations.PopCount(b));
+}

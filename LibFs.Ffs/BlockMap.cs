@@ -1,0 +1,207 @@
+using System.Buffers.Binary;
+using ExoFS.Kernel.Disk;
+using ExoFS.LibFs.Ffs.Format;
+
+namespace ExoFS.LibFs.Ffs;
+
+/// <summary>
+/// A file's block map: file block index → disk block through 12 direct pointers and single, double and
+/// triple indirect blocks. Every pointer it sets or clears is an XN Alloc or Free on the block holding the
+/// pointer (the inode-table block, partition = inode slot; or an indirect block, partition = index / 64),
+/// so XN checks each change against the owns-UDFs. Caller must hold the file system lock and write the
+/// inode's attributes (Blocks) afterwards; this class updates <see cref="DiskInode.Ptr"/> and Blocks in memory.
+/// </summary>
+internal sealed class BlockMap
+{
+    public const ulong P = FfsLayout.PointersPerBlock;
+    public const ulong SingleStart = FfsLayout.DirectPointers;
+    public const ulong DoubleStart = SingleStart + P;
+    public const ulong TripleStart = DoubleStart + P * P;
+    /// <summary>File blocks addressable through the map (≈ 512 GiB of 4 KiB blocks).</summary>
+    public const ulong MaxFileBlocks = TripleStart + P * P * P;
+
+    /// <summary>Where file block n's pointer chain starts: inode slot, depth (0 = direct) and per-level indices.</summary>
+    public readonly record struct Path(int Slot, int Depth, int I0, int I1, int I2)
+    {
+        public int Index(int level) => level switch { 0 => I0, 1 => I1, _ => I2 };
+    }
+
+    /// <summary>Pure arithmetic: the pointer path to file block <paramref name="n"/> (n &lt; MaxFileBlocks).</summary>
+    public static Path Resolve(ulong n)
+    {
+        if (n < SingleStart) return new Path((int)n, 0, 0, 0, 0);
+        if (n < DoubleStart) return new Path(DiskInode.Ind1Slot, 1, (int)(n - SingleStart), 0, 0);
+        if (n < TripleStart)
+        {
+            ulong m = n - DoubleStart;
+            return new Path(DiskInode.Ind2Slot, 2, (int)(m / P), (int)(m % P), 0);
+        }
+        if (n >= MaxFileBlocks) throw new ArgumentOutOfRangeException(nameof(n));
+        ulong t = n - TripleStart;
+        return new Path(DiskInode.Ind3Slot, 3, (int)(t / (P * P)), (int)(t / P % P), (int)(t % P));
+    }
+
+    /// <summary>The kind of the block a pointer at <paramref name="level"/> of a depth-<paramref name="depth"/> chain names.</summary>
+    public static BlockKind KindAt(int depth, int level) => (depth - level) switch
+    {
+        0 => BlockKind.Data, 1 => BlockKind.Ind1, 2 => BlockKind.Ind2, _ => BlockKind.Ind3,
+    };
+
+    private readonly IFfsDisk _disk;
+    private readonly Allocator _alloc;
+
+    public BlockMap(IFfsDisk disk, Allocator alloc)
+    {
+        _disk = disk;
+        _alloc = alloc;
+    }
+
+    private ulong ReadPointer(ulong block, int index)
+    {
+        Span<byte> b = stackalloc byte[8];
+        if (_disk.Read(new BlockNo(block), index * 8, b) != Errno.OK) return 0;
+        return BinaryPrimitives.ReadUInt64LittleEndian(b);
+    }
+
+    /// <summary>The disk block holding file block <paramref name="n"/>, or 0 for a hole.</summary>
+    public ulong Lookup(DiskInode inode, ulong n)
+    {
+        if (n >= MaxFileBlocks) return 0;
+        var path = Resolve(n);
+        ulong cur = inode.Ptr[path.Slot];
+        for (int level = 0; level < path.Depth && cur != 0; level++)
+            cur = ReadPointer(cur, path.Index(level));
+        return cur;
+    }
+
+    /// <summary>
+    /// The disk block of file block <paramref name="n"/>, allocating it (and any missing indirect blocks)
+    /// near <paramref name="hint"/> if it is a hole. A new block is zero-filled by XN.
+    /// </summary>
+    public Result<ulong> Ensure(ulong ino, DiskInode inode, ulong n, BlockNo hint)
+    {
+        if (n >= MaxFileBlocks) return Errno.EFBIG;
+        var path = Resolve(n);
+        var (inodeBlock, inodeOffset, partition) = _alloc.Locate(ino);
+        ulong cur = inode.Ptr[path.Slot];
+        if (cur == 0)
+        {
+            var r = AllocChild(inodeBlock, partition, inodeOffset + DiskInode.PointerFieldOffset(path.Slot),
+                KindAt(path.Depth, 0), hint);
+            if (!r.Ok) return r;
+            cur = r.Value;
+            inode.Ptr[path.Slot] = cur;
+            inode.Blocks++;
+        }
+        for (int level = 0; level < path.Depth; level++)
+        {
+            int idx = path.Index(level);
+            ulong next = ReadPointer(cur, idx);
+            if (next == 0)
+            {
+                var r = AllocChild(new BlockNo(cur), idx / FfsUdfs.PointersPerIndirectPartition, idx * 8,
+                    KindAt(path.Depth, level + 1), hint.Value == 0 ? new BlockNo(cur + 1) : hint);
+                if (!r.Ok) return r;
+                next = r.Value;
+                inode.Blocks++;
+            }
+            cur = next;
+        }
+        return cur;
+    }
+
+    private Result<ulong> AllocChild(BlockNo parent, int partition, int fieldOffset, BlockKind kind, BlockNo hint)
+    {
+        // FindFree reserves nothing: another libFS sharing the disk may take the block first (EBUSY).
+        for (int attempt = 0; attempt < 8; attempt++)
+        {
+            var pick = _alloc.PickBlock(hint);
+            if (!pick.Ok) return pick.Error;
+            var b = pick.Value;
+            var err = _disk.Alloc(parent, partition, new[] { FieldEdit.U64(fieldOffset, b.Value) }, kind, b);
+            if (err == Errno.EBUSY) { hint = b.Offset(1); continue; }
+            if (err != Errno.OK) return err;
+            err = _alloc.MarkBlock(b, true);
+            if (err != Errno.OK) return err;
+            return b.Value;
+        }
+        return Errno.ENOSPC;
+    }
+
+    /// <summary>Frees every block of the file from file block <paramref name="keep"/> on, and indirect blocks left empty.</summary>
+    public Errno Truncate(ulong ino, DiskInode inode, ulong keep)
+    {
+        var (inodeBlock, inodeOffset, partition) = _alloc.Locate(ino);
+        ulong[] first = { 0, SingleStart, DoubleStart, TripleStart };
+        for (int slot = 0; slot < DiskInode.XattrSlot; slot++)
+        {
+            ulong p = inode.Ptr[slot];
+            if (p == 0) continue;
+            int level = slot < FfsLayout.DirectPointers ? 0 : slot - FfsLayout.DirectPointers + 1;
+            ulong start = level == 0 ? (ulong)slot : first[level];
+            var (err, freed) = FreeSubtree(inodeBlock, partition, inodeOffset + DiskInode.PointerFieldOffset(slot),
+                p, level, start, keep, inode);
+            if (err != Errno.OK) return err;
+            if (freed) inode.Ptr[slot] = 0;
+        }
+        return Errno.OK;
+    }
+
+    private static ulong Span(int level) => level switch { 0 => 1, 1 => P, 2 => P * P, _ => P * P * P };
+
+    // Children first, then the pointer to them: XN checks owns() of each parent shrinks by exactly the
+    // child, and an indirect block is only dropped once it owns nothing.
+    private (Errno, bool) FreeSubtree(BlockNo parent, int partition, int fieldOffset, ulong child, int level,
+        ulong first, ulong keep, DiskInode inode)
+    {
+        if (first + Span(level) <= keep) return (Errno.OK, false);
+        bool empty = true;
+        if (level > 0)
+        {
+            var buf = new byte[FfsLayout.BlockSize];
+            var err = _disk.Read(new BlockNo(child), 0, buf);
+            if (err != Errno.OK) return (err, false);
+            ulong sub = Span(level - 1);
+            for (int i = 0; i < FfsLayout.PointersPerBlock; i++)
+            {
+                ulong p = BinaryPrimitives.ReadUInt64LittleEndian(buf.AsSpan(i * 8));
+                if (p == 0) continue;
+                var (e, freed) = FreeSubtree(new BlockNo(child), i / FfsUdfs.PointersPerIndirectPartition, i * 8, p,
+                    level - 1, first + (ulong)i * sub, keep, inode);
+                if (e != Errno.OK) return (e, false);
+                if (!freed) empty = false;
+            }
+        }
+        else if (first < keep) empty = false;
+        if (!empty) return (Errno.OK, false);
+        var fe = _disk.Free(parent, partition, new[] { FieldEdit.U64(fieldOffset, 0) }, new BlockNo(child));
+        if (fe != Errno.OK) return (fe, false);
+        inode.Blocks--;
+        return (_alloc.MarkBlock(new BlockNo(child), false), true);
+    }
+
+    /// <summary>Allocates the inode's xattr block (zero-filled).</summary>
+    public Result<ulong> EnsureXattrBlock(ulong ino, DiskInode inode)
+    {
+        if (inode.Ptr[DiskInode.XattrSlot] != 0) return inode.Ptr[DiskInode.XattrSlot];
+        var (b, off, part) = _alloc.Locate(ino);
+        var r = AllocChild(b, part, off + DiskInode.PointerFieldOffset(DiskInode.XattrSlot), BlockKind.Data, _alloc.DataGoal(ino));
+        if (!r.Ok) return r;
+        inode.Ptr[DiskInode.XattrSlot] = r.Value;
+        inode.Blocks++;
+        return r;
+    }
+
+    /// <summary>Frees the inode's xattr block if it has one.</summary>
+    public Errno FreeXattrBlock(ulong ino, DiskInode inode)
+    {
+        ulong x = inode.Ptr[DiskInode.XattrSlot];
+        if (x == 0) return Errno.OK;
+        var (b, off, part) = _alloc.Locate(ino);
+        var err = _disk.Free(b, part, new[] { FieldEdit.U64(off + DiskInode.PointerFieldOffset(DiskInode.XattrSlot), 0) }, new BlockNo(x));
+        if (err != Errno.OK) return err;
+        inode.Ptr[DiskInode.XattrSlot] = 0;
+        inode.Blocks--;
+        return _alloc.MarkBlock(new BlockNo(x), false);
+    }
+}

@@ -1,0 +1,242 @@
+using System.Text;
+using ExoFS.Kernel.Disk;
+using ExoFS.LibFs.Ffs.Format;
+
+namespace ExoFS.LibFs.Ffs;
+
+/// <summary>
+/// Directories: entries packed in the directory's data blocks (<see cref="DirBlock"/>), "." and ".." stored
+/// as the first two entries of block 0. Each directory used recently has an in-memory name index
+/// (name → block, offset, inode) built by one scan, so lookups and inserts do not rescan the blocks; the
+/// blocks stay the only persistent truth. Caller must hold the file system lock and write the directory
+/// inode's attributes after a change (Size grows when a block is added).
+/// </summary>
+internal sealed class Directory
+{
+    public readonly record struct Entry(ulong Block, int Offset, ulong Ino, byte FileType);
+
+    private sealed class Index
+    {
+        public readonly Dictionary<string, Entry> ByName = new(StringComparer.Ordinal);
+        public ulong InsertHint;
+    }
+
+    private const int MaxCachedDirectories = 4096;
+
+    private readonly IFfsDisk _disk;
+    private readonly BlockMap _map;
+    private readonly Dictionary<ulong, Index> _cache = new();
+
+    public Directory(IFfsDisk disk, BlockMap map)
+    {
+        _disk = disk;
+        _map = map;
+    }
+
+    public static ulong BlockCount(DiskInode dir) => dir.Size / FfsLayout.BlockSize;
+
+    private Result<Index> IndexOf(ulong dirIno, DiskInode dir)
+    {
+        if (_cache.TryGetValue(dirIno, out var idx)) return idx;
+        idx = new Index();
+        var buf = new byte[FfsLayout.BlockSize];
+        for (ulong lb = 0; lb < BlockCount(dir); lb++)
+        {
+            ulong b = _map.Lookup(dir, lb);
+            if (b == 0) return Errno.EIO;
+            var err = _disk.Read(new BlockNo(b), 0, buf);
+            if (err != Errno.OK) return err;
+            var records = DirBlock.Parse(buf);
+            if (records is null) return Errno.EIO;
+            foreach (var r in records)
+                if (r.Ino != 0) idx.ByName[r.Name] = new Entry(lb, r.Offset, r.Ino, r.FileType);
+        }
+        if (_cache.Count >= MaxCachedDirectories) _cache.Clear();
+        _cache[dirIno] = idx;
+        return idx;
+    }
+
+    /// <summary>Forgets the in-memory index of a directory (after it is freed, or by fsck).</summary>
+    public void Drop(ulong dirIno) => _cache.Remove(dirIno);
+    public void DropAll() => _cache.Clear();
+
+    /// <summary>The entry for <paramref name="name"/>, ENOENT if none.</summary>
+    public Result<Entry> Find(ulong dirIno, DiskInode dir, string name)
+    {
+        var idx = IndexOf(dirIno, dir);
+        if (!idx.Ok) return idx.Error;
+        return idx.Value.ByName.TryGetValue(name, out var e) ? e : Errno.ENOENT;
+    }
+
+    /// <summary>Number of entries other than "." and "..".</summary>
+    public Result<int> CountEntries(ulong dirIno, DiskInode dir)
+    {
+        var idx = IndexOf(dirIno, dir);
+        if (!idx.Ok) return idx.Error;
+        int n = idx.Value.ByName.Count;
+        if (idx.Value.ByName.ContainsKey(".")) n--;
+        if (idx.Value.ByName.ContainsKey("..")) n--;
+        return n;
+    }
+
+    private Result<(byte[] Buf, ulong Disk)> ReadBlock(DiskInode dir, ulong lb)
+    {
+        ulong b = _map.Lookup(dir, lb);
+        if (b == 0) return Errno.EIO;
+        var buf = new byte[FfsLayout.BlockSize];
+        var err = _disk.Read(new BlockNo(b), 0, buf);
+        return err != Errno.OK ? err : (buf, b);
+    }
+
+    /// <summary>Adds an entry (the caller has checked the name is absent). May grow the directory by a block.</summary>
+    public Errno Add(ulong dirIno, DiskInode dir, string name, ulong ino, byte fileType, BlockNo hint)
+    {
+        var idxr = IndexOf(dirIno, dir);
+        if (!idxr.Ok) return idxr.Error;
+        var idx = idxr.Value;
+        byte[] nameBytes = Encoding.UTF8.GetBytes(name);
+        ulong blocks = BlockCount(dir);
+        // Most inserts land in the block that last had room (or the last block): try those before a full scan.
+        var candidates = new List<ulong>();
+        if (idx.InsertHint < blocks) candidates.Add(idx.InsertHint);
+        if (blocks > 0 && idx.InsertHint != blocks - 1) candidates.Add(blocks - 1);
+        for (int pass = 0; pass < 2; pass++)
+        {
+            foreach (ulong lb in candidates)
+            {
+                var rb = ReadBlock(dir, lb);
+                if (!rb.Ok) return rb.Error;
+                var (buf, disk) = rb.Value;
+                int room = DirBlock.FindRoom(buf, nameBytes.Length);
+                if (room < 0) continue;
+                int at = DirBlock.Insert(buf, room, ino, fileType, nameBytes);
+                var err = _disk.WriteRaw(new BlockNo(disk), room, buf.AsSpan(room, at - room + DirBlock.RecordSize(nameBytes.Length)));
+                if (err != Errno.OK) return err;
+                idx.ByName[name] = new Entry(lb, at, ino, fileType);
+                idx.InsertHint = lb;
+                return Errno.OK;
+            }
+            if (pass == 0)
+            {
+                var seen = new HashSet<ulong>(candidates);
+                candidates = new List<ulong>();
+                for (ulong lb = 0; lb < blocks; lb++)
+                    if (!seen.Contains(lb)) candidates.Add(lb);
+            }
+        }
+        // No room anywhere: append a block.
+        var nb = _map.Ensure(dirIno, dir, blocks, hint);
+        if (!nb.Ok) return nb.Error;
+        var block = new byte[FfsLayout.BlockSize];
+        DirBlock.InitEmpty(block);
+        int pos = DirBlock.Insert(block, 0, ino, fileType, nameBytes);
+        var werr = _disk.WriteRaw(new BlockNo(nb.Value), 0, block);
+        if (werr != Errno.OK) return werr;
+        dir.Size = (blocks + 1) * FfsLayout.BlockSize;
+        idx.ByName[name] = new Entry(blocks, pos, ino, fileType);
+        idx.InsertHint = blocks;
+        return Errno.OK;
+    }
+
+    /// <summary>Removes the entry <paramref name="name"/> (ENOENT if absent).</summary>
+    public Errno Remove(ulong dirIno, DiskInode dir, string name)
+    {
+        var idxr = IndexOf(dirIno, dir);
+        if (!idxr.Ok) return idxr.Error;
+        if (!idxr.Value.ByName.TryGetValue(name, out var e)) return Errno.ENOENT;
+        var rb = ReadBlock(dir, e.Block);
+        if (!rb.Ok) return rb.Error;
+        var (buf, disk) = rb.Value;
+        DirBlock.Remove(buf, e.Offset);
+        var err = _disk.WriteRaw(new BlockNo(disk), 0, buf.AsSpan(0, e.Offset + DirBlock.HeaderSize));
+        if (err != Errno.OK) return err;
+        idxr.Value.ByName.Remove(name);
+        idxr.Value.InsertHint = e.Block;
+        return ShrinkIfTailEmpty(dirIno, dir, e.Block, buf, idxr.Value);
+    }
+
+    /// <summary>
+    /// Gives back trailing blocks that hold no entries (never block 0), so a directory emptied of many
+    /// entries returns its space. Entries never move, so only the tail can go.
+    /// </summary>
+    private Errno ShrinkIfTailEmpty(ulong dirIno, DiskInode dir, ulong changed, byte[] changedBlock, Index idx)
+    {
+        ulong blocks = BlockCount(dir);
+        if (changed == 0 || changed != blocks - 1 || !IsEmptyBlock(changedBlock)) return Errno.OK;
+        ulong keep = changed;
+        while (keep > 1)
+        {
+            var rb = ReadBlock(dir, keep - 1);
+            if (!rb.Ok) return rb.Error;
+            if (!IsEmptyBlock(rb.Value.Buf)) break;
+            keep--;
+        }
+        var err = _map.Truncate(dirIno, dir, keep);
+        if (err != Errno.OK) return err;
+        dir.Size = keep * FfsLayout.BlockSize;
+        if (idx.InsertHint >= keep) idx.InsertHint = keep - 1;
+        return Errno.OK;
+    }
+
+    private static bool IsEmptyBlock(byte[] block) => DirBlock.Parse(block) is { } records && records.All(r => r.Ino == 0);
+
+    /// <summary>Points an existing entry at another inode (rename over a target, "..").</summary>
+    public Errno Retarget(ulong dirIno, DiskInode dir, string name, ulong ino, byte fileType)
+    {
+        var idxr = IndexOf(dirIno, dir);
+        if (!idxr.Ok) return idxr.Error;
+        if (!idxr.Value.ByName.TryGetValue(name, out var e)) return Errno.ENOENT;
+        ulong b = _map.Lookup(dir, e.Block);
+        if (b == 0) return Errno.EIO;
+        var bytes = new byte[DirBlock.HeaderSize];
+        var err = _disk.Read(new BlockNo(b), e.Offset, bytes);
+        if (err != Errno.OK) return err;
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(bytes, ino);
+        bytes[11] = fileType;
+        err = _disk.WriteRaw(new BlockNo(b), e.Offset, bytes);
+        if (err != Errno.OK) return err;
+        idxr.Value.ByName[name] = e with { Ino = ino, FileType = fileType };
+        return Errno.OK;
+    }
+
+    /// <summary>Writes block 0 of a new directory: "." → itself, ".." → <paramref name="parentIno"/>.</summary>
+    public Errno Init(ulong dirIno, DiskInode dir, ulong parentIno, BlockNo hint)
+    {
+        var nb = _map.Ensure(dirIno, dir, 0, hint);
+        if (!nb.Ok) return nb.Error;
+        var block = new byte[FfsLayout.BlockSize];
+        DirBlock.InitEmpty(block);
+        int dot = DirBlock.Insert(block, 0, dirIno, DirBlock.FileTypeOf(FileMode.Directory), "."u8);
+        DirBlock.Insert(block, dot, parentIno, DirBlock.FileTypeOf(FileMode.Directory), ".."u8);
+        var err = _disk.WriteRaw(new BlockNo(nb.Value), 0, block);
+        if (err != Errno.OK) return err;
+        dir.Size = FfsLayout.BlockSize;
+        _cache.Remove(dirIno);
+        return Errno.OK;
+    }
+
+    /// <summary>
+    /// Sends entries whose position (block·4096 + offset) is at or after <paramref name="cookie"/> to
+    /// <paramref name="sink"/> until it returns false. Positions never move, so a cookie stays valid.
+    /// </summary>
+    public Errno Enumerate(DiskInode dir, long cookie, Func<DirBlock.Record, long, bool> sink)
+    {
+        if (cookie < 0) return Errno.EINVAL;
+        ulong blocks = BlockCount(dir);
+        for (ulong lb = (ulong)cookie / FfsLayout.BlockSize; lb < blocks; lb++)
+        {
+            var rb = ReadBlock(dir, lb);
+            if (!rb.Ok) return rb.Error;
+            var records = DirBlock.Parse(rb.Value.Buf);
+            if (records is null) return Errno.EIO;
+            long basePos = (long)lb * FfsLayout.BlockSize;
+            foreach (var r in records)
+            {
+                long pos = basePos + r.Offset;
+                if (r.Ino == 0 || pos < cookie) continue;
+                if (!sink(r, pos + r.RecLen)) return Errno.OK;
+            }
+        }
+        return Errno.OK;
+    }
+}

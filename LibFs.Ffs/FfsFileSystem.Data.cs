@@ -1,0 +1,450 @@
+using ExoFS.Kernel.Disk;
+using ExoFS.LibFs.Ffs.Format;
+
+namespace ExoFS.LibFs.Ffs;
+
+// Attributes, file data, handles, directories listing, xattrs, statfs and sync. Every member takes the lock.
+public sealed partial class FfsFileSystem
+{
+    private const ulong MaxFileSize = BlockMap.MaxFileBlocks * FfsLayout.BlockSize;
+    private const int MaxXattrValue = 65536;
+
+    public Result<FileAttr> SetAttr(InodeNo ino, SetAttrRequest request)
+    {
+        lock (_lock)
+        {
+            CheckOpen();
+            var r = _inodes.Get(ino.Value);
+            if (!r.Ok) return r.Error;
+            var i = r.Value;
+            var now = Timespec.Now();
+            if (request.Size is { } size)
+            {
+                if (FileMode.IsDir(i.Mode)) return Errno.EISDIR;
+                if (!FileMode.IsRegular(i.Mode)) return Errno.EINVAL;
+                if (size > MaxFileSize) return Errno.EFBIG;
+                var err = Truncate(ino.Value, i, size);
+                if (err != Errno.OK)
+                {
+                    _inodes.Put(ino.Value, i);
+                    return err;
+                }
+                Touch(i, now);
+            }
+            bool ownerChange = request.Uid is not null || request.Gid is not null;
+            if (request.Uid is { } uid) i.Uid = uid;
+            if (request.Gid is { } gid) i.Gid = gid;
+            if (request.Mode is { } mode) i.Mode = (i.Mode & FileMode.TypeMask) | (mode & FileMode.PermMask);
+            else if (ownerChange && !FileMode.IsDir(i.Mode))
+            {
+                // chown(2) on Linux drops set-user-ID, and set-group-ID when group execute is set.
+                const uint SetUid = 0x800, SetGid = 0x400, GroupExec = 0x08;
+                i.Mode &= ~SetUid;
+                if ((i.Mode & GroupExec) != 0) i.Mode &= ~SetGid;
+            }
+            if (request.Atime is { } at)
+            {
+                var t = at.Now ? now : at.Time;
+                i.AtimeSec = t.Sec;
+                i.AtimeNsec = t.Nsec;
+            }
+            if (request.Mtime is { } mt)
+            {
+                var t = mt.Now ? now : mt.Time;
+                i.MtimeSec = t.Sec;
+                i.MtimeNsec = t.Nsec;
+            }
+            Touch(i, now, mtime: false);
+            var perr = _inodes.Put(ino.Value, i);
+            return perr != Errno.OK ? perr : ToAttr(ino.Value, i);
+        }
+    }
+
+    /// <summary>Sets the size of a regular file, freeing blocks past the end and zeroing the tail of the last block. Lock held.</summary>
+    private Errno Truncate(ulong ino, DiskInode i, ulong size)
+    {
+        if (size < i.Size)
+        {
+            ulong keep = (size + FfsLayout.BlockSize - 1) / FfsLayout.BlockSize;
+            var err = _map.Truncate(ino, i, keep);
+            if (err != Errno.OK) return err;
+            int tail = (int)(size % FfsLayout.BlockSize);
+            if (tail != 0)
+            {
+                // Bytes past the new end must read as zeros if the file grows again.
+                ulong b = _map.Lookup(i, size / FfsLayout.BlockSize);
+                if (b != 0)
+                {
+                    err = _disk.WriteRaw(new BlockNo(b), tail, new byte[FfsLayout.BlockSize - tail]);
+                    if (err != Errno.OK) return err;
+                }
+            }
+        }
+        i.Size = size;
+        return Errno.OK;
+    }
+
+    public Result<FileHandle> Open(InodeNo ino, OpenFlags flags)
+    {
+        lock (_lock)
+        {
+            CheckOpen();
+            var r = _inodes.Get(ino.Value);
+            if (!r.Ok) return r.Error;
+            var i = r.Value;
+            if (FileMode.IsDir(i.Mode)) return Errno.EISDIR;
+            if (FileMode.IsSymlink(i.Mode)) return Errno.ELOOP;
+            if (flags.HasFlag(OpenFlags.Directory)) return Errno.ENOTDIR;
+            if (!FileMode.IsRegular(i.Mode)) return Errno.EINVAL; // fifos, sockets, devices open in the kernel
+            bool writing = (flags & OpenFlags.AccessMask) != OpenFlags.ReadOnly;
+            if (flags.HasFlag(OpenFlags.Truncate) && writing && i.Size > 0)
+            {
+                var err = Truncate(ino.Value, i, 0);
+                Touch(i, Timespec.Now());
+                _inodes.Put(ino.Value, i);
+                if (err != Errno.OK) return err;
+            }
+            return NewHandle(ino.Value, flags, isDir: false);
+        }
+    }
+
+    private FileHandle NewHandle(ulong ino, OpenFlags flags, bool isDir)
+    {
+        ulong fh = _nextHandle++;
+        _handles[fh] = (ino, flags, isDir);
+        _inodes.AddOpen(ino);
+        return new FileHandle(fh);
+    }
+
+    private Errno CloseHandle(ulong ino, FileHandle fh, bool isDir)
+    {
+        if (!_handles.TryGetValue(fh.Value, out var h) || h.Ino != ino || h.IsDir != isDir) return Errno.EBADF;
+        _handles.Remove(fh.Value);
+        if (_inodes.Release(ino)) ReapIfOrphan(ino);
+        return Errno.OK;
+    }
+
+    /// <summary>
+    /// Checks a file handle: EBADF if unknown, for another inode, a directory handle, or opened with access
+    /// mode <paramref name="forbidden"/> (WriteOnly for reads, ReadOnly for writes; null for no check).
+    /// </summary>
+    private Errno CheckHandle(ulong ino, FileHandle fh, OpenFlags? forbidden)
+    {
+        if (!_handles.TryGetValue(fh.Value, out var h) || h.Ino != ino || h.IsDir) return Errno.EBADF;
+        return (h.Flags & OpenFlags.AccessMask) == forbidden ? Errno.EBADF : Errno.OK;
+    }
+
+    public Result<(FileAttr Attr, FileHandle Handle)> Create(InodeNo parent, string name, uint mode, OpenFlags flags, Caller caller)
+    {
+        uint type = FileMode.TypeOf(mode);
+        if (type != 0 && type != FileMode.Regular) return Errno.EINVAL;
+        lock (_lock)
+        {
+            CheckOpen();
+            var r = MakeNode(parent.Value, name, FileMode.Regular | (mode & FileMode.PermMask), 0, caller, null);
+            if (!r.Ok) return r.Error;
+            return (r.Value, NewHandle(r.Value.Ino.Value, flags, isDir: false));
+        }
+    }
+
+    public Result<int> Read(InodeNo ino, FileHandle fh, long offset, Span<byte> buffer)
+    {
+        lock (_lock)
+        {
+            CheckOpen();
+            var bad = CheckHandle(ino.Value, fh, OpenFlags.WriteOnly);
+            if (bad != Errno.OK) return bad;
+            if (offset < 0) return Errno.EINVAL;
+            var r = _inodes.Get(ino.Value);
+            if (!r.Ok) return r.Error;
+            var i = r.Value;
+            if ((ulong)offset >= i.Size || buffer.Length == 0) return 0;
+            int n = (int)Math.Min((ulong)buffer.Length, i.Size - (ulong)offset);
+            int done = 0;
+            while (done < n)
+            {
+                ulong pos = (ulong)offset + (ulong)done;
+                int inBlock = (int)(pos % FfsLayout.BlockSize);
+                int chunk = Math.Min(n - done, FfsLayout.BlockSize - inBlock);
+                ulong b = _map.Lookup(i, pos / FfsLayout.BlockSize);
+                var dst = buffer.Slice(done, chunk);
+                if (b == 0) dst.Clear();
+                else
+                {
+                    var err = _disk.Read(new BlockNo(b), inBlock, dst);
+                    if (err != Errno.OK) return err;
+                }
+                done += chunk;
+            }
+            // relatime: record an access only when atime is older than the last change.
+            var atime = new Timespec(i.AtimeSec, i.AtimeNsec);
+            if (atime.CompareTo(new Timespec(i.MtimeSec, i.MtimeNsec)) <= 0 || atime.CompareTo(new Timespec(i.CtimeSec, i.CtimeNsec)) <= 0)
+            {
+                var now = Timespec.Now();
+                i.AtimeSec = now.Sec;
+                i.AtimeNsec = now.Nsec;
+                _inodes.Put(ino.Value, i);
+            }
+            return done;
+        }
+    }
+
+    public Result<int> Write(InodeNo ino, FileHandle fh, long offset, ReadOnlySpan<byte> data)
+    {
+        lock (_lock)
+        {
+            CheckOpen();
+            var bad = CheckHandle(ino.Value, fh, OpenFlags.ReadOnly);
+            if (bad != Errno.OK) return bad;
+            if (offset < 0) return Errno.EINVAL;
+            if (data.Length == 0) return 0; // Linux: a zero-length write changes nothing, not even times
+            if ((ulong)offset + (ulong)data.Length > MaxFileSize) return Errno.EFBIG;
+            var r = _inodes.Get(ino.Value);
+            if (!r.Ok) return r.Error;
+            var i = r.Value;
+            int done = 0;
+            Errno failure = Errno.OK;
+            ulong prev = 0;
+            while (done < data.Length)
+            {
+                ulong pos = (ulong)offset + (ulong)done;
+                ulong fb = pos / FfsLayout.BlockSize;
+                int inBlock = (int)(pos % FfsLayout.BlockSize);
+                int chunk = Math.Min(data.Length - done, FfsLayout.BlockSize - inBlock);
+                if (prev == 0 && fb > 0) prev = _map.Lookup(i, fb - 1);
+                var hint = prev != 0 ? new BlockNo(prev + 1) : _alloc.DataGoal(ino.Value);
+                var b = _map.Ensure(ino.Value, i, fb, hint);
+                if (!b.Ok)
+                {
+                    failure = b.Error;
+                    break;
+                }
+                var err = _disk.WriteRaw(new BlockNo(b.Value), inBlock, data.Slice(done, chunk));
+                if (err != Errno.OK)
+                {
+                    failure = err;
+                    break;
+                }
+                prev = b.Value;
+                done += chunk;
+            }
+            ulong end = (ulong)offset + (ulong)done;
+            if (end > i.Size) i.Size = end;
+            if (done > 0) Touch(i, Timespec.Now());
+            var perr = _inodes.Put(ino.Value, i);
+            if (done == 0) return failure != Errno.OK ? failure : perr;
+            return perr != Errno.OK ? perr : done; // a short write, as Linux reports one
+        }
+    }
+
+    public Errno Flush(InodeNo ino, FileHandle fh)
+    {
+        lock (_lock)
+        {
+            CheckOpen();
+            return CheckHandle(ino.Value, fh, null);
+        }
+    }
+
+    public Errno Release(InodeNo ino, FileHandle fh)
+    {
+        lock (_lock)
+        {
+            if (_disposed) return Errno.OK;
+            return CloseHandle(ino.Value, fh, isDir: false);
+        }
+    }
+
+    public Errno Fsync(InodeNo ino, FileHandle fh, bool dataOnly)
+    {
+        lock (_lock)
+        {
+            CheckOpen();
+            var bad = CheckHandle(ino.Value, fh, null);
+            return bad != Errno.OK ? bad : _disk.Sync();
+        }
+    }
+
+    public Result<FileHandle> OpenDir(InodeNo ino)
+    {
+        lock (_lock)
+        {
+            CheckOpen();
+            var r = GetDir(ino.Value);
+            if (!r.Ok) return r.Error;
+            return NewHandle(ino.Value, OpenFlags.ReadOnly | OpenFlags.Directory, isDir: true);
+        }
+    }
+
+    public Errno ReadDir(InodeNo ino, FileHandle fh, long offset, DirEntrySink sink)
+    {
+        lock (_lock)
+        {
+            CheckOpen();
+            if (!_handles.TryGetValue(fh.Value, out var h) || h.Ino != ino.Value || !h.IsDir) return Errno.EBADF;
+            if (offset < 0) return Errno.EINVAL;
+            var r = GetDir(ino.Value);
+            if (!r.Ok) return r.Error;
+            if (r.Value.Nlink == 0) return Errno.ENOENT; // a removed directory lists nothing, as on Linux
+            return _dirs.Enumerate(r.Value, offset, (rec, next) =>
+                sink(new DirEntry(rec.Name, new InodeNo(rec.Ino), (uint)rec.FileType << 12, next)));
+        }
+    }
+
+    public Errno ReleaseDir(InodeNo ino, FileHandle fh)
+    {
+        lock (_lock)
+        {
+            if (_disposed) return Errno.OK;
+            return CloseHandle(ino.Value, fh, isDir: true);
+        }
+    }
+
+    public Errno FsyncDir(InodeNo ino, FileHandle fh, bool dataOnly)
+    {
+        lock (_lock)
+        {
+            CheckOpen();
+            if (!_handles.TryGetValue(fh.Value, out var h) || h.Ino != ino.Value || !h.IsDir) return Errno.EBADF;
+            return _disk.Sync();
+        }
+    }
+
+    public Result<FsStats> StatFs()
+    {
+        lock (_lock)
+        {
+            CheckOpen();
+            ulong free = _alloc.AvailableBlocks;
+            return new FsStats(FfsLayout.BlockSize, _alloc.Sb.TotalBlocks, free, free,
+                _alloc.TotalInodes, _alloc.FreeInodes, FfsLayout.MaxNameBytes);
+        }
+    }
+
+    public Errno Sync()
+    {
+        lock (_lock)
+        {
+            if (_disposed) return Errno.OK;
+            return _disk.Sync();
+        }
+    }
+
+    // ---------------------------------------------------------------- extended attributes
+
+    private Result<List<KeyValuePair<string, byte[]>>> LoadXattrs(DiskInode i)
+    {
+        ulong x = i.Ptr[DiskInode.XattrSlot];
+        if (x == 0) return new List<KeyValuePair<string, byte[]>>();
+        var buf = new byte[FfsLayout.BlockSize];
+        var err = _disk.Read(new BlockNo(x), 0, buf);
+        if (err != Errno.OK) return err;
+        var list = XattrBlock.Parse(buf);
+        return list is null ? Errno.EIO : list;
+    }
+
+    private static readonly string[] XattrPrefixes = ["user.", "trusted.", "security.", "system."];
+
+    /// <summary>Linux's xattr name rules: 1–255 bytes (ERANGE), a known namespace (ENOTSUP) with a name after it (EINVAL).</summary>
+    private static Errno CheckXattrName(string name)
+    {
+        if (string.IsNullOrEmpty(name) || System.Text.Encoding.UTF8.GetByteCount(name) > 255) return Errno.ERANGE;
+        foreach (var p in XattrPrefixes)
+            if (name.StartsWith(p, StringComparison.Ordinal))
+                return name.Length == p.Length ? Errno.EINVAL : Errno.OK;
+        return Errno.ENOTSUP;
+    }
+
+    public Errno SetXattr(InodeNo ino, string name, ReadOnlySpan<byte> value, XattrFlags flags)
+    {
+        if ((flags & ~(XattrFlags.Create | XattrFlags.Replace)) != 0 || flags == (XattrFlags.Create | XattrFlags.Replace))
+            return Errno.EINVAL;
+        byte[] v = value.ToArray();
+        lock (_lock)
+        {
+            CheckOpen();
+            var r = _inodes.Get(ino.Value);
+            if (!r.Ok) return r.Error;
+            var bad = CheckXattrName(name);
+            if (bad != Errno.OK) return bad;
+            if (v.Length > MaxXattrValue) return Errno.E2BIG;
+            var i = r.Value;
+            var lr = LoadXattrs(i);
+            if (!lr.Ok) return lr.Error;
+            var list = lr.Value;
+            int at = list.FindIndex(kv => kv.Key == name);
+            if (at >= 0 && flags.HasFlag(XattrFlags.Create)) return Errno.EEXIST;
+            if (at < 0 && flags.HasFlag(XattrFlags.Replace)) return Errno.ENODATA;
+            if (at >= 0) list[at] = new(name, v);
+            else list.Add(new(name, v));
+            var block = new byte[FfsLayout.BlockSize];
+            if (!XattrBlock.TryWrite(list, block)) return Errno.ENOSPC;
+            var xb = _map.EnsureXattrBlock(ino.Value, i);
+            if (!xb.Ok) return xb.Error;
+            var err = _disk.WriteRaw(new BlockNo(xb.Value), 0, block);
+            if (err != Errno.OK) return err;
+            Touch(i, Timespec.Now(), mtime: false);
+            return _inodes.Put(ino.Value, i);
+        }
+    }
+
+    public Result<byte[]> GetXattr(InodeNo ino, string name)
+    {
+        lock (_lock)
+        {
+            CheckOpen();
+            var r = _inodes.Get(ino.Value);
+            if (!r.Ok) return r.Error;
+            var bad = CheckXattrName(name);
+            if (bad != Errno.OK) return bad;
+            var lr = LoadXattrs(r.Value);
+            if (!lr.Ok) return lr.Error;
+            foreach (var kv in lr.Value)
+                if (kv.Key == name) return kv.Value;
+            return Errno.ENODATA;
+        }
+    }
+
+    public Result<IReadOnlyList<string>> ListXattr(InodeNo ino)
+    {
+        lock (_lock)
+        {
+            CheckOpen();
+            var r = _inodes.Get(ino.Value);
+            if (!r.Ok) return r.Error;
+            var lr = LoadXattrs(r.Value);
+            if (!lr.Ok) return lr.Error;
+            return lr.Value.Select(kv => kv.Key).ToList();
+        }
+    }
+
+    public Errno RemoveXattr(InodeNo ino, string name)
+    {
+        lock (_lock)
+        {
+            CheckOpen();
+            var r = _inodes.Get(ino.Value);
+            if (!r.Ok) return r.Error;
+            var bad = CheckXattrName(name);
+            if (bad != Errno.OK) return bad;
+            var i = r.Value;
+            var lr = LoadXattrs(i);
+            if (!lr.Ok) return lr.Error;
+            var list = lr.Value;
+            int at = list.FindIndex(kv => kv.Key == name);
+            if (at < 0) return Errno.ENODATA;
+            list.RemoveAt(at);
+            Errno err;
+            if (list.Count == 0) err = _map.FreeXattrBlock(ino.Value, i);
+            else
+            {
+                var block = new byte[FfsLayout.BlockSize];
+                XattrBlock.TryWrite(list, block);
+                err = _disk.WriteRaw(new BlockNo(i.Ptr[DiskInode.XattrSlot]), 0, block);
+            }
+            if (err != Errno.OK) return err;
+            Touch(i, Timespec.Now(), mtime: false);
+            return _inodes.Put(ino.Value, i);
+        }
+    }
+}

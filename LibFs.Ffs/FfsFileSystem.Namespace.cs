@@ -1,0 +1,404 @@
+using System.Text;
+using ExoFS.LibFs.Ffs.Format;
+
+namespace ExoFS.LibFs.Ffs;
+
+// Names: lookup, creation, removal, rename, links. Every member takes the file system lock.
+public sealed partial class FfsFileSystem
+{
+    public Result<FileAttr> Lookup(InodeNo parent, string name)
+    {
+        lock (_lock)
+        {
+            CheckOpen();
+            var p = ParentDir(parent.Value, name, allowDots: true);
+            if (!p.Ok) return p.Error;
+            var e = _dirs.Find(parent.Value, p.Value, name);
+            if (!e.Ok) return e.Error;
+            var child = _inodes.Get(e.Value.Ino);
+            if (!child.Ok) return Errno.EIO;
+            _inodes.AddLookup(e.Value.Ino);
+            return ToAttr(e.Value.Ino, child.Value);
+        }
+    }
+
+    public void Forget(InodeNo ino, ulong nlookup)
+    {
+        lock (_lock)
+        {
+            if (_disposed) return;
+            if (_inodes.Forget(ino.Value, nlookup)) ReapIfOrphan(ino.Value);
+        }
+    }
+
+    public Result<FileAttr> GetAttr(InodeNo ino)
+    {
+        lock (_lock)
+        {
+            CheckOpen();
+            var r = _inodes.Get(ino.Value);
+            return r.Ok ? ToAttr(ino.Value, r.Value) : r.Error;
+        }
+    }
+
+    public Result<FileAttr> MkNod(InodeNo parent, string name, uint mode, ulong rdev, Caller caller)
+    {
+        uint type = FileMode.TypeOf(mode);
+        if (type == 0) type = FileMode.Regular; // mknod(2): a zero type means a regular file
+        if (type == FileMode.Directory) return Errno.EPERM; // as Linux: directories come from mkdir
+        if (type is not (FileMode.Regular or FileMode.Fifo or FileMode.Socket or FileMode.Char or FileMode.Block))
+            return Errno.EINVAL;
+        bool device = type is FileMode.Char or FileMode.Block;
+        lock (_lock)
+        {
+            CheckOpen();
+            return MakeNode(parent.Value, name, type | (mode & FileMode.PermMask), device ? rdev : 0, caller, null);
+        }
+    }
+
+    public Result<FileAttr> MkDir(InodeNo parent, string name, uint mode, Caller caller)
+    {
+        lock (_lock)
+        {
+            CheckOpen();
+            return MakeNode(parent.Value, name, FileMode.Directory | (mode & FileMode.PermMask), 0, caller, null);
+        }
+    }
+
+    public Result<FileAttr> Symlink(InodeNo parent, string name, string target, Caller caller)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        byte[] bytes = Encoding.UTF8.GetBytes(target);
+        lock (_lock)
+        {
+            CheckOpen();
+            // Parent and name errors come before target errors, as in Linux's path walk.
+            var p = ParentDir(parent.Value, name, allowDots: false);
+            if (!p.Ok) return p.Error;
+            if (bytes.Length == 0) return Errno.ENOENT;
+            if (bytes.Length >= FfsLayout.BlockSize) return Errno.ENAMETOOLONG;
+            return MakeNode(parent.Value, name, FileMode.Symlink | 0x1FF, 0, caller, bytes);
+        }
+    }
+
+    /// <summary>Creates an inode of <paramref name="mode"/> named <paramref name="name"/> in a directory. Lock held.</summary>
+    private Result<FileAttr> MakeNode(ulong parentIno, string name, uint mode, ulong rdev, Caller caller, byte[]? symlink)
+    {
+        var pr = ParentDir(parentIno, name, allowDots: false);
+        if (!pr.Ok) return pr.Error;
+        var parent = pr.Value;
+        var existing = _dirs.Find(parentIno, parent, name);
+        if (existing.Ok) return Errno.EEXIST;
+        if (existing.Error != Errno.ENOENT) return existing.Error;
+
+        bool dir = FileMode.IsDir(mode);
+        var ir = _alloc.AllocInode(parentIno, dir);
+        if (!ir.Ok) return ir.Error;
+        ulong ino = ir.Value;
+        var now = Timespec.Now();
+        var inode = NewDiskInode(mode, rdev, caller, parent, now);
+        var hint = _alloc.DataGoal(ino);
+        var err = Errno.OK;
+        if (dir)
+        {
+            inode.Nlink = 2;
+            err = _dirs.Init(ino, inode, parentIno, hint);
+        }
+        else if (symlink is not null)
+        {
+            inode.Size = (ulong)symlink.Length;
+            if (symlink.Length <= FfsLayout.InlineBytes)
+            {
+                symlink.CopyTo(inode.Inline, 0);
+                err = _inodes.PutInline(ino, inode);
+            }
+            else
+            {
+                var b = _map.Ensure(ino, inode, 0, hint);
+                err = b.Ok ? _disk.WriteRaw(new(b.Value), 0, symlink) : b.Error;
+            }
+        }
+        if (err == Errno.OK) err = _inodes.Put(ino, inode);
+        if (err == Errno.OK) err = _dirs.Add(parentIno, parent, name, ino, DirBlock.FileTypeOf(mode), _alloc.DataGoal(parentIno));
+        if (err != Errno.OK)
+        {
+            // Undo: nothing names the new inode yet, so it can go at once.
+            _inodes.Put(ino, inode);
+            Destroy(ino, inode);
+            _inodes.Put(parentIno, parent); // the directory may have grown a block before failing
+            return err;
+        }
+        if (dir) parent.Nlink++;
+        Touch(parent, now);
+        if ((err = _inodes.Put(parentIno, parent)) != Errno.OK) return err;
+        _inodes.AddLookup(ino);
+        return ToAttr(ino, inode);
+    }
+
+    public Errno Unlink(InodeNo parent, string name)
+    {
+        lock (_lock)
+        {
+            CheckOpen();
+            var pr = ParentDir(parent.Value, name, allowDots: true);
+            if (!pr.Ok) return pr.Error;
+            if (IsDot(name)) return Errno.EISDIR;
+            var e = _dirs.Find(parent.Value, pr.Value, name);
+            if (!e.Ok) return e.Error;
+            var cr = _inodes.Get(e.Value.Ino);
+            if (!cr.Ok) return Errno.EIO;
+            var child = cr.Value;
+            if (FileMode.IsDir(child.Mode)) return Errno.EISDIR;
+            var err = _dirs.Remove(parent.Value, pr.Value, name);
+            if (err != Errno.OK) return err;
+            var now = Timespec.Now();
+            if (child.Nlink > 0) child.Nlink--;
+            Touch(child, now, mtime: false);
+            Touch(pr.Value, now);
+            if ((err = _inodes.Put(e.Value.Ino, child)) != Errno.OK) return err;
+            if ((err = _inodes.Put(parent.Value, pr.Value)) != Errno.OK) return err;
+            if (child.Nlink == 0) ReapIfOrphan(e.Value.Ino);
+            return Errno.OK;
+        }
+    }
+
+    public Errno RmDir(InodeNo parent, string name)
+    {
+        lock (_lock)
+        {
+            CheckOpen();
+            var pr = ParentDir(parent.Value, name, allowDots: true);
+            if (!pr.Ok) return pr.Error;
+            if (name == ".") return Errno.EINVAL;
+            if (name == "..") return Errno.ENOTEMPTY;
+            var e = _dirs.Find(parent.Value, pr.Value, name);
+            if (!e.Ok) return e.Error;
+            ulong ino = e.Value.Ino;
+            var cr = _inodes.Get(ino);
+            if (!cr.Ok) return Errno.EIO;
+            var child = cr.Value;
+            if (!FileMode.IsDir(child.Mode)) return Errno.ENOTDIR;
+            var n = _dirs.CountEntries(ino, child);
+            if (!n.Ok) return n.Error;
+            if (n.Value > 0) return Errno.ENOTEMPTY;
+            var err = _dirs.Remove(parent.Value, pr.Value, name);
+            if (err != Errno.OK) return err;
+            var now = Timespec.Now();
+            child.Nlink = 0;
+            Touch(child, now, mtime: false);
+            if (pr.Value.Nlink > 0) pr.Value.Nlink--;
+            Touch(pr.Value, now);
+            if ((err = _inodes.Put(ino, child)) != Errno.OK) return err;
+            if ((err = _inodes.Put(parent.Value, pr.Value)) != Errno.OK) return err;
+            ReapIfOrphan(ino);
+            return Errno.OK;
+        }
+    }
+
+    public Result<FileAttr> Link(InodeNo ino, InodeNo newParent, string newName)
+    {
+        lock (_lock)
+        {
+            CheckOpen();
+            var ir = _inodes.Get(ino.Value);
+            if (!ir.Ok) return ir.Error;
+            var inode = ir.Value;
+            var pr = ParentDir(newParent.Value, newName, allowDots: true);
+            if (!pr.Ok) return pr.Error;
+            if (IsDot(newName)) return Errno.EEXIST;
+            if (FileMode.IsDir(inode.Mode)) return Errno.EPERM;
+            var existing = _dirs.Find(newParent.Value, pr.Value, newName);
+            if (existing.Ok) return Errno.EEXIST;
+            if (existing.Error != Errno.ENOENT) return existing.Error;
+            if (inode.Nlink == 0) return Errno.ENOENT; // an unlinked inode cannot be linked back
+            if (inode.Nlink >= uint.MaxValue - 1) return Errno.EMLINK;
+            var err = _dirs.Add(newParent.Value, pr.Value, newName, ino.Value, DirBlock.FileTypeOf(inode.Mode), _alloc.DataGoal(newParent.Value));
+            if (err != Errno.OK)
+            {
+                _inodes.Put(newParent.Value, pr.Value);
+                return err;
+            }
+            var now = Timespec.Now();
+            inode.Nlink++;
+            Touch(inode, now, mtime: false);
+            Touch(pr.Value, now);
+            if ((err = _inodes.Put(ino.Value, inode)) != Errno.OK) return err;
+            if ((err = _inodes.Put(newParent.Value, pr.Value)) != Errno.OK) return err;
+            _inodes.AddLookup(ino.Value);
+            return ToAttr(ino.Value, inode);
+        }
+    }
+
+    /// <summary>True if directory <paramref name="ancestor"/> is <paramref name="dir"/> or one of its ancestors.</summary>
+    private Result<bool> IsAncestorOrSelf(ulong ancestor, ulong dir)
+    {
+        ulong cur = dir;
+        for (int depth = 0; depth < 1 << 16; depth++)
+        {
+            if (cur == ancestor) return true;
+            if (cur == FfsLayout.RootIno) return false;
+            var d = GetDir(cur);
+            if (!d.Ok) return Errno.EIO;
+            var up = _dirs.Find(cur, d.Value, "..");
+            if (!up.Ok) return Errno.EIO;
+            cur = up.Value.Ino;
+        }
+        return Errno.ELOOP;
+    }
+
+    public Errno Rename(InodeNo parent, string name, InodeNo newParent, string newName, RenameFlags flags)
+    {
+        if ((flags & ~(RenameFlags.NoReplace | RenameFlags.Exchange)) != 0
+            || flags == (RenameFlags.NoReplace | RenameFlags.Exchange))
+            return Errno.EINVAL;
+        lock (_lock)
+        {
+            CheckOpen();
+            ulong pIno = parent.Value, npIno = newParent.Value;
+            var pr = ParentDir(pIno, name, allowDots: true);
+            if (!pr.Ok) return pr.Error;
+            var p = pr.Value;
+            var npr = ParentDir(npIno, newName, allowDots: true);
+            if (!npr.Ok) return npr.Error;
+            var np = npIno == pIno ? p : npr.Value; // one object per inode, so both views see every change
+            if (IsDot(name) || IsDot(newName)) return Errno.EBUSY;
+            var src = _dirs.Find(pIno, p, name);
+            if (!src.Ok) return src.Error;
+            var dst = _dirs.Find(npIno, np, newName);
+            if (!dst.Ok && dst.Error != Errno.ENOENT) return dst.Error;
+            bool exchange = flags.HasFlag(RenameFlags.Exchange);
+            if (exchange && !dst.Ok) return Errno.ENOENT;
+            if (flags.HasFlag(RenameFlags.NoReplace) && dst.Ok) return Errno.EEXIST;
+
+            ulong sIno = src.Value.Ino;
+            var sr = _inodes.Get(sIno);
+            if (!sr.Ok) return Errno.EIO;
+            var s = sr.Value;
+            bool sDir = FileMode.IsDir(s.Mode);
+            DiskInode? d = null;
+            ulong dIno = 0;
+            if (dst.Ok)
+            {
+                dIno = dst.Value.Ino;
+                var dr = _inodes.Get(dIno);
+                if (!dr.Ok) return Errno.EIO;
+                d = dr.Value;
+            }
+            // Loops, in Linux's order: the source may not be an ancestor of the new parent (EINVAL); the
+            // target may not be an ancestor of the old parent (ENOTEMPTY, or EINVAL for an exchange).
+            if (sDir)
+            {
+                var loop = IsAncestorOrSelf(sIno, npIno);
+                if (!loop.Ok) return loop.Error;
+                if (loop.Value) return Errno.EINVAL;
+            }
+            if (d is not null && FileMode.IsDir(d.Mode))
+            {
+                var loop = IsAncestorOrSelf(dIno, pIno);
+                if (!loop.Ok) return loop.Error;
+                if (loop.Value) return exchange ? Errno.EINVAL : Errno.ENOTEMPTY;
+            }
+            if (d is not null && dIno == sIno) return Errno.OK; // two names of one inode: POSIX says do nothing
+            var now = Timespec.Now();
+            if (exchange) return Exchange(pIno, p, name, sIno, s, npIno, np, newName, dIno, d!, now);
+
+            if (d is not null)
+            {
+                bool dDir = FileMode.IsDir(d.Mode);
+                if (sDir && !dDir) return Errno.ENOTDIR;
+                if (!sDir && dDir) return Errno.EISDIR;
+                if (dDir)
+                {
+                    var n = _dirs.CountEntries(dIno, d);
+                    if (!n.Ok) return n.Error;
+                    if (n.Value > 0) return Errno.ENOTEMPTY;
+                }
+            }
+
+            byte sType = DirBlock.FileTypeOf(s.Mode);
+            Errno err;
+            // The new name is made before the old one goes, so a failure (ENOSPC growing the target
+            // directory) leaves the source where it was.
+            if (d is not null) err = _dirs.Retarget(npIno, np, newName, sIno, sType);
+            else err = _dirs.Add(npIno, np, newName, sIno, sType, _alloc.DataGoal(npIno));
+            if (err != Errno.OK)
+            {
+                _inodes.Put(npIno, np);
+                return err;
+            }
+            if ((err = _dirs.Remove(pIno, p, name)) != Errno.OK) return err;
+            if (d is not null)
+            {
+                if (FileMode.IsDir(d.Mode))
+                {
+                    d.Nlink = 0;
+                    if (np.Nlink > 0) np.Nlink--; // the replaced directory's ".." no longer counts
+                }
+                else if (d.Nlink > 0) d.Nlink--;
+                Touch(d, now, mtime: false);
+                if ((err = _inodes.Put(dIno, d)) != Errno.OK) return err;
+            }
+            if (sDir && pIno != npIno)
+            {
+                if ((err = _dirs.Retarget(sIno, s, "..", npIno, DirBlock.FileTypeOf(FileMode.Directory))) != Errno.OK) return err;
+                if (p.Nlink > 0) p.Nlink--;
+                np.Nlink++;
+            }
+            Touch(s, now, mtime: false);
+            Touch(p, now);
+            Touch(np, now);
+            if ((err = _inodes.Put(sIno, s)) != Errno.OK) return err;
+            if ((err = _inodes.Put(pIno, p)) != Errno.OK) return err;
+            if (npIno != pIno && (err = _inodes.Put(npIno, np)) != Errno.OK) return err;
+            if (d is not null && d.Nlink == 0) ReapIfOrphan(dIno);
+            return Errno.OK;
+        }
+    }
+
+    /// <summary>RENAME_EXCHANGE: the two names swap inodes atomically (under the lock). Lock held.</summary>
+    private Errno Exchange(ulong pIno, DiskInode p, string name, ulong sIno, DiskInode s,
+        ulong npIno, DiskInode np, string newName, ulong dIno, DiskInode d, Timespec now)
+    {
+        bool sDir = FileMode.IsDir(s.Mode), dDir = FileMode.IsDir(d.Mode);
+        var err = _dirs.Retarget(pIno, p, name, dIno, DirBlock.FileTypeOf(d.Mode));
+        if (err == Errno.OK) err = _dirs.Retarget(npIno, np, newName, sIno, DirBlock.FileTypeOf(s.Mode));
+        if (err != Errno.OK) return err;
+        if (pIno != npIno)
+        {
+            byte dirType = DirBlock.FileTypeOf(FileMode.Directory);
+            if (sDir && (err = _dirs.Retarget(sIno, s, "..", npIno, dirType)) != Errno.OK) return err;
+            if (dDir && (err = _dirs.Retarget(dIno, d, "..", pIno, dirType)) != Errno.OK) return err;
+            int delta = (sDir ? 1 : 0) - (dDir ? 1 : 0);
+            p.Nlink = (uint)(p.Nlink - delta);
+            np.Nlink = (uint)(np.Nlink + delta);
+        }
+        Touch(s, now, mtime: false);
+        Touch(d, now, mtime: false);
+        Touch(p, now);
+        Touch(np, now);
+        if ((err = _inodes.Put(sIno, s)) != Errno.OK) return err;
+        if ((err = _inodes.Put(dIno, d)) != Errno.OK) return err;
+        if ((err = _inodes.Put(pIno, p)) != Errno.OK) return err;
+        if (npIno != pIno && (err = _inodes.Put(npIno, np)) != Errno.OK) return err;
+        return Errno.OK;
+    }
+
+    public Result<string> ReadLink(InodeNo ino)
+    {
+        lock (_lock)
+        {
+            CheckOpen();
+            var r = _inodes.Get(ino.Value);
+            if (!r.Ok) return r.Error;
+            var i = r.Value;
+            if (!FileMode.IsSymlink(i.Mode)) return Errno.EINVAL;
+            int len = (int)Math.Min(i.Size, FfsLayout.BlockSize);
+            if (len <= FfsLayout.InlineBytes) return Encoding.UTF8.GetString(i.Inline, 0, len);
+            ulong b = _map.Lookup(i, 0);
+            if (b == 0) return Errno.EIO;
+            var buf = new byte[len];
+            var err = _disk.Read(new(b), 0, buf);
+            return err != Errno.OK ? err : Encoding.UTF8.GetString(buf);
+        }
+    }
+}

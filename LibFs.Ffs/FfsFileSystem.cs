@@ -1,0 +1,320 @@
+using System.Text;
+using ExoFS.Kernel.Disk;
+using ExoFS.LibFs.Ffs.Format;
+
+namespace ExoFS.LibFs.Ffs;
+
+/// <summary>
+/// The FFS-like library file system (see <see cref="FfsLayout"/> for the format).
+///
+/// Locking: one monitor per file system (<c>_lock</c>) is held for the whole of every public call, so calls
+/// from FUSE's many threads are serialised: correctness first. Everything below this class (allocator,
+/// inode table, directories, block map, and the in-memory lookup counts and name indexes) assumes the
+/// lock is held and takes no locks of its own; XN's session is thread-safe on its own. Data copies are
+/// cheap next to XN's checks, so the single lock costs little on the two-core machines this runs on.
+///
+/// Durability: every change goes to XN's buffer cache at once (pointers through Alloc/Free, the rest
+/// through WriteRaw); XN writes blocks back in an order that never persists a pointer to an uninitialized
+/// block. <see cref="Sync"/>/<see cref="Fsync"/> flush everything. The superblock's clean flag is cleared
+/// at mount and set at unmount; a mount that finds it cleared runs the recovery scan (<see cref="Fsck"/>
+/// with repair), which frees orphaned inodes and rebuilds bitmaps and counts.
+/// </summary>
+public sealed partial class FfsFileSystem : IFileSystem
+{
+    private const int InitialTableBlocks = 4;
+    private readonly object _lock = new();
+    private readonly IFfsDisk _disk;
+    private readonly BlockNo _superBlock;
+    private readonly Allocator _alloc;
+    private readonly InodeTable _inodes;
+    private readonly BlockMap _map;
+    private readonly Directory _dirs;
+    private readonly Dictionary<ulong, (ulong Ino, OpenFlags Flags, bool IsDir)> _handles = new();
+    private readonly IDisposable? _owned;
+    private ulong _nextHandle = 1;
+    private ulong _nextGeneration;
+    private bool _disposed;
+
+    /// <summary>What the mount-time recovery scan did (null if the image was clean).</summary>
+    public FsckReport? RecoveryReport { get; private set; }
+
+    public string Name => "ffs";
+
+    private FfsFileSystem(IFfsDisk disk, BlockNo superBlock, Allocator alloc, IDisposable? owned)
+    {
+        _disk = disk;
+        _superBlock = superBlock;
+        _alloc = alloc;
+        _inodes = new InodeTable(disk, alloc);
+        _map = new BlockMap(disk, alloc);
+        _dirs = new Directory(disk, _map);
+        _owned = owned;
+        _nextGeneration = Math.Max(1, alloc.Sb.NextGeneration);
+    }
+
+    internal IFfsDisk Disk => _disk;
+    internal Allocator Alloc => _alloc;
+    internal InodeTable Inodes => _inodes;
+    internal BlockMap Map => _map;
+    internal Directory Dirs => _dirs;
+    internal BlockNo SuperBlock => _superBlock;
+    internal object Lock => _lock;
+
+    // ---------------------------------------------------------------- format and mount
+
+    /// <summary>
+    /// Lays out a new file system whose superblock is <paramref name="superBlock"/> (an XN root block,
+    /// zero-filled) on a device of <paramref name="totalBlocks"/> blocks, and mounts it.
+    /// </summary>
+    internal static Result<FfsFileSystem> FormatOn(IFfsDisk disk, BlockNo superBlock, ulong totalBlocks, IDisposable? owned = null)
+    {
+        ulong groups = (totalBlocks + FfsLayout.BlocksPerGroup - 1) / FfsLayout.BlocksPerGroup;
+        if (groups == 0 || groups > FfsLayout.MaxGroups || totalBlocks < 64) return Errno.EINVAL;
+        uint ipg = FfsLayout.InodesForGroup(Math.Min(totalBlocks, FfsLayout.BlocksPerGroup));
+        var sb = new Superblock(Superblock.CurrentVersion, (uint)groups, ipg, totalBlocks, 0, 1,
+            DateTimeOffset.UtcNow.ToUnixTimeSeconds());
+        var header = new byte[Superblock.HeaderSize];
+        sb.WriteTo(header);
+        var err = disk.WriteRaw(superBlock, 0, header);
+        if (err != Errno.OK) return err;
+
+        var entries = new GroupEntry[groups];
+        var owned_ = new List<ulong> { superBlock.Value };
+        for (int g = 0; g < (int)groups; g++)
+        {
+            int off = Superblock.GroupOffset(g);
+            var hint = new BlockNo((ulong)g * FfsLayout.BlocksPerGroup);
+            ulong groupBlocks = Math.Min(FfsLayout.BlocksPerGroup, totalBlocks - hint.Value);
+            int capacity = Allocator.TableCapacityBlocks(groupBlocks, ipg);
+            // The table starts small and grows on demand into its reserved run (see Allocator).
+            uint tableBlocks = (uint)Math.Min(capacity, InitialTableBlocks);
+            var bb = disk.FindFree(hint, 1);
+            if (!bb.Ok) return bb.Error;
+            err = disk.Alloc(superBlock, g, new[] { FieldEdit.U64(off + GroupEntry.BlockBitmapOffset, bb.Value.Value) }, BlockKind.Data, bb.Value);
+            if (err != Errno.OK) return err;
+            var ib = disk.FindFree(bb.Value, 1);
+            if (!ib.Ok) return ib.Error;
+            err = disk.Alloc(superBlock, g, new[] { FieldEdit.U64(off + GroupEntry.InodeBitmapOffset, ib.Value.Value) }, BlockKind.Data, ib.Value);
+            if (err != Errno.OK) return err;
+            var it = disk.FindFree(ib.Value, (ulong)capacity);
+            if (!it.Ok) it = disk.FindFree(ib.Value, tableBlocks);
+            if (!it.Ok) return it.Error;
+            // One Alloc per inode-table block: the owns-UDF grows by exactly that block each time.
+            for (uint i = 0; i < tableBlocks; i++)
+            {
+                var edits = i == 0
+                    ? new[] { FieldEdit.U64(off + GroupEntry.InodeTableOffset, it.Value.Value), FieldEdit.U32(off + GroupEntry.InodeTableBlocksOffset, 1) }
+                    : new[] { FieldEdit.U32(off + GroupEntry.InodeTableBlocksOffset, i + 1) };
+                err = disk.Alloc(superBlock, g, edits, BlockKind.Inodes, it.Value.Offset(i));
+                if (err != Errno.OK) return err;
+                owned_.Add(it.Value.Value + i);
+            }
+            owned_.Add(bb.Value.Value);
+            owned_.Add(ib.Value.Value);
+            entries[g] = new GroupEntry(bb.Value.Value, ib.Value.Value, it.Value.Value, tableBlocks, 0);
+        }
+
+        var blockMaps = new byte[groups][];
+        var inodeMaps = new byte[groups][];
+        for (int g = 0; g < (int)groups; g++)
+        {
+            blockMaps[g] = new byte[FfsLayout.BlockSize];
+            inodeMaps[g] = new byte[FfsLayout.BlockSize];
+        }
+        foreach (ulong b in owned_)
+        {
+            int g = (int)(b / FfsLayout.BlocksPerGroup);
+            if (g < (int)groups) blockMaps[g][(b % FfsLayout.BlocksPerGroup) >> 3] |= (byte)(1 << (int)(b % 8));
+        }
+        inodeMaps[0][0] = 1; // inode 1: the root directory
+        for (int g = 0; g < (int)groups; g++)
+        {
+            if ((err = disk.WriteRaw(new BlockNo(entries[g].BlockBitmap), 0, blockMaps[g])) != Errno.OK) return err;
+            if ((err = disk.WriteRaw(new BlockNo(entries[g].InodeBitmap), 0, inodeMaps[g])) != Errno.OK) return err;
+        }
+
+        var alloc = new Allocator(disk, superBlock, sb, entries, blockMaps, inodeMaps);
+        alloc.SetDirectories(0, 1);
+        var fs = new FfsFileSystem(disk, superBlock, alloc, owned);
+        var now = Timespec.Now();
+        var root = fs.NewDiskInode(FileMode.Directory | 0x1ED /* 0755 */, 0, Caller.Root, null, now);
+        root.Nlink = 2;
+        err = fs._dirs.Init(FfsLayout.RootIno, root, FfsLayout.RootIno, alloc.DataGoal(FfsLayout.RootIno));
+        if (err != Errno.OK) return err;
+        if ((err = fs._inodes.Put(FfsLayout.RootIno, root)) != Errno.OK) return err;
+        if ((err = fs.WriteHeader(clean: false)) != Errno.OK) return err;
+        if ((err = disk.Sync()) != Errno.OK) return err;
+        return fs;
+    }
+
+    /// <summary>Mounts the file system whose superblock is <paramref name="superBlock"/>; EUCLEAN if it is not one.</summary>
+    internal static Result<FfsFileSystem> MountOn(IFfsDisk disk, BlockNo superBlock, IDisposable? owned = null, bool recover = true)
+    {
+        var buf = new byte[FfsLayout.BlockSize];
+        var err = disk.Read(superBlock, 0, buf);
+        if (err != Errno.OK) return err;
+        var sbOrNull = Superblock.ReadFrom(buf);
+        if (sbOrNull is not { } sb || sb.TotalBlocks > disk.DeviceBlocks
+            || (sb.TotalBlocks + FfsLayout.BlocksPerGroup - 1) / FfsLayout.BlocksPerGroup != sb.GroupCount)
+            return Errno.EUCLEAN;
+        var entries = new GroupEntry[sb.GroupCount];
+        var blockMaps = new byte[sb.GroupCount][];
+        var inodeMaps = new byte[sb.GroupCount][];
+        for (int g = 0; g < entries.Length; g++)
+        {
+            entries[g] = GroupEntry.ReadFrom(buf.AsSpan(Superblock.GroupOffset(g)));
+            if (entries[g].BlockBitmap == 0 || entries[g].InodeBitmap == 0 || entries[g].InodeTable == 0
+                || entries[g].InodeTableBlocks == 0 || entries[g].InodeTableBlocks * FfsLayout.InodesPerBlock > sb.InodesPerGroup)
+                return Errno.EUCLEAN;
+            blockMaps[g] = new byte[FfsLayout.BlockSize];
+            inodeMaps[g] = new byte[FfsLayout.BlockSize];
+            if ((err = disk.Read(new BlockNo(entries[g].BlockBitmap), 0, blockMaps[g])) != Errno.OK) return err;
+            if ((err = disk.Read(new BlockNo(entries[g].InodeBitmap), 0, inodeMaps[g])) != Errno.OK) return err;
+        }
+        var alloc = new Allocator(disk, superBlock, sb, entries, blockMaps, inodeMaps);
+        var fs = new FfsFileSystem(disk, superBlock, alloc, owned);
+        var rootInode = fs._inodes.Get(FfsLayout.RootIno);
+        if (!rootInode.Ok || !FileMode.IsDir(rootInode.Value.Mode)) return Errno.EUCLEAN;
+        if (sb.Clean == 0 && recover)
+        {
+            // The last session did not unmount cleanly: orphans may hold blocks and the bitmaps may
+            // disagree with the pointers. Repair from the pointers, which XN kept consistent.
+            fs.RecoveryReport = Fsck.Run(fs, repair: true);
+        }
+        if ((err = fs.WriteHeader(clean: false)) != Errno.OK) return err;
+        if ((err = disk.Sync()) != Errno.OK) return err;
+        return fs;
+    }
+
+    private Errno WriteHeader(bool clean)
+    {
+        var sb = _alloc.Sb with { Clean = clean ? 1u : 0u, NextGeneration = _nextGeneration };
+        var header = new byte[Superblock.HeaderSize];
+        sb.WriteTo(header);
+        return _disk.WriteRaw(_superBlock, 0, header);
+    }
+
+    /// <summary>Frees orphans, marks the file system clean and makes everything durable.</summary>
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            if (_disposed) return;
+            _disposed = true;
+            foreach (ulong ino in _inodes.Referenced.ToList())
+            {
+                var r = _inodes.Get(ino);
+                if (r.Ok && r.Value.Nlink == 0) Destroy(ino, r.Value);
+            }
+            _inodes.ForgetAll();
+            _handles.Clear();
+            if (WriteHeader(clean: true) == Errno.OK) _disk.Sync();
+            _owned?.Dispose();
+            // Resources handed over with Owning (an XN volume, then its device), released in that order.
+            foreach (var r in _ownedExtra) r.Dispose();
+        }
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    private DiskInode NewDiskInode(uint mode, ulong rdev, Caller caller, DiskInode? parent, Timespec now)
+    {
+        var inode = new DiskInode
+        {
+            Mode = mode, Nlink = 1, Uid = caller.Uid, Gid = caller.Gid, Rdev = rdev,
+            Generation = (uint)_nextGeneration++,
+            AtimeSec = now.Sec, AtimeNsec = now.Nsec, MtimeSec = now.Sec, MtimeNsec = now.Nsec,
+            CtimeSec = now.Sec, CtimeNsec = now.Nsec,
+        };
+        // BSD/Linux group inheritance: a set-group-ID directory passes its group (and, to directories, the bit) on.
+        if (parent is not null && (parent.Mode & 0x400) != 0)
+        {
+            inode.Gid = parent.Gid;
+            if (FileMode.IsDir(mode)) inode.Mode |= 0x400;
+        }
+        return inode;
+    }
+
+    private static FileAttr ToAttr(ulong ino, DiskInode i) => new(
+        new InodeNo(ino), i.Mode, i.Nlink, i.Uid, i.Gid, i.Rdev, i.Size, i.Blocks * (FfsLayout.BlockSize / 512),
+        new Timespec(i.AtimeSec, i.AtimeNsec), new Timespec(i.MtimeSec, i.MtimeNsec), new Timespec(i.CtimeSec, i.CtimeNsec),
+        i.Generation);
+
+    private static void Touch(DiskInode i, Timespec now, bool mtime = true, bool ctime = true)
+    {
+        if (mtime) { i.MtimeSec = now.Sec; i.MtimeNsec = now.Nsec; }
+        if (ctime) { i.CtimeSec = now.Sec; i.CtimeNsec = now.Nsec; }
+    }
+
+    private static Errno CheckName(string name)
+    {
+        if (string.IsNullOrEmpty(name) || name.Contains('/') || name.Contains('\0')) return Errno.EINVAL;
+        if (Encoding.UTF8.GetByteCount(name) > FfsLayout.MaxNameBytes) return Errno.ENAMETOOLONG;
+        return Errno.OK;
+    }
+
+    private static bool IsDot(string name) => name is "." or "..";
+
+    /// <summary>The directory inode <paramref name="ino"/>: ENOENT if absent or already removed, ENOTDIR if not a directory.</summary>
+    private Result<DiskInode> GetDir(ulong ino)
+    {
+        var r = _inodes.Get(ino);
+        if (!r.Ok) return r.Error;
+        if (!FileMode.IsDir(r.Value.Mode)) return Errno.ENOTDIR;
+        return r;
+    }
+
+    /// <summary>
+    /// Resolves a parent directory and validates a name with Linux's precedence: unknown parent ENOENT,
+    /// not a directory ENOTDIR, a removed directory ENOENT, then the name (EINVAL, ENAMETOOLONG), then
+    /// "." and ".." (EEXIST unless <paramref name="allowDots"/>).
+    /// </summary>
+    private Result<DiskInode> ParentDir(ulong ino, string name, bool allowDots)
+    {
+        var d = GetDir(ino);
+        if (!d.Ok) return d.Error;
+        if (d.Value.Nlink == 0) return Errno.ENOENT;
+        var bad = CheckName(name);
+        if (bad != Errno.OK) return bad;
+        if (!allowDots && IsDot(name)) return Errno.EEXIST;
+        return d;
+    }
+
+    /// <summary>Frees an inode and everything it owns. Caller has checked nothing references it.</summary>
+    private Errno Destroy(ulong ino, DiskInode inode)
+    {
+        bool dir = FileMode.IsDir(inode.Mode);
+        var err = _map.Truncate(ino, inode, 0);
+        if (err == Errno.OK) err = _map.FreeXattrBlock(ino, inode);
+        if (err != Errno.OK)
+        {
+            _inodes.Put(ino, inode); // keep Blocks truthful; fsck finishes the job
+            return err;
+        }
+        var zero = new DiskInode();
+        if ((err = _inodes.Put(ino, zero)) != Errno.OK) return err;
+        if ((err = _inodes.PutInline(ino, zero)) != Errno.OK) return err;
+        _dirs.Drop(ino);
+        return _alloc.FreeInode(ino, dir);
+    }
+
+    /// <summary>Frees the inode if it has no links and nothing in memory references it.</summary>
+    private void ReapIfOrphan(ulong ino)
+    {
+        if (_inodes.InUse(ino)) return;
+        var r = _inodes.Get(ino);
+        if (r.Ok && r.Value.Nlink == 0) Destroy(ino, r.Value);
+    }
+
+    private Errno CheckOpen()
+    {
+        if (_disposed) throw new ObjectDisposedException(nameof(FfsFileSystem));
+        return Errno.OK;
+    }
+}
+
+public sealed partial class FfsFileSystem
+{
+    /// <summary>fsck repair: frees an unreachable inode and everything it owns. Lock held.</summary>
+    internal void FreeInodeForFsck(ulong ino, DiskInode inode) => Destroy(ino, inode);
+}

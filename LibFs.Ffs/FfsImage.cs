@@ -1,0 +1,71 @@
+using ExoFS.Kernel;
+using ExoFS.Kernel.Disk;
+using ExoFS.Xn;
+
+namespace ExoFS.LibFs.Ffs;
+
+/// <summary>
+/// FFS on a whole device or image file, for callers that do not manage the stack themselves (the CLI,
+/// benchmarks, tests): boots a kernel, loads (or formats) the XN volume, creates an environment, grants it
+/// the root and mounts. The returned file system owns the volume (and the device, when it opened it):
+/// disposing it unmounts FFS, then the volume, then closes the device.
+/// </summary>
+public static class FfsImage
+{
+    /// <summary>Formats <paramref name="dev"/> as an XN volume holding one FFS and returns it mounted.</summary>
+    public static Result<FfsFileSystem> FormatDevice(IBlockDevice dev, out string? error, bool ownsDevice = false,
+        string rootName = FfsFileSystem.DefaultRootName)
+    {
+        var kernel = new ExoKernel();
+        var vol = XnVolume.Format(dev, kernel);
+        if (!vol.Ok) { error = $"XN format: {vol}"; return Errno.EINVAL; }
+        var env = kernel.CreateEnvironment("ffs");
+        var fs = FfsFileSystem.Format(vol.Value, env, out error, rootName);
+        return Finish(fs, vol.Value, dev, ownsDevice);
+    }
+
+    /// <summary>Mounts the FFS on an XN volume already on <paramref name="dev"/>.</summary>
+    public static Result<FfsFileSystem> MountDevice(IBlockDevice dev, out string? error, bool ownsDevice = false,
+        string rootName = FfsFileSystem.DefaultRootName)
+    {
+        var kernel = new ExoKernel();
+        var vol = XnVolume.Load(dev, kernel);
+        if (!vol.Ok) { error = $"XN load: {vol}"; return Errno.EUCLEAN; }
+        var env = kernel.CreateEnvironment("ffs");
+        var fs = FfsFileSystem.Mount(vol.Value, env, out error, rootName);
+        return Finish(fs, vol.Value, dev, ownsDevice);
+    }
+
+    /// <summary>Creates image file <paramref name="path"/> of <paramref name="bytes"/> (rounded down to 4 KiB) holding a new FFS.</summary>
+    public static Result<FfsFileSystem> Create(string path, ulong bytes, out string? error, bool overwrite = false)
+    {
+        ImageFileDevice dev;
+        try { dev = ImageFileDevice.Create(path, bytes / IBlockDevice.BlockSize, overwrite); }
+        catch (IOException e) { error = e.Message; return Errno.EIO; }
+        catch (UnauthorizedAccessException e) { error = e.Message; return Errno.EACCES; }
+        return FormatDevice(dev, out error, ownsDevice: true);
+    }
+
+    /// <summary>Opens image file <paramref name="path"/> and mounts its FFS.</summary>
+    public static Result<FfsFileSystem> Open(string path, out string? error, string rootName = FfsFileSystem.DefaultRootName)
+    {
+        ImageFileDevice dev;
+        try { dev = ImageFileDevice.Open(path); }
+        catch (IOException e) { error = e.Message; return Errno.EIO; }
+        catch (UnauthorizedAccessException e) { error = e.Message; return Errno.EACCES; }
+        return MountDevice(dev, out error, ownsDevice: true, rootName);
+    }
+
+    private static Result<FfsFileSystem> Finish(Result<FfsFileSystem> fs, XnVolume vol, IBlockDevice dev, bool ownsDevice)
+    {
+        if (!fs.Ok)
+        {
+            vol.Dispose();
+            if (ownsDevice) dev.Dispose();
+            return fs;
+        }
+        fs.Value.Owning(vol);
+        if (ownsDevice) fs.Value.Owning(dev);
+        return fs;
+    }
+}

@@ -1,0 +1,95 @@
+using System.Buffers.Binary;
+
+namespace ExoFS.LibFs.Ffs.Format;
+
+/// <summary>One allocation group's entry in the superblock's group table (32 bytes).</summary>
+/// <remarks>
+/// Bytes 0–27 are pointers (read by the superblock's owns-UDF, changed only through XN Alloc/Free);
+/// bytes 28–31 (<see cref="Directories"/>) are a raw counter the placement policy keeps.
+/// </remarks>
+public record struct GroupEntry(ulong BlockBitmap, ulong InodeBitmap, ulong InodeTable, uint InodeTableBlocks, uint Directories)
+{
+    public const int Size = 32;
+    public const int BlockBitmapOffset = 0, InodeBitmapOffset = 8, InodeTableOffset = 16, InodeTableBlocksOffset = 24,
+        DirectoriesOffset = 28;
+    /// <summary>The bytes of an entry the owns-UDF reads (pointer fields).</summary>
+    public const int PointerBytes = 28;
+
+    public static GroupEntry ReadFrom(ReadOnlySpan<byte> s) => new(
+        BinaryPrimitives.ReadUInt64LittleEndian(s[BlockBitmapOffset..]),
+        BinaryPrimitives.ReadUInt64LittleEndian(s[InodeBitmapOffset..]),
+        BinaryPrimitives.ReadUInt64LittleEndian(s[InodeTableOffset..]),
+        BinaryPrimitives.ReadUInt32LittleEndian(s[InodeTableBlocksOffset..]),
+        BinaryPrimitives.ReadUInt32LittleEndian(s[DirectoriesOffset..]));
+
+    public readonly void WriteTo(Span<byte> s)
+    {
+        BinaryPrimitives.WriteUInt64LittleEndian(s[BlockBitmapOffset..], BlockBitmap);
+        BinaryPrimitives.WriteUInt64LittleEndian(s[InodeBitmapOffset..], InodeBitmap);
+        BinaryPrimitives.WriteUInt64LittleEndian(s[InodeTableOffset..], InodeTable);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[InodeTableBlocksOffset..], InodeTableBlocks);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[DirectoriesOffset..], Directories);
+    }
+}
+
+/// <summary>
+/// The superblock header (bytes 0–255 of the FFS root block; all raw fields). The group table follows
+/// at <see cref="GroupTableOffset"/>, entry g at <c>GroupTableOffset + 32·g</c>.
+/// </summary>
+public record struct Superblock(
+    uint Version,
+    uint GroupCount,
+    uint InodesPerGroup,
+    ulong TotalBlocks,
+    uint Clean,
+    ulong NextGeneration,
+    long CreatedSec)
+{
+    public const ulong MagicValue = 0x31305346464F5845; // "EXOFFS01" read as little-endian u64
+    public const uint CurrentVersion = 1;
+    public const int HeaderSize = 256;
+    public const int GroupTableOffset = HeaderSize;
+
+    public const int MagicOffset = 0, VersionOffset = 8, BlockSizeOffset = 12, GroupCountOffset = 16,
+        BlocksPerGroupOffset = 20, InodesPerGroupOffset = 24, InodeSizeOffset = 28, TotalBlocksOffset = 32,
+        CleanOffset = 40, NextGenerationOffset = 48, CreatedOffset = 56;
+
+    public static int GroupOffset(int group) => GroupTableOffset + group * GroupEntry.Size;
+
+    /// <summary>Decodes the header; null when the magic, block size or geometry do not match this format.</summary>
+    public static Superblock? ReadFrom(ReadOnlySpan<byte> s)
+    {
+        if (BinaryPrimitives.ReadUInt64LittleEndian(s[MagicOffset..]) != MagicValue) return null;
+        if (BinaryPrimitives.ReadUInt32LittleEndian(s[BlockSizeOffset..]) != FfsLayout.BlockSize) return null;
+        if (BinaryPrimitives.ReadUInt32LittleEndian(s[BlocksPerGroupOffset..]) != FfsLayout.BlocksPerGroup) return null;
+        if (BinaryPrimitives.ReadUInt32LittleEndian(s[InodeSizeOffset..]) != FfsLayout.InodeSize) return null;
+        var sb = new Superblock(
+            BinaryPrimitives.ReadUInt32LittleEndian(s[VersionOffset..]),
+            BinaryPrimitives.ReadUInt32LittleEndian(s[GroupCountOffset..]),
+            BinaryPrimitives.ReadUInt32LittleEndian(s[InodesPerGroupOffset..]),
+            BinaryPrimitives.ReadUInt64LittleEndian(s[TotalBlocksOffset..]),
+            BinaryPrimitives.ReadUInt32LittleEndian(s[CleanOffset..]),
+            BinaryPrimitives.ReadUInt64LittleEndian(s[NextGenerationOffset..]),
+            BinaryPrimitives.ReadInt64LittleEndian(s[CreatedOffset..]));
+        if (sb.Version != CurrentVersion || sb.GroupCount == 0 || sb.GroupCount > FfsLayout.MaxGroups
+            || sb.InodesPerGroup == 0 || sb.InodesPerGroup % FfsLayout.InodesPerBlock != 0) return null;
+        return sb;
+    }
+
+    /// <summary>Writes the 256-byte header (not the group table).</summary>
+    public readonly void WriteTo(Span<byte> s)
+    {
+        s[..HeaderSize].Clear();
+        BinaryPrimitives.WriteUInt64LittleEndian(s[MagicOffset..], MagicValue);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[VersionOffset..], Version);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[BlockSizeOffset..], FfsLayout.BlockSize);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[GroupCountOffset..], GroupCount);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[BlocksPerGroupOffset..], (uint)FfsLayout.BlocksPerGroup);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[InodesPerGroupOffset..], InodesPerGroup);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[InodeSizeOffset..], FfsLayout.InodeSize);
+        BinaryPrimitives.WriteUInt64LittleEndian(s[TotalBlocksOffset..], TotalBlocks);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[CleanOffset..], Clean);
+        BinaryPrimitives.WriteUInt64LittleEndian(s[NextGenerationOffset..], NextGeneration);
+        BinaryPrimitives.WriteInt64LittleEndian(s[CreatedOffset..], CreatedSec);
+    }
+}

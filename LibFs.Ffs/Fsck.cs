@@ -1,0 +1,273 @@
+using System.Buffers.Binary;
+using ExoFS.Kernel.Disk;
+using ExoFS.LibFs.Ffs.Format;
+
+namespace ExoFS.LibFs.Ffs;
+
+/// <summary>What <see cref="Fsck"/> found and, with repair, what it fixed.</summary>
+public sealed record FsckReport(IReadOnlyList<string> Problems, IReadOnlyList<string> Repaired, IReadOnlyList<string> Unrepaired)
+{
+    /// <summary>True when nothing was wrong.</summary>
+    public bool Clean => Problems.Count == 0;
+    /// <summary>fsck(8) exit status: 0 clean, 1 all problems corrected, 4 problems left.</summary>
+    public int ExitCode => Clean ? 0 : Unrepaired.Count == 0 && Repaired.Count > 0 ? 1 : 4;
+    public override string ToString() => Clean ? "clean" : string.Join("\n", Problems);
+}
+
+/// <summary>
+/// The FFS checker. It rebuilds the truth from the pointers (the same fields the owns-UDFs read, so this
+/// is XN's view of what FFS owns) and compares: every block claimed once; group bitmaps equal to the
+/// claimed blocks and allocated inodes; directory structure ("." and "..", entries naming live inodes of the
+/// type they say); every inode reachable from the root with the right link count (orphans kept alive by
+/// open handles or kernel lookups on a mounted file system are fine); per-group directory counts.
+/// Repair fixes bitmaps, counts, link counts and entry types, drops entries naming free inodes and frees
+/// unreachable inodes; a block claimed twice or a pointer off the device is reported and left.
+/// </summary>
+public static class Fsck
+{
+    /// <summary>Checks (and with <paramref name="repair"/>, repairs) a mounted file system. Thread-safe.</summary>
+    public static FsckReport Check(FfsFileSystem fs, bool repair = false)
+    {
+        lock (fs.Lock)
+        {
+            var report = Run(fs, repair);
+            // When FFS owns its volume, XN's global invariants (one owner per block, no pointer to a free
+            // block, no leak) are part of the answer: FFS's pointers are what XN's owns-UDFs read.
+            if (fs.Volume is not { } vol) return report;
+            var xn = vol.Check();
+            if (xn.Clean) return report;
+            var xnProblems = xn.Findings.Select(f => $"xn: {f}").ToList();
+            return report with
+            {
+                Problems = report.Problems.Concat(xnProblems).ToList(),
+                Unrepaired = repair ? report.Unrepaired.Concat(xnProblems).ToList() : report.Unrepaired,
+            };
+        }
+    }
+
+    /// <summary>Caller holds the lock or has not shared <paramref name="fs"/> yet.</summary>
+    internal static FsckReport Run(FfsFileSystem fs, bool repair)
+    {
+        var problems = new List<string>();
+        var repaired = new List<string>();
+        var unrepaired = new List<string>();
+        void Problem(string what, bool fixedIt)
+        {
+            problems.Add(what);
+            if (!repair) return;
+            (fixedIt ? repaired : unrepaired).Add(what);
+        }
+
+        var disk = fs.Disk;
+        var alloc = fs.Alloc;
+        var inodes = fs.Inodes;
+        ulong device = disk.DeviceBlocks;
+
+        // 1. Every allocated inode slot, and the blocks its pointers claim.
+        var owner = new Dictionary<ulong, ulong>(); // block -> inode (0 = FFS metadata)
+        void Claim(ulong b, ulong by, string what)
+        {
+            if (b >= device) { Problem($"{what}: pointer {b} is off the device", false); return; }
+            if (!owner.TryAdd(b, by)) Problem($"block {b} claimed twice (inode {owner[b]} and {(by == 0 ? "metadata" : "inode " + by)})", false);
+        }
+        Claim(fs.SuperBlock.Value, 0, "superblock");
+        for (int g = 0; g < alloc.GroupCount; g++)
+        {
+            var ge = alloc.Groups[g];
+            Claim(ge.BlockBitmap, 0, $"group {g} block bitmap");
+            Claim(ge.InodeBitmap, 0, $"group {g} inode bitmap");
+            for (uint k = 0; k < ge.InodeTableBlocks; k++) Claim(ge.InodeTable + k, 0, $"group {g} inode table");
+        }
+
+        var live = new Dictionary<ulong, DiskInode>();
+        var tableBlock = new byte[FfsLayout.BlockSize];
+        for (int g = 0; g < alloc.GroupCount; g++)
+        {
+            for (int slot = 0; slot < alloc.InodesInGroup(g); slot++)
+            {
+                ulong ino = (ulong)g * alloc.InodesPerGroup + (ulong)slot + 1;
+                int inBlock = slot % FfsLayout.InodesPerBlock;
+                if (inBlock == 0 && disk.Read(alloc.Locate(ino).Block, 0, tableBlock) != Errno.OK)
+                {
+                    Problem($"inode table block of inode {ino}: unreadable", false);
+                    slot += FfsLayout.InodesPerBlock - 1;
+                    continue;
+                }
+                var inode = DiskInode.ReadFrom(tableBlock.AsSpan(inBlock * FfsLayout.InodeSize, FfsLayout.InodeSize));
+                bool marked = alloc.InodeAllocated(ino);
+                if (inode.IsFree)
+                {
+                    if (marked) Problem($"inode {ino}: free but marked allocated", repair);
+                    continue;
+                }
+                if (!marked) Problem($"inode {ino}: in use but not marked allocated", repair);
+                live[ino] = inode;
+                ulong count = 0;
+                for (int s = 0; s < 16; s++)
+                {
+                    ulong p = inode.Ptr[s];
+                    if (p == 0) continue;
+                    int level = s < FfsLayout.DirectPointers || s == DiskInode.XattrSlot ? 0 : s - FfsLayout.DirectPointers + 1;
+                    count += ClaimTree(disk, p, level, ino, Claim);
+                }
+                if (count != inode.Blocks)
+                {
+                    Problem($"inode {ino}: block count {inode.Blocks}, owns {count}", repair);
+                    if (repair) { inode.Blocks = count; inodes.Put(ino, inode); }
+                }
+            }
+        }
+
+        // 2. The directory tree from the root: structure, reachability, link counts.
+        var refs = new Dictionary<ulong, uint>();
+        var subdirs = new Dictionary<ulong, uint>();
+        var visitedDirs = new HashSet<ulong>();
+        var queue = new Queue<(ulong Dir, ulong Parent)>();
+        if (!live.TryGetValue(FfsLayout.RootIno, out var rootInode) || !FileMode.IsDir(rootInode.Mode))
+            Problem("root inode is not a directory", false);
+        else queue.Enqueue((FfsLayout.RootIno, FfsLayout.RootIno));
+        var buf = new byte[FfsLayout.BlockSize];
+        while (queue.Count > 0)
+        {
+            var (dirIno, parentIno) = queue.Dequeue();
+            if (!visitedDirs.Add(dirIno)) { Problem($"directory {dirIno} is linked from more than one place", false); continue; }
+            var dir = live[dirIno];
+            bool sawDot = false, sawDotDot = false;
+            var badEntries = new List<(string Name, bool Drop, byte Type, ulong Ino)>();
+            for (ulong lb = 0; lb < Directory.BlockCount(dir); lb++)
+            {
+                ulong b = fs.Map.Lookup(dir, lb);
+                if (b == 0 || disk.Read(new BlockNo(b), 0, buf) != Errno.OK) { Problem($"directory {dirIno}: block {lb} missing", false); continue; }
+                var records = DirBlock.Parse(buf);
+                if (records is null) { Problem($"directory {dirIno}: block {lb} malformed", false); continue; }
+                foreach (var rec in records)
+                {
+                    if (rec.Ino == 0) continue;
+                    if (rec.Name == ".")
+                    {
+                        sawDot = true;
+                        if (rec.Ino != dirIno) Problem($"directory {dirIno}: \".\" names {rec.Ino}", false);
+                        continue;
+                    }
+                    if (rec.Name == "..")
+                    {
+                        sawDotDot = true;
+                        if (rec.Ino != parentIno)
+                        {
+                            Problem($"directory {dirIno}: \"..\" names {rec.Ino}, not {parentIno}", repair);
+                            if (repair) badEntries.Add(("..", false, DirBlock.FileTypeOf(FileMode.Directory), parentIno));
+                        }
+                        continue;
+                    }
+                    if (!live.TryGetValue(rec.Ino, out var child))
+                    {
+                        Problem($"directory {dirIno}: entry '{rec.Name}' names free inode {rec.Ino}", repair);
+                        if (repair) badEntries.Add((rec.Name, true, 0, 0));
+                        continue;
+                    }
+                    if (rec.FileType != DirBlock.FileTypeOf(child.Mode))
+                    {
+                        Problem($"directory {dirIno}: entry '{rec.Name}' has the wrong file type", repair);
+                        if (repair) badEntries.Add((rec.Name, false, DirBlock.FileTypeOf(child.Mode), rec.Ino));
+                    }
+                    refs[rec.Ino] = refs.GetValueOrDefault(rec.Ino) + 1;
+                    if (FileMode.IsDir(child.Mode))
+                    {
+                        subdirs[dirIno] = subdirs.GetValueOrDefault(dirIno) + 1;
+                        queue.Enqueue((rec.Ino, dirIno));
+                    }
+                }
+            }
+            if (!sawDot || !sawDotDot) Problem($"directory {dirIno}: missing \".\" or \"..\"", false);
+            foreach (var (name, drop, type, ino) in badEntries)
+            {
+                if (drop) fs.Dirs.Remove(dirIno, dir, name);
+                else fs.Dirs.Retarget(dirIno, dir, name, ino, type);
+            }
+        }
+
+        var inMemory = new HashSet<ulong>(inodes.Referenced);
+        var freed = new HashSet<ulong>();
+        foreach (var (ino, inode) in live.OrderBy(kv => kv.Key))
+        {
+            bool isDir = FileMode.IsDir(inode.Mode);
+            bool reachable = ino == FfsLayout.RootIno || refs.ContainsKey(ino);
+            if (!reachable)
+            {
+                if (inode.Nlink == 0 && inMemory.Contains(ino)) continue; // an open or looked-up orphan
+                Problem($"inode {ino}: unreachable (link count {inode.Nlink})", repair);
+                if (repair) { fs.FreeInodeForFsck(ino, inode); ReleaseClaims(owner, ino); freed.Add(ino); }
+                continue;
+            }
+            uint expected = isDir ? 2 + subdirs.GetValueOrDefault(ino) : refs[ino];
+            if (inode.Nlink != expected)
+            {
+                Problem($"inode {ino}: link count {inode.Nlink}, should be {expected}", repair);
+                if (repair) { inode.Nlink = expected; inodes.Put(ino, inode); }
+            }
+        }
+
+        // 3. Bitmaps against the claims and the allocated inodes; directory counts.
+        for (int g = 0; g < alloc.GroupCount; g++)
+        {
+            var wantBlocks = new byte[FfsLayout.BlockSize];
+            var wantInodes = new byte[FfsLayout.BlockSize];
+            ulong first = (ulong)g * FfsLayout.BlocksPerGroup;
+            foreach (ulong b in owner.Keys)
+                if (b >= first && b < first + alloc.GroupBlocks(g))
+                    wantBlocks[(b - first) >> 3] |= (byte)(1 << (int)((b - first) & 7));
+            uint dirs = 0;
+            for (int slot = 0; slot < alloc.InodesInGroup(g); slot++)
+            {
+                ulong ino = (ulong)g * alloc.InodesPerGroup + (ulong)slot + 1;
+                if (!live.TryGetValue(ino, out var inode)) continue;
+                if (freed.Contains(ino)) continue;
+                wantInodes[slot >> 3] |= (byte)(1 << (slot & 7));
+                if (FileMode.IsDir(inode.Mode)) dirs++;
+            }
+            var haveBlocks = alloc.BlockBitmap(g);
+            var haveInodes = alloc.InodeBitmap(g);
+            int diffBlocks = Differences(haveBlocks, wantBlocks, (int)alloc.GroupBlocks(g));
+            if (diffBlocks > 0)
+                Problem($"group {g}: block bitmap differs from the pointers in {diffBlocks} blocks", repair);
+            bool inodeMapWrong = Differences(haveInodes, wantInodes, alloc.InodeCapacity(g)) > 0;
+            if (inodeMapWrong) Problem($"group {g}: inode bitmap differs from the inode table", repair);
+            if (repair && (diffBlocks > 0 || inodeMapWrong)) alloc.RewriteBitmaps(g, wantBlocks, wantInodes);
+            if (alloc.Groups[g].Directories != dirs)
+            {
+                Problem($"group {g}: directory count {alloc.Groups[g].Directories}, should be {dirs}", repair);
+                if (repair) alloc.SetDirectories(g, dirs);
+            }
+        }
+        if (repair && problems.Count > 0) fs.Dirs.DropAll();
+        return new FsckReport(problems, repaired, unrepaired);
+    }
+
+    private static void ReleaseClaims(Dictionary<ulong, ulong> owner, ulong ino)
+    {
+        foreach (var b in owner.Where(kv => kv.Value == ino).Select(kv => kv.Key).ToList()) owner.Remove(b);
+    }
+
+    private static int Differences(byte[] have, byte[] want, int bits)
+    {
+        int n = 0;
+        for (int i = 0; i < bits; i++)
+            if (((have[i >> 3] ^ want[i >> 3]) & (1 << (i & 7))) != 0) n++;
+        return n;
+    }
+
+    private static ulong ClaimTree(IFfsDisk disk, ulong block, int level, ulong ino, Action<ulong, ulong, string> claim)
+    {
+        claim(block, ino, $"inode {ino}");
+        if (level == 0 || block >= disk.DeviceBlocks) return 1;
+        var buf = new byte[FfsLayout.BlockSize];
+        if (disk.Read(new BlockNo(block), 0, buf) != Errno.OK) return 1;
+        ulong n = 1;
+        for (int i = 0; i < FfsLayout.PointersPerBlock; i++)
+        {
+            ulong p = BinaryPrimitives.ReadUInt64LittleEndian(buf.AsSpan(i * 8));
+            if (p != 0) n += ClaimTree(disk, p, level - 1, ino, claim);
+        }
+        return n;
+    }
+}

@@ -1,0 +1,49 @@
+using System.Buffers.Binary;
+using ExoFS.Kernel.Disk;
+
+namespace ExoFS.LibFs.Ffs;
+
+/// <summary>The kind of block a pointer names, which XN type it is registered as.</summary>
+internal enum BlockKind { Data, Inodes, Ind1, Ind2, Ind3 }
+
+/// <summary>One byte-range replacement in a parent block, as XN's Alloc/Free take it.</summary>
+internal readonly record struct FieldEdit(int Offset, byte[] Bytes)
+{
+    public static FieldEdit U64(int offset, ulong value)
+    {
+        var b = new byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(b, value);
+        return new FieldEdit(offset, b);
+    }
+
+    public static FieldEdit U32(int offset, uint value)
+    {
+        var b = new byte[4];
+        BinaryPrimitives.WriteUInt32LittleEndian(b, value);
+        return new FieldEdit(offset, b);
+    }
+}
+
+/// <summary>
+/// The one narrow door between FFS logic and the disk: every block read, raw write and pointer change
+/// goes through here. The production implementation is <see cref="XnFfsDisk"/> (XN calls carrying the
+/// environment's capability); tests may substitute another. Calls are made with the file system's lock
+/// held, so implementations need not order concurrent calls themselves.
+/// </summary>
+internal interface IFfsDisk
+{
+    /// <summary>Reads <c>into.Length</c> bytes of <paramref name="block"/> from byte <paramref name="offset"/>.</summary>
+    Errno Read(BlockNo block, int offset, Span<byte> into);
+    /// <summary>Writes raw bytes (attributes, names, file data, bitmaps): never pointer fields.</summary>
+    Errno WriteRaw(BlockNo block, int offset, ReadOnlySpan<byte> bytes);
+    /// <summary>Points <paramref name="parent"/> at a new zero-filled child by applying <paramref name="edits"/>.</summary>
+    Errno Alloc(BlockNo parent, int partition, IReadOnlyList<FieldEdit> edits, BlockKind kind, BlockNo child);
+    /// <summary>Drops <paramref name="child"/> from <paramref name="parent"/> by applying <paramref name="edits"/>.</summary>
+    Errno Free(BlockNo parent, int partition, IReadOnlyList<FieldEdit> edits, BlockNo child);
+    /// <summary>A free run of <paramref name="count"/> blocks near <paramref name="hint"/> (ENOSPC if none).</summary>
+    Result<BlockNo> FindFree(BlockNo hint, ulong count);
+    /// <summary>Makes everything written so far durable (and lets deferred frees complete).</summary>
+    Errno Sync();
+    /// <summary>Blocks on the device.</summary>
+    ulong DeviceBlocks { get; }
+}

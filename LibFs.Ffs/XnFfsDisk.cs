@@ -1,0 +1,81 @@
+using ExoFS.Kernel.Disk;
+using ExoFS.LibFs.Ffs.Format;
+using ExoFS.LibFs.Runtime;
+using ExoFS.Xn;
+
+namespace ExoFS.LibFs.Ffs;
+
+/// <summary>
+/// <see cref="IFfsDisk"/> over XN: each call is one call of the environment's <see cref="XnClient"/>.
+/// Registers the FFS metadata types (idempotent: XN returns the same ids for identical specs).
+/// </summary>
+internal sealed class XnFfsDisk : IFfsDisk
+{
+    private readonly XnClient _xn;
+    private readonly TypeId[] _types = new TypeId[5];
+
+    private XnFfsDisk(XnClient xn, ulong deviceBlocks)
+    {
+        _xn = xn;
+        DeviceBlocks = deviceBlocks;
+    }
+
+    public XnClient Client => _xn;
+    public ulong DeviceBlocks { get; }
+    public TypeId SuperType { get; private set; }
+
+    private static readonly ByteRange[] WholeBlock = { new(0, FfsLayout.BlockSize) };
+
+    /// <summary>The FFS types as XN specs, children before parents.</summary>
+    public static IReadOnlyList<TypeSpec> Specs { get; } = new[]
+    {
+        new TypeSpec(FfsUdfs.Ind1Type, FfsUdfs.Ind1Owns, WholeBlock, Array.Empty<ByteRange>()),
+        new TypeSpec(FfsUdfs.Ind2Type, FfsUdfs.Ind2Owns, WholeBlock, Array.Empty<ByteRange>()),
+        new TypeSpec(FfsUdfs.Ind3Type, FfsUdfs.Ind3Owns, WholeBlock, Array.Empty<ByteRange>()),
+        new TypeSpec(FfsUdfs.InodesType, FfsUdfs.InodesOwns, WholeBlock,
+            FfsUdfs.InodesRawWrite().Select(r => new ByteRange(r.Offset, r.Length)).ToArray()),
+        new TypeSpec(FfsUdfs.SuperType, FfsUdfs.SuperOwns, WholeBlock,
+            FfsUdfs.SuperRawWrite().Select(r => new ByteRange(r.Offset, r.Length)).ToArray()),
+    };
+
+    /// <summary>Registers the types through <paramref name="xn"/> and returns the disk (EIO if XN refuses a spec).</summary>
+    public static Result<XnFfsDisk> Create(XnClient xn, ulong deviceBlocks)
+    {
+        var disk = new XnFfsDisk(xn, deviceBlocks);
+        var ids = new List<TypeId>();
+        foreach (var spec in Specs)
+        {
+            var r = xn.RegisterType(spec);
+            if (!r.Ok) return r.Error;
+            ids.Add(r.Value);
+        }
+        disk._types[(int)BlockKind.Data] = XnTypes.Data;
+        disk._types[(int)BlockKind.Ind1] = ids[0];
+        disk._types[(int)BlockKind.Ind2] = ids[1];
+        disk._types[(int)BlockKind.Ind3] = ids[2];
+        disk._types[(int)BlockKind.Inodes] = ids[3];
+        disk.SuperType = ids[4];
+        return disk;
+    }
+
+    private static Edit[] ToEdits(IReadOnlyList<FieldEdit> edits)
+    {
+        var list = new Edit[edits.Count];
+        for (int i = 0; i < list.Length; i++) list[i] = new Edit(edits[i].Offset, edits[i].Bytes);
+        return list;
+    }
+
+    public Errno Read(BlockNo block, int offset, Span<byte> into) => _xn.Read(block, offset, into);
+
+    public Errno WriteRaw(BlockNo block, int offset, ReadOnlySpan<byte> bytes) => _xn.WriteRaw(block, offset, bytes);
+
+    public Errno Alloc(BlockNo parent, int partition, IReadOnlyList<FieldEdit> edits, BlockKind kind, BlockNo child) =>
+        _xn.Alloc(parent, partition, ToEdits(edits), _types[(int)kind], new Extent(child, 1));
+
+    public Errno Free(BlockNo parent, int partition, IReadOnlyList<FieldEdit> edits, BlockNo child) =>
+        _xn.Free(parent, partition, ToEdits(edits), new Extent(child, 1));
+
+    public Result<BlockNo> FindFree(BlockNo hint, ulong count) => _xn.FindFree(hint, count);
+
+    public Errno Sync() => _xn.Sync();
+}

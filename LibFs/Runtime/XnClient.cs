@@ -1,0 +1,99 @@
+using ExoFS.Kernel.Disk;
+using ExoFS.Xn;
+
+namespace ExoFS.LibFs.Runtime;
+
+/// <summary>
+/// The thin client a libFS uses to talk to XN: one <see cref="XnSession"/> plus the environment's
+/// <see cref="CapabilityWallet"/>, with XN's refusals turned into POSIX errnos (ENOSPC for a full disk,
+/// EROFS for a read-only volume, EIO for anything that means a bug or damage) and the last refusal kept
+/// for diagnostics. It adds no caching and no policy: every call is one XN call. Thread-safe (XN's
+/// session is).
+/// </summary>
+public sealed class XnClient
+{
+    private string? _lastRefusal;
+
+    public XnClient(XnSession session, CapabilityWallet? wallet = null)
+    {
+        Session = session ?? throw new ArgumentNullException(nameof(session));
+        Wallet = wallet ?? new CapabilityWallet();
+    }
+
+    public XnSession Session { get; }
+    public CapabilityWallet Wallet { get; }
+
+    /// <summary>XN's description of the most recent refused call ("DiffMismatch: ..."), for error reports.</summary>
+    public string? LastRefusal => Volatile.Read(ref _lastRefusal);
+
+    /// <summary>The errno a libFS reports for an XN refusal.</summary>
+    public static Errno ToErrno(XnError error) => error switch
+    {
+        XnError.None => Errno.OK,
+        XnError.NoSpace or XnError.OutOfDisk => Errno.ENOSPC,
+        XnError.ReadOnly => Errno.EROFS,
+        XnError.BadCapability => Errno.EACCES,
+        XnError.NotFree or XnError.FreeDeferred => Errno.EBUSY,
+        _ => Errno.EIO,
+    };
+
+    private Errno Map(XnResult r)
+    {
+        if (r.Ok) return Errno.OK;
+        Volatile.Write(ref _lastRefusal, r.ToString());
+        return ToErrno(r.Error);
+    }
+
+    /// <summary>Installs a new root of <paramref name="type"/> and keeps its capability in the wallet.</summary>
+    public Result<RootInfo> InstallRoot(string name, TypeId type)
+    {
+        var r = Session.InstallRoot(name, type);
+        if (!r.Ok) return Map(r.Status);
+        Wallet.Put(name, r.Value.Capability);
+        return r.Value;
+    }
+
+    /// <summary>Binds root <paramref name="name"/> with the capability the wallet holds for it (EACCES if none).</summary>
+    public Result<RootInfo> MountRoot(string name)
+    {
+        var cap = Wallet.Get(name);
+        if (cap is null)
+        {
+            Volatile.Write(ref _lastRefusal, $"no capability for root '{name}'");
+            return Errno.EACCES;
+        }
+        var r = Session.MountRoot(name, cap);
+        return r.Ok ? r.Value : Map(r.Status);
+    }
+
+    /// <summary>Registers a type (idempotent for an identical spec).</summary>
+    public Result<TypeId> RegisterType(TypeSpec spec)
+    {
+        var r = Session.RegisterType(spec);
+        return r.Ok ? r.Value : Map(r.Status);
+    }
+
+    /// <summary>Reads a whole block, or <c>into.Length</c> bytes from <paramref name="offset"/> (a raw read).</summary>
+    public Errno Read(BlockNo block, int offset, Span<byte> into) =>
+        Map(offset == 0 && into.Length == IBlockDevice.BlockSize ? Session.Read(block, into) : Session.ReadRaw(block, offset, into));
+
+    public Errno WriteRaw(BlockNo block, int offset, ReadOnlySpan<byte> bytes) => Map(Session.WriteRaw(block, offset, bytes));
+
+    public Errno Alloc(BlockNo parent, int partition, IReadOnlyList<Edit> edits, TypeId childType, Extent child) =>
+        Map(Session.Alloc(parent, partition, edits, childType, child));
+
+    public Errno Free(BlockNo parent, int partition, IReadOnlyList<Edit> edits, Extent child) =>
+        Map(Session.Free(parent, partition, edits, child));
+
+    public Errno Move(BlockNo from, int fromPartition, IReadOnlyList<Edit> fromEdits, BlockNo to, int toPartition,
+        IReadOnlyList<Edit> toEdits, Extent child) =>
+        Map(Session.Move(from, fromPartition, fromEdits, to, toPartition, toEdits, child));
+
+    public Result<BlockNo> FindFree(BlockNo hint, ulong count)
+    {
+        var r = Session.FindFree(hint, count);
+        return r.Ok ? r.Value : Map(r.Status);
+    }
+
+    public Errno Sync() => Map(Session.Sync());
+}

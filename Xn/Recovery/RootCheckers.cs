@@ -1,0 +1,85 @@
+using ExoFS.Kernel.Capabilities;
+
+namespace ExoFS.Xn;
+
+/// <summary>
+/// A libFS's own consistency checker, run by <c>exofs fsck</c> after XN's global check on every root whose
+/// root block has type <see cref="RootType"/>. XN knows nothing of the libFS's format; the checker gets a
+/// read-only view of its root and reports findings in its own words.
+/// </summary>
+public interface IXnRootChecker
+{
+    /// <summary>Name of the root block's type this checker understands (e.g. "ffs.super").</summary>
+    string RootType { get; }
+
+    /// <summary>Checks one root; must not throw on garbage (report it instead).</summary>
+    IEnumerable<XnFinding> Check(XnRootView root);
+}
+
+/// <summary>
+/// What a root checker sees: the root's name, block and type, and a session that has the root mounted
+/// with read rights only (so a checker cannot change anything).
+/// </summary>
+public sealed record XnRootView(RootInfo Root, XnSession Session);
+
+/// <summary>
+/// The registry of libFS root checkers. A libFS registers its checker once (e.g. from a static
+/// constructor or its mount code); <c>exofs fsck</c> also finds public <see cref="IXnRootChecker"/>
+/// implementations with a parameterless constructor in the assemblies it loads. Thread-safe.
+/// </summary>
+public static class XnRootCheckers
+{
+    private static readonly List<IXnRootChecker> Registered = new();
+
+    public static void Register(IXnRootChecker checker)
+    {
+        ArgumentNullException.ThrowIfNull(checker);
+        lock (Registered)
+            if (!Registered.Any(c => c.GetType() == checker.GetType())) Registered.Add(checker);
+    }
+
+    public static IReadOnlyList<IXnRootChecker> All { get { lock (Registered) return Registered.ToList(); } }
+}
+
+public sealed partial class XnVolume
+{
+    /// <summary>
+    /// Runs every checker in <paramref name="checkers"/> on each root whose type name matches, through a
+    /// fresh read-only environment. A checker that throws is reported as a finding, not propagated.
+    /// </summary>
+    public IReadOnlyList<XnFinding> CheckRoots(IEnumerable<IXnRootChecker> checkers)
+    {
+        ArgumentNullException.ThrowIfNull(checkers);
+        var list = checkers.ToList();
+        var findings = new List<XnFinding>();
+        var env = _kernel.CreateEnvironment("fsck");
+        try
+        {
+            foreach (var (name, block, type, _) in Roots())
+            {
+                foreach (var checker in list.Where(c => c.RootType == type))
+                {
+                    var session = Attach(env);
+                    var cap = GrantRoot(name, env, Rights.Read);
+                    if (!cap.Ok) continue;
+                    var root = session.MountRoot(name, cap.Value);
+                    if (!root.Ok) continue;
+                    try
+                    {
+                        findings.AddRange(checker.Check(new XnRootView(root.Value, session)));
+                    }
+                    catch (Exception e)
+                    {
+                        findings.Add(new XnFinding(XnFindingKind.LibFs, block.Value,
+                            $"checker {checker.GetType().Name} for root '{name}' failed: {e.GetType().Name}: {e.Message}"));
+                    }
+                }
+            }
+        }
+        finally
+        {
+            _kernel.DestroyEnvironment(env);
+        }
+        return findings;
+    }
+}

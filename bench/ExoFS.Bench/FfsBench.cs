@@ -1,0 +1,128 @@
+using System.Diagnostics;
+using System.Globalization;
+using ExoFS.Kernel.Disk;
+using ExoFS.LibFs;
+using ExoFS.LibFs.Ffs;
+
+namespace ExoFS.Bench;
+
+/// <summary>
+/// FFS in process (no FUSE): the LFS paper's small-file test (create N files of 1 KB, read them, delete
+/// them) and a large sequential write and read-back. Each phase ends with a sync and the file system is
+/// remounted between phases, so reads start from a cold cache. Figures: wall-clock ops/s and MB/s, and
+/// the service time the same request stream would take on the modeled HP 97560 disk and on the modeled
+/// SSD (the device is wrapped in two <see cref="TimedDevice"/>s).
+/// </summary>
+public sealed class FfsBench : IBenchmark
+{
+    public string Name => "ffs";
+    public string Help => "FFS: create/read/delete 10,000 1 KB files, 256 MiB sequential write+read [--files N] [--seq-mib M] [--image PATH]";
+
+    public int Run(string[] args)
+    {
+        int files = 10_000, fileBytes = 1024, seqMiB = 256;
+        string? image = null;
+        for (int i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--files" when i + 1 < args.Length: files = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--seq-mib" when i + 1 < args.Length: seqMiB = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--image" when i + 1 < args.Length: image = args[++i]; break;
+                default: Console.Error.WriteLine($"ffs bench: unknown argument '{args[i]}'"); return 2;
+            }
+        }
+        ulong blocks = (ulong)Math.Max(1024, seqMiB * 2 + 256) * 256; // twice the sequential file, plus room
+        IBlockDevice raw = image is null ? new MemoryDevice(blocks) : ImageFileDevice.Create(image, blocks, overwrite: true);
+        using var _ = raw;
+        var hdd = new TimedDevice(raw, new HddModel());
+        var ssd = new TimedDevice(hdd, new SsdModel(blocks));
+        var fsr = FfsImage.FormatDevice(ssd, out string? error);
+        if (!fsr.Ok) { Console.Error.WriteLine($"ffs bench: format failed: {error}"); return 1; }
+        var fs = fsr.Value;
+        Console.WriteLine($"FFS on {(image ?? "a memory device")}, {blocks / 256} MiB; {files} files of {fileBytes} B; {seqMiB} MiB sequential");
+        Console.WriteLine($"{"phase",-18} {"ops",8} {"wall s",8} {"ops/s",10} {"MB/s",8} {"HDD s",9} {"SSD s",9}");
+
+        void Phase(string name, long ops, long bytes, Action body)
+        {
+            var (h0, s0) = (hdd.ModeledTime, ssd.ModeledTime);
+            var sw = Stopwatch.StartNew();
+            body();
+            Check(fs.Sync(), "sync");
+            sw.Stop();
+            double wall = sw.Elapsed.TotalSeconds;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{name,-18} {ops,8} {wall,8:F3} {ops / wall,10:F0} {bytes / wall / 1e6,8:F1} {(hdd.ModeledTime - h0).TotalSeconds,9:F2} {(ssd.ModeledTime - s0).TotalSeconds,9:F2}"));
+        }
+
+        void Remount()
+        {
+            fs.Dispose();
+            var again = FfsImage.MountDevice(ssd, out string? why);
+            if (!again.Ok) throw new InvalidOperationException($"remount failed: {why}");
+            fs = again.Value;
+        }
+
+        var dir = fs.MkDir(InodeNo.Root, "small", 0x1ED, Caller.Root).Value.Ino;
+        var data = new byte[fileBytes];
+        new Random(1).NextBytes(data);
+        var inos = new InodeNo[files];
+        Phase("small create", files, (long)files * fileBytes, () =>
+        {
+            for (int i = 0; i < files; i++)
+            {
+                var (attr, fh) = fs.Create(dir, $"f{i:D5}", 0x1A4, OpenFlags.WriteOnly, Caller.Root).Value;
+                Check(fs.Write(attr.Ino, fh, 0, data).Error, "write");
+                fs.Release(attr.Ino, fh);
+                fs.Forget(attr.Ino, 1);
+            }
+        });
+        Remount();
+        var buf = new byte[fileBytes];
+        Phase("small read", files, (long)files * fileBytes, () =>
+        {
+            for (int i = 0; i < files; i++)
+            {
+                var attr = fs.Lookup(dir, $"f{i:D5}").Value;
+                var fh = fs.Open(attr.Ino, OpenFlags.ReadOnly).Value;
+                if (fs.Read(attr.Ino, fh, 0, buf).Value != fileBytes) throw new InvalidOperationException("short read");
+                fs.Release(attr.Ino, fh);
+                fs.Forget(attr.Ino, 1);
+            }
+        });
+        Phase("small delete", files, 0, () =>
+        {
+            for (int i = 0; i < files; i++) Check(fs.Unlink(dir, $"f{i:D5}"), "unlink");
+        });
+        Remount();
+
+        long seqBytes = (long)seqMiB << 20;
+        var chunk = new byte[1 << 20];
+        new Random(2).NextBytes(chunk);
+        var (big, bfh) = fs.Create(InodeNo.Root, "big", 0x1A4, OpenFlags.ReadWrite, Caller.Root).Value;
+        Phase("seq write", seqMiB, seqBytes, () =>
+        {
+            for (long off = 0; off < seqBytes; off += chunk.Length)
+                if (fs.Write(big.Ino, bfh, off, chunk).Value != chunk.Length) throw new InvalidOperationException("short write");
+        });
+        fs.Release(big.Ino, bfh);
+        Remount();
+        var bigIno = fs.Lookup(InodeNo.Root, "big").Value.Ino;
+        var rfh = fs.Open(bigIno, OpenFlags.ReadOnly).Value;
+        Phase("seq read", seqMiB, seqBytes, () =>
+        {
+            for (long off = 0; off < seqBytes; off += chunk.Length)
+                if (fs.Read(bigIno, rfh, off, chunk).Value != chunk.Length) throw new InvalidOperationException("short read");
+        });
+        fs.Release(bigIno, rfh);
+        var report = Fsck.Check(fs);
+        Console.WriteLine($"fsck: {(report.Clean ? "clean" : report.ToString())}");
+        fs.Dispose();
+        return report.Clean ? 0 : 1;
+    }
+
+    private static void Check(Errno e, string what)
+    {
+        if (e != Errno.OK) throw new InvalidOperationException($"{what} failed: {e}");
+    }
+}

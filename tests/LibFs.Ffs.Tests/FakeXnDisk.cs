@@ -1,0 +1,166 @@
+using ExoFS.Kernel.Disk;
+using ExoFS.Kernel.Udf;
+using ExoFS.LibFs.Ffs;
+using ExoFS.LibFs.Ffs.Format;
+
+namespace ExoFS.LibFs.Ffs.Tests;
+
+/// <summary>
+/// An in-memory stand-in for XN that enforces XN's update rules with the real FFS UDFs: an Alloc/Free is
+/// accepted only if the parent's owns-set (run by the kernel's UDF interpreter) changes by exactly the
+/// child, and raw writes to metadata blocks must stay inside the type's raw-write ranges. It lets the FFS
+/// logic be tested without the rest of the stack, and catches any pointer written behind XN's back.
+/// </summary>
+internal sealed class FakeXnDisk : IFfsDisk
+{
+    private readonly Dictionary<ulong, byte[]> _blocks = new();
+    private readonly Dictionary<ulong, BlockKind?> _kind = new(); // null = the superblock
+    private readonly HashSet<ulong> _used = new();
+    private static readonly VerifiedUdf Super = Verify(FfsUdfs.SuperOwns), Inodes = Verify(FfsUdfs.InodesOwns),
+        Ind1 = Verify(FfsUdfs.Ind1Owns), Ind2 = Verify(FfsUdfs.Ind2Owns), Ind3 = Verify(FfsUdfs.Ind3Owns);
+    private static readonly (int, int)[] SuperRaw = FfsUdfs.SuperRawWrite().ToArray();
+    private static readonly (int, int)[] InodesRaw = FfsUdfs.InodesRawWrite().ToArray();
+
+    public int Allocs, Frees, RawWrites;
+
+    public FakeXnDisk(ulong blocks)
+    {
+        DeviceBlocks = blocks;
+        _used.Add(0); // XN's own superblock
+    }
+
+    public ulong DeviceBlocks { get; }
+
+    public static VerifiedUdf Verify(string text)
+    {
+        var r = UdfVerifier.Verify(text);
+        return r.Udf ?? throw new InvalidOperationException(r.Reason);
+    }
+
+    /// <summary>Makes a root block the way XN's InstallRoot does.</summary>
+    public BlockNo InstallRoot()
+    {
+        ulong b = 1;
+        while (_used.Contains(b)) b++;
+        _used.Add(b);
+        _kind[b] = null;
+        _blocks[b] = new byte[FfsLayout.BlockSize];
+        return new BlockNo(b);
+    }
+
+    private byte[] Block(ulong b) => _blocks.TryGetValue(b, out var x) ? x : _blocks[b] = new byte[FfsLayout.BlockSize];
+
+    public bool IsUsed(ulong b) => _used.Contains(b);
+    public int UsedCount => _used.Count;
+
+    public Errno Read(BlockNo block, int offset, Span<byte> into)
+    {
+        if (block.Value >= DeviceBlocks || offset < 0 || offset + into.Length > FfsLayout.BlockSize) return Errno.EIO;
+        Block(block.Value).AsSpan(offset, into.Length).CopyTo(into);
+        return Errno.OK;
+    }
+
+    public Errno WriteRaw(BlockNo block, int offset, ReadOnlySpan<byte> bytes)
+    {
+        if (!_used.Contains(block.Value)) throw new InvalidOperationException($"raw write to unowned block {block}");
+        if (offset < 0 || offset + bytes.Length > FfsLayout.BlockSize) throw new InvalidOperationException("raw write out of block");
+        var kind = _kind.GetValueOrDefault(block.Value, BlockKind.Data);
+        (int, int)[]? ranges = kind switch
+        {
+            null => SuperRaw, BlockKind.Inodes => InodesRaw, BlockKind.Data => null, _ => Array.Empty<(int, int)>(),
+        };
+        int end = offset + bytes.Length;
+        if (ranges is not null && !ranges.Any(r => offset >= r.Item1 && end <= r.Item1 + r.Item2))
+            throw new InvalidOperationException($"raw write [{offset},{end}) outside the raw ranges of a {kind?.ToString() ?? "super"} block");
+        bytes.CopyTo(Block(block.Value).AsSpan(offset));
+        RawWrites++;
+        return Errno.OK;
+    }
+
+    private VerifiedUdf? UdfOf(ulong b) => _kind.GetValueOrDefault(b, BlockKind.Data) switch
+    {
+        null => Super, BlockKind.Inodes => Inodes, BlockKind.Ind1 => Ind1, BlockKind.Ind2 => Ind2, BlockKind.Ind3 => Ind3, _ => null,
+    };
+
+    public static HashSet<(string, ulong)> Owns(VerifiedUdf udf, byte[] block, int partition)
+    {
+        var output = new List<UdfExtent>();
+        var r = udf.Run(block, partition, output);
+        if (!r.Ok) throw new InvalidOperationException($"owns-UDF {udf.Name} faulted: {r.Fault}");
+        var set = new HashSet<(string, ulong)>();
+        foreach (var e in output)
+            for (ulong k = 0; k < e.Count; k++)
+                if (!set.Add((udf.TypeNames[e.TypeIndex], e.Start + k))) throw new InvalidOperationException("owned twice");
+        return set;
+    }
+
+    private static string TypeName(BlockKind k) => k switch
+    {
+        BlockKind.Data => FfsUdfs.DataType, BlockKind.Inodes => FfsUdfs.InodesType, BlockKind.Ind1 => FfsUdfs.Ind1Type,
+        BlockKind.Ind2 => FfsUdfs.Ind2Type, _ => FfsUdfs.Ind3Type,
+    };
+
+    private (HashSet<(string, ulong)> Before, HashSet<(string, ulong)> After, byte[] NewBlock) Diff(BlockNo parent, int partition, IReadOnlyList<FieldEdit> edits)
+    {
+        var udf = UdfOf(parent.Value) ?? throw new InvalidOperationException($"block {parent} owns nothing");
+        var old = Block(parent.Value);
+        var now = (byte[])old.Clone();
+        foreach (var e in edits) e.Bytes.CopyTo(now, e.Offset);
+        // Edits may touch only the partition's own read set (else another partition changed unseen).
+        var set = udf.ReadSet(partition);
+        foreach (var e in edits)
+            if (!set.Any(r => e.Offset >= r.Offset && e.Offset + e.Bytes.Length <= r.End))
+                throw new InvalidOperationException($"edit at {e.Offset} outside partition {partition}'s read set");
+        return (Owns(udf, old, partition), Owns(udf, now, partition), now);
+    }
+
+    public Errno Alloc(BlockNo parent, int partition, IReadOnlyList<FieldEdit> edits, BlockKind kind, BlockNo child)
+    {
+        if (_used.Contains(child.Value) || child.Value >= DeviceBlocks) throw new InvalidOperationException($"alloc of non-free block {child}");
+        var (before, after, now) = Diff(parent, partition, edits);
+        var expect = new HashSet<(string, ulong)>(before) { (TypeName(kind), child.Value) };
+        if (!after.SetEquals(expect)) throw new InvalidOperationException($"alloc diff mismatch on {parent} p{partition}");
+        _blocks[parent.Value] = now;
+        _used.Add(child.Value);
+        _kind[child.Value] = kind;
+        _blocks[child.Value] = new byte[FfsLayout.BlockSize];
+        Allocs++;
+        return Errno.OK;
+    }
+
+    public Errno Free(BlockNo parent, int partition, IReadOnlyList<FieldEdit> edits, BlockNo child)
+    {
+        var (before, after, now) = Diff(parent, partition, edits);
+        var removed = new HashSet<(string, ulong)>(before);
+        removed.ExceptWith(after);
+        if (removed.Count != 1 || removed.First().Item2 != child.Value || !after.IsSubsetOf(before))
+            throw new InvalidOperationException($"free diff mismatch on {parent} p{partition}");
+        var cu = UdfOf(child.Value);
+        if (cu is not null)
+            for (int p = 0; p < cu.Partitions; p++)
+                if (Owns(cu, Block(child.Value), p).Count != 0) throw new InvalidOperationException($"free of {child} which still owns blocks");
+        _blocks[parent.Value] = now;
+        _used.Remove(child.Value);
+        _kind.Remove(child.Value);
+        _blocks.Remove(child.Value);
+        Frees++;
+        return Errno.OK;
+    }
+
+    public Result<BlockNo> FindFree(BlockNo hint, ulong count)
+    {
+        for (int pass = 0; pass < 2; pass++)
+        {
+            ulong from = pass == 0 ? hint.Value : 0, to = pass == 0 ? DeviceBlocks : hint.Value;
+            ulong run = 0;
+            for (ulong b = from; b < to; b++)
+            {
+                run = _used.Contains(b) ? 0 : run + 1;
+                if (run == count) return new BlockNo(b - count + 1);
+            }
+        }
+        return Errno.ENOSPC;
+    }
+
+    public Errno Sync() => Errno.OK;
+}

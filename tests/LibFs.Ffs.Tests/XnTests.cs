@@ -1,0 +1,83 @@
+using System.Text;
+using ExoFS.Kernel.Disk;
+using ExoFS.LibFs.Ffs;
+
+namespace ExoFS.LibFs.Ffs.Tests;
+
+/// <summary>FFS over the real XN on a memory device and an image file.</summary>
+public class XnTests
+{
+    private static readonly Caller Me = new(1000, 1000);
+
+    [Fact]
+    public void Format_create_write_read_list_unlink_over_xn()
+    {
+        using var dev = new MemoryDevice(16384);
+        var r = FfsImage.FormatDevice(dev, out string? error);
+        Assert.True(r.Ok, error);
+        using var fs = r.Value;
+        var d = fs.MkDir(InodeNo.Root, "docs", 0x1ED, Me).Value;
+        var (f, fh) = fs.Create(d.Ino, "a.txt", 0x1A4, OpenFlags.ReadWrite, Me).Value;
+        var data = new byte[70000];
+        new Random(5).NextBytes(data);
+        Assert.Equal(data.Length, fs.Write(f.Ino, fh, 0, data).Value);
+        var back = new byte[data.Length];
+        Assert.Equal(data.Length, fs.Read(f.Ino, fh, 0, back).Value);
+        Assert.Equal(data, back);
+        var names = new List<string>();
+        var dh = fs.OpenDir(d.Ino).Value;
+        fs.ReadDir(d.Ino, dh, 0, (in DirEntry e) => { names.Add(e.Name); return true; });
+        Assert.Equal(new[] { ".", "..", "a.txt" }, names);
+        fs.Release(f.Ino, fh);
+        Assert.Equal(Errno.OK, fs.Unlink(d.Ino, "a.txt"));
+        fs.Forget(f.Ino, 1);
+        Assert.Equal(Errno.OK, fs.Sync());
+        var report = Fsck.Check(fs);
+        Assert.True(report.Clean, report.ToString());
+    }
+
+    [Fact]
+    public void Remount_of_an_image_file_keeps_names_data_and_attributes()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"ffs-remount-{Guid.NewGuid():N}.img");
+        try
+        {
+            var created = FfsImage.Create(path, 64UL << 20, out string? error);
+            Assert.True(created.Ok, error);
+            using (var fs = created.Value)
+            {
+                var (f, fh) = fs.Create(InodeNo.Root, "keep", 0x1A4, OpenFlags.ReadWrite, Me).Value;
+                fs.Write(f.Ino, fh, (5L << 30), Encoding.UTF8.GetBytes("far away"));
+                fs.Write(f.Ino, fh, 0, Encoding.UTF8.GetBytes("near"));
+                fs.Release(f.Ino, fh);
+                fs.Symlink(InodeNo.Root, "link", "keep", Me);
+                fs.SetXattr(f.Ino, "user.colour", Encoding.UTF8.GetBytes("blue"), XattrFlags.None);
+                fs.SetAttr(f.Ino, new SetAttrRequest { Mtime = TimeSet.To(new Timespec(1_600_000_000, 123_456_789)) });
+            }
+            var opened = FfsImage.Open(path, out error);
+            Assert.True(opened.Ok, error);
+            using (var fs = opened.Value)
+            {
+                Assert.Null(fs.RecoveryReport);
+                var f = fs.Lookup(InodeNo.Root, "keep").Value;
+                Assert.Equal((5UL << 30) + 8, f.Size);
+                Assert.Equal(new Timespec(1_600_000_000, 123_456_789), f.Mtime);
+                var fh = fs.Open(f.Ino, OpenFlags.ReadOnly).Value;
+                var buf = new byte[8];
+                fs.Read(f.Ino, fh, 5L << 30, buf);
+                Assert.Equal("far away", Encoding.UTF8.GetString(buf));
+                fs.Read(f.Ino, fh, 0, buf.AsSpan(0, 4));
+                Assert.Equal("near", Encoding.UTF8.GetString(buf, 0, 4));
+                fs.Release(f.Ino, fh);
+                Assert.Equal("keep", fs.ReadLink(fs.Lookup(InodeNo.Root, "link").Value.Ino).Value);
+                Assert.Equal("blue", Encoding.UTF8.GetString(fs.GetXattr(f.Ino, "user.colour").Value));
+                var report = Fsck.Check(fs);
+                Assert.True(report.Clean, report.ToString());
+            }
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+}

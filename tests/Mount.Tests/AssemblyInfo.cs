@@ -1,0 +1,2 @@
+// FUSE mounts exist on Linux only.
+[assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]

@@ -1,0 +1,80 @@
+using ExoFS.LibFs;
+
+namespace ExoFS.Mount.Tests;
+
+/// <summary>
+/// Passes every call to <see cref="Inner"/>, except that it throws (a libFS bug, as the adapter sees it) for
+/// the name <see cref="ThrowingName"/> on lookup and for the xattr <see cref="ThrowingXattr"/>. It counts
+/// <see cref="Sync"/> calls and keeps its own lookup count per inode (every successful Lookup, MkNod, MkDir,
+/// Symlink, Link, Create adds one; Forget subtracts) to check the adapter passes the kernel's counts through.
+/// </summary>
+internal sealed class InstrumentedFileSystem(IFileSystem inner) : IFileSystem
+{
+    public const string ThrowingName = "throws-on-lookup";
+    public const string ThrowingXattr = "user.throws";
+
+    private int _syncs;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<ulong, long> _lookups = new();
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _overForgets = new();
+
+    /// <summary>Inodes whose count is not zero, with the count.</summary>
+    public IReadOnlyDictionary<ulong, long> NonZeroLookups => _lookups.Where(kv => kv.Value != 0).ToDictionary();
+
+    /// <summary>Forgets of more than was looked up (a double count somewhere).</summary>
+    public IReadOnlyCollection<string> OverForgets => _overForgets;
+
+    private Result<T> Counted<T>(Result<T> r, Func<T, InodeNo> ino)
+    {
+        if (r.Ok) _lookups.AddOrUpdate(ino(r.Value).Value, 1, (_, n) => n + 1);
+        return r;
+    }
+
+    public IFileSystem Inner { get; } = inner;
+    public int Syncs => Volatile.Read(ref _syncs);
+    public string Name => Inner.Name;
+
+    public Result<FileAttr> Lookup(InodeNo parent, string name) =>
+        name == ThrowingName ? throw new InvalidOperationException("injected lookup bug") : Counted(Inner.Lookup(parent, name), a => a.Ino);
+
+    public Result<byte[]> GetXattr(InodeNo ino, string name) =>
+        name == ThrowingXattr ? throw new InvalidOperationException("injected getxattr bug") : Inner.GetXattr(ino, name);
+
+    public Errno Sync()
+    {
+        Interlocked.Increment(ref _syncs);
+        return Inner.Sync();
+    }
+
+    public void Forget(InodeNo ino, ulong nlookup)
+    {
+        long left = _lookups.AddOrUpdate(ino.Value, -(long)nlookup, (_, n) => n - (long)nlookup);
+        if (left < 0) _overForgets.Enqueue($"inode {ino} forgotten {nlookup}, {left} below zero");
+        Inner.Forget(ino, nlookup);
+    }
+    public Result<FileAttr> GetAttr(InodeNo ino) => Inner.GetAttr(ino);
+    public Result<FileAttr> SetAttr(InodeNo ino, SetAttrRequest request) => Inner.SetAttr(ino, request);
+    public Result<string> ReadLink(InodeNo ino) => Inner.ReadLink(ino);
+    public Result<FileAttr> MkNod(InodeNo parent, string name, uint mode, ulong rdev, Caller caller) => Counted(Inner.MkNod(parent, name, mode, rdev, caller), a => a.Ino);
+    public Result<FileAttr> MkDir(InodeNo parent, string name, uint mode, Caller caller) => Counted(Inner.MkDir(parent, name, mode, caller), a => a.Ino);
+    public Errno Unlink(InodeNo parent, string name) => Inner.Unlink(parent, name);
+    public Errno RmDir(InodeNo parent, string name) => Inner.RmDir(parent, name);
+    public Result<FileAttr> Symlink(InodeNo parent, string name, string target, Caller caller) => Counted(Inner.Symlink(parent, name, target, caller), a => a.Ino);
+    public Errno Rename(InodeNo parent, string name, InodeNo newParent, string newName, RenameFlags flags) => Inner.Rename(parent, name, newParent, newName, flags);
+    public Result<FileAttr> Link(InodeNo ino, InodeNo newParent, string newName) => Counted(Inner.Link(ino, newParent, newName), a => a.Ino);
+    public Result<FileHandle> Open(InodeNo ino, OpenFlags flags) => Inner.Open(ino, flags);
+    public Result<(FileAttr Attr, FileHandle Handle)> Create(InodeNo parent, string name, uint mode, OpenFlags flags, Caller caller) => Counted(Inner.Create(parent, name, mode, flags, caller), c => c.Attr.Ino);
+    public Result<int> Read(InodeNo ino, FileHandle fh, long offset, Span<byte> buffer) => Inner.Read(ino, fh, offset, buffer);
+    public Result<int> Write(InodeNo ino, FileHandle fh, long offset, ReadOnlySpan<byte> data) => Inner.Write(ino, fh, offset, data);
+    public Errno Flush(InodeNo ino, FileHandle fh) => Inner.Flush(ino, fh);
+    public Errno Release(InodeNo ino, FileHandle fh) => Inner.Release(ino, fh);
+    public Errno Fsync(InodeNo ino, FileHandle fh, bool dataOnly) => Inner.Fsync(ino, fh, dataOnly);
+    public Result<FileHandle> OpenDir(InodeNo ino) => Inner.OpenDir(ino);
+    public Errno ReadDir(InodeNo ino, FileHandle fh, long offset, DirEntrySink sink) => Inner.ReadDir(ino, fh, offset, sink);
+    public Errno ReleaseDir(InodeNo ino, FileHandle fh) => Inner.ReleaseDir(ino, fh);
+    public Errno FsyncDir(InodeNo ino, FileHandle fh, bool dataOnly) => Inner.FsyncDir(ino, fh, dataOnly);
+    public Result<FsStats> StatFs() => Inner.StatFs();
+    public Errno SetXattr(InodeNo ino, string name, ReadOnlySpan<byte> value, XattrFlags flags) => Inner.SetXattr(ino, name, value, flags);
+    public Result<IReadOnlyList<string>> ListXattr(InodeNo ino) => Inner.ListXattr(ino);
+    public Errno RemoveXattr(InodeNo ino, string name) => Inner.RemoveXattr(ino, name);
+    public void Dispose() => Inner.Dispose();
+}
