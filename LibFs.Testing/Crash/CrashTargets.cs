@@ -10,6 +10,7 @@ public static class CrashTargets
     /// <summary>The targets, in a fixed order.</summary>
     public static IReadOnlyList<ICrashTarget> All { get; } =
     [
+        new FfsCrashTarget(),
         new ShadowToyTarget(),
         new ShadowToyTarget(ToyBug.MissingBarrier),
         new ShadowToyTarget(ToyBug.InPlace),
