@@ -9,8 +9,9 @@ namespace ExoFS.Xn;
 // The update path: every call here runs under _gate, after XnSession named the caller. The pattern
 // of Alloc/Free/Move is always: authorize, validate arguments, build the proposed bytes in a scratch
 // page, run owns() of the named partition before (cached) and after, compare with the claimed
-// difference, ask the acl-UF, and only then commit. Nothing before the commit point touches the page,
-// the free map or the registry, so a refusal changes nothing.
+// difference, ask the acl-UF, and only then commit. Nothing before the commit point changes a page,
+// the free map or the registry, so a refusal changes nothing (it may have brought pages into the cache,
+// which under memory pressure can write back or evict others — never change what they hold).
 public sealed partial class XnVolume
 {
     private const int BlockSize = IBlockDevice.BlockSize;
