@@ -228,6 +228,7 @@ public sealed partial class FfsFileSystem
                 prev = b.Value;
                 done += chunk;
             }
+            Dirtied((done + FfsLayout.BlockSize - 1) / FfsLayout.BlockSize + 1);
             ulong end = (ulong)offset + (ulong)done;
             if (end > i.Size) i.Size = end;
             if (done > 0) Touch(i, Timespec.Now());

@@ -132,6 +132,7 @@ public sealed partial class FfsFileSystem
         Touch(parent, now);
         if ((err = _inodes.Put(parentIno, parent)) != Errno.OK) return err;
         _inodes.AddLookup(ino);
+        Dirtied(3); // inode block, directory block, maybe a first data block
         return ToAttr(ino, inode);
     }
 
@@ -158,6 +159,7 @@ public sealed partial class FfsFileSystem
             if ((err = _inodes.Put(e.Value.Ino, child)) != Errno.OK) return err;
             if ((err = _inodes.Put(parent.Value, pr.Value)) != Errno.OK) return err;
             if (child.Nlink == 0) ReapIfOrphan(e.Value.Ino);
+            Dirtied(2);
             return Errno.OK;
         }
     }

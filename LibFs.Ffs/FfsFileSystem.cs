@@ -22,6 +22,12 @@ namespace ExoFS.LibFs.Ffs;
 public sealed partial class FfsFileSystem : IFileSystem
 {
     private const int InitialTableBlocks = 4;
+    /// <summary>
+    /// Dirty blocks the file system lets pile up in XN's cache before it writes them back (a sync). XN can
+    /// only evict clean pages, so without this bound a long write would fill the cache with dirty pages.
+    /// </summary>
+    private const int DirtyBudget = 2048;
+    private int _dirtySinceSync;
     private readonly object _lock = new();
     private readonly IFfsDisk _disk;
     private readonly BlockNo _superBlock;
@@ -34,6 +40,7 @@ public sealed partial class FfsFileSystem : IFileSystem
     private ulong _nextHandle = 1;
     private ulong _nextGeneration;
     private bool _disposed;
+    private bool _readOnly;
 
     /// <summary>What the mount-time recovery scan did (null if the image was clean).</summary>
     public FsckReport? RecoveryReport { get; private set; }
@@ -148,7 +155,8 @@ public sealed partial class FfsFileSystem : IFileSystem
     }
 
     /// <summary>Mounts the file system whose superblock is <paramref name="superBlock"/>; EUCLEAN if it is not one.</summary>
-    internal static Result<FfsFileSystem> MountOn(IFfsDisk disk, BlockNo superBlock, IDisposable? owned = null, bool recover = true)
+    internal static Result<FfsFileSystem> MountOn(IFfsDisk disk, BlockNo superBlock, IDisposable? owned = null, bool recover = true,
+        bool readOnly = false)
     {
         var buf = new byte[FfsLayout.BlockSize];
         var err = disk.Read(superBlock, 0, buf);
@@ -172,9 +180,10 @@ public sealed partial class FfsFileSystem : IFileSystem
             if ((err = disk.Read(new BlockNo(entries[g].InodeBitmap), 0, inodeMaps[g])) != Errno.OK) return err;
         }
         var alloc = new Allocator(disk, superBlock, sb, entries, blockMaps, inodeMaps);
-        var fs = new FfsFileSystem(disk, superBlock, alloc, owned);
+        var fs = new FfsFileSystem(disk, superBlock, alloc, owned) { _readOnly = readOnly };
         var rootInode = fs._inodes.Get(FfsLayout.RootIno);
         if (!rootInode.Ok || !FileMode.IsDir(rootInode.Value.Mode)) return Errno.EUCLEAN;
+        if (readOnly) return fs;
         if (sb.Clean == 0 && recover)
         {
             // The last session did not unmount cleanly: orphans may hold blocks and the bitmaps may
@@ -201,6 +210,12 @@ public sealed partial class FfsFileSystem : IFileSystem
         {
             if (_disposed) return;
             _disposed = true;
+            if (_readOnly)
+            {
+                _owned?.Dispose();
+                foreach (var r in _ownedExtra) r.Dispose();
+                return;
+            }
             foreach (ulong ino in _inodes.Referenced.ToList())
             {
                 var r = _inodes.Get(ino);
@@ -304,6 +319,15 @@ public sealed partial class FfsFileSystem : IFileSystem
         if (_inodes.InUse(ino)) return;
         var r = _inodes.Get(ino);
         if (r.Ok && r.Value.Nlink == 0) Destroy(ino, r.Value);
+    }
+
+    /// <summary>Counts <paramref name="blocks"/> newly dirtied blocks and writes everything back once the budget is spent. Lock held.</summary>
+    private void Dirtied(int blocks)
+    {
+        _dirtySinceSync += blocks;
+        if (_dirtySinceSync < DirtyBudget) return;
+        _dirtySinceSync = 0;
+        _disk.Sync(); // a failure here resurfaces at the next explicit sync
     }
 
     private Errno CheckOpen()

@@ -1,5 +1,9 @@
 using System.Buffers.Binary;
+using ExoFS.Kernel;
+using ExoFS.Kernel.Capabilities;
 using ExoFS.Kernel.Disk;
+using ExoFS.LibFs.Runtime;
+using ExoFS.Xn;
 using ExoFS.LibFs.Ffs.Format;
 
 namespace ExoFS.LibFs.Ffs;
@@ -43,6 +47,29 @@ public static class Fsck
                 Unrepaired = repair ? report.Unrepaired.Concat(xnProblems).ToList() : report.Unrepaired,
             };
         }
+    }
+
+    /// <summary>
+    /// Checks (and with <paramref name="repair"/>, repairs) the FFS under root <paramref name="rootName"/> of a
+    /// volume that is not mounted, as the administrator: grants <paramref name="env"/> the root, mounts
+    /// without the automatic recovery, runs the checker and unmounts (clean, after a repair). For
+    /// <c>exofs fsck --repair</c>; <c>exofs fsck</c> alone uses <see cref="FfsRootChecker"/>.
+    /// </summary>
+    public static Result<FsckReport> CheckVolume(XnVolume volume, ExoEnvironment env, bool repair, string rootName = FfsFileSystem.DefaultRootName)
+    {
+        ArgumentNullException.ThrowIfNull(volume);
+        var cap = volume.GrantRoot(rootName, env, repair ? Rights.All : Rights.Read);
+        if (!cap.Ok) return Errno.ENOENT;
+        var xn = new XnClient(volume.Attach(env));
+        xn.Wallet.Put(rootName, cap.Value);
+        var root = xn.MountRoot(rootName);
+        if (!root.Ok) return root.Error;
+        var disk = XnFfsDisk.Create(xn, volume.BlockCount, lookupOnly: !repair);
+        if (!disk.Ok) return disk.Error;
+        var fs = FfsFileSystem.MountOn(disk.Value, root.Value.Block, recover: false, readOnly: !repair);
+        if (!fs.Ok) return fs.Error;
+        using var mounted = fs.Value;
+        return Run(mounted, repair);
     }
 
     /// <summary>Caller holds the lock or has not shared <paramref name="fs"/> yet.</summary>
@@ -109,6 +136,26 @@ public static class Fsck
                     if (p == 0) continue;
                     int level = s < FfsLayout.DirectPointers || s == DiskInode.XattrSlot ? 0 : s - FfsLayout.DirectPointers + 1;
                     count += ClaimTree(disk, p, level, ino, Claim);
+                }
+                if (FileMode.IsRegular(inode.Mode) || FileMode.IsDir(inode.Mode))
+                {
+                    // A crash between claiming a block and recording the new size leaves blocks past the
+                    // end; they would show old data if the file grew again.
+                    ulong keep = (inode.Size + FfsLayout.BlockSize - 1) / FfsLayout.BlockSize;
+                    if (HasBlocksFrom(fs, inode, keep))
+                    {
+                        Problem($"inode {ino}: blocks past the end of the file", repair);
+                        if (repair)
+                        {
+                            fs.Map.Truncate(ino, inode, keep);
+                            inodes.Put(ino, inode);
+                            count = CountTree(disk, inode);
+                            ReleaseClaims(owner, ino);
+                            for (int s = 0; s < 16; s++)
+                                if (inode.Ptr[s] != 0)
+                                    ClaimTree(disk, inode.Ptr[s], s < FfsLayout.DirectPointers || s == DiskInode.XattrSlot ? 0 : s - FfsLayout.DirectPointers + 1, ino, Claim);
+                        }
+                    }
                 }
                 if (count != inode.Blocks)
                 {
@@ -241,6 +288,46 @@ public static class Fsck
         }
         if (repair && problems.Count > 0) fs.Dirs.DropAll();
         return new FsckReport(problems, repaired, unrepaired);
+    }
+
+    /// <summary>True if any data block at file index ≥ <paramref name="keep"/> exists.</summary>
+    private static bool HasBlocksFrom(FfsFileSystem fs, DiskInode inode, ulong keep)
+    {
+        for (int s = (int)Math.Min(keep, (ulong)FfsLayout.DirectPointers); s < FfsLayout.DirectPointers; s++)
+            if (inode.Ptr[s] != 0) return true;
+        ulong[] first = { BlockMap.SingleStart, BlockMap.DoubleStart, BlockMap.TripleStart };
+        for (int level = 1; level <= 3; level++)
+        {
+            ulong p = inode.Ptr[FfsLayout.DirectPointers + level - 1];
+            if (p != 0 && AnyFrom(fs.Disk, p, level, first[level - 1], keep)) return true;
+        }
+        return false;
+    }
+
+    private static bool AnyFrom(IFfsDisk disk, ulong block, int level, ulong first, ulong keep)
+    {
+        ulong span = 1;
+        for (int i = 0; i < level; i++) span *= FfsLayout.PointersPerBlock;
+        if (first + span <= keep) return false;
+        if (level == 0) return true;
+        var buf = new byte[FfsLayout.BlockSize];
+        if (disk.Read(new BlockNo(block), 0, buf) != Errno.OK) return false;
+        ulong sub = span / FfsLayout.PointersPerBlock;
+        for (int i = 0; i < FfsLayout.PointersPerBlock; i++)
+        {
+            ulong p = BinaryPrimitives.ReadUInt64LittleEndian(buf.AsSpan(i * 8));
+            if (p != 0 && AnyFrom(disk, p, level - 1, first + (ulong)i * sub, keep)) return true;
+        }
+        return false;
+    }
+
+    private static ulong CountTree(IFfsDisk disk, DiskInode inode)
+    {
+        ulong n = 0;
+        for (int s = 0; s < 16; s++)
+            if (inode.Ptr[s] != 0)
+                n += ClaimTree(disk, inode.Ptr[s], s < FfsLayout.DirectPointers || s == DiskInode.XattrSlot ? 0 : s - FfsLayout.DirectPointers + 1, 0, (_, _, _) => { });
+        return n;
     }
 
     private static void ReleaseClaims(Dictionary<ulong, ulong> owner, ulong ino)

@@ -38,14 +38,17 @@ internal sealed class XnFfsDisk : IFfsDisk
             FfsUdfs.SuperRawWrite().Select(r => new ByteRange(r.Offset, r.Length)).ToArray()),
     };
 
-    /// <summary>Registers the types through <paramref name="xn"/> and returns the disk (EIO if XN refuses a spec).</summary>
-    public static Result<XnFfsDisk> Create(XnClient xn, ulong deviceBlocks)
+    /// <summary>
+    /// Registers the types through <paramref name="xn"/> (or, on a read-only volume, only looks them up) and
+    /// returns the disk (EIO if XN refuses a spec, ENOENT if a type is missing).
+    /// </summary>
+    public static Result<XnFfsDisk> Create(XnClient xn, ulong deviceBlocks, bool lookupOnly = false)
     {
         var disk = new XnFfsDisk(xn, deviceBlocks);
         var ids = new List<TypeId>();
         foreach (var spec in Specs)
         {
-            var r = xn.RegisterType(spec);
+            var r = lookupOnly ? xn.FindType(spec.Name) : xn.RegisterType(spec);
             if (!r.Ok) return r.Error;
             ids.Add(r.Value);
         }

@@ -73,6 +73,15 @@ public sealed class XnClient
         return r.Ok ? r.Value : Map(r.Status);
     }
 
+    /// <summary>The id of a registered type (ENOENT if there is none).</summary>
+    public Result<TypeId> FindType(string name)
+    {
+        var r = Session.FindType(name);
+        if (r.Ok) return r.Value;
+        Map(r.Status);
+        return Errno.ENOENT;
+    }
+
     /// <summary>Reads a whole block, or <c>into.Length</c> bytes from <paramref name="offset"/> (a raw read).</summary>
     public Errno Read(BlockNo block, int offset, Span<byte> into) =>
         Map(offset == 0 && into.Length == IBlockDevice.BlockSize ? Session.Read(block, into) : Session.ReadRaw(block, offset, into));

@@ -344,3 +344,22 @@ public class ConcurrencyAndHandleTests
         Assert.True(Fsck.Check(fs).Clean);
     }
 }
+
+public class FsckTests
+{
+    [Fact]
+    public void Blocks_past_end_of_file_are_found_and_freed()
+    {
+        var (fs, disk, _) = LogicTests.Fresh();
+        var (a, fh) = fs.Create(InodeNo.Root, "f", 0x1A4, OpenFlags.ReadWrite, Caller.Root).Value;
+        fs.Write(a.Ino, fh, 0, new byte[3 * 4096]);
+        var inode = fs.Inodes.Get(a.Ino.Value).Value;
+        inode.Size = 100; // as if a crash lost the size update
+        fs.Inodes.Put(a.Ino.Value, inode);
+        int used = disk.UsedCount;
+        Assert.Contains(Fsck.Check(fs).Problems, p => p.Contains("past the end"));
+        Fsck.Check(fs, repair: true);
+        Assert.Equal(used - 2, disk.UsedCount);
+        Assert.True(Fsck.Check(fs).Clean);
+    }
+}

@@ -81,3 +81,54 @@ public class XnTests
         }
     }
 }
+
+public class XnRecoveryTests
+{
+    private static readonly Caller Me = new(1000, 1000);
+
+    [Fact]
+    public void Crash_after_sync_recovers_synced_files_and_frees_the_orphan()
+    {
+        var dev = new MemoryDevice(16384);
+        var fs = FfsImage.FormatDevice(dev, out string? error).Value;
+        var (f, fh) = fs.Create(InodeNo.Root, "synced", 0x1A4, OpenFlags.ReadWrite, Me).Value;
+        fs.Write(f.Ino, fh, 0, new byte[20000]);
+        var (o, ofh) = fs.Create(InodeNo.Root, "orphan", 0x1A4, OpenFlags.ReadWrite, Me).Value;
+        fs.Write(o.Ino, ofh, 0, new byte[50000]);
+        fs.Unlink(InodeNo.Root, "orphan"); // still open: lives on as an orphan
+        Assert.Equal(Errno.OK, fs.Sync());
+        fs.Create(InodeNo.Root, "unsynced", 0x1A4, OpenFlags.ReadWrite, Me);
+        var crashed = dev.Clone(); // the device as it is now: the unsynced create may be lost
+        var again = FfsImage.MountDevice(crashed, out error);
+        Assert.True(again.Ok, error);
+        using var fs2 = again.Value;
+        Assert.NotNull(fs2.RecoveryReport);
+        Assert.Contains(fs2.RecoveryReport!.Problems, p => p.Contains($"inode {o.Ino}"));
+        Assert.Equal(20000UL, fs2.Lookup(InodeNo.Root, "synced").Value.Size);
+        var report = Fsck.Check(fs2);
+        Assert.True(report.Clean, report.ToString());
+    }
+
+    [Fact]
+    public void Root_checker_reports_ffs_problems_through_xn_and_CheckVolume_repairs_them()
+    {
+        var dev = new MemoryDevice(16384);
+        var fs = FfsImage.FormatDevice(dev, out _).Value;
+        var f = fs.MkNod(InodeNo.Root, "f", FileMode.Regular | 0x1A4, 0, Me).Value;
+        var inode = fs.Inodes.Get(f.Ino.Value).Value;
+        inode.Nlink = 3; // damage: a wrong link count
+        fs.Inodes.Put(f.Ino.Value, inode);
+        fs.Dispose();
+
+        var kernel = new ExoFS.Kernel.ExoKernel();
+        using (var vol = ExoFS.Xn.XnVolume.Load(dev, kernel).Value)
+        {
+            var findings = vol.CheckRoots(new[] { new FfsRootChecker() });
+            Assert.Contains(findings, x => x.Kind == ExoFS.Xn.XnFindingKind.LibFs && x.Detail.Contains("link count 3"));
+            var repaired = Fsck.CheckVolume(vol, kernel.CreateEnvironment("fsck"), repair: true);
+            Assert.True(repaired.Ok);
+            Assert.Equal(1, repaired.Value.ExitCode);
+            Assert.Empty(vol.CheckRoots(new[] { new FfsRootChecker() }));
+        }
+    }
+}
