@@ -57,12 +57,14 @@ public sealed class XnCrashTests(ITestOutputHelper output)
         }
     }
 
+    // The intact XN passes ReplaceTwice (the first test), so a failure here is the switch being caught.
     [XnSwitchFact("OrderingEnabled")]
     public void Xn_with_rule_1_off_is_caught_persisting_a_pointer_before_its_block()
     {
         var r = Explore.Run(new XnToyTarget("toy-xn-no-rule1", XnSwitch.Off("OrderingEnabled")), ReplaceTwice);
         output.WriteLine(r.Failure?.ToString() ?? "passed");
         Assert.False(r.Passed);
+        Assert.Contains(r.Failure!.Problems, p => p.Contains("checksum mismatch"));
     }
 
     [XnSwitchFact("DeferFreesEnabled")]
@@ -71,5 +73,6 @@ public sealed class XnCrashTests(ITestOutputHelper output)
         var r = Explore.Run(new XnToyTarget("toy-xn-no-rule2", XnSwitch.Off("DeferFreesEnabled")), ReplaceTwice);
         output.WriteLine(r.Failure?.ToString() ?? "passed");
         Assert.False(r.Passed);
+        Assert.Contains(r.Failure!.Problems, p => p.Contains("checksum mismatch"));
     }
 }

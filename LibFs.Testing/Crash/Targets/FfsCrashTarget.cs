@@ -74,6 +74,12 @@ public sealed class FfsCrashTarget(string name = "ffs", Action<XnVolume>? config
             return CrashRecovery.Unmountable($"ffs mount: {fs.Error}: {error}");
         }
         var problems = Fsck.Check(fs.Value).Problems.Select(p => $"ffs fsck: {p}").ToList();
+        // FFS's recovery is documented to repair only what a crash may legitimately leave (orphans, bitmaps,
+        // counts). An entry naming a free inode is not among them: it means an entry reached the disk before
+        // its inode, or an inode was freed before its entry, and repair would hide it from the oracle.
+        if (fs.Value.RecoveryReport is { } rec)
+            problems.AddRange(rec.Problems.Where(p => p.Contains(" names free inode ", StringComparison.Ordinal))
+                .Select(p => $"ffs recovery had to repair: {p}"));
         problems.AddRange(vol.Check().Errors.Select(f => $"xn: {f}"));
         // Only read from here on: dropping the volume without unmounting writes nothing more.
         return new CrashRecovery(new CrashMount(fs.Value, () => { }), problems);
