@@ -35,7 +35,7 @@ public sealed class XnSession
     /// <summary>Registers (and persists) a type; the same name with an identical spec returns the same id.</summary>
     public XnResult<TypeId> RegisterType(TypeSpec spec)
     {
-        lock (_vol.Gate) return _vol.RegisterTypeLocked(spec);
+        return Call(() => _vol.RegisterTypeLocked(spec));
     }
 
     /// <summary>The id of a registered type ("xn.data" is <see cref="XnTypes.Data"/>).</summary>
@@ -52,17 +52,14 @@ public sealed class XnSession
     /// initialized, on disk before the catalogue names it) and mints a capability with all rights for
     /// this session's environment, which is also mounted.
     /// </summary>
-    public XnResult<RootInfo> InstallRoot(string name, TypeId type)
+    public XnResult<RootInfo> InstallRoot(string name, TypeId type) => Call(() =>
     {
-        lock (_vol.Gate)
-        {
-            var r = _vol.InstallRootLocked(name, type, Environment);
-            if (!r.Ok) return XnResult<RootInfo>.Fail(r.Error, r.Detail);
-            var cap = _vol.Kernel.Mint(Environment, new RootResource(name), Rights.All);
-            _held[r.Value] = Rights.All;
-            return XnResult<RootInfo>.Success(Info(r.Value, cap));
-        }
-    }
+        var r = _vol.InstallRootLocked(name, type, Environment);
+        if (!r.Ok) return XnResult<RootInfo>.Fail(r.Error, r.Detail);
+        var cap = _vol.Kernel.Mint(Environment, new RootResource(name), Rights.All);
+        _held[r.Value] = Rights.All;
+        return XnResult<RootInfo>.Success(Info(r.Value, cap));
+    });
 
     /// <summary>
     /// Binds root <paramref name="name"/> for this session by presenting <paramref name="cap"/>, which must
@@ -98,17 +95,20 @@ public sealed class XnSession
     /// <summary>Copies a whole block (4096 bytes) reachable from a root this session holds with Read.</summary>
     public XnResult Read(BlockNo block, Span<byte> into4096)
     {
-        lock (_vol.Gate) return Done(_vol.ReadLocked(this, block, into4096));
+        lock (_vol.Gate)
+        {
+            var refused = Enter();
+            if (!refused.Ok) return refused;
+            try { return _vol.ReadLocked(this, block, into4096); }
+            finally { Leave(); }
+        }
     }
 
     /// <summary>
     /// Binds the cached page of <paramref name="block"/> read-only: the memory is XN's shared page, so two
     /// sessions viewing one block see the same bytes and later updates. Release with <see cref="Unbind"/>.
     /// </summary>
-    public XnResult<ReadOnlyMemory<byte>> View(BlockNo block)
-    {
-        lock (_vol.Gate) { var r = _vol.ViewLocked(this, block); _vol.EvictIfOverLimit(); return r; }
-    }
+    public XnResult<ReadOnlyMemory<byte>> View(BlockNo block) => Call(() => _vol.ViewLocked(this, block));
 
     /// <summary>Releases a page bound with <see cref="View"/> (it may be evicted again).</summary>
     public void Unbind(BlockNo block)
@@ -119,7 +119,13 @@ public sealed class XnSession
     /// <summary>Copies bytes inside the block type's raw-read ranges (anywhere for xn.data).</summary>
     public XnResult ReadRaw(BlockNo block, int offset, Span<byte> into)
     {
-        lock (_vol.Gate) return Done(_vol.ReadRawLocked(this, block, offset, into));
+        lock (_vol.Gate)
+        {
+            var refused = Enter();
+            if (!refused.Ok) return refused;
+            try { return _vol.ReadRawLocked(this, block, offset, into); }
+            finally { Leave(); }
+        }
     }
 
     // ------------------------------------------------------------------ updates
@@ -127,7 +133,13 @@ public sealed class XnSession
     /// <summary>Writes bytes inside the block type's raw-write ranges (anywhere for xn.data). Needs Write.</summary>
     public XnResult WriteRaw(BlockNo block, int offset, ReadOnlySpan<byte> bytes)
     {
-        lock (_vol.Gate) return Done(_vol.WriteRawLocked(this, block, offset, bytes));
+        lock (_vol.Gate)
+        {
+            var refused = Enter();
+            if (!refused.Ok) return refused;
+            try { return _vol.WriteRawLocked(this, block, offset, bytes); }
+            finally { Leave(); }
+        }
     }
 
     /// <summary>
@@ -138,14 +150,17 @@ public sealed class XnSession
     /// </summary>
     public XnResult Alloc(BlockNo parent, int partition, IReadOnlyList<Edit> edits, TypeId childType, Extent child)
     {
-        lock (_vol.Gate) return Done(_vol.AllocLocked(this, parent, partition, edits, childType, child));
+        lock (_vol.Gate)
+        {
+            var refused = Enter();
+            if (!refused.Ok) return refused;
+            try { return _vol.AllocLocked(this, parent, partition, edits, childType, child); }
+            finally { Leave(); }
+        }
     }
 
     /// <summary>A free extent of <paramref name="count"/> blocks at or after <paramref name="hint"/> (wrapping). Nothing is reserved.</summary>
-    public XnResult<BlockNo> FindFree(BlockNo hint, ulong count)
-    {
-        lock (_vol.Gate) return _vol.FindFreeLocked(hint, count);
-    }
+    public XnResult<BlockNo> FindFree(BlockNo hint, ulong count) => Call(() => _vol.FindFreeLocked(hint, count));
 
     /// <summary>
     /// Takes <paramref name="child"/> away from partition <paramref name="partition"/> of
@@ -154,7 +169,13 @@ public sealed class XnSession
     /// </summary>
     public XnResult Free(BlockNo parent, int partition, IReadOnlyList<Edit> edits, Extent child)
     {
-        lock (_vol.Gate) return Done(_vol.FreeLocked(this, parent, partition, edits, child));
+        lock (_vol.Gate)
+        {
+            var refused = Enter();
+            if (!refused.Ok) return refused;
+            try { return _vol.FreeLocked(this, parent, partition, edits, child); }
+            finally { Leave(); }
+        }
     }
 
     /// <summary>
@@ -166,21 +187,50 @@ public sealed class XnSession
     public XnResult Move(BlockNo from, int fromPartition, IReadOnlyList<Edit> fromEdits,
                          BlockNo to, int toPartition, IReadOnlyList<Edit> toEdits, Extent child)
     {
-        lock (_vol.Gate) return Done(_vol.MoveLocked(this, from, fromPartition, fromEdits, to, toPartition, toEdits, child));
+        return Call(() => _vol.MoveLocked(this, from, fromPartition, fromEdits, to, toPartition, toEdits, child));
     }
 
     /// <summary>Writes one dirty block now; refused with <see cref="XnError.Tainted"/> while a child is unwritten.</summary>
     public XnResult WriteBack(BlockNo block)
     {
-        lock (_vol.Gate) return _vol.WriteBackLocked(block.Value);
+        return Call(() => _vol.WriteBackLocked(block.Value));
     }
 
     /// <summary>Writes everything dirty in a legal order (children before parents, barriers between), then flushes.</summary>
-    public XnResult Sync() => _vol.Sync();
+    public XnResult Sync() => Call(() => _vol.SyncLocked());
 
-    private XnResult Done(XnResult r)
+    /// <summary>
+    /// Runs one XN call under the volume lock: refused if the volume is closed or if this thread is
+    /// already inside XN (a re-entrant call from an upcall); pinned pages are released at the end.
+    /// </summary>
+    private XnResult Enter()
     {
-        _vol.EvictIfOverLimit();
-        return r;
+        if (_vol.IsClosed) return XnResult.Fail(XnError.Io, "the volume is closed");
+        if (_vol.InCall) return XnResult.Fail(XnError.Io, "XN re-entered from inside an XN call (e.g. a revocation upcall)");
+        _vol.InCall = true;
+        return XnResult.Success;
+    }
+
+    private void Leave()
+    {
+        _vol.InCall = false;
+        _vol.EndCall();
+    }
+
+    private XnResult Call(Func<XnResult> body)
+    {
+        var r = Call(() => { var x = body(); return x.Ok ? XnResult<bool>.Success(true) : XnResult<bool>.Fail(x.Error, x.Detail); });
+        return r.Status;
+    }
+
+    private XnResult<T> Call<T>(Func<XnResult<T>> body)
+    {
+        lock (_vol.Gate)
+        {
+            var refused = Enter();
+            if (!refused.Ok) return XnResult<T>.Fail(refused.Error, refused.Detail);
+            try { return body(); }
+            finally { Leave(); }
+        }
     }
 }

@@ -94,7 +94,7 @@ public sealed partial class XnVolume
             {
                 sb.Append(e.Block).Append(':').Append(e.Type).Append(':').Append(e.Parent).Append('/').Append(e.Partition)
                   .Append(':').Append(e.Root).Append(e.Dirty ? 'D' : 'c').Append(e.OnDisk ? 'o' : 'u')
-                  .Append(':').Append(e.Page is null ? "-" : Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(e.Page)))
+                  .Append(':').Append(e.Cached ? Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(e.Bytes)) : e.ZeroFill ? "zero" : "-")
                   .Append(":p=").Append(string.Join(",", (e.PendingChildren ?? []).Order()))
                   .Append(":w=").Append(string.Join(",", (e.WriteAfter ?? []).Order())).Append('\n');
             }
@@ -111,7 +111,12 @@ public sealed partial class XnVolume
         var buffer = new byte[BlockSize];
         byte[]? Read(ulong b)
         {
-            if (live && _registry.TryGetValue(b, out var e) && e.Page is not null) return e.Page;
+            if (live && _registry.TryGetValue(b, out var e) && (e.Cached || e.ZeroFill))
+            {
+                if (e.Cached) e.Bytes.CopyTo(buffer);
+                else Array.Clear(buffer);
+                return buffer;
+            }
             try { _dev.Read(new BlockNo(b), buffer); return buffer; }
             catch (IOException) { return null; }
         }

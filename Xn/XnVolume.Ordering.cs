@@ -1,3 +1,4 @@
+using ExoFS.Kernel.Disk;
 using ExoFS.Xn.Registry;
 
 namespace ExoFS.Xn;
@@ -10,11 +11,12 @@ namespace ExoFS.Xn;
 public sealed partial class XnVolume
 {
     private int _unorderedWrites;      // writes issued since the last barrier
+    private static readonly byte[] ZeroBlock = new byte[IBlockDevice.BlockSize];
 
     internal XnResult WriteBackLocked(ulong block)
     {
         if (IsReadOnly) return Fail(XnError.ReadOnly, "volume is read-only");
-        if (!_registry.TryGetValue(block, out var e) || e.Page is null || !e.Dirty) return XnResult.Success;
+        if (!_registry.TryGetValue(block, out var e) || !e.Dirty) return XnResult.Success;
         if (e.Tainted)
             return Fail(XnError.Tainted, $"block {block} points at {e.PendingChildren!.Count} child block(s) not yet written (e.g. {e.PendingChildren.First()})");
         try
@@ -35,7 +37,10 @@ public sealed partial class XnVolume
     private void WriteBlock(RegistryEntry e)
     {
         e.InIo = true;
-        _dev.Write(e.BlockNo, e.Page);
+        // A zero-filled block never materialized is written as zeros: rule 1 is about the disk, and the
+        // disk may hold a previous owner's bytes there.
+        _dev.Write(e.BlockNo, e.Cached ? e.Bytes : ZeroBlock);
+        e.ZeroFill = false;
         _unorderedWrites++;
         e.InIo = false;
         e.Dirty = false;
@@ -60,7 +65,7 @@ public sealed partial class XnVolume
         if (IsReadOnly || _disposed) return XnResult.Success;
         try
         {
-            var dirty = _registry.Values.Where(e => e.Dirty && e.Page is not null).ToList();
+            var dirty = _registry.Values.Where(e => e.Dirty).ToList();
             var level = new Dictionary<ulong, int>();
             var onStack = new HashSet<ulong>();
             int Level(RegistryEntry e)

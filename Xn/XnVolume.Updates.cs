@@ -9,8 +9,9 @@ namespace ExoFS.Xn;
 // The update path: every call here runs under _gate, after XnSession named the caller. The pattern
 // of Alloc/Free/Move is always: authorize, validate arguments, build the proposed bytes in a scratch
 // page, run owns() of the named partition before (cached) and after, compare with the claimed
-// difference, ask the acl-UF, and only then commit. Nothing before the commit point touches the page,
-// the free map or the registry, so a refusal changes nothing.
+// difference, ask the acl-UF, and only then commit. Nothing before the commit point changes a page,
+// the free map or the registry, so a refusal changes nothing (it may have brought pages into the cache,
+// which under memory pressure can write back or evict others — never change what they hold).
 public sealed partial class XnVolume
 {
     private const int BlockSize = IBlockDevice.BlockSize;
@@ -20,7 +21,13 @@ public sealed partial class XnVolume
     private List<Owned> _scratchAfter = new();
     private List<Owned> _scratchAfter2 = new();
     private readonly List<Owned> _expected = new();
+    private readonly List<Owned> _scratchSorted = new();
+    /// <summary>Shared "owns nothing" output of zero-filled blocks; never mutated (never recycled as scratch).</summary>
+    private static readonly List<Owned> KnownEmpty = new();
     private int _cachedPages;
+    private readonly HashSet<RegistryEntry> _pinned = new();
+    private PageFrames? _frameSource;
+    private PageFrames Frames => _frameSource ??= new PageFrames(_kernel, Revoke, Repossessed);
 
     // ------------------------------------------------------------------ authorization and pages
 
@@ -34,21 +41,72 @@ public sealed partial class XnVolume
         return XnResult.Success;
     }
 
-    /// <summary>Makes sure the entry's page is cached (reading it in and registering its children).</summary>
+    /// <summary>
+    /// Makes sure the entry's page is cached (reading it in, or taking a zeroed frame for a zero-filled
+    /// block) and its children registered. The entry stays pinned (not evictable) until the call ends.
+    /// </summary>
     internal XnResult EnsurePage(RegistryEntry e)
     {
-        if (e.Page is null)
+        _pinned.Add(e);
+        if (!e.Cached)
         {
-            var page = new byte[BlockSize];
-            try { _dev.Read(e.BlockNo, page); }
-            catch (IOException x) { return Fail(XnError.Io, $"read block {e.Block}: {x.Message}"); }
-            e.Page = page;
-            e.Dirty = false;
-            e.Outputs = null;
+            var frames = GetFrames(1);
+            if (frames is null) return Fail(XnError.NoSpace, "no page frame for XN's cache (memory pool exhausted)");
+            e.Frame = frames[0];
             _cachedPages++;
+            if (e.ZeroFill)
+            {
+                // The kernel hands out zeroed frames: the page is the zero block; keep its known outputs.
+                e.ZeroFill = false;
+            }
+            else
+            {
+                e.Outputs = null;
+                try { _dev.Read(e.BlockNo, e.Bytes); }
+                catch (IOException x)
+                {
+                    DropFrame(e);
+                    return Fail(XnError.Io, $"read block {e.Block}: {x.Message}");
+                }
+                e.Dirty = false;
+            }
         }
         if (!e.ChildrenRegistered) RegisterChildren(e);
         return XnResult.Success;
+    }
+
+    /// <summary>
+    /// <paramref name="count"/> zeroed frames from the kernel. When the pool is short XN first gives up
+    /// its own clean pages, then writes everything back (legal order) and gives up more.
+    /// </summary>
+    private IReadOnlyList<Kernel.Memory.PageFrame>? GetFrames(int count)
+    {
+        var frames = Frames.TryAllocate(count);
+        if (frames is not null) return frames;
+        // Give back a good slice at once, so a full cache does not fail every allocation.
+        int slice = Math.Max(count + 16, Frames.Held / 8);
+        EvictClean(slice, includeBound: false);
+        frames = Frames.TryAllocate(count);
+        if (frames is not null || IsReadOnly) return frames;
+        if (!SyncLocked().Ok) return null;
+        EvictClean(slice, includeBound: false);
+        return Frames.TryAllocate(count);
+    }
+
+    private void DropFrame(RegistryEntry e)
+    {
+        if (e.Frame is null) return;
+        Frames.Release(e.Frame);
+        e.Frame = null;
+        e.Outputs = null;
+        _cachedPages--;
+    }
+
+    /// <summary>Ends one XN call: its pinned pages become evictable, and the cache is trimmed to its limit.</summary>
+    internal void EndCall()
+    {
+        _pinned.Clear();
+        if (_cachedPages > _options.CachePages) EvictClean(_cachedPages - _options.CachePages * 9 / 10, includeBound: false);
     }
 
     /// <summary>
@@ -76,45 +134,94 @@ public sealed partial class XnVolume
     }
 
     /// <summary>
-    /// Cache pressure: drops clean, unbound, untainted pages until the cache is under 90% of its limit.
-    /// Called only between operations (never while an update holds a page).
+    /// Drops up to <paramref name="count"/> clean, untainted, unpinned pages (bound ones too if
+    /// <paramref name="includeBound"/>), returning their frames to the kernel; returns the frames' count.
     /// </summary>
-    internal void EvictIfOverLimit()
+    private int EvictClean(int count, bool includeBound, List<Kernel.Memory.PageFrame>? returned = null)
     {
-        if (_cachedPages <= _options.CachePages) return;
-        int target = _options.CachePages * 9 / 10;
-        foreach (var e in _registry.Values)
+        int done = 0;
+        foreach (var e in _registry.Values.Where(e => e.Cached).ToList())
         {
-            if (_cachedPages <= target) break;
-            if (e.Page is null || e.Dirty || !e.OnDisk || e.Tainted || e.RefCount > 0) continue;
-            e.Page = null;
-            e.Outputs = null;
-            _cachedPages--;
+            if (done >= count) break;
+            if (e.Dirty || !e.OnDisk || e.Tainted || _pinned.Contains(e) || (e.RefCount > 0 && !includeBound)) continue;
+            if (returned is not null)
+            {
+                returned.Add(e.Frame!);
+                e.Frame = null;
+                e.Outputs = null;
+                _cachedPages--;
+            }
+            else DropFrame(e);
+            done++;
+        }
+        return done;
+    }
+
+    /// <summary>
+    /// The kernel's revocation upcall: give back <see cref="Kernel.Memory.RevocationRequest.Wanted"/>
+    /// frames. XN picks clean unbound pages; if there are too few it writes everything back in a legal
+    /// order and picks again, then takes bound pages last (their readers must bind again).
+    /// </summary>
+    private IReadOnlyList<Kernel.Memory.PageFrame> Revoke(Kernel.Memory.RevocationRequest request)
+    {
+        lock (_gate)
+        {
+            var chosen = new List<Kernel.Memory.PageFrame>();
+            EvictClean(request.Wanted, includeBound: false, chosen);
+            if (chosen.Count < request.Wanted && !IsReadOnly)
+            {
+                request.Charge(_registry.Values.Count(e => e.Dirty));
+                SyncLocked();
+                EvictClean(request.Wanted - chosen.Count, includeBound: false, chosen);
+            }
+            if (chosen.Count < request.Wanted) EvictClean(request.Wanted - chosen.Count, includeBound: true, chosen);
+            return chosen;
         }
     }
 
-    /// <summary>The cached owns output of partition <paramref name="p"/> (sorted), computing it if needed.</summary>
+    /// <summary>Abort protocol notice: frames taken by force. A clean page is simply gone; a dirty one lost data.</summary>
+    private void Repossessed(IReadOnlyList<Kernel.Memory.PageFrameNo> taken)
+    {
+        lock (_gate)
+        {
+            var set = taken.ToHashSet();
+            foreach (var e in _registry.Values.Where(e => e.Frame is { } f && set.Contains(f.Number)))
+            {
+                if (e.Dirty) _loadFindings.Add($"page of block {e.Block} was repossessed by the kernel while dirty: its changes are lost");
+                e.Frame = null;
+                e.Outputs = null;
+                _cachedPages--;
+            }
+        }
+    }
+
+    /// <summary>The cached owns output of partition <paramref name="p"/> (emission order), computing it if needed.</summary>
     private List<Owned>? Output(RegistryEntry e, XnType t, int p, out UdfFault fault)
     {
         e.Outputs ??= new List<Owned>?[t.Partitions];
         fault = UdfFault.None;
         if (e.Outputs[p] is { } cached) return cached;
         var list = new List<Owned>();
-        fault = RunOwns(t, e.Page!, p, list);
+        fault = RunOwns(t, e.Bytes, p, list);
         if (fault != UdfFault.None) return null;
         e.Outputs[p] = list;
         return list;
     }
 
-    /// <summary>Runs owns(p) on <paramref name="page"/> into <paramref name="into"/>, sorted, child types resolved.</summary>
+    /// <summary>Runs owns(p) on <paramref name="page"/> into <paramref name="into"/> in emission order, child types resolved.</summary>
     internal UdfFault RunOwns(XnType t, ReadOnlySpan<byte> page, int p, List<Owned> into)
     {
         into.Clear();
         _udfOut.Clear();
         var r = t.Owns!.Run(page, p, _udfOut);
         if (!r.Ok) return r.Fault;
-        foreach (var x in _udfOut) into.Add(new Owned(t.ChildTypes[x.TypeIndex], x.Start, x.Count));
-        if (into.Count > 1) into.Sort();
+        // Straight span copy: this is on every update's path.
+        int n = _udfOut.Count;
+        System.Runtime.InteropServices.CollectionsMarshal.SetCount(into, n);
+        var dst = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(into);
+        var src = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_udfOut);
+        var types = t.ChildTypes;
+        for (int i = 0; i < n; i++) dst[i] = new Owned(types[src[i].TypeIndex], src[i].Start, src[i].Count);
         return UdfFault.None;
     }
 
@@ -127,7 +234,7 @@ public sealed partial class XnVolume
         if (!a.Ok) return a;
         var p = EnsurePage(e);
         if (!p.Ok) return p;
-        e.Page.AsSpan().CopyTo(into);
+        e.Bytes.CopyTo(into);
         return XnResult.Success;
     }
 
@@ -137,8 +244,14 @@ public sealed partial class XnVolume
         if (!a.Ok) return XnResult<ReadOnlyMemory<byte>>.Fail(a.Error, a.Detail);
         var p = EnsurePage(e);
         if (!p.Ok) return XnResult<ReadOnlyMemory<byte>>.Fail(p.Error, p.Detail);
+        // Secure binding through the kernel: a read-only capability for this frame, delegated to the
+        // reader, then mapped. Every reader of the block sees the same frame.
+        var cap = _kernel.Memory.CapabilityFor(Frames.Environment, e.Frame!, Rights.Read);
+        var delegated = cap.Ok ? _kernel.Delegate(Frames.Environment, cap.Capability!, s.Environment, Rights.Read) : cap;
+        var map = delegated.Ok ? _kernel.Memory.MapReadOnly(s.Environment, delegated.Capability!) : default;
+        if (!map.Ok) return XnResult<ReadOnlyMemory<byte>>.Fail(XnError.BadCapability, $"kernel refused to map block {block}'s page ({delegated.Status}, {map.Status})");
         if (s.Bind(block.Value)) e.RefCount++;
-        return XnResult<ReadOnlyMemory<byte>>.Success(e.Page);
+        return XnResult<ReadOnlyMemory<byte>>.Success(map.View);
     }
 
     internal void UnbindLocked(XnSession s, BlockNo block)
@@ -155,7 +268,7 @@ public sealed partial class XnVolume
             return Fail(XnError.NotRawRange, $"bytes [{offset},{(long)offset + into.Length}) are not in the raw-read ranges of type '{t.Name}'");
         var p = EnsurePage(e);
         if (!p.Ok) return p;
-        e.Page.AsSpan(offset, into.Length).CopyTo(into);
+        e.Bytes.Slice(offset, into.Length).CopyTo(into);
         return XnResult.Success;
     }
 
@@ -171,7 +284,7 @@ public sealed partial class XnVolume
             return Fail(XnError.NotRawRange, $"bytes [{offset},{(long)offset + bytes.Length}) are not in the raw-write ranges of type '{t.Name}'");
         var p = EnsurePage(e);
         if (!p.Ok) return p;
-        bytes.CopyTo(e.Page.AsSpan(offset));
+        bytes.CopyTo(e.Bytes[offset..]);
         e.Dirty = true;
         return XnResult.Success;
     }
@@ -210,7 +323,7 @@ public sealed partial class XnVolume
         if (!r.Ok) return r;
 
         var proposed = _proposedA;
-        Propose(e.Page!, edits, proposed);
+        Propose(e.Bytes, edits, proposed);
         List<Owned>? after = null;
         if (ChecksEnabled)
         {
@@ -233,9 +346,15 @@ public sealed partial class XnVolume
         {
             // Zero-filled and initialized in the cache; on disk it is uninitialized until written, so
             // the parent is tainted until then (rule 1).
-            _registry[b] = new RegistryEntry(b, childType, e.Block, partition, e.Root)
-            { Page = new byte[BlockSize], Dirty = true, OnDisk = false, ChildrenRegistered = true };
-            _cachedPages++;
+            var entry = new RegistryEntry(b, childType, e.Block, partition, e.Root)
+            { ZeroFill = true, Dirty = true, OnDisk = false, ChildrenRegistered = true };
+            // A zero block owns nothing in any partition (checked at registration): no UDF need run to know.
+            if (_types.Get(childType) is { IsData: false } ct)
+            {
+                entry.Outputs = new List<Owned>?[ct.Partitions];
+                Array.Fill(entry.Outputs, KnownEmpty);
+            }
+            _registry[b] = entry;
             e.PendingChildren.Add(b);
         }
         return XnResult.Success;
@@ -262,18 +381,18 @@ public sealed partial class XnVolume
         {
             if (!_registry.TryGetValue(child.Start.Value, out var ce) || ce.Parent != e.Block)
                 return Fail(XnError.NotOwned, $"block {parent} does not own {child}");
-            Propose(e.Page!, edits, proposed);
+            Propose(e.Bytes, edits, proposed);
         }
         else
         {
             var before = Output(e, t, partition, out var fault);
             if (before is null) return Fail(XnError.Corrupt, $"owns of block {parent} partition {partition} faults ({fault})");
-            int idx = before.FindIndex(o => o.Start == child.Start.Value && o.Count == child.Count);
+            int idx = IndexOf(before, child);
             if (idx < 0) return Fail(XnError.NotOwned, $"block {parent} partition {partition} does not own {child}");
             var owned = before[idx];
             r = CheckEmpty(owned);
             if (!r.Ok) return r;
-            Propose(e.Page!, edits, proposed);
+            Propose(e.Bytes, edits, proposed);
             after = _scratchAfter;
             fault = RunOwns(t, proposed, partition, after);
             if (fault != UdfFault.None) return Fail(XnError.DiffMismatch, $"owns faults on the proposed bytes ({fault})");
@@ -286,7 +405,7 @@ public sealed partial class XnVolume
         Commit(e, proposed, partition, after);
         for (ulong b = child.Start.Value; b < child.End.Value; b++)
         {
-            if (_registry.Remove(b, out var gone) && gone.Page is not null) _cachedPages--;
+            if (_registry.Remove(b, out var gone)) DropFrame(gone);
             e.PendingChildren?.Remove(b);
         }
         // Rule 2: still allocated on disk and for Alloc until the nullified parent is durable.
@@ -322,7 +441,7 @@ public sealed partial class XnVolume
 
         var fromBefore = Output(ef, tf, fromPartition, out var fault);
         if (fromBefore is null) return Fail(XnError.Corrupt, $"owns of block {from} partition {fromPartition} faults ({fault})");
-        int idx = fromBefore.FindIndex(o => o.Start == child.Start.Value && o.Count == child.Count);
+        int idx = IndexOf(fromBefore, child);
         if (idx < 0) return Fail(XnError.NotOwned, $"block {from} partition {fromPartition} does not own {child}");
         var owned = fromBefore[idx];
         var toBefore = Output(et, tt, toPartition, out fault);
@@ -332,9 +451,9 @@ public sealed partial class XnVolume
         bool samePartition = sameBlock && fromPartition == toPartition;
         var pf = _proposedA;
         var pt = sameBlock ? _proposedA : _proposedB;
-        Propose(ef.Page!, fromEdits, pf);
+        Propose(ef.Bytes, fromEdits, pf);
         if (sameBlock) ApplyEdits(pf, toEdits);
-        else Propose(et.Page!, toEdits, pt);
+        else Propose(et.Bytes, toEdits, pt);
 
         List<Owned>? fromAfter = null, toAfter = null;
         if (ChecksEnabled)
@@ -370,15 +489,15 @@ public sealed partial class XnVolume
         // Commit both parents in one step.
         if (sameBlock)
         {
-            pf.CopyTo(ef.Page!, 0);
+            pf.CopyTo(ef.Bytes);
             ef.Dirty = true;
             SetOutput(ef, fromPartition, fromAfter, swapInto: 1);
             if (!samePartition) SetOutput(ef, toPartition, toAfter, swapInto: 2);
         }
         else
         {
-            pf.CopyTo(ef.Page!, 0);
-            pt.CopyTo(et.Page!, 0);
+            pf.CopyTo(ef.Bytes);
+            pt.CopyTo(et.Bytes);
             ef.Dirty = et.Dirty = true;
             SetOutput(ef, fromPartition, fromAfter, swapInto: 1);
             SetOutput(et, toPartition, toAfter, swapInto: 2);
@@ -439,7 +558,8 @@ public sealed partial class XnVolume
         if (ct.IsData) return XnResult.Success;
         for (ulong b = owned.Start; b < owned.Start + owned.Count; b++)
         {
-            if (!_registry.TryGetValue(b, out var ce)) continue;
+            // Still zero-filled: owns nothing (checked at registration), no need to materialize it.
+            if (!_registry.TryGetValue(b, out var ce) || (ce.ZeroFill && !ce.Cached)) continue;
             var r = EnsurePage(ce);
             if (!r.Ok) return r;
             for (int p = 0; p < ct.Partitions; p++)
@@ -452,9 +572,16 @@ public sealed partial class XnVolume
         return XnResult.Success;
     }
 
-    private static void Propose(byte[] page, IReadOnlyList<Edit> edits, byte[] into)
+    private static int IndexOf(List<Owned> list, Extent e)
     {
-        page.CopyTo(into, 0);
+        for (int i = 0; i < list.Count; i++)
+            if (list[i].Start == e.Start.Value && list[i].Count == e.Count) return i;
+        return -1;
+    }
+
+    private static void Propose(ReadOnlySpan<byte> page, IReadOnlyList<Edit> edits, byte[] into)
+    {
+        page.CopyTo(into);
         ApplyEdits(into, edits);
     }
 
@@ -475,34 +602,58 @@ public sealed partial class XnVolume
     /// <summary>Compares <paramref name="after"/> with before − removed + added, as multisets.</summary>
     private XnResult CompareDiff(List<Owned> before, List<Owned> after, Owned? added, Owned? removed)
     {
+        if (FastSameDiff(before, after, added, removed)) return XnResult.Success;
         _expected.Clear();
         _expected.AddRange(before);
         if (removed is { } rm) _expected.Remove(rm);
         if (added is { } ad) _expected.Add(ad);
-        if (_expected.Count > 1) _expected.Sort();
-        if (_expected.Count == after.Count)
-        {
-            bool same = true;
-            for (int i = 0; i < after.Count && same; i++) same = _expected[i] == after[i];
-            if (same) return XnResult.Success;
-        }
+        _scratchSorted.Clear();
+        _scratchSorted.AddRange(after);
+        _expected.Sort();
+        _scratchSorted.Sort();
+        if (_expected.SequenceEqual(_scratchSorted)) return XnResult.Success;
         if (added is { } x && after.Any(o => o.Start == x.Start && o.Count == x.Count && o.Type != x.Type))
         {
             var got = after.First(o => o.Start == x.Start && o.Count == x.Count);
             return Fail(XnError.WrongType, $"owns gives {x.Extent} type {got.Type}, not the declared type {x.Type}");
         }
-        var extra = after.Except(_expected).Select(o => o.Extent.ToString()).ToList();
-        var missing = _expected.Except(after).Select(o => o.Extent.ToString()).ToList();
+        var extra = _scratchSorted.Except(_expected).Select(o => o.Extent.ToString()).ToList();
+        var missing = _expected.Except(_scratchSorted).Select(o => o.Extent.ToString()).ToList();
         return Fail(XnError.DiffMismatch,
             $"owns after the edits differs from the claimed change ({after.Count} extents, expected {_expected.Count}"
             + (extra.Count > 0 ? "; unexpected " + string.Join(",", extra) : "")
             + (missing.Count > 0 ? "; missing " + string.Join(",", missing) : "") + ")");
     }
 
+    /// <summary>
+    /// The common case in O(n) without sorting: owns-UDFs emit in a fixed (slot) order, so an alloc
+    /// inserts the new extent somewhere in the old sequence and a free deletes one. Anything else (a
+    /// move inside one partition, a UDF whose order depends on the data) falls back to the sorted
+    /// multiset comparison; this test only ever says "equal" when the multisets are equal.
+    /// </summary>
+    private static bool FastSameDiff(List<Owned> before, List<Owned> after, Owned? added, Owned? removed)
+    {
+        if (added is not null && removed is not null) return false;
+        List<Owned> longer = before, shorter = after;
+        Owned extra;
+        if (added is { } a) { longer = after; shorter = before; extra = a; }
+        else if (removed is { } r) extra = r;
+        else return false;
+        if (longer.Count != shorter.Count + 1) return false;
+        var l = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(longer);
+        var s = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(shorter);
+        int i = 0;
+        while (i < s.Length && s[i].Equals(l[i])) i++;
+        if (!l[i].Equals(extra)) return false;
+        for (; i < s.Length; i++)
+            if (!s[i].Equals(l[i + 1])) return false;
+        return true;
+    }
+
     /// <summary>Writes the proposed bytes into the page in place (readers' views stay coherent).</summary>
     private void Commit(RegistryEntry e, byte[] proposed, int partition, List<Owned>? after)
     {
-        proposed.CopyTo(e.Page!, 0);
+        proposed.CopyTo(e.Bytes);
         e.Dirty = true;
         SetOutput(e, partition, after, swapInto: 1);
     }
@@ -514,7 +665,7 @@ public sealed partial class XnVolume
         var old = e.Outputs[partition];
         e.Outputs[partition] = after;
         if (after is null) return;
-        var recycled = old ?? new List<Owned>();
+        var recycled = old is null || ReferenceEquals(old, KnownEmpty) ? new List<Owned>() : old;
         if (swapInto == 1) _scratchAfter = recycled; else _scratchAfter2 = recycled;
     }
 

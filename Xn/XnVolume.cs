@@ -296,6 +296,8 @@ public sealed partial class XnVolume : IDisposable
         {
             // Rule 1 for the catalogue: the zero-filled root block and its allocation bit are on disk
             // (write, then barrier) before the catalogue entry that points at it.
+            var frames = GetFrames(1);
+            if (frames is null) return XnResult<int>.Fail(XnError.NoSpace, "no page frame for the root block");
             var zero = new byte[Layout.BlockSize];
             _dev.Write(at, zero);
             _free.Allocate(new Extent(at, 1));
@@ -305,11 +307,13 @@ public sealed partial class XnVolume : IDisposable
             if (!w.Ok)
             {
                 _free.Release(new Extent(at, 1));
+                Frames.Release(frames[0]);
                 return XnResult<int>.Fail(w.Error, w.Detail);
             }
             _roots.Add(record);
             _registry[at.Value] = new RegistryEntry(at.Value, type, RegistryEntry.CatalogueParent, 0, _roots.Count - 1)
-            { Page = zero, ChildrenRegistered = true };
+            { Frame = frames[0], ChildrenRegistered = true };
+            _cachedPages++;
             return XnResult<int>.Success(_roots.Count - 1);
         }
         catch (IOException e)
@@ -363,11 +367,12 @@ public sealed partial class XnVolume : IDisposable
         lock (_gate)
         {
             if (_disposed) return;
-            if (IsReadOnly) { _disposed = true; return; }
+            if (IsReadOnly) { _disposed = true; _frameSource?.Shutdown(); return; }
             try
             {
                 var synced = SyncLocked();
                 _disposed = true;
+                _frameSource?.Shutdown();
                 if (!synced.Ok) return;   // leave it unclean: the next load recovers
                 var block = new byte[Layout.BlockSize];
                 _super = _super with { Clean = true };
@@ -379,12 +384,17 @@ public sealed partial class XnVolume : IDisposable
             {
                 // The superblock stays "unclean"; the next load recovers. Dispose must not throw.
                 _disposed = true;
+                _frameSource?.Shutdown();
             }
         }
     }
 
-    internal void ThrowIfDisposed()
-    {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-    }
+    /// <summary>True after <see cref="Dispose"/>: every session call is refused.</summary>
+    internal bool IsClosed => _disposed;
+
+    /// <summary>
+    /// True while an XN call runs on the thread holding the lock: a call arriving now re-entered XN (for
+    /// instance from a revocation upcall of another environment run on this thread) and is refused.
+    /// </summary>
+    internal bool InCall { get; set; }
 }

@@ -14,12 +14,12 @@ public sealed class CrashtestCommand : ICommand
     public string Name => "crashtest";
 
     public string Usage =>
-        "crashtest [--libfs NAME] [--seed N] [--cases N] [--exhaustive 1|2|3] [--max-ops N] [--states N]\n";
+        "crashtest [--libfs NAME] [--seed N] [--cases N] [--exhaustive 1|2|3] [--max-ops N] [--states N] [--shrink N]\n";
 
     public int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
         string libfs = CrashTargets.All[0].Name;
-        int seed = 1, maxOps = 6, states = 4096, exhaustive = 0;
+        int seed = 1, maxOps = 6, states = 4096, exhaustive = 0, shrink = 200;
         int? cases = null;
         bool seedGiven = false;
         for (int i = 0; i < args.Length; i++)
@@ -36,6 +36,7 @@ public sealed class CrashtestCommand : ICommand
                 case "--exhaustive": if (!Int(value, 1, out exhaustive) || exhaustive > 3) return Bad(stderr, $"--exhaustive: '{value}' is not 1, 2 or 3"); break;
                 case "--max-ops": if (!Int(value, 1, out maxOps)) return Bad(stderr, $"--max-ops: '{value}' is not a positive integer"); break;
                 case "--states": if (!Int(value, 1, out states)) return Bad(stderr, $"--states: '{value}' is not a positive integer"); break;
+                case "--shrink": if (!Int(value, 0, out shrink)) return Bad(stderr, $"--shrink: '{value}' is not a non-negative integer"); break;
                 default: return Bad(stderr, $"unknown option '{opt}'");
             }
         }
@@ -46,7 +47,7 @@ public sealed class CrashtestCommand : ICommand
 
         var options = new CrashCampaignOptions
         {
-            Seed = seed, Cases = cases, Exhaustive = exhaustive, MaxOps = maxOps,
+            Seed = seed, Cases = cases, Exhaustive = exhaustive, MaxOps = maxOps, ShrinkBudget = shrink,
             Explorer = new CrashExplorerOptions { MaxStatesPerPoint = states, SamplingSeed = seed },
         };
         int total = CrashCampaign.Plan(target.Name, options).Count;

@@ -83,8 +83,9 @@ public static class CrashCampaign
             if (r.Passed) passed++;
             else
             {
-                var (minimal, failure) = Minimize(target, r, options);
-                var f = new CrashCampaignFailure(replay, workload, minimal, failure);
+                var shrunk = Minimize(target, r, options);
+                states += shrunk.StatesChecked;
+                var f = new CrashCampaignFailure(replay, workload, shrunk.Minimal, shrunk.Failure);
                 failures.Add(f);
                 onFailure?.Invoke(f);
             }
@@ -97,12 +98,14 @@ public static class CrashCampaign
     /// Greedy shrinking: take the first smaller workload (<see cref="CrashWorkloads.Shrink"/>) that still
     /// fails, repeat until none does or the budget is spent.
     /// </summary>
-    public static (Workload Minimal, CrashFailure Failure) Minimize(ICrashTarget target, CrashRunResult failed, CrashCampaignOptions options)
+    public static CrashShrinkResult Minimize(ICrashTarget target, CrashRunResult failed, CrashCampaignOptions options)
     {
+        ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(failed);
         var current = failed.Workload;
         var failure = failed.Failure ?? throw new ArgumentException("the run passed", nameof(failed));
-        int budget = options.ShrinkBudget;
+        int budget = options.ShrinkBudget, runs = 0;
+        long states = 0;
         bool progress = true;
         while (progress && budget > 0)
         {
@@ -111,11 +114,16 @@ public static class CrashCampaign
             {
                 if (budget-- <= 0) break;
                 var r = CrashExplorer.Run(target, candidate, options.Explorer);
+                runs++;
+                states += r.StatesChecked;
                 if (r.Failure is null) continue;
                 (current, failure, progress) = (candidate, r.Failure, true);
                 break;
             }
         }
-        return (current, failure);
+        return new CrashShrinkResult(current, failure, runs, states);
     }
 }
+
+/// <summary>What shrinking found: the smallest failing workload, its failure, and what it cost.</summary>
+public sealed record CrashShrinkResult(Workload Minimal, CrashFailure Failure, int Runs, long StatesChecked);

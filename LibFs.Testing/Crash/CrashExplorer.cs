@@ -1,4 +1,6 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Text;
 using ExoFS.Kernel.Disk;
 
@@ -56,6 +58,11 @@ public static class CrashExplorer
         return new CrashRunResult(workload, failure, run.CrashPoints, run.StatesChecked, clock.Elapsed);
     }
 
+    private sealed record SetupImage(MemoryDevice Image, InodeNo[] Inodes);
+
+    // Never written after caching: CrashModelDevice clones its inner memory device.
+    private static readonly ConditionalWeakTable<ICrashTarget, ConcurrentDictionary<string, SetupImage>> SetupCache = new();
+
     private sealed class Exploration(ICrashTarget target, Workload workload, CrashExplorerOptions options)
     {
         private readonly CrashOracle _oracle = new(target.Guarantees);
@@ -70,18 +77,8 @@ public static class CrashExplorer
 
         public CrashFailure? Execute()
         {
-            // Setup runs unobserved on the plain device and ends with a clean unmount, so the workload starts
-            // from a known durable state.
-            var mem = new MemoryDevice(target.DeviceBlocks);
-            target.Format(mem);
-            using (var setup = target.Mount(mem))
-            {
-                for (int i = 0; i < workload.Setup.Count; i++)
-                {
-                    Where = $"setup step {i + 1} ({workload.Setup[i]})";
-                    if (Step(setup.Fs, workload.Setup[i]) is { } f) return f;
-                }
-            }
+            var mem = Setup();
+            if (mem is null) return _failure;
             Where = "setup";
             _oracle.MarkAllDurable();
 
@@ -115,10 +112,45 @@ public static class CrashExplorer
             return problems.Count == 0 ? null : new CrashFailure(Where, "durable image", problems);
         }
 
-        private CrashFailure? Step(IFileSystem fs, CrashOp op)
+        // Setup runs unobserved on the plain device and ends with a clean unmount, so the workload starts
+        // from a known durable state. Its image is cached per target and setup (many workloads share one),
+        // with the inode numbers its creates got, so the oracle can be brought to the same state cheaply.
+        private MemoryDevice? Setup()
+        {
+            string key = string.Join(";", workload.Setup);
+            var cache = SetupCache.GetOrCreateValue(target);
+            if (cache.TryGetValue(key, out var cached))
+            {
+                for (int i = 0; i < workload.Setup.Count; i++)
+                {
+                    var op = workload.Setup[i];
+                    if (_oracle.Apply(op) == Errno.OK && op.Kind is CrashOpKind.Create or CrashOpKind.Mkdir)
+                        _oracle.RecordInode(op.Path, cached.Inodes[i]);
+                }
+                return cached.Image;
+            }
+            var mem = new MemoryDevice(target.DeviceBlocks);
+            target.Format(mem);
+            var inodes = new InodeNo[workload.Setup.Count];
+            using (var setup = target.Mount(mem))
+            {
+                for (int i = 0; i < workload.Setup.Count; i++)
+                {
+                    Where = $"setup step {i + 1} ({workload.Setup[i]})";
+                    if (Step(setup.Fs, workload.Setup[i], out inodes[i]) is { } f) { _failure = f; return null; }
+                }
+            }
+            if (cache.Count >= 256) cache.Clear();
+            cache[key] = new SetupImage(mem, inodes);
+            return mem;
+        }
+
+        private CrashFailure? Step(IFileSystem fs, CrashOp op) => Step(fs, op, out _);
+
+        private CrashFailure? Step(IFileSystem fs, CrashOp op, out InodeNo ino)
         {
             var expected = _oracle.Apply(op);
-            var actual = OpRunner.Run(fs, op, out var ino);
+            var actual = OpRunner.Run(fs, op, out ino);
             if (_failure is not null) return _failure;
             if ((expected == Errno.OK) != (actual == Errno.OK))
                 return new CrashFailure(Where, "-", [$"the target returned {actual} where the model returned {expected}"]);

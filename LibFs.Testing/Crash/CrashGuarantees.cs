@@ -36,9 +36,10 @@ public sealed record CrashGuarantees
 
     /// <summary>
     /// A write or truncate is all or nothing: after a crash a file's content is exactly one it had at a step
-    /// boundary. When false, the weaker byte rule applies: the size is one the file had at a boundary; a byte
-    /// every boundary state agrees on must be there; any other byte is zero or a value some boundary state
-    /// had at that offset. (States counted since the file's content was last durable.)
+    /// boundary. When false, the weaker byte rule applies: the size is one the file had at a boundary; a byte no
+    /// write or truncate touched and that every boundary state has must hold its durable value; any other
+    /// byte is zero or a value some boundary state had at that offset (so no garbage and no other file's
+    /// data). States and touched ranges count since the file's content was last durable.
     /// </summary>
     public bool WritesAtomic { get; init; }
 

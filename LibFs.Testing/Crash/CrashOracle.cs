@@ -8,7 +8,8 @@ namespace ExoFS.LibFs.Testing.Crash;
 /// POSIX semantics come from one place) and keeps, since the last moment each thing became durable:
 /// <list type="bullet">
 /// <item>for every path, the bindings it had at step boundaries (absent, or a model inode and its type);</item>
-/// <item>for every regular file, the contents it had at step boundaries (the first one is the durable one);</item>
+/// <item>for every regular file, the contents it had at step boundaries (the first one is the durable one)
+/// and the byte ranges writes and truncates touched;</item>
 /// <item>which inodes are durably linked (must not vanish) and the most names each had at once.</item>
 /// </list>
 /// A crash state is legal when each path binds one of its recorded bindings, with the file content rule of
@@ -26,6 +27,7 @@ public sealed class CrashOracle
     private FsSnapshot _current;
     private readonly Dictionary<string, List<SnapshotEntry?>> _names = new(StringComparer.Ordinal);
     private readonly Dictionary<ulong, List<byte[]>> _contents = new();
+    private readonly Dictionary<ulong, List<(long Start, long End)>> _touched = new();
     private readonly Dictionary<ulong, int> _maxNames = new();
     private readonly HashSet<ulong> _durablyLinked = new();
     private readonly Dictionary<ulong, ulong> _realIno = new() { [1] = 1 };
@@ -47,9 +49,21 @@ public sealed class CrashOracle
     /// </summary>
     public Errno Apply(CrashOp op)
     {
+        ArgumentNullException.ThrowIfNull(op);
+        long sizeBefore = op.Kind == CrashOpKind.Truncate && _current.Paths.TryGetValue(op.Path, out var t) && !t.IsDir
+            ? _current.Contents[t.Ino].Length : 0;
         var err = OpRunner.Run(_model, op, out _);
         if (err != Errno.OK) return err;
         _current = FsSnapshot.Take(_model);
+        // Bytes a step rewrote are not settled even where the new value happens to equal the old one.
+        if (op.Kind is CrashOpKind.Write or CrashOpKind.Truncate && _current.Paths.TryGetValue(op.Path, out var f))
+        {
+            var range = op.Kind == CrashOpKind.Write
+                ? (op.Offset, op.Offset + op.Length)
+                : (Math.Min(sizeBefore, op.Offset), Math.Max(sizeBefore, op.Offset));
+            if (!_touched.TryGetValue(f.Ino, out var list)) _touched[f.Ino] = list = [];
+            list.Add(range);
+        }
         foreach (var path in _names.Keys.Union(_current.Paths.Keys).ToList())
         {
             SnapshotEntry? now = _current.Paths.TryGetValue(path, out var e) ? Bare(e) : null;
@@ -86,7 +100,11 @@ public sealed class CrashOracle
         if (op.Kind != CrashOpKind.Fsync || !_current.Paths.TryGetValue(op.Path, out var target)) return;
         if (!target.IsDir)
         {
-            if (_g.FsyncPersistsFile) _contents[target.Ino] = [_current.Contents[target.Ino]];
+            if (_g.FsyncPersistsFile)
+            {
+                _contents[target.Ino] = [_current.Contents[target.Ino]];
+                _touched.Remove(target.Ino);
+            }
             if (_g.FsyncPersistsNames)
                 foreach (var (path, e) in _current.Paths)
                     if (e.Ino == target.Ino) PathDurable(path);
@@ -107,6 +125,7 @@ public sealed class CrashOracle
             _names[path] = [_current.Paths.TryGetValue(path, out var e) ? Bare(e) : null];
         foreach (var ino in _contents.Keys.ToList())
             _contents[ino] = _current.Contents.TryGetValue(ino, out var data) ? [data] : [.. _contents[ino].TakeLast(1)];
+        _touched.Clear();
         var counts = NameCounts(_current);
         _maxNames.Clear();
         foreach (var (ino, c) in counts) _maxNames[ino] = c;
@@ -209,9 +228,12 @@ public sealed class CrashOracle
             return false;
         }
         var durable = h[0];
+        var touched = new bool[data.Length];
+        foreach (var (start, end) in _touched.GetValueOrDefault(ino) ?? [])
+            for (long i = Math.Max(0, start); i < Math.Min(end, data.Length); i++) touched[i] = true;
         for (int i = 0; i < data.Length; i++)
         {
-            bool settled = h.All(c => i < c.Length && c[i] == durable[i]);
+            bool settled = !touched[i] && h.All(c => i < c.Length && c[i] == durable[i]);
             byte b = data[i];
             bool ok = settled ? b == durable[i] : b == 0 || h.Any(c => i < c.Length && c[i] == b);
             if (!ok)

@@ -10,10 +10,12 @@ public static class CrashTargets
     /// <summary>The targets, in a fixed order.</summary>
     public static IReadOnlyList<ICrashTarget> All { get; } =
     [
+        new FfsCrashTarget(),
         new ShadowToyTarget(),
         new ShadowToyTarget(ToyBug.MissingBarrier),
         new ShadowToyTarget(ToyBug.InPlace),
         new ShadowToyTarget(ToyBug.LazyFsync),
+        new XnToyTarget(),
     ];
 
     /// <summary>The target named <paramref name="name"/>, or null.</summary>

@@ -6,7 +6,8 @@ namespace ExoFS.Xn.Ordering;
 /// Rule 2: an extent freed from a parent stays unusable until the parent's nullifying write is durable,
 /// i.e. the parent was written after the free and a flush followed. If the parent itself is freed (and
 /// so will never be written), its children's frees ride on the parent's own release: once no durable
-/// pointer to the parent exists, its on-disk pointers no longer matter. Not thread-safe.
+/// pointer to the parent exists, its on-disk pointers no longer matter. Indexed by parent block, so a
+/// write-back costs one lookup. Not thread-safe.
 /// </summary>
 internal sealed class DeferredFrees
 {
@@ -17,20 +18,24 @@ internal sealed class DeferredFrees
         public bool ParentWritten { get; set; }
     }
 
-    private readonly List<Item> _items = new();
+    private readonly Dictionary<ulong, List<Item>> _byParent = new();
+    private int _count;
 
-    public int Count => _items.Count;
+    public int Count => _count;
 
-    public void Add(Extent extent, ulong parent) => _items.Add(new Item(extent, parent));
+    public void Add(Extent extent, ulong parent)
+    {
+        if (!_byParent.TryGetValue(parent, out var list)) _byParent[parent] = list = new List<Item>();
+        list.Add(new Item(extent, parent));
+        _count++;
+    }
 
     /// <summary>Records that <paramref name="block"/> was written (its current, nullified contents).</summary>
     public void Written(ulong block)
     {
-        foreach (var i in _items) if (i.Parent == block) i.ParentWritten = true;
+        if (_byParent.TryGetValue(block, out var list))
+            foreach (var i in list) i.ParentWritten = true;
     }
-
-    /// <summary>Whether some deferred free waits for <paramref name="block"/>'s write.</summary>
-    public bool WaitsOn(ulong block) => _items.Any(i => i.Parent == block && !i.ParentWritten);
 
     /// <summary>
     /// Called right after a flush: removes and returns every extent whose parent write is now durable,
@@ -39,20 +44,31 @@ internal sealed class DeferredFrees
     public List<Extent> TakeReleasable()
     {
         var released = new List<Extent>();
-        var queue = new Queue<Item>(_items.Where(i => i.ParentWritten));
-        foreach (var i in queue) _items.Remove(i);
+        var queue = new Queue<Item>();
+        foreach (var (parent, list) in _byParent.ToList())
+        {
+            foreach (var i in list.Where(i => i.ParentWritten)) queue.Enqueue(i);
+            list.RemoveAll(i => i.ParentWritten);
+            if (list.Count == 0) _byParent.Remove(parent);
+        }
         while (queue.Count > 0)
         {
             var i = queue.Dequeue();
+            _count--;
             released.Add(i.Extent);
-            var riders = _items.Where(d => i.Extent.Contains(new BlockNo(d.Parent))).ToList();
-            foreach (var d in riders) { _items.Remove(d); queue.Enqueue(d); }
+            for (ulong b = i.Extent.Start.Value; b < i.Extent.End.Value; b++)
+                if (_byParent.Remove(b, out var riders))
+                    foreach (var r in riders) queue.Enqueue(r);
         }
         return released;
     }
 
-    public IEnumerable<Extent> Pending => _items.Select(i => i.Extent);
+    public IEnumerable<Extent> Pending => _byParent.Values.SelectMany(l => l).Select(i => i.Extent).OrderBy(e => e.Start);
 
     /// <summary>Forgets every deferred free (recovery by scan recomputes the free map from scratch).</summary>
-    public void TakeAll() => _items.Clear();
+    public void TakeAll()
+    {
+        _byParent.Clear();
+        _count = 0;
+    }
 }

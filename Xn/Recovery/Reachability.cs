@@ -53,6 +53,14 @@ internal sealed class Reachability
                 Findings.Add(new XnFinding(XnFindingKind.Corrupt, block, "block could not be read"));
                 continue;
             }
+            if (t.Size is { } size)
+            {
+                output.Clear();
+                var sr = size.Run(bytes, 0, output);
+                if (!sr.Ok || sr.Value < 0 || sr.Value > bytes.Length)
+                    Findings.Add(new XnFinding(XnFindingKind.OwnsFault, block,
+                        $"size UDF of type '{t.Name}' gives {(sr.Ok ? sr.Value.ToString(System.Globalization.CultureInfo.InvariantCulture) : sr.Fault.ToString())}, not 0..4096"));
+            }
             for (int p = 0; p < t.Partitions; p++)
             {
                 output.Clear();

@@ -1,4 +1,5 @@
 using ExoFS.Kernel.Disk;
+using ExoFS.Kernel.Memory;
 using ExoFS.Xn.Types;
 
 namespace ExoFS.Xn.Registry;
@@ -21,8 +22,12 @@ internal sealed class RegistryEntry(ulong block, TypeId type, ulong parent, int 
     /// <summary>Index of the root this block hangs under.</summary>
     public int Root { get; set; } = root;
 
-    /// <summary>The cached page (4096 bytes), or null when the block is not in memory.</summary>
-    public byte[]? Page { get; set; }
+    /// <summary>The page frame caching the block (4096 bytes), or null when the block is not in memory.</summary>
+    public PageFrame? Frame { get; set; }
+    /// <summary>Whether the block is cached.</summary>
+    public bool Cached => Frame is not null;
+    /// <summary>The cached bytes (the block must be cached).</summary>
+    public Span<byte> Bytes => Frame!.Bytes.Span;
     /// <summary>The page differs from the disk.</summary>
     public bool Dirty { get; set; }
     /// <summary>The block's contents are initialized on disk (false after Alloc until its first write-back).</summary>
@@ -31,6 +36,11 @@ internal sealed class RegistryEntry(ulong block, TypeId type, ulong parent, int 
     public bool InIo { get; set; }
     /// <summary>Number of sessions that have bound (read) the page; a bound page is shared, not copied.</summary>
     public int RefCount { get; set; }
+    /// <summary>
+    /// Allocated by Alloc and still all zeros: no frame is spent on it until someone touches it, and its
+    /// write-back writes a zero block (so no stale bytes of the block's previous life become reachable).
+    /// </summary>
+    public bool ZeroFill { get; set; }
     /// <summary>Whether the children named by this block's owns output are in the registry.</summary>
     public bool ChildrenRegistered { get; set; }
 
@@ -46,5 +56,5 @@ internal sealed class RegistryEntry(ulong block, TypeId type, ulong parent, int 
 
     public override string ToString() =>
         $"block {Block} type {Type} parent {(Parent == CatalogueParent ? "catalogue" : Parent.ToString())}/{Partition}"
-        + (Page is null ? " (not cached)" : Dirty ? " dirty" : " clean") + (Tainted ? " tainted" : "") + (OnDisk ? "" : " uninitialized-on-disk");
+         + (Frame is null ? " (not cached)" : Dirty ? " dirty" : " clean") + (Tainted ? " tainted" : "") + (OnDisk ? "" : " uninitialized-on-disk");
 }

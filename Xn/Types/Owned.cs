@@ -7,6 +7,11 @@ internal readonly record struct Owned(TypeId Type, ulong Start, ulong Count) : I
 {
     public Extent Extent => new(new BlockNo(Start), Count);
 
+    // Explicit field compares: this runs on every update check, and the generated record equality goes
+    // through EqualityComparer<T>.Default per field.
+    public bool Equals(Owned o) => Start == o.Start && Count == o.Count && Type.Value == o.Type.Value;
+    public override int GetHashCode() => HashCode.Combine(Start, Count, Type.Value);
+
     public int CompareTo(Owned o)
     {
         int c = Start.CompareTo(o.Start);

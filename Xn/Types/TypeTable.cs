@@ -67,6 +67,10 @@ internal sealed class TypeTable
             var v = UdfVerifier.Verify(spec.AclUdf);
             if (!v.Accepted) return Fail(XnError.UdfRejected, $"acl UDF rejected: {v.Reason}");
             acl = v.Udf;
+            // The acl learns which partition changed through r1, so it has one partition (ignores it)
+            // or exactly the owns-UDF's partitions.
+            if (acl!.Partitions != 1 && acl.Partitions != udf.Partitions)
+                return Fail(XnError.UdfRejected, $"acl UDF has {acl.Partitions} partitions; it needs 1 or {udf.Partitions} (the owns-UDF's)");
         }
         if (spec.SizeUdf is not null)
         {

@@ -30,6 +30,9 @@ internal sealed class Driver
 
     public List<string> Log { get; } = new();
 
+    /// <summary>Blocks that were ever moved from one parent block to another (candidates for a crash duplicate).</summary>
+    public HashSet<ulong> CrossMoved { get; } = new();
+
     public void Apply(int code)
     {
         uint c = unchecked((uint)code);
@@ -108,6 +111,7 @@ internal sealed class Driver
                 if (targets.Count == 0) return;
                 var t = targets[(int)((arg / 3) % (uint)targets.Count)];
                 var r = s.Move(new BlockNo(p.Parent), p.Partition, Clear(p.Offset), new BlockNo(t.Block), t.Partition, Set(t.Offset, p.Child), One(p.Child));
+                if (t.Block != p.Parent) CrossMoved.Add(p.Child);
                 Ok(r, $"move {p} -> {t}");
                 ptrs.Remove(p);
                 ptrs.Add(new Pointer(t.Block, t.Partition, t.Offset, p.Child, false));
@@ -144,11 +148,18 @@ internal sealed class Driver
     {
         var s = _s[env];
         var hint = new BlockNo(parent + 1);
-        var free = s.FindFree(hint, 1);
-        if (!free.Ok) { Assert.Equal(XnError.NoSpace, free.Error); return; }
-        ulong b = free.Value.Value;
-        Ok(s.Alloc(new BlockNo(parent), partition, Set(off, b), type, One(b)), $"alloc {b} at {parent}/{partition}+{off}");
-        _ptrs[env].Add(new Pointer(parent, partition, off, b, indirect));
+        for (int attempt = 0; ; attempt++)
+        {
+            var free = s.FindFree(hint, 1);
+            if (!free.Ok) { Assert.Equal(XnError.NoSpace, free.Error); return; }
+            ulong b = free.Value.Value;
+            var r = s.Alloc(new BlockNo(parent), partition, Set(off, b), type, One(b));
+            // Another environment running concurrently may take the block between FindFree and Alloc.
+            if (r.Error == XnError.NotFree && attempt < 100) continue;
+            Ok(r, $"alloc {b} at {parent}/{partition}+{off}");
+            _ptrs[env].Add(new Pointer(parent, partition, off, b, indirect));
+            return;
+        }
     }
 
     private void Ok(XnResult r, string what)

@@ -146,3 +146,36 @@ public class VolumeBasicsTests
         finally { File.Delete(path); }
     }
 }
+
+public class SizeAndAclRegistrationTests
+{
+    private const string SizeOfFirstWord = """
+        .udf t.sized.size
+        .read 0 8
+          ld64 r2, [r0+0]
+          ret  r2
+        """;
+
+    [Fact]
+    public void Check_reports_a_block_whose_size_udf_is_out_of_range()
+    {
+        using var f = new XnFixture();
+        const string owns = ".udf t.sized.owns\n.types xn.data\n.read 8 8\n  ld64 r2, [r0+8]\n  beq r2, 0, done\n  emit 0, r2, 1\ndone:\n  ret 0\n";
+        var spec = new TypeSpec("t.sized", owns, [new ByteRange(0, 8)], [new ByteRange(0, 8)], SizeUdf: SizeOfFirstWord);
+        var id = f.A.RegisterType(spec);
+        Assert.True(id.Ok, id.ToString());
+        var root = f.A.InstallRoot("sized", id.Value).Value.Block;
+        Assert.True(f.A.WriteRaw(root, 0, BitConverter.GetBytes(100UL)).Ok);
+        Assert.True(f.Vol.Check().Clean);
+        Assert.True(f.A.WriteRaw(root, 0, BitConverter.GetBytes(5000UL)).Ok);
+        Assert.Contains(f.Vol.Check().Findings, x => x.Kind == XnFindingKind.OwnsFault && x.Detail.Contains("size UDF"));
+    }
+
+    [Fact]
+    public void An_acl_with_a_partition_count_other_than_one_or_the_owns_count_is_refused()
+    {
+        using var f = new XnFixture();
+        var spec = TestTypes.Inode with { Name = "t.badacl", AclUdf = ".udf acl\n.partitions 3\n.read 0 8\n  ret 1\n" };
+        Assert.Equal(XnError.UdfRejected, f.A.RegisterType(spec).Error);
+    }
+}

@@ -19,17 +19,16 @@ public enum ToyBug
 
 /// <summary>
 /// A deliberately tiny libFS for proving the crash explorer: the whole file system lives in memory and is
-/// written out as one serialized image on every fsync, sync and unmount, shadow-paging style. Block 0 is
-/// a header (magic, image area, length, checksum); two image areas alternate, so a crash leaves either the
-/// old image or the new one, provided the header is written only after the image is on disk. Every
-/// <see cref="ToyBug"/> but None breaks exactly that. Supports what crash workloads use (regular files,
-/// directories, hard links, rename without flags); symlinks, special files and xattrs are ENOSYS/ENOTSUP.
-/// Unlinked inodes are freed at once (the explorer never holds one open). One lock serialises every call.
-/// On-disk integers are little-endian.
+/// written out as one serialized image on every fsync, sync and unmount, through an
+/// <see cref="IToyImageStore"/> that must make each new image replace the old one atomically
+/// (<see cref="ToyBlockStore"/>: shadow paging on a raw device; <see cref="ToyXnStore"/>: one XN data
+/// extent under an XN root). Supports what crash workloads use (regular files, directories, hard links,
+/// rename without flags); symlinks, special files and xattrs are ENOSYS/ENOTSUP. Unlinked inodes are
+/// freed at once (the explorer never holds one open). One lock serialises every call. The image encoding
+/// is little-endian (BinaryWriter).
 /// </summary>
 public sealed class ShadowToyFileSystem : IFileSystem
 {
-    private static ReadOnlySpan<byte> Magic => "TOYSHDW1"u8;
     private const int BlockSize = IBlockDevice.BlockSize;
 
     private sealed class Node
@@ -42,47 +41,44 @@ public sealed class ShadowToyFileSystem : IFileSystem
     }
 
     private readonly object _lock = new();
-    private readonly IBlockDevice _dev;
-    private readonly ToyBug _bug;
+    private readonly IToyImageStore _store;
+    private readonly bool _lazyFsync;
+    private readonly Action? _afterUnmount;
     private readonly Dictionary<ulong, Node> _nodes = new();
     private ulong _nextIno = 2;
-    private uint _area;
-    private ulong _generation;
     private bool _disposed;
 
-    private ShadowToyFileSystem(IBlockDevice dev, ToyBug bug)
+    private ShadowToyFileSystem(IToyImageStore store, bool lazyFsync, Action? afterUnmount)
     {
-        _dev = dev;
-        _bug = bug;
+        _store = store;
+        _lazyFsync = lazyFsync;
+        _afterUnmount = afterUnmount;
     }
 
-    private ulong AreaBlocks => (_dev.BlockCount - 1) / 2;
-
-    /// <summary>Writes an empty file system (the root directory only) and flushes it.</summary>
-    public static void Format(IBlockDevice dev)
+    /// <summary>Saves an empty file system (the root directory only) to <paramref name="store"/>.</summary>
+    public static void Format(IToyImageStore store)
     {
-        var fs = new ShadowToyFileSystem(dev, ToyBug.None) { _area = 1 };
+        var fs = new ShadowToyFileSystem(store, false, null);
         fs._nodes[1] = new Node { Ino = 1, Parent = 1, Mode = FileMode.Directory | 0x1ED, Nlink = 2, Entries = new(StringComparer.Ordinal) };
-        fs.Persist();
+        store.Save(fs.Encode());
     }
 
-    /// <summary>Mounts the image on <paramref name="dev"/>; on failure, the reason (a damaged or missing image).</summary>
-    public static ShadowToyFileSystem? TryMount(IBlockDevice dev, ToyBug bug, out string problem)
+    /// <summary>
+    /// Mounts the image in <paramref name="store"/>; null with the reason if it cannot be read.
+    /// <paramref name="lazyFsync"/> is the <see cref="ToyBug.LazyFsync"/> bug; <paramref name="afterUnmount"/>
+    /// runs after the final save at <see cref="Dispose"/> (e.g. to close an XN volume).
+    /// </summary>
+    public static ShadowToyFileSystem? TryMount(IToyImageStore store, bool lazyFsync, out string problem, Action? afterUnmount = null)
     {
-        var header = new byte[BlockSize];
-        dev.Read(BlockNo.Zero, header);
-        var fs = new ShadowToyFileSystem(dev, bug);
-        problem = "";
-        if (!header.AsSpan(0, 8).SequenceEqual(Magic)) { problem = "toy: no header (bad magic)"; return null; }
-        fs._generation = BinaryPrimitives.ReadUInt64LittleEndian(header.AsSpan(8));
-        fs._area = BinaryPrimitives.ReadUInt32LittleEndian(header.AsSpan(16));
-        int length = BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(20));
-        uint sum = BinaryPrimitives.ReadUInt32LittleEndian(header.AsSpan(24));
-        if (fs._area > 1 || length < 12 || (ulong)length > fs.AreaBlocks * BlockSize) { problem = "toy: header out of range"; return null; }
-        var image = new byte[(length + BlockSize - 1) / BlockSize * BlockSize];
-        dev.Read(new BlockNo(1 + fs._area * fs.AreaBlocks), image);
-        if (Checksum(image.AsSpan(0, length)) != sum) { problem = $"toy: image checksum mismatch (area {fs._area}, {length} bytes)"; return null; }
-        fs.Decode(image.AsSpan(0, length));
+        var image = store.Load(out problem);
+        if (image is null) return null;
+        var fs = new ShadowToyFileSystem(store, lazyFsync, afterUnmount);
+        try { fs.Decode(image); }
+        catch (Exception e) when (e is EndOfStreamException or IOException or ArgumentException)
+        {
+            problem = $"toy: image does not decode: {e.Message}";
+            return null;
+        }
         return fs;
     }
 
@@ -108,26 +104,7 @@ public sealed class ShadowToyFileSystem : IFileSystem
 
     // -------------------------------------------------------------- persistence
 
-    private void Persist()
-    {
-        byte[] payload = Encode();
-        var image = new byte[(payload.Length + BlockSize - 1) / BlockSize * BlockSize];
-        payload.CopyTo(image, 0);
-        if ((ulong)image.Length / BlockSize > AreaBlocks) throw new IOException("toy: image larger than its area");
-        uint area = _bug == ToyBug.InPlace ? _area : 1 - _area;
-        _dev.Write(new BlockNo(1 + area * AreaBlocks), image);
-        // The commit point: the header may reach the disk only after the image it names.
-        if (_bug != ToyBug.MissingBarrier) _dev.Barrier();
-        var header = new byte[BlockSize];
-        Magic.CopyTo(header);
-        BinaryPrimitives.WriteUInt64LittleEndian(header.AsSpan(8), ++_generation);
-        BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(16), area);
-        BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(20), payload.Length);
-        BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(24), Checksum(payload));
-        _dev.Write(BlockNo.Zero, header);
-        _dev.Flush();
-        _area = area;
-    }
+    private void Persist() => _store.Save(Encode());
 
     private byte[] Encode()
     {
@@ -163,13 +140,6 @@ public sealed class ShadowToyFileSystem : IFileSystem
             }
             _nodes[n.Ino] = n;
         }
-    }
-
-    private static uint Checksum(ReadOnlySpan<byte> data)
-    {
-        uint h = 2166136261; // FNV-1a
-        foreach (byte b in data) h = (h ^ b) * 16777619;
-        return h;
     }
 
     // -------------------------------------------------------------- IFileSystem
@@ -376,7 +346,7 @@ public sealed class ShadowToyFileSystem : IFileSystem
 
     public Errno Release(InodeNo ino, FileHandle fh) => Errno.OK;
 
-    public Errno Fsync(InodeNo ino, FileHandle fh, bool dataOnly) => _bug == ToyBug.LazyFsync ? Errno.OK : Sync();
+    public Errno Fsync(InodeNo ino, FileHandle fh, bool dataOnly) => _lazyFsync ? Errno.OK : Sync();
 
     public Result<FileHandle> OpenDir(InodeNo ino)
     {
@@ -404,10 +374,9 @@ public sealed class ShadowToyFileSystem : IFileSystem
 
     public Errno ReleaseDir(InodeNo ino, FileHandle fh) => Errno.OK;
 
-    public Errno FsyncDir(InodeNo ino, FileHandle fh, bool dataOnly) => _bug == ToyBug.LazyFsync ? Errno.OK : Sync();
+    public Errno FsyncDir(InodeNo ino, FileHandle fh, bool dataOnly) => _lazyFsync ? Errno.OK : Sync();
 
-    public Result<FsStats> StatFs() =>
-        new FsStats(BlockSize, AreaBlocks, AreaBlocks, AreaBlocks, 1 << 16, 1 << 16, 255);
+    public Result<FsStats> StatFs() => new FsStats(BlockSize, 0, 0, 0, 1 << 16, 1 << 16, 255);
 
     public Errno SetXattr(InodeNo ino, string name, ReadOnlySpan<byte> value, XattrFlags flags) => Errno.ENOTSUP;
     public Result<byte[]> GetXattr(InodeNo ino, string name) => Errno.ENOTSUP;
@@ -429,39 +398,10 @@ public sealed class ShadowToyFileSystem : IFileSystem
         lock (_lock)
         {
             if (_disposed) return;
-            Persist();
             _disposed = true;
+            try { Persist(); }
+            finally { _afterUnmount?.Invoke(); }
         }
     }
 }
 
-/// <summary>
-/// The toy as a crash target. Its guarantees are strong (everything is written at every fsync, as one
-/// atomic image), so the oracle checks the most it can; each <see cref="ToyBug"/> breaks one of them.
-/// </summary>
-public sealed class ShadowToyTarget(ToyBug bug = ToyBug.None) : ICrashTarget
-{
-    public string Name => Bug == ToyBug.None ? "toy" : "toy-" + Bug.ToString().ToLowerInvariant();
-
-    /// <summary>The deliberate bug this instance carries.</summary>
-    public ToyBug Bug { get; } = bug;
-
-    public CrashGuarantees Guarantees { get; } = new()
-    {
-        SyncPersistsAll = true, FsyncPersistsFile = true, FsyncPersistsNames = true, FsyncDirPersistsEntries = true,
-        NamespaceOpsAtomic = true, WritesAtomic = true,
-    };
-
-    public ulong DeviceBlocks => 64;
-
-    public void Format(IBlockDevice device) => ShadowToyFileSystem.Format(device);
-
-    public CrashMount Mount(IBlockDevice device) =>
-        new(ShadowToyFileSystem.TryMount(device, Bug, out var why) ?? throw new InvalidOperationException(why));
-
-    public CrashRecovery Recover(IBlockDevice image)
-    {
-        var fs = ShadowToyFileSystem.TryMount(image, Bug, out var why);
-        return fs is null ? CrashRecovery.Unmountable(why) : new CrashRecovery(new CrashMount(fs), fs.Check());
-    }
-}
