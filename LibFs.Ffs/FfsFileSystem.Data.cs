@@ -279,16 +279,32 @@ public sealed partial class FfsFileSystem
 
     public Errno ReadDir(InodeNo ino, FileHandle fh, long offset, DirEntrySink sink)
     {
-        lock (_lock)
+        ArgumentNullException.ThrowIfNull(sink);
+        const int Batch = 256;
+        var batch = new List<DirEntry>(Batch);
+        while (true)
         {
-            CheckOpen();
-            if (!_handles.TryGetValue(fh.Value, out var h) || h.Ino != ino.Value || !h.IsDir) return Errno.EBADF;
-            if (offset < 0) return Errno.EINVAL;
-            var r = GetDir(ino.Value);
-            if (!r.Ok) return r.Error;
-            if (r.Value.Nlink == 0) return Errno.ENOENT; // a removed directory lists nothing, as on Linux
-            return _dirs.Enumerate(r.Value, offset, (rec, next) =>
-                sink(new DirEntry(rec.Name, new InodeNo(rec.Ino), (uint)rec.FileType << 12, next)));
+            batch.Clear();
+            lock (_lock)
+            {
+                CheckOpen();
+                if (!_handles.TryGetValue(fh.Value, out var h) || h.Ino != ino.Value || !h.IsDir) return Errno.EBADF;
+                if (offset < 0) return Errno.EINVAL;
+                var r = GetDir(ino.Value);
+                if (!r.Ok) return r.Error;
+                if (r.Value.Nlink == 0) return Errno.ENOENT; // a removed directory lists nothing, as on Linux
+                var err = _dirs.Enumerate(r.Value, offset, (rec, next) =>
+                {
+                    batch.Add(new DirEntry(rec.Name, new InodeNo(rec.Ino), (uint)rec.FileType << 12, next));
+                    return batch.Count < Batch;
+                });
+                if (err != Errno.OK) return err;
+            }
+            // The sink runs outside the lock: it may be slow or call back into the file system.
+            foreach (var e in batch)
+                if (!sink(e)) return Errno.OK;
+            if (batch.Count < Batch) return Errno.OK;
+            offset = batch[^1].NextOffset;
         }
     }
 
