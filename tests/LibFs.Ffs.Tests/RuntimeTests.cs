@@ -1,0 +1,41 @@
+using ExoFS.Kernel;
+using ExoFS.Kernel.Disk;
+using ExoFS.LibFs.Runtime;
+using ExoFS.Xn;
+
+namespace ExoFS.LibFs.Ffs.Tests;
+
+/// <summary>The libOS runtime pieces FFS uses (LibFs/Runtime).</summary>
+public class RuntimeTests
+{
+    [Theory]
+    [InlineData(XnError.None, Errno.OK)]
+    [InlineData(XnError.NoSpace, Errno.ENOSPC)]
+    [InlineData(XnError.ReadOnly, Errno.EROFS)]
+    [InlineData(XnError.BadCapability, Errno.EACCES)]
+    [InlineData(XnError.NotFree, Errno.EBUSY)]
+    [InlineData(XnError.DiffMismatch, Errno.EIO)]
+    public void Xn_refusals_map_to_errnos(XnError error, Errno expected) => Assert.Equal(expected, XnClient.ToErrno(error));
+
+    [Fact]
+    public void Mounting_a_root_needs_a_capability_in_the_wallet_and_refusals_are_explained()
+    {
+        var kernel = new ExoKernel();
+        using var vol = XnVolume.Format(new MemoryDevice(4096), kernel).Value;
+        var owner = new XnClient(vol.Attach(kernel.CreateEnvironment("owner")));
+        var root = owner.InstallRoot("r", XnTypes.Data);
+        Assert.True(root.Ok);
+        Assert.NotNull(owner.Wallet.Get("r"));
+
+        var stranger = new XnClient(vol.Attach(kernel.CreateEnvironment("stranger")));
+        Assert.Equal(Errno.EACCES, stranger.MountRoot("r").Error);
+        Assert.Contains("no capability", stranger.LastRefusal);
+        // Someone else's capability is refused by the kernel, and XN says why.
+        stranger.Wallet.Put("r", owner.Wallet.Get("r")!);
+        Assert.Equal(Errno.EACCES, stranger.MountRoot("r").Error);
+        Assert.Contains("BadCapability", stranger.LastRefusal);
+        var granted = vol.GrantRoot("r", stranger.Session.Environment);
+        stranger.Wallet.Put("r", granted.Value);
+        Assert.True(stranger.MountRoot("r").Ok);
+    }
+}
