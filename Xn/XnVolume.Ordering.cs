@@ -17,7 +17,7 @@ public sealed partial class XnVolume
     {
         if (IsReadOnly) return Fail(XnError.ReadOnly, "volume is read-only");
         if (!_registry.TryGetValue(block, out var e) || !e.Dirty) return XnResult.Success;
-        if (e.Tainted)
+        if (e.Tainted && OrderingEnabled)
             return Fail(XnError.Tainted, $"block {block} points at {e.PendingChildren!.Count} child block(s) not yet written (e.g. {e.PendingChildren.First()})");
         try
         {
@@ -85,6 +85,9 @@ public sealed partial class XnVolume
                 return l;
             }
             foreach (var e in dirty) Level(e);
+            if (!OrderingEnabled)
+                // The broken variant: one batch, parents (higher levels) first, no barriers between them.
+                foreach (var e in dirty) level[e.Block] = 0;
 
             WriteFreeMap(all: false);
             if (_unorderedWrites > 0) { _dev.Barrier(); _unorderedWrites = 0; }
@@ -93,9 +96,10 @@ public sealed partial class XnVolume
             {
                 // A barrier between dependency levels; the flush below orders the last one.
                 if (g > 0) _dev.Barrier();
-                foreach (var e in groups[g].OrderBy(e => e.Block))
+                var batch = OrderingEnabled ? groups[g].OrderBy(e => e.Block) : groups[g].OrderByDescending(e => e.PendingChildren?.Count ?? 0);
+                foreach (var e in batch)
                 {
-                    if (e.Tainted)
+                    if (e.Tainted && OrderingEnabled)
                         return Fail(XnError.Tainted, $"block {e.Block} is still tainted during sync (a child is not cached)");
                     WriteBlock(e);
                 }

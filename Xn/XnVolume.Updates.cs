@@ -410,7 +410,8 @@ public sealed partial class XnVolume
         }
         // Rule 2: still allocated on disk and for Alloc until the nullified parent is durable.
         _free.Defer(child);
-        _deferred.Add(child, e.Block);
+        if (DeferFreesEnabled) _deferred.Add(child, e.Block);
+        else _free.Release(child);     // the broken variant the crash suite must catch
         return XnResult.Success;
     }
 

@@ -39,6 +39,19 @@ public sealed partial class XnVolume : IDisposable
     /// </summary>
     internal bool ChecksEnabled { get; set; } = true;
 
+    /// <summary>
+    /// Crash-test-only switch (a deliberately broken XN the crash suite must catch): with false, rule 1 is
+    /// off — write-back ignores taint and Sync writes every dirty block in one unordered batch, parents
+    /// first and with no barriers, so a durable pointer may name a block whose contents never arrived.
+    /// </summary>
+    internal bool OrderingEnabled { get; set; } = true;
+
+    /// <summary>
+    /// Crash-test-only switch: with false, rule 2 is off — a freed extent is reusable at once, before the
+    /// parent's nullifying write is durable, so a crash can leave an old pointer naming a reused block.
+    /// </summary>
+    internal bool DeferFreesEnabled { get; set; } = true;
+
     private XnVolume(IBlockDevice dev, ExoKernel kernel, XnOptions options, Superblock super)
     {
         _dev = dev;
