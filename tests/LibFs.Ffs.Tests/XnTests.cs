@@ -132,3 +132,36 @@ public class XnRecoveryTests
         }
     }
 }
+
+public class XnConcurrencyTests
+{
+    [Fact]
+    public void Threads_sharing_one_ffs_over_xn_leave_it_clean()
+    {
+        using var dev = new MemoryDevice(32768);
+        using var fs = FfsImage.FormatDevice(dev, out string? error).Value;
+        var errors = new System.Collections.Concurrent.ConcurrentBag<string>();
+        Parallel.For(0, 4, t =>
+        {
+            var caller = new Caller((uint)t, (uint)t);
+            var dir = fs.MkDir(InodeNo.Root, $"t{t}", 0x1ED, caller).Value.Ino;
+            var data = new byte[9000];
+            Array.Fill(data, (byte)(t + 1));
+            for (int i = 0; i < 30; i++)
+            {
+                var (a, fh) = fs.Create(dir, $"f{i}", 0x1A4, OpenFlags.ReadWrite, caller).Value;
+                fs.Write(a.Ino, fh, 0, data);
+                var back = new byte[data.Length];
+                if (fs.Read(a.Ino, fh, 0, back).Value != data.Length || !back.AsSpan().SequenceEqual(data)) errors.Add($"t{t}/f{i}: bad read");
+                fs.Release(a.Ino, fh);
+                if (i % 4 == 0) fs.Rename(dir, $"f{i}", InodeNo.Root, $"moved-{t}-{i}", RenameFlags.None);
+                if (i % 5 == 0) fs.Unlink(dir, $"f{i}");
+                if (i % 7 == 0) fs.Sync();
+                fs.Forget(a.Ino, 1);
+            }
+        });
+        Assert.Empty(errors);
+        var report = Fsck.Check(fs);
+        Assert.True(report.Clean, report.ToString());
+    }
+}
