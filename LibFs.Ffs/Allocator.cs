@@ -209,16 +209,36 @@ internal sealed class Allocator
         return MarkBlock(next, true);
     }
 
-    /// <summary>Returns an inode to its group's free pool.</summary>
+    /// <summary>
+    /// Returns an inode to its group's free pool once its cleared slot is durable: the bit stays set until
+    /// <see cref="CommitInodeFrees"/> (called after a sync), so the number cannot be reused while the disk
+    /// still holds the old inode. Otherwise a crash could leave a new name bound to the old inode's contents.
+    /// </summary>
     public Errno FreeInode(ulong ino, bool directory)
     {
-        int g = GroupOfIno(ino);
-        int slot = (int)((ino - 1) % Sb.InodesPerGroup);
-        var err = SetBit(_groups[g].InodeBitmap, _inodeBitmaps[g], slot, false);
-        if (err != Errno.OK) return err;
-        _freeInodes[g]++;
-        if (slot < _inodeCursor[g]) _inodeCursor[g] = slot;
-        if (directory) AdjustDirectories(g, -1);
+        _inodesToRelease.Add((ino, directory));
+        return Errno.OK;
+    }
+
+    private readonly List<(ulong Ino, bool Directory)> _inodesToRelease = new();
+
+    /// <summary>Inodes cleared but not yet returned to the free pool (fsck accepts their set bits).</summary>
+    public IReadOnlyList<(ulong Ino, bool Directory)> InodesAwaitingRelease => _inodesToRelease;
+
+    /// <summary>Returns to the free pool every inode cleared before the sync that just completed.</summary>
+    public Errno CommitInodeFrees()
+    {
+        foreach (var (ino, directory) in _inodesToRelease)
+        {
+            int g = GroupOfIno(ino);
+            int slot = (int)((ino - 1) % Sb.InodesPerGroup);
+            var err = SetBit(_groups[g].InodeBitmap, _inodeBitmaps[g], slot, false);
+            if (err != Errno.OK) return err;
+            _freeInodes[g]++;
+            if (slot < _inodeCursor[g]) _inodeCursor[g] = slot;
+            if (directory) AdjustDirectories(g, -1);
+        }
+        _inodesToRelease.Clear();
         return Errno.OK;
     }
 

@@ -232,6 +232,16 @@ public sealed partial class FfsFileSystem
         }
     }
 
+    /// <summary>
+    /// Writes inode <paramref name="ino"/>'s table block now (XN orders every later write after it); if XN
+    /// must first write blocks the table block points to, syncs instead. Lock held.
+    /// </summary>
+    private Errno PersistInode(ulong ino)
+    {
+        var err = _disk.WriteBack(_alloc.Locate(ino).Block);
+        return err == Errno.EAGAIN ? _disk.Sync() : err;
+    }
+
     /// <summary>True if directory <paramref name="ancestor"/> is <paramref name="dir"/> or one of its ancestors.</summary>
     private Result<bool> IsAncestorOrSelf(ulong ancestor, ulong dir)
     {
@@ -320,6 +330,9 @@ public sealed partial class FfsFileSystem
 
             byte sType = DirBlock.FileTypeOf(s.Mode);
             Errno err;
+            // Replacing a name that may be durable: the inode it will name must be on disk first, or a
+            // crash could leave the name bound to an uninitialized inode (and fsck would drop it).
+            if (d is not null && (err = PersistInode(sIno)) != Errno.OK) return err;
             if (sDir && pIno != npIno)
             {
                 // A moved directory's ".." goes to disk first: if a crash leaves it under both names, fsck
@@ -378,6 +391,10 @@ public sealed partial class FfsFileSystem
         ulong npIno, DiskInode np, string newName, ulong dIno, DiskInode d, Timespec now)
     {
         bool sDir = FileMode.IsDir(s.Mode), dDir = FileMode.IsDir(d.Mode);
+        // Each name will bind the other inode: both must be initialized on disk before either entry changes.
+        var perr = PersistInode(sIno);
+        if (perr == Errno.OK) perr = PersistInode(dIno);
+        if (perr != Errno.OK) return perr;
         var err = _dirs.Retarget(pIno, p, name, dIno, DirBlock.FileTypeOf(d.Mode));
         if (err == Errno.OK) err = _dirs.Retarget(npIno, np, newName, sIno, DirBlock.FileTypeOf(s.Mode));
         if (err != Errno.OK) return err;

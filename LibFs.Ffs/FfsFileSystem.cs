@@ -224,7 +224,11 @@ public sealed partial class FfsFileSystem : IFileSystem
             _handles.Clear();
             foreach (ulong ino in referenced) ReapIfOrphan(ino);
             // The clean flag may reach the disk only after everything it vouches for: sync, then set it.
-            if (SyncAndReap() == Errno.OK && _disk.Sync() == Errno.OK && WriteHeader(clean: true) == Errno.OK) _disk.Sync();
+            // Sync + reap; sync + release the reaped inodes' numbers; sync those bitmap writes; only then
+            // the clean flag, in a sync of its own.
+            if (SyncAndReap() == Errno.OK && SyncAndReap() == Errno.OK && _disk.Sync() == Errno.OK
+                && WriteHeader(clean: true) == Errno.OK)
+                _disk.Sync();
             _owned?.Dispose();
             // Resources handed over with Owning (an XN volume, then its device), released in that order.
             foreach (var r in _ownedExtra) r.Dispose();
@@ -334,7 +338,10 @@ public sealed partial class FfsFileSystem : IFileSystem
     private Errno SyncAndReap()
     {
         var err = _disk.Sync();
-        if (err != Errno.OK || _inodes.AwaitingFree.Count == 0) return err;
+        if (err != Errno.OK) return err;
+        // Inodes cleared before this sync are now cleared on disk: their numbers may be reused.
+        if ((err = _alloc.CommitInodeFrees()) != Errno.OK) return err;
+        if (_inodes.AwaitingFree.Count == 0) return Errno.OK;
         foreach (ulong ino in _inodes.TakeAwaitingFree())
         {
             var r = _inodes.GetAny(ino);
@@ -346,9 +353,9 @@ public sealed partial class FfsFileSystem : IFileSystem
     /// <summary>Out of space: free what waits for a sync, and sync again so XN can reuse those blocks. Lock held.</summary>
     private Errno Reclaim()
     {
-        bool had = _inodes.AwaitingFree.Count > 0;
         var err = SyncAndReap();
-        return err == Errno.OK && had ? _disk.Sync() : err;
+        // A second round makes the frees of the first durable: XN can reuse the blocks, FFS the inodes.
+        return err == Errno.OK ? SyncAndReap() : err;
     }
 
     /// <summary>Counts <paramref name="blocks"/> newly dirtied blocks and writes everything back once the budget is spent. Lock held.</summary>

@@ -107,6 +107,8 @@ public static class Fsck
         }
 
         var live = new Dictionary<ulong, DiskInode>();
+        // Cleared inodes whose numbers return to the pool after the next sync (still counted as allocated).
+        var releasing = new HashSet<ulong>(alloc.InodesAwaitingRelease.Select(x => x.Ino));
         var tableBlock = new byte[FfsLayout.BlockSize];
         for (int g = 0; g < alloc.GroupCount; g++)
         {
@@ -124,7 +126,7 @@ public static class Fsck
                 bool marked = alloc.InodeAllocated(ino);
                 if (inode.IsFree)
                 {
-                    if (marked) Problem($"inode {ino}: free but marked allocated", repair);
+                    if (marked && !releasing.Contains(ino)) Problem($"inode {ino}: free but marked allocated", repair);
                     continue;
                 }
                 if (!marked) Problem($"inode {ino}: in use but not marked allocated", repair);
@@ -277,6 +279,7 @@ public static class Fsck
         }
 
         // 3. Bitmaps against the claims and the allocated inodes; directory counts.
+        var pendingNow = alloc.InodesAwaitingRelease.ToDictionary(x => x.Ino, x => x.Directory);
         for (int g = 0; g < alloc.GroupCount; g++)
         {
             var wantBlocks = new byte[FfsLayout.BlockSize];
@@ -289,6 +292,13 @@ public static class Fsck
             for (int slot = 0; slot < alloc.InodesInGroup(g); slot++)
             {
                 ulong ino = (ulong)g * alloc.InodesPerGroup + (ulong)slot + 1;
+                if (pendingNow.TryGetValue(ino, out bool pendingDir))
+                {
+                    // Cleared (perhaps by this repair); counted as allocated until the next sync releases it.
+                    wantInodes[slot >> 3] |= (byte)(1 << (slot & 7));
+                    if (pendingDir) dirs++;
+                    continue;
+                }
                 if (!live.TryGetValue(ino, out var inode)) continue;
                 if (freed.Contains(ino)) continue;
                 wantInodes[slot >> 3] |= (byte)(1 << (slot & 7));

@@ -34,6 +34,7 @@ public sealed class XnClient
         XnError.ReadOnly => Errno.EROFS,
         XnError.BadCapability => Errno.EACCES,
         XnError.NotFree or XnError.FreeDeferred => Errno.EBUSY,
+        XnError.Tainted => Errno.EAGAIN, // a write-back that must wait for the block's children
         _ => Errno.EIO,
     };
 
