@@ -80,7 +80,7 @@ internal static class ImageOpener
             if (!loaded.Ok)
             {
                 error = loaded.Error == XnError.Corrupt
-                    ? $"{image}: not a usable ExoFS image: {loaded.Detail} (exofs fsck checks it)"
+                    ? $"{image}: damaged or not an ExoFS image ({loaded.Detail})"
                     : $"{image}: {loaded.Detail}";
                 return null;
             }
