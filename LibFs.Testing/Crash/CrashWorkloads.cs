@@ -40,14 +40,18 @@ public static class CrashWorkloads
         var rng = new System.Random(seed);
         int count = 1 + rng.Next(maxOps);
         var ops = new List<CrashOp>(count);
-        for (int i = 0; i < count; i++) ops.Add(RandomOp(rng));
+        for (int i = 0; i < count; i++) ops.Add(RandomOp(rng, i > 0 ? ops[^1] : null));
         return new Workload(StandardSetup, ops) { Seed = seed };
     }
 
-    private static CrashOp RandomOp(System.Random rng)
+    // Half the fsyncs go to the path the previous step touched (as ACE puts a persistence point on the
+    // touched file): that is where a lost fsync or a misordered write shows.
+    private static CrashOp RandomOp(System.Random rng, CrashOp? previous)
     {
         string File() => Files[rng.Next(Files.Count)];
-        string AnyPath() => rng.Next(4) == 0 ? Dirs[rng.Next(Dirs.Count)] : File();
+        string AnyPath() =>
+            previous is { Kind: not CrashOpKind.Sync } p && rng.Next(2) == 0 ? (p.Kind is CrashOpKind.Rename or CrashOpKind.Link ? p.Target : p.Path)
+            : rng.Next(4) == 0 ? Dirs[rng.Next(Dirs.Count)] : File();
         int roll = rng.Next(100);
         return roll switch
         {

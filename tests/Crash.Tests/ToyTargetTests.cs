@@ -68,7 +68,7 @@ public sealed class ToyTargetTests(ITestOutputHelper output)
         var target = new ShadowToyTarget(bug);
         var prop = Prop.ForAll(CrashWorkloads.Arbitrary(), w => CrashExplorer.Run(target, w, Explore.Options).Passed);
         var e = Assert.Throws<PropertyFailedException>(() =>
-            Check.One(Config.Quick.WithMaxTest(100).WithRunner(new XunitRunner(output)), prop));
+            Check.One(Config.Quick.WithMaxTest(300).WithRunner(new XunitRunner(output)), prop));
         // FsCheck prints "Shrunk:" only when some shrink step succeeded; otherwise the original is minimal.
         int at = e.Message.IndexOf("Shrunk:", StringComparison.Ordinal);
         string minimal = e.Message[(at >= 0 ? at : e.Message.IndexOf("Original:", StringComparison.Ordinal))..];
@@ -84,7 +84,7 @@ public sealed class ToyTargetTests(ITestOutputHelper output)
     public void Campaign_reports_a_minimal_workload_and_a_seed_that_replays_the_failure(ToyBug bug)
     {
         var target = new ShadowToyTarget(bug);
-        var report = CrashCampaign.Run(target, new CrashCampaignOptions { Seed = 1, Cases = 30, Explorer = Explore.Options });
+        var report = CrashCampaign.Run(target, new CrashCampaignOptions { Seed = 1, Cases = 60, Explorer = Explore.Options });
         Assert.NotEqual(0, report.Failed);
         var f = report.Failures[0];
         output.WriteLine(f.ToString());

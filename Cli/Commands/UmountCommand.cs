@@ -1,0 +1,123 @@
+using System.Diagnostics;
+using ExoFS.Cli.Mounting;
+using ExoFS.Kernel.Disk;
+
+namespace ExoFS.Cli.Commands;
+
+/// <summary>
+/// <c>exofs umount MOUNTPOINT</c> (or the IMAGE that is mounted): unmounts an ExoFS FUSE mount and waits until
+/// its daemon has flushed the image and exited, so that a check of the image right after finds it clean.
+/// Refuses what is not mounted or not an ExoFS mount, and a mount still in use.
+/// </summary>
+public sealed class UmountCommand : ICommand
+{
+    public string Name => "umount";
+
+    public string Usage => "umount MOUNTPOINT                unmount, wait until the image is flushed and closed";
+
+    /// <summary>How long to wait for the daemon to flush and exit after the kernel unmount.</summary>
+    internal static TimeSpan ExitTimeout { get; set; } = TimeSpan.FromSeconds(120);
+
+    public int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        if (args.Length == 1 && args[0] is "--help" or "-h")
+        {
+            stdout.WriteLine("usage: exofs umount MOUNTPOINT");
+            return 0;
+        }
+        if (args.Length != 1 || args[0].StartsWith('-'))
+            return Fail(stderr, args.Length == 0 ? "missing MOUNTPOINT (usage: exofs umount MOUNTPOINT)" : $"usage: exofs umount MOUNTPOINT (got '{string.Join(' ', args)}')");
+
+        string target = Path.GetFullPath(args[0]);
+        DaemonRecord? daemon;
+        string mountPoint;
+        if (File.Exists(target) && DaemonRecord.Running().FirstOrDefault(r => r.Image == target) is { } byImage)
+        {
+            daemon = byImage;
+            mountPoint = byImage.MountPoint;
+        }
+        else
+        {
+            mountPoint = Posix.RealPath(target);
+            daemon = DaemonRecord.ForMountPoint(mountPoint);
+        }
+
+        if (MountInfo.Find(mountPoint) is not { } entry)
+            return Fail(stderr, $"{args[0]} is not mounted");
+        if (entry.FsType != MountInfo.ExofsType)
+            return Fail(stderr, $"{mountPoint} is not an exofs mount ({entry.Source} is mounted there as {entry.FsType})");
+
+        if (Unmount(mountPoint) is { } refusal) return Fail(stderr, refusal);
+
+        // The kernel has let go; now the daemon drains its last requests, syncs, marks the image clean and exits.
+        var clock = Stopwatch.StartNew();
+        string image = daemon?.Image ?? entry.Source;
+        while (!Finished(daemon, image))
+        {
+            if (clock.Elapsed > ExitTimeout)
+            {
+                string who = daemon is null ? $"the daemon serving {image}" : $"exofs daemon pid {daemon.Pid}";
+                return Fail(stderr, $"{mountPoint} is unmounted but {who} has not finished writing the image after {ExitTimeout.TotalSeconds:0} s");
+            }
+            Thread.Sleep(20);
+        }
+        return 0;
+    }
+
+    /// <summary>Null once the kernel has unmounted; otherwise why not, in one line.</summary>
+    private static string? Unmount(string mountPoint)
+    {
+        if (Posix.geteuid() == 0)
+        {
+            if (Posix.umount2(mountPoint, 0) == 0) return null;
+            int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+            if (errno == Posix.EINVAL) return null; // unmounted meanwhile by someone else
+            return errno == Posix.EBUSY
+                ? $"{mountPoint} is busy (a process has a file open or its working directory there; see fuser -vm {mountPoint})"
+                : $"unmounting {mountPoint}: {System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(errno)}";
+        }
+        var psi = new ProcessStartInfo("fusermount3") { UseShellExecute = false, RedirectStandardError = true };
+        psi.ArgumentList.Add("-u");
+        psi.ArgumentList.Add(mountPoint);
+        try
+        {
+            using var p = Process.Start(psi)!;
+            string err = p.StandardError.ReadToEnd();
+            if (!p.WaitForExit(30_000)) { p.Kill(); return $"fusermount3 -u {mountPoint} did not finish"; }
+            return p.ExitCode == 0 ? null : err.Split('\n')[0].Trim() is { Length: > 0 } line ? line : $"fusermount3 -u {mountPoint} failed";
+        }
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or IOException)
+        {
+            return $"cannot run fusermount3: {e.Message}";
+        }
+    }
+
+    /// <summary>
+    /// The daemon is done when its process is gone; without a record of it, when nobody holds the image's lock
+    /// (the daemon holds it exclusively until the file system is closed).
+    /// </summary>
+    private static bool Finished(DaemonRecord? daemon, string image)
+    {
+        if (daemon is not null) return !daemon.IsRunning;
+        if (!File.Exists(image)) return true; // the source is not an image file we can watch
+        try
+        {
+            using var dev = ImageFileDevice.Open(image, ImageOpenMode.ReadOnly);
+            return true;
+        }
+        catch (ImageBusyException)
+        {
+            return false;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return true;
+        }
+    }
+
+    private static int Fail(TextWriter stderr, string message)
+    {
+        stderr.WriteLine("exofs umount: " + message);
+        return 1;
+    }
+}

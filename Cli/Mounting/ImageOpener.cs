@@ -1,0 +1,121 @@
+using ExoFS.Kernel;
+using ExoFS.Kernel.Disk;
+using ExoFS.LibFs;
+using ExoFS.LibFs.Ffs;
+using ExoFS.LibFs.Ffs.Format;
+using ExoFS.Xn;
+
+namespace ExoFS.Cli.Mounting;
+
+/// <summary>
+/// Opens the libFS root of an image that <c>exofs mount</c> serves. Every refusal is one line of text: a
+/// missing or busy image, a file that is not an ExoFS image, a damaged volume, no such root, a root of a
+/// type this build cannot mount, several candidate roots and no choice made.
+/// </summary>
+internal static class ImageOpener
+{
+    /// <summary>Root types this build can mount, and the libFS that serves each.</summary>
+    private static readonly Dictionary<string, string> Mountable = new(StringComparer.Ordinal)
+    {
+        [FfsUdfs.SuperType] = "ffs",
+    };
+
+    /// <summary>
+    /// Opens <paramref name="image"/> and mounts the libFS under root <paramref name="rootName"/> (or the only
+    /// mountable root when null). The result owns the XN volume and the image file, whose exclusive lock keeps
+    /// every other mount or fsck out until it is disposed. Null with <paramref name="error"/> set on refusal.
+    /// </summary>
+    public static IFileSystem? Open(string image, string? rootName, out string root, out string error)
+    {
+        root = "";
+        string? chosen = ChooseRoot(image, rootName, out error);
+        if (chosen is null) return null;
+        root = chosen;
+        var fs = FfsImage.Open(image, out string? why, chosen);
+        if (fs.Ok) return fs.Value;
+        // Lost a race with another mount between the check above and this open.
+        error = why is not null && why.Contains("already open", StringComparison.Ordinal)
+            ? InUse(image)
+            : $"{image}: cannot mount root '{chosen}': {why ?? fs.Error.ToString()}";
+        return null;
+    }
+
+    /// <summary>
+    /// Reads the root catalogue without changing the image (a shared lock, a read-only XN load) and picks the
+    /// root to mount. The read-only load also verifies the superblock, free map, type catalogue and roots,
+    /// so a damaged image is refused here rather than mounted.
+    /// </summary>
+    private static string? ChooseRoot(string image, string? rootName, out string error)
+    {
+        error = "";
+        if (Directory.Exists(image)) { error = $"{image} is a directory, not an image file"; return null; }
+        ImageFileDevice dev;
+        try
+        {
+            dev = ImageFileDevice.Open(image, ImageOpenMode.ReadOnly);
+        }
+        catch (ImageBusyException)
+        {
+            error = InUse(image);
+            return null;
+        }
+        catch (ImageFileException e) when (e.Error == ImageError.NotFound)
+        {
+            error = $"{image}: no such image file";
+            return null;
+        }
+        catch (ImageFileException e) when (e.Error is ImageError.TooSmall or ImageError.NotBlockMultiple)
+        {
+            error = $"{image}: not an ExoFS image ({FirstLine(e.Message)})";
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            error = $"{image}: {FirstLine(e.Message)}";
+            return null;
+        }
+        using (dev)
+        {
+            var loaded = XnVolume.Load(dev, new ExoKernel(), new XnOptions { ReadOnly = true });
+            if (!loaded.Ok)
+            {
+                error = loaded.Error == XnError.Corrupt
+                    ? $"{image}: damaged or not an ExoFS image ({loaded.Detail})"
+                    : $"{image}: {loaded.Detail}";
+                return null;
+            }
+            using var vol = loaded.Value;
+            var roots = vol.Roots();
+            string Describe() => roots.Count == 0 ? "none" : string.Join(", ", roots.Select(r => $"{r.Name} ({r.Type})"));
+            if (rootName is not null)
+            {
+                var match = roots.FirstOrDefault(r => r.Name == rootName);
+                if (match.Name is null) { error = $"{image} has no root named '{rootName}' (roots: {Describe()})"; return null; }
+                if (!Mountable.ContainsKey(match.Type))
+                {
+                    error = $"{image}: root '{rootName}' holds {match.Type}, which this build cannot mount (it mounts: {string.Join(", ", Mountable.Values)})";
+                    return null;
+                }
+                return rootName;
+            }
+            var candidates = roots.Where(r => Mountable.ContainsKey(r.Type)).ToList();
+            if (candidates.Count == 1) return candidates[0].Name;
+            error = candidates.Count == 0
+                ? $"{image} has no root this build can mount (roots: {Describe()})"
+                : $"{image} has several libFS roots: {string.Join(", ", candidates.Select(r => $"{r.Name} ({Mountable[r.Type]})"))}; pick one with --libfs NAME";
+            return null;
+        }
+    }
+
+    /// <summary>The refusal for an image whose lock is held, naming the mount that holds it when known.</summary>
+    internal static string InUse(string image)
+    {
+        string full = Path.GetFullPath(image);
+        var holder = DaemonRecord.Running().FirstOrDefault(r => r.Image == full);
+        return holder is null
+            ? $"{image}: image is in use (mounted or opened by another process)"
+            : $"{image}: image is in use (mounted on {holder.MountPoint} by exofs pid {holder.Pid})";
+    }
+
+    private static string FirstLine(string s) => s.Split('\n')[0].Trim();
+}

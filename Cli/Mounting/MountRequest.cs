@@ -1,0 +1,71 @@
+using ExoFS.Mount;
+
+namespace ExoFS.Cli.Mounting;
+
+/// <summary>
+/// A parsed <c>exofs mount</c> command line. <see cref="Arguments"/> renders it back for the daemon, which is
+/// the same exofs binary run with <c>--foreground</c>.
+/// </summary>
+internal sealed record MountRequest(string Image, string MountPoint, string? Root, IReadOnlyList<string> Options)
+{
+    /// <summary>
+    /// mount(8) and fstab pass these; they are about when and by whom to mount, not for the file system
+    /// (mount.fuse drops them the same way).
+    /// </summary>
+    private static readonly HashSet<string> FstabOnly = new(StringComparer.Ordinal)
+    {
+        "defaults", "auto", "noauto", "user", "nouser", "users", "owner", "group", "_netdev", "nofail", "rw",
+    };
+
+    /// <summary>
+    /// Turns the -o list into mount options: allow_other, fsname= and debug map to their fields, fstab-only
+    /// words are dropped, everything else (ro, noatime, nosuid, nodev, noexec, max_read=, ...) goes to libfuse,
+    /// which refuses what it does not know. Null with <paramref name="error"/> on a malformed list.
+    /// </summary>
+    public FuseMountOptions? ToFuseOptions(Action<string> log, out string error)
+    {
+        error = "";
+        var extra = new List<string>();
+        bool allowOther = false, debug = false;
+        string fsName = Image;
+        foreach (string raw in Options.SelectMany(o => o.Split(',')))
+        {
+            string opt = raw.Trim();
+            if (opt.Length == 0) { error = $"empty mount option in '{string.Join(",", Options)}'"; return null; }
+            if (FstabOnly.Contains(opt) || opt.StartsWith("x-", StringComparison.Ordinal) || opt.StartsWith("comment=", StringComparison.Ordinal)) continue;
+            switch (opt)
+            {
+                case "allow_other": allowOther = true; break;
+                case "debug": debug = true; break;
+                default:
+                    if (opt.StartsWith("fsname=", StringComparison.Ordinal)) fsName = opt["fsname=".Length..];
+                    else if (opt.StartsWith("subtype=", StringComparison.Ordinal)) { error = "the subtype is always exofs (mounts show as fuse.exofs)"; return null; }
+                    else extra.Add(opt);
+                    break;
+            }
+        }
+        if (fsName.Length == 0) { error = "fsname= needs a value"; return null; }
+        return new FuseMountOptions
+        {
+            FsName = fsName,
+            Subtype = "exofs",
+            AllowOther = allowOther,
+            Debug = debug,
+            ExtraOptions = extra,
+            Log = log,
+            // A loaded machine may take a while to answer INIT and to drain the writeback cache on unmount.
+            MountTimeout = TimeSpan.FromSeconds(30),
+            UnmountTimeout = TimeSpan.FromSeconds(30),
+        };
+    }
+
+    /// <summary>The command line that serves this request in the foreground (without the program name).</summary>
+    public List<string> Arguments(bool daemonChild)
+    {
+        var args = new List<string> { "mount", Image, MountPoint, "--foreground" };
+        if (Root is not null) args.AddRange(["--libfs", Root]);
+        foreach (string o in Options) args.AddRange(["-o", o]);
+        if (daemonChild) args.Add(Commands.MountCommand.DaemonChildFlag);
+        return args;
+    }
+}
