@@ -120,6 +120,9 @@ public sealed partial class FfsFileSystem
             }
         }
         if (err == Errno.OK) err = _inodes.Put(ino, inode);
+        // XN orders block pointers, not the inode number in a directory entry: the new inode must be on
+        // disk before any directory block naming it, or a crash could leave the name bound to a free inode.
+        if (err == Errno.OK && OrderDirectoryWrites) err = PersistInode(ino);
         if (err == Errno.OK) err = _dirs.Add(parentIno, parent, name, ino, DirBlock.FileTypeOf(mode), _alloc.DataGoal(parentIno));
         if (err != Errno.OK)
         {
@@ -215,7 +218,10 @@ public sealed partial class FfsFileSystem
             if (existing.Error != Errno.ENOENT) return existing.Error;
             if (inode.Nlink == 0) return Errno.ENOENT; // an unlinked inode cannot be linked back
             if (inode.Nlink >= uint.MaxValue - 1) return Errno.EMLINK;
-            var err = _dirs.Add(newParent.Value, pr.Value, newName, ino.Value, DirBlock.FileTypeOf(inode.Mode), _alloc.DataGoal(newParent.Value));
+            // The inode the new name binds must be durable first (see MakeNode).
+            var err = OrderDirectoryWrites ? PersistInode(ino.Value) : Errno.OK;
+            if (err != Errno.OK) return err;
+            err = _dirs.Add(newParent.Value, pr.Value, newName, ino.Value, DirBlock.FileTypeOf(inode.Mode), _alloc.DataGoal(newParent.Value));
             if (err != Errno.OK)
             {
                 _inodes.Put(newParent.Value, pr.Value);
@@ -238,9 +244,23 @@ public sealed partial class FfsFileSystem
     /// </summary>
     private Errno PersistInode(ulong ino)
     {
-        var err = _disk.WriteBack(_alloc.Locate(ino).Block);
-        return err == Errno.EAGAIN ? _disk.Sync() : err;
+        var table = _alloc.Locate(ino).Block;
+        var err = _disk.WriteBack(table);
+        if (err != Errno.EAGAIN) return err;
+        // The table block points at blocks not yet written (a new directory's first block, a long
+        // symlink's target): write the inode's first block ahead of it rather than the whole volume.
+        var r = _inodes.GetAny(ino);
+        ulong first = r.Ok ? _map.Lookup(r.Value, 0) : 0;
+        if (first != 0 && _disk.WriteBack(new BlockNo(first)) == Errno.OK && (err = _disk.WriteBack(table)) != Errno.EAGAIN)
+            return err;
+        return _disk.Sync();
     }
+
+    /// <summary>
+    /// Crash tests only: false skips writing a new or newly named inode before the directory entry that
+    /// names it (the "entry before its inode" broken variant the crash explorer must catch).
+    /// </summary>
+    internal bool OrderDirectoryWrites { get; set; } = true;
 
     /// <summary>True if directory <paramref name="ancestor"/> is <paramref name="dir"/> or one of its ancestors.</summary>
     private Result<bool> IsAncestorOrSelf(ulong ancestor, ulong dir)
@@ -332,7 +352,7 @@ public sealed partial class FfsFileSystem
             Errno err;
             // Replacing a name that may be durable: the inode it will name must be on disk first, or a
             // crash could leave the name bound to an uninitialized inode (and fsck would drop it).
-            if (d is not null && (err = PersistInode(sIno)) != Errno.OK) return err;
+            if ((d is not null || OrderDirectoryWrites) && (err = PersistInode(sIno)) != Errno.OK) return err;
             if (sDir && pIno != npIno)
             {
                 // A moved directory's ".." goes to disk first: if a crash leaves it under both names, fsck

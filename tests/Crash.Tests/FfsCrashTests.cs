@@ -5,42 +5,6 @@ using Xunit.Abstractions;
 
 namespace ExoFS.Crash.Tests;
 
-/// <summary>
-/// A fact that needs FFS to survive crashes at all: skipped, with the reason, while the smallest known
-/// failing workload (a rename over an existing file, then a crash during the unmount's sync) still fails.
-/// Once FFS orders its writes the probe passes and the tests run and enforce. A test that switches an FFS
-/// or XN rule off also names the switch, and is skipped until that internal switch exists.
-/// </summary>
-public sealed class FfsCrashSafeFactAttribute : FactAttribute
-{
-    internal static readonly Workload Probe = new(
-        [CrashOp.Mkdir("/A"), CrashOp.Create("/A/foo"), CrashOp.Create("/bar")],
-        [CrashOp.Rename("/bar", "/A/foo")]);
-
-    private static readonly Lazy<string?> Reason = new(() =>
-    {
-        try
-        {
-            var r = CrashExplorer.Run(new FfsCrashTarget(), Probe, new CrashExplorerOptions { MaxStatesPerPoint = 256 });
-            return r.Passed ? null : $"FFS is not crash-safe yet: {r.Failure!.Problems[0]} (workload: {Probe.ToString().Replace('\n', ' ')})";
-        }
-        catch (Exception e)
-        {
-            return $"FFS probe threw {e.GetType().Name}: {e.Message}";
-        }
-    });
-
-    public FfsCrashSafeFactAttribute(string? xnSwitch = null, string? ffsSwitch = null)
-    {
-        if (xnSwitch is not null && XnSwitch.Find(xnSwitch) is null)
-            Skip = $"XN has no internal bool XnVolume.{xnSwitch} (default true) yet; see the crash helper's report";
-        else if (ffsSwitch is not null && FfsSwitch.Find(ffsSwitch) is null)
-            Skip = $"FFS has no internal bool FfsFileSystem.{ffsSwitch} (default true) yet; see the crash helper's report";
-        else if (Reason.Value is { } why)
-            Skip = why;
-    }
-}
-
 internal static class FfsSwitch
 {
     public static PropertyInfo? Find(string name) =>
@@ -53,7 +17,12 @@ internal static class FfsSwitch
 /// <summary>FFS on XN under the crash explorer: CI's bounded campaigns, and FFS/XN with a rule switched off.</summary>
 public sealed class FfsCrashTests(ITestOutputHelper output)
 {
-    private static readonly CrashExplorerOptions CiOptions = new() { MaxStatesPerPoint = 256 };
+    /// <summary>
+    /// CI's bound: at most 24 sampled crash states per crash point (the full campaign explores up to 256).
+    /// Full campaigns: <c>exofs crashtest --libfs ffs --seed 1 --cases 500 --states 256</c> and
+    /// <c>exofs crashtest --libfs ffs --exhaustive 2 --states 256</c>.
+    /// </summary>
+    private static readonly CrashExplorerOptions CiOptions = new() { MaxStatesPerPoint = 24 };
 
     private void Report(CrashCampaignReport r)
     {
@@ -61,7 +30,8 @@ public sealed class FfsCrashTests(ITestOutputHelper output)
         foreach (var f in r.Failures.Take(3)) output.WriteLine(f.ToString());
     }
 
-    [FfsCrashSafeFact]
+    /// <summary>60 random workloads (seed 1), each crashed at every point with up to 24 sampled states.</summary>
+    [Fact]
     public void Ffs_survives_a_bounded_random_campaign()
     {
         var r = CrashCampaign.Run(new FfsCrashTarget(), new CrashCampaignOptions { Seed = 1, Cases = 60, Explorer = CiOptions, ShrinkBudget = 100 });
@@ -69,7 +39,8 @@ public sealed class FfsCrashTests(ITestOutputHelper output)
         Assert.Equal(0, r.Failed);
     }
 
-    [FfsCrashSafeFact]
+    /// <summary>Every workload of the exhaustive length-2 set, each crash point sampled with up to 24 states.</summary>
+    [Fact]
     public void Ffs_survives_the_exhaustive_length_2_set()
     {
         var r = CrashCampaign.Run(new FfsCrashTarget(), new CrashCampaignOptions { Exhaustive = 2, Seed = 0, Explorer = CiOptions, ShrinkBudget = 50 });
@@ -87,7 +58,7 @@ public sealed class FfsCrashTests(ITestOutputHelper output)
         Assert.False(r.Passed);
     }
 
-    [FfsCrashSafeFact(ffsSwitch: "OrderDirectoryWrites")]
+    [Fact]
     public void Ffs_persisting_a_directory_entry_before_its_inode_is_caught()
     {
         // Reusing /bar's inode number for /foo: an entry that lands before its inode shows /bar's old inode;
@@ -97,23 +68,23 @@ public sealed class FfsCrashTests(ITestOutputHelper output)
             CrashOp.Unlink("/bar"), CrashOp.Create("/foo"), CrashOp.Write("/foo", 0, 5000, 3), CrashOp.Sync());
     }
 
-    [FfsCrashSafeFact(xnSwitch: "OrderingEnabled")]
+    [Fact]
     public void Ffs_on_xn_with_rule_1_off_is_caught()
     {
-        // /A/foo's blocks are freed and made reusable, then reused by /foo: a pointer that lands before the
-        // block's new contents shows /A/foo's old bytes in /foo.
+        // /A/foo's blocks are freed (after the first sync) and made reusable (after the second), then reused
+        // by /foo: a pointer that lands before the block's new contents shows /A/foo's old bytes in /foo.
         AssertCaughtOnlyWhenBroken(
             new FfsCrashTarget("ffs-xn-no-rule1", configureWorkloadVolume: XnSwitch.Off("OrderingEnabled")),
-            CrashOp.Unlink("/A/foo"), CrashOp.Sync(), CrashOp.Create("/foo"), CrashOp.Write("/foo", 0, 8192, 3), CrashOp.Sync());
+            CrashOp.Unlink("/A/foo"), CrashOp.Sync(), CrashOp.Sync(), CrashOp.Create("/foo"), CrashOp.Write("/foo", 0, 8192, 3), CrashOp.Sync());
     }
 
-    [FfsCrashSafeFact(xnSwitch: "DeferFreesEnabled")]
+    [Fact]
     public void Ffs_on_xn_with_rule_2_off_is_caught()
     {
-        // /A/foo's blocks are freed without waiting for the inode's nullified pointers to be durable and are
-        // reused by /foo at once: a crash can leave /A/foo's durable inode pointing at /foo's bytes.
+        // Truncating /A/foo frees its blocks without waiting for its nullified pointers to be durable, and
+        // /bar reuses them at once: a crash can leave /A/foo's durable inode pointing at /bar's bytes.
         AssertCaughtOnlyWhenBroken(
             new FfsCrashTarget("ffs-xn-no-rule2", configureWorkloadVolume: XnSwitch.Off("DeferFreesEnabled")),
-            CrashOp.Unlink("/A/foo"), CrashOp.Create("/foo"), CrashOp.Write("/foo", 0, 8192, 3), CrashOp.Sync());
+            CrashOp.Truncate("/A/foo", 0), CrashOp.Write("/bar", 0, 8192, 3), CrashOp.Sync());
     }
 }
