@@ -8,7 +8,8 @@ namespace ExoFS.LibFs.Ffs;
 /// <summary>
 /// FFS's checker for <c>exofs fsck</c> (found by reflection): runs <see cref="Fsck"/> on every root whose
 /// type is the FFS superblock, through the read-only session XN hands it, and reports each problem as an
-/// XN finding of kind LibFs. It changes nothing; <see cref="Fsck.CheckVolume"/> is the repairing variant.
+/// XN finding of kind LibFs. <see cref="Repair"/> runs the same checker with repair on, for
+/// <c>exofs fsck --repair</c>.
 /// </summary>
 public sealed class FfsRootChecker : IXnRootChecker
 {
@@ -27,5 +28,17 @@ public sealed class FfsRootChecker : IXnRootChecker
         using var mounted = fs.Value;
         var report = Fsck.Run(mounted, repair: false);
         return report.Problems.Select(p => new XnFinding(XnFindingKind.LibFs, root.Root.Block.Value, $"ffs root '{root.Root.Name}': {p}")).ToList();
+    }
+
+    public IEnumerable<string> Repair(XnRootView root)
+    {
+        ArgumentNullException.ThrowIfNull(root);
+        var xn = new XnClient(root.Session);
+        var disk = XnFfsDisk.Create(xn, ulong.MaxValue, lookupOnly: false);
+        if (!disk.Ok) return [];
+        var fs = FfsFileSystem.MountOn(disk.Value, root.Root.Block, recover: false, readOnly: false);
+        if (!fs.Ok) return [];
+        using var mounted = fs.Value;
+        return Fsck.Run(mounted, repair: true).Repaired.ToList();
     }
 }

@@ -53,6 +53,8 @@ public sealed class FsckCommand : ICommand
             }
             var repaired = vol.Repair();
             if (!repaired.Ok) return Fail(stderr, $"{path}: repair failed: {repaired.Detail}", repaired.Error == XnError.Io ? Operational : ErrorsLeft);
+            // XN's repair first (free map, ownership), then each libFS repairs its own structures.
+            foreach (var fix in vol.RepairRoots(checkers)) stdout.WriteLine($"{path}: {fix}");
             var left = Findings(vol, checkers);
             foreach (var f in left) stdout.WriteLine($"{path}: left: {f}");
             Summary(stdout, path, vol, left.Count == 0 ? "repaired" : $"{left.Count} problem(s) left after repair");

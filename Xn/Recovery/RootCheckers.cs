@@ -14,11 +14,17 @@ public interface IXnRootChecker
 
     /// <summary>Checks one root; must not throw on garbage (report it instead).</summary>
     IEnumerable<XnFinding> Check(XnRootView root);
+
+    /// <summary>
+    /// Repairs what the libFS safely can in one root (<c>exofs fsck --repair</c>), through a session with
+    /// full rights on it; returns one line per fix. A checker that cannot repair keeps this default.
+    /// </summary>
+    IEnumerable<string> Repair(XnRootView root) => [];
 }
 
 /// <summary>
 /// What a root checker sees: the root's name, block and type, and a session that has the root mounted
-/// with read rights only (so a checker cannot change anything).
+/// with read rights only for a check (so a checker cannot change anything), full rights for a repair.
 /// </summary>
 public sealed record XnRootView(RootInfo Root, XnSession Session);
 
@@ -47,7 +53,19 @@ public sealed partial class XnVolume
     /// Runs every checker in <paramref name="checkers"/> on each root whose type name matches, through a
     /// fresh read-only environment. A checker that throws is reported as a finding, not propagated.
     /// </summary>
-    public IReadOnlyList<XnFinding> CheckRoots(IEnumerable<IXnRootChecker> checkers)
+    public IReadOnlyList<XnFinding> CheckRoots(IEnumerable<IXnRootChecker> checkers) =>
+        ForEachRoot(checkers, Rights.Read, (checker, view) => checker.Check(view));
+
+    /// <summary>
+    /// Lets every checker in <paramref name="checkers"/> repair its roots, through a fresh environment with
+    /// full rights on each root; returns the fixes (and, as findings, checkers that threw).
+    /// </summary>
+    public IReadOnlyList<XnFinding> RepairRoots(IEnumerable<IXnRootChecker> checkers) =>
+        ForEachRoot(checkers, Rights.All, (checker, view) =>
+            checker.Repair(view).Select(fix => new XnFinding(XnFindingKind.LibFs, view.Root.Block.Value, $"root '{view.Root.Name}': repaired: {fix}")));
+
+    private List<XnFinding> ForEachRoot(IEnumerable<IXnRootChecker> checkers, Rights rights,
+                                        Func<IXnRootChecker, XnRootView, IEnumerable<XnFinding>> run)
     {
         ArgumentNullException.ThrowIfNull(checkers);
         var list = checkers.ToList();
@@ -60,13 +78,13 @@ public sealed partial class XnVolume
                 foreach (var checker in list.Where(c => c.RootType == type))
                 {
                     var session = Attach(env);
-                    var cap = GrantRoot(name, env, Rights.Read);
+                    var cap = GrantRoot(name, env, rights);
                     if (!cap.Ok) continue;
                     var root = session.MountRoot(name, cap.Value);
                     if (!root.Ok) continue;
                     try
                     {
-                        findings.AddRange(checker.Check(new XnRootView(root.Value, session)));
+                        findings.AddRange(run(checker, new XnRootView(root.Value, session)).ToList());
                     }
                     catch (Exception e)
                     {
