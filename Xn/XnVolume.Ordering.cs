@@ -49,7 +49,7 @@ public sealed partial class XnVolume
         {
             e.OnDisk = true;
             if (e.Parent != RegistryEntry.CatalogueParent && _registry.TryGetValue(e.Parent, out var parent))
-                parent.PendingChildren?.Remove(e.Block);
+                parent.ChildWritten(e.Block);
         }
         _deferred.Written(e.Block);
     }
@@ -65,7 +65,7 @@ public sealed partial class XnVolume
         if (IsReadOnly || _disposed) return XnResult.Success;
         try
         {
-            var dirty = _registry.Values.Where(e => e.Dirty).ToList();
+            var dirty = _registry.Dirty.ToList();
             var level = new Dictionary<ulong, int>();
             var onStack = new HashSet<ulong>();
             int Level(RegistryEntry e)
