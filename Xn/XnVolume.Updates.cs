@@ -160,7 +160,7 @@ public sealed partial class XnVolume
                 WriteFreeMap(all: false);
                 if (_unorderedWrites > 0) { _dev.Barrier(); _unorderedWrites = 0; }
                 batch.Sort(static (a, b) => a.Block.CompareTo(b.Block));
-                foreach (var e in batch) WriteBlock(e);
+                WriteBatch(batch);
                 cleaned += cachedInBatch;
             }
         }

@@ -58,8 +58,8 @@ internal sealed class XnType
     public bool IsRawReadable(int offset, int length)
     {
         if (!InBlock(offset, length)) return false;
-        foreach (bool b in _rawRead.AsSpan(offset, length)) if (!b) return false;
-        return true;
+        // Vectorized: whole-block raw reads and writes are on every data I/O's path.
+        return !_rawRead.AsSpan(offset, length).Contains(false);
     }
 
     /// <summary>
@@ -82,8 +82,7 @@ internal sealed class XnType
     private bool AllOwnedBy(int offset, int length, short owner)
     {
         if (!InBlock(offset, length)) return false;
-        foreach (short o in _byteOwner.AsSpan(offset, length)) if (o != owner) return false;
-        return true;
+        return _byteOwner.AsSpan(offset, length).IndexOfAnyExcept(owner) < 0;
     }
 
     private static bool InBlock(int offset, int length) => offset >= 0 && length >= 0 && offset <= BlockSize - length;

@@ -16,13 +16,17 @@ public class PressureTests
     private sealed class WatchedDevice(IBlockDevice inner) : BlockDeviceBase
     {
         public Action<ulong>? OnWrite { get; set; }
+        /// <summary>Blocks written (a multi-block write counts each block).</summary>
         public int Writes { get; private set; }
+        /// <summary>Write requests.</summary>
+        public int Calls { get; private set; }
         public override ulong BlockCount => inner.BlockCount;
         protected override void ReadCore(BlockNo start, Span<byte> buffer) => inner.Read(start, buffer);
         protected override void WriteCore(BlockNo start, ReadOnlySpan<byte> data)
         {
             for (ulong i = 0; i < (ulong)data.Length / IBlockDevice.BlockSize; i++) OnWrite?.Invoke(start.Value + i);
-            Writes++;
+            Writes += data.Length / IBlockDevice.BlockSize;
+            Calls++;
             inner.Write(start, data);
         }
         protected override void FlushCore() => inner.Flush();
@@ -192,5 +196,32 @@ public class PressureTests
         Assert.True(s.Sync().Ok);
         Assert.True(pointing > 0, "no crash state had a durable pointer to check");
         Assert.True(vol.Check().Clean);
+    }
+
+    [Fact]
+    public void Sync_joins_consecutive_dirty_blocks_into_few_device_writes()
+    {
+        var dev = new WatchedDevice(new MemoryDevice(1024));
+        var (vol, s, indirect, root, _) = SmallCache(dev, cachePages: 1024);
+        var written = Stream(s, indirect, root, 200);
+        Assert.True(written.Zip(written.Skip(1)).All(p => p.Second == p.First + 1), "the test wants consecutive blocks");
+        int calls = dev.Calls, blocks = dev.Writes;
+        Assert.True(s.Sync().Ok);
+        Assert.True(dev.Writes - blocks >= 202, "every dirty block was written");
+        Assert.True(dev.Calls - calls <= 16, $"{dev.Calls - calls} write requests for 202 blocks, most of them consecutive");
+        vol.Dispose();
+        var again = XnVolume.Load(dev, new ExoKernel()).Value;
+        Assert.True(again.Check().Clean);
+        var env = again.Kernel.CreateEnvironment("r");
+        var r = again.Attach(env);
+        Assert.True(r.MountRoot("a", again.GrantRoot("a", env).Value).Ok);
+        var buf = new byte[4096];
+        Assert.True(r.Read(root, buf).Ok);
+        Assert.True(r.Read(new BlockNo(BinaryPrimitives.ReadUInt64LittleEndian(buf.AsSpan(Slot(0, 12)))), buf).Ok);
+        foreach (var d in written)
+        {
+            Assert.True(r.Read(new BlockNo(d), buf).Ok);
+            Assert.Equal(d, BitConverter.ToUInt64(buf));
+        }
     }
 }
