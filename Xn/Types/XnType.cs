@@ -52,12 +52,14 @@ internal sealed class XnType
     public int Partitions => Owns?.Partitions ?? 0;
 
     /// <summary>Whether every byte of [offset, offset+length) may be written raw.</summary>
-    public bool IsRawWritable(int offset, int length) => AllOwnedBy(offset, length, RawWriteOwner);
+    public bool IsRawWritable(int offset, int length) =>
+        IsData ? InBlock(offset, length) : AllOwnedBy(offset, length, RawWriteOwner);
 
     /// <summary>Whether every byte of [offset, offset+length) may be read raw.</summary>
     public bool IsRawReadable(int offset, int length)
     {
         if (!InBlock(offset, length)) return false;
+        if (IsData) return true;   // xn.data: every byte raw (the common case: file data)
         // Vectorized: whole-block raw reads and writes are on every data I/O's path.
         return !_rawRead.AsSpan(offset, length).Contains(false);
     }
