@@ -33,6 +33,10 @@ public sealed partial class XnVolume
         return XnResult.Success;
     }
 
+    /// <summary>Most blocks <see cref="WriteBatch"/> joins into one device write (256 KiB).</summary>
+    private const int MaxRunBlocks = 64;
+    private byte[]? _runBuffer;
+
     /// <summary>Writes one untainted dirty block and records what the write makes true.</summary>
     private void WriteBlock(RegistryEntry e)
     {
@@ -40,6 +44,41 @@ public sealed partial class XnVolume
         // A zero-filled block never materialized is written as zeros: rule 1 is about the disk, and the
         // disk may hold a previous owner's bytes there.
         _dev.Write(e.BlockNo, e.Cached ? e.Bytes : ZeroBlock);
+        Written(e);
+    }
+
+    /// <summary>
+    /// Writes a batch of untainted dirty blocks that may reach the disk in any order among themselves (one
+    /// dependency level), joining runs of consecutive block numbers into one device write: a sequential
+    /// file costs one system call per 256 KiB instead of per block. A device does not write a request
+    /// atomically (the crash model treats it as one write per block), so this changes no ordering promise.
+    /// </summary>
+    private void WriteBatch(IReadOnlyList<RegistryEntry> batch)
+    {
+        for (int i = 0; i < batch.Count;)
+        {
+            int j = i + 1;
+            while (j < batch.Count && j - i < MaxRunBlocks && batch[j].Block == batch[j - 1].Block + 1) j++;
+            if (j - i == 1) WriteBlock(batch[i]);
+            else
+            {
+                var buffer = _runBuffer ??= new byte[MaxRunBlocks * BlockSize];
+                for (int k = i; k < j; k++)
+                {
+                    var e = batch[k];
+                    e.InIo = true;
+                    (e.Cached ? e.Bytes : ZeroBlock).CopyTo(buffer.AsSpan((k - i) * BlockSize, BlockSize));
+                }
+                _dev.Write(batch[i].BlockNo, buffer.AsSpan(0, (j - i) * BlockSize));
+                for (int k = i; k < j; k++) Written(batch[k]);
+            }
+            i = j;
+        }
+    }
+
+    /// <summary>Records what writing <paramref name="e"/>'s current bytes made true.</summary>
+    private void Written(RegistryEntry e)
+    {
         e.ZeroFill = false;
         _unorderedWrites++;
         e.InIo = false;
@@ -49,7 +88,7 @@ public sealed partial class XnVolume
         {
             e.OnDisk = true;
             if (e.Parent != RegistryEntry.CatalogueParent && _registry.TryGetValue(e.Parent, out var parent))
-                parent.PendingChildren?.Remove(e.Block);
+                parent.ChildWritten(e.Block);
         }
         _deferred.Written(e.Block);
     }
@@ -65,7 +104,7 @@ public sealed partial class XnVolume
         if (IsReadOnly || _disposed) return XnResult.Success;
         try
         {
-            var dirty = _registry.Values.Where(e => e.Dirty).ToList();
+            var dirty = _registry.Dirty.ToList();
             var level = new Dictionary<ulong, int>();
             var onStack = new HashSet<ulong>();
             int Level(RegistryEntry e)
@@ -96,13 +135,10 @@ public sealed partial class XnVolume
             {
                 // A barrier between dependency levels; the flush below orders the last one.
                 if (g > 0) _dev.Barrier();
-                var batch = OrderingEnabled ? groups[g].OrderBy(e => e.Block) : groups[g].OrderByDescending(e => e.PendingChildren?.Count ?? 0);
-                foreach (var e in batch)
-                {
-                    if (e.Tainted && OrderingEnabled)
-                        return Fail(XnError.Tainted, $"block {e.Block} is still tainted during sync (a child is not cached)");
-                    WriteBlock(e);
-                }
+                var batch = (OrderingEnabled ? groups[g].OrderBy(e => e.Block) : groups[g].OrderByDescending(e => e.PendingChildren?.Count ?? 0)).ToList();
+                if (OrderingEnabled && batch.Find(e => e.Tainted) is { } stuck)
+                    return Fail(XnError.Tainted, $"block {stuck.Block} is still tainted during sync (a child is not cached)");
+                WriteBatch(batch);
             }
             _dev.Flush();
             _unorderedWrites = 0;

@@ -25,6 +25,8 @@ public sealed partial class XnVolume
     /// <summary>Shared "owns nothing" output of zero-filled blocks; never mutated (never recycled as scratch).</summary>
     private static readonly List<Owned> KnownEmpty = new();
     private int _cachedPages;
+    /// <summary>Pages XN's cache holds now (tests check it stays within <see cref="XnOptions.CachePages"/>).</summary>
+    internal int CachedPages => _cachedPages;
     private readonly HashSet<RegistryEntry> _pinned = new();
     private PageFrames? _frameSource;
     private PageFrames Frames => _frameSource ??= new PageFrames(_kernel, Revoke, Repossessed);
@@ -71,13 +73,15 @@ public sealed partial class XnVolume
                 e.Dirty = false;
             }
         }
+        else _registry.Touch(e);
         if (!e.ChildrenRegistered) RegisterChildren(e);
         return XnResult.Success;
     }
 
     /// <summary>
     /// <paramref name="count"/> zeroed frames from the kernel. When the pool is short XN first gives up
-    /// its own clean pages, then writes everything back (legal order) and gives up more.
+    /// its own clean pages (least recently used first), then writes back a bounded batch of dirty pages
+    /// in a legal order and gives those up, and only if that frees nothing syncs everything.
     /// </summary>
     private IReadOnlyList<Kernel.Memory.PageFrame>? GetFrames(int count)
     {
@@ -85,9 +89,16 @@ public sealed partial class XnVolume
         if (frames is not null) return frames;
         // Give back a good slice at once, so a full cache does not fail every allocation.
         int slice = Math.Max(count + 16, Frames.Held / 8);
-        EvictClean(slice, includeBound: false);
+        int freed = EvictClean(slice, includeBound: false);
         frames = Frames.TryAllocate(count);
         if (frames is not null || IsReadOnly) return frames;
+        if (freed < slice)
+        {
+            WriteBackUnderPressure(slice - freed);
+            EvictClean(slice - freed, includeBound: false);
+            frames = Frames.TryAllocate(count);
+            if (frames is not null) return frames;
+        }
         if (!SyncLocked().Ok) return null;
         EvictClean(slice, includeBound: false);
         return Frames.TryAllocate(count);
@@ -102,11 +113,70 @@ public sealed partial class XnVolume
         _cachedPages--;
     }
 
-    /// <summary>Ends one XN call: its pinned pages become evictable, and the cache is trimmed to its limit.</summary>
+    /// <summary>
+    /// Ends one XN call: its pinned pages become evictable, and a cache over its limit is trimmed to 90%
+    /// of it — clean pages first; if dirty pages keep it over, a bounded batch of them is written back in
+    /// a legal order (<see cref="WriteBackUnderPressure"/>) and evicted, so the cache stays bounded under a
+    /// long write stream. The 10% slack makes the next trim many calls away: trimming is amortized O(1).
+    /// </summary>
     internal void EndCall()
     {
         _pinned.Clear();
-        if (_cachedPages > _options.CachePages) EvictClean(_cachedPages - _options.CachePages * 9 / 10, includeBound: false);
+        if (_cachedPages <= _options.CachePages || _disposed) return;
+        int low = _options.CachePages * 9 / 10;
+        EvictClean(_cachedPages - low, includeBound: false);
+        if (_cachedPages <= low || IsReadOnly) return;
+        WriteBackUnderPressure(_cachedPages - low);
+        EvictClean(_cachedPages - low, includeBound: false);
+    }
+
+    /// <summary>
+    /// Writes back dirty blocks, the longest dirty first, until <paramref name="wantClean"/> cached pages
+    /// have become clean or nothing more may legally be written. Each pass writes only blocks whose write
+    /// is legal now: untainted (rule 1: every child they point at is on disk) and not waiting for the
+    /// target of a Move (rule 3's order); the free map goes first with a barrier, as for any write-back,
+    /// and a barrier separates passes, so a parent untainted by a pass is written only after its children
+    /// are ordered before it. Nothing is released here (rule 2 waits for a Sync's flush). An I/O error
+    /// leaves the rest dirty; the next Sync reports it.
+    /// </summary>
+    private void WriteBackUnderPressure(int wantClean)
+    {
+        if (IsReadOnly || _disposed) return;
+        var batch = new List<RegistryEntry>();
+        int cleaned = 0;
+        try
+        {
+            while (cleaned < wantClean)
+            {
+                batch.Clear();
+                int cachedInBatch = 0;
+                foreach (var e in _registry.Dirty)
+                {
+                    if (e.Tainted || !MoveTargetsWritten(e)) continue;
+                    batch.Add(e);
+                    if (e.Cached && ++cachedInBatch + cleaned >= wantClean) break;
+                }
+                if (batch.Count == 0) break;
+                WriteFreeMap(all: false);
+                if (_unorderedWrites > 0) { _dev.Barrier(); _unorderedWrites = 0; }
+                batch.Sort(static (a, b) => a.Block.CompareTo(b.Block));
+                WriteBatch(batch);
+                cleaned += cachedInBatch;
+            }
+        }
+        catch (IOException)
+        {
+            // Whatever was not written stays dirty; Sync retries it and reports the error to the caller.
+        }
+    }
+
+    /// <summary>False while a block this one gave a pointer to (a cross-block Move) is still dirty.</summary>
+    private bool MoveTargetsWritten(RegistryEntry e)
+    {
+        if (e.WriteAfter is not { } targets) return true;
+        foreach (var t in targets)
+            if (_registry.TryGetValue(t, out var te) && te.Dirty) return false;
+        return true;
     }
 
     /// <summary>
@@ -128,22 +198,33 @@ public sealed partial class XnVolume
                 if (o.Start >= Layout.BlockCount || o.Count > Layout.BlockCount - o.Start) continue;
                 for (ulong b = o.Start; b < o.Start + o.Count; b++)
                     if (!_registry.ContainsKey(b))
-                        _registry[b] = new RegistryEntry(b, o.Type, e.Block, p, e.Root);
+                        _registry.Add(new RegistryEntry(b, o.Type, e.Block, p, e.Root));
             }
         }
     }
 
     /// <summary>
-    /// Drops up to <paramref name="count"/> clean, untainted, unpinned pages (bound ones too if
-    /// <paramref name="includeBound"/>), returning their frames to the kernel; returns the frames' count.
+    /// Drops up to <paramref name="count"/> clean, untainted, unpinned pages, least recently used first
+    /// (then bound ones if <paramref name="includeBound"/>), returning their frames to the kernel or, with
+    /// <paramref name="returned"/>, handing them over; returns how many. Walks only the registry's
+    /// evictable lists, so it costs O(pages dropped + pages pinned by the current call).
     /// </summary>
     private int EvictClean(int count, bool includeBound, List<Kernel.Memory.PageFrame>? returned = null)
     {
+        int done = EvictFrom(_registry.Evictable, count, returned);
+        if (includeBound && done < count) done += EvictFrom(_registry.EvictableBound, count - done, returned);
+        return done;
+    }
+
+    private int EvictFrom(LinkedList<RegistryEntry> list, int count, List<Kernel.Memory.PageFrame>? returned)
+    {
         int done = 0;
-        foreach (var e in _registry.Values.Where(e => e.Cached).ToList())
+        var node = list.First;
+        while (node is not null && done < count)
         {
-            if (done >= count) break;
-            if (e.Dirty || !e.OnDisk || e.Tainted || _pinned.Contains(e) || (e.RefCount > 0 && !includeBound)) continue;
+            var e = node.Value;
+            node = node.Next;   // dropping the frame unlinks e
+            if (_pinned.Contains(e) || e.InIo) continue;
             if (returned is not null)
             {
                 returned.Add(e.Frame!);
@@ -170,7 +251,7 @@ public sealed partial class XnVolume
             EvictClean(request.Wanted, includeBound: false, chosen);
             if (chosen.Count < request.Wanted && !IsReadOnly)
             {
-                request.Charge(_registry.Values.Count(e => e.Dirty));
+                request.Charge(_registry.DirtyCount);
                 SyncLocked();
                 EvictClean(request.Wanted - chosen.Count, includeBound: false, chosen);
             }
@@ -184,8 +265,9 @@ public sealed partial class XnVolume
     {
         lock (_gate)
         {
+            // A full scan, but only on the abort path (XN failed to answer a revocation in time).
             var set = taken.ToHashSet();
-            foreach (var e in _registry.Values.Where(e => e.Frame is { } f && set.Contains(f.Number)))
+            foreach (var e in _registry.Values.Where(e => e.Frame is { } f && set.Contains(f.Number)).ToList())
             {
                 if (e.Dirty) _loadFindings.Add($"page of block {e.Block} was repossessed by the kernel while dirty: its changes are lost");
                 e.Frame = null;
@@ -354,7 +436,9 @@ public sealed partial class XnVolume
                 entry.Outputs = new List<Owned>?[ct.Partitions];
                 Array.Fill(entry.Outputs, KnownEmpty);
             }
-            _registry[b] = entry;
+            // A stale entry for a free block (registered from a damaged parent) gives its page back first.
+            if (_registry.TryGetValue(b, out var stale)) DropFrame(stale);
+            _registry.Add(entry);
             e.PendingChildren.Add(b);
         }
         return XnResult.Success;

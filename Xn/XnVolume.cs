@@ -25,7 +25,7 @@ public sealed partial class XnVolume : IDisposable
     private readonly FreeMap _free;
     private readonly TypeTable _types = new();
     private readonly List<RootRecord> _roots = new();
-    private readonly Dictionary<ulong, RegistryEntry> _registry = new();
+    private readonly BlockRegistry _registry = new();
     private readonly DeferredFrees _deferred = new();
     private ulong _catalogueGeneration;
     private int _catalogueSlot;          // slot holding the newest valid catalogue
@@ -198,7 +198,7 @@ public sealed partial class XnVolume : IDisposable
                 return Corrupt($"root catalogue: root '{r.Name}' block {r.Block} outside the data area");
             if (mapOk && !vol._free.IsAllocated(r.Block)) return Corrupt($"root catalogue: root '{r.Name}' block {r.Block} is marked free");
             vol._roots.Add(r);
-            vol._registry[r.Block] = new RegistryEntry(r.Block, new TypeId(r.Type), RegistryEntry.CatalogueParent, 0, vol._roots.Count - 1);
+            vol._registry.Add(new RegistryEntry(r.Block, new TypeId(r.Type), RegistryEntry.CatalogueParent, 0, vol._roots.Count - 1));
         }
 
         if (!mapOk)
@@ -278,7 +278,7 @@ public sealed partial class XnVolume : IDisposable
     internal RootRecord RootAt(int index) => _roots[index];
     internal TypeTable TypeTable => _types;
     internal FreeMap FreeMap => _free;
-    internal IReadOnlyDictionary<ulong, RegistryEntry> Registry => _registry;
+    internal BlockRegistry Registry => _registry;
 
     internal XnResult<TypeId> RegisterTypeLocked(TypeSpec spec)
     {
@@ -324,8 +324,8 @@ public sealed partial class XnVolume : IDisposable
                 return XnResult<int>.Fail(w.Error, w.Detail);
             }
             _roots.Add(record);
-            _registry[at.Value] = new RegistryEntry(at.Value, type, RegistryEntry.CatalogueParent, 0, _roots.Count - 1)
-            { Frame = frames[0], ChildrenRegistered = true };
+            _registry.Add(new RegistryEntry(at.Value, type, RegistryEntry.CatalogueParent, 0, _roots.Count - 1)
+            { Frame = frames[0], ChildrenRegistered = true });
             _cachedPages++;
             return XnResult<int>.Success(_roots.Count - 1);
         }

@@ -24,7 +24,8 @@ internal sealed class FreeMap
         _bits = new byte[checked((int)layout.FreeMapBlocks * FreeMapBlock.BitmapBytes)];
         _dirty = new bool[layout.FreeMapBlocks];
         // Bits past the end of the disk read as allocated so they are never handed out.
-        for (ulong b = layout.BlockCount; b < (ulong)_bits.Length * 8; b++) SetBit(b, true);
+        MarkTailAllocated();
+        for (ulong i = (layout.BlockCount >> 3) / FreeMapBlock.BitmapBytes; i < (ulong)_dirty.Length; i++) _dirty[i] = true;
         FreeCount = layout.BlockCount;
     }
 
@@ -132,10 +133,22 @@ internal sealed class FreeMap
     public void AfterDecode()
     {
         // Not through SetBit: loading must not make map blocks look changed.
-        for (ulong b = _layout.BlockCount; b < (ulong)_bits.Length * 8; b++) _bits[b >> 3] |= (byte)(1 << (int)(b & 7));
-        ulong free = 0;
-        for (ulong b = 0; b < _layout.BlockCount; b++) if (!IsAllocated(b)) free++;
-        FreeCount = free;
+        MarkTailAllocated();
+        // Whole bytes at a time (this runs on every load): the tail bits are set, so the zero bits are
+        // exactly the free blocks.
+        ulong allocated = 0;
+        var words = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ulong>(_bits.AsSpan(0, _bits.Length & ~7));
+        foreach (ulong w in words) allocated += (ulong)System.Numerics.BitOperations.PopCount(w);
+        for (int i = _bits.Length & ~7; i < _bits.Length; i++) allocated += (ulong)System.Numerics.BitOperations.PopCount(_bits[i]);
+        FreeCount = (ulong)_bits.Length * 8 - allocated;
+    }
+
+    /// <summary>Sets every bit from block <see cref="Layout.BlockCount"/> to the end of the bitmap.</summary>
+    private void MarkTailAllocated()
+    {
+        ulong b = _layout.BlockCount, end = (ulong)_bits.Length * 8;
+        for (; b < end && (b & 7) != 0; b++) _bits[b >> 3] |= (byte)(1 << (int)(b & 7));
+        if (b < end) _bits.AsSpan((int)(b >> 3)).Fill(0xFF);
     }
 
     /// <summary>Replaces the whole map with "allocated = <paramref name="allocated"/>" (recovery by scan).</summary>

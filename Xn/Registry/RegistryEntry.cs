@@ -15,6 +15,18 @@ internal sealed class RegistryEntry(ulong block, TypeId type, ulong parent, int 
     /// <summary>Parent value of a root block: the root catalogue.</summary>
     public const ulong CatalogueParent = ulong.MaxValue;
 
+    private PageFrame? _frame;
+    private bool _dirty;
+    private bool _onDisk = true;
+    private int _refCount;
+
+    /// <summary>The registry indexing this entry (told of every state change that matters to eviction); null once removed.</summary>
+    internal BlockRegistry? Owner { get; set; }
+    /// <summary>This entry's node in the registry's evictable list it is on, if any.</summary>
+    internal LinkedListNode<RegistryEntry>? EvictNode { get; set; }
+    /// <summary>This entry's node in the registry's dirty list, if dirty.</summary>
+    internal LinkedListNode<RegistryEntry>? DirtyNode { get; set; }
+
     public ulong Block { get; } = block;
     public TypeId Type { get; set; } = type;
     public ulong Parent { get; set; } = parent;
@@ -23,19 +35,19 @@ internal sealed class RegistryEntry(ulong block, TypeId type, ulong parent, int 
     public int Root { get; set; } = root;
 
     /// <summary>The page frame caching the block (4096 bytes), or null when the block is not in memory.</summary>
-    public PageFrame? Frame { get; set; }
+    public PageFrame? Frame { get => _frame; set { _frame = value; Owner?.Changed(this); } }
     /// <summary>Whether the block is cached.</summary>
     public bool Cached => Frame is not null;
     /// <summary>The cached bytes (the block must be cached).</summary>
     public Span<byte> Bytes => Frame!.Bytes.Span;
     /// <summary>The page differs from the disk.</summary>
-    public bool Dirty { get; set; }
+    public bool Dirty { get => _dirty; set { if (_dirty != value) { _dirty = value; Owner?.Changed(this); } } }
     /// <summary>The block's contents are initialized on disk (false after Alloc until its first write-back).</summary>
-    public bool OnDisk { get; set; } = true;
+    public bool OnDisk { get => _onDisk; set { if (_onDisk != value) { _onDisk = value; Owner?.Changed(this); } } }
     /// <summary>A write of this block is being issued.</summary>
     public bool InIo { get; set; }
     /// <summary>Number of sessions that have bound (read) the page; a bound page is shared, not copied.</summary>
-    public int RefCount { get; set; }
+    public int RefCount { get => _refCount; set { _refCount = value; Owner?.Changed(this); } }
     /// <summary>
     /// Allocated by Alloc and still all zeros: no frame is spent on it until someone touches it, and its
     /// write-back writes a zero block (so no stale bytes of the block's previous life become reachable).
@@ -52,6 +64,12 @@ internal sealed class RegistryEntry(ulong block, TypeId type, ulong parent, int 
     public List<Owned>?[]? Outputs { get; set; }
 
     public bool Tainted => PendingChildren is { Count: > 0 };
+
+    /// <summary>Drops a rule-1 edge (the child is on disk now); the block may become evictable.</summary>
+    public void ChildWritten(ulong child)
+    {
+        if (PendingChildren?.Remove(child) == true && PendingChildren.Count == 0) Owner?.Changed(this);
+    }
     public BlockNo BlockNo => new(Block);
 
     public override string ToString() =>

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Text;
 using ExoFS.Kernel.Udf;
 
@@ -45,7 +46,7 @@ internal sealed class TypeTable
                 return Fail(XnError.NotRawRange, $"raw range {r} is not inside the 4096-byte block");
 
         var id = new TypeId((ushort)_types.Count);
-        var owns = UdfVerifier.Verify(spec.OwnsUdf);
+        var owns = VerifyCached(spec.OwnsUdf);
         if (!owns.Accepted) return Fail(XnError.UdfRejected, $"owns UDF rejected: {owns.Reason}");
         var udf = owns.Udf!;
 
@@ -64,7 +65,7 @@ internal sealed class TypeTable
         VerifiedUdf? acl = null, size = null;
         if (spec.AclUdf is not null)
         {
-            var v = UdfVerifier.Verify(spec.AclUdf);
+            var v = VerifyCached(spec.AclUdf);
             if (!v.Accepted) return Fail(XnError.UdfRejected, $"acl UDF rejected: {v.Reason}");
             acl = v.Udf;
             // The acl learns which partition changed through r1, so it has one partition (ignores it)
@@ -74,7 +75,7 @@ internal sealed class TypeTable
         }
         if (spec.SizeUdf is not null)
         {
-            var v = UdfVerifier.Verify(spec.SizeUdf);
+            var v = VerifyCached(spec.SizeUdf);
             if (!v.Accepted) return Fail(XnError.UdfRejected, $"size UDF rejected: {v.Reason}");
             size = v.Udf;
         }
@@ -90,6 +91,33 @@ internal sealed class TypeTable
                 return Fail(XnError.ZeroBlockOwns, $"owns UDF claims {output.Count} extent(s) on an all-zero block (partition {p})");
         }
         return XnResult<XnType>.Success(new XnType(id, spec, udf, children, acl, size));
+    }
+
+    /// <summary>Most UDF texts <see cref="VerifyCached"/> remembers; past it the cache starts over.</summary>
+    internal const int VerifiedCacheLimit = 1024;
+    private static readonly ConcurrentDictionary<string, VerifiedUdf> Verified = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// <see cref="UdfVerifier.Verify(string)"/> with a process-wide cache of accepted UDFs keyed by their
+    /// exact text. Every volume loaded re-verifies its stored types; without the cache each load would
+    /// re-parse, re-verify and (on first run) recompile every UDF to IL, which dominates the cost of a load.
+    /// A hit is equivalent to re-verifying: the verifier is a pure function of the text (no clock, no
+    /// randomness, no state), so the same text always gets the same verdict and an equal program. Sharing
+    /// the result is safe: a <see cref="VerifiedUdf"/> is immutable and its compiled form is built once,
+    /// under a lock, and is thread-safe. Rejections are not cached (they are rare and cheap to redo). The
+    /// cache is bounded: when full it is cleared, so adversarial streams of distinct texts cost only
+    /// re-verification, never unbounded memory.
+    /// </summary>
+    internal static UdfVerifyResult VerifyCached(string text)
+    {
+        if (Verified.TryGetValue(text, out var hit)) return new UdfVerifyResult(hit, null);
+        var v = UdfVerifier.Verify(text);
+        if (v.Accepted)
+        {
+            if (Verified.Count >= VerifiedCacheLimit) Verified.Clear();
+            Verified.TryAdd(text, v.Udf!);
+        }
+        return v;
     }
 
     /// <summary>Adds a validated type (its id must be the next one).</summary>

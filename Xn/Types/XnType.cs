@@ -52,14 +52,16 @@ internal sealed class XnType
     public int Partitions => Owns?.Partitions ?? 0;
 
     /// <summary>Whether every byte of [offset, offset+length) may be written raw.</summary>
-    public bool IsRawWritable(int offset, int length) => AllOwnedBy(offset, length, RawWriteOwner);
+    public bool IsRawWritable(int offset, int length) =>
+        IsData ? InBlock(offset, length) : AllOwnedBy(offset, length, RawWriteOwner);
 
     /// <summary>Whether every byte of [offset, offset+length) may be read raw.</summary>
     public bool IsRawReadable(int offset, int length)
     {
         if (!InBlock(offset, length)) return false;
-        foreach (bool b in _rawRead.AsSpan(offset, length)) if (!b) return false;
-        return true;
+        if (IsData) return true;   // xn.data: every byte raw (the common case: file data)
+        // Vectorized: whole-block raw reads and writes are on every data I/O's path.
+        return !_rawRead.AsSpan(offset, length).Contains(false);
     }
 
     /// <summary>
@@ -82,8 +84,7 @@ internal sealed class XnType
     private bool AllOwnedBy(int offset, int length, short owner)
     {
         if (!InBlock(offset, length)) return false;
-        foreach (short o in _byteOwner.AsSpan(offset, length)) if (o != owner) return false;
-        return true;
+        return _byteOwner.AsSpan(offset, length).IndexOfAnyExcept(owner) < 0;
     }
 
     private static bool InBlock(int offset, int length) => offset >= 0 && length >= 0 && offset <= BlockSize - length;
