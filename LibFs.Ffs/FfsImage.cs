@@ -12,6 +12,13 @@ namespace ExoFS.LibFs.Ffs;
 /// </summary>
 public static class FfsImage
 {
+    /// <summary>
+    /// Page frames the kernel boots with for a mounted image file: room for XN's whole buffer cache
+    /// (<see cref="XnOptions.CachePages"/>, 32 MiB by default) plus headroom. Devices mounted in-process
+    /// (tests, crash exploration) keep the kernel's small default pool.
+    /// </summary>
+    public const int ImagePageFrames = 8192 + 1024;
+
     /// <summary>Formats <paramref name="dev"/> as an XN volume holding one FFS and returns it mounted.</summary>
     public static Result<FfsFileSystem> FormatDevice(IBlockDevice dev, out string? error, bool ownsDevice = false,
         string rootName = FfsFileSystem.DefaultRootName)
@@ -26,9 +33,9 @@ public static class FfsImage
 
     /// <summary>Mounts the FFS on an XN volume already on <paramref name="dev"/>.</summary>
     public static Result<FfsFileSystem> MountDevice(IBlockDevice dev, out string? error, bool ownsDevice = false,
-        string rootName = FfsFileSystem.DefaultRootName)
+        string rootName = FfsFileSystem.DefaultRootName, int? pageFrames = null)
     {
-        var kernel = new ExoKernel();
+        var kernel = pageFrames is { } n ? new ExoKernel(new KernelOptions { PageFrames = n }) : new ExoKernel();
         // After an unclean shutdown, rebuild XN's free map by reachability: the persisted map may only
         // leak, but a scan gives FFS back every block it lost track of.
         var vol = XnVolume.Load(dev, kernel, new XnOptions { Recovery = XnRecovery.Scan });
@@ -55,7 +62,7 @@ public static class FfsImage
         try { dev = ImageFileDevice.Open(path); }
         catch (IOException e) { error = e.Message; return Errno.EIO; }
         catch (UnauthorizedAccessException e) { error = e.Message; return Errno.EACCES; }
-        return MountDevice(dev, out error, ownsDevice: true, rootName);
+        return MountDevice(dev, out error, ownsDevice: true, rootName, ImagePageFrames);
     }
 
     private static Result<FfsFileSystem> Finish(Result<FfsFileSystem> fs, XnVolume vol, IBlockDevice dev, bool ownsDevice)
