@@ -242,6 +242,20 @@ public sealed partial class FfsFileSystem
     /// Writes inode <paramref name="ino"/>'s table block now (XN orders every later write after it); if XN
     /// must first write blocks the table block points to, syncs instead. Lock held.
     /// </summary>
+    /// <summary>Writes back every block of directory <paramref name="dir"/> (data blocks: never tainted). Lock held.</summary>
+    private Errno PersistDirectoryBlocks(DiskInode dir)
+    {
+        ulong blocks = (dir.Size + FfsLayout.BlockSize - 1) / FfsLayout.BlockSize;
+        for (ulong n = 0; n < blocks; n++)
+        {
+            ulong b = _map.Lookup(dir, n);
+            if (b == 0) continue;
+            var err = _disk.WriteBack(new BlockNo(b));
+            if (err != Errno.OK) return err;
+        }
+        return Errno.OK;
+    }
+
     private Errno PersistInode(ulong ino)
     {
         var table = _alloc.Locate(ino).Block;
@@ -353,6 +367,9 @@ public sealed partial class FfsFileSystem
             // Replacing a name that may be durable: the inode it will name must be on disk first, or a
             // crash could leave the name bound to an uninitialized inode (and fsck would drop it).
             if ((d is not null || OrderDirectoryWrites) && (err = PersistInode(sIno)) != Errno.OK) return err;
+            // A renamed directory's earlier entry changes go to disk before its new name does: otherwise a
+            // crash could show a name (unlinked before the rename) under a path it never had.
+            if (sDir && OrderDirectoryWrites && (err = PersistDirectoryBlocks(s)) != Errno.OK) return err;
             if (sDir && pIno != npIno)
             {
                 // A moved directory's ".." goes to disk first: if a crash leaves it under both names, fsck
