@@ -4,11 +4,14 @@ using System.Text;
 namespace ExoFS.Mount;
 
 /// <summary>One line of /proc/self/mountinfo, the fields this project uses.</summary>
-internal readonly record struct MountInfoEntry(uint Major, uint Minor, string MountPoint, string FsType, string Source);
+public readonly record struct MountInfoEntry(uint Major, uint Minor, string MountPoint, string FsType, string Source);
 
-/// <summary>Reads the kernel's mount table (/proc/self/mountinfo, see proc(5)).</summary>
-internal static class MountTable
+/// <summary>Reads the kernel's mount table (/proc/self/mountinfo, see proc(5)). Thread-safe (reads the file each call).</summary>
+public static class MountTable
 {
+    /// <summary>The file system type an ExoFS FUSE mount shows ("fuse." + the default subtype).</summary>
+    public const string ExofsType = "fuse.exofs";
+
     public static IReadOnlyList<MountInfoEntry> Read()
     {
         var entries = new List<MountInfoEntry>();

@@ -1,3 +1,4 @@
+using ExoFS.Mount;
 using ExoFS.Cli.Mounting;
 
 namespace ExoFS.Cli.Commands;
@@ -76,7 +77,7 @@ public sealed class MountCommand : ICommand
         {
             return Fail(stderr, File.Exists(request.MountPoint) ? $"mount point {request.MountPoint} is not a directory" : $"mount point {request.MountPoint} does not exist");
         }
-        if (MountInfo.Find(request.MountPoint) is { } busy)
+        if (MountTable.Find(request.MountPoint) is { } busy)
         {
             return Fail(stderr, $"mount point {request.MountPoint} is busy: {busy.Source} ({busy.FsType}) is already mounted there");
         }

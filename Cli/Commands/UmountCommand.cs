@@ -1,3 +1,4 @@
+using ExoFS.Mount;
 using System.Diagnostics;
 using ExoFS.Cli.Mounting;
 using ExoFS.Kernel.Disk;
@@ -42,9 +43,9 @@ public sealed class UmountCommand : ICommand
             daemon = DaemonRecord.ForMountPoint(mountPoint);
         }
 
-        if (MountInfo.Find(mountPoint) is not { } entry)
+        if (MountTable.Find(mountPoint) is not { } entry)
             return Fail(stderr, $"{args[0]} is not mounted");
-        if (entry.FsType != MountInfo.ExofsType)
+        if (entry.FsType != MountTable.ExofsType)
             return Fail(stderr, $"{mountPoint} is not an exofs mount ({entry.Source} is mounted there as {entry.FsType})");
 
         if (Unmount(mountPoint) is { } refusal) return Fail(stderr, refusal);

@@ -289,7 +289,7 @@ internal static class MountDaemon
                 try { child.Kill(); } catch (InvalidOperationException) { }
                 child.WaitForExit(5000);
                 // If it got as far as mounting, do not leave a dead mount point behind.
-                if (MountInfo.Find(request.MountPoint) is { FsType: MountInfo.ExofsType }) Posix.umount2(request.MountPoint, 2 /* MNT_DETACH */);
+                if (MountTable.Find(request.MountPoint) is { FsType: MountTable.ExofsType }) Posix.umount2(request.MountPoint, 2 /* MNT_DETACH */);
                 stderr.WriteLine($"exofs mount: the mount daemon did not report ready within {ReadyTimeout.TotalSeconds:0} s (log: {DaemonRecord.LogFile(request.MountPoint)})");
                 return 1;
             }
