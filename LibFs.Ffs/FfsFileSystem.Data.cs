@@ -134,6 +134,10 @@ public sealed partial class FfsFileSystem
         return (h.Flags & OpenFlags.AccessMask) == forbidden ? Errno.EBADF : Errno.OK;
     }
 
+    /// <summary>EBADF unless <paramref name="fh"/> is an open directory handle of <paramref name="ino"/>. Lock held.</summary>
+    private Errno CheckDirHandle(ulong ino, FileHandle fh) =>
+        _handles.TryGetValue(fh.Value, out var h) && h.Ino == ino && h.IsDir ? Errno.OK : Errno.EBADF;
+
     public Result<(FileAttr Attr, FileHandle Handle)> Create(InodeNo parent, string name, uint mode, OpenFlags flags, Caller caller)
     {
         uint type = FileMode.TypeOf(mode);
@@ -288,7 +292,7 @@ public sealed partial class FfsFileSystem
             lock (_lock)
             {
                 CheckOpen();
-                if (!_handles.TryGetValue(fh.Value, out var h) || h.Ino != ino.Value || !h.IsDir) return Errno.EBADF;
+                if (CheckDirHandle(ino.Value, fh) != Errno.OK) return Errno.EBADF;
                 if (offset < 0) return Errno.EINVAL;
                 var r = GetDir(ino.Value);
                 if (!r.Ok) return r.Error;
@@ -322,8 +326,8 @@ public sealed partial class FfsFileSystem
         lock (_lock)
         {
             CheckOpen();
-            if (!_handles.TryGetValue(fh.Value, out var h) || h.Ino != ino.Value || !h.IsDir) return Errno.EBADF;
-            return SyncAndReap();
+            var bad = CheckDirHandle(ino.Value, fh);
+            return bad != Errno.OK ? bad : SyncAndReap();
         }
     }
 

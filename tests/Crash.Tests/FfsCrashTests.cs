@@ -1,18 +1,8 @@
-using System.Reflection;
 using ExoFS.LibFs.Ffs;
 using ExoFS.LibFs.Testing.Crash;
 using Xunit.Abstractions;
 
 namespace ExoFS.Crash.Tests;
-
-internal static class FfsSwitch
-{
-    public static PropertyInfo? Find(string name) =>
-        typeof(FfsFileSystem).GetProperty(name, BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public) is { PropertyType: var t } p
-        && t == typeof(bool) && p.CanWrite ? p : null;
-
-    public static Action<FfsFileSystem> Off(string name) => fs => Find(name)!.SetValue(fs, false);
-}
 
 /// <summary>FFS on XN under the crash explorer: CI's bounded campaigns, and FFS/XN with a rule switched off.</summary>
 public sealed class FfsCrashTests(ITestOutputHelper output)
@@ -64,7 +54,7 @@ public sealed class FfsCrashTests(ITestOutputHelper output)
         // Reusing /bar's inode number for /foo: an entry that lands before its inode shows /bar's old inode;
         // an entry naming a fresh inode shows as recovery repairing an entry that names a free inode.
         AssertCaughtOnlyWhenBroken(
-            new FfsCrashTarget("ffs-entry-before-inode", configureWorkloadFs: FfsSwitch.Off("OrderDirectoryWrites")),
+            new FfsCrashTarget("ffs-entry-before-inode", configureWorkloadFs: fs => fs.OrderDirectoryWrites = false),
             CrashOp.Unlink("/bar"), CrashOp.Create("/foo"), CrashOp.Write("/foo", 0, 5000, 3), CrashOp.Sync());
     }
 
@@ -74,7 +64,7 @@ public sealed class FfsCrashTests(ITestOutputHelper output)
         // /A/foo's blocks are freed (after the first sync) and made reusable (after the second), then reused
         // by /foo: a pointer that lands before the block's new contents shows /A/foo's old bytes in /foo.
         AssertCaughtOnlyWhenBroken(
-            new FfsCrashTarget("ffs-xn-no-rule1", configureWorkloadVolume: XnSwitch.Off("OrderingEnabled")),
+            new FfsCrashTarget("ffs-xn-no-rule1", configureWorkloadVolume: vol => vol.OrderingEnabled = false),
             CrashOp.Unlink("/A/foo"), CrashOp.Sync(), CrashOp.Sync(), CrashOp.Create("/foo"), CrashOp.Write("/foo", 0, 8192, 3), CrashOp.Sync());
     }
 
@@ -84,7 +74,7 @@ public sealed class FfsCrashTests(ITestOutputHelper output)
         // Truncating /A/foo frees its blocks without waiting for its nullified pointers to be durable, and
         // /bar reuses them at once: a crash can leave /A/foo's durable inode pointing at /bar's bytes.
         AssertCaughtOnlyWhenBroken(
-            new FfsCrashTarget("ffs-xn-no-rule2", configureWorkloadVolume: XnSwitch.Off("DeferFreesEnabled")),
+            new FfsCrashTarget("ffs-xn-no-rule2", configureWorkloadVolume: vol => vol.DeferFreesEnabled = false),
             CrashOp.Truncate("/A/foo", 0), CrashOp.Write("/bar", 0, 8192, 3), CrashOp.Sync());
     }
 }
