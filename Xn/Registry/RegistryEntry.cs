@@ -58,7 +58,7 @@ internal sealed class RegistryEntry(ulong block, TypeId type, ulong parent, int 
 
     /// <summary>Rule 1 edges: children (allocated under this block) not yet written. Non-empty = tainted.</summary>
     public HashSet<ulong>? PendingChildren { get; set; }
-    /// <summary>Soft ordering (rule 3 for Move): blocks that should reach the disk before this one.</summary>
+    /// <summary>Soft ordering (rule 3 for Move; a libFS's WriteRaw-after): blocks that should reach the disk before this one.</summary>
     public HashSet<ulong>? WriteAfter { get; set; }
     /// <summary>Cached owns output per partition (valid while the page is cached); null = not computed.</summary>
     public List<Owned>?[]? Outputs { get; set; }
