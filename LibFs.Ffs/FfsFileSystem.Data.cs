@@ -242,6 +242,9 @@ public sealed partial class FfsFileSystem
         }
     }
 
+    /// <summary>Writes report their errors when made; a flush only checks the handle.</summary>
+    public bool FlushHasEffect => false;
+
     public Errno Flush(InodeNo ino, FileHandle fh)
     {
         lock (_lock)

@@ -41,7 +41,13 @@ public interface IFileSystem : IDisposable
     Result<int> Read(InodeNo ino, FileHandle fh, long offset, Span<byte> buffer);
     /// <summary>Writes all of <paramref name="data"/> at <paramref name="offset"/> (the caller resolves O_APPEND).</summary>
     Result<int> Write(InodeNo ino, FileHandle fh, long offset, ReadOnlySpan<byte> data);
+    /// <summary>Called at each close(2) of a descriptor of the open file (it may report a deferred write error).</summary>
     Errno Flush(InodeNo ino, FileHandle fh);
+    /// <summary>
+    /// Whether <see cref="Flush"/> does anything beyond checking the handle. A libFS whose writes report their
+    /// errors at once says false, and a mount then asks the kernel not to send flushes at all (a request per close).
+    /// </summary>
+    bool FlushHasEffect => true;
     Errno Release(InodeNo ino, FileHandle fh);
     /// <summary>Makes the file's data (and, unless <paramref name="dataOnly"/>, its metadata) durable.</summary>
     Errno Fsync(InodeNo ino, FileHandle fh, bool dataOnly);

@@ -25,6 +25,7 @@ internal sealed unsafe class FuseAdapter
 {
     // EILSEQ: a name that is not valid UTF-8 cannot be represented in the contract's string names.
     private const int EILSEQ = 84;
+    private const int ENOSYS = 38;
     private const int MaxIo = 1 << 20;
 
     private readonly IFileSystem _fs;
@@ -551,7 +552,9 @@ internal sealed unsafe class FuseAdapter
     {
         try
         {
-            LibFuse.fuse_reply_err(req, Err(From(req)._fs.Flush(new InodeNo(ino), new FileHandle(fi->Fh))));
+            var fs = From(req)._fs;
+            // ENOSYS tells the kernel to stop sending flushes (it still writes dirty pages back at close).
+            LibFuse.fuse_reply_err(req, fs.FlushHasEffect ? Err(fs.Flush(new InodeNo(ino), new FileHandle(fi->Fh))) : ENOSYS);
         }
         catch (Exception e) { Fault(req, "flush", e); }
     }

@@ -438,6 +438,9 @@ public sealed partial class ModelFileSystem : IFileSystem
         }
     }
 
+    /// <summary>Writes report their errors when made; a flush only checks the handle.</summary>
+    public bool FlushHasEffect => false;
+
     public Errno Flush(InodeNo ino, FileHandle fh)
     {
         lock (_lock) return FileFor(ino, fh, null).Err;

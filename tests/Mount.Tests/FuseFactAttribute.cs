@@ -22,3 +22,13 @@ public sealed class FuseFactAttribute : FactAttribute
         return null;
     }
 }
+
+/// <summary>A theory that needs real FUSE mounts; skipped on the same condition as <see cref="FuseFactAttribute"/>.</summary>
+public sealed class FuseTheoryAttribute : TheoryAttribute
+{
+    public FuseTheoryAttribute()
+    {
+        if (FuseFactAttribute.Why() is { } reason) Skip = reason;
+        Timeout = 120_000;
+    }
+}

@@ -31,6 +31,11 @@ internal sealed class InstrumentedFileSystem(IFileSystem inner) : IFileSystem
 
     public IFileSystem Inner { get; } = inner;
     public int Syncs => Volatile.Read(ref _syncs);
+    /// <summary>Overrides what the inner libFS says of its flushes (null: pass it through).</summary>
+    public bool? FlushEffect { get; set; }
+    public bool FlushHasEffect => FlushEffect ?? Inner.FlushHasEffect;
+    private int _flushes;
+    public int Flushes => Volatile.Read(ref _flushes);
     public string Name => Inner.Name;
 
     public Result<FileAttr> Lookup(InodeNo parent, string name) =>
@@ -65,7 +70,11 @@ internal sealed class InstrumentedFileSystem(IFileSystem inner) : IFileSystem
     public Result<(FileAttr Attr, FileHandle Handle)> Create(InodeNo parent, string name, uint mode, OpenFlags flags, Caller caller) => Counted(Inner.Create(parent, name, mode, flags, caller), c => c.Attr.Ino);
     public Result<int> Read(InodeNo ino, FileHandle fh, long offset, Span<byte> buffer) => Inner.Read(ino, fh, offset, buffer);
     public Result<int> Write(InodeNo ino, FileHandle fh, long offset, ReadOnlySpan<byte> data) => Inner.Write(ino, fh, offset, data);
-    public Errno Flush(InodeNo ino, FileHandle fh) => Inner.Flush(ino, fh);
+    public Errno Flush(InodeNo ino, FileHandle fh)
+    {
+        Interlocked.Increment(ref _flushes);
+        return Inner.Flush(ino, fh);
+    }
     public Errno Release(InodeNo ino, FileHandle fh) => Inner.Release(ino, fh);
     /// <summary>When set, Fsync waits for it (at most 10 s, then EIO): a request that blocks, as a flush to disk does.</summary>
     public ManualResetEventSlim? FsyncGate { get; set; }

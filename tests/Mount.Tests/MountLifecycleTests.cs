@@ -68,6 +68,19 @@ public class MountLifecycleTests
         Assert.True(fsync.Wait(TimeSpan.FromSeconds(5)));
     });
 
+    [FuseTheory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public Task Closes_send_flushes_only_to_a_libfs_whose_flush_has_an_effect(bool effect) => Task.Run(() =>
+    {
+        var fs = new InstrumentedFileSystem(new ModelFileSystem()) { FlushEffect = effect };
+        using var m = TestMount.Start(fs);
+        for (int i = 0; i < 3; i++) File.WriteAllText(m.P($"f{i}"), $"content {i}");
+        for (int i = 0; i < 3; i++) Assert.Equal($"content {i}", File.ReadAllText(m.P($"f{i}")));
+        if (effect) Assert.True(fs.Flushes >= 6, $"every close should flush, saw {fs.Flushes}");
+        else Assert.True(fs.Flushes <= 1, $"after the first ENOSYS the kernel should stop flushing, saw {fs.Flushes}");
+    });
+
     [FuseFact]
     public Task A_mount_point_that_is_already_mounted_is_refused_as_busy() => Task.Run(() =>
     {
