@@ -12,12 +12,16 @@ namespace ExoFS.Xn;
 // difference, ask the acl-UF, and only then commit. Nothing before the commit point changes a page,
 // the free map or the registry, so a refusal changes nothing (it may have brought pages into the cache,
 // which under memory pressure can write back or evict others — never change what they hold).
+// Alloc and Free take a snapshot of the caller's edit list first, check and propose from it, and commit
+// the proposal's bytes of the edited ranges: the bytes committed are the bytes checked, whatever the
+// caller does to its list or buffers meanwhile.
 public sealed partial class XnVolume
 {
     private const int BlockSize = IBlockDevice.BlockSize;
     private readonly byte[] _proposedA = new byte[BlockSize];
     private readonly byte[] _proposedB = new byte[BlockSize];
     private readonly List<UdfExtent> _udfOut = new();
+    private readonly List<Edit> _edits = new();
     private List<Owned> _scratchAfter = new();
     private List<Owned> _scratchAfter2 = new();
     private readonly List<Owned> _expected = new();
@@ -401,14 +405,16 @@ public sealed partial class XnVolume
         if (free != XnError.None) return Fail(free, $"extent {child} is not free");
         r = EnsurePage(e);
         if (!r.Ok) return r;
-        r = CheckEdits(t, partition, edits);
+        var eds = Snapshot(edits);
+        r = CheckEdits(t, partition, eds);
         if (!r.Ok) return r;
 
-        var proposed = _proposedA;
-        Propose(e.Bytes, edits, proposed);
+        byte[]? proposed = null;
         List<Owned>? after = null;
         if (ChecksEnabled)
         {
+            proposed = _proposedA;
+            ProposeFor(t, partition, e.Bytes, eds!, proposed);
             var before = Output(e, t, partition, out var fault);
             if (before is null) return Fail(XnError.Corrupt, $"owns of block {parent} partition {partition} faults ({fault})");
             after = _scratchAfter;
@@ -421,7 +427,7 @@ public sealed partial class XnVolume
         }
 
         // Commit point: nothing above changed any state.
-        Commit(e, proposed, partition, after);
+        Commit(e, eds!, proposed, partition, after);
         _free.Allocate(child);
         e.PendingChildren ??= new HashSet<ulong>();
         for (ulong b = child.Start.Value; b < child.End.Value; b++)
@@ -456,16 +462,16 @@ public sealed partial class XnVolume
         if (!r.Ok) return r;
         r = EnsurePage(e);
         if (!r.Ok) return r;
-        r = CheckEdits(t, partition, edits);
+        var eds = Snapshot(edits);
+        r = CheckEdits(t, partition, eds);
         if (!r.Ok) return r;
 
-        var proposed = _proposedA;
+        byte[]? proposed = null;
         List<Owned>? after = null;
         if (!ChecksEnabled)
         {
             if (!_registry.TryGetValue(child.Start.Value, out var ce) || ce.Parent != e.Block)
                 return Fail(XnError.NotOwned, $"block {parent} does not own {child}");
-            Propose(e.Bytes, edits, proposed);
         }
         else
         {
@@ -476,7 +482,8 @@ public sealed partial class XnVolume
             var owned = before[idx];
             r = CheckEmpty(owned);
             if (!r.Ok) return r;
-            Propose(e.Bytes, edits, proposed);
+            proposed = _proposedA;
+            ProposeFor(t, partition, e.Bytes, eds!, proposed);
             after = _scratchAfter;
             fault = RunOwns(t, proposed, partition, after);
             if (fault != UdfFault.None) return Fail(XnError.DiffMismatch, $"owns faults on the proposed bytes ({fault})");
@@ -486,7 +493,7 @@ public sealed partial class XnVolume
             if (!r.Ok) return r;
         }
 
-        Commit(e, proposed, partition, after);
+        Commit(e, eds!, proposed, partition, after);
         for (ulong b = child.Start.Value; b < child.End.Value; b++)
         {
             if (_registry.Remove(b, out var gone)) DropFrame(gone);
@@ -622,11 +629,12 @@ public sealed partial class XnVolume
         return XnResult.Success;
     }
 
-    private static XnResult CheckEdits(XnType t, int partition, IReadOnlyList<Edit> edits)
+    private static XnResult CheckEdits(XnType t, int partition, IReadOnlyList<Edit>? edits)
     {
         if (edits is null) return Fail(XnError.NotRawRange, "edits list is null");
-        foreach (var ed in edits)
+        for (int i = 0; i < edits.Count; i++)
         {
+            var ed = edits[i];
             var err = t.CheckEdit(partition, ed.Offset, ed.Bytes.Length);
             if (err == XnError.BadPartition)
                 return Fail(err, $"edit [{ed.Offset},{ed.Offset + ed.Bytes.Length}) touches bytes of another partition than {partition}");
@@ -664,15 +672,44 @@ public sealed partial class XnVolume
         return -1;
     }
 
+    /// <summary>A copy of the caller's edit list (null stays null, for CheckEdits to refuse), reused per call.</summary>
+    private List<Edit>? Snapshot(IReadOnlyList<Edit>? edits)
+    {
+        if (edits is null) return null;
+        _edits.Clear();
+        for (int i = 0; i < edits.Count; i++) _edits.Add(edits[i]);
+        return _edits;
+    }
+
+    /// <summary>The whole proposed block: the page with the edits applied (Move, which checks two partitions).</summary>
     private static void Propose(ReadOnlySpan<byte> page, IReadOnlyList<Edit> edits, byte[] into)
     {
         page.CopyTo(into);
         ApplyEdits(into, edits);
     }
 
-    private static void ApplyEdits(byte[] into, IReadOnlyList<Edit> edits)
+    /// <summary>
+    /// The proposed bytes the checks of an update to <paramref name="partition"/> read: the page's bytes
+    /// in <see cref="XnType.CheckedBytes"/> (owns' and the acl's read sets for it), then the edits. The
+    /// rest of <paramref name="into"/> keeps whatever earlier calls left there: no check of this partition
+    /// can read it (the verifier confines each load to the run's partition's read set), and the commit
+    /// copies only the edited ranges, which the edits wrote in full. This spares copying the whole block.
+    /// </summary>
+    private static void ProposeFor(XnType t, int partition, ReadOnlySpan<byte> page, List<Edit> edits, byte[] into)
     {
-        foreach (var ed in edits) ed.Bytes.Span.CopyTo(into.AsSpan(ed.Offset));
+        var r = t.CheckedBytes(partition);
+        for (int i = 0; i < r.Length; i += 2) page[r[i]..r[i + 1]].CopyTo(into.AsSpan(r[i]));
+        ApplyEdits(into, edits);
+    }
+
+    private static void ApplyEdits(Span<byte> into, IReadOnlyList<Edit> edits)
+    {
+        for (int i = 0; i < edits.Count; i++) edits[i].Bytes.Span.CopyTo(into[edits[i].Offset..]);
+    }
+
+    private static void ApplyEdits(Span<byte> into, List<Edit> edits)
+    {
+        foreach (var ed in edits) ed.Bytes.Span.CopyTo(into[ed.Offset..]);
     }
 
     private XnResult CheckAcl(XnType t, byte[] proposed, int partition, BlockNo block)
@@ -735,10 +772,18 @@ public sealed partial class XnVolume
         return true;
     }
 
-    /// <summary>Writes the proposed bytes into the page in place (readers' views stay coherent).</summary>
-    private void Commit(RegistryEntry e, byte[] proposed, int partition, List<Owned>? after)
+    /// <summary>
+    /// Makes the edits in the page in place (readers' views stay coherent): with checks, the edited ranges
+    /// are copied from the checked proposal (where the edits wrote them in full, in order), so what is
+    /// committed is what was checked; with checks off there is no proposal and the edits go straight in.
+    /// </summary>
+    private void Commit(RegistryEntry e, List<Edit> edits, byte[]? proposed, int partition, List<Owned>? after)
     {
-        proposed.CopyTo(e.Bytes);
+        var page = e.Bytes;
+        if (proposed is null) ApplyEdits(page, edits);
+        else
+            foreach (var ed in edits)
+                proposed.AsSpan(ed.Offset, ed.Bytes.Length).CopyTo(page[ed.Offset..]);
         e.Dirty = true;
         SetOutput(e, partition, after, swapInto: 1);
     }
