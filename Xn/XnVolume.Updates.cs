@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using ExoFS.Kernel.Capabilities;
 using ExoFS.Kernel.Disk;
 using ExoFS.Kernel.Udf;
@@ -298,6 +299,7 @@ public sealed partial class XnVolume
     }
 
     /// <summary>Runs owns(p) on <paramref name="page"/> into <paramref name="into"/>, as emitted (emission order, type indices).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static UdfFault RunOwns(XnType t, ReadOnlySpan<byte> page, int p, List<UdfExtent> into)
     {
         into.Clear();
@@ -722,11 +724,15 @@ public sealed partial class XnVolume
         foreach (var ed in edits) ed.Bytes.Span.CopyTo(into[ed.Offset..]);
     }
 
-    private XnResult CheckAcl(XnType t, byte[] proposed, int partition, BlockNo block)
+    // Most types have no acl: that test stays inline in every update.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private XnResult CheckAcl(XnType t, byte[] proposed, int partition, BlockNo block) =>
+        t.Acl is null ? XnResult.Success : RunAcl(t, proposed, partition, block);
+
+    private XnResult RunAcl(XnType t, byte[] proposed, int partition, BlockNo block)
     {
-        if (t.Acl is null) return XnResult.Success;
         _udfOut.Clear();
-        var r = t.Acl.Run(proposed, t.Acl.Partitions == 1 ? 0 : partition, _udfOut);
+        var r = t.Acl!.Run(proposed, t.Acl.Partitions == 1 ? 0 : partition, _udfOut);
         if (!r.Ok) return Fail(XnError.AclDenied, $"acl of type '{t.Name}' faults on block {block} ({r.Fault})");
         return r.Value != 0 ? XnResult.Success : Fail(XnError.AclDenied, $"acl of type '{t.Name}' refuses the change to block {block} partition {partition}");
     }
@@ -770,8 +776,10 @@ public sealed partial class XnVolume
     private static bool OneInserted(List<UdfExtent> before, List<UdfExtent> after, XnType t, Owned added)
     {
         if (after.Count != before.Count + 1) return false;
-        int type = Array.IndexOf(t.ChildTypes, added.Type);
-        if (type < 0) return false;
+        var types = t.ChildTypes;
+        int type = 0;
+        while (type < types.Length && types[type].Value != added.Type.Value) type++;
+        if (type == types.Length) return false;
         return OneExtra(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(after),
                         System.Runtime.InteropServices.CollectionsMarshal.AsSpan(before),
                         new UdfExtent(type, added.Start, added.Count));
@@ -799,6 +807,7 @@ public sealed partial class XnVolume
     }
 
     // Explicit field compares: the generated record equality goes through EqualityComparer<T> per field.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool Same(in UdfExtent a, in UdfExtent b) =>
         a.Start == b.Start && a.Count == b.Count && a.TypeIndex == b.TypeIndex;
 
@@ -825,7 +834,8 @@ public sealed partial class XnVolume
         var old = e.Outputs[partition];
         e.Outputs[partition] = after;
         if (after is null) return;
-        var recycled = old is null || ReferenceEquals(old, KnownEmpty) ? new List<UdfExtent>() : old;
+        // A fresh scratch list starts at the size just needed, so it does not regrow step by step.
+        var recycled = old is null || ReferenceEquals(old, KnownEmpty) ? new List<UdfExtent>(after.Capacity) : old;
         if (swapInto == 1) _scratchAfter = recycled; else _scratchAfter2 = recycled;
     }
 
