@@ -27,11 +27,25 @@ internal sealed class Directory
     private readonly BlockMap _map;
     private readonly Dictionary<ulong, Index> _cache = new();
 
-    public Directory(IFfsDisk disk, BlockMap map)
+    private readonly Func<ulong, BlockNo?> _tableOf;
+
+    /// <param name="tableOf">
+    /// The inode-table block an entry naming an inode must be written after, or null for no ordering (the
+    /// crash tests' broken variant). XN orders pointers, not inode numbers in entries: without this a crash
+    /// could leave a durable name bound to an inode whose table block never reached the disk.
+    /// </param>
+    public Directory(IFfsDisk disk, BlockMap map, Func<ulong, BlockNo?> tableOf)
     {
         _disk = disk;
         _map = map;
+        _tableOf = tableOf;
     }
+
+    /// <summary>Writes entry bytes naming <paramref name="ino"/>, ordered after the inode's table block.</summary>
+    private Errno WriteEntry(ulong block, int offset, ReadOnlySpan<byte> bytes, ulong ino) =>
+        _tableOf(ino) is { } table
+            ? _disk.WriteRaw(new BlockNo(block), offset, bytes, table)
+            : _disk.WriteRaw(new BlockNo(block), offset, bytes);
 
     public static ulong BlockCount(DiskInode dir) => dir.Size / FfsLayout.BlockSize;
 
@@ -115,7 +129,7 @@ internal sealed class Directory
                 int room = DirBlock.FindRoom(buf, nameBytes.Length);
                 if (room < 0) continue;
                 int at = DirBlock.Insert(buf, room, ino, fileType, nameBytes);
-                var err = _disk.WriteRaw(new BlockNo(disk), room, buf.AsSpan(room, at - room + DirBlock.RecordSize(nameBytes.Length)));
+                var err = WriteEntry(disk, room, buf.AsSpan(room, at - room + DirBlock.RecordSize(nameBytes.Length)), ino);
                 if (err != Errno.OK) return err;
                 idx.ByName[name] = new Entry(lb, at, ino, fileType);
                 idx.InsertHint = lb;
@@ -136,7 +150,7 @@ internal sealed class Directory
         var block = new byte[FfsLayout.BlockSize];
         DirBlock.InitEmpty(block);
         int pos = DirBlock.Insert(block, 0, ino, fileType, nameBytes);
-        var werr = _disk.WriteRaw(new BlockNo(nb.Value), 0, block);
+        var werr = WriteEntry(nb.Value, 0, block, ino);
         if (werr != Errno.OK) return werr;
         dir.Size = (blocks + 1) * FfsLayout.BlockSize;
         idx.ByName[name] = new Entry(blocks, pos, ino, fileType);
@@ -205,7 +219,7 @@ internal sealed class Directory
         if (err != Errno.OK) return err;
         System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(bytes, ino);
         bytes[11] = fileType;
-        err = _disk.WriteRaw(new BlockNo(b), e.Offset, bytes);
+        err = WriteEntry(b, e.Offset, bytes, ino);
         if (err != Errno.OK) return err;
         idxr.Value.ByName[name] = e with { Ino = ino, FileType = fileType };
         changed = new BlockNo(b);

@@ -120,9 +120,8 @@ public sealed partial class FfsFileSystem
             }
         }
         if (err == Errno.OK) err = _inodes.Put(ino, inode);
-        // XN orders block pointers, not the inode number in a directory entry: the new inode must be on
-        // disk before any directory block naming it, or a crash could leave the name bound to a free inode.
-        if (err == Errno.OK && OrderDirectoryWrites) err = PersistInode(ino);
+        // The entry's block is ordered after the new inode's table block (see Directory), so a crash cannot
+        // leave the name bound to a free inode; nothing is written now.
         if (err == Errno.OK) err = _dirs.Add(parentIno, parent, name, ino, DirBlock.FileTypeOf(mode), _alloc.DataGoal(parentIno));
         if (err != Errno.OK)
         {
@@ -218,10 +217,8 @@ public sealed partial class FfsFileSystem
             if (existing.Error != Errno.ENOENT) return existing.Error;
             if (inode.Nlink == 0) return Errno.ENOENT; // an unlinked inode cannot be linked back
             if (inode.Nlink >= uint.MaxValue - 1) return Errno.EMLINK;
-            // The inode the new name binds must be durable first (see MakeNode).
-            var err = OrderDirectoryWrites ? PersistInode(ino.Value) : Errno.OK;
-            if (err != Errno.OK) return err;
-            err = _dirs.Add(newParent.Value, pr.Value, newName, ino.Value, DirBlock.FileTypeOf(inode.Mode), _alloc.DataGoal(newParent.Value));
+            // The new name's block is ordered after the inode's table block (see Directory).
+            var err = _dirs.Add(newParent.Value, pr.Value, newName, ino.Value, DirBlock.FileTypeOf(inode.Mode), _alloc.DataGoal(newParent.Value));
             if (err != Errno.OK)
             {
                 _inodes.Put(newParent.Value, pr.Value);
@@ -238,10 +235,6 @@ public sealed partial class FfsFileSystem
         }
     }
 
-    /// <summary>
-    /// Writes inode <paramref name="ino"/>'s table block now (XN orders every later write after it); if XN
-    /// must first write blocks the table block points to, syncs instead. Lock held.
-    /// </summary>
     /// <summary>Writes back every block of directory <paramref name="dir"/> (data blocks: never tainted). Lock held.</summary>
     private Errno PersistDirectoryBlocks(DiskInode dir)
     {
@@ -256,6 +249,10 @@ public sealed partial class FfsFileSystem
         return Errno.OK;
     }
 
+    /// <summary>
+    /// Writes inode <paramref name="ino"/>'s table block now (XN orders every later write after it); if XN
+    /// must first write blocks the table block points to, syncs instead. Lock held.
+    /// </summary>
     private Errno PersistInode(ulong ino)
     {
         var table = _alloc.Locate(ino).Block;
@@ -364,9 +361,8 @@ public sealed partial class FfsFileSystem
 
             byte sType = DirBlock.FileTypeOf(s.Mode);
             Errno err;
-            // Replacing a name that may be durable: the inode it will name must be on disk first, or a
-            // crash could leave the name bound to an uninitialized inode (and fsck would drop it).
-            if ((d is not null || OrderDirectoryWrites) && (err = PersistInode(sIno)) != Errno.OK) return err;
+            // The new entry's block is ordered after the inode it names (see Directory), so a crash cannot
+            // leave the name bound to an inode not yet initialized on disk (which fsck would drop).
             // A renamed directory's earlier entry changes go to disk before its new name does: otherwise a
             // crash could show a name (unlinked before the rename) under a path it never had.
             if (sDir && OrderDirectoryWrites && (err = PersistDirectoryBlocks(s)) != Errno.OK) return err;

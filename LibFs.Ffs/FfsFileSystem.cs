@@ -54,7 +54,7 @@ public sealed partial class FfsFileSystem : IFileSystem
         _alloc = alloc;
         _inodes = new InodeTable(disk, alloc);
         _map = new BlockMap(disk, alloc);
-        _dirs = new Directory(disk, _map);
+        _dirs = new Directory(disk, _map, ino => OrderDirectoryWrites ? _alloc.Locate(ino).Block : null);
         _owned = owned;
         _nextGeneration = Math.Max(1, alloc.Sb.NextGeneration);
     }

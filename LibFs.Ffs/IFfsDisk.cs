@@ -36,6 +36,11 @@ internal interface IFfsDisk
     Errno Read(BlockNo block, int offset, Span<byte> into);
     /// <summary>Writes raw bytes (attributes, names, file data, bitmaps): never pointer fields.</summary>
     Errno WriteRaw(BlockNo block, int offset, ReadOnlySpan<byte> bytes);
+    /// <summary>
+    /// A raw write that must reach the disk after <paramref name="after"/>'s current contents (a directory
+    /// entry after the table block of the inode it names): ordered at write-back, no write now.
+    /// </summary>
+    Errno WriteRaw(BlockNo block, int offset, ReadOnlySpan<byte> bytes, BlockNo after);
     /// <summary>Points <paramref name="parent"/> at a new zero-filled child by applying <paramref name="edits"/>.</summary>
     Errno Alloc(BlockNo parent, int partition, IReadOnlyList<FieldEdit> edits, BlockKind kind, BlockNo child);
     /// <summary>Drops <paramref name="child"/> from <paramref name="parent"/> by applying <paramref name="edits"/>.</summary>
@@ -43,8 +48,9 @@ internal interface IFfsDisk
     /// <summary>A free run of <paramref name="count"/> blocks near <paramref name="hint"/> (ENOSPC if none).</summary>
     Result<BlockNo> FindFree(BlockNo hint, ulong count);
     /// <summary>
-    /// Writes one dirty block to the device now, ahead of the rest: everything written later is ordered after
-    /// it (XN puts a barrier before its next writes). Used where FFS itself must order two updates.
+    /// Writes one dirty block to the device now (after the blocks it was ordered after), ahead of the rest:
+    /// everything written later is ordered after it (XN puts a barrier before its next writes). EAGAIN when a
+    /// block it points at must be written first. Used where FFS itself must order two updates at once.
     /// </summary>
     Errno WriteBack(BlockNo block);
     /// <summary>Makes everything written so far durable (and lets deferred frees complete).</summary>

@@ -72,6 +72,8 @@ internal sealed class XnFfsDisk : IFfsDisk
 
     public Errno WriteRaw(BlockNo block, int offset, ReadOnlySpan<byte> bytes) => _xn.WriteRaw(block, offset, bytes);
 
+    public Errno WriteRaw(BlockNo block, int offset, ReadOnlySpan<byte> bytes, BlockNo after) => _xn.WriteRaw(block, offset, bytes, after);
+
     public Errno Alloc(BlockNo parent, int partition, IReadOnlyList<FieldEdit> edits, BlockKind kind, BlockNo child) =>
         _xn.Alloc(parent, partition, ToEdits(edits), _types[(int)kind], new Extent(child, 1));
 

@@ -281,16 +281,7 @@ public sealed unsafe class FuseMount : IDisposable
         int rc = -1;
         try
         {
-            nint config = LibFuse.fuse_loop_cfg_create();
-            try
-            {
-                LibFuse.fuse_loop_cfg_set_max_threads(config, (uint)_options.MaxThreads);
-                rc = LibFuse.fuse_session_loop_mt(_session, config);
-            }
-            finally
-            {
-                LibFuse.fuse_loop_cfg_destroy(config);
-            }
+            rc = new FuseLoop(_session, _options.MaxThreads, _log).Run();
             if (rc != 0) _log($"exofs: the FUSE session loop for {MountPoint} ended with error {rc}");
         }
         catch (Exception e)

@@ -15,7 +15,7 @@ public sealed record FuseMountOptions
     /// <summary>The kernel checks permissions from the modes and owners the libFS reports (a libFS does not).</summary>
     public bool DefaultPermissions { get; init; } = true;
 
-    /// <summary>Upper bound on libfuse worker threads serving requests concurrently.</summary>
+    /// <summary>Upper bound on threads serving requests concurrently (one serves alone while requests do not queue; see FuseLoop).</summary>
     public int MaxThreads { get; init; } = 16;
 
     /// <summary>Ask the kernel for writeback caching (kernel-side write coalescing) when it offers it.</summary>

@@ -143,6 +143,22 @@ public sealed class XnSession
     }
 
     /// <summary>
+    /// <see cref="WriteRaw(BlockNo, int, ReadOnlySpan{byte})"/>, and these bytes reach the disk only after
+    /// <paramref name="after"/>'s current contents do (an ordering XN cannot see in pointers, such as a
+    /// directory entry naming an inode by number). Needs Write on <paramref name="block"/>, Read on <paramref name="after"/>.
+    /// </summary>
+    public XnResult WriteRaw(BlockNo block, int offset, ReadOnlySpan<byte> bytes, BlockNo after)
+    {
+        lock (_vol.Gate)
+        {
+            var refused = Enter();
+            if (!refused.Ok) return refused;
+            try { return _vol.WriteRawAfterLocked(this, block, offset, bytes, after); }
+            finally { Leave(); }
+        }
+    }
+
+    /// <summary>
     /// Gives <paramref name="child"/> (which must be free) to partition <paramref name="partition"/> of
     /// <paramref name="parent"/>: owns(parent, partition) after <paramref name="edits"/> must equal before ∪
     /// {child as <paramref name="childType"/>}. The child is zero-filled and initialized in the cache; the
@@ -190,7 +206,11 @@ public sealed class XnSession
         return Call(() => _vol.MoveLocked(this, from, fromPartition, fromEdits, to, toPartition, toEdits, child));
     }
 
-    /// <summary>Writes one dirty block now; refused with <see cref="XnError.Tainted"/> while a child is unwritten.</summary>
+    /// <summary>
+    /// Writes one dirty block now, after whatever it must follow (blocks named by its soft edges, and their
+    /// own dependencies, in levels with barriers); refused with <see cref="XnError.Tainted"/> while a child
+    /// it points at is unwritten.
+    /// </summary>
     public XnResult WriteBack(BlockNo block)
     {
         return Call(() => _vol.WriteBackLocked(block.Value));

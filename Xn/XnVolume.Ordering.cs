@@ -1,3 +1,4 @@
+using ExoFS.Kernel.Capabilities;
 using ExoFS.Kernel.Disk;
 using ExoFS.Xn.Registry;
 
@@ -21,6 +22,17 @@ public sealed partial class XnVolume
             return Fail(XnError.Tainted, $"block {block} points at {e.PendingChildren!.Count} child block(s) not yet written (e.g. {e.PendingChildren.First()})");
         try
         {
+            // Blocks this one must follow (soft edges, and what they in turn must follow) go first, in
+            // their own dependency levels.
+            if (e.WriteAfter is { Count: > 0 })
+            {
+                var ahead = DependencyClosure(e);
+                if (ahead.Count > 0)
+                {
+                    var r = WriteInLevels(ahead);
+                    if (!r.Ok) return r;
+                }
+            }
             WriteFreeMap(all: false);
             // The children written before must reach the medium before this block points at them.
             if (_unorderedWrites > 0) { _dev.Barrier(); _unorderedWrites = 0; }
@@ -32,6 +44,79 @@ public sealed partial class XnVolume
         }
         return XnResult.Success;
     }
+
+    /// <summary>
+    /// The dirty blocks <paramref name="e"/> must follow, directly or through others: its soft edges
+    /// (<see cref="RegistryEntry.WriteAfter"/>) and, from those on, both kinds of edge. Not <paramref name="e"/> itself.
+    /// </summary>
+    private List<RegistryEntry> DependencyClosure(RegistryEntry e)
+    {
+        var seen = new HashSet<ulong> { e.Block };
+        var result = new List<RegistryEntry>();
+        var stack = new Stack<ulong>(e.WriteAfter!);
+        while (stack.Count > 0)
+        {
+            ulong b = stack.Pop();
+            if (!seen.Add(b) || !_registry.TryGetValue(b, out var d) || !d.Dirty) continue;
+            result.Add(d);
+            if (d.PendingChildren is { } kids) foreach (var c in kids) stack.Push(c);
+            if (d.WriteAfter is { } soft) foreach (var c in soft) stack.Push(c);
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// A raw write whose bytes must reach the disk only after <paramref name="after"/>'s current contents:
+    /// the libFS's own ordering that XN cannot see in pointers (FFS: a directory entry names an inode by
+    /// number, so the entry's block goes after the inode's table block). XN records a soft edge that Sync,
+    /// WriteBack and write-back under pressure all honour; the edge holds until <paramref name="block"/> is
+    /// next written. The caller needs Write on <paramref name="block"/> and Read on <paramref name="after"/>
+    /// (an edge can delay only the caller's own block). A cycle of such edges is broken at Sync by dropping
+    /// the edge that closes it, so a libFS that needs the order must not declare one.
+    /// </summary>
+    internal XnResult WriteRawAfterLocked(XnSession s, BlockNo block, int offset, ReadOnlySpan<byte> bytes, BlockNo after)
+    {
+        if (IsReadOnly) return Fail(XnError.ReadOnly, "volume is read-only");
+        var a = Authorize(s, after, Rights.Read, out var first);
+        if (!a.Ok) return a;
+        var r = WriteRawLocked(s, block, offset, bytes);
+        // A block already clean is on the medium (or queued before the next barrier, which every later
+        // write of this block waits for): nothing to wait for. And if `after` itself must follow this
+        // block (it points at it, directly or through others), the edge would close a cycle; it is not
+        // needed either: until `after` is written, nothing on disk reaches these bytes through it.
+        if (!r.Ok || first.Block == block.Value || !first.Dirty || MustFollow(first, block.Value)) return r;
+        _registry.TryGetValue(block.Value, out var e);
+        (e!.WriteAfter ??= new HashSet<ulong>()).Add(first.Block);
+        return r;
+    }
+
+    /// <summary>Whether dirty <paramref name="e"/> must be written after <paramref name="block"/> (through any chain of edges).</summary>
+    private bool MustFollow(RegistryEntry e, ulong block)
+    {
+        if (e.PendingChildren is not { Count: > 0 } && e.WriteAfter is not { Count: > 0 }) return false;
+        var seen = new HashSet<ulong> { e.Block };
+        var stack = new Stack<RegistryEntry>();
+        stack.Push(e);
+        while (stack.Count > 0)
+        {
+            var d = stack.Pop();
+            foreach (var set in (ReadOnlySpan<HashSet<ulong>?>)[d.PendingChildren, d.WriteAfter])
+            {
+                if (set is null) continue;
+                foreach (var c in set)
+                {
+                    if (c == block) return true;
+                    if (seen.Add(c) && _registry.TryGetValue(c, out var ce) && ce.Dirty) stack.Push(ce);
+                }
+            }
+        }
+        return false;
+    }
+
+    /// <summary>Whether <paramref name="block"/> is cached with changes not yet written (tests).</summary>
+    internal bool IsDirty(ulong block) { lock (Gate) return _registry.TryGetValue(block, out var e) && e.Dirty; }
+    /// <summary>Blocks with changes not yet written (tests).</summary>
+    internal int DirtyBlocks { get { lock (Gate) return _registry.DirtyCount; } }
 
     /// <summary>Most blocks <see cref="WriteBatch"/> joins into one device write (256 KiB).</summary>
     private const int MaxRunBlocks = 64;
@@ -94,6 +179,52 @@ public sealed partial class XnVolume
     }
 
     /// <summary>
+    /// Writes <paramref name="dirty"/> (dirty blocks) children-first: a block's level is one more than the
+    /// highest level of the dirty blocks it must follow (its unwritten children; softly, the blocks named
+    /// by its <see cref="RegistryEntry.WriteAfter"/>). The free map goes first, then the levels in order
+    /// with a barrier before each; the caller flushes or barriers after the last. Throws IOException.
+    /// </summary>
+    private XnResult WriteInLevels(List<RegistryEntry> dirty)
+    {
+        var level = new Dictionary<ulong, int>();
+        var onStack = new HashSet<ulong>();
+        int Level(RegistryEntry e)
+        {
+            if (level.TryGetValue(e.Block, out int known)) return known;
+            onStack.Add(e.Block);
+            int l = 0;
+            if (e.PendingChildren is { } kids)
+                foreach (var c in kids)
+                    if (_registry.TryGetValue(c, out var ce) && ce.Dirty) l = Math.Max(l, Level(ce) + 1);
+            if (e.WriteAfter is { } soft)
+                foreach (var c in soft)
+                    // A cycle of soft edges cannot be ordered; the edge that closes it is dropped.
+                    if (!onStack.Contains(c) && _registry.TryGetValue(c, out var ce) && ce.Dirty) l = Math.Max(l, Level(ce) + 1);
+            onStack.Remove(e.Block);
+            level[e.Block] = l;
+            return l;
+        }
+        foreach (var e in dirty) Level(e);
+        if (!OrderingEnabled)
+            // The broken variant: one batch, parents (higher levels) first, no barriers between them.
+            foreach (var e in dirty) level[e.Block] = 0;
+
+        WriteFreeMap(all: false);
+        if (_unorderedWrites > 0) { _dev.Barrier(); _unorderedWrites = 0; }
+        var groups = dirty.GroupBy(e => level[e.Block]).OrderBy(g => g.Key).ToList();
+        for (int g = 0; g < groups.Count; g++)
+        {
+            // A barrier between dependency levels; the caller orders the last one.
+            if (g > 0) _dev.Barrier();
+            var batch = (OrderingEnabled ? groups[g].OrderBy(e => e.Block) : groups[g].OrderByDescending(e => e.PendingChildren?.Count ?? 0)).ToList();
+            if (OrderingEnabled && batch.Find(e => e.Tainted) is { } stuck)
+                return Fail(XnError.Tainted, $"block {stuck.Block} is still tainted during sync (a child is not cached)");
+            WriteBatch(batch);
+        }
+        return XnResult.Success;
+    }
+
+    /// <summary>
     /// Writes every dirty block children-first: a block's level is one more than the highest level of
     /// the blocks it must follow (its unwritten children; softly, the target of a Move it gave up a
     /// pointer to). Levels are written in order with a barrier between them, then the device is flushed;
@@ -104,42 +235,8 @@ public sealed partial class XnVolume
         if (IsReadOnly || _disposed) return XnResult.Success;
         try
         {
-            var dirty = _registry.Dirty.ToList();
-            var level = new Dictionary<ulong, int>();
-            var onStack = new HashSet<ulong>();
-            int Level(RegistryEntry e)
-            {
-                if (level.TryGetValue(e.Block, out int known)) return known;
-                onStack.Add(e.Block);
-                int l = 0;
-                if (e.PendingChildren is { } kids)
-                    foreach (var c in kids)
-                        if (_registry.TryGetValue(c, out var ce) && ce.Dirty) l = Math.Max(l, Level(ce) + 1);
-                if (e.WriteAfter is { } soft)
-                    foreach (var c in soft)
-                        // A cycle of moves cannot be ordered; the soft edge that closes it is dropped.
-                        if (!onStack.Contains(c) && _registry.TryGetValue(c, out var ce) && ce.Dirty) l = Math.Max(l, Level(ce) + 1);
-                onStack.Remove(e.Block);
-                level[e.Block] = l;
-                return l;
-            }
-            foreach (var e in dirty) Level(e);
-            if (!OrderingEnabled)
-                // The broken variant: one batch, parents (higher levels) first, no barriers between them.
-                foreach (var e in dirty) level[e.Block] = 0;
-
-            WriteFreeMap(all: false);
-            if (_unorderedWrites > 0) { _dev.Barrier(); _unorderedWrites = 0; }
-            var groups = dirty.GroupBy(e => level[e.Block]).OrderBy(g => g.Key).ToList();
-            for (int g = 0; g < groups.Count; g++)
-            {
-                // A barrier between dependency levels; the flush below orders the last one.
-                if (g > 0) _dev.Barrier();
-                var batch = (OrderingEnabled ? groups[g].OrderBy(e => e.Block) : groups[g].OrderByDescending(e => e.PendingChildren?.Count ?? 0)).ToList();
-                if (OrderingEnabled && batch.Find(e => e.Tainted) is { } stuck)
-                    return Fail(XnError.Tainted, $"block {stuck.Block} is still tainted during sync (a child is not cached)");
-                WriteBatch(batch);
-            }
+            var r = WriteInLevels(_registry.Dirty.ToList());
+            if (!r.Ok) return r;
             _dev.Flush();
             _unorderedWrites = 0;
 

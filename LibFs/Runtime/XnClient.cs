@@ -89,6 +89,9 @@ public sealed class XnClient
 
     public Errno WriteRaw(BlockNo block, int offset, ReadOnlySpan<byte> bytes) => Map(Session.WriteRaw(block, offset, bytes));
 
+    /// <summary>A raw write that reaches the disk only after <paramref name="after"/>'s current contents (see <see cref="XnSession.WriteRaw(BlockNo, int, ReadOnlySpan{byte}, BlockNo)"/>).</summary>
+    public Errno WriteRaw(BlockNo block, int offset, ReadOnlySpan<byte> bytes, BlockNo after) => Map(Session.WriteRaw(block, offset, bytes, after));
+
     public Errno Alloc(BlockNo parent, int partition, IReadOnlyList<Edit> edits, TypeId childType, Extent child) =>
         Map(Session.Alloc(parent, partition, edits, childType, child));
 

@@ -16,19 +16,26 @@ internal static unsafe partial class LibFuse
     [LibraryImport(Lib)]
     public static partial int fuse_session_mount(nint se, byte* mountpoint);
 
-    // The library exports fuse_session_loop_mt under three symbol versions with different second arguments;
-    // the explicitly named 3.12 entry point takes the opaque struct fuse_loop_config* from fuse_loop_cfg_create.
-    [LibraryImport(Lib, EntryPoint = "fuse_session_loop_mt_312")]
-    public static partial int fuse_session_loop_mt(nint se, nint config);
+    // (fuse_session_loop_mt is not used: see FuseLoop. Had it been, note that the library exports it under three
+    // symbol versions with different second arguments; only the explicitly named fuse_session_loop_mt_312 takes
+    // the opaque struct fuse_loop_config* from fuse_loop_cfg_create.)
 
     [LibraryImport(Lib)]
-    public static partial nint fuse_loop_cfg_create();
+    public static partial int fuse_session_fd(nint se);
 
     [LibraryImport(Lib)]
-    public static partial void fuse_loop_cfg_destroy(nint config);
+    public static partial int fuse_session_exited(nint se);
 
     [LibraryImport(Lib)]
-    public static partial void fuse_loop_cfg_set_max_threads(nint config, uint value);
+    public static partial void fuse_session_reset(nint se);
+
+    /// <summary>Reads one request into <paramref name="buf"/> (allocating its memory on first use): its size, 0 once the session has ended, or -errno.</summary>
+    [LibraryImport(Lib)]
+    public static partial int fuse_session_receive_buf(nint se, FuseBuf* buf);
+
+    /// <summary>Dispatches one request read by <see cref="fuse_session_receive_buf"/> to its callback.</summary>
+    [LibraryImport(Lib)]
+    public static partial void fuse_session_process_buf(nint se, FuseBuf* buf);
 
     [LibraryImport(Lib)]
     public static partial void fuse_session_exit(nint se);
@@ -116,6 +123,15 @@ internal static unsafe partial class Libc
 
     [LibraryImport(Lib)]
     public static partial void free(void* p);
+
+    public const short POLLIN = 1;
+    public const int F_GETFL = 3, F_SETFL = 4, O_NONBLOCK = 0x800, EINTR = 4, EAGAIN = 11;
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int poll(PollFd* fds, nuint nfds, int timeout);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int fcntl(int fd, int cmd, int arg);
 
     // On x86_64 a va_list argument is a pointer to the caller's __va_list_tag, so it passes through as nint.
     [LibraryImport(Lib)]

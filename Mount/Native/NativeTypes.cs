@@ -184,3 +184,23 @@ internal unsafe struct FuseLowLevelOps
     public nint CopyFileRange;
     public nint Lseek;
 }
+
+/// <summary>struct fuse_buf (fuse_common.h): one request's bytes in memory (splice is not used here).</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct FuseBuf
+{
+    public nuint Size;
+    public int Flags;       // enum fuse_buf_flags; 0 = plain memory
+    public void* Mem;
+    public int Fd;
+    public long Pos;
+}
+
+/// <summary>struct pollfd.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct PollFd
+{
+    public int Fd;
+    public short Events;
+    public short Revents;
+}

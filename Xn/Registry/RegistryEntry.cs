@@ -59,7 +59,7 @@ internal sealed class RegistryEntry(ulong block, TypeId type, ulong parent, int 
 
     /// <summary>Rule 1 edges: children (allocated under this block) not yet written. Non-empty = tainted.</summary>
     public HashSet<ulong>? PendingChildren { get; set; }
-    /// <summary>Soft ordering (rule 3 for Move): blocks that should reach the disk before this one.</summary>
+    /// <summary>Soft ordering (rule 3 for Move; a libFS's WriteRaw-after): blocks that should reach the disk before this one.</summary>
     public HashSet<ulong>? WriteAfter { get; set; }
     /// <summary>
     /// Cached owns output per partition, as the UDF emitted it (type = index into the type's child types;

@@ -162,6 +162,8 @@ internal sealed class FakeXnDisk : IFfsDisk
         return Errno.ENOSPC;
     }
 
+    public Errno WriteRaw(BlockNo block, int offset, ReadOnlySpan<byte> bytes, BlockNo after) => WriteRaw(block, offset, bytes);
+
     public Errno WriteBack(BlockNo block) => Errno.OK;
 
     public Errno Sync() => Errno.OK;

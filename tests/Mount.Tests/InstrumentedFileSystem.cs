@@ -67,7 +67,21 @@ internal sealed class InstrumentedFileSystem(IFileSystem inner) : IFileSystem
     public Result<int> Write(InodeNo ino, FileHandle fh, long offset, ReadOnlySpan<byte> data) => Inner.Write(ino, fh, offset, data);
     public Errno Flush(InodeNo ino, FileHandle fh) => Inner.Flush(ino, fh);
     public Errno Release(InodeNo ino, FileHandle fh) => Inner.Release(ino, fh);
-    public Errno Fsync(InodeNo ino, FileHandle fh, bool dataOnly) => Inner.Fsync(ino, fh, dataOnly);
+    /// <summary>When set, Fsync waits for it (at most 10 s, then EIO): a request that blocks, as a flush to disk does.</summary>
+    public ManualResetEventSlim? FsyncGate { get; set; }
+
+    /// <summary>Set once an Fsync is waiting on <see cref="FsyncGate"/>.</summary>
+    public ManualResetEventSlim FsyncWaiting { get; } = new();
+
+    public Errno Fsync(InodeNo ino, FileHandle fh, bool dataOnly)
+    {
+        if (FsyncGate is { } gate)
+        {
+            FsyncWaiting.Set();
+            if (!gate.Wait(TimeSpan.FromSeconds(10))) return Errno.EIO;
+        }
+        return Inner.Fsync(ino, fh, dataOnly);
+    }
     public Result<FileHandle> OpenDir(InodeNo ino) => Inner.OpenDir(ino);
     public Errno ReadDir(InodeNo ino, FileHandle fh, long offset, DirEntrySink sink) => Inner.ReadDir(ino, fh, offset, sink);
     public Errno ReleaseDir(InodeNo ino, FileHandle fh) => Inner.ReleaseDir(ino, fh);

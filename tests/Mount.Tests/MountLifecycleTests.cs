@@ -39,6 +39,36 @@ public class MountLifecycleTests
     });
 
     [FuseFact]
+    public Task A_request_waiting_for_the_disk_does_not_stall_other_requests() => Task.Run(() =>
+    {
+        var fs = new InstrumentedFileSystem(new ModelFileSystem());
+        using var gate = new ManualResetEventSlim(false);
+        using var m = TestMount.Start(fs);
+        using var f = new FileStream(m.P("slow"), FileMode.Create, FileAccess.Write);
+        f.Write("data"u8);
+        fs.FsyncGate = gate;
+        var fsync = Task.Run(() => f.Flush(flushToDisk: true));
+        try
+        {
+            Assert.True(fs.FsyncWaiting.Wait(TimeSpan.FromSeconds(5)), "the fsync should reach the libFS");
+            // The loop's one thread is inside the blocked fsync: another thread must serve these.
+            var others = Task.Run(() =>
+            {
+                File.WriteAllText(m.P("other"), "served");
+                return File.ReadAllText(m.P("other")) + " " + Directory.GetFiles(m.Dir).Length;
+            });
+            Assert.True(others.Wait(TimeSpan.FromSeconds(5)), "requests queued behind a blocked fsync were not served");
+            Assert.Equal("served 2", others.Result);
+            Assert.False(fsync.IsCompleted);
+        }
+        finally
+        {
+            gate.Set();
+        }
+        Assert.True(fsync.Wait(TimeSpan.FromSeconds(5)));
+    });
+
+    [FuseFact]
     public Task A_mount_point_that_is_already_mounted_is_refused_as_busy() => Task.Run(() =>
     {
         using var m = TestMount.Start();
