@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using ExoFS.Kernel.Capabilities;
 using ExoFS.Kernel.Disk;
 using ExoFS.Kernel.Udf;
@@ -12,18 +13,24 @@ namespace ExoFS.Xn;
 // difference, ask the acl-UF, and only then commit. Nothing before the commit point changes a page,
 // the free map or the registry, so a refusal changes nothing (it may have brought pages into the cache,
 // which under memory pressure can write back or evict others — never change what they hold).
+// Alloc and Free take a snapshot of the caller's edit list first, check and propose from it, and commit
+// the proposal's bytes of the edited ranges: the bytes committed are the bytes checked, whatever the
+// caller does to its list or buffers meanwhile.
 public sealed partial class XnVolume
 {
     private const int BlockSize = IBlockDevice.BlockSize;
     private readonly byte[] _proposedA = new byte[BlockSize];
     private readonly byte[] _proposedB = new byte[BlockSize];
     private readonly List<UdfExtent> _udfOut = new();
-    private List<Owned> _scratchAfter = new();
-    private List<Owned> _scratchAfter2 = new();
+    private readonly List<Edit> _edits = new();
+    // Owns outputs are kept as the UDF emitted them (type as an index into the type's child types): the
+    // list a check's run filled becomes the cached output on commit, with no copy or conversion.
+    private List<UdfExtent> _scratchAfter = new();
+    private List<UdfExtent> _scratchAfter2 = new();
     private readonly List<Owned> _expected = new();
     private readonly List<Owned> _scratchSorted = new();
     /// <summary>Shared "owns nothing" output of zero-filled blocks; never mutated (never recycled as scratch).</summary>
-    private static readonly List<Owned> KnownEmpty = new();
+    private static readonly List<UdfExtent> KnownEmpty = new();
     private int _cachedPages;
     /// <summary>Pages XN's cache holds now (tests check it stays within <see cref="XnOptions.CachePages"/>).</summary>
     internal int CachedPages => _cachedPages;
@@ -196,9 +203,10 @@ public sealed partial class XnVolume
             foreach (var o in output!)
             {
                 if (o.Start >= Layout.BlockCount || o.Count > Layout.BlockCount - o.Start) continue;
+                var type = t.ChildTypes[o.TypeIndex];
                 for (ulong b = o.Start; b < o.Start + o.Count; b++)
                     if (!_registry.ContainsKey(b))
-                        _registry.Add(new RegistryEntry(b, o.Type, e.Block, p, e.Root));
+                        _registry.Add(new RegistryEntry(b, type, e.Block, p, e.Root));
             }
         }
     }
@@ -278,33 +286,24 @@ public sealed partial class XnVolume
     }
 
     /// <summary>The cached owns output of partition <paramref name="p"/> (emission order), computing it if needed.</summary>
-    private List<Owned>? Output(RegistryEntry e, XnType t, int p, out UdfFault fault)
+    private List<UdfExtent>? Output(RegistryEntry e, XnType t, int p, out UdfFault fault)
     {
-        e.Outputs ??= new List<Owned>?[t.Partitions];
+        e.Outputs ??= new List<UdfExtent>?[t.Partitions];
         fault = UdfFault.None;
         if (e.Outputs[p] is { } cached) return cached;
-        var list = new List<Owned>();
+        var list = new List<UdfExtent>();
         fault = RunOwns(t, e.Bytes, p, list);
         if (fault != UdfFault.None) return null;
         e.Outputs[p] = list;
         return list;
     }
 
-    /// <summary>Runs owns(p) on <paramref name="page"/> into <paramref name="into"/> in emission order, child types resolved.</summary>
-    internal UdfFault RunOwns(XnType t, ReadOnlySpan<byte> page, int p, List<Owned> into)
+    /// <summary>Runs owns(p) on <paramref name="page"/> into <paramref name="into"/>, as emitted (emission order, type indices).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static UdfFault RunOwns(XnType t, ReadOnlySpan<byte> page, int p, List<UdfExtent> into)
     {
         into.Clear();
-        _udfOut.Clear();
-        var r = t.Owns!.Run(page, p, _udfOut);
-        if (!r.Ok) return r.Fault;
-        // Straight span copy: this is on every update's path.
-        int n = _udfOut.Count;
-        System.Runtime.InteropServices.CollectionsMarshal.SetCount(into, n);
-        var dst = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(into);
-        var src = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_udfOut);
-        var types = t.ChildTypes;
-        for (int i = 0; i < n; i++) dst[i] = new Owned(types[src[i].TypeIndex], src[i].Start, src[i].Count);
-        return UdfFault.None;
+        return t.Owns!.Run(page, p, into).Fault;
     }
 
     // ------------------------------------------------------------------ reads and raw writes
@@ -401,27 +400,33 @@ public sealed partial class XnVolume
         if (free != XnError.None) return Fail(free, $"extent {child} is not free");
         r = EnsurePage(e);
         if (!r.Ok) return r;
-        r = CheckEdits(t, partition, edits);
+        var eds = Snapshot(edits);
+        r = CheckEdits(t, partition, eds);
         if (!r.Ok) return r;
 
-        var proposed = _proposedA;
-        Propose(e.Bytes, edits, proposed);
-        List<Owned>? after = null;
+        byte[]? proposed = null;
+        List<UdfExtent>? after = null;
         if (ChecksEnabled)
         {
+            proposed = _proposedA;
+            ProposeFor(t, partition, e.Bytes, eds!, proposed);
             var before = Output(e, t, partition, out var fault);
             if (before is null) return Fail(XnError.Corrupt, $"owns of block {parent} partition {partition} faults ({fault})");
             after = _scratchAfter;
             fault = RunOwns(t, proposed, partition, after);
             if (fault != UdfFault.None) return Fail(XnError.DiffMismatch, $"owns faults on the proposed bytes ({fault})");
-            r = CompareDiff(before, after, added: new Owned(childType, child.Start.Value, child.Count), removed: null);
-            if (!r.Ok) return r;
+            var added = new Owned(childType, child.Start.Value, child.Count);
+            if (!OneInserted(before, after, t, added))
+            {
+                r = CompareDiff(t, before, after, added, removed: null);
+                if (!r.Ok) return r;
+            }
             r = CheckAcl(t, proposed, partition, parent);
             if (!r.Ok) return r;
         }
 
         // Commit point: nothing above changed any state.
-        Commit(e, proposed, partition, after);
+        Commit(e, eds!, proposed, partition, after);
         _free.Allocate(child);
         e.PendingChildren ??= new HashSet<ulong>();
         for (ulong b = child.Start.Value; b < child.End.Value; b++)
@@ -433,7 +438,7 @@ public sealed partial class XnVolume
             // A zero block owns nothing in any partition (checked at registration): no UDF need run to know.
             if (_types.Get(childType) is { IsData: false } ct)
             {
-                entry.Outputs = new List<Owned>?[ct.Partitions];
+                entry.Outputs = new List<UdfExtent>?[ct.Partitions];
                 Array.Fill(entry.Outputs, KnownEmpty);
             }
             // A stale entry for a free block (registered from a damaged parent) gives its page back first.
@@ -456,16 +461,16 @@ public sealed partial class XnVolume
         if (!r.Ok) return r;
         r = EnsurePage(e);
         if (!r.Ok) return r;
-        r = CheckEdits(t, partition, edits);
+        var eds = Snapshot(edits);
+        r = CheckEdits(t, partition, eds);
         if (!r.Ok) return r;
 
-        var proposed = _proposedA;
-        List<Owned>? after = null;
+        byte[]? proposed = null;
+        List<UdfExtent>? after = null;
         if (!ChecksEnabled)
         {
             if (!_registry.TryGetValue(child.Start.Value, out var ce) || ce.Parent != e.Block)
                 return Fail(XnError.NotOwned, $"block {parent} does not own {child}");
-            Propose(e.Bytes, edits, proposed);
         }
         else
         {
@@ -473,20 +478,24 @@ public sealed partial class XnVolume
             if (before is null) return Fail(XnError.Corrupt, $"owns of block {parent} partition {partition} faults ({fault})");
             int idx = IndexOf(before, child);
             if (idx < 0) return Fail(XnError.NotOwned, $"block {parent} partition {partition} does not own {child}");
-            var owned = before[idx];
+            var owned = Resolve(t, before[idx]);
             r = CheckEmpty(owned);
             if (!r.Ok) return r;
-            Propose(e.Bytes, edits, proposed);
+            proposed = _proposedA;
+            ProposeFor(t, partition, e.Bytes, eds!, proposed);
             after = _scratchAfter;
             fault = RunOwns(t, proposed, partition, after);
             if (fault != UdfFault.None) return Fail(XnError.DiffMismatch, $"owns faults on the proposed bytes ({fault})");
-            r = CompareDiff(before, after, added: null, removed: owned);
-            if (!r.Ok) return r;
+            if (!OneRemoved(before, after, idx))
+            {
+                r = CompareDiff(t, before, after, added: null, removed: owned);
+                if (!r.Ok) return r;
+            }
             r = CheckAcl(t, proposed, partition, parent);
             if (!r.Ok) return r;
         }
 
-        Commit(e, proposed, partition, after);
+        Commit(e, eds!, proposed, partition, after);
         for (ulong b = child.Start.Value; b < child.End.Value; b++)
         {
             if (_registry.Remove(b, out var gone)) DropFrame(gone);
@@ -528,7 +537,7 @@ public sealed partial class XnVolume
         if (fromBefore is null) return Fail(XnError.Corrupt, $"owns of block {from} partition {fromPartition} faults ({fault})");
         int idx = IndexOf(fromBefore, child);
         if (idx < 0) return Fail(XnError.NotOwned, $"block {from} partition {fromPartition} does not own {child}");
-        var owned = fromBefore[idx];
+        var owned = Resolve(tf, fromBefore[idx]);
         var toBefore = Output(et, tt, toPartition, out fault);
         if (toBefore is null) return Fail(XnError.Corrupt, $"owns of block {to} partition {toPartition} faults ({fault})");
 
@@ -540,7 +549,7 @@ public sealed partial class XnVolume
         if (sameBlock) ApplyEdits(pf, toEdits);
         else Propose(et.Bytes, toEdits, pt);
 
-        List<Owned>? fromAfter = null, toAfter = null;
+        List<UdfExtent>? fromAfter = null, toAfter = null;
         if (ChecksEnabled)
         {
             fromAfter = _scratchAfter;
@@ -549,18 +558,24 @@ public sealed partial class XnVolume
             if (samePartition)
             {
                 // A pointer moved inside one partition: the owned set must not change at all.
-                r = CompareDiff(fromBefore, fromAfter, added: owned, removed: owned);
+                r = CompareDiff(tf, fromBefore, fromAfter, added: owned, removed: owned);
                 if (!r.Ok) return r;
             }
             else
             {
-                r = CompareDiff(fromBefore, fromAfter, added: null, removed: owned);
-                if (!r.Ok) return r;
+                if (!OneRemoved(fromBefore, fromAfter, idx))
+                {
+                    r = CompareDiff(tf, fromBefore, fromAfter, added: null, removed: owned);
+                    if (!r.Ok) return r;
+                }
                 toAfter = _scratchAfter2;
                 fault = RunOwns(tt, pt, toPartition, toAfter);
                 if (fault != UdfFault.None) return Fail(XnError.DiffMismatch, $"owns faults on the proposed bytes of {to} ({fault})");
-                r = CompareDiff(toBefore, toAfter, added: owned, removed: null);
-                if (!r.Ok) return r;
+                if (!OneInserted(toBefore, toAfter, tt, owned))
+                {
+                    r = CompareDiff(tt, toBefore, toAfter, added: owned, removed: null);
+                    if (!r.Ok) return r;
+                }
             }
             r = CheckAcl(tf, pf, fromPartition, from);
             if (!r.Ok) return r;
@@ -622,11 +637,12 @@ public sealed partial class XnVolume
         return XnResult.Success;
     }
 
-    private static XnResult CheckEdits(XnType t, int partition, IReadOnlyList<Edit> edits)
+    private static XnResult CheckEdits(XnType t, int partition, IReadOnlyList<Edit>? edits)
     {
         if (edits is null) return Fail(XnError.NotRawRange, "edits list is null");
-        foreach (var ed in edits)
+        for (int i = 0; i < edits.Count; i++)
         {
+            var ed = edits[i];
             var err = t.CheckEdit(partition, ed.Offset, ed.Bytes.Length);
             if (err == XnError.BadPartition)
                 return Fail(err, $"edit [{ed.Offset},{ed.Offset + ed.Bytes.Length}) touches bytes of another partition than {partition}");
@@ -651,56 +667,96 @@ public sealed partial class XnVolume
             {
                 var o = Output(ce, ct, p, out var fault);
                 if (o is null) return Fail(XnError.Corrupt, $"owns of block {b} partition {p} faults ({fault})");
-                if (o.Count > 0) return Fail(XnError.NotEmpty, $"block {b} ('{ct.Name}') still owns {o[0].Extent} (partition {p}); free its children first");
+                if (o.Count > 0) return Fail(XnError.NotEmpty, $"block {b} ('{ct.Name}') still owns {Resolve(ct, o[0]).Extent} (partition {p}); free its children first");
             }
         }
         return XnResult.Success;
     }
 
-    private static int IndexOf(List<Owned> list, Extent e)
+    private static int IndexOf(List<UdfExtent> list, Extent e)
     {
-        for (int i = 0; i < list.Count; i++)
-            if (list[i].Start == e.Start.Value && list[i].Count == e.Count) return i;
+        var s = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(list);
+        for (int i = 0; i < s.Length; i++)
+            if (s[i].Start == e.Start.Value && s[i].Count == e.Count) return i;
         return -1;
     }
 
+    /// <summary>An emitted extent with its child type resolved.</summary>
+    private static Owned Resolve(XnType t, in UdfExtent x) => new(t.ChildTypes[x.TypeIndex], x.Start, x.Count);
+
+    /// <summary>A copy of the caller's edit list (null stays null, for CheckEdits to refuse), reused per call.</summary>
+    private List<Edit>? Snapshot(IReadOnlyList<Edit>? edits)
+    {
+        if (edits is null) return null;
+        _edits.Clear();
+        for (int i = 0; i < edits.Count; i++) _edits.Add(edits[i]);
+        return _edits;
+    }
+
+    /// <summary>The whole proposed block: the page with the edits applied (Move, which checks two partitions).</summary>
     private static void Propose(ReadOnlySpan<byte> page, IReadOnlyList<Edit> edits, byte[] into)
     {
         page.CopyTo(into);
         ApplyEdits(into, edits);
     }
 
-    private static void ApplyEdits(byte[] into, IReadOnlyList<Edit> edits)
+    /// <summary>
+    /// The proposed bytes the checks of an update to <paramref name="partition"/> read: the page's bytes
+    /// in <see cref="XnType.CheckedBytes"/> (owns' and the acl's read sets for it), then the edits. The
+    /// rest of <paramref name="into"/> keeps whatever earlier calls left there: no check of this partition
+    /// can read it (the verifier confines each load to the run's partition's read set), and the commit
+    /// copies only the edited ranges, which the edits wrote in full. This spares copying the whole block.
+    /// </summary>
+    private static void ProposeFor(XnType t, int partition, ReadOnlySpan<byte> page, List<Edit> edits, byte[] into)
     {
-        foreach (var ed in edits) ed.Bytes.Span.CopyTo(into.AsSpan(ed.Offset));
+        var r = t.CheckedBytes(partition);
+        for (int i = 0; i < r.Length; i += 2) page[r[i]..r[i + 1]].CopyTo(into.AsSpan(r[i]));
+        ApplyEdits(into, edits);
     }
 
-    private XnResult CheckAcl(XnType t, byte[] proposed, int partition, BlockNo block)
+    private static void ApplyEdits(Span<byte> into, IReadOnlyList<Edit> edits)
     {
-        if (t.Acl is null) return XnResult.Success;
+        for (int i = 0; i < edits.Count; i++) edits[i].Bytes.Span.CopyTo(into[edits[i].Offset..]);
+    }
+
+    private static void ApplyEdits(Span<byte> into, List<Edit> edits)
+    {
+        foreach (var ed in edits) ed.Bytes.Span.CopyTo(into[ed.Offset..]);
+    }
+
+    // Most types have no acl: that test stays inline in every update.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private XnResult CheckAcl(XnType t, byte[] proposed, int partition, BlockNo block) =>
+        t.Acl is null ? XnResult.Success : RunAcl(t, proposed, partition, block);
+
+    private XnResult RunAcl(XnType t, byte[] proposed, int partition, BlockNo block)
+    {
         _udfOut.Clear();
-        var r = t.Acl.Run(proposed, t.Acl.Partitions == 1 ? 0 : partition, _udfOut);
+        var r = t.Acl!.Run(proposed, t.Acl.Partitions == 1 ? 0 : partition, _udfOut);
         if (!r.Ok) return Fail(XnError.AclDenied, $"acl of type '{t.Name}' faults on block {block} ({r.Fault})");
         return r.Value != 0 ? XnResult.Success : Fail(XnError.AclDenied, $"acl of type '{t.Name}' refuses the change to block {block} partition {partition}");
     }
 
-    /// <summary>Compares <paramref name="after"/> with before − removed + added, as multisets.</summary>
-    private XnResult CompareDiff(List<Owned> before, List<Owned> after, Owned? added, Owned? removed)
+    /// <summary>
+    /// Compares <paramref name="after"/> with before − removed + added, as multisets, child types resolved
+    /// (sorted copies), and names the difference. The update paths first try <see cref="OneInserted"/> /
+    /// <see cref="OneRemoved"/> and come here only when those cannot show the two equal.
+    /// </summary>
+    private XnResult CompareDiff(XnType t, List<UdfExtent> before, List<UdfExtent> after, Owned? added, Owned? removed)
     {
-        if (FastSameDiff(before, after, added, removed)) return XnResult.Success;
         _expected.Clear();
-        _expected.AddRange(before);
+        foreach (var x in before) _expected.Add(Resolve(t, x));
         if (removed is { } rm) _expected.Remove(rm);
         if (added is { } ad) _expected.Add(ad);
         _scratchSorted.Clear();
-        _scratchSorted.AddRange(after);
+        foreach (var x in after) _scratchSorted.Add(Resolve(t, x));
         _expected.Sort();
         _scratchSorted.Sort();
         if (_expected.SequenceEqual(_scratchSorted)) return XnResult.Success;
-        if (added is { } x && after.Any(o => o.Start == x.Start && o.Count == x.Count && o.Type != x.Type))
+        if (added is { } a && after.Any(x => x.Start == a.Start && x.Count == a.Count && Resolve(t, x).Type != a.Type))
         {
-            var got = after.First(o => o.Start == x.Start && o.Count == x.Count);
-            return Fail(XnError.WrongType, $"owns gives {x.Extent} type {got.Type}, not the declared type {x.Type}");
+            var got = Resolve(t, after.First(x => x.Start == a.Start && x.Count == a.Count));
+            return Fail(XnError.WrongType, $"owns gives {a.Extent} type {got.Type}, not the declared type {a.Type}");
         }
         var extra = _scratchSorted.Except(_expected).Select(o => o.Extent.ToString()).ToList();
         var missing = _expected.Except(_scratchSorted).Select(o => o.Extent.ToString()).ToList();
@@ -710,47 +766,76 @@ public sealed partial class XnVolume
             + (missing.Count > 0 ? "; missing " + string.Join(",", missing) : "") + ")");
     }
 
-    /// <summary>
-    /// The common case in O(n) without sorting: owns-UDFs emit in a fixed (slot) order, so an alloc
-    /// inserts the new extent somewhere in the old sequence and a free deletes one. Anything else (a
-    /// move inside one partition, a UDF whose order depends on the data) falls back to the sorted
-    /// multiset comparison; this test only ever says "equal" when the multisets are equal.
-    /// </summary>
-    private static bool FastSameDiff(List<Owned> before, List<Owned> after, Owned? added, Owned? removed)
+    // The common case of the diff check in O(n) without sorting or resolving types: owns-UDFs emit in a
+    // fixed (slot) order, so an alloc inserts the new extent somewhere in the old sequence and a free
+    // deletes one. Anything else (a move inside one partition, a UDF whose order depends on the data)
+    // falls back to CompareDiff. These tests only ever say "equal" when the multisets are equal: equal
+    // raw extents (type index, start, count) have equal resolved types.
+
+    /// <summary>Whether <paramref name="after"/> is <paramref name="before"/> with <paramref name="added"/> inserted at one place.</summary>
+    private static bool OneInserted(List<UdfExtent> before, List<UdfExtent> after, XnType t, Owned added)
     {
-        if (added is not null && removed is not null) return false;
-        List<Owned> longer = before, shorter = after;
-        Owned extra;
-        if (added is { } a) { longer = after; shorter = before; extra = a; }
-        else if (removed is { } r) extra = r;
-        else return false;
-        if (longer.Count != shorter.Count + 1) return false;
-        var l = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(longer);
-        var s = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(shorter);
+        if (after.Count != before.Count + 1) return false;
+        var types = t.ChildTypes;
+        int type = 0;
+        while (type < types.Length && types[type].Value != added.Type.Value) type++;
+        if (type == types.Length) return false;
+        return OneExtra(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(after),
+                        System.Runtime.InteropServices.CollectionsMarshal.AsSpan(before),
+                        new UdfExtent(type, added.Start, added.Count));
+    }
+
+    /// <summary>Whether <paramref name="after"/> is <paramref name="before"/> without its extent at <paramref name="index"/>.</summary>
+    private static bool OneRemoved(List<UdfExtent> before, List<UdfExtent> after, int index)
+    {
+        if (before.Count != after.Count + 1) return false;
+        var b = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(before);
+        return OneExtra(b, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(after), b[index]);
+    }
+
+    /// <summary>Whether <paramref name="longer"/> is <paramref name="shorter"/> with <paramref name="extra"/> inserted at one place (longer is one longer).</summary>
+    private static bool OneExtra(ReadOnlySpan<UdfExtent> longer, ReadOnlySpan<UdfExtent> shorter, UdfExtent extra)
+    {
+        // Greedy: walk the equal prefix; the first difference must be the extra extent, and the rest must
+        // match shifted by one. If the two differ by that extent at one place, greedy finds it.
         int i = 0;
-        while (i < s.Length && s[i].Equals(l[i])) i++;
-        if (!l[i].Equals(extra)) return false;
-        for (; i < s.Length; i++)
-            if (!s[i].Equals(l[i + 1])) return false;
+        while (i < shorter.Length && Same(shorter[i], longer[i])) i++;
+        if (!Same(longer[i], extra)) return false;
+        for (; i < shorter.Length; i++)
+            if (!Same(shorter[i], longer[i + 1])) return false;
         return true;
     }
 
-    /// <summary>Writes the proposed bytes into the page in place (readers' views stay coherent).</summary>
-    private void Commit(RegistryEntry e, byte[] proposed, int partition, List<Owned>? after)
+    // Explicit field compares: the generated record equality goes through EqualityComparer<T> per field.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool Same(in UdfExtent a, in UdfExtent b) =>
+        a.Start == b.Start && a.Count == b.Count && a.TypeIndex == b.TypeIndex;
+
+    /// <summary>
+    /// Makes the edits in the page in place (readers' views stay coherent): with checks, the edited ranges
+    /// are copied from the checked proposal (where the edits wrote them in full, in order), so what is
+    /// committed is what was checked; with checks off there is no proposal and the edits go straight in.
+    /// </summary>
+    private void Commit(RegistryEntry e, List<Edit> edits, byte[]? proposed, int partition, List<UdfExtent>? after)
     {
-        proposed.CopyTo(e.Bytes);
+        var page = e.Bytes;
+        if (proposed is null) ApplyEdits(page, edits);
+        else
+            foreach (var ed in edits)
+                proposed.AsSpan(ed.Offset, ed.Bytes.Length).CopyTo(page[ed.Offset..]);
         e.Dirty = true;
         SetOutput(e, partition, after, swapInto: 1);
     }
 
     /// <summary>Caches <paramref name="after"/> as the partition's output; recycles the old list as scratch.</summary>
-    private void SetOutput(RegistryEntry e, int partition, List<Owned>? after, int swapInto)
+    private void SetOutput(RegistryEntry e, int partition, List<UdfExtent>? after, int swapInto)
     {
         if (e.Outputs is null) return;
         var old = e.Outputs[partition];
         e.Outputs[partition] = after;
         if (after is null) return;
-        var recycled = old is null || ReferenceEquals(old, KnownEmpty) ? new List<Owned>() : old;
+        // A fresh scratch list starts at the size just needed, so it does not regrow step by step.
+        var recycled = old is null || ReferenceEquals(old, KnownEmpty) ? new List<UdfExtent>(after.Capacity) : old;
         if (swapInto == 1) _scratchAfter = recycled; else _scratchAfter2 = recycled;
     }
 

@@ -35,7 +35,9 @@ public sealed partial class XnVolume : IDisposable
 
     /// <summary>
     /// Benchmark-only switch: with false, Alloc/Free/Move apply the edits without running owns/acl or
-    /// comparing outputs (the free-map and registry bookkeeping still happen). Never off in production.
+    /// comparing outputs, and Alloc/Free without building a proposal to check (the edits go straight into
+    /// the page; the free-map and registry bookkeeping still happen), so the difference is the whole cost
+    /// of protection. Never off in production.
     /// </summary>
     internal bool ChecksEnabled { get; set; } = true;
 

@@ -1,5 +1,6 @@
 using ExoFS.Kernel.Disk;
 using ExoFS.Kernel.Memory;
+using ExoFS.Kernel.Udf;
 using ExoFS.Xn.Types;
 
 namespace ExoFS.Xn.Registry;
@@ -60,8 +61,11 @@ internal sealed class RegistryEntry(ulong block, TypeId type, ulong parent, int 
     public HashSet<ulong>? PendingChildren { get; set; }
     /// <summary>Soft ordering (rule 3 for Move; a libFS's WriteRaw-after): blocks that should reach the disk before this one.</summary>
     public HashSet<ulong>? WriteAfter { get; set; }
-    /// <summary>Cached owns output per partition (valid while the page is cached); null = not computed.</summary>
-    public List<Owned>?[]? Outputs { get; set; }
+    /// <summary>
+    /// Cached owns output per partition, as the UDF emitted it (type = index into the type's child types;
+    /// valid while the page is cached); null = not computed.
+    /// </summary>
+    public List<UdfExtent>?[]? Outputs { get; set; }
 
     public bool Tainted => PendingChildren is { Count: > 0 };
 

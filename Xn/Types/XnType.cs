@@ -14,6 +14,7 @@ internal sealed class XnType
 
     private readonly short[] _byteOwner;   // partition index, RawWriteOwner, or NoOwner
     private readonly bool[] _rawRead;
+    private readonly int[][] _checkedBytes;   // per partition: the bytes its update checks read
 
     public XnType(TypeId id, TypeSpec spec, VerifiedUdf? owns, TypeId[] childTypes, VerifiedUdf? acl, VerifiedUdf? size)
     {
@@ -30,6 +31,7 @@ internal sealed class XnType
             // xn.data: no partitions, every byte raw.
             Array.Fill(_byteOwner, RawWriteOwner);
             Array.Fill(_rawRead, true);
+            _checkedBytes = [];
             return;
         }
         Array.Fill(_byteOwner, NoOwner);
@@ -38,6 +40,35 @@ internal sealed class XnType
                 _byteOwner.AsSpan(r.Offset, r.Length).Fill((short)p);
         foreach (var r in spec.RawWrite) _byteOwner.AsSpan(r.Offset, r.Length).Fill(RawWriteOwner);
         foreach (var r in spec.RawRead) _rawRead.AsSpan(r.Offset, r.Length).Fill(true);
+        _checkedBytes = new int[owns.Partitions][];
+        for (int p = 0; p < owns.Partitions; p++)
+        {
+            var ranges = new List<UdfByteRange>(owns.ReadSet(p));
+            int ap = acl is null ? -1 : acl.Partitions == 1 ? 0 : p;
+            if (ap >= 0 && ap < acl!.Partitions) ranges.AddRange(acl.ReadSet(ap));
+            _checkedBytes[p] = Merge(ranges);
+        }
+    }
+
+    /// <summary>
+    /// The bytes the checks of an update to partition <paramref name="partition"/> read: owns' read set
+    /// for that partition and the acl's (for its partition: 0 if it has one, else the same), as sorted,
+    /// merged [start, end) pairs. The verifier confines every load of a run to the read set of the run's
+    /// partition, so a proposal whose bytes are right in these ranges gives the checks exactly the results
+    /// they would give on the whole proposed block.
+    /// </summary>
+    public ReadOnlySpan<int> CheckedBytes(int partition) => _checkedBytes[partition];
+
+    private static int[] Merge(List<UdfByteRange> ranges)
+    {
+        ranges.Sort((a, b) => a.Offset.CompareTo(b.Offset));
+        var merged = new List<int>();
+        foreach (var r in ranges)
+        {
+            if (merged.Count > 0 && r.Offset <= merged[^1]) merged[^1] = Math.Max(merged[^1], r.End);
+            else { merged.Add(r.Offset); merged.Add(r.End); }
+        }
+        return merged.ToArray();
     }
 
     public TypeId Id { get; }

@@ -12,13 +12,15 @@ namespace ExoFS.Bench;
 /// indirect blocks own data blocks. Each round fills every inode of a few inode blocks with 12 direct
 /// and 20 indirect data blocks (raw-updating the inode's size field and a data byte after each alloc),
 /// then frees them all, syncing every few hundred operations. The same sequence runs with XN's checks on
-/// (owns before/after, diff, acl) and off (the benchmark-only switch), on a memory device so the figure
-/// is XN's CPU cost, not I/O.
+/// (owns before/after, diff, acl) and off (the benchmark-only switch), on two memory-device volumes, round
+/// by round in alternating order, so the figure is XN's CPU cost, not I/O, and machine noise hits both
+/// sides alike. Options: --rounds N (rounds per pair-set, default 16), --pairs M (default 9): N×M round
+/// pairs after a warm-up of 3×N rounds per side.
 /// </summary>
 public sealed class XnBench : IBenchmark
 {
     public string Name => "xn";
-    public string Help => "XN protection-check overhead on alloc/free/raw-write metadata work (--rounds N)";
+    public string Help => "XN protection-check overhead on alloc/free/raw-write metadata work (--rounds N --pairs M)";
 
     private const string TableOwns = """
         .udf bench.itable.owns
@@ -89,78 +91,108 @@ public sealed class XnBench : IBenchmark
 
     public int Run(string[] args)
     {
-        int rounds = 16;
-        for (int i = 0; i < args.Length; i++)
-            if (args[i] == "--rounds" && i + 1 < args.Length && int.TryParse(args[i + 1], out var r) && r > 0) rounds = r;
-
-        // Warm up both paths (JIT tiers, compiled UDFs), then alternate so machine noise hits both alike.
-        // The machine is shared, so the figure is process CPU time (time spent waiting for a core does
-        // not count); wall time is printed too.
-        Measure(checks: true, 2);
-        Measure(checks: false, 2);
-        var on = new List<Sample>();
-        var off = new List<Sample>();
-        var shares = new List<double>();
-        for (int i = 0; i < 9; i++)
+        int rounds = 16, pairs = 9;
+        for (int i = 0; i + 1 < args.Length; i++)
         {
-            // Pairs run back to back (order alternating) see the same machine load, so each pair's ratio
-            // is a fair estimate; the median over pairs is the figure.
-            var a = i % 2 == 0 ? Measure(checks: true, rounds) : null;
-            var b = Measure(checks: false, rounds);
-            a ??= Measure(checks: true, rounds);
-            on.Add(a);
-            off.Add(b);
-            shares.Add((a.Cpu - b.Cpu) / a.Cpu * 100);
+            if (args[i] == "--rounds" && int.TryParse(args[i + 1], out var r) && r > 0) rounds = r;
+            if (args[i] == "--pairs" && int.TryParse(args[i + 1], out var p) && p > 0) pairs = p;
         }
+
+        // One workload with checks on and one with them off, each on its own volume, run round by round
+        // in alternating order (on-off, off-on, ...): a round is a few ms, so machine noise (this VM
+        // shares its cores; other processes, steal time) hits the two sides of a pair alike, and the
+        // median over many pairs discards the pairs a burst of noise hit. The figure is this thread's
+        // CPU time (it counts the ephemeral GCs the workload triggers, which run on this thread, but not
+        // the JIT's background compilation); wall time is printed too. Warm-up first: the JIT's tiers
+        // settle only after the whole sequence has run a few times.
+        var on = new Workload(checks: true);
+        var off = new Workload(checks: false);
+        for (int i = 0; i < 3 * rounds; i++) { on.Round(); off.Round(); }
+        on.ResetCounters();
+        off.ResetCounters();
+        GC.Collect();
+        int n = pairs * rounds;
+        var shares = new List<double>(n);
+        double onCpu = 0, offCpu = 0, onWall = 0, offWall = 0;
+        for (int i = 0; i < n; i++)
+        {
+            var (a, aw) = i % 2 == 0 ? Timed(on) : default;
+            var (b, bw) = Timed(off);
+            if (i % 2 == 1) (a, aw) = Timed(on);
+            onCpu += a; offCpu += b; onWall += aw; offWall += bw;
+            shares.Add((a - b) / a * 100);
+        }
+        on.Finish();
+        off.Finish();
         shares.Sort();
-        double median = shares[shares.Count / 2];
-        var bestOn = on.MinBy(x => x.Cpu)!;
-        var bestOff = off.MinBy(x => x.Cpu)!;
-        double usOn = bestOn.Cpu * 1e6 / bestOn.Ops, usOff = bestOff.Cpu * 1e6 / bestOff.Ops;
-        Console.WriteLine($"xn: {bestOn.Ops} operations per run ({bestOn.Allocs} alloc, {bestOn.Frees} free, raw writes, FindFree, sync), 9 on/off pairs, CPU time");
-        Console.WriteLine($"  checks on : best {bestOn.Cpu * 1000,7:F1} ms  {usOn,5:F2} us/op   (wall {on.Min(x => x.Wall) * 1000:F1} ms, {bestOn.Bytes / bestOn.Ops} B allocated/op)");
-        Console.WriteLine($"  checks off: best {bestOff.Cpu * 1000,7:F1} ms  {usOff,5:F2} us/op   (wall {off.Min(x => x.Wall) * 1000:F1} ms, {bestOff.Bytes / bestOff.Ops} B allocated/op)");
-        Console.WriteLine($"  per alloc/free (best runs): {(bestOn.Cpu - bestOff.Cpu) * 1e6 / (bestOn.Allocs + bestOn.Frees):F2} us of checks");
-        Console.WriteLine($"  protection checks: {median:F1}% of operation time (median of pairs; best runs {(usOn - usOff) / usOn * 100:F1}%; target <= 15%)");
+        double Q(double q) => shares[(int)Math.Round(q * (shares.Count - 1))];
+        long ops = on.Ops, changes = on.Allocs + on.Frees;
+        Console.WriteLine($"xn: {n} rounds per side, {ops / n} operations per round ({on.Allocs / n} alloc, {on.Frees / n} free, raw writes, FindFree, sync),");
+        Console.WriteLine($"    checks on / off interleaved round by round; thread CPU time");
+        Console.WriteLine($"  checks on : {onCpu * 1000,7:F1} ms  {onCpu * 1e6 / ops,5:F3} us/op   (wall {onWall * 1000:F1} ms, {on.Bytes / ops} B allocated/op)");
+        Console.WriteLine($"  checks off: {offCpu * 1000,7:F1} ms  {offCpu * 1e6 / ops,5:F3} us/op   (wall {offWall * 1000:F1} ms, {off.Bytes / ops} B allocated/op)");
+        Console.WriteLine($"  per alloc/free: {(onCpu - offCpu) * 1e6 / changes:F3} us of checks (totals)");
+        Console.WriteLine($"  protection checks: {Q(0.5):F1}% of operation time (median of {n} round pairs; quartiles {Q(0.25):F1}%..{Q(0.75):F1}%; totals {(onCpu - offCpu) / onCpu * 100:F1}%; target <= 15%)");
         return 0;
     }
 
-    private sealed record Sample(double Cpu, double Wall, long Ops, long Allocs, long Frees, long Bytes);
-
-    private static Sample Measure(bool checks, int rounds)
+    private static (double Cpu, double Wall) Timed(Workload w)
     {
-        var kernel = new ExoKernel();
-        var dev = new MemoryDevice(16384);
-        var vol = XnVolume.Format(dev, kernel).Value;
-        vol.ChecksEnabled = checks;
-        var s = vol.Attach(kernel.CreateEnvironment("bench"));
-        var indirect = s.RegisterType(new TypeSpec("bench.indirect", IndirectOwns, [], [])).Value;
-        var raw = Enumerable.Range(0, 32).SelectMany(i => new[] { new ByteRange(128 * i, 16), new ByteRange(128 * i + 120, 8) }).ToList();
-        var inode = s.RegisterType(new TypeSpec("bench.inode", InodeOwns, raw, raw)).Value;
-        var table = s.RegisterType(new TypeSpec("bench.itable", TableOwns, [], [])).Value;
-        var root = s.InstallRoot("bench", table).Value.Block;
+        long wall0 = Stopwatch.GetTimestamp();
+        long cpu0 = ThreadCpuNs();
+        w.Round();
+        long cpu = ThreadCpuNs() - cpu0;
+        return (cpu * 1e-9, Stopwatch.GetElapsedTime(wall0).TotalSeconds);
+    }
 
-        var inodeBlocks = new List<BlockNo>();
-        for (int i = 0; i < InodeBlocks; i++)
+    /// <summary>One volume and its benchmark state; <see cref="Round"/> runs the sequence once over every inode.</summary>
+    private sealed class Workload
+    {
+        private readonly XnVolume _vol;
+        private readonly XnSession _s;
+        private readonly TypeId _indirect;
+        private readonly List<BlockNo> _inodeBlocks = new();
+        private readonly byte[] _size = new byte[8];
+        private readonly byte[] _dataByte = new byte[16];
+        private readonly ulong[] _blocks = new ulong[Direct + ViaIndirect];
+
+        public long Ops, Allocs, Frees, Bytes;
+
+        public Workload(bool checks)
         {
-            var b = s.FindFree(root, 1).Value;
-            Ok(s.Alloc(root, 0, [Ptr(8 * i, b.Value)], inode, new Extent(b, 1)));
-            inodeBlocks.Add(b);
+            var kernel = new ExoKernel();
+            var dev = new MemoryDevice(16384);
+            _vol = XnVolume.Format(dev, kernel).Value;
+            _vol.ChecksEnabled = checks;
+            _s = _vol.Attach(kernel.CreateEnvironment("bench"));
+            _indirect = _s.RegisterType(new TypeSpec("bench.indirect", IndirectOwns, [], [])).Value;
+            var raw = Enumerable.Range(0, 32).SelectMany(i => new[] { new ByteRange(128 * i, 16), new ByteRange(128 * i + 120, 8) }).ToList();
+            var inode = _s.RegisterType(new TypeSpec("bench.inode", InodeOwns, raw, raw)).Value;
+            var table = _s.RegisterType(new TypeSpec("bench.itable", TableOwns, [], [])).Value;
+            var root = _s.InstallRoot("bench", table).Value.Block;
+            for (int i = 0; i < InodeBlocks; i++)
+            {
+                var b = _s.FindFree(root, 1).Value;
+                Ok(_s.Alloc(root, 0, [Ptr(8 * i, b.Value)], inode, new Extent(b, 1)));
+                _inodeBlocks.Add(b);
+            }
+            Ok(_s.Sync());
         }
-        Ok(s.Sync());
 
-        long ops = 0, allocs = 0, frees = 0;
-        GC.Collect();
-        long bytes0 = GC.GetAllocatedBytesForCurrentThread();
-        var proc = Process.GetCurrentProcess();
-        var cpu0 = proc.TotalProcessorTime;
-        var sw = Stopwatch.StartNew();
-        var size = new byte[8];
-        var dataByte = new byte[16];
-        var blocks = new ulong[Direct + ViaIndirect];
-        for (int round = 0; round < rounds; round++)
+        public void ResetCounters()
         {
-            foreach (var ib in inodeBlocks)
+            Ops = Allocs = Frees = Bytes = 0;
+        }
+
+        /// <summary>Fills every inode with 12 direct and 20 indirect data blocks, then truncates it to zero; syncs.</summary>
+        public void Round()
+        {
+            var s = _s;
+            var size = _size;
+            var dataByte = _dataByte;
+            var blocks = _blocks;
+            long bytes0 = GC.GetAllocatedBytesForCurrentThread();
+            foreach (var ib in _inodeBlocks)
             {
                 for (int ino = 0; ino < 32; ino++)
                 {
@@ -175,13 +207,13 @@ public sealed class XnBench : IBenchmark
                         Ok(s.WriteRaw(d, 0, dataByte));
                         blocks[k] = d.Value;
                         hint = d;
-                        ops += 4;
-                        allocs++;
+                        Ops += 4;
+                        Allocs++;
                     }
                     var ind = s.FindFree(hint, 1).Value;
-                    Ok(s.Alloc(ib, ino, [Ptr(baseOff + 8 * Direct, ind.Value)], indirect, new Extent(ind, 1)));
-                    ops += 2;
-                    allocs++;
+                    Ok(s.Alloc(ib, ino, [Ptr(baseOff + 8 * Direct, ind.Value)], _indirect, new Extent(ind, 1)));
+                    Ops += 2;
+                    Allocs++;
                     for (int k = 0; k < ViaIndirect; k++)
                     {
                         var d = s.FindFree(ind, 1).Value;
@@ -189,38 +221,56 @@ public sealed class XnBench : IBenchmark
                         Ok(s.WriteRaw(ib, 128 * ino, size));
                         Ok(s.WriteRaw(d, 0, dataByte));
                         blocks[Direct + k] = d.Value;
-                        ops += 4;
-                        allocs++;
+                        Ops += 4;
+                        Allocs++;
                     }
-                    if (ops % SyncEvery < 4 * (Direct + ViaIndirect)) { Ok(s.Sync()); ops++; }
+                    if (Ops % SyncEvery < 4 * (Direct + ViaIndirect)) { Ok(s.Sync()); Ops++; }
                     // Truncate to zero: data under the indirect block, the indirect block, the directs.
                     for (int k = 0; k < ViaIndirect; k++)
                     {
                         Ok(s.Free(ind, k / PointersPerPartition, [Ptr(8 * k, 0)], new Extent(new BlockNo(blocks[Direct + k]), 1)));
-                        ops++;
-                        frees++;
+                        Ops++;
+                        Frees++;
                     }
                     Ok(s.Free(ib, ino, [Ptr(baseOff + 8 * Direct, 0)], new Extent(ind, 1)));
-                    frees++;
+                    Frees++;
                     for (int k = 0; k < Direct; k++)
                     {
                         Ok(s.Free(ib, ino, [Ptr(baseOff + 8 * k, 0)], new Extent(new BlockNo(blocks[k]), 1)));
                         Ok(s.WriteRaw(ib, 128 * ino, size));
-                        ops += 2;
-                        frees++;
+                        Ops += 2;
+                        Frees++;
                     }
                 }
             }
             Ok(s.Sync());
-            ops++;
+            Ops++;
+            Bytes += GC.GetAllocatedBytesForCurrentThread() - bytes0;
         }
-        sw.Stop();
-        proc.Refresh();
-        var cpu = (proc.TotalProcessorTime - cpu0).TotalSeconds;
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - bytes0;
-        if (!vol.Check().Clean) throw new InvalidOperationException("benchmark left XN inconsistent");
-        vol.Dispose();
-        return new Sample(cpu, sw.Elapsed.TotalSeconds, ops, allocs, frees, allocated);
+
+        /// <summary>Checks the volume is still consistent (the benchmark must not measure a broken sequence) and drops it.</summary>
+        public void Finish()
+        {
+            if (!_vol.Check().Clean) throw new InvalidOperationException("benchmark left XN inconsistent");
+            _vol.Dispose();
+        }
+    }
+
+    private struct TimeSpec
+    {
+        public long Seconds;
+        public long Nanoseconds;
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "clock_gettime")]
+    private static extern int ClockGetTime(int clock, out TimeSpec time);
+
+    /// <summary>CPU time of the calling thread (Linux CLOCK_THREAD_CPUTIME_ID).</summary>
+    private static long ThreadCpuNs()
+    {
+        if (!OperatingSystem.IsLinux()) throw new PlatformNotSupportedException("the xn benchmark measures thread CPU time through Linux's clock_gettime");
+        ClockGetTime(3, out var t);
+        return t.Seconds * 1_000_000_000 + t.Nanoseconds;
     }
 
     private static Edit Ptr(int offset, ulong value)
