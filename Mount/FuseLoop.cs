@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.InteropServices;
 using ExoFS.Mount.Native;
 
@@ -31,8 +32,9 @@ internal sealed unsafe class FuseLoop
     /// <summary>The primary is serving a request that waits for the disk; a helper watches the device meanwhile.</summary>
     private volatile bool _primaryBlocked;
 
-    public FuseLoop(nint session, int maxThreads, Action<string> log)
+    public FuseLoop(nint session, int maxThreads, TimeSpan spin, Action<string> log)
     {
+        _spinTicks = (long)(spin.TotalSeconds * Stopwatch.Frequency);
         _se = session;
         _fd = LibFuse.fuse_session_fd(session);
         _maxHelpers = Math.Max(0, maxThreads - 1);
@@ -52,11 +54,24 @@ internal sealed unsafe class FuseLoop
         int rc = 0;
         try
         {
+            long spinUntil = 0;
             while (LibFuse.fuse_session_exited(_se) == 0)
             {
-                if (!WaitReadable(timeoutMs: 1000)) continue;
                 int n = LibFuse.fuse_session_receive_buf(_se, &buf);
-                if (n == -Libc.EAGAIN || n == -Libc.EINTR) continue;   // a helper took it, or an interrupted request
+                if (n == -Libc.EAGAIN)
+                {
+                    // Nothing queued. Right after a reply a synchronous client usually sends its next request
+                    // within microseconds: look again for a short while before sleeping, so that request
+                    // does not pay a wakeup (on a VM, waking an idle vCPU costs more than the request).
+                    if (Stopwatch.GetTimestamp() < spinUntil)
+                    {
+                        Thread.Yield();   // the client may be waiting for this CPU
+                        continue;
+                    }
+                    WaitReadable(timeoutMs: 1000);
+                    continue;
+                }
+                if (n == -Libc.EINTR) continue;                        // an interrupted request
                 if (n <= 0) { rc = n; break; }                         // 0: unmounted (ENODEV); else a device error
                 bool blocks = false;
                 if (_maxHelpers > 0)
@@ -73,6 +88,7 @@ internal sealed unsafe class FuseLoop
                 }
                 try { LibFuse.fuse_session_process_buf(_se, &buf); }
                 finally { if (blocks) _primaryBlocked = false; }
+                spinUntil = Stopwatch.GetTimestamp() + _spinTicks;
             }
         }
         finally
@@ -82,6 +98,9 @@ internal sealed unsafe class FuseLoop
         }
         return rc < 0 ? -1 : 0;
     }
+
+    /// <summary>How long the primary keeps looking for the next request after serving one, before it sleeps.</summary>
+    private readonly long _spinTicks;
 
     /// <summary>Consecutive requests found with others queued behind them before helpers join.</summary>
     private const int BacklogStreak = 4;

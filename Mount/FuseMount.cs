@@ -201,6 +201,7 @@ public sealed unsafe class FuseMount : IDisposable
             throw new MountException($"bad subtype \"{o.Subtype}\": it must be a plain word");
         }
         if (o.MaxThreads < 1) throw new MountException($"max threads must be at least 1, not {o.MaxThreads}");
+        if (o.Spin < TimeSpan.Zero || o.Spin > TimeSpan.FromMilliseconds(100)) throw new MountException($"the spin must be between 0 and 100 ms, not {o.Spin}");
         foreach (var (name, value) in new[] { ("entry timeout", o.EntryTimeout), ("attribute timeout", o.AttrTimeout),
             ("negative timeout", o.NegativeTimeout), ("mount timeout", o.MountTimeout), ("unmount timeout", o.UnmountTimeout) })
         {
@@ -281,7 +282,7 @@ public sealed unsafe class FuseMount : IDisposable
         int rc = -1;
         try
         {
-            rc = new FuseLoop(_session, _options.MaxThreads, _log).Run();
+            rc = new FuseLoop(_session, _options.MaxThreads, _options.Spin, _log).Run();
             if (rc != 0) _log($"exofs: the FUSE session loop for {MountPoint} ended with error {rc}");
         }
         catch (Exception e)

@@ -18,6 +18,13 @@ public sealed record FuseMountOptions
     /// <summary>Upper bound on threads serving requests concurrently (one serves alone while requests do not queue; see FuseLoop).</summary>
     public int MaxThreads { get; init; } = 16;
 
+    /// <summary>
+    /// How long the loop keeps looking for the next request after serving one before it sleeps (zero: sleep at
+    /// once). A synchronous client's next request usually follows within microseconds, and sleeping costs a
+    /// wakeup per request: on the 2-core VM measured, untar took 6.1 s without the wait and 2.4 s with 200 µs.
+    /// </summary>
+    public TimeSpan Spin { get; init; } = TimeSpan.FromMicroseconds(200);
+
     /// <summary>Ask the kernel for writeback caching (kernel-side write coalescing) when it offers it.</summary>
     public bool WritebackCache { get; init; } = true;
 
