@@ -191,7 +191,7 @@ internal sealed unsafe class FuseLoop
         _stopping = true;
         List<Thread> threads;
         lock (_threads) threads = [.. _threads];
-        _wake.Release(threads.Count);
+        if (threads.Count > 0) _wake.Release(threads.Count);
         foreach (var t in threads) t.Join();
     }
 }

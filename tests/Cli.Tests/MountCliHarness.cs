@@ -134,6 +134,12 @@ internal sealed class MountCliHarness : IDisposable
         var o = Exofs("umount", mountPoint);
         Assert.True(o.Exit == 0, o.ToString());
         Assert.False(IsMounted(mountPoint));
+        // A clean unmount leaves no failure in any daemon's log (a loop or callback error is logged, not shown).
+        foreach (string log in Directory.Exists(RunDir) ? Directory.GetFiles(RunDir, "*.log") : [])
+        {
+            var bad = File.ReadLines(log).Where(l => l.Contains("exception", StringComparison.OrdinalIgnoreCase) || l.Contains("failed", StringComparison.Ordinal)).ToList();
+            Assert.True(bad.Count == 0, $"{log}:\n{string.Join("\n", bad)}");
+        }
     }
 
     public void AssertFsckClean(string image)
