@@ -44,10 +44,12 @@ public sealed partial class FfsFileSystem
         var xn = new XnClient(session, wallet);
         var root = xn.MountRoot(rootName);
         if (!root.Ok) { error = $"mounting root '{rootName}': {xn.LastRefusal}"; return root.Error; }
-        var disk = XnFfsDisk.Create(xn, deviceBlocks);
-        if (!disk.Ok) { error = $"registering the FFS types: {xn.LastRefusal}"; return disk.Error; }
+        // A read-only volume takes no registrations: the types must already be there (EUCLEAN otherwise).
+        bool readOnly = session.IsReadOnly;
+        var disk = XnFfsDisk.Create(xn, deviceBlocks, lookupOnly: readOnly);
+        if (!disk.Ok) { error = $"registering the FFS types: {xn.LastRefusal}"; return readOnly ? Errno.EUCLEAN : disk.Error; }
         if (root.Value.Type != disk.Value.SuperType) { error = $"root '{rootName}' is not an FFS superblock"; return Errno.EUCLEAN; }
-        var fs = MountOn(disk.Value, root.Value.Block);
+        var fs = MountOn(disk.Value, root.Value.Block, recover: !readOnly, readOnly: readOnly);
         error = fs.Ok ? null : fs.Error == Errno.EUCLEAN ? $"root '{rootName}' does not hold a valid FFS" : $"mount: {fs.Error} {xn.LastRefusal}".TrimEnd();
         return fs;
     }

@@ -32,13 +32,17 @@ public static class FfsImage
     }
 
     /// <summary>Mounts the FFS on an XN volume already on <paramref name="dev"/>.</summary>
+    /// <remarks>
+    /// <paramref name="readOnly"/>: nothing is ever written (no recovery, no clean-flag update); every change is
+    /// refused with EROFS. An image not cleanly unmounted is served as it is on disk.
+    /// </remarks>
     public static Result<FfsFileSystem> MountDevice(IBlockDevice dev, out string? error, bool ownsDevice = false,
-        string rootName = FfsFileSystem.DefaultRootName, int? pageFrames = null)
+        string rootName = FfsFileSystem.DefaultRootName, int? pageFrames = null, bool readOnly = false)
     {
         var kernel = pageFrames is { } n ? new ExoKernel(new KernelOptions { PageFrames = n }) : new ExoKernel();
         // After an unclean shutdown, rebuild XN's free map by reachability: the persisted map may only
         // leak, but a scan gives FFS back every block it lost track of.
-        var vol = XnVolume.Load(dev, kernel, new XnOptions { Recovery = XnRecovery.Scan });
+        var vol = XnVolume.Load(dev, kernel, new XnOptions { Recovery = XnRecovery.Scan, ReadOnly = readOnly });
         if (!vol.Ok) { error = $"XN load: {vol}"; return Errno.EUCLEAN; }
         var env = kernel.CreateEnvironment("ffs");
         var fs = FfsFileSystem.Mount(vol.Value, env, out error, rootName);
@@ -55,14 +59,18 @@ public static class FfsImage
         return FormatDevice(dev, out error, ownsDevice: true);
     }
 
-    /// <summary>Opens image file <paramref name="path"/> and mounts its FFS.</summary>
-    public static Result<FfsFileSystem> Open(string path, out string? error, string rootName = FfsFileSystem.DefaultRootName)
+    /// <summary>
+    /// Opens image file <paramref name="path"/> and mounts its FFS; with <paramref name="readOnly"/> the file is
+    /// opened read-only under a shared lock (other read-only opens may coexist) and never written.
+    /// </summary>
+    public static Result<FfsFileSystem> Open(string path, out string? error, string rootName = FfsFileSystem.DefaultRootName,
+        bool readOnly = false)
     {
         ImageFileDevice dev;
-        try { dev = ImageFileDevice.Open(path); }
+        try { dev = ImageFileDevice.Open(path, readOnly ? ImageOpenMode.ReadOnly : ImageOpenMode.ReadWrite); }
         catch (IOException e) { error = e.Message; return Errno.EIO; }
         catch (UnauthorizedAccessException e) { error = e.Message; return Errno.EACCES; }
-        return MountDevice(dev, out error, ownsDevice: true, rootName, ImagePageFrames);
+        return MountDevice(dev, out error, ownsDevice: true, rootName, ImagePageFrames, readOnly);
     }
 
     private static Result<FfsFileSystem> Finish(Result<FfsFileSystem> fs, XnVolume vol, IBlockDevice dev, bool ownsDevice)

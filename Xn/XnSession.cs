@@ -26,6 +26,9 @@ public sealed class XnSession
     /// <summary>The environment every call of this session acts for.</summary>
     public ExoEnvironment Environment { get; }
 
+    /// <summary>True when the volume was loaded read-only: every change is refused with <see cref="XnError.ReadOnly"/>.</summary>
+    public bool IsReadOnly => _vol.IsReadOnly;
+
     internal bool Holds(int root, Rights needed) => _held.TryGetValue(root, out var r) && (r & needed) == needed;
     internal bool Bind(ulong block) => _bound.Add(block);
     internal bool Unbind(ulong block) => _bound.Remove(block);

@@ -23,15 +23,16 @@ internal static class ImageOpener
     /// <summary>
     /// Opens <paramref name="image"/> and mounts the libFS under root <paramref name="rootName"/> (or the only
     /// mountable root when null). The result owns the XN volume and the image file, whose exclusive lock keeps
-    /// every other mount or fsck out until it is disposed. Null with <paramref name="error"/> set on refusal.
+    /// every other mount or fsck out until it is disposed (<paramref name="readOnly"/>: a shared lock that lets
+    /// other read-only mounts in, and nothing is written). Null with <paramref name="error"/> set on refusal.
     /// </summary>
-    public static IFileSystem? Open(string image, string? rootName, out string root, out string error)
+    public static IFileSystem? Open(string image, string? rootName, bool readOnly, out string root, out string error)
     {
         root = "";
         string? chosen = ChooseRoot(image, rootName, out error);
         if (chosen is null) return null;
         root = chosen;
-        var fs = FfsImage.Open(image, out string? why, chosen);
+        var fs = FfsImage.Open(image, out string? why, chosen, readOnly);
         if (fs.Ok) return fs.Value;
         // Lost a race with another mount between the check above and this open.
         error = why is not null && why.Contains("already open", StringComparison.Ordinal)

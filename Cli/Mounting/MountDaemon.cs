@@ -68,7 +68,7 @@ internal static class MountDaemon
         if (options is null) return Refuse(optionError);
 
         using var stopper = new Stopper();
-        IFileSystem? fs = ImageOpener.Open(request.Image, request.Root, out string root, out string error);
+        IFileSystem? fs = ImageOpener.Open(request.Image, request.Root, request.ReadOnly, out string root, out string error);
         if (fs is null) return Refuse(error);
         log($"exofs: mounting {request.Image} (root '{root}') on {request.MountPoint}");
 

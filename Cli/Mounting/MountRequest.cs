@@ -22,6 +22,10 @@ internal sealed record MountRequest(string Image, string MountPoint, string? Roo
     /// words are dropped, everything else (ro, noatime, nosuid, nodev, noexec, max_read=, ...) goes to libfuse,
     /// which refuses what it does not know. Null with <paramref name="error"/> on a malformed list.
     /// </summary>
+    /// <summary>"ro" among the options (a later "rw" undoes it): the image is opened read-only and never written.</summary>
+    public bool ReadOnly =>
+        Options.SelectMany(o => o.Split(',')).Select(o => o.Trim()).LastOrDefault(o => o is "ro" or "rw") == "ro";
+
     public FuseMountOptions? ToFuseOptions(Action<string> log, out string error)
     {
         error = "";

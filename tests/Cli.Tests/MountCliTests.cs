@@ -56,6 +56,35 @@ public sealed class MountCliTests : IDisposable
     }
 
     [FuseFact]
+    public void A_read_only_mount_serves_the_files_and_never_writes_the_image()
+    {
+        string image = _h.MakeImage();
+        string mnt = _h.NewMountPoint();
+        _h.Mount(image, mnt);
+        _h.Ok($"mkdir {Q(mnt)}/d && echo kept > {Q(mnt)}/d/f");
+        _h.Umount(mnt);
+        string hash = _h.Ok($"sha256sum {Q(image)}");
+
+        _h.Mount(image, mnt, "-o", "ro");
+        Assert.Equal("kept\n", _h.Ok($"cat {Q(mnt)}/d/f"));
+        var write = _h.Sh($"echo new > {Q(mnt)}/d/g");
+        Assert.NotEqual(0, write.Exit);
+        Assert.Contains("Read-only file system", write.Err);
+        // A second read-only mount of the same image may coexist; a read-write one may not.
+        string mnt2 = _h.NewMountPoint("mnt2");
+        _h.Mount(image, mnt2, "-o", "ro");
+        Assert.Equal("kept\n", _h.Ok($"cat {Q(mnt2)}/d/f"));
+        var rw = _h.Exofs("mount", image, _h.NewMountPoint("mnt3"));
+        Assert.NotEqual(0, rw.Exit);
+        Assert.Contains("in use", rw.Err);
+        _h.Umount(mnt2);
+        _h.Umount(mnt);
+
+        Assert.Equal(hash, _h.Ok($"sha256sum {Q(image)}"));
+        _h.AssertFsckClean(image);
+    }
+
+    [FuseFact]
     public void Refusals_are_one_line_with_a_nonzero_exit()
     {
         string image = _h.MakeImage(size: "64M");
