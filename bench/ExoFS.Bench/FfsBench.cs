@@ -41,18 +41,20 @@ public sealed class FfsBench : IBenchmark
         if (!fsr.Ok) { Console.Error.WriteLine($"ffs bench: format failed: {error}"); return 1; }
         var fs = fsr.Value;
         Console.WriteLine($"FFS on {(image ?? "a memory device")}, {blocks / 256} MiB; {files} files of {fileBytes} B; {seqMiB} MiB sequential");
-        Console.WriteLine($"{"phase",-18} {"ops",8} {"wall s",8} {"ops/s",10} {"MB/s",8} {"HDD s",9} {"SSD s",9}");
+        Console.WriteLine($"{"phase",-18} {"ops",8} {"wall s",8} {"ops/s",10} {"MB/s",8} {"HDD s",9} {"SSD s",9} {"B/op",9}");
 
         void Phase(string name, long ops, long bytes, Action body)
         {
             var (h0, s0) = (hdd.ModeledTime, ssd.ModeledTime);
+            long a0 = GC.GetAllocatedBytesForCurrentThread();
             var sw = Stopwatch.StartNew();
             body();
             Check(fs.Sync(), "sync");
             sw.Stop();
             double wall = sw.Elapsed.TotalSeconds;
+            long allocated = GC.GetAllocatedBytesForCurrentThread() - a0;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{name,-18} {ops,8} {wall,8:F3} {ops / wall,10:F0} {bytes / wall / 1e6,8:F1} {(hdd.ModeledTime - h0).TotalSeconds,9:F2} {(ssd.ModeledTime - s0).TotalSeconds,9:F2}"));
+                $"{name,-18} {ops,8} {wall,8:F3} {ops / wall,10:F0} {bytes / wall / 1e6,8:F1} {(hdd.ModeledTime - h0).TotalSeconds,9:F2} {(ssd.ModeledTime - s0).TotalSeconds,9:F2} {allocated / ops,9}"));
         }
 
         void Remount()
