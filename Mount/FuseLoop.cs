@@ -18,6 +18,12 @@ namespace ExoFS.Mount;
 /// for the disk (fsync), it wakes an idle helper or starts a new one; helpers read until the queue is
 /// empty, then sleep again.
 /// </para>
+/// <para>
+/// After serving a request the primary keeps looking for the next one for a short while (the spin, yielding
+/// the CPU between looks) before it sleeps in poll(2): a synchronous client's next request usually follows
+/// within microseconds, and on a VM that halts idle vCPUs, sleeping cost a wakeup per request that took
+/// longer than serving it.
+/// </para>
 /// </summary>
 internal sealed unsafe class FuseLoop
 {
@@ -31,13 +37,15 @@ internal sealed unsafe class FuseLoop
     private volatile bool _stopping;
     /// <summary>The primary is serving a request that waits for the disk; a helper watches the device meanwhile.</summary>
     private volatile bool _primaryBlocked;
+    /// <summary>How long the primary keeps looking for the next request after serving one, before it sleeps.</summary>
+    private readonly long _spinTicks;
 
     public FuseLoop(nint session, int maxThreads, TimeSpan spin, Action<string> log)
     {
-        _spinTicks = (long)(spin.TotalSeconds * Stopwatch.Frequency);
         _se = session;
         _fd = LibFuse.fuse_session_fd(session);
         _maxHelpers = Math.Max(0, maxThreads - 1);
+        _spinTicks = (long)(spin.TotalSeconds * Stopwatch.Frequency);
         _log = log;
     }
 
@@ -99,9 +107,6 @@ internal sealed unsafe class FuseLoop
         return rc < 0 ? -1 : 0;
     }
 
-    /// <summary>How long the primary keeps looking for the next request after serving one, before it sleeps.</summary>
-    private readonly long _spinTicks;
-
     /// <summary>Consecutive requests found with others queued behind them before helpers join.</summary>
     private const int BacklogStreak = 4;
     private int _backlogStreak;
@@ -117,13 +122,13 @@ internal sealed unsafe class FuseLoop
     }
 
     /// <summary>Waits until a request is queued (or the connection has gone: poll reports an error, and reading says so).</summary>
-    private bool WaitReadable(int timeoutMs)
+    private void WaitReadable(int timeoutMs)
     {
         PollFd p = new() { Fd = _fd, Events = Libc.POLLIN };
-        int r = Libc.poll(&p, 1, timeoutMs);
-        return r > 0;
+        Libc.poll(&p, 1, timeoutMs);
     }
 
+    /// <summary>Whether a request is queued now.</summary>
     private bool Readable()
     {
         PollFd p = new() { Fd = _fd, Events = Libc.POLLIN };
