@@ -93,11 +93,18 @@ internal sealed class Directory
         return n;
     }
 
-    private Result<(byte[] Buf, ulong Disk)> ReadBlock(DiskInode dir, ulong lb)
+    /// <summary>
+    /// One block's bytes for the call in progress (every call holds the file system lock, so one buffer
+    /// serves them all); a caller that needs two blocks at once reads the second into a new array.
+    /// </summary>
+    private readonly byte[] _scratch = new byte[FfsLayout.BlockSize];
+
+    /// <summary>Reads logical block <paramref name="lb"/> of the directory into <paramref name="into"/> (a new array if null).</summary>
+    private Result<(byte[] Buf, ulong Disk)> ReadBlock(DiskInode dir, ulong lb, byte[]? into = null)
     {
         ulong b = _map.Lookup(dir, lb);
         if (b == 0) return Errno.EIO;
-        var buf = new byte[FfsLayout.BlockSize];
+        var buf = into ?? new byte[FfsLayout.BlockSize];
         var err = _disk.Read(new BlockNo(b), 0, buf);
         return err != Errno.OK ? err : (buf, b);
     }
@@ -123,7 +130,7 @@ internal sealed class Directory
         {
             foreach (ulong lb in candidates)
             {
-                var rb = ReadBlock(dir, lb);
+                var rb = ReadBlock(dir, lb, _scratch);
                 if (!rb.Ok) return rb.Error;
                 var (buf, disk) = rb.Value;
                 int room = DirBlock.FindRoom(buf, nameBytes.Length);
@@ -165,7 +172,7 @@ internal sealed class Directory
         var idxr = IndexOf(dirIno, dir);
         if (!idxr.Ok) return idxr.Error;
         if (!idxr.Value.ByName.TryGetValue(name, out var e)) return Errno.ENOENT;
-        var rb = ReadBlock(dir, e.Block);
+        var rb = ReadBlock(dir, e.Block, _scratch);
         if (!rb.Ok) return rb.Error;
         var (buf, disk) = rb.Value;
         DirBlock.Remove(buf, e.Offset);
@@ -252,7 +259,7 @@ internal sealed class Directory
         ulong blocks = BlockCount(dir);
         for (ulong lb = (ulong)cookie / FfsLayout.BlockSize; lb < blocks; lb++)
         {
-            var rb = ReadBlock(dir, lb);
+            var rb = ReadBlock(dir, lb, _scratch);
             if (!rb.Ok) return rb.Error;
             var records = DirBlock.Parse(rb.Value.Buf);
             if (records is null) return Errno.EIO;

@@ -38,7 +38,7 @@ internal sealed class InodeTable
     {
         if (!_alloc.ValidIno(ino)) return Errno.ENOENT;
         var (block, offset, _) = _alloc.Locate(ino);
-        var buf = new byte[FfsLayout.InodeSize];
+        Span<byte> buf = stackalloc byte[FfsLayout.InodeSize];
         var err = _disk.Read(block, offset, buf);
         if (err != Errno.OK) return err;
         var inode = DiskInode.ReadFrom(buf);
