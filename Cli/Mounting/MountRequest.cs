@@ -31,6 +31,7 @@ internal sealed record MountRequest(string Image, string MountPoint, string? Roo
         error = "";
         var extra = new List<string>();
         bool allowOther = false, debug = false;
+        TimeSpan? spin = null;
         string fsName = Image;
         foreach (string raw in Options.SelectMany(o => o.Split(',')))
         {
@@ -43,14 +44,26 @@ internal sealed record MountRequest(string Image, string MountPoint, string? Roo
                 case "debug": debug = true; break;
                 default:
                     if (opt.StartsWith("fsname=", StringComparison.Ordinal)) fsName = opt["fsname=".Length..];
+                    else if (opt.StartsWith("spin=", StringComparison.Ordinal))
+                    {
+                        // How long the daemon looks for the next request before sleeping (see FuseMountOptions.Spin).
+                        if (!int.TryParse(opt["spin=".Length..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int us) || us > 100_000)
+                        {
+                            error = $"spin= takes microseconds from 0 to 100000, not '{opt["spin=".Length..]}'";
+                            return null;
+                        }
+                        spin = TimeSpan.FromMicroseconds(us);
+                    }
                     else if (opt.StartsWith("subtype=", StringComparison.Ordinal)) { error = "the subtype is always exofs (mounts show as fuse.exofs)"; return null; }
                     else extra.Add(opt);
                     break;
             }
         }
         if (fsName.Length == 0) { error = "fsname= needs a value"; return null; }
+        var defaults = new FuseMountOptions();
         return new FuseMountOptions
         {
+            Spin = spin ?? defaults.Spin,
             FsName = fsName,
             Subtype = "exofs",
             AllowOther = allowOther,

@@ -218,6 +218,14 @@ public sealed class MountCliTests : IDisposable
         Assert.Null(new MountRequest("/x.img", "/mnt", null, ["ro,,noatime"]).ToFuseOptions(_ => { }, out error));
         Assert.Contains("empty mount option", error);
         Assert.Equal("/x.img", new MountRequest("/x.img", "/mnt", null, []).ToFuseOptions(_ => { }, out _)!.FsName);
+        Assert.Equal(TimeSpan.FromMicroseconds(200), new MountRequest("/x.img", "/mnt", null, []).ToFuseOptions(_ => { }, out _)!.Spin);
+        Assert.Equal(TimeSpan.Zero, new MountRequest("/x.img", "/mnt", null, ["spin=0"]).ToFuseOptions(_ => { }, out _)!.Spin);
+        Assert.Equal(TimeSpan.FromMicroseconds(50), new MountRequest("/x.img", "/mnt", null, ["noatime,spin=50"]).ToFuseOptions(_ => { }, out _)!.Spin);
+        foreach (string bad in new[] { "spin=", "spin=-1", "spin=fast", "spin=100001" })
+        {
+            Assert.Null(new MountRequest("/x.img", "/mnt", null, [bad]).ToFuseOptions(_ => { }, out error));
+            Assert.StartsWith("spin= takes microseconds", error);
+        }
     }
 
     [Fact]
