@@ -32,7 +32,11 @@ public sealed class PhysicalMemory
 
     private readonly ExoKernel _kernel;
     private readonly Lock _lock = new();
-    private readonly byte[] _store;
+    // Frame memory, in chunks allocated on first use: a kernel booted for a short job (a crash-state
+    // recovery, fsck of a small image) touches a few frames, and 4 MiB zeroed up front per boot was most of
+    // a crash campaign's system time. Chunks stay below the large-object threshold.
+    private const int ChunkFrames = 16;
+    private readonly byte[]?[] _chunks;
     private readonly int[] _owner;          // EnvId.Value of the owner; 0 = free (ids start at 1)
     private readonly ulong[] _generation;   // allocations of each frame so far
     private readonly long[] _allocSeq;      // when each frame was last allocated (abort-protocol order)
@@ -44,7 +48,7 @@ public sealed class PhysicalMemory
     internal PhysicalMemory(ExoKernel kernel, int frames)
     {
         _kernel = kernel;
-        _store = new byte[checked((long)frames * PageFrame.Size)];
+        _chunks = new byte[]?[(frames + ChunkFrames - 1) / ChunkFrames];
         _owner = new int[frames];
         _generation = new ulong[frames];
         _allocSeq = new long[frames];
@@ -325,7 +329,8 @@ public sealed class PhysicalMemory
         for (int i = 0; i < count; i++)
         {
             int f = _free.Pop();
-            var bytes = _store.AsMemory(f * PageFrame.Size, PageFrame.Size);
+            var chunk = _chunks[f / ChunkFrames] ??= new byte[ChunkFrames * PageFrame.Size];
+            var bytes = chunk.AsMemory(f % ChunkFrames * PageFrame.Size, PageFrame.Size);
             bytes.Span.Clear();
             _owner[f] = env.Value;
             _allocSeq[f] = ++_seq;

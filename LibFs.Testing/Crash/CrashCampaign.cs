@@ -22,6 +22,12 @@ public sealed record CrashCampaignOptions
 
     /// <summary>Workload runs spent shrinking each failure (0 = report it unshrunk).</summary>
     public int ShrinkBudget { get; init; } = 200;
+
+    /// <summary>
+    /// Workloads explored at once (each on its own devices and mounts). The report does not depend on it:
+    /// failures are shrunk and reported in plan order once every workload has run.
+    /// </summary>
+    public int Parallelism { get; init; } = Environment.ProcessorCount;
 }
 
 /// <summary>One failed case: how to replay it, the workload as generated and as shrunk, and the failure.</summary>
@@ -72,26 +78,36 @@ public static class CrashCampaign
         ArgumentNullException.ThrowIfNull(options);
         var plan = Plan(target.Name, options);
         var clock = Stopwatch.StartNew();
-        var failures = new List<CrashCampaignFailure>();
+        var results = new CrashRunResult[plan.Count];
+        var gate = new object();
         long states = 0, points = 0;
-        int passed = 0;
-        foreach (var (workload, replay) in plan)
+        int done = 0, failed = 0;
+        // Workloads are independent (each explorer has its own devices, mounts and oracle), so they run
+        // side by side; progress is reported as each finishes, under one lock.
+        Parallel.For(0, plan.Count, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, options.Parallelism) }, i =>
         {
-            var r = CrashExplorer.Run(target, workload, options.Explorer);
-            states += r.StatesChecked;
-            points += r.CrashPoints;
-            if (r.Passed) passed++;
-            else
+            var r = CrashExplorer.Run(target, plan[i].Workload, options.Explorer);
+            results[i] = r;
+            lock (gate)
             {
-                var shrunk = Minimize(target, r, options);
-                states += shrunk.StatesChecked;
-                var f = new CrashCampaignFailure(replay, workload, shrunk.Minimal, shrunk.Failure);
-                failures.Add(f);
-                onFailure?.Invoke(f);
+                states += r.StatesChecked;
+                points += r.CrashPoints;
+                done++;
+                if (!r.Passed) failed++;
+                progress?.Invoke(new CrashCampaignProgress(done, plan.Count, failed, states, clock.Elapsed));
             }
-            progress?.Invoke(new CrashCampaignProgress(passed + failures.Count, plan.Count, failures.Count, states, clock.Elapsed));
+        });
+        var failures = new List<CrashCampaignFailure>();
+        for (int i = 0; i < plan.Count; i++)
+        {
+            if (results[i].Passed) continue;
+            var shrunk = Minimize(target, results[i], options);
+            states += shrunk.StatesChecked;
+            var f = new CrashCampaignFailure(plan[i].Replay, plan[i].Workload, shrunk.Minimal, shrunk.Failure);
+            failures.Add(f);
+            onFailure?.Invoke(f);
         }
-        return new CrashCampaignReport(passed, failures.Count, states, points, clock.Elapsed, failures);
+        return new CrashCampaignReport(plan.Count - failures.Count, failures.Count, states, points, clock.Elapsed, failures);
     }
 
     /// <summary>
