@@ -71,8 +71,8 @@ public sealed partial class XnVolume
     /// number, so the entry's block goes after the inode's table block). XN records a soft edge that Sync,
     /// WriteBack and write-back under pressure all honour; the edge holds until <paramref name="block"/> is
     /// next written. The caller needs Write on <paramref name="block"/> and Read on <paramref name="after"/>
-    /// (an edge can delay only the caller's own block). A cycle of such edges is broken at Sync by dropping
-    /// the edge that closes it, so a libFS that needs the order must not declare one.
+    /// (an edge can delay only the caller's own block). An edge that would close a cycle is not recorded
+    /// (see below); Sync also drops a soft edge that closes a cycle with Move's edges.
     /// </summary>
     internal XnResult WriteRawAfterLocked(XnSession s, BlockNo block, int offset, ReadOnlySpan<byte> bytes, BlockNo after)
     {
