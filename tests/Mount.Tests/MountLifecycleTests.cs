@@ -68,6 +68,20 @@ public class MountLifecycleTests
         Assert.True(fsync.Wait(TimeSpan.FromSeconds(5)));
     });
 
+    [FuseFact]
+    public Task A_loop_that_never_spins_serves_sequential_and_parallel_clients() => Task.Run(() =>
+    {
+        // Spin zero: the loop sleeps in poll(2) after every request, the path a spinning loop takes only when idle.
+        using var m = TestMount.Start(options: new FuseMountOptions { Spin = TimeSpan.Zero });
+        for (int i = 0; i < 20; i++) File.WriteAllText(m.P($"s{i}"), $"seq {i}");
+        Parallel.For(0, 8, i =>
+        {
+            for (int j = 0; j < 10; j++) File.WriteAllText(m.P($"p{i}-{j}"), $"par {i} {j}");
+        });
+        for (int i = 0; i < 20; i++) Assert.Equal($"seq {i}", File.ReadAllText(m.P($"s{i}")));
+        Assert.Equal(100, Directory.GetFiles(m.Dir).Length);
+    });
+
     [FuseTheory]
     [InlineData(true)]
     [InlineData(false)]
@@ -143,6 +157,8 @@ public class MountLifecycleTests
         Assert.Throws<MountException>(() => FuseMount.BuildOptionString(new FuseMountOptions { Subtype = "a,b" }));
         Assert.Throws<MountException>(() => FuseMount.BuildOptionString(new FuseMountOptions { MaxThreads = 0 }));
         Assert.Throws<MountException>(() => FuseMount.BuildOptionString(new FuseMountOptions { EntryTimeout = TimeSpan.FromSeconds(-1) }));
+        Assert.Throws<MountException>(() => FuseMount.BuildOptionString(new FuseMountOptions { Spin = TimeSpan.FromMilliseconds(-1) }));
+        Assert.Throws<MountException>(() => FuseMount.BuildOptionString(new FuseMountOptions { Spin = TimeSpan.FromSeconds(1) }));
         Assert.Equal("fsname=/img\\,1,subtype=exofs,default_permissions,allow_other,noatime",
             FuseMount.BuildOptionString(new FuseMountOptions { FsName = "/img,1", AllowOther = true, ExtraOptions = ["noatime"] }));
     }
