@@ -178,6 +178,22 @@ public sealed class XnSession
         }
     }
 
+    /// <summary>
+    /// <see cref="Alloc(BlockNo, int, IReadOnlyList{Edit}, TypeId, Extent)"/> of several extents into one
+    /// partition in one step (a run of file blocks under one indirect block): owns after = before ∪
+    /// <paramref name="children"/>, each free and none overlapping another. One owns run checks them all.
+    /// </summary>
+    public XnResult Alloc(BlockNo parent, int partition, IReadOnlyList<Edit> edits, TypeId childType, IReadOnlyList<Extent> children)
+    {
+        lock (_vol.Gate)
+        {
+            var refused = Enter();
+            if (!refused.Ok) return refused;
+            try { return _vol.AllocLocked(this, parent, partition, edits, childType, children); }
+            finally { Leave(); }
+        }
+    }
+
     /// <summary>A free extent of <paramref name="count"/> blocks at or after <paramref name="hint"/> (wrapping). Nothing is reserved.</summary>
     public XnResult<BlockNo> FindFree(BlockNo hint, ulong count) => Call(() => _vol.FindFreeLocked(hint, count));
 

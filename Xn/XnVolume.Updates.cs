@@ -381,7 +381,14 @@ public sealed partial class XnVolume
 
     // ------------------------------------------------------------------ Alloc / Free / Move
 
-    internal XnResult AllocLocked(XnSession s, BlockNo parent, int partition, IReadOnlyList<Edit> edits, TypeId childType, Extent child)
+    internal XnResult AllocLocked(XnSession s, BlockNo parent, int partition, IReadOnlyList<Edit> edits, TypeId childType, Extent child) =>
+        AllocLocked(s, parent, partition, edits, childType, [child]);
+
+    /// <summary>
+    /// Alloc of several extents into one partition in one step: owns after = before ∪ children (as a multiset),
+    /// each child free, inside the disk, outside XN's reserved blocks, and not overlapping another.
+    /// </summary>
+    internal XnResult AllocLocked(XnSession s, BlockNo parent, int partition, IReadOnlyList<Edit> edits, TypeId childType, IReadOnlyList<Extent> children)
     {
         if (IsReadOnly) return Fail(XnError.ReadOnly, "volume is read-only");
         var a = Authorize(s, parent, Rights.Alloc, out var e);
@@ -390,14 +397,22 @@ public sealed partial class XnVolume
         var r = CheckPartition(t, partition);
         if (!r.Ok) return r;
         if (_types.Get(childType) is null) return Fail(XnError.UnknownType, $"no type {childType}");
-        r = CheckExtent(child);
-        if (!r.Ok) return r;
-        if (child.Start.Value < Layout.ReservedEnd)
-            return Fail(XnError.NotFree, $"extent {child} overlaps XN's reserved blocks [0,{Layout.ReservedEnd})");
-        var free = _free.CheckFree(child);
-        if (free == XnError.FreeDeferred)
-            return Fail(free, $"extent {child} was freed but its parent's nullifying write is not durable yet");
-        if (free != XnError.None) return Fail(free, $"extent {child} is not free");
+        if (children is null || children.Count == 0) return Fail(XnError.OutOfDisk, "no extent to allocate");
+        for (int i = 0; i < children.Count; i++)
+        {
+            var child = children[i];
+            r = CheckExtent(child);
+            if (!r.Ok) return r;
+            if (child.Start.Value < Layout.ReservedEnd)
+                return Fail(XnError.NotFree, $"extent {child} overlaps XN's reserved blocks [0,{Layout.ReservedEnd})");
+            for (int j = 0; j < i; j++)
+                if (child.Start.Value < children[j].End.Value && children[j].Start.Value < child.End.Value)
+                    return Fail(XnError.NotFree, $"extents {children[j]} and {child} overlap");
+            var free = _free.CheckFree(child);
+            if (free == XnError.FreeDeferred)
+                return Fail(free, $"extent {child} was freed but its parent's nullifying write is not durable yet");
+            if (free != XnError.None) return Fail(free, $"extent {child} is not free");
+        }
         r = EnsurePage(e);
         if (!r.Ok) return r;
         var eds = Snapshot(edits);
@@ -415,10 +430,18 @@ public sealed partial class XnVolume
             after = _scratchAfter;
             fault = RunOwns(t, proposed, partition, after);
             if (fault != UdfFault.None) return Fail(XnError.DiffMismatch, $"owns faults on the proposed bytes ({fault})");
-            var added = new Owned(childType, child.Start.Value, child.Count);
-            if (!OneInserted(before, after, t, added))
+            if (children.Count == 1)
             {
-                r = CompareDiff(t, before, after, added, removed: null);
+                var added = new Owned(childType, children[0].Start.Value, children[0].Count);
+                if (!OneInserted(before, after, t, added))
+                {
+                    r = CompareDiff(t, before, after, added, removed: null);
+                    if (!r.Ok) return r;
+                }
+            }
+            else
+            {
+                r = CompareDiff(t, before, after, children.Select(c => new Owned(childType, c.Start.Value, c.Count)), removed: null);
                 if (!r.Ok) return r;
             }
             r = CheckAcl(t, proposed, partition, parent);
@@ -427,24 +450,27 @@ public sealed partial class XnVolume
 
         // Commit point: nothing above changed any state.
         Commit(e, eds!, proposed, partition, after);
-        _free.Allocate(child);
         e.PendingChildren ??= new HashSet<ulong>();
-        for (ulong b = child.Start.Value; b < child.End.Value; b++)
+        foreach (var child in children)
         {
-            // Zero-filled and initialized in the cache; on disk it is uninitialized until written, so
-            // the parent is tainted until then (rule 1).
-            var entry = new RegistryEntry(b, childType, e.Block, partition, e.Root)
-            { ZeroFill = true, Dirty = true, OnDisk = false, ChildrenRegistered = true };
-            // A zero block owns nothing in any partition (checked at registration): no UDF need run to know.
-            if (_types.Get(childType) is { IsData: false } ct)
+            _free.Allocate(child);
+            for (ulong b = child.Start.Value; b < child.End.Value; b++)
             {
-                entry.Outputs = new List<UdfExtent>?[ct.Partitions];
-                Array.Fill(entry.Outputs, KnownEmpty);
+                // Zero-filled and initialized in the cache; on disk it is uninitialized until written, so
+                // the parent is tainted until then (rule 1).
+                var entry = new RegistryEntry(b, childType, e.Block, partition, e.Root)
+                { ZeroFill = true, Dirty = true, OnDisk = false, ChildrenRegistered = true };
+                // A zero block owns nothing in any partition (checked at registration): no UDF need run to know.
+                if (_types.Get(childType) is { IsData: false } ct)
+                {
+                    entry.Outputs = new List<UdfExtent>?[ct.Partitions];
+                    Array.Fill(entry.Outputs, KnownEmpty);
+                }
+                // A stale entry for a free block (registered from a damaged parent) gives its page back first.
+                if (_registry.TryGetValue(b, out var stale)) DropFrame(stale);
+                _registry.Add(entry);
+                e.PendingChildren.Add(b);
             }
-            // A stale entry for a free block (registered from a damaged parent) gives its page back first.
-            if (_registry.TryGetValue(b, out var stale)) DropFrame(stale);
-            _registry.Add(entry);
-            e.PendingChildren.Add(b);
         }
         return XnResult.Success;
     }
@@ -742,12 +768,17 @@ public sealed partial class XnVolume
     /// (sorted copies), and names the difference. The update paths first try <see cref="OneInserted"/> /
     /// <see cref="OneRemoved"/> and come here only when those cannot show the two equal.
     /// </summary>
-    private XnResult CompareDiff(XnType t, List<UdfExtent> before, List<UdfExtent> after, Owned? added, Owned? removed)
+    private XnResult CompareDiff(XnType t, List<UdfExtent> before, List<UdfExtent> after, Owned? added, Owned? removed) =>
+        CompareDiff(t, before, after, added is { } ad ? [ad] : [], removed);
+
+    private XnResult CompareDiff(XnType t, List<UdfExtent> before, List<UdfExtent> after, IEnumerable<Owned> addedAll, Owned? removed)
     {
+        var addedList = addedAll as IReadOnlyList<Owned> ?? addedAll.ToList();
+        Owned? added = addedList.Count == 1 ? addedList[0] : null;
         _expected.Clear();
         foreach (var x in before) _expected.Add(Resolve(t, x));
         if (removed is { } rm) _expected.Remove(rm);
-        if (added is { } ad) _expected.Add(ad);
+        foreach (var ad in addedList) _expected.Add(ad);
         _scratchSorted.Clear();
         foreach (var x in after) _scratchSorted.Add(Resolve(t, x));
         _expected.Sort();

@@ -427,4 +427,25 @@ public class AdversarialTests
         w.Refused(XnError.UnknownRoot, () => w.F.B.MountRoot("nosuch", w.F.RootB.Capability));
         w.Refused(XnError.UnknownType, () => w.F.B.InstallRoot("c", new TypeId(999)));
     }
+
+    [Fact]
+    public void A_multi_extent_alloc_must_claim_exactly_what_its_edits_add()
+    {
+        var w = new World();
+        ulong x = w.F.FreeBlock(), y = w.F.FreeBlock(x + 1), z = w.F.FreeBlock(y + 1);
+        Extent[] three = [One(x), One(y), One(z)];
+        // Three pointers written, two claimed; two written, three claimed.
+        w.Refused(XnError.DiffMismatch, () => w.F.A.Alloc(w.RootA, 1, [Ptr(Slot(1, 0), x), Ptr(Slot(1, 1), y), Ptr(Slot(1, 2), z)], XnTypes.Data, [One(x), One(y)]));
+        w.Refused(XnError.DiffMismatch, () => w.F.A.Alloc(w.RootA, 1, [Ptr(Slot(1, 0), x), Ptr(Slot(1, 1), y)], XnTypes.Data, three));
+        // The same block twice, overlapping extents, a block another root owns, an empty claim.
+        w.Refused(XnError.NotFree, () => w.F.A.Alloc(w.RootA, 1, [Ptr(Slot(1, 0), x), Ptr(Slot(1, 1), x)], XnTypes.Data, [One(x), One(x)]));
+        w.Refused(XnError.NotFree, () => w.F.A.Alloc(w.RootA, 1, [Ptr(Slot(1, 0), x)], XnTypes.Data, [new Extent(new BlockNo(x), 2), One(y)]));
+        w.Refused(XnError.NotFree, () => w.F.A.Alloc(w.RootA, 1, [Ptr(Slot(1, 0), x), Ptr(Slot(1, 1), w.E0)], XnTypes.Data, [One(x), One(w.E0)]));
+        w.Refused(XnError.OutOfDisk, () => w.F.A.Alloc(w.RootA, 1, [], XnTypes.Data, Array.Empty<Extent>()));
+        // The honest claim goes through, and the three blocks are owned after a sync.
+        Assert.True(w.F.A.Alloc(w.RootA, 1, [Ptr(Slot(1, 0), x), Ptr(Slot(1, 1), y), Ptr(Slot(1, 2), z)], XnTypes.Data, three).Ok);
+        Assert.Equal(XnError.NotFree, w.F.A.Alloc(w.RootA, 2, Set(Slot(2, 0), y), XnTypes.Data, One(y)).Error);
+        Assert.True(w.F.A.Sync().Ok);
+        Assert.Empty(w.F.Vol.Check().Errors);
+    }
 }
