@@ -4,16 +4,15 @@ using System.Text.RegularExpressions;
 namespace ExoFS.Cli.Tests;
 
 /// <summary>
-/// A fact that needs real FUSE mounts: skipped, with the reason shown by the runner, where /dev/fuse is absent
-/// (or the test runs unprivileged without fusermount3). Everywhere else it runs.
+/// A fact that needs real FUSE mounts, skipped where they cannot run (<see cref="FuseSupport.Why"/>, shared
+/// with Mount.Tests). Unlike Mount.Tests' attribute it sets no Timeout: these tests are synchronous and time
+/// every child process themselves.
 /// </summary>
 public sealed class FuseFactAttribute : FactAttribute
 {
     public FuseFactAttribute()
     {
-        if (!File.Exists("/dev/fuse")) Skip = "/dev/fuse is absent: real FUSE mounts cannot be tested here";
-        else if (Environment.UserName != "root" && !File.Exists("/usr/bin/fusermount3") && !File.Exists("/bin/fusermount3"))
-            Skip = "not root and fusermount3 is not installed: cannot mount FUSE file systems";
+        if (FuseSupport.Why() is { } reason) Skip = reason;
     }
 }
 

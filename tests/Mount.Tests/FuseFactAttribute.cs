@@ -8,18 +8,8 @@ public sealed class FuseFactAttribute : FactAttribute
 {
     public FuseFactAttribute()
     {
-        if (Why() is { } reason) Skip = reason;
+        if (FuseSupport.Why() is { } reason) Skip = reason;
         Timeout = 120_000;
-    }
-
-    internal static string? Why()
-    {
-        if (!File.Exists("/dev/fuse")) return "/dev/fuse is absent: real FUSE mounts cannot be tested here";
-        if (Environment.UserName != "root" && !File.Exists("/usr/bin/fusermount3") && !File.Exists("/bin/fusermount3"))
-        {
-            return "not root and fusermount3 is not installed: cannot mount FUSE file systems";
-        }
-        return null;
     }
 }
 
@@ -28,7 +18,7 @@ public sealed class FuseTheoryAttribute : TheoryAttribute
 {
     public FuseTheoryAttribute()
     {
-        if (FuseFactAttribute.Why() is { } reason) Skip = reason;
+        if (FuseSupport.Why() is { } reason) Skip = reason;
         Timeout = 120_000;
     }
 }
