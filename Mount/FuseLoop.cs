@@ -76,7 +76,7 @@ internal sealed unsafe class FuseLoop
                         Thread.Yield();   // the client may be waiting for this CPU
                         continue;
                     }
-                    WaitReadable(timeoutMs: 1000);
+                    Poll(timeoutMs: 1000);
                     continue;
                 }
                 if (n == -Libc.EINTR) continue;                        // an interrupted request
@@ -88,7 +88,7 @@ internal sealed unsafe class FuseLoop
                     // (several busy clients): a request queued behind a quick one is usually the kernel's
                     // asynchronous RELEASE/WRITE/FORGET from the same client. One that waits for the disk
                     // gets a helper watching the device for as long as it runs.
-                    bool queued = Readable();
+                    bool queued = Poll(timeoutMs: 0);
                     _backlogStreak = queued ? _backlogStreak + 1 : 0;
                     blocks = MayBlock(&buf);
                     if (blocks) _primaryBlocked = true;
@@ -121,18 +121,14 @@ internal sealed unsafe class FuseLoop
         return opcode is OpFsync or OpFsyncDir;
     }
 
-    /// <summary>Waits until a request is queued (or the connection has gone: poll reports an error, and reading says so).</summary>
-    private void WaitReadable(int timeoutMs)
+    /// <summary>
+    /// Whether a request is queued, waiting up to <paramref name="timeoutMs"/> for one (0: just look). A
+    /// connection that has gone also wakes the wait: reading then says so.
+    /// </summary>
+    private bool Poll(int timeoutMs)
     {
         PollFd p = new() { Fd = _fd, Events = Libc.POLLIN };
-        Libc.poll(&p, 1, timeoutMs);
-    }
-
-    /// <summary>Whether a request is queued now.</summary>
-    private bool Readable()
-    {
-        PollFd p = new() { Fd = _fd, Events = Libc.POLLIN };
-        return Libc.poll(&p, 1, 0) > 0 && (p.Revents & Libc.POLLIN) != 0;
+        return Libc.poll(&p, 1, timeoutMs) > 0 && (p.Revents & Libc.POLLIN) != 0;
     }
 
     /// <summary>Requests are queued behind the one being served: an idle helper takes them, or a new one if none is idle.</summary>
@@ -163,7 +159,7 @@ internal sealed unsafe class FuseLoop
                 int n = LibFuse.fuse_session_receive_buf(_se, &buf);
                 if (n > 0)
                 {
-                    if (Readable()) WakeHelper();
+                    if (Poll(timeoutMs: 0)) WakeHelper();
                     LibFuse.fuse_session_process_buf(_se, &buf);
                     continue;
                 }
@@ -171,7 +167,7 @@ internal sealed unsafe class FuseLoop
                 if (n == -Libc.EAGAIN && _primaryBlocked)
                 {
                     // Stand in for the primary while it waits for the disk.
-                    WaitReadable(timeoutMs: 50);
+                    Poll(timeoutMs: 50);
                     continue;
                 }
                 // The queue is empty (EAGAIN) or the session has ended (the primary sees it too): sleep.

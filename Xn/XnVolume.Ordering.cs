@@ -26,7 +26,7 @@ public sealed partial class XnVolume
             // their own dependency levels.
             if (e.WriteAfter is { Count: > 0 })
             {
-                var ahead = DependencyClosure(e);
+                var ahead = DependencyClosure(e, withChildren: false);
                 if (ahead.Count > 0)
                 {
                     var r = WriteInLevels(ahead);
@@ -46,14 +46,17 @@ public sealed partial class XnVolume
     }
 
     /// <summary>
-    /// The dirty blocks <paramref name="e"/> must follow, directly or through others: its soft edges
-    /// (<see cref="RegistryEntry.WriteAfter"/>) and, from those on, both kinds of edge. Not <paramref name="e"/> itself.
+    /// The dirty blocks <paramref name="e"/> must follow, directly or through others: the targets of its soft
+    /// edges (<see cref="RegistryEntry.WriteAfter"/>), with its own unwritten children too when
+    /// <paramref name="withChildren"/>, and from those on both kinds of edge. Not <paramref name="e"/> itself.
     /// </summary>
-    private List<RegistryEntry> DependencyClosure(RegistryEntry e)
+    private List<RegistryEntry> DependencyClosure(RegistryEntry e, bool withChildren)
     {
         var seen = new HashSet<ulong> { e.Block };
         var result = new List<RegistryEntry>();
-        var stack = new Stack<ulong>(e.WriteAfter!);
+        var stack = new Stack<ulong>();
+        if (e.WriteAfter is { } own) foreach (var c in own) stack.Push(c);
+        if (withChildren && e.PendingChildren is { } kids0) foreach (var c in kids0) stack.Push(c);
         while (stack.Count > 0)
         {
             ulong b = stack.Pop();
@@ -90,28 +93,10 @@ public sealed partial class XnVolume
         return r;
     }
 
-    /// <summary>Whether dirty <paramref name="e"/> must be written after <paramref name="block"/> (through any chain of edges).</summary>
-    private bool MustFollow(RegistryEntry e, ulong block)
-    {
-        if (e.PendingChildren is not { Count: > 0 } && e.WriteAfter is not { Count: > 0 }) return false;
-        var seen = new HashSet<ulong> { e.Block };
-        var stack = new Stack<RegistryEntry>();
-        stack.Push(e);
-        while (stack.Count > 0)
-        {
-            var d = stack.Pop();
-            foreach (var set in (ReadOnlySpan<HashSet<ulong>?>)[d.PendingChildren, d.WriteAfter])
-            {
-                if (set is null) continue;
-                foreach (var c in set)
-                {
-                    if (c == block) return true;
-                    if (seen.Add(c) && _registry.TryGetValue(c, out var ce) && ce.Dirty) stack.Push(ce);
-                }
-            }
-        }
-        return false;
-    }
+    /// <summary>Whether dirty <paramref name="e"/> must be written after dirty <paramref name="block"/> (through any chain of edges).</summary>
+    private bool MustFollow(RegistryEntry e, ulong block) =>
+        (e.PendingChildren is { Count: > 0 } || e.WriteAfter is { Count: > 0 })
+        && DependencyClosure(e, withChildren: true).Exists(d => d.Block == block);
 
     /// <summary>Whether <paramref name="block"/> is cached with changes not yet written (tests).</summary>
     internal bool IsDirty(ulong block) { lock (Gate) return _registry.TryGetValue(block, out var e) && e.Dirty; }
