@@ -250,26 +250,8 @@ public sealed partial class FfsFileSystem
     }
 
     /// <summary>
-    /// Writes inode <paramref name="ino"/>'s table block now (XN orders every later write after it); if XN
-    /// must first write blocks the table block points to, syncs instead. Lock held.
-    /// </summary>
-    private Errno PersistInode(ulong ino)
-    {
-        var table = _alloc.Locate(ino).Block;
-        var err = _disk.WriteBack(table);
-        if (err != Errno.EAGAIN) return err;
-        // The table block points at blocks not yet written (a new directory's first block, a long
-        // symlink's target): write the inode's first block ahead of it rather than the whole volume.
-        var r = _inodes.GetAny(ino);
-        ulong first = r.Ok ? _map.Lookup(r.Value, 0) : 0;
-        if (first != 0 && _disk.WriteBack(new BlockNo(first)) == Errno.OK && (err = _disk.WriteBack(table)) != Errno.EAGAIN)
-            return err;
-        return _disk.Sync();
-    }
-
-    /// <summary>
-    /// Crash tests only: false skips writing a new or newly named inode before the directory entry that
-    /// names it (the "entry before its inode" broken variant the crash explorer must catch).
+    /// Crash tests only: false drops the ordering of a directory entry after the table block of the inode it
+    /// names (the "entry before its inode" broken variant the crash explorer must catch).
     /// </summary>
     internal bool OrderDirectoryWrites { get; set; } = true;
 
@@ -424,10 +406,8 @@ public sealed partial class FfsFileSystem
         ulong npIno, DiskInode np, string newName, ulong dIno, DiskInode d, Timespec now)
     {
         bool sDir = FileMode.IsDir(s.Mode), dDir = FileMode.IsDir(d.Mode);
-        // Each name will bind the other inode: both must be initialized on disk before either entry changes.
-        var perr = PersistInode(sIno);
-        if (perr == Errno.OK) perr = PersistInode(dIno);
-        if (perr != Errno.OK) return perr;
+        // Each name will bind the other inode: each entry's block is ordered after the table block of the
+        // inode it now names (see Directory), so neither can reach the disk ahead of that inode.
         var err = _dirs.Retarget(pIno, p, name, dIno, DirBlock.FileTypeOf(d.Mode));
         if (err == Errno.OK) err = _dirs.Retarget(npIno, np, newName, sIno, DirBlock.FileTypeOf(s.Mode));
         if (err != Errno.OK) return err;
