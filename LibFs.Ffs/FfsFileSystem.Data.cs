@@ -245,6 +245,9 @@ public sealed partial class FfsFileSystem
     /// <summary>Writes report their errors when made; a flush only checks the handle.</summary>
     public bool FlushHasEffect => false;
 
+    /// <summary>Every call does its work under the one file-system lock.</summary>
+    public bool ServesInParallel => false;
+
     public Errno Flush(InodeNo ino, FileHandle fh)
     {
         lock (_lock)

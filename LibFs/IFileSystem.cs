@@ -48,6 +48,12 @@ public interface IFileSystem : IDisposable
     /// errors at once says false, and a mount then asks the kernel not to send flushes at all (a request per close).
     /// </summary>
     bool FlushHasEffect => true;
+    /// <summary>
+    /// Whether calls made at the same time run in parallel. A libFS that serializes its calls behind one lock
+    /// says false: a mount then serves its requests on one thread (with a second only while a request waits for
+    /// the disk), since more threads would only take turns at the lock and pay a hand-off each.
+    /// </summary>
+    bool ServesInParallel => true;
     Errno Release(InodeNo ino, FileHandle fh);
     /// <summary>Makes the file's data (and, unless <paramref name="dataOnly"/>, its metadata) durable.</summary>
     Errno Fsync(InodeNo ino, FileHandle fh, bool dataOnly);

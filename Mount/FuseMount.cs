@@ -282,7 +282,7 @@ public sealed unsafe class FuseMount : IDisposable
         int rc = -1;
         try
         {
-            rc = new FuseLoop(_session, _options.MaxThreads, _options.Spin, _log).Run();
+            rc = new FuseLoop(_session, _options.MaxThreads, _options.Spin, helpOnBacklog: _fs.ServesInParallel, _log).Run();
             if (rc != 0) _log($"exofs: the FUSE session loop for {MountPoint} ended with error {rc}");
         }
         catch (Exception e)

@@ -34,6 +34,19 @@ internal sealed class InstrumentedFileSystem(IFileSystem inner) : IFileSystem
     /// <summary>Overrides what the inner libFS says of its flushes (null: pass it through).</summary>
     public bool? FlushEffect { get; set; }
     public bool FlushHasEffect => FlushEffect ?? Inner.FlushHasEffect;
+    /// <summary>Overrides what the inner libFS says of parallel calls (null: pass it through).</summary>
+    public bool? Parallel { get; set; }
+    public bool ServesInParallel => Parallel ?? Inner.ServesInParallel;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, byte> _servingThreads = new();
+    /// <summary>How many threads have served GetAttr, Create and Write calls.</summary>
+    public int ServingThreads => _servingThreads.Count;
+    /// <summary>How long each GetAttr, Create and Write takes at least (a slow libFS: requests queue up behind it).</summary>
+    public TimeSpan ServeDelay { get; set; }
+    private void Served()
+    {
+        _servingThreads.TryAdd(Environment.CurrentManagedThreadId, 0);
+        if (ServeDelay > TimeSpan.Zero) Thread.Sleep(ServeDelay);
+    }
     private int _flushes;
     public int Flushes => Volatile.Read(ref _flushes);
     public string Name => Inner.Name;
@@ -56,7 +69,11 @@ internal sealed class InstrumentedFileSystem(IFileSystem inner) : IFileSystem
         if (left < 0) _overForgets.Enqueue($"inode {ino} forgotten {nlookup}, {left} below zero");
         Inner.Forget(ino, nlookup);
     }
-    public Result<FileAttr> GetAttr(InodeNo ino) => Inner.GetAttr(ino);
+    public Result<FileAttr> GetAttr(InodeNo ino)
+    {
+        Served();
+        return Inner.GetAttr(ino);
+    }
     public Result<FileAttr> SetAttr(InodeNo ino, SetAttrRequest request) => Inner.SetAttr(ino, request);
     public Result<string> ReadLink(InodeNo ino) => Inner.ReadLink(ino);
     public Result<FileAttr> MkNod(InodeNo parent, string name, uint mode, ulong rdev, Caller caller) => Counted(Inner.MkNod(parent, name, mode, rdev, caller), a => a.Ino);
@@ -67,9 +84,17 @@ internal sealed class InstrumentedFileSystem(IFileSystem inner) : IFileSystem
     public Errno Rename(InodeNo parent, string name, InodeNo newParent, string newName, RenameFlags flags) => Inner.Rename(parent, name, newParent, newName, flags);
     public Result<FileAttr> Link(InodeNo ino, InodeNo newParent, string newName) => Counted(Inner.Link(ino, newParent, newName), a => a.Ino);
     public Result<FileHandle> Open(InodeNo ino, OpenFlags flags) => Inner.Open(ino, flags);
-    public Result<(FileAttr Attr, FileHandle Handle)> Create(InodeNo parent, string name, uint mode, OpenFlags flags, Caller caller) => Counted(Inner.Create(parent, name, mode, flags, caller), c => c.Attr.Ino);
+    public Result<(FileAttr Attr, FileHandle Handle)> Create(InodeNo parent, string name, uint mode, OpenFlags flags, Caller caller)
+    {
+        Served();
+        return Counted(Inner.Create(parent, name, mode, flags, caller), c => c.Attr.Ino);
+    }
     public Result<int> Read(InodeNo ino, FileHandle fh, long offset, Span<byte> buffer) => Inner.Read(ino, fh, offset, buffer);
-    public Result<int> Write(InodeNo ino, FileHandle fh, long offset, ReadOnlySpan<byte> data) => Inner.Write(ino, fh, offset, data);
+    public Result<int> Write(InodeNo ino, FileHandle fh, long offset, ReadOnlySpan<byte> data)
+    {
+        Served();
+        return Inner.Write(ino, fh, offset, data);
+    }
     public Errno Flush(InodeNo ino, FileHandle fh)
     {
         Interlocked.Increment(ref _flushes);

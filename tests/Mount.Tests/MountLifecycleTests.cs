@@ -82,6 +82,24 @@ public class MountLifecycleTests
         Assert.Equal(100, Directory.GetFiles(m.Dir).Length);
     });
 
+    [FuseFact]
+    public Task A_libfs_that_serializes_its_calls_is_served_on_one_thread_even_by_parallel_clients() => Task.Run(() =>
+    {
+        // More threads would only take turns at the libFS's lock; they join only for a request that waits for the disk.
+        // Slow calls make the clients' requests queue up, which is what brought helpers in.
+        var fs = new InstrumentedFileSystem(new ModelFileSystem()) { Parallel = false, ServeDelay = TimeSpan.FromMilliseconds(1) };
+        using var m = TestMount.Start(fs);
+        var clients = Enumerable.Range(0, 8).Select(i => new Thread(() =>
+        {
+            for (int j = 0; j < 25; j++) File.WriteAllText(m.P($"p{i}-{j}"), $"par {i} {j}");
+        })).ToList();
+        clients.ForEach(t => t.Start());
+        clients.ForEach(t => t.Join());
+        Assert.Equal(200, Directory.GetFiles(m.Dir).Length);
+        Assert.Equal("par 7 24", File.ReadAllText(m.P("p7-24")));
+        Assert.Equal(1, fs.ServingThreads);
+    });
+
     [FuseTheory]
     [InlineData(true)]
     [InlineData(false)]
