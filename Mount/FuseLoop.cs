@@ -21,7 +21,7 @@ namespace ExoFS.Mount;
 /// <para>
 /// A queue is worth helpers only if the libFS serves calls in parallel (<c>helpOnBacklog</c>). FFS serializes
 /// every call behind one lock, so helpers for it only took turns at the lock, each turn a futex hand-off
-/// between threads: four untars in parallel into one mount took 5.2-5.9 s with backlog helpers and 4.3-4.5 s
+/// between threads: four untars in parallel into one mount took 5.2-5.6 s with backlog helpers and 3.9-4.9 s
 /// without, and a 256 MiB write used 0.76-0.89 s of daemon CPU against 0.66-0.68 s (2-core VM, three runs
 /// each). The helper for a request that waits for the disk stays: it keeps requests that need no lock, and
 /// the device, moving.
