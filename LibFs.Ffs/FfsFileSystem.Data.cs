@@ -118,10 +118,14 @@ public sealed partial class FfsFileSystem
 
     private Errno CloseHandle(ulong ino, FileHandle fh, bool isDir)
     {
-        if (!_handles.TryGetValue(fh.Value, out var h) || h.Ino != ino || h.IsDir != isDir) return Errno.EBADF;
-        _handles.Remove(fh.Value);
-        if (_inodes.Release(ino)) ReapIfOrphan(ino);
-        return Errno.OK;
+        lock (_lock)
+        {
+            if (_disposed) return Errno.OK;
+            if (!_handles.TryGetValue(fh.Value, out var h) || h.Ino != ino || h.IsDir != isDir) return Errno.EBADF;
+            _handles.Remove(fh.Value);
+            if (_inodes.Release(ino)) ReapIfOrphan(ino);
+            return Errno.OK;
+        }
     }
 
     /// <summary>
@@ -257,24 +261,10 @@ public sealed partial class FfsFileSystem
         }
     }
 
-    public Errno Release(InodeNo ino, FileHandle fh)
-    {
-        lock (_lock)
-        {
-            if (_disposed) return Errno.OK;
-            return CloseHandle(ino.Value, fh, isDir: false);
-        }
-    }
+    public Errno Release(InodeNo ino, FileHandle fh) => CloseHandle(ino.Value, fh, isDir: false);
 
-    public Errno Fsync(InodeNo ino, FileHandle fh, bool dataOnly)
-    {
-        lock (_lock)
-        {
-            CheckOpen();
-            var bad = CheckHandle(ino.Value, fh, null);
-            return bad != Errno.OK ? bad : SyncAndReap();
-        }
-    }
+    /// <summary>Everything is synced, not just the file: XN writes in dependency order, a whole at a time.</summary>
+    public Errno Fsync(InodeNo ino, FileHandle fh, bool dataOnly) => SyncThrough(ino.Value, fh, isDir: false);
 
     public Result<FileHandle> OpenDir(InodeNo ino)
     {
@@ -318,21 +308,17 @@ public sealed partial class FfsFileSystem
         }
     }
 
-    public Errno ReleaseDir(InodeNo ino, FileHandle fh)
-    {
-        lock (_lock)
-        {
-            if (_disposed) return Errno.OK;
-            return CloseHandle(ino.Value, fh, isDir: true);
-        }
-    }
+    public Errno ReleaseDir(InodeNo ino, FileHandle fh) => CloseHandle(ino.Value, fh, isDir: true);
 
-    public Errno FsyncDir(InodeNo ino, FileHandle fh, bool dataOnly)
+    public Errno FsyncDir(InodeNo ino, FileHandle fh, bool dataOnly) => SyncThrough(ino.Value, fh, isDir: true);
+
+    /// <summary>Syncs the file system through an open handle of <paramref name="ino"/> (EBADF for another kind).</summary>
+    private Errno SyncThrough(ulong ino, FileHandle fh, bool isDir)
     {
         lock (_lock)
         {
             CheckOpen();
-            var bad = CheckDirHandle(ino.Value, fh);
+            var bad = isDir ? CheckDirHandle(ino, fh) : CheckHandle(ino, fh, null);
             return bad != Errno.OK ? bad : SyncAndReap();
         }
     }
