@@ -48,39 +48,9 @@ public sealed class ModelEquivalenceTests
     }
 
     /// <summary>A deliberately wrong libFS: the model, except that RENAME_NOREPLACE is ignored.</summary>
-    private sealed class IgnoresNoReplace(ModelFileSystem inner) : IFileSystem
+    private sealed class IgnoresNoReplace(ModelFileSystem inner) : ForwardingFileSystem<ModelFileSystem>(inner)
     {
-        public ModelFileSystem Inner { get; } = inner;
-        public string Name => "broken";
-        public Errno Rename(InodeNo p, string n, InodeNo np, string nn, RenameFlags f) => Inner.Rename(p, n, np, nn, f & ~RenameFlags.NoReplace);
-        public Result<FileAttr> Lookup(InodeNo parent, string name) => Inner.Lookup(parent, name);
-        public void Forget(InodeNo ino, ulong nlookup) => Inner.Forget(ino, nlookup);
-        public Result<FileAttr> GetAttr(InodeNo ino) => Inner.GetAttr(ino);
-        public Result<FileAttr> SetAttr(InodeNo ino, SetAttrRequest request) => Inner.SetAttr(ino, request);
-        public Result<string> ReadLink(InodeNo ino) => Inner.ReadLink(ino);
-        public Result<FileAttr> MkNod(InodeNo parent, string name, uint mode, ulong rdev, Caller caller) => Inner.MkNod(parent, name, mode, rdev, caller);
-        public Result<FileAttr> MkDir(InodeNo parent, string name, uint mode, Caller caller) => Inner.MkDir(parent, name, mode, caller);
-        public Errno Unlink(InodeNo parent, string name) => Inner.Unlink(parent, name);
-        public Errno RmDir(InodeNo parent, string name) => Inner.RmDir(parent, name);
-        public Result<FileAttr> Symlink(InodeNo parent, string name, string target, Caller caller) => Inner.Symlink(parent, name, target, caller);
-        public Result<FileAttr> Link(InodeNo ino, InodeNo newParent, string newName) => Inner.Link(ino, newParent, newName);
-        public Result<FileHandle> Open(InodeNo ino, OpenFlags flags) => Inner.Open(ino, flags);
-        public Result<(FileAttr Attr, FileHandle Handle)> Create(InodeNo parent, string name, uint mode, OpenFlags flags, Caller caller) => Inner.Create(parent, name, mode, flags, caller);
-        public Result<int> Read(InodeNo ino, FileHandle fh, long offset, Span<byte> buffer) => Inner.Read(ino, fh, offset, buffer);
-        public Result<int> Write(InodeNo ino, FileHandle fh, long offset, ReadOnlySpan<byte> data) => Inner.Write(ino, fh, offset, data);
-        public Errno Flush(InodeNo ino, FileHandle fh) => Inner.Flush(ino, fh);
-        public Errno Release(InodeNo ino, FileHandle fh) => Inner.Release(ino, fh);
-        public Errno Fsync(InodeNo ino, FileHandle fh, bool dataOnly) => Inner.Fsync(ino, fh, dataOnly);
-        public Result<FileHandle> OpenDir(InodeNo ino) => Inner.OpenDir(ino);
-        public Errno ReadDir(InodeNo ino, FileHandle fh, long offset, DirEntrySink sink) => Inner.ReadDir(ino, fh, offset, sink);
-        public Errno ReleaseDir(InodeNo ino, FileHandle fh) => Inner.ReleaseDir(ino, fh);
-        public Errno FsyncDir(InodeNo ino, FileHandle fh, bool dataOnly) => Inner.FsyncDir(ino, fh, dataOnly);
-        public Result<FsStats> StatFs() => Inner.StatFs();
-        public Errno SetXattr(InodeNo ino, string name, ReadOnlySpan<byte> value, XattrFlags flags) => Inner.SetXattr(ino, name, value, flags);
-        public Result<byte[]> GetXattr(InodeNo ino, string name) => Inner.GetXattr(ino, name);
-        public Result<IReadOnlyList<string>> ListXattr(InodeNo ino) => Inner.ListXattr(ino);
-        public Errno RemoveXattr(InodeNo ino, string name) => Inner.RemoveXattr(ino, name);
-        public Errno Sync() => Inner.Sync();
-        public void Dispose() => Inner.Dispose();
+        public override string Name => "broken";
+        public override Errno Rename(InodeNo p, string n, InodeNo np, string nn, RenameFlags f) => Inner.Rename(p, n, np, nn, f & ~RenameFlags.NoReplace);
     }
 }

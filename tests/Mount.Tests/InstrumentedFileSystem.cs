@@ -1,4 +1,5 @@
 using ExoFS.LibFs;
+using ExoFS.LibFs.Testing;
 
 namespace ExoFS.Mount.Tests;
 
@@ -8,7 +9,7 @@ namespace ExoFS.Mount.Tests;
 /// <see cref="Sync"/> calls and keeps its own lookup count per inode (every successful Lookup, MkNod, MkDir,
 /// Symlink, Link, Create adds one; Forget subtracts) to check the adapter passes the kernel's counts through.
 /// </summary>
-internal sealed class InstrumentedFileSystem(IFileSystem inner) : IFileSystem
+internal sealed class InstrumentedFileSystem(IFileSystem inner) : ForwardingFileSystem<IFileSystem>(inner)
 {
     public const string ThrowingName = "throws-on-lookup";
     public const string ThrowingXattr = "user.throws";
@@ -29,14 +30,13 @@ internal sealed class InstrumentedFileSystem(IFileSystem inner) : IFileSystem
         return r;
     }
 
-    public IFileSystem Inner { get; } = inner;
     public int Syncs => Volatile.Read(ref _syncs);
     /// <summary>Overrides what the inner libFS says of its flushes (null: pass it through).</summary>
     public bool? FlushEffect { get; set; }
-    public bool FlushHasEffect => FlushEffect ?? Inner.FlushHasEffect;
+    public override bool FlushHasEffect => FlushEffect ?? Inner.FlushHasEffect;
     /// <summary>Overrides what the inner libFS says of parallel calls (null: pass it through).</summary>
     public bool? Parallel { get; set; }
-    public bool ServesInParallel => Parallel ?? Inner.ServesInParallel;
+    public override bool ServesInParallel => Parallel ?? Inner.ServesInParallel;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<int, byte> _servingThreads = new();
     /// <summary>How many threads have served GetAttr, Create and Write calls.</summary>
     public int ServingThreads => _servingThreads.Count;
@@ -49,65 +49,56 @@ internal sealed class InstrumentedFileSystem(IFileSystem inner) : IFileSystem
     }
     private int _flushes;
     public int Flushes => Volatile.Read(ref _flushes);
-    public string Name => Inner.Name;
 
-    public Result<FileAttr> Lookup(InodeNo parent, string name) =>
+    public override Result<FileAttr> Lookup(InodeNo parent, string name) =>
         name == ThrowingName ? throw new InvalidOperationException("injected lookup bug") : Counted(Inner.Lookup(parent, name), a => a.Ino);
 
-    public Result<byte[]> GetXattr(InodeNo ino, string name) =>
+    public override Result<byte[]> GetXattr(InodeNo ino, string name) =>
         name == ThrowingXattr ? throw new InvalidOperationException("injected getxattr bug") : Inner.GetXattr(ino, name);
 
-    public Errno Sync()
+    public override Errno Sync()
     {
         Interlocked.Increment(ref _syncs);
         return Inner.Sync();
     }
 
-    public void Forget(InodeNo ino, ulong nlookup)
+    public override void Forget(InodeNo ino, ulong nlookup)
     {
         long left = _lookups.AddOrUpdate(ino.Value, -(long)nlookup, (_, n) => n - (long)nlookup);
         if (left < 0) _overForgets.Enqueue($"inode {ino} forgotten {nlookup}, {left} below zero");
         Inner.Forget(ino, nlookup);
     }
-    public Result<FileAttr> GetAttr(InodeNo ino)
+    public override Result<FileAttr> GetAttr(InodeNo ino)
     {
         Served();
         return Inner.GetAttr(ino);
     }
-    public Result<FileAttr> SetAttr(InodeNo ino, SetAttrRequest request) => Inner.SetAttr(ino, request);
-    public Result<string> ReadLink(InodeNo ino) => Inner.ReadLink(ino);
-    public Result<FileAttr> MkNod(InodeNo parent, string name, uint mode, ulong rdev, Caller caller) => Counted(Inner.MkNod(parent, name, mode, rdev, caller), a => a.Ino);
-    public Result<FileAttr> MkDir(InodeNo parent, string name, uint mode, Caller caller) => Counted(Inner.MkDir(parent, name, mode, caller), a => a.Ino);
-    public Errno Unlink(InodeNo parent, string name) => Inner.Unlink(parent, name);
-    public Errno RmDir(InodeNo parent, string name) => Inner.RmDir(parent, name);
-    public Result<FileAttr> Symlink(InodeNo parent, string name, string target, Caller caller) => Counted(Inner.Symlink(parent, name, target, caller), a => a.Ino);
-    public Errno Rename(InodeNo parent, string name, InodeNo newParent, string newName, RenameFlags flags) => Inner.Rename(parent, name, newParent, newName, flags);
-    public Result<FileAttr> Link(InodeNo ino, InodeNo newParent, string newName) => Counted(Inner.Link(ino, newParent, newName), a => a.Ino);
-    public Result<FileHandle> Open(InodeNo ino, OpenFlags flags) => Inner.Open(ino, flags);
-    public Result<(FileAttr Attr, FileHandle Handle)> Create(InodeNo parent, string name, uint mode, OpenFlags flags, Caller caller)
+    public override Result<FileAttr> MkNod(InodeNo parent, string name, uint mode, ulong rdev, Caller caller) => Counted(Inner.MkNod(parent, name, mode, rdev, caller), a => a.Ino);
+    public override Result<FileAttr> MkDir(InodeNo parent, string name, uint mode, Caller caller) => Counted(Inner.MkDir(parent, name, mode, caller), a => a.Ino);
+    public override Result<FileAttr> Symlink(InodeNo parent, string name, string target, Caller caller) => Counted(Inner.Symlink(parent, name, target, caller), a => a.Ino);
+    public override Result<FileAttr> Link(InodeNo ino, InodeNo newParent, string newName) => Counted(Inner.Link(ino, newParent, newName), a => a.Ino);
+    public override Result<(FileAttr Attr, FileHandle Handle)> Create(InodeNo parent, string name, uint mode, OpenFlags flags, Caller caller)
     {
         Served();
         return Counted(Inner.Create(parent, name, mode, flags, caller), c => c.Attr.Ino);
     }
-    public Result<int> Read(InodeNo ino, FileHandle fh, long offset, Span<byte> buffer) => Inner.Read(ino, fh, offset, buffer);
-    public Result<int> Write(InodeNo ino, FileHandle fh, long offset, ReadOnlySpan<byte> data)
+    public override Result<int> Write(InodeNo ino, FileHandle fh, long offset, ReadOnlySpan<byte> data)
     {
         Served();
         return Inner.Write(ino, fh, offset, data);
     }
-    public Errno Flush(InodeNo ino, FileHandle fh)
+    public override Errno Flush(InodeNo ino, FileHandle fh)
     {
         Interlocked.Increment(ref _flushes);
         return Inner.Flush(ino, fh);
     }
-    public Errno Release(InodeNo ino, FileHandle fh) => Inner.Release(ino, fh);
     /// <summary>When set, Fsync waits for it (at most 10 s, then EIO): a request that blocks, as a flush to disk does.</summary>
     public ManualResetEventSlim? FsyncGate { get; set; }
 
     /// <summary>Set once an Fsync is waiting on <see cref="FsyncGate"/>.</summary>
     public ManualResetEventSlim FsyncWaiting { get; } = new();
 
-    public Errno Fsync(InodeNo ino, FileHandle fh, bool dataOnly)
+    public override Errno Fsync(InodeNo ino, FileHandle fh, bool dataOnly)
     {
         if (FsyncGate is { } gate)
         {
@@ -116,13 +107,4 @@ internal sealed class InstrumentedFileSystem(IFileSystem inner) : IFileSystem
         }
         return Inner.Fsync(ino, fh, dataOnly);
     }
-    public Result<FileHandle> OpenDir(InodeNo ino) => Inner.OpenDir(ino);
-    public Errno ReadDir(InodeNo ino, FileHandle fh, long offset, DirEntrySink sink) => Inner.ReadDir(ino, fh, offset, sink);
-    public Errno ReleaseDir(InodeNo ino, FileHandle fh) => Inner.ReleaseDir(ino, fh);
-    public Errno FsyncDir(InodeNo ino, FileHandle fh, bool dataOnly) => Inner.FsyncDir(ino, fh, dataOnly);
-    public Result<FsStats> StatFs() => Inner.StatFs();
-    public Errno SetXattr(InodeNo ino, string name, ReadOnlySpan<byte> value, XattrFlags flags) => Inner.SetXattr(ino, name, value, flags);
-    public Result<IReadOnlyList<string>> ListXattr(InodeNo ino) => Inner.ListXattr(ino);
-    public Errno RemoveXattr(InodeNo ino, string name) => Inner.RemoveXattr(ino, name);
-    public void Dispose() => Inner.Dispose();
 }
