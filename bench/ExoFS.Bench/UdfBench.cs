@@ -75,32 +75,15 @@ public sealed class UdfBench : IBenchmark
         var cpu = new List<double>();
         for (int round = 0; round < 9; round++)
         {
-            long c0 = ThreadCpuNs();
+            long c0 = ThreadCpu.Nanoseconds();
             var sw = Stopwatch.StartNew();
             for (int i = 0; i < batch; i++) call();
             wall.Add(sw.Elapsed.TotalNanoseconds / batch);
-            cpu.Add((ThreadCpuNs() - c0) / (double)batch);
+            cpu.Add((ThreadCpu.Nanoseconds() - c0) / (double)batch);
         }
         wall.Sort();
         cpu.Sort();
         return (wall[wall.Count / 2], cpu[cpu.Count / 2]);
-    }
-
-    private struct TimeSpec
-    {
-        public long Seconds;
-        public long Nanoseconds;
-    }
-
-    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "clock_gettime")]
-    private static extern int ClockGetTime(int clock, out TimeSpec time);
-
-    /// <summary>CPU time of the calling thread (Linux CLOCK_THREAD_CPUTIME_ID); 0 where unavailable.</summary>
-    private static long ThreadCpuNs()
-    {
-        if (!OperatingSystem.IsLinux()) return 0;
-        ClockGetTime(3, out var t);
-        return t.Seconds * 1_000_000_000 + t.Nanoseconds;
     }
 
     private static string InodeOwns()

@@ -139,9 +139,9 @@ public sealed class XnBench : IBenchmark
     private static (double Cpu, double Wall) Timed(Workload w)
     {
         long wall0 = Stopwatch.GetTimestamp();
-        long cpu0 = ThreadCpuNs();
+        long cpu0 = ThreadCpu.Nanoseconds();
         w.Round();
-        long cpu = ThreadCpuNs() - cpu0;
+        long cpu = ThreadCpu.Nanoseconds() - cpu0;
         return (cpu * 1e-9, Stopwatch.GetElapsedTime(wall0).TotalSeconds);
     }
 
@@ -254,23 +254,6 @@ public sealed class XnBench : IBenchmark
             if (!_vol.Check().Clean) throw new InvalidOperationException("benchmark left XN inconsistent");
             _vol.Dispose();
         }
-    }
-
-    private struct TimeSpec
-    {
-        public long Seconds;
-        public long Nanoseconds;
-    }
-
-    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "clock_gettime")]
-    private static extern int ClockGetTime(int clock, out TimeSpec time);
-
-    /// <summary>CPU time of the calling thread (Linux CLOCK_THREAD_CPUTIME_ID).</summary>
-    private static long ThreadCpuNs()
-    {
-        if (!OperatingSystem.IsLinux()) throw new PlatformNotSupportedException("the xn benchmark measures thread CPU time through Linux's clock_gettime");
-        ClockGetTime(3, out var t);
-        return t.Seconds * 1_000_000_000 + t.Nanoseconds;
     }
 
     private static Edit Ptr(int offset, ulong value)
