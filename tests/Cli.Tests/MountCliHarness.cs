@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
+using Outcome = ExoFS.Mount.Tests.Shell.Outcome;
 
 namespace ExoFS.Cli.Tests;
 
@@ -23,11 +24,6 @@ public sealed class FuseFactAttribute : FactAttribute
 /// </summary>
 internal sealed class MountCliHarness : IDisposable
 {
-    public readonly record struct Outcome(int Exit, string Out, string Err)
-    {
-        public override string ToString() => $"exit {Exit}\nstdout: {Out}\nstderr: {Err}";
-    }
-
     public string Dir { get; } = Directory.CreateTempSubdirectory("exofs-mountcli-").FullName;
     public string RunDir => Path.Combine(Dir, "run");
     private readonly List<string> _mountPoints = [];
@@ -45,7 +41,7 @@ internal sealed class MountCliHarness : IDisposable
     public Outcome ExofsWithin(int timeoutMs, params string[] args)
     {
         var psi = ExofsStartInfo(args);
-        return Wait(Process.Start(psi)!, timeoutMs, "exofs " + string.Join(' ', args));
+        return Shell.Wait(Process.Start(psi)!, timeoutMs, "exofs " + string.Join(' ', args));
     }
 
     public ProcessStartInfo ExofsStartInfo(params string[] args)
@@ -64,22 +60,9 @@ internal sealed class MountCliHarness : IDisposable
 
     public Outcome Sh(string script, int timeoutMs = 60_000)
     {
-        var psi = new ProcessStartInfo("/bin/sh")
-        {
-            UseShellExecute = false,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            WorkingDirectory = Dir,
-        };
-        psi.ArgumentList.Add("-c");
-        psi.ArgumentList.Add(script);
-        psi.Environment["LC_ALL"] = "C";
-        psi.Environment["TZ"] = "UTC";
-        psi.Environment["GIT_CONFIG_NOSYSTEM"] = "1";
-        psi.Environment["GIT_CONFIG_GLOBAL"] = "/dev/null";
+        var psi = Shell.Script(script, Dir);
         psi.Environment["EXOFS_RUN_DIR"] = RunDir;
-        return Wait(Process.Start(psi)!, timeoutMs, script);
+        return Shell.Wait(Process.Start(psi)!, timeoutMs, script);
     }
 
     /// <summary>Runs <paramref name="script"/>, fails the test unless it exits 0, returns its standard output.</summary>
@@ -88,25 +71,6 @@ internal sealed class MountCliHarness : IDisposable
         var o = Sh(script, timeoutMs);
         Assert.True(o.Exit == 0, $"`{script}` failed: {o}");
         return o.Out;
-    }
-
-    private static Outcome Wait(Process p, int timeoutMs, string what)
-    {
-        using (p)
-        {
-            p.StandardInput.Close();
-            var stdout = p.StandardOutput.ReadToEndAsync();
-            var stderr = p.StandardError.ReadToEndAsync();
-            if (!p.WaitForExit(timeoutMs))
-            {
-                try { p.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
-                throw new TimeoutException($"`{what}` did not finish within {timeoutMs} ms");
-            }
-            p.WaitForExit();
-            // A daemon started by `exofs mount` closes the inherited pipes once ready; never wait on it forever.
-            Task.WaitAll([stdout, stderr], 10_000);
-            return new Outcome(p.ExitCode, stdout.IsCompleted ? stdout.Result : "", stderr.IsCompleted ? stderr.Result : "");
-        }
     }
 
     public string MakeImage(string name = "fs.img", string size = "256M")
