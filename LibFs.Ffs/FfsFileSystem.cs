@@ -76,7 +76,7 @@ public sealed partial class FfsFileSystem : IFileSystem
     internal static Result<FfsFileSystem> FormatOn(IFfsDisk disk, BlockNo superBlock, ulong totalBlocks, IDisposable? owned = null)
     {
         ulong groups = (totalBlocks + FfsLayout.BlocksPerGroup - 1) / FfsLayout.BlocksPerGroup;
-        if (groups == 0 || groups > FfsLayout.MaxGroups || totalBlocks < 64) return Errno.EINVAL;
+        if (groups == 0 || totalBlocks > FfsLayout.MaxBlocks || totalBlocks < 64) return Errno.EINVAL;
         uint ipg = FfsLayout.InodesForGroup(Math.Min(totalBlocks, FfsLayout.BlocksPerGroup));
         var sb = new Superblock(Superblock.CurrentVersion, (uint)groups, ipg, totalBlocks, 0, 1,
             DateTimeOffset.UtcNow.ToUnixTimeSeconds());

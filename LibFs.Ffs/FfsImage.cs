@@ -68,6 +68,7 @@ public static class FfsImage
     {
         ImageFileDevice dev;
         try { dev = ImageFileDevice.Open(path, readOnly ? ImageOpenMode.ReadOnly : ImageOpenMode.ReadWrite); }
+        catch (ImageBusyException e) { error = e.Message; return Errno.EBUSY; }   // another process holds its lock
         catch (IOException e) { error = e.Message; return Errno.EIO; }
         catch (UnauthorizedAccessException e) { error = e.Message; return Errno.EACCES; }
         return MountDevice(dev, out error, ownsDevice: true, rootName, ImagePageFrames, readOnly);

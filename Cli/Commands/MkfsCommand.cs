@@ -1,8 +1,7 @@
 using System.Globalization;
-using ExoFS.Kernel;
 using ExoFS.Kernel.Disk;
 using ExoFS.LibFs.Ffs;
-using ExoFS.Xn;
+using ExoFS.LibFs.Ffs.Format;
 
 namespace ExoFS.Cli.Commands;
 
@@ -58,34 +57,21 @@ public sealed class MkfsCommand : ICommand
         if (libfses.Count != libfses.Distinct().Count()) return Fail(stderr, "each --libfs may be given once");
         ulong blocks = size / IBlockDevice.BlockSize;
         if (blocks < 256) return Fail(stderr, $"size {size} is too small (at least 1M)");
-        ulong maxBytes = (ulong)LibFs.Ffs.Format.FfsLayout.MaxGroups * LibFs.Ffs.Format.FfsLayout.BlocksPerGroup * IBlockDevice.BlockSize;
-        if (size > maxBytes) return Fail(stderr, $"size {FormatSize(size)} is larger than FFS supports ({FormatSize(maxBytes)})");
+        // Checked before the file is made, so a size FFS cannot lay out leaves nothing behind.
+        if (blocks > FfsLayout.MaxBlocks) return Fail(stderr, $"size {FormatSize(size)} is larger than FFS supports ({FormatSize(FfsLayout.MaxBlocks * IBlockDevice.BlockSize)})");
         if (File.Exists(image) && new FileInfo(image).Length > 0 && !force)
             return Fail(stderr, $"'{image}' exists and is not empty (use --force to overwrite it)");
 
-        ImageFileDevice dev;
-        try { dev = ImageFileDevice.Create(image, blocks, overwrite: true); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return Fail(stderr, $"cannot create '{image}': {e.Message}"); }
-        using (dev)
+        // Only ffs can be made so far (checked above), so the one root is FFS's.
+        stdout.WriteLine($"{image}: making ffs ({FormatSize(blocks * IBlockDevice.BlockSize)}) ...");
+        var fs = FfsImage.Create(image, size, out string? error, overwrite: true);
+        if (!fs.Ok) return Fail(stderr, $"cannot make '{image}': {error ?? fs.Error.ToString()}");
+        using (fs.Value)
         {
-            var kernel = new ExoKernel();
-            var vol = XnVolume.Format(dev, kernel);
-            if (!vol.Ok) return Fail(stderr, $"XN format failed: {vol}");
-            using (vol.Value)
-            {
-                var env = kernel.CreateEnvironment("mkfs");
-                foreach (var name in libfses)
-                {
-                    stdout.WriteLine($"{image}: making {name} ({FormatSize(blocks * IBlockDevice.BlockSize)}) ...");
-                    var fs = FfsFileSystem.Format(vol.Value, env, out string? error);
-                    if (!fs.Ok) return Fail(stderr, $"{name}: {error ?? fs.Error.ToString()}");
-                    var stats = fs.Value.StatFs().Value;
-                    fs.Value.Dispose();
-                    stdout.WriteLine($"{image}: {name}: {stats.Blocks} blocks of 4 KiB, {stats.BlocksFree} free, {stats.Files} inodes");
-                }
-                var synced = vol.Value.Sync();
-                if (!synced.Ok) return Fail(stderr, $"sync failed: {synced}");
-            }
+            var stats = fs.Value.StatFs().Value;
+            var synced = fs.Value.Sync();
+            if (synced != LibFs.Errno.OK) return Fail(stderr, $"writing '{image}' failed: {synced}");
+            stdout.WriteLine($"{image}: ffs: {stats.Blocks} blocks of 4 KiB, {stats.BlocksFree} free, {stats.Files} inodes");
         }
         return 0;
     }

@@ -4,7 +4,7 @@ using ExoFS.Xn;
 
 namespace ExoFS.Cli.Commands;
 
-/// <summary>Opens an image file and loads its XN volume, turning every failure into one line of text.</summary>
+/// <summary>Opens an image file and loads its XN volume, turning every failure into one line of text (fsck, info, mount).</summary>
 internal static class XnImage
 {
     /// <summary>
@@ -17,6 +17,7 @@ internal static class XnImage
     {
         error = "";
         operational = true;
+        if (Directory.Exists(path)) { error = $"{path} is a directory, not an image file"; return null; }
         ImageFileDevice dev;
         try
         {
@@ -24,7 +25,7 @@ internal static class XnImage
         }
         catch (ImageBusyException)
         {
-            error = $"{path}: image is in use (mounted or opened by another process)";
+            error = InUse(path);
             return null;
         }
         catch (ImageFileException e) when (e.Error == ImageError.NotFound)
@@ -32,10 +33,15 @@ internal static class XnImage
             error = $"{path}: no such image file";
             return null;
         }
+        catch (ImageFileException e) when (e.Error is ImageError.TooSmall or ImageError.NotBlockMultiple)
+        {
+            error = $"{path}: not an ExoFS image ({FirstLine(e.Message)})";
+            operational = false;
+            return null;
+        }
         catch (ImageFileException e)
         {
             error = $"{path}: {FirstLine(e.Message)}";
-            operational = e.Error is not (ImageError.TooSmall or ImageError.NotBlockMultiple);
             return null;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -48,10 +54,22 @@ internal static class XnImage
         {
             dev.Dispose();
             operational = loaded.Error == XnError.Io;
-            error = $"{path}: {(loaded.Error == XnError.Corrupt ? "corrupt XN volume: " : "")}{loaded.Detail}";
+            error = loaded.Error == XnError.Corrupt
+                ? $"{path}: not an ExoFS image, or a damaged one (corrupt XN volume: {loaded.Detail})"
+                : $"{path}: {loaded.Detail}";
             return null;
         }
         return (dev, loaded.Value);
+    }
+
+    /// <summary>The refusal for an image whose lock is held, naming the mount that holds it when known.</summary>
+    public static string InUse(string image)
+    {
+        string full = Path.GetFullPath(image);
+        var holder = Mounting.DaemonRecord.Running().FirstOrDefault(r => r.Image == full);
+        return holder is null
+            ? $"{image}: image is in use (mounted or opened by another process)"
+            : $"{image}: image is in use (mounted on {holder.MountPoint} by exofs pid {holder.Pid})";
     }
 
     private static string FirstLine(string s) => s.Split('\n')[0].Trim();

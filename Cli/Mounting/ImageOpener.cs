@@ -1,5 +1,4 @@
-using ExoFS.Kernel;
-using ExoFS.Kernel.Disk;
+using ExoFS.Cli.Commands;
 using ExoFS.LibFs;
 using ExoFS.LibFs.Ffs;
 using ExoFS.LibFs.Ffs.Format;
@@ -34,9 +33,9 @@ internal static class ImageOpener
         root = chosen;
         var fs = FfsImage.Open(image, out string? why, chosen, readOnly);
         if (fs.Ok) return fs.Value;
-        // Lost a race with another mount between the check above and this open.
-        error = why is not null && why.Contains("already open", StringComparison.Ordinal)
-            ? InUse(image)
+        // EBUSY: lost a race with another mount between the check above and this open.
+        error = fs.Error == Errno.EBUSY
+            ? XnImage.InUse(image)
             : $"{image}: cannot mount root '{chosen}': {why ?? fs.Error.ToString()}";
         return null;
     }
@@ -48,75 +47,28 @@ internal static class ImageOpener
     /// </summary>
     private static string? ChooseRoot(string image, string? rootName, out string error)
     {
-        error = "";
-        if (Directory.Exists(image)) { error = $"{image} is a directory, not an image file"; return null; }
-        ImageFileDevice dev;
-        try
+        var opened = XnImage.Open(image, new XnOptions { ReadOnly = true }, out error, out _);
+        if (opened is null) return null;
+        using var dev = opened.Value.Device;
+        using var vol = opened.Value.Volume;
+        var roots = vol.Roots();
+        string Describe() => roots.Count == 0 ? "none" : string.Join(", ", roots.Select(r => $"{r.Name} ({r.Type})"));
+        if (rootName is not null)
         {
-            dev = ImageFileDevice.Open(image, ImageOpenMode.ReadOnly);
-        }
-        catch (ImageBusyException)
-        {
-            error = InUse(image);
-            return null;
-        }
-        catch (ImageFileException e) when (e.Error == ImageError.NotFound)
-        {
-            error = $"{image}: no such image file";
-            return null;
-        }
-        catch (ImageFileException e) when (e.Error is ImageError.TooSmall or ImageError.NotBlockMultiple)
-        {
-            error = $"{image}: not an ExoFS image ({FirstLine(e.Message)})";
-            return null;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            error = $"{image}: {FirstLine(e.Message)}";
-            return null;
-        }
-        using (dev)
-        {
-            var loaded = XnVolume.Load(dev, new ExoKernel(), new XnOptions { ReadOnly = true });
-            if (!loaded.Ok)
+            var match = roots.FirstOrDefault(r => r.Name == rootName);
+            if (match.Name is null) { error = $"{image} has no root named '{rootName}' (roots: {Describe()})"; return null; }
+            if (!Mountable.ContainsKey(match.Type))
             {
-                error = loaded.Error == XnError.Corrupt
-                    ? $"{image}: damaged or not an ExoFS image ({loaded.Detail})"
-                    : $"{image}: {loaded.Detail}";
+                error = $"{image}: root '{rootName}' holds {match.Type}, which this build cannot mount (it mounts: {string.Join(", ", Mountable.Values)})";
                 return null;
             }
-            using var vol = loaded.Value;
-            var roots = vol.Roots();
-            string Describe() => roots.Count == 0 ? "none" : string.Join(", ", roots.Select(r => $"{r.Name} ({r.Type})"));
-            if (rootName is not null)
-            {
-                var match = roots.FirstOrDefault(r => r.Name == rootName);
-                if (match.Name is null) { error = $"{image} has no root named '{rootName}' (roots: {Describe()})"; return null; }
-                if (!Mountable.ContainsKey(match.Type))
-                {
-                    error = $"{image}: root '{rootName}' holds {match.Type}, which this build cannot mount (it mounts: {string.Join(", ", Mountable.Values)})";
-                    return null;
-                }
-                return rootName;
-            }
-            var candidates = roots.Where(r => Mountable.ContainsKey(r.Type)).ToList();
-            if (candidates.Count == 1) return candidates[0].Name;
-            error = candidates.Count == 0
-                ? $"{image} has no root this build can mount (roots: {Describe()})"
-                : $"{image} has several libFS roots: {string.Join(", ", candidates.Select(r => $"{r.Name} ({Mountable[r.Type]})"))}; pick one with --libfs NAME";
-            return null;
+            return rootName;
         }
+        var candidates = roots.Where(r => Mountable.ContainsKey(r.Type)).ToList();
+        if (candidates.Count == 1) return candidates[0].Name;
+        error = candidates.Count == 0
+            ? $"{image} has no root this build can mount (roots: {Describe()})"
+            : $"{image} has several libFS roots: {string.Join(", ", candidates.Select(r => $"{r.Name} ({Mountable[r.Type]})"))}; pick one with --libfs NAME";
+        return null;
     }
-
-    /// <summary>The refusal for an image whose lock is held, naming the mount that holds it when known.</summary>
-    internal static string InUse(string image)
-    {
-        string full = Path.GetFullPath(image);
-        var holder = DaemonRecord.Running().FirstOrDefault(r => r.Image == full);
-        return holder is null
-            ? $"{image}: image is in use (mounted or opened by another process)"
-            : $"{image}: image is in use (mounted on {holder.MountPoint} by exofs pid {holder.Pid})";
-    }
-
-    private static string FirstLine(string s) => s.Split('\n')[0].Trim();
 }

@@ -22,6 +22,8 @@ public static class FfsLayout
     public const int BlockSize = 4096;
     public const ulong BlocksPerGroup = BlockSize * 8; // one bitmap block covers a group
     public const int MaxGroups = 120;                  // (4096 − 256) / 32
+    /// <summary>The largest device FFS lays out: <see cref="MaxGroups"/> groups.</summary>
+    public const ulong MaxBlocks = MaxGroups * BlocksPerGroup;
     public const int InodeSize = 512;
     public const int InodesPerBlock = BlockSize / InodeSize;
     /// <summary>One inode per 16 KiB of group, but at most this many inode-table blocks per group, so the
