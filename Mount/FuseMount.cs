@@ -150,7 +150,11 @@ public sealed unsafe class FuseMount : IDisposable
 
     // ---------------------------------------------------------------- starting
 
-    private static string CheckMountPoint(string mountPoint)
+    /// <summary>
+    /// Checks that <paramref name="mountPoint"/> can take a mount (an existing directory nothing is mounted on)
+    /// and returns its canonical path; <see cref="MountException"/> with the reason in one line otherwise.
+    /// </summary>
+    public static string CheckMountPoint(string mountPoint)
     {
         if (string.IsNullOrWhiteSpace(mountPoint)) throw new MountException("no mount point given");
         string full = Path.GetFullPath(mountPoint);
@@ -180,8 +184,11 @@ public sealed unsafe class FuseMount : IDisposable
         return real;
     }
 
-    private static string RealPath(string path)
+    /// <summary>The canonical, symlink-free form of <paramref name="path"/>; the absolute path as given when it
+    /// cannot be resolved (missing, or a dead FUSE mount).</summary>
+    public static string RealPath(string path)
     {
+        path = Path.GetFullPath(path);
         byte[] p = Utf8Z(path);
         fixed (byte* pp = p)
         {
@@ -329,48 +336,52 @@ public sealed unsafe class FuseMount : IDisposable
 
     private void RequestKernelUnmount()
     {
-        if (Libc.geteuid() == 0)
-        {
-            byte[] p = Utf8Z(MountPoint);
-            fixed (byte* pp = p)
-            {
-                if (Libc.umount2(pp, 0) == 0) return;
-                int errno = Marshal.GetLastPInvokeError();
-                // EINVAL: no longer a mount point, someone unmounted it and the loop is ending by itself.
-                if (errno == Libc.EINVAL) return;
-                _log($"exofs: unmounting {MountPoint}: {Marshal.GetPInvokeErrorMessage(errno)}; detaching it lazily");
-                if (Libc.umount2(pp, Libc.MNT_DETACH) != 0 && Marshal.GetLastPInvokeError() != Libc.EINVAL)
-                {
-                    _log($"exofs: lazy unmount of {MountPoint} failed: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
-                }
-            }
-            return;
-        }
-        if (!RunFusermount("-u", MountPoint))
-        {
-            _log($"exofs: {MountPoint} is busy; detaching it lazily");
-            RunFusermount("-u", "-z", MountPoint);
-        }
+        if (UnmountPath(MountPoint) is not { } why) return;
+        _log($"exofs: unmounting {MountPoint}: {why}; detaching it lazily");
+        if (UnmountPath(MountPoint, lazy: true) is { } still) _log($"exofs: lazy unmount of {MountPoint} failed: {still}");
     }
 
-    private bool RunFusermount(params string[] args)
+    /// <summary>
+    /// Asks the kernel to unmount <paramref name="mountPoint"/> (<paramref name="lazy"/>: detach it now and let
+    /// open files finish): umount2(2) as root, fusermount3 otherwise. Null once it is unmounted, or was no
+    /// longer mounted; otherwise why not, in one line.
+    /// </summary>
+    public static string? UnmountPath(string mountPoint, bool lazy = false)
     {
+        if (Libc.geteuid() == 0)
+        {
+            byte[] p = Utf8Z(mountPoint);
+            int rc;
+            fixed (byte* pp = p) rc = Libc.umount2(pp, lazy ? Libc.MNT_DETACH : 0);
+            if (rc == 0) return null;
+            int errno = Marshal.GetLastPInvokeError();
+            return errno switch
+            {
+                Libc.EINVAL => null,   // not a mount point (any more): someone else unmounted it
+                Libc.EBUSY => $"{mountPoint} is busy (a process has a file open or its working directory there; see fuser -vm {mountPoint})",
+                _ => $"unmounting {mountPoint}: {Marshal.GetPInvokeErrorMessage(errno)}",
+            };
+        }
+        var psi = new ProcessStartInfo("fusermount3") { RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add("-u");
+        if (lazy) psi.ArgumentList.Add("-z");
+        psi.ArgumentList.Add(mountPoint);
         try
         {
-            var psi = new ProcessStartInfo("fusermount3") { RedirectStandardError = true, UseShellExecute = false };
-            foreach (string a in args) psi.ArgumentList.Add(a);
-            using var p = Process.Start(psi)!;
-            if (!p.WaitForExit(10_000))
+            using var proc = Process.Start(psi)!;
+            var err = proc.StandardError.ReadToEndAsync();
+            if (!proc.WaitForExit(30_000))
             {
-                p.Kill(entireProcessTree: true);
-                return false;
+                proc.Kill(entireProcessTree: true);
+                return $"fusermount3 -u {mountPoint} did not finish";
             }
-            return p.ExitCode == 0;
+            if (proc.ExitCode == 0) return null;
+            string line = err.Result.Split('\n')[0].Trim();
+            return line.Length > 0 ? line : $"fusermount3 -u {mountPoint} failed";
         }
-        catch (Exception e)
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or IOException)
         {
-            _log($"exofs: running fusermount3 failed: {e.Message}");
-            return false;
+            return $"cannot run fusermount3: {e.Message}";
         }
     }
 
@@ -437,15 +448,7 @@ public sealed unsafe class FuseMount : IDisposable
     {
         if (_stopped.IsSet) return;
         if (_kernelDev == 0 && MountTable.Find(MountPoint) is { } entry) _kernelDev = (entry.Major << 20) | entry.Minor;
-        if (Libc.geteuid() == 0)
-        {
-            byte[] p = Utf8Z(MountPoint);
-            fixed (byte* pp = p) Libc.umount2(pp, Libc.MNT_DETACH);
-        }
-        else
-        {
-            RunFusermount("-u", "-z", MountPoint);
-        }
+        if (UnmountPath(MountPoint, lazy: true) is { } why) _log($"exofs: detaching {MountPoint}: {why}");
         if (!_stopped.Wait(TimeSpan.FromSeconds(2))) AbortConnection();
         if (!_stopped.Wait(TimeSpan.FromSeconds(10))) _log($"exofs: the FUSE session for {MountPoint} did not stop");
     }

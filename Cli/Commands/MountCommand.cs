@@ -64,7 +64,10 @@ public sealed class MountCommand : ICommand
         }
         if (daemonChild && !foreground) return Fail(stderr, $"{DaemonChildFlag} is only for the daemon exofs starts itself");
 
-        var request = new MountRequest(Path.GetFullPath(positional[0]), Posix.RealPath(positional[1]), root, options);
+        string mountPoint;
+        try { mountPoint = FuseMount.CheckMountPoint(positional[1]); }
+        catch (MountException e) { return Fail(stderr, e.Message); }
+        var request = new MountRequest(Path.GetFullPath(positional[0]), mountPoint, root, options);
         if (request.ToFuseOptions(_ => { }, out string optionError) is null) return Fail(stderr, optionError);
         if (foreground) return MountDaemon.Serve(request, daemonChild, stdout, stderr);
 
@@ -72,14 +75,6 @@ public sealed class MountCommand : ICommand
         if (!File.Exists(request.Image))
         {
             return Fail(stderr, Directory.Exists(request.Image) ? $"{positional[0]} is a directory, not an image file" : $"{positional[0]}: no such image file");
-        }
-        if (!Directory.Exists(request.MountPoint))
-        {
-            return Fail(stderr, File.Exists(request.MountPoint) ? $"mount point {request.MountPoint} is not a directory" : $"mount point {request.MountPoint} does not exist");
-        }
-        if (MountTable.Find(request.MountPoint) is { } busy)
-        {
-            return Fail(stderr, $"mount point {request.MountPoint} is busy: {busy.Source} ({busy.FsType}) is already mounted there");
         }
         return MountDaemon.Spawn(request, stdout, stderr);
     }

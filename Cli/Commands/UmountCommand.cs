@@ -39,7 +39,7 @@ public sealed class UmountCommand : ICommand
         }
         else
         {
-            mountPoint = Posix.RealPath(target);
+            mountPoint = FuseMount.RealPath(target);
             daemon = DaemonRecord.ForMountPoint(mountPoint);
         }
 
@@ -48,7 +48,7 @@ public sealed class UmountCommand : ICommand
         if (entry.FsType != MountTable.ExofsType)
             return Fail(stderr, $"{mountPoint} is not an exofs mount ({entry.Source} is mounted there as {entry.FsType})");
 
-        if (Unmount(mountPoint) is { } refusal) return Fail(stderr, refusal);
+        if (FuseMount.UnmountPath(mountPoint) is { } refusal) return Fail(stderr, refusal);
 
         // The kernel has let go; now the daemon drains its last requests, syncs, marks the image clean and exits.
         var clock = Stopwatch.StartNew();
@@ -63,34 +63,6 @@ public sealed class UmountCommand : ICommand
             Thread.Sleep(20);
         }
         return 0;
-    }
-
-    /// <summary>Null once the kernel has unmounted; otherwise why not, in one line.</summary>
-    private static string? Unmount(string mountPoint)
-    {
-        if (Posix.geteuid() == 0)
-        {
-            if (Posix.umount2(mountPoint, 0) == 0) return null;
-            int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
-            if (errno == Posix.EINVAL) return null; // unmounted meanwhile by someone else
-            return errno == Posix.EBUSY
-                ? $"{mountPoint} is busy (a process has a file open or its working directory there; see fuser -vm {mountPoint})"
-                : $"unmounting {mountPoint}: {System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(errno)}";
-        }
-        var psi = new ProcessStartInfo("fusermount3") { UseShellExecute = false, RedirectStandardError = true };
-        psi.ArgumentList.Add("-u");
-        psi.ArgumentList.Add(mountPoint);
-        try
-        {
-            using var p = Process.Start(psi)!;
-            string err = p.StandardError.ReadToEnd();
-            if (!p.WaitForExit(30_000)) { p.Kill(); return $"fusermount3 -u {mountPoint} did not finish"; }
-            return p.ExitCode == 0 ? null : err.Split('\n')[0].Trim() is { Length: > 0 } line ? line : $"fusermount3 -u {mountPoint} failed";
-        }
-        catch (Exception e) when (e is System.ComponentModel.Win32Exception or IOException)
-        {
-            return $"cannot run fusermount3: {e.Message}";
-        }
     }
 
     /// <summary>

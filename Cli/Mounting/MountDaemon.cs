@@ -125,15 +125,16 @@ internal static class MountDaemon
         return code;
     }
 
-    /// <summary>Sync, then dispose: the libFS marks itself clean, then the XN volume, then the image is closed.</summary>
+    /// <summary>
+    /// Disposes the file system: the libFS marks itself clean, then the XN volume, then the image is closed.
+    /// The mount synced it once its loop ended, and <c>mount.Wait</c> reported a failure of that sync.
+    /// </summary>
     private static bool CloseFileSystem(IFileSystem fs, Action<string> log)
     {
         try
         {
-            Errno synced = fs.Sync();
-            if (synced != Errno.OK) log($"exofs: sync failed: {synced}");
             fs.Dispose();
-            return synced == Errno.OK;
+            return true;
         }
         catch (Exception e)
         {
@@ -294,7 +295,7 @@ internal static class MountDaemon
                 try { child.Kill(); } catch (InvalidOperationException) { }
                 child.WaitForExit(5000);
                 // If it got as far as mounting, do not leave a dead mount point behind.
-                if (MountTable.Find(request.MountPoint) is { FsType: MountTable.ExofsType }) Posix.umount2(request.MountPoint, 2 /* MNT_DETACH */);
+                if (MountTable.Find(request.MountPoint) is { FsType: MountTable.ExofsType }) FuseMount.UnmountPath(request.MountPoint, lazy: true);
                 stderr.WriteLine($"exofs mount: the mount daemon did not report ready within {ReadyTimeout.TotalSeconds:0} s (log: {DaemonRecord.LogFile(request.MountPoint)})");
                 return 1;
             }

@@ -104,7 +104,7 @@ internal static unsafe partial class Libc
     private const string Lib = "libc.so.6";
 
     public const int MNT_DETACH = 2;
-    public const int EINVAL = 22;
+    public const int EBUSY = 16, EINVAL = 22;
 
     [LibraryImport(Lib, SetLastError = true)]
     public static partial int umount2(byte* target, int flags);
