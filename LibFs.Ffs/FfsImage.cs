@@ -40,14 +40,19 @@ public static class FfsImage
         string rootName = FfsFileSystem.DefaultRootName, int? pageFrames = null, bool readOnly = false)
     {
         var kernel = pageFrames is { } n ? new ExoKernel(new KernelOptions { PageFrames = n }) : new ExoKernel();
-        // After an unclean shutdown, rebuild XN's free map by reachability: the persisted map may only
-        // leak, but a scan gives FFS back every block it lost track of.
-        var vol = XnVolume.Load(dev, kernel, new XnOptions { Recovery = XnRecovery.Scan, ReadOnly = readOnly });
+        var vol = XnVolume.Load(dev, kernel, LoadOptions(readOnly));
         if (!vol.Ok) { error = $"XN load: {vol}"; return Errno.EUCLEAN; }
         var env = kernel.CreateEnvironment("ffs");
         var fs = FfsFileSystem.Mount(vol.Value, env, out error, rootName);
         return Finish(fs, vol.Value, dev, ownsDevice);
     }
+
+    /// <summary>
+    /// How a mount loads the XN volume under FFS. After an unclean shutdown XN rebuilds its free map by
+    /// reachability: the persisted map may only leak, but a scan gives FFS back every block it lost track of.
+    /// Crash testing recovers with these same options.
+    /// </summary>
+    public static XnOptions LoadOptions(bool readOnly = false) => new() { Recovery = XnRecovery.Scan, ReadOnly = readOnly };
 
     /// <summary>Creates image file <paramref name="path"/> of <paramref name="bytes"/> (rounded down to 4 KiB) holding a new FFS.</summary>
     public static Result<FfsFileSystem> Create(string path, ulong bytes, out string? error, bool overwrite = false)

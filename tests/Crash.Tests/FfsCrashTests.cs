@@ -1,5 +1,6 @@
 using ExoFS.LibFs.Ffs;
 using ExoFS.LibFs.Testing.Crash;
+using ExoFS.Xn;
 using Xunit.Abstractions;
 
 namespace ExoFS.Crash.Tests;
@@ -72,9 +73,10 @@ public sealed class FfsCrashTests(ITestOutputHelper output)
     public void Ffs_on_xn_with_rule_2_off_is_caught()
     {
         // Truncating /A/foo frees its blocks without waiting for its nullified pointers to be durable, and
-        // /bar reuses them at once: a crash can leave /A/foo's durable inode pointing at /bar's bytes.
+        // /bar reuses them at once: a crash can leave /A/foo's durable inode naming blocks XN's durable free
+        // map calls free. Recovery trusts that map here; a mount's scan would rebuild it.
         AssertCaughtOnlyWhenBroken(
-            new FfsCrashTarget("ffs-xn-no-rule2", configureWorkloadVolume: vol => vol.DeferFreesEnabled = false),
+            new FfsCrashTarget("ffs-xn-no-rule2", configureWorkloadVolume: vol => vol.DeferFreesEnabled = false, recovery: XnRecovery.PersistedMap),
             CrashOp.Truncate("/A/foo", 0), CrashOp.Write("/bar", 0, 8192, 3), CrashOp.Sync());
     }
 }

@@ -8,16 +8,21 @@ namespace ExoFS.LibFs.Testing.Crash;
 /// <summary>
 /// FFS on XN as a crash target. The stack is built here (kernel, XN volume, environment, FFS) rather than
 /// through <see cref="FfsImage"/> so that the workload's volume can be configured (tests switch XN rules
-/// off) and recovery can run XN's global check itself. Recovery is exactly what a mount does: XN load (its
-/// recovery after an unclean shutdown, trusting the persisted free map), then FFS mount (its recovery scan
-/// with repair). Problems are FFS's fsck of the recovered file system and XN's invariants; XN leaks are not
+/// off) and recovery can run XN's global check itself. Recovery is exactly what a mount does: XN load with
+/// the mount's options (<see cref="FfsImage.LoadOptions"/>: its free map rebuilt by a reachability scan after
+/// an unclean shutdown), then FFS mount (its recovery scan with repair). Problems are FFS's fsck of the recovered file system and XN's invariants; XN leaks are not
 /// problems (XN's persisted free map may over-approximate by design).
 /// </summary>
 /// <param name="name">The target's name ("ffs", or a name for a deliberately broken stack).</param>
 /// <param name="configureWorkloadVolume">Applied to the workload's volume only (never to recovered ones).</param>
 /// <param name="configureWorkloadFs">Applied to the workload's FFS only.</param>
+/// <param name="recovery">
+/// How XN recovers a crash image; null (the default): as a mount does. <see cref="XnRecovery.PersistedMap"/>
+/// trusts the free map on disk, so a map that names a reachable block free shows as a problem: a test of XN's
+/// free-map ordering needs that, since the mount's scan rebuilds the map and makes such a state harmless.
+/// </param>
 public sealed class FfsCrashTarget(string name = "ffs", Action<XnVolume>? configureWorkloadVolume = null,
-    Action<FfsFileSystem>? configureWorkloadFs = null) : ICrashTarget
+    Action<FfsFileSystem>? configureWorkloadFs = null, XnRecovery? recovery = null) : ICrashTarget
 {
     /// <summary>
     /// What FFS promises after a crash, in one place. fsync, fsyncdir and sync all make everything durable
@@ -64,7 +69,9 @@ public sealed class FfsCrashTarget(string name = "ffs", Action<XnVolume>? config
     public CrashRecovery Recover(IBlockDevice image)
     {
         var kernel = new ExoKernel();
-        var loaded = XnVolume.Load(image, kernel);
+        var options = FfsImage.LoadOptions();
+        if (recovery is { } r) options = options with { Recovery = r };
+        var loaded = XnVolume.Load(image, kernel, options);
         if (!loaded.Ok) return CrashRecovery.Unmountable($"xn load: {loaded}");
         var vol = loaded.Value;
         var fs = FfsFileSystem.Mount(vol, kernel.CreateEnvironment("ffs"), out var error);
