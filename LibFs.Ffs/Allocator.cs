@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Numerics;
 using ExoFS.Kernel.Disk;
 using ExoFS.LibFs.Ffs.Format;
 
@@ -129,14 +128,6 @@ internal sealed class Allocator
         int g = GroupOfIno(ino);
         int slot = (int)((ino - 1) % Sb.InodesPerGroup);
         return (_inodeBitmaps[g][slot >> 3] & (1 << (slot & 7))) != 0;
-    }
-
-    public bool BlockMarked(BlockNo b)
-    {
-        int g = GroupOfBlock(b);
-        if (g >= _groups.Length) return false;
-        int bit = (int)(b.Value % FfsLayout.BlocksPerGroup);
-        return (_blockBitmaps[g][bit >> 3] & (1 << (bit & 7))) != 0;
     }
 
     /// <summary>
@@ -339,6 +330,4 @@ internal sealed class Allocator
 
     public byte[] BlockBitmap(int g) => _blockBitmaps[g];
     public byte[] InodeBitmap(int g) => _inodeBitmaps[g];
-
-    internal static int BitCount(byte[] map) => map.Sum(b => BitOperations.PopCount(b));
 }

@@ -36,7 +36,6 @@ public sealed partial class FfsFileSystem : IFileSystem
     private readonly BlockMap _map;
     private readonly Directory _dirs;
     private readonly Dictionary<ulong, (ulong Ino, OpenFlags Flags, bool IsDir)> _handles = new();
-    private readonly IDisposable? _owned;
     private ulong _nextHandle = 1;
     private ulong _nextGeneration;
     private bool _disposed;
@@ -47,7 +46,7 @@ public sealed partial class FfsFileSystem : IFileSystem
 
     public string Name => "ffs";
 
-    private FfsFileSystem(IFfsDisk disk, BlockNo superBlock, Allocator alloc, IDisposable? owned)
+    private FfsFileSystem(IFfsDisk disk, BlockNo superBlock, Allocator alloc)
     {
         _disk = disk;
         _superBlock = superBlock;
@@ -55,7 +54,6 @@ public sealed partial class FfsFileSystem : IFileSystem
         _inodes = new InodeTable(disk, alloc);
         _map = new BlockMap(disk, alloc);
         _dirs = new Directory(disk, _map, ino => OrderDirectoryWrites ? _alloc.Locate(ino).Block : null);
-        _owned = owned;
         _nextGeneration = Math.Max(1, alloc.Sb.NextGeneration);
     }
 
@@ -73,7 +71,7 @@ public sealed partial class FfsFileSystem : IFileSystem
     /// Lays out a new file system whose superblock is <paramref name="superBlock"/> (an XN root block,
     /// zero-filled) on a device of <paramref name="totalBlocks"/> blocks, and mounts it.
     /// </summary>
-    internal static Result<FfsFileSystem> FormatOn(IFfsDisk disk, BlockNo superBlock, ulong totalBlocks, IDisposable? owned = null)
+    internal static Result<FfsFileSystem> FormatOn(IFfsDisk disk, BlockNo superBlock, ulong totalBlocks)
     {
         ulong groups = (totalBlocks + FfsLayout.BlocksPerGroup - 1) / FfsLayout.BlocksPerGroup;
         if (groups == 0 || totalBlocks > FfsLayout.MaxBlocks || totalBlocks < 64) return Errno.EINVAL;
@@ -142,7 +140,7 @@ public sealed partial class FfsFileSystem : IFileSystem
 
         var alloc = new Allocator(disk, superBlock, sb, entries, blockMaps, inodeMaps);
         alloc.SetDirectories(0, 1);
-        var fs = new FfsFileSystem(disk, superBlock, alloc, owned);
+        var fs = new FfsFileSystem(disk, superBlock, alloc);
         alloc.Reclaim = fs.Reclaim;
         var now = Timespec.Now();
         var root = fs.NewDiskInode(FileMode.Directory | 0x1ED /* 0755 */, 0, Caller.Root, null, now);
@@ -156,7 +154,7 @@ public sealed partial class FfsFileSystem : IFileSystem
     }
 
     /// <summary>Mounts the file system whose superblock is <paramref name="superBlock"/>; EUCLEAN if it is not one.</summary>
-    internal static Result<FfsFileSystem> MountOn(IFfsDisk disk, BlockNo superBlock, IDisposable? owned = null, bool recover = true,
+    internal static Result<FfsFileSystem> MountOn(IFfsDisk disk, BlockNo superBlock, bool recover = true,
         bool readOnly = false)
     {
         var buf = new byte[FfsLayout.BlockSize];
@@ -181,7 +179,7 @@ public sealed partial class FfsFileSystem : IFileSystem
             if ((err = disk.Read(new BlockNo(entries[g].InodeBitmap), 0, inodeMaps[g])) != Errno.OK) return err;
         }
         var alloc = new Allocator(disk, superBlock, sb, entries, blockMaps, inodeMaps);
-        var fs = new FfsFileSystem(disk, superBlock, alloc, owned) { _readOnly = readOnly };
+        var fs = new FfsFileSystem(disk, superBlock, alloc) { _readOnly = readOnly };
         alloc.Reclaim = fs.Reclaim;
         var rootInode = fs._inodes.Get(FfsLayout.RootIno);
         if (!rootInode.Ok || !FileMode.IsDir(rootInode.Value.Mode)) return Errno.EUCLEAN;
@@ -214,7 +212,6 @@ public sealed partial class FfsFileSystem : IFileSystem
             _disposed = true;
             if (_readOnly)
             {
-                _owned?.Dispose();
                 foreach (var r in _ownedExtra) r.Dispose();
                 return;
             }
@@ -229,7 +226,6 @@ public sealed partial class FfsFileSystem : IFileSystem
             if (SyncAndReap() == Errno.OK && SyncAndReap() == Errno.OK && _disk.Sync() == Errno.OK
                 && WriteHeader(clean: true) == Errno.OK)
                 _disk.Sync();
-            _owned?.Dispose();
             // Resources handed over with Owning (an XN volume, then its device), released in that order.
             foreach (var r in _ownedExtra) r.Dispose();
         }

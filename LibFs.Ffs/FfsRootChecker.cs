@@ -17,28 +17,28 @@ public sealed class FfsRootChecker : IXnRootChecker
 
     public IEnumerable<XnFinding> Check(XnRootView root)
     {
-        ArgumentNullException.ThrowIfNull(root);
-        var xn = new XnClient(root.Session);
-        var disk = XnFfsDisk.Create(xn, ulong.MaxValue, lookupOnly: true);
-        if (!disk.Ok)
-            return [new XnFinding(XnFindingKind.LibFs, root.Root.Block.Value, $"ffs root '{root.Root.Name}': FFS types missing ({xn.LastRefusal})")];
-        var fs = FfsFileSystem.MountOn(disk.Value, root.Root.Block, recover: false, readOnly: true);
-        if (!fs.Ok)
-            return [new XnFinding(XnFindingKind.LibFs, root.Root.Block.Value, $"ffs root '{root.Root.Name}': not a valid FFS ({fs.Error})")];
-        using var mounted = fs.Value;
-        var report = Fsck.Run(mounted, repair: false);
-        return report.Problems.Select(p => new XnFinding(XnFindingKind.LibFs, root.Root.Block.Value, $"ffs root '{root.Root.Name}': {p}")).ToList();
+        var report = RunOn(root, repair: false, out string? failure);
+        string where = $"ffs root '{root.Root.Name}'";
+        return report is null
+            ? [new XnFinding(XnFindingKind.LibFs, root.Root.Block.Value, $"{where}: {failure}")]
+            : report.Problems.Select(p => new XnFinding(XnFindingKind.LibFs, root.Root.Block.Value, $"{where}: {p}")).ToList();
     }
 
-    public IEnumerable<string> Repair(XnRootView root)
+    /// <summary>What was repaired; nothing when the root is not an FFS that mounts (Check reports why).</summary>
+    public IEnumerable<string> Repair(XnRootView root) =>
+        RunOn(root, repair: true, out _)?.Repaired.ToList() ?? [];
+
+    /// <summary>Mounts the root through <paramref name="root"/>'s session without recovery and runs fsck; null with <paramref name="failure"/> if it does not mount.</summary>
+    private static FsckReport? RunOn(XnRootView root, bool repair, out string? failure)
     {
         ArgumentNullException.ThrowIfNull(root);
         var xn = new XnClient(root.Session);
-        var disk = XnFfsDisk.Create(xn, ulong.MaxValue, lookupOnly: false);
-        if (!disk.Ok) return [];
-        var fs = FfsFileSystem.MountOn(disk.Value, root.Root.Block, recover: false, readOnly: false);
-        if (!fs.Ok) return [];
+        var disk = XnFfsDisk.Create(xn, ulong.MaxValue, lookupOnly: !repair);
+        if (!disk.Ok) { failure = $"FFS types missing ({xn.LastRefusal})"; return null; }
+        var fs = FfsFileSystem.MountOn(disk.Value, root.Root.Block, recover: false, readOnly: !repair);
+        if (!fs.Ok) { failure = $"not a valid FFS ({fs.Error})"; return null; }
         using var mounted = fs.Value;
-        return Fsck.Run(mounted, repair: true).Repaired.ToList();
+        failure = null;
+        return Fsck.Run(mounted, repair);
     }
 }

@@ -52,8 +52,8 @@ public static class Fsck
     /// <summary>
     /// Checks (and with <paramref name="repair"/>, repairs) the FFS under root <paramref name="rootName"/> of a
     /// volume that is not mounted, as the administrator: grants <paramref name="env"/> the root, mounts
-    /// without the automatic recovery, runs the checker and unmounts (clean, after a repair). For
-    /// <c>exofs fsck --repair</c>; <c>exofs fsck</c> alone uses <see cref="FfsRootChecker"/>.
+    /// without the automatic recovery, runs the checker and unmounts (clean, after a repair). For a caller that
+    /// holds the volume itself; <c>exofs fsck</c> goes through XN's root checkers (<see cref="FfsRootChecker"/>).
     /// </summary>
     public static Result<FsckReport> CheckVolume(XnVolume volume, ExoEnvironment env, bool repair, string rootName = FfsFileSystem.DefaultRootName)
     {

@@ -48,9 +48,6 @@ internal sealed unsafe class FuseAdapter
     /// <summary>Set once the kernel's INIT has been answered.</summary>
     public WaitHandle Initialized => _initialized.WaitHandle;
 
-    /// <summary>Whether the kernel agreed to writeback caching.</summary>
-    public bool WritebackEnabled => _writeback;
-
     /// <summary>The operations table; libfuse copies it in fuse_session_new.</summary>
     public static FuseLowLevelOps BuildOps() => new()
     {
@@ -357,17 +354,10 @@ internal sealed unsafe class FuseAdapter
         {
             var r = From(req)._fs.ReadLink(new InodeNo(ino));
             if (!r.Ok) { LibFuse.fuse_reply_err(req, Err(r.Error)); return; }
-            byte[] target = Utf8Z(r.Value);
+            byte[] target = Libc.Utf8Z(r.Value);
             fixed (byte* p = target) LibFuse.fuse_reply_readlink(req, p);
         }
         catch (Exception e) { Fault(req, "readlink", e); }
-    }
-
-    private static byte[] Utf8Z(string s)
-    {
-        byte[] b = new byte[Encoding.UTF8.GetByteCount(s) + 1];
-        Encoding.UTF8.GetBytes(s, b);
-        return b;
     }
 
     // ---------------------------------------------------------------- namespace changes
@@ -623,7 +613,7 @@ internal sealed unsafe class FuseAdapter
         bool tooSmall = false;
         Errno err = _fs.ReadDir(new InodeNo(ino), new FileHandle(fh), off, (in DirEntry e) =>
         {
-            byte[] name = Utf8Z(e.Name);
+            byte[] name = Libc.Utf8Z(e.Name);
             int need;
             fixed (byte* p = name)
             {

@@ -60,7 +60,7 @@ internal sealed unsafe class FuseLoop
         _log = log;
     }
 
-    /// <summary>Serves requests until the session ends (unmount, abort, or <c>fuse_session_exit</c>). 0, or -1 on a device error.</summary>
+    /// <summary>Serves requests until the session ends (unmount or abort). 0, or -1 on a device error.</summary>
     public int Run()
     {
         int flags = Libc.fcntl(_fd, Libc.F_GETFL, 0);

@@ -81,7 +81,7 @@ public sealed unsafe class FuseMount : IDisposable
                 {
                     throw new MountException($"libfuse rejected the mount options \"{optionString}\": {Describe(captured)}");
                 }
-                byte[] mp = Utf8Z(path);
+                byte[] mp = Libc.Utf8Z(path);
                 int rc;
                 fixed (byte* p = mp) rc = LibFuse.fuse_session_mount(session, p);
                 if (rc != 0)
@@ -158,7 +158,7 @@ public sealed unsafe class FuseMount : IDisposable
     {
         if (string.IsNullOrWhiteSpace(mountPoint)) throw new MountException("no mount point given");
         string full = Path.GetFullPath(mountPoint);
-        byte[] p = Utf8Z(full);
+        byte[] p = Libc.Utf8Z(full);
         NativeStat st;
         int rc;
         fixed (byte* pp = p) rc = Libc.stat(pp, &st);
@@ -189,7 +189,7 @@ public sealed unsafe class FuseMount : IDisposable
     public static string RealPath(string path)
     {
         path = Path.GetFullPath(path);
-        byte[] p = Utf8Z(path);
+        byte[] p = Libc.Utf8Z(path);
         fixed (byte* pp = p)
         {
             byte* resolved = Libc.realpath(pp, null);
@@ -273,7 +273,7 @@ public sealed unsafe class FuseMount : IDisposable
             if (MountTable.Find(MountPoint) is { } entry && entry.FsType.StartsWith("fuse", StringComparison.Ordinal))
             {
                 // The name of the connection's directory under /sys/fs/fuse/connections is the kernel's dev_t.
-                _kernelDev = (entry.Major << 20) | entry.Minor;
+                _kernelDev = entry.Dev;
                 return;
             }
             problem = $"{MountPoint} does not appear in the mount table after mounting";
@@ -350,7 +350,7 @@ public sealed unsafe class FuseMount : IDisposable
     {
         if (Libc.geteuid() == 0)
         {
-            byte[] p = Utf8Z(mountPoint);
+            byte[] p = Libc.Utf8Z(mountPoint);
             int rc;
             fixed (byte* pp = p) rc = Libc.umount2(pp, lazy ? Libc.MNT_DETACH : 0);
             if (rc == 0) return null;
@@ -414,7 +414,7 @@ public sealed unsafe class FuseMount : IDisposable
             // shows the same connections.
             string dir = Path.Combine(Path.GetTempPath(), "exofs-fusectl-" + Environment.ProcessId + "-" + _kernelDev);
             Directory.CreateDirectory(dir);
-            byte[] d = Utf8Z(dir);
+            byte[] d = Libc.Utf8Z(dir);
             try
             {
                 int rc;
@@ -447,17 +447,10 @@ public sealed unsafe class FuseMount : IDisposable
     private void StopForcibly()
     {
         if (_stopped.IsSet) return;
-        if (_kernelDev == 0 && MountTable.Find(MountPoint) is { } entry) _kernelDev = (entry.Major << 20) | entry.Minor;
+        if (_kernelDev == 0 && MountTable.Find(MountPoint) is { } entry) _kernelDev = entry.Dev;
         if (UnmountPath(MountPoint, lazy: true) is { } why) _log($"exofs: detaching {MountPoint}: {why}");
         if (!_stopped.Wait(TimeSpan.FromSeconds(2))) AbortConnection();
         if (!_stopped.Wait(TimeSpan.FromSeconds(10))) _log($"exofs: the FUSE session for {MountPoint} did not stop");
-    }
-
-    private static byte[] Utf8Z(string s)
-    {
-        byte[] b = new byte[Encoding.UTF8.GetByteCount(s) + 1];
-        Encoding.UTF8.GetBytes(s, b);
-        return b;
     }
 
     private static string Describe(List<string> captured) =>

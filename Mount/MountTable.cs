@@ -4,7 +4,11 @@ using System.Text;
 namespace ExoFS.Mount;
 
 /// <summary>One line of /proc/self/mountinfo, the fields this project uses.</summary>
-public readonly record struct MountInfoEntry(uint Major, uint Minor, string MountPoint, string FsType, string Source);
+public readonly record struct MountInfoEntry(uint Major, uint Minor, string MountPoint, string FsType, string Source)
+{
+    /// <summary>The device number as the kernel packs it (the connection's number under /sys/fs/fuse/connections).</summary>
+    public uint Dev => (Major << 20) | Minor;
+}
 
 /// <summary>Reads the kernel's mount table (/proc/self/mountinfo, see proc(5)). Thread-safe (reads the file each call).</summary>
 public static class MountTable

@@ -745,11 +745,6 @@ public sealed partial class XnVolume
         for (int i = 0; i < edits.Count; i++) edits[i].Bytes.Span.CopyTo(into[edits[i].Offset..]);
     }
 
-    private static void ApplyEdits(Span<byte> into, List<Edit> edits)
-    {
-        foreach (var ed in edits) ed.Bytes.Span.CopyTo(into[ed.Offset..]);
-    }
-
     // Most types have no acl: that test stays inline in every update.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private XnResult CheckAcl(XnType t, byte[] proposed, int partition, BlockNo block) =>

@@ -17,15 +17,15 @@ internal sealed record MountRequest(string Image, string MountPoint, string? Roo
         "defaults", "auto", "noauto", "user", "nouser", "users", "owner", "group", "_netdev", "nofail", "rw",
     };
 
-    /// <summary>
-    /// Turns the -o list into mount options: allow_other, fsname= and debug map to their fields, fstab-only
-    /// words are dropped, everything else (ro, noatime, nosuid, nodev, noexec, max_read=, ...) goes to libfuse,
-    /// which refuses what it does not know. Null with <paramref name="error"/> on a malformed list.
-    /// </summary>
     /// <summary>"ro" among the options (a later "rw" undoes it): the image is opened read-only and never written.</summary>
     public bool ReadOnly =>
         Options.SelectMany(o => o.Split(',')).Select(o => o.Trim()).LastOrDefault(o => o is "ro" or "rw") == "ro";
 
+    /// <summary>
+    /// Turns the -o list into mount options: allow_other, fsname=, spin= and debug map to their fields,
+    /// fstab-only words are dropped, everything else (ro, noatime, nosuid, nodev, noexec, max_read=, ...) goes
+    /// to libfuse, which refuses what it does not know. Null with <paramref name="error"/> on a malformed list.
+    /// </summary>
     public FuseMountOptions? ToFuseOptions(Action<string> log, out string error)
     {
         error = "";

@@ -26,9 +26,6 @@ internal static unsafe partial class LibFuse
     [LibraryImport(Lib)]
     public static partial int fuse_session_exited(nint se);
 
-    [LibraryImport(Lib)]
-    public static partial void fuse_session_reset(nint se);
-
     /// <summary>Reads one request into <paramref name="buf"/> (allocating its memory on first use): its size, 0 once the session has ended, or -errno.</summary>
     [LibraryImport(Lib)]
     public static partial int fuse_session_receive_buf(nint se, FuseBuf* buf);
@@ -36,9 +33,6 @@ internal static unsafe partial class LibFuse
     /// <summary>Dispatches one request read by <see cref="fuse_session_receive_buf"/> to its callback.</summary>
     [LibraryImport(Lib)]
     public static partial void fuse_session_process_buf(nint se, FuseBuf* buf);
-
-    [LibraryImport(Lib)]
-    public static partial void fuse_session_exit(nint se);
 
     [LibraryImport(Lib)]
     public static partial void fuse_session_unmount(nint se);
@@ -105,6 +99,14 @@ internal static unsafe partial class Libc
 
     public const int MNT_DETACH = 2;
     public const int EBUSY = 16, EINVAL = 22;
+
+    /// <summary><paramref name="s"/> as a NUL-terminated UTF-8 string for a native call.</summary>
+    public static byte[] Utf8Z(string s)
+    {
+        byte[] b = new byte[System.Text.Encoding.UTF8.GetByteCount(s) + 1];
+        System.Text.Encoding.UTF8.GetBytes(s, b);
+        return b;
+    }
 
     [LibraryImport(Lib, SetLastError = true)]
     public static partial int umount2(byte* target, int flags);
