@@ -10,9 +10,11 @@ namespace ExoFS.Kernel.Udf;
 /// </summary>
 public sealed class VerifiedUdf
 {
-    // Compiled once, on first Run, under a lock on Code; null afterwards only on a big-endian host.
+    // Compiled once, on first Run; null afterwards only on a big-endian host.
     private UdfBody? _compiled;
     private bool _compileTried;
+    private object? _compileLock;
+    private readonly Func<UdfBody?> _compile;   // one delegate, not one per Run
     private readonly Lazy<bool> _disjoint;
 
     internal VerifiedUdf(UdfProgram program, Insn[] code, UdfReadSets sets, bool needsFuel)
@@ -22,6 +24,7 @@ public sealed class VerifiedUdf
         Sets = sets;
         NeedsFuel = needsFuel;
         _disjoint = new Lazy<bool>(ComputeDisjoint);
+        _compile = () => UdfCompiler.Compile(this);
     }
 
     /// <summary>The program as parsed; <c>Program.ToText()</c> is the canonical text to store.</summary>
@@ -69,24 +72,11 @@ public sealed class VerifiedUdf
     public UdfResult Run(ReadOnlySpan<byte> block, int partition, List<UdfExtent> output)
     {
         CheckArgs(block, output);
-        var body = Volatile.Read(ref _compiled) ?? CompileOnce();
+        var body = LazyInitializer.EnsureInitialized(ref _compiled, ref _compileTried, ref _compileLock, _compile);
         // Compiled loads read native-endian memory, so a big-endian host uses the interpreter.
         return body is null
             ? UdfInterpreter.Run(this, block, partition, output)
             : body(ref MemoryMarshal.GetReference(block), partition, output);
-    }
-
-    private UdfBody? CompileOnce()
-    {
-        lock (Code)
-        {
-            if (!_compileTried)
-            {
-                Volatile.Write(ref _compiled, UdfCompiler.Compile(this));
-                _compileTried = true;
-            }
-            return _compiled;
-        }
     }
 
     private static void CheckArgs(ReadOnlySpan<byte> block, List<UdfExtent> output)

@@ -8,7 +8,7 @@ namespace ExoFS.LibFs.Ffs.Format;
 /// </summary>
 public static class FfsUdfs
 {
-    public const string DataType = "xn.data";
+    public const string DataType = Xn.XnTypes.DataName;
     public const string SuperType = "ffs.super", InodesType = "ffs.inodes",
         Ind1Type = "ffs.ind1", Ind2Type = "ffs.ind2", Ind3Type = "ffs.ind3";
 
