@@ -238,8 +238,12 @@ public sealed class XnSession
     /// <summary>Writes everything dirty in a legal order (children before parents, barriers between), then flushes.</summary>
     public XnResult Sync() => Call(() => _vol.SyncLocked());
 
+    // Every call: the volume lock, Enter, the body, Leave. Read, ReadRaw, WriteRaw, Alloc and Free spell it out
+    // rather than go through Call: a span cannot be captured by a lambda, and the per-block calls stay
+    // free of a closure allocation each.
+
     /// <summary>
-    /// Runs one XN call under the volume lock: refused if the volume is closed or if this thread is
+    /// Starts one XN call under the volume lock: refused if the volume is closed or if this thread is
     /// already inside XN (a re-entrant call from an upcall); pinned pages are released at the end.
     /// </summary>
     private XnResult Enter()
@@ -258,8 +262,13 @@ public sealed class XnSession
 
     private XnResult Call(Func<XnResult> body)
     {
-        var r = Call(() => { var x = body(); return x.Ok ? XnResult<bool>.Success(true) : XnResult<bool>.Fail(x.Error, x.Detail); });
-        return r.Status;
+        lock (_vol.Gate)
+        {
+            var refused = Enter();
+            if (!refused.Ok) return refused;
+            try { return body(); }
+            finally { Leave(); }
+        }
     }
 
     private XnResult<T> Call<T>(Func<XnResult<T>> body)

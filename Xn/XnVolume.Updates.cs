@@ -113,11 +113,18 @@ public sealed partial class XnVolume
 
     private void DropFrame(RegistryEntry e)
     {
-        if (e.Frame is null) return;
-        Frames.Release(e.Frame);
+        if (DetachFrame(e) is { } frame) Frames.Release(frame);
+    }
+
+    /// <summary>Takes the page away from <paramref name="e"/> (its cached outputs go with it) and returns its frame, or null if it had none.</summary>
+    private Kernel.Memory.PageFrame? DetachFrame(RegistryEntry e)
+    {
+        var frame = e.Frame;
+        if (frame is null) return null;
         e.Frame = null;
         e.Outputs = null;
         _cachedPages--;
+        return frame;
     }
 
     /// <summary>
@@ -233,13 +240,7 @@ public sealed partial class XnVolume
             var e = node.Value;
             node = node.Next;   // dropping the frame unlinks e
             if (_pinned.Contains(e) || e.InIo) continue;
-            if (returned is not null)
-            {
-                returned.Add(e.Frame!);
-                e.Frame = null;
-                e.Outputs = null;
-                _cachedPages--;
-            }
+            if (returned is not null) returned.Add(DetachFrame(e)!);
             else DropFrame(e);
             done++;
         }
@@ -278,9 +279,7 @@ public sealed partial class XnVolume
             foreach (var e in _registry.Values.Where(e => e.Frame is { } f && set.Contains(f.Number)).ToList())
             {
                 if (e.Dirty) _loadFindings.Add($"page of block {e.Block} was repossessed by the kernel while dirty: its changes are lost");
-                e.Frame = null;
-                e.Outputs = null;
-                _cachedPages--;
+                DetachFrame(e);   // the kernel has the frame already
             }
         }
     }
