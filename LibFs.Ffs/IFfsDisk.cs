@@ -1,26 +1,27 @@
 using System.Buffers.Binary;
 using ExoFS.Kernel.Disk;
+using ExoFS.Xn;
 
 namespace ExoFS.LibFs.Ffs;
 
 /// <summary>The kind of block a pointer names, which XN type it is registered as.</summary>
 internal enum BlockKind { Data, Inodes, Ind1, Ind2, Ind3 }
 
-/// <summary>One byte-range replacement in a parent block, as XN's Alloc/Free take it.</summary>
-internal readonly record struct FieldEdit(int Offset, byte[] Bytes)
+/// <summary>XN edits (byte-range replacements in a parent block) of FFS's little-endian pointer and count fields.</summary>
+internal static class FieldEdit
 {
-    public static FieldEdit U64(int offset, ulong value)
+    public static Edit U64(int offset, ulong value)
     {
         var b = new byte[8];
         BinaryPrimitives.WriteUInt64LittleEndian(b, value);
-        return new FieldEdit(offset, b);
+        return new Edit(offset, b);
     }
 
-    public static FieldEdit U32(int offset, uint value)
+    public static Edit U32(int offset, uint value)
     {
         var b = new byte[4];
         BinaryPrimitives.WriteUInt32LittleEndian(b, value);
-        return new FieldEdit(offset, b);
+        return new Edit(offset, b);
     }
 }
 
@@ -42,9 +43,9 @@ internal interface IFfsDisk
     /// </summary>
     Errno WriteRaw(BlockNo block, int offset, ReadOnlySpan<byte> bytes, BlockNo after);
     /// <summary>Points <paramref name="parent"/> at a new zero-filled child by applying <paramref name="edits"/>.</summary>
-    Errno Alloc(BlockNo parent, int partition, IReadOnlyList<FieldEdit> edits, BlockKind kind, BlockNo child);
+    Errno Alloc(BlockNo parent, int partition, IReadOnlyList<Edit> edits, BlockKind kind, BlockNo child);
     /// <summary>Drops <paramref name="child"/> from <paramref name="parent"/> by applying <paramref name="edits"/>.</summary>
-    Errno Free(BlockNo parent, int partition, IReadOnlyList<FieldEdit> edits, BlockNo child);
+    Errno Free(BlockNo parent, int partition, IReadOnlyList<Edit> edits, BlockNo child);
     /// <summary>A free run of <paramref name="count"/> blocks near <paramref name="hint"/> (ENOSPC if none).</summary>
     Result<BlockNo> FindFree(BlockNo hint, ulong count);
     /// <summary>

@@ -61,24 +61,17 @@ internal sealed class XnFfsDisk : IFfsDisk
         return disk;
     }
 
-    private static Edit[] ToEdits(IReadOnlyList<FieldEdit> edits)
-    {
-        var list = new Edit[edits.Count];
-        for (int i = 0; i < list.Length; i++) list[i] = new Edit(edits[i].Offset, edits[i].Bytes);
-        return list;
-    }
-
     public Errno Read(BlockNo block, int offset, Span<byte> into) => _xn.Read(block, offset, into);
 
     public Errno WriteRaw(BlockNo block, int offset, ReadOnlySpan<byte> bytes) => _xn.WriteRaw(block, offset, bytes);
 
     public Errno WriteRaw(BlockNo block, int offset, ReadOnlySpan<byte> bytes, BlockNo after) => _xn.WriteRaw(block, offset, bytes, after);
 
-    public Errno Alloc(BlockNo parent, int partition, IReadOnlyList<FieldEdit> edits, BlockKind kind, BlockNo child) =>
-        _xn.Alloc(parent, partition, ToEdits(edits), _types[(int)kind], new Extent(child, 1));
+    public Errno Alloc(BlockNo parent, int partition, IReadOnlyList<Edit> edits, BlockKind kind, BlockNo child) =>
+        _xn.Alloc(parent, partition, edits, _types[(int)kind], new Extent(child, 1));
 
-    public Errno Free(BlockNo parent, int partition, IReadOnlyList<FieldEdit> edits, BlockNo child) =>
-        _xn.Free(parent, partition, ToEdits(edits), new Extent(child, 1));
+    public Errno Free(BlockNo parent, int partition, IReadOnlyList<Edit> edits, BlockNo child) =>
+        _xn.Free(parent, partition, edits, new Extent(child, 1));
 
     public Result<BlockNo> FindFree(BlockNo hint, ulong count) => _xn.FindFree(hint, count);
 

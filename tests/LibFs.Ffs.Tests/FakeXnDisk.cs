@@ -2,6 +2,7 @@ using ExoFS.Kernel.Disk;
 using ExoFS.Kernel.Udf;
 using ExoFS.LibFs.Ffs;
 using ExoFS.LibFs.Ffs.Format;
+using ExoFS.Xn;
 
 namespace ExoFS.LibFs.Ffs.Tests;
 
@@ -100,12 +101,12 @@ internal sealed class FakeXnDisk : IFfsDisk
         BlockKind.Ind2 => FfsUdfs.Ind2Type, _ => FfsUdfs.Ind3Type,
     };
 
-    private (HashSet<(string, ulong)> Before, HashSet<(string, ulong)> After, byte[] NewBlock) Diff(BlockNo parent, int partition, IReadOnlyList<FieldEdit> edits)
+    private (HashSet<(string, ulong)> Before, HashSet<(string, ulong)> After, byte[] NewBlock) Diff(BlockNo parent, int partition, IReadOnlyList<Edit> edits)
     {
         var udf = UdfOf(parent.Value) ?? throw new InvalidOperationException($"block {parent} owns nothing");
         var old = Block(parent.Value);
         var now = (byte[])old.Clone();
-        foreach (var e in edits) e.Bytes.CopyTo(now, e.Offset);
+        foreach (var e in edits) e.Bytes.Span.CopyTo(now.AsSpan(e.Offset));
         // Edits may touch only the partition's own read set (else another partition changed unseen).
         var set = udf.ReadSet(partition);
         foreach (var e in edits)
@@ -114,7 +115,7 @@ internal sealed class FakeXnDisk : IFfsDisk
         return (Owns(udf, old, partition), Owns(udf, now, partition), now);
     }
 
-    public Errno Alloc(BlockNo parent, int partition, IReadOnlyList<FieldEdit> edits, BlockKind kind, BlockNo child)
+    public Errno Alloc(BlockNo parent, int partition, IReadOnlyList<Edit> edits, BlockKind kind, BlockNo child)
     {
         if (_used.Contains(child.Value) || child.Value >= DeviceBlocks) throw new InvalidOperationException($"alloc of non-free block {child}");
         var (before, after, now) = Diff(parent, partition, edits);
@@ -128,7 +129,7 @@ internal sealed class FakeXnDisk : IFfsDisk
         return Errno.OK;
     }
 
-    public Errno Free(BlockNo parent, int partition, IReadOnlyList<FieldEdit> edits, BlockNo child)
+    public Errno Free(BlockNo parent, int partition, IReadOnlyList<Edit> edits, BlockNo child)
     {
         var (before, after, now) = Diff(parent, partition, edits);
         var removed = new HashSet<(string, ulong)>(before);
