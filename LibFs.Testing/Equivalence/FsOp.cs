@@ -77,7 +77,7 @@ public sealed record MkDirOp(string Dir, string Name) : FsOp
     {
         var d = ResolveDir(fs, Dir);
         if (!d.Ok) return Show(d.Error);
-        var r = fs.MkDir(d.Value, Name, 0x1ED, Caller.Root);
+        var r = fs.MkDir(d.Value, Name, FsOps.DirMode755, Caller.Root);
         if (!r.Ok) return Show(r.Error);
         fs.Forget(r.Value.Ino, 1);
         return "OK " + Describe(r.Value);
@@ -91,7 +91,7 @@ public sealed record MkFifoOp(string Dir, string Name) : FsOp
     {
         var d = ResolveDir(fs, Dir);
         if (!d.Ok) return Show(d.Error);
-        var r = fs.MkNod(d.Value, Name, FileMode.Fifo | 0x1A4, 0, Caller.Root);
+        var r = fs.MkNod(d.Value, Name, FileMode.Fifo | FsOps.FileMode644, 0, Caller.Root);
         if (!r.Ok) return Show(r.Error);
         fs.Forget(r.Value.Ino, 1);
         return "OK " + Describe(r.Value);
