@@ -80,14 +80,7 @@ public sealed partial class FfsFileSystem
         lock (_lock)
         {
             _ownedExtra.Add(resource);
-            if (resource is XnVolume v)
-            {
-                Volume = v;
-                // Just mounted and synced, so XN has no deferred frees: whatever is neither FFS's nor XN-free
-                // belongs to XN or another libFS.
-                ulong free = v.FreeBlocks, mine = _alloc.Sb.TotalBlocks - _alloc.FreeBlocks;
-                _alloc.Foreign = _alloc.Sb.TotalBlocks > mine + free ? _alloc.Sb.TotalBlocks - mine - free : 0;
-            }
+            if (resource is XnVolume v) Volume = v;
         }
         return this;
     }

@@ -150,6 +150,7 @@ public sealed partial class FfsFileSystem : IFileSystem
         if ((err = fs._inodes.Put(FfsLayout.RootIno, root)) != Errno.OK) return err;
         if ((err = fs.WriteHeader(clean: false)) != Errno.OK) return err;
         if ((err = disk.Sync()) != Errno.OK) return err;
+        fs.MeasureForeign();
         return fs;
     }
 
@@ -183,7 +184,11 @@ public sealed partial class FfsFileSystem : IFileSystem
         alloc.Reclaim = fs.Reclaim;
         var rootInode = fs._inodes.Get(FfsLayout.RootIno);
         if (!rootInode.Ok || !FileMode.IsDir(rootInode.Value.Mode)) return Errno.EUCLEAN;
-        if (readOnly) return fs;
+        if (readOnly)
+        {
+            fs.MeasureForeign();
+            return fs;
+        }
         if (sb.Clean == 0 && recover)
         {
             // The last session did not unmount cleanly: orphans may hold blocks and the bitmaps may
@@ -192,7 +197,19 @@ public sealed partial class FfsFileSystem : IFileSystem
         }
         if ((err = fs.WriteHeader(clean: false)) != Errno.OK) return err;
         if ((err = disk.Sync()) != Errno.OK) return err;
+        fs.MeasureForeign();
         return fs;
+    }
+
+    /// <summary>
+    /// Counts the blocks of FFS's groups that are neither FFS's nor XN-free: XN's own structures and other
+    /// libFSes' blocks, which look free in FFS's bitmaps. Right after mounting (and syncing) XN holds no
+    /// deferred frees, so nothing else is in that gap.
+    /// </summary>
+    private void MeasureForeign()
+    {
+        ulong free = _disk.FreeBlocks, mine = _alloc.Sb.TotalBlocks - _alloc.FreeBlocks;
+        _alloc.Foreign = _alloc.Sb.TotalBlocks > mine + free ? _alloc.Sb.TotalBlocks - mine - free : 0;
     }
 
     private Errno WriteHeader(bool clean)

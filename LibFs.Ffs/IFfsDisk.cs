@@ -46,6 +46,9 @@ internal interface IFfsDisk
     Errno Alloc(BlockNo parent, int partition, IReadOnlyList<Edit> edits, BlockKind kind, BlockNo child);
     /// <summary>Drops <paramref name="child"/> from <paramref name="parent"/> by applying <paramref name="edits"/>.</summary>
     Errno Free(BlockNo parent, int partition, IReadOnlyList<Edit> edits, BlockNo child);
+
+    /// <summary>Blocks XN can give out now, to whoever asks (FFS's own free blocks among them).</summary>
+    ulong FreeBlocks { get; }
     /// <summary>A free run of <paramref name="count"/> blocks near <paramref name="hint"/> (ENOSPC if none).</summary>
     Result<BlockNo> FindFree(BlockNo hint, ulong count);
     /// <summary>

@@ -75,6 +75,8 @@ internal sealed class XnFfsDisk : IFfsDisk
 
     public Result<BlockNo> FindFree(BlockNo hint, ulong count) => _xn.FindFree(hint, count);
 
+    public ulong FreeBlocks => _xn.FreeBlocks;
+
     public Errno WriteBack(BlockNo block) => _xn.WriteBack(block);
 
     public Errno Sync() => _xn.Sync();

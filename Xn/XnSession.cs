@@ -197,6 +197,9 @@ public sealed class XnSession
     /// <summary>A free extent of <paramref name="count"/> blocks at or after <paramref name="hint"/> (wrapping). Nothing is reserved.</summary>
     public XnResult<BlockNo> FindFree(BlockNo hint, ulong count) => Call(() => _vol.FindFreeLocked(hint, count));
 
+    /// <summary>How many blocks of the disk XN could give out now, to any session (disk information, not a reservation).</summary>
+    public ulong FreeBlocks => _vol.FreeBlocks;
+
     /// <summary>
     /// Takes <paramref name="child"/> away from partition <paramref name="partition"/> of
     /// <paramref name="parent"/>: owns after = before − {child}. A metadata child must own nothing. The

@@ -102,6 +102,9 @@ public sealed class XnClient
         IReadOnlyList<Edit> toEdits, Extent child) =>
         Map(Session.Move(from, fromPartition, fromEdits, to, toPartition, toEdits, child));
 
+    /// <summary>How many blocks XN could give out now, to any libFS.</summary>
+    public ulong FreeBlocks => Session.FreeBlocks;
+
     public Result<BlockNo> FindFree(BlockNo hint, ulong count)
     {
         var r = Session.FindFree(hint, count);

@@ -32,6 +32,9 @@ internal sealed class FakeXnDisk : IFfsDisk
 
     public ulong DeviceBlocks { get; }
 
+    /// <summary>Unlike XN, frees here are reusable at once.</summary>
+    public ulong FreeBlocks => DeviceBlocks - (ulong)_used.Count;
+
     public static VerifiedUdf Verify(string text)
     {
         var r = UdfVerifier.Verify(text);
