@@ -1,6 +1,7 @@
 using System.Text;
 using ExoFS.Kernel.Disk;
 using ExoFS.LibFs.Ffs.Format;
+using ExoFS.LibFs.Runtime;
 
 namespace ExoFS.LibFs.Ffs;
 
@@ -19,7 +20,7 @@ namespace ExoFS.LibFs.Ffs;
 /// at mount and set at unmount; a mount that finds it cleared runs the recovery scan (<see cref="Fsck"/>
 /// with repair), which frees orphaned inodes and rebuilds bitmaps and counts.
 /// </summary>
-public sealed partial class FfsFileSystem : IFileSystem
+public sealed partial class FfsFileSystem : IFileSystem, IReportsRecovery
 {
     private const int InitialTableBlocks = 4;
     /// <summary>
@@ -43,6 +44,9 @@ public sealed partial class FfsFileSystem : IFileSystem
 
     /// <summary>What the mount-time recovery scan did (null if the image was clean).</summary>
     public FsckReport? RecoveryReport { get; private set; }
+
+    /// <summary>What the mount-time recovery repaired, one line each, for the host's recovery report.</summary>
+    public IReadOnlyList<string> RecoveryActions => RecoveryReport?.Repaired ?? [];
 
     public string Name => "ffs";
 
@@ -220,32 +224,35 @@ public sealed partial class FfsFileSystem : IFileSystem
         return _disk.WriteRaw(_superBlock, 0, header);
     }
 
-    /// <summary>Frees orphans, marks the file system clean and makes everything durable.</summary>
+    /// <summary>Told once this file system has closed (the host then ends the guest); set by <see cref="FfsLibFs"/>.</summary>
+    internal Action? OnClosed { get; set; }
+
+    /// <summary>Frees orphans, marks the file system clean and makes everything durable, then tells the host.</summary>
     public void Dispose()
     {
         lock (_lock)
         {
             if (_disposed) return;
             _disposed = true;
-            if (_readOnly)
-            {
-                foreach (var r in _ownedExtra) r.Dispose();
-                return;
-            }
-            // Unmount ends every lookup and handle: orphans still referenced join those awaiting a sync.
-            var referenced = _inodes.Referenced.ToList();
-            _inodes.ForgetAll();
-            _handles.Clear();
-            foreach (ulong ino in referenced) ReapIfOrphan(ino);
-            // The clean flag may reach the disk only after everything it vouches for: sync, then set it.
-            // Sync + reap; sync + release the reaped inodes' numbers; sync those bitmap writes; only then
-            // the clean flag, in a sync of its own.
-            if (SyncAndReap() == Errno.OK && SyncAndReap() == Errno.OK && _disk.Sync() == Errno.OK
-                && WriteHeader(clean: true) == Errno.OK)
-                _disk.Sync();
-            // Resources handed over with Owning (an XN volume, then its device), released in that order.
-            foreach (var r in _ownedExtra) r.Dispose();
+            if (!_readOnly) Unmount();
         }
+        OnClosed?.Invoke();
+    }
+
+    /// <summary>Caller holds the lock.</summary>
+    private void Unmount()
+    {
+        // Unmount ends every lookup and handle: orphans still referenced join those awaiting a sync.
+        var referenced = _inodes.Referenced.ToList();
+        _inodes.ForgetAll();
+        _handles.Clear();
+        foreach (ulong ino in referenced) ReapIfOrphan(ino);
+        // The clean flag may reach the disk only after everything it vouches for: sync, then set it.
+        // Sync + reap; sync + release the reaped inodes' numbers; sync those bitmap writes; only then
+        // the clean flag, in a sync of its own.
+        if (SyncAndReap() == Errno.OK && SyncAndReap() == Errno.OK && _disk.Sync() == Errno.OK
+            && WriteHeader(clean: true) == Errno.OK)
+            _disk.Sync();
     }
 
     // ---------------------------------------------------------------- helpers
