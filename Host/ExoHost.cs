@@ -342,6 +342,51 @@ public sealed class ExoHost : IDisposable
         if (guest.Solo) Dispose();
     }
 
+    // ------------------------------------------------------------------ recovery, in memory
+
+    /// <summary>
+    /// What a mount's recovery would do to <paramref name="device"/>, done on a scratch overlay so the device is
+    /// never written: XN's load-time recovery, then each root of a registered libFS attached (its own recovery)
+    /// and detached. Returns the recovered host, on the overlay, read-write in memory: check it to see whether
+    /// damage beyond what recovery repairs remains. Disposing it drops the overlay (and the device if owned).
+    /// </summary>
+    public static Result<ExoHost> RecoverInMemory(IBlockDevice device, out string? error, bool ownsDevice = false, HostOptions? options = null)
+    {
+        var overlay = new ScratchOverlay(device);
+        var host = Load(overlay, out error, (options ?? new HostOptions()) with { ReadOnly = false }, ownsDevice: true);
+        if (!host.Ok)
+        {
+            if (ownsDevice) device.Dispose();
+            return host.Error;
+        }
+        if (ownsDevice) host.Value._alsoOwned = device;
+        if (host.Value.RunRootRecovery(out error) is { } failed && failed != Errno.OK)
+        {
+            host.Value.Dispose();
+            return failed;
+        }
+        return host;
+    }
+
+    /// <summary>
+    /// Attaches and detaches every root a registered libFS serves, so each runs its own recovery (recorded in
+    /// <see cref="Recovery"/>). Nothing to do after a clean shutdown.
+    /// </summary>
+    public Errno RunRootRecovery(out string? error)
+    {
+        error = null;
+        if (WasClean || IsReadOnly) return Errno.OK;
+        foreach (var root in Roots().Where(r => r.LibFs is not null))
+        {
+            var guest = Attach(root.Name, out error);
+            if (!guest.Ok) return guest.Error;
+            guest.Value.Dispose();
+        }
+        return Errno.OK;
+    }
+
+    private IDisposable? _alsoOwned;
+
     // ------------------------------------------------------------------ one root, one host
 
     /// <summary>
@@ -449,6 +494,7 @@ public sealed class ExoHost : IDisposable
         foreach (var g in guests) g.Dispose();
         _volume.Dispose();
         if (_ownsDevice) _device.Dispose();
+        _alsoOwned?.Dispose();
     }
 }
 

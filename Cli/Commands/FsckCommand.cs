@@ -46,16 +46,24 @@ public sealed class FsckCommand : ICommand
             }
             return Fail(stderr, error, operational ? Operational : ErrorsLeft);
         }
-        using var host = opened;
         var checkers = DiscoverCheckers();
-        var findings = host.Check(checkers).Findings;
-        if (!host.WasClean) stdout.WriteLine($"{path}: was not cleanly unmounted");
+        using var host = opened;
+        if (!host.WasClean)
+        {
+            stdout.WriteLine($"{path}: was not cleanly unmounted");
+            if (!repair) return CheckAfterRecovery(stdout, stderr, path, checkers);
+            // --repair: the recovery a mount does, for real, then the check.
+            if (host.RunRootRecovery(out string? failed) != LibFs.Errno.OK)
+                return Fail(stderr, $"{path}: recovery failed: {failed}", ErrorsLeft);
+            foreach (var a in host.Recovery.Actions) stdout.WriteLine($"{path}: recovered: {a}");
+        }
         foreach (var r in host.LoadRepairs) stdout.WriteLine($"{path}: repaired: {r}");
+        var findings = host.Check(checkers).Findings;
         if (findings.Count == 0)
         {
-            bool repairedOnLoad = host.LoadRepairs.Count > 0;
-            Summary(stdout, path, host, repairedOnLoad ? "repaired" : "clean");
-            return repairedOnLoad ? Corrected : Clean;
+            bool changed = host.LoadRepairs.Count > 0 || (!host.WasClean && repair);
+            Summary(stdout, path, host, changed ? "repaired" : "clean");
+            return changed ? Corrected : Clean;
         }
         foreach (var f in findings) stdout.WriteLine($"{path}: {f}");
         if (!repair)
@@ -71,6 +79,31 @@ public sealed class FsckCommand : ICommand
         foreach (var f in left) stdout.WriteLine($"{path}: left: {f}");
         Summary(stdout, path, host, left.Count == 0 ? "repaired" : $"{left.Count} problem(s) left after repair");
         return left.Count == 0 ? Corrected : ErrorsLeft;
+    }
+
+    /// <summary>
+    /// An image not cleanly unmounted, checked without --repair: the recovery a mount would do runs in memory
+    /// (the image is not written), what it would do is printed, and the recovered state is checked. Exit 0 when
+    /// that recovery leaves it consistent, 4 when damage beyond it remains.
+    /// </summary>
+    private static int CheckAfterRecovery(TextWriter stdout, TextWriter stderr, string path, IReadOnlyList<IXnRootChecker> checkers)
+    {
+        ExoFS.Kernel.Disk.ImageFileDevice dev;
+        try { dev = ExoFS.Kernel.Disk.ImageFileDevice.Open(path, ExoFS.Kernel.Disk.ImageOpenMode.ReadOnly); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return Fail(stderr, $"{path}: {e.Message.Split('\n')[0]}", Operational); }
+        var recovered = ExoHost.RecoverInMemory(dev, out string? error, ownsDevice: true,
+            new HostOptions { PageFrames = ExoHost.ImagePageFrames, TolerateCorruptFreeMap = true });
+        if (!recovered.Ok) return Fail(stderr, $"{path}: the recovery a mount would do fails: {error}", ErrorsLeft);
+        using var host = recovered.Value;
+        var actions = host.Recovery.Actions;
+        if (actions.Count == 0) stdout.WriteLine($"{path}: a mount's recovery finds nothing to do");
+        foreach (var a in actions) stdout.WriteLine($"{path}: a mount's recovery will do: {a}");
+        var findings = host.Check(checkers).Findings;
+        foreach (var f in findings) stdout.WriteLine($"{path}: after recovery: {f}");
+        Summary(stdout, path, host, findings.Count == 0
+            ? "consistent once recovered (a read-write mount or 'fsck --repair' does it)"
+            : $"{findings.Count} problem(s) remain after the recovery a mount would do; run with --repair to fix what XN can");
+        return findings.Count == 0 ? Clean : ErrorsLeft;
     }
 
     /// <summary>

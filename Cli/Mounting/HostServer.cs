@@ -66,9 +66,14 @@ internal sealed class HostServer : IDisposable
             if (_mounts.ContainsKey(request.MountPoint)) { error = $"{request.MountPoint} is already served by this daemon"; return null; }
             string? root = ChooseRoot(request.Root, out error);
             if (root is null) return null;
-            if (request.ReadOnly != _host.IsReadOnly && _host.IsReadOnly)
+            if (!request.ReadOnly && _host.IsReadOnly)
             {
-                error = $"{_image} is mounted read-only by this daemon; a read-write mount of another root needs it unmounted first";
+                error = $"{_image}: image is in use read-only (exofs pid {Environment.ProcessId}); a read-write mount needs its read-only mounts unmounted first";
+                return null;
+            }
+            if (_mounts.Values.FirstOrDefault(m => m.Guest.RootName == root && (!m.Guest.ReadOnly || !request.ReadOnly)) is { } busy)
+            {
+                error = $"{_image}: image is in use: root '{root}' is already mounted on {busy.Mount.MountPoint} (exofs pid {Environment.ProcessId})";
                 return null;
             }
             var guest = _host.Attach(root, out string? why, readOnly: request.ReadOnly);

@@ -104,7 +104,8 @@ public sealed class MountCliTests : IDisposable
         Assert.False(MountCliHarness.IsMounted(mnt));
 
         _h.Mount(image, mnt);
-        MountCliHarness.AssertOneLineRefusal(_h.Exofs("mount", image, other), "image is in use");
+        // The image's daemon answers a second mount: the same root cannot be mounted read-write twice.
+        MountCliHarness.AssertOneLineRefusal(_h.Exofs("mount", image, other), "root 'ffs' is already mounted on");
         string second = _h.MakeImage("second.img", "64M");
         MountCliHarness.AssertOneLineRefusal(_h.Exofs("mount", second, mnt), "is busy");
         MountCliHarness.AssertOneLineRefusal(_h.Exofs("umount", other), "is not mounted");
