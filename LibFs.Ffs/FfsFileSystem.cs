@@ -95,8 +95,6 @@ public sealed partial class FfsFileSystem : IFileSystem, IReportsRecovery
             var hint = new BlockNo((ulong)g * FfsLayout.BlocksPerGroup);
             ulong groupBlocks = Math.Min(FfsLayout.BlocksPerGroup, totalBlocks - hint.Value);
             int capacity = Allocator.TableCapacityBlocks(groupBlocks, ipg);
-            // The table starts small and grows on demand into its reserved run (see Allocator).
-            uint tableBlocks = (uint)Math.Min(capacity, InitialTableBlocks);
             var bb = disk.FindFree(hint, 1);
             if (!bb.Ok) return bb.Error;
             err = disk.Alloc(superBlock, g, new[] { FieldEdit.U64(off + GroupEntry.BlockBitmapOffset, bb.Value.Value) }, BlockKind.Data, bb.Value);
@@ -105,8 +103,17 @@ public sealed partial class FfsFileSystem : IFileSystem, IReportsRecovery
             if (!ib.Ok) return ib.Error;
             err = disk.Alloc(superBlock, g, new[] { FieldEdit.U64(off + GroupEntry.InodeBitmapOffset, ib.Value.Value) }, BlockKind.Data, ib.Value);
             if (err != Errno.OK) return err;
+            // The whole table is owned from the start, through XN: a run FFS only meant to grow into would look
+            // free to every other libFS on the disk, and a second root's blocks landing in it would stop this
+            // group's table from growing. Only when no run that long is free does the table start small and
+            // grow on demand into what follows it (see Allocator).
+            uint tableBlocks = (uint)capacity;
             var it = disk.FindFree(ib.Value, (ulong)capacity);
-            if (!it.Ok) it = disk.FindFree(ib.Value, tableBlocks);
+            if (!it.Ok)
+            {
+                tableBlocks = (uint)Math.Min(capacity, InitialTableBlocks);
+                it = disk.FindFree(ib.Value, tableBlocks);
+            }
             if (!it.Ok) return it.Error;
             // One Alloc per inode-table block: the owns-UDF grows by exactly that block each time.
             for (uint i = 0; i < tableBlocks; i++)
