@@ -18,6 +18,11 @@ public sealed record HostOptions
     public XnRecovery Recovery { get; init; } = XnRecovery.Scan;
     /// <summary>Keep going on a damaged free map (fsck): it is rebuilt by reachability instead of refused.</summary>
     public bool TolerateCorruptFreeMap { get; init; }
+    /// <summary>
+    /// Page frames each guest's environment may hold of its own (the kernel's quota; XN's buffer cache is XN's).
+    /// A guest cannot raise it, nor make environments of its own to get around it.
+    /// </summary>
+    public int GuestFrameQuota { get; init; } = 256;
 }
 
 /// <summary>A root to make at mkfs: which libFS, under which name, with which tunables.</summary>
@@ -74,8 +79,11 @@ public sealed class ExoHost : IDisposable
     private readonly List<string> _recovery = new();
     private bool _disposed;
 
-    private ExoHost(ExoKernel kernel, XnVolume volume, IBlockDevice device, bool ownsDevice)
+    private readonly HostOptions _options;
+
+    private ExoHost(ExoKernel kernel, XnVolume volume, IBlockDevice device, bool ownsDevice, HostOptions options)
     {
+        _options = options;
         _kernel = kernel;
         _volume = volume;
         _device = device;
@@ -143,7 +151,7 @@ public sealed class ExoHost : IDisposable
             error = $"XN format: {vol}";
             return Errno.EINVAL;
         }
-        var host = new ExoHost(kernel, vol.Value, device, ownsDevice);
+        var host = new ExoHost(kernel, vol.Value, device, ownsDevice, options ?? new HostOptions());
         for (int i = 0; i < roots.Count; i++)
         {
             var made = host.MakeRoot(roots[i], kinds[i], out error);
@@ -173,7 +181,7 @@ public sealed class ExoHost : IDisposable
             return vol.Error == XnError.Io ? Errno.EIO : Errno.EUCLEAN;
         }
         error = null;
-        return new ExoHost(kernel, vol.Value, device, ownsDevice);
+        return new ExoHost(kernel, vol.Value, device, ownsDevice, options);
     }
 
     /// <summary>Creates image file <paramref name="path"/> of <paramref name="bytes"/> (rounded down to 4 KiB) and formats it with <paramref name="roots"/>.</summary>
@@ -297,6 +305,7 @@ public sealed class ExoHost : IDisposable
             }
             readOnly |= _volume.IsReadOnly;
             var env = _kernel.CreateEnvironment($"{libFs.Name}:{rootName}");
+            _kernel.Memory.SetQuota(env, _options.GuestFrameQuota);
             var cap = _volume.GrantRoot(rootName, env, readOnly ? Rights.Read : Rights.All);
             if (!cap.Ok)
             {
