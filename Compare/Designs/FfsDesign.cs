@@ -1,0 +1,47 @@
+using ExoFS.Kernel.Disk;
+using ExoFS.LibFs;
+using ExoFS.LibFs.Ffs;
+
+namespace ExoFS.Compare.Designs;
+
+/// <summary>
+/// The FFS-like libFS (LibFs.Ffs). Every call that makes or mounts an FFS for a comparison is in this file, so
+/// a change to how FFS is hosted touches only it.
+/// <para>
+/// Tunables: none. FFS's allocation policy (groups, placement) is fixed in its code and <see cref="FfsImage"/>
+/// takes no option that changes behaviour; a tunable is declared here when FFS grows one (clustering,
+/// allocation groups on/off), not before, so a user cannot set a key that does nothing.
+/// </para>
+/// </summary>
+public sealed class FfsDesign : IDesign
+{
+    public static readonly FfsDesign Instance = new();
+
+    private FfsDesign() { }
+
+    /// <inheritdoc />
+    public string Name => "ffs";
+
+    /// <inheritdoc />
+    public string Description => "FFS-like: inodes, 12 direct + indirect pointers, 128 MiB allocation groups, update in place";
+
+    /// <inheritdoc />
+    public IReadOnlyList<Tunable> Tunables { get; } = [];
+
+    /// <inheritdoc />
+    public Result<IFileSystem> Format(IBlockDevice device, IReadOnlyDictionary<string, string> settings, out string? error)
+    {
+        var fs = FfsImage.FormatDevice(device, out error);
+        return fs.Ok ? new Result<IFileSystem>(fs.Value) : fs.Error;
+    }
+
+    /// <inheritdoc />
+    public Result<IFileSystem> Mount(IBlockDevice device, IReadOnlyDictionary<string, string> settings, out string? error)
+    {
+        var fs = FfsImage.MountDevice(device, out error);
+        return fs.Ok ? new Result<IFileSystem>(fs.Value) : fs.Error;
+    }
+
+    /// <inheritdoc />
+    public CleanerCounters? ReadCleaner(IFileSystem fs) => null; // update in place: nothing to clean
+}
