@@ -43,5 +43,8 @@ public sealed class FfsDesign : IDesign
     }
 
     /// <inheritdoc />
+    public bool HasCleaner => false;
+
+    /// <inheritdoc />
     public CleanerCounters? ReadCleaner(IFileSystem fs) => null; // update in place: nothing to clean
 }

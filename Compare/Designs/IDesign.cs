@@ -33,6 +33,12 @@ public interface IDesign
     Result<IFileSystem> Mount(IBlockDevice device, IReadOnlyDictionary<string, string> settings, out string? error);
 
     /// <summary>
+    /// Whether the design cleans (a log-structured design): the cleaning experiments run only on designs that do,
+    /// with each value of their <c>cleaner</c> tunable, if they declare one.
+    /// </summary>
+    bool HasCleaner { get; }
+
+    /// <summary>
     /// The cleaner's counters so far, for the cleaner write cost of a phase; null when the design has no
     /// cleaner (FFS), and the report then shows no write cost rather than a made-up one.
     /// </summary>

@@ -25,7 +25,7 @@ public static class BuiltinWorkloads
     {
         Name = "small-files",
         Description = $"Sprite LFS small-file benchmark: create {files:N0} files of {size:N0} B, read them (cold cache), delete them",
-        DeviceMib = DeviceFor((long)files * RoundUp(size), 64),
+        DeviceMib = DeviceFor((long)files * RoundUp(size), files, 64),
         FileSets = [new FileSetSpec { Name = "small", SizeMin = size, SizeMax = size }],
         Phases =
         [
@@ -70,7 +70,7 @@ public static class BuiltinWorkloads
     {
         Name = "postmark",
         Description = $"PostMark: {files:N0} files of 500 B-9.77 KB, {transactions:N0} transactions (read|append, then create|delete)",
-        DeviceMib = DeviceFor((long)files * 10_000, 64),
+        DeviceMib = DeviceFor((long)files * 10_000, files * 2, 64),
         FileSets = [new FileSetSpec { Name = "pool", SizeMin = 500, SizeMax = 10_000 }],
         Phases =
         [
@@ -97,7 +97,7 @@ public static class BuiltinWorkloads
     {
         Name = "varmail",
         Description = $"filebench varmail: {files:N0} files of 16 KB mean, {threads} threads x {loops} loops of delete, create+append+fsync, read+append+fsync, read",
-        DeviceMib = DeviceFor((long)files * 32 * KiB + (long)threads * loops * 32 * KiB, 64),
+        DeviceMib = DeviceFor((long)files * 32 * KiB + (long)threads * loops * 32 * KiB, files * 2, 64),
         FileSets = [new FileSetSpec { Name = "mail", Count = files, SizeMin = 0, SizeMax = 32 * KiB }],
         Phases =
         [
@@ -154,7 +154,7 @@ public static class BuiltinWorkloads
     {
         Name = "webserver",
         Description = $"filebench webserver: {files:N0} files of 16 KB mean in dirs of 20, {threads} threads x {loops} loops of 10 whole-file reads and a log append",
-        DeviceMib = DeviceFor((long)files * 32 * KiB + (long)threads * loops * 16 * KiB, 64),
+        DeviceMib = DeviceFor((long)files * 32 * KiB + (long)threads * loops * 16 * KiB, files * 2, 64),
         FileSets =
         [
             new FileSetSpec { Name = "htdocs", Count = files, SizeMin = 0, SizeMax = 32 * KiB, Dirs = Math.Max(1, files / 20) },
@@ -175,23 +175,25 @@ public static class BuiltinWorkloads
     };
 
     /// <summary>
-    /// Overwrite traffic for cleaning (the LFS paper's simulator): 4 KiB files filling the chosen utilization of a
-    /// <paramref name="deviceMib"/> MiB disk, then <paramref name="passes"/> passes of whole-file overwrites, each
-    /// pass as many overwrites as there are files, every file equally likely.
+    /// Overwrite traffic for cleaning (the LFS paper's simulator): files of <paramref name="fileKib"/> KiB filling
+    /// the chosen utilization of a <paramref name="deviceMib"/> MiB disk, then <paramref name="passes"/> passes of
+    /// whole-file overwrites, each pass as many overwrites as there are files, every file equally likely.
+    /// The paper's simulator used 4 KB files; the default is 32 KiB because FFS makes one inode per 16 KiB of
+    /// disk, so 4 KiB files could fill at most a quarter of it.
     /// </summary>
-    public static WorkloadSpec Uniform(int deviceMib = 128, int passes = 3) =>
-        Overwrite("uniform", "every file equally likely", Pick.Random, deviceMib, passes);
+    public static WorkloadSpec Uniform(int deviceMib = 128, int passes = 3, int fileKib = 32) =>
+        Overwrite("uniform", "every file equally likely", Pick.Random, deviceMib, passes, fileKib);
 
     /// <summary>As <see cref="Uniform"/>, but 10% of the files take 90% of the overwrites (the paper's hot-and-cold).</summary>
-    public static WorkloadSpec HotCold(int deviceMib = 128, int passes = 3) =>
-        Overwrite("hot-cold", "10% of the files take 90% of the overwrites", Pick.HotCold, deviceMib, passes);
+    public static WorkloadSpec HotCold(int deviceMib = 128, int passes = 3, int fileKib = 32) =>
+        Overwrite("hot-cold", "10% of the files take 90% of the overwrites", Pick.HotCold, deviceMib, passes, fileKib);
 
-    private static WorkloadSpec Overwrite(string name, string how, Pick pick, int deviceMib, int passes) => new()
+    private static WorkloadSpec Overwrite(string name, string how, Pick pick, int deviceMib, int passes, int fileKib) => new()
     {
         Name = name,
-        Description = $"4 KiB files filling --utilization of a {deviceMib} MiB disk, then {passes} passes of whole-file overwrites, {how}",
+        Description = $"{fileKib} KiB files filling --utilization of a {deviceMib} MiB disk, then {passes} passes of whole-file overwrites, {how}",
         DeviceMib = deviceMib,
-        FileSets = [new FileSetSpec { Name = "data", CountFromUtilization = true, SizeMin = 4 * KiB, SizeMax = 4 * KiB, Dirs = 16 }],
+        FileSets = [new FileSetSpec { Name = "data", CountFromUtilization = true, SizeMin = fileKib * KiB, SizeMax = fileKib * KiB, Dirs = 16 }],
         Phases = Enumerable.Range(1, passes).Select(p => new PhaseSpec
         {
             Name = $"overwrite-{p}", EachFile = "data",
@@ -208,7 +210,7 @@ public static class BuiltinWorkloads
     {
         Name = "aging",
         Description = $"{files:N0} files of 4-64 KiB read fresh, {churn:N0} create/append/delete churn ops, read again aged",
-        DeviceMib = DeviceFor((long)files * 64 * KiB, 64),
+        DeviceMib = DeviceFor((long)files * 64 * KiB, files * 2, 64),
         FileSets = [new FileSetSpec { Name = "aged", SizeMin = 4 * KiB, SizeMax = 64 * KiB, Dirs = 20 }],
         Phases =
         [
@@ -240,4 +242,9 @@ public static class BuiltinWorkloads
     // Room for the data twice over plus metadata, at least minMib: FFS needs free groups to place well, and a
     // nearly full disk would measure the allocator's fallbacks rather than the workload.
     private static int DeviceFor(long dataBytes, int minMib) => (int)Math.Max(minMib, dataBytes * 2 / MiB + 32);
+
+    // As above, and inodes for `files` files with a quarter spare: FFS makes one inode per 16 KiB of disk, so a
+    // disk sized for many small files' data alone runs out of inodes first.
+    private static int DeviceFor(long dataBytes, long files, int minMib) =>
+        (int)Math.Max(DeviceFor(dataBytes, minMib), files * 16 * KiB * 5 / 4 / MiB + 32);
 }
