@@ -65,7 +65,7 @@ public static class WorkloadRunner
         public string Name { get; } = $"f{index:D7}";
         public long Size;
         public long Cursor;
-        public int Holders; // threads whose current file this is: other threads do not pick it
+        public int Holders; // threads whose current file this is: other threads' deletes do not pick it
     }
 
     private sealed class SetState(FileSetSpec spec)
@@ -425,12 +425,14 @@ public static class WorkloadRunner
                     start = _rng.Next(n);
                     break;
             }
-            // Skip files another thread is working on (filebench does the same), in a fixed order.
+            // A delete skips files another thread is working on, so that thread's next "same" op still finds its
+            // file (filebench keeps a busy file out of other threads' picks too); reads and writes may share a file.
+            bool exclusive = op.Op == OpKind.Delete;
             for (int k = 0; k < n; k++)
             {
                 int i = (start + k) % n;
                 var f = live[i];
-                if (f.Holders == 0 || f == thread.Current)
+                if (!exclusive || f.Holders == 0 || f == thread.Current)
                 {
                     if (op.Pick == Pick.Sequential) set.SeqCursor = i + 1;
                     return f;

@@ -99,7 +99,7 @@ public enum OpKind
 /// <summary>Which file an operation works on.</summary>
 public enum Pick
 {
-    /// <summary>Uniformly among the set's live files not held by another thread.</summary>
+    /// <summary>Uniformly among the set's live files (a delete skips files another thread's last op used).</summary>
     Random,
     /// <summary>The set's live files in creation order, cycling (one cursor per set, shared by the threads).</summary>
     Sequential,
