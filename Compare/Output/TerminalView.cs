@@ -31,19 +31,29 @@ public static class TerminalView
         return result;
     }
 
-    /// <summary>Writes the results as a table, one row per phase, the table columns that hold a value.</summary>
-    public static void WriteTable(TextWriter stdout, IReadOnlyList<PhaseResult> results, string? title = null)
+    /// <summary>Writes the results as one table per workload, one row per phase, the table columns that hold a value.</summary>
+    public static void WriteTable(TextWriter stdout, IReadOnlyList<PhaseResult> results)
     {
-        var columns = ResultColumns.NonEmpty(ResultColumns.Table, results);
-        var table = new Table().Border(TableBorder.Simple);
-        if (title is not null) table.Title(Markup.Escape(title));
-        foreach (var c in columns)
-            table.AddColumn(new TableColumn(Markup.Escape(c.Heading)) { Alignment = c.Numeric ? Justify.Right : Justify.Left });
-        foreach (var r in results)
-            table.AddRow(columns.Select(c => Markup.Escape(c.Value(r) is { Length: > 0 } v ? v : "-")).ToArray());
-        Console(stdout).Write(table);
+        var console = Console(stdout);
+        foreach (var workload in results.GroupBy(r => r.Workload))
+        {
+            var rows = workload.ToList();
+            var columns = ResultColumns.NonEmpty(ResultColumns.Table, rows).Where(c => c.Name != "workload").ToList();
+            var table = new Table().Border(TableBorder.Simple).Title(Markup.Escape(workload.Key));
+            foreach (var c in columns)
+                table.AddColumn(new TableColumn(Markup.Escape(c.Heading)) { Alignment = c.Numeric ? Justify.Right : Justify.Left }.NoWrap());
+            foreach (var r in rows)
+                table.AddRow(columns.Select(c => Markup.Escape(c.Value(r) is { Length: > 0 } v ? v : "-")).ToArray());
+            console.Write(table);
+        }
     }
 
-    private static IAnsiConsole Console(TextWriter stdout) =>
-        AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(stdout) });
+    // A table a little wider than a narrow terminal is better wrapped by the terminal than squeezed into
+    // columns of three characters by Spectre, so the console is at least 120 columns wide.
+    private static IAnsiConsole Console(TextWriter stdout)
+    {
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(stdout) });
+        console.Profile.Width = Math.Max(console.Profile.Width, 120);
+        return console;
+    }
 }
