@@ -34,7 +34,7 @@ public sealed class CompareCommand : ICommand
         for (int i = 0; i < args.Length; i++)
         {
             string opt = args[i];
-            if (opt is "--help" or "-h") { stdout.Write(Program.Usage().Split('\n').Where(l => l.Contains("compare")).Aggregate("", (a, l) => a + l + "\n")); return 0; }
+            if (opt is "--help" or "-h") { stdout.Write("usage: exofs " + Usage.Replace("\ncompare", "\n       exofs compare")); return 0; }
             if (opt == "--list") { list = true; continue; }
             if (i + 1 >= args.Length) return Bad(stderr, $"{opt} needs a value");
             string value = args[++i];

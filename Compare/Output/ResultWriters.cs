@@ -7,10 +7,12 @@ namespace ExoFS.Compare.Output;
 /// <summary>The machine-readable forms of a comparison: JSON (an array of objects) and CSV (a header and one line per result).</summary>
 public static class ResultWriters
 {
+    // Relaxed escaping: the files are read by people ('+' and '<' stay as they are), never embedded in HTML.
     private static readonly JsonSerializerOptions Json = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         WriteIndented = true,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
         // Null means "not measured on this disk / no cleaner": keep the key so every object has the same fields.
         DefaultIgnoreCondition = JsonIgnoreCondition.Never,
     };

@@ -11,6 +11,7 @@ namespace ExoFS.Compare.Workloads;
 /// </summary>
 public static class WorkloadFile
 {
+    // Relaxed escaping: the files are read by people ('+' and '<' stay as they are), never embedded in HTML.
     private static readonly JsonSerializerOptions Options = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
@@ -20,6 +21,7 @@ public static class WorkloadFile
         ReadCommentHandling = JsonCommentHandling.Skip,
         AllowTrailingCommas = true,
         WriteIndented = true,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
     /// <summary>The spec as workload-file JSON.</summary>
