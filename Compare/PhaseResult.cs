@@ -49,6 +49,12 @@ public sealed record PhaseResult
 
     public required double WallSeconds { get; init; }
 
+    /// <summary>
+    /// The live fraction of each segment the cleaner cleaned in this phase; null without a cleaner. Not a column
+    /// of the JSON or CSV (a list, not a figure): the lfs-paper report draws its distribution.
+    /// </summary>
+    public IReadOnlyList<double>? CleanedSegmentUtilizations { get; init; }
+
     /// <summary>The configuration's name in tables and charts: libFS and disk.</summary>
     public string Configuration => $"{Libfs} @ {Disk}";
 }

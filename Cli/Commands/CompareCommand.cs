@@ -106,9 +106,7 @@ public sealed class CompareCommand : ICommand
         var designs = DesignRegistry.All;
         var started = DateTime.UtcNow;
         bool terminal = IsTerminal(stdout);
-        // Phases: small-files and large-file on each design; the cleaning experiments add theirs when they can run.
-        int phases = (Comparison.PhasesOf(BuiltinWorkloads.SmallFiles()) + Comparison.PhasesOf(BuiltinWorkloads.LargeFile())) * designs.Count
-            + designs.Count(d => d.HasCleaner) * 2 * 2 * LfsPaper.Utilizations.Count * Comparison.PhasesOf(BuiltinWorkloads.Uniform());
+        int phases = LfsPaper.PlannedPhases(designs);
         var outcome = terminal
             ? TerminalView.WithProgress(stdout, phases, progress => LfsPaper.Run(designs, seed, progress))
             : LfsPaper.Run(designs, seed);

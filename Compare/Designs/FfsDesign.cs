@@ -47,4 +47,7 @@ public sealed class FfsDesign : IDesign
 
     /// <inheritdoc />
     public CleanerCounters? ReadCleaner(IFileSystem fs) => null; // update in place: nothing to clean
+
+    /// <inheritdoc />
+    public IReadOnlyList<double>? CleanedSegmentUtilizations(IFileSystem fs) => null;
 }

@@ -43,6 +43,12 @@ public interface IDesign
     /// cleaner (FFS), and the report then shows no write cost rather than a made-up one.
     /// </summary>
     CleanerCounters? ReadCleaner(IFileSystem fs);
+
+    /// <summary>
+    /// The live fraction (0..1) of every segment the cleaner has cleaned since <paramref name="fs"/> was mounted,
+    /// in cleaning order, for the paper's distribution of segment utilizations at cleaning; null without a cleaner.
+    /// </summary>
+    IReadOnlyList<double>? CleanedSegmentUtilizations(IFileSystem fs);
 }
 
 /// <summary>A tunable a design declares: its key, the values it accepts, the default, and what it changes.</summary>

@@ -44,7 +44,10 @@ public static class ChartRenderer
             for (int s = 0; s < chart.Series.Count; s++)
             {
                 var series = chart.Series[s];
-                var line = plot.Add.Scatter(series.X!.ToArray(), series.Values.ToArray(), palette.GetColor(s));
+                // A point not measured (NaN) is left out rather than drawn as zero.
+                var points = series.X!.Zip(series.Values).Where(p => !double.IsNaN(p.Second)).ToArray();
+                if (points.Length == 0) continue;
+                var line = plot.Add.Scatter(points.Select(p => p.First).ToArray(), points.Select(p => p.Second).ToArray(), palette.GetColor(s));
                 line.LegendText = series.Label;
                 if (series.Dashed) { line.LinePattern = LinePattern.Dashed; line.MarkerSize = 0; }
             }

@@ -167,6 +167,7 @@ public static class WorkloadRunner
         {
             var disk0 = _disk.Read();
             var cleaner0 = _config.Design.ReadCleaner(_raw!);
+            int cleaned0 = _config.Design.CleanedSegmentUtilizations(_raw!)?.Count ?? 0;
             long ops0 = _ops, skipped0 = _skipped, read0 = _bytesRead, written0 = _bytesWritten;
             var wall = Stopwatch.StartNew();
             body();
@@ -176,6 +177,7 @@ public static class WorkloadRunner
 
             var d = _disk.Read() - disk0;
             var cleaner1 = _config.Design.ReadCleaner(_raw!);
+            var cleaned = _config.Design.CleanedSegmentUtilizations(_raw!)?.Skip(cleaned0).ToList();
             long ops = _ops - ops0, read = _bytesRead - read0, written = _bytesWritten - written0;
             double? modeled = d.Modeled?.TotalSeconds;
             bool timed = modeled is > 0;
@@ -195,6 +197,7 @@ public static class WorkloadRunner
                 FtlWriteAmplification = d.FtlHostPages is > 0 ? (double)d.FtlPagesProgrammed!.Value / d.FtlHostPages.Value : null,
                 CleanerWriteCost = cleaner0 is { } c0 && cleaner1 is { } c1 ? (c1 - c0).WriteCost : null,
                 WallSeconds = wall.Elapsed.TotalSeconds,
+                CleanedSegmentUtilizations = cleaned,
             };
             Results.Add(result);
             _options.OnPhase?.Invoke(result);

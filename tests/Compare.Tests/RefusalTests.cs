@@ -18,9 +18,9 @@ public sealed class RefusalTests
     [Fact]
     public void Libfs_list_splits_configurations_and_settings_on_commas()
     {
-        var configs = DesignRegistry.ParseList("lfs-like:cleaner=cost-benefit,segment=512K,ffs,lfs-like", out string? error, Designs);
+        var configs = DesignRegistry.ParseList("lfs-like:cleaner=cost-benefit,segment=512K,ffs,lfs-like", out string? error, Designs)!;
         Assert.Null(error);
-        Assert.Equal(["lfs-like:cleaner=cost-benefit,segment=512K", "ffs", "lfs-like"], configs!.Select(c => c.Label));
+        Assert.Equal(["lfs-like:cleaner=cost-benefit,segment=512K", "ffs", "lfs-like"], configs.Select(c => c.Label));
         Assert.Equal("cost-benefit", configs[0].Settings["cleaner"]);
         Assert.Equal("512K", configs[0].Settings["segment"]);
         Assert.Equal("greedy", configs[2].Settings["cleaner"]); // defaults filled in

@@ -46,6 +46,7 @@ public sealed class TwinDesign(string name, params Tunable[] tunables) : IDesign
     public Result<IFileSystem> Mount(IBlockDevice device, IReadOnlyDictionary<string, string> settings, out string? error) =>
         FfsDesign.Instance.Mount(device, settings, out error);
     public CleanerCounters? ReadCleaner(IFileSystem fs) => null;
+    public IReadOnlyList<double>? CleanedSegmentUtilizations(IFileSystem fs) => null;
 }
 
 /// <summary>Shorthands for running small workloads in tests.</summary>
@@ -74,4 +75,33 @@ public static class Runs
     }
 
     public static long Get(this Dictionary<string, long> counts, string name) => counts.GetValueOrDefault(name);
+}
+
+/// <summary>
+/// FFS presented as a design with a cleaner, for testing the plumbing of the cleaning experiments before a real
+/// cleaner exists: every ReadCleaner call advances fixed counters (so any phase's write cost is exactly 5) and
+/// adds one cleaned segment of live fraction <paramref name="live"/>. Its figures say nothing about any libFS.
+/// </summary>
+public sealed class StandInCleanerDesign(double live) : IDesign
+{
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<IFileSystem, List<double>> _cleaned = new();
+
+    public string Name => "stand-in";
+    public string Description => "FFS with stand-in cleaner counters (tests)";
+    public IReadOnlyList<Tunable> Tunables { get; } = [new Tunable("cleaner", ["greedy", "cost-benefit"], "greedy", "victim policy")];
+    public bool HasCleaner => true;
+    public Result<IFileSystem> Format(IBlockDevice device, IReadOnlyDictionary<string, string> settings, out string? error) =>
+        FfsDesign.Instance.Format(device, settings, out error);
+    public Result<IFileSystem> Mount(IBlockDevice device, IReadOnlyDictionary<string, string> settings, out string? error) =>
+        FfsDesign.Instance.Mount(device, settings, out error);
+
+    public CleanerCounters? ReadCleaner(IFileSystem fs)
+    {
+        var list = _cleaned.GetOrCreateValue(fs);
+        list.Add(live);
+        long k = list.Count;
+        return new CleanerCounters(3 * k, k, k);
+    }
+
+    public IReadOnlyList<double>? CleanedSegmentUtilizations(IFileSystem fs) => _cleaned.GetOrCreateValue(fs).ToList();
 }
