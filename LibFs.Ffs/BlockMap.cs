@@ -176,7 +176,9 @@ internal sealed class BlockMap
         if (!empty) return (Errno.OK, false);
         var fe = _disk.Free(parent, partition, new[] { FieldEdit.U64(fieldOffset, 0) }, new BlockNo(child));
         if (fe != Errno.OK) return (fe, false);
-        inode.Blocks--;
+        // Saturating: after a crash the on-disk count may trail the pointers (they live in other blocks);
+        // fsck sets the true count, and a wrapped one would read as 2^64 blocks.
+        if (inode.Blocks > 0) inode.Blocks--;
         return (_alloc.MarkBlock(new BlockNo(child), false), true);
     }
 
@@ -201,7 +203,7 @@ internal sealed class BlockMap
         var err = _disk.Free(b, part, new[] { FieldEdit.U64(off + DiskInode.PointerFieldOffset(DiskInode.XattrSlot), 0) }, new BlockNo(x));
         if (err != Errno.OK) return err;
         inode.Ptr[DiskInode.XattrSlot] = 0;
-        inode.Blocks--;
+        if (inode.Blocks > 0) inode.Blocks--;
         return _alloc.MarkBlock(new BlockNo(x), false);
     }
 }

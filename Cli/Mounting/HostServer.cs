@@ -32,6 +32,7 @@ internal sealed class HostServer : IDisposable
     private readonly ManualResetEventSlim _empty = new(false);
     private Socket? _listener;
     private bool _closing;
+    private bool _checkedAfterRecovery;
 
     private sealed record Served(Guest Guest, FuseMount Mount, DaemonRecord Record);
 
@@ -78,6 +79,20 @@ internal sealed class HostServer : IDisposable
             }
             var guest = _host.Attach(root, out string? why, readOnly: request.ReadOnly);
             if (!guest.Ok) { error = $"{_image}: {why}"; return null; }
+            // After an unclean shutdown the recovery has just run; what it could not repair is named, and a
+            // read-write mount refused, rather than served as if it were good.
+            if (!_host.WasClean && !request.ReadOnly && !_checkedAfterRecovery)
+            {
+                var left = _host.Check(FsckCommand.DiscoverCheckers()).Findings;
+                if (left.Count > 0)
+                {
+                    guest.Value.Dispose();
+                    error = $"{_image}: damage remains after recovery ({left.Count} problem(s), first: {left[0]}); " +
+                            "run 'exofs fsck --repair', or mount with -o ro";
+                    return null;
+                }
+                _checkedAfterRecovery = true;
+            }
             FuseMount mount;
             try { mount = FuseMount.Start(guest.Value.FileSystem, request.MountPoint, options); }
             catch (MountException e)
