@@ -66,6 +66,13 @@ public sealed class GuestContext
     public XnClient Client() => new(Session, Wallet);
 }
 
+/// <summary>A mounted file system that can check its own consistency (its fsck on the live instance).</summary>
+public interface ISelfChecking
+{
+    /// <summary>One line per problem found in the libFS's own structures; empty when consistent. Changes nothing.</summary>
+    IReadOnlyList<string> CheckConsistency();
+}
+
 /// <summary>What a libFS's own recovery did at mount, in its words, for the host's recovery report.</summary>
 public interface IReportsRecovery
 {
