@@ -384,11 +384,6 @@ public sealed partial class XnVolume
         {
             if (!_registry.TryGetValue(from.Start.Value + i, out var ae)) return Fail(XnError.Corrupt, $"owned block {from.Start.Value + i} has no entry");
             olds[i] = ae;
-            if (copy && !(ae.ZeroFill && !ae.Cached))
-            {
-                r = EnsurePage(ae);
-                if (!r.Ok) return r;
-            }
         }
         if (!copy)
         {
@@ -416,11 +411,18 @@ public sealed partial class XnVolume
             r = CheckAcl(t, proposed, partition, parent);
             if (!r.Ok) return r;
         }
-        // Pages for the copies, last: taking frames may write back or evict (never change what a page holds).
+        // Pages for the copies, last: reading the originals and taking frames may write back or evict
+        // (never change what a page holds), and a refusal above leaves even the cache as it was.
         IReadOnlyList<Kernel.Memory.PageFrame>? frames = null;
         var news = new RegistryEntry?[to.Count];
         if (copy)
         {
+            foreach (var ae in olds)
+                if (!(ae.ZeroFill && !ae.Cached))
+                {
+                    r = EnsurePage(ae);
+                    if (!r.Ok) return r;
+                }
             if (seg is null)
             {
                 frames = GetFrames((int)to.Count);
