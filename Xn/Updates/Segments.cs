@@ -287,7 +287,20 @@ public sealed partial class XnVolume
             Array.Fill(be.Outputs, KnownEmpty);
         }
         if (be.ZeroFill && !be.Dirty) be.Dirty = true;
-        if (!be.OnDisk) (parent.PendingChildren ??= new HashSet<ulong>()).Add(be.Block);
+        MustPrecede(be, parent);
+    }
+
+    /// <summary>
+    /// Rule 1 edge for a block that becomes <paramref name="parent"/>'s child with bytes not yet on the disk
+    /// (new, or written again since its last write): the parent is tainted until the child is written, so
+    /// a durable parent never names bytes that are not durable (a summary after its body; a redirect's
+    /// target before the pointer).
+    /// </summary>
+    private static void MustPrecede(RegistryEntry child, RegistryEntry parent)
+    {
+        if (!child.Dirty && child.OnDisk) return;
+        child.OnDisk = false;
+        (parent.PendingChildren ??= new HashSet<ulong>()).Add(child.Block);
     }
 
     /// <summary>
@@ -489,6 +502,7 @@ public sealed partial class XnVolume
                 if (ae.PendingChildren is { Count: > 0 } kids) (be.PendingChildren ??= new HashSet<ulong>()).UnionWith(kids);
                 if (ae.WriteAfter is { Count: > 0 } soft) (be.WriteAfter ??= new HashSet<ulong>()).UnionWith(soft);
             }
+            MustPrecede(be, e);
             if (seg is not null) ReturnToBody(ae, e);
             else
             {
