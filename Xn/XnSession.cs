@@ -374,6 +374,24 @@ public sealed class XnSession
     /// </summary>
     public XnResult WriteBackSegment(BlockNo block) => Call(() => _vol.WriteBackSegmentLocked(block.Value));
 
+    /// <summary>
+    /// Writes whole blocks <paramref name="start"/>, start+1, ... from <paramref name="blocks"/> (a multiple of
+    /// 4096 bytes) in one call: each block must be writable whole (xn.data, or untyped segment body), with
+    /// the checks of <see cref="WriteRaw(BlockNo, int, ReadOnlySpan{byte})"/>. All are checked before any is
+    /// written, so a refusal writes none. The way to fill a partial segment; its write-back is one request.
+    /// Needs Write.
+    /// </summary>
+    public XnResult WriteBlocks(BlockNo start, ReadOnlySpan<byte> blocks)
+    {
+        lock (_vol.Gate)
+        {
+            var refused = Enter();
+            if (!refused.Ok) return refused;
+            try { return _vol.WriteBlocksLocked(this, start, blocks); }
+            finally { Leave(); }
+        }
+    }
+
     /// <summary>The segment holding <paramref name="block"/> (head first), if it is in one. Needs Read.</summary>
     public XnResult<Extent> SegmentOf(BlockNo block) => Call(() => _vol.SegmentOfLocked(this, block));
 }

@@ -576,6 +576,36 @@ public sealed partial class XnVolume
         return XnResult.Success;
     }
 
+    /// <summary>See <see cref="XnSession.WriteBlocks"/>: every block is checked first, then all are written.</summary>
+    internal XnResult WriteBlocksLocked(XnSession s, BlockNo start, ReadOnlySpan<byte> blocks)
+    {
+        if (IsReadOnly) return Fail(XnError.ReadOnly, "volume is read-only");
+        if (blocks.Length == 0 || blocks.Length % BlockSize != 0)
+            return Fail(XnError.NotRawRange, $"WriteBlocks takes whole blocks, not {blocks.Length} bytes");
+        ulong n = (ulong)(blocks.Length / BlockSize);
+        var r = CheckExtent(new Extent(start, n));
+        if (!r.Ok) return r;
+        for (ulong i = 0; i < n; i++)
+        {
+            var b = start.Offset(i);
+            var a = Authorize(s, b, Rights.Write, out var e);
+            if (!a.Ok) return a;
+            r = PrepareSegmentAccess(e);
+            if (!r.Ok) return r;
+            if (e.Dead)
+                return Fail(XnError.FreeDeferred, $"block {b} was freed inside its segment and its former parent's nullifying write is not durable yet");
+            var t = _types.Get(e.Type)!;
+            if (!t.IsRawWritable(0, BlockSize))
+                return Fail(XnError.NotRawRange, $"block {b} ('{t.Name}') is not writable whole");
+        }
+        for (ulong i = 0; i < n; i++)
+        {
+            r = WriteRawLocked(s, start.Offset(i), 0, blocks.Slice((int)i * BlockSize, BlockSize));
+            if (!r.Ok) return r;   // only a page-frame shortage or a read error gets here
+        }
+        return XnResult.Success;
+    }
+
     /// <summary>See <see cref="XnSession.SegmentOf"/>.</summary>
     internal XnResult<Extent> SegmentOfLocked(XnSession s, BlockNo block)
     {

@@ -322,4 +322,27 @@ public class SegmentTests
         Clean(vol);
         vol.Dispose();
     }
+
+    [Fact]
+    public void WriteBlocks_fills_a_run_of_body_blocks_in_one_call_or_none_of_them()
+    {
+        using var f = new LogFixture();
+        ulong h = f.Segment(f.A, f.TableA, 0, 16);
+        var data = new byte[3 * 4096];
+        data.AsSpan(0, 4096).Fill(1); data.AsSpan(4096, 4096).Fill(2); data.AsSpan(8192).Fill(3);
+        Ok(f.A.WriteBlocks(new BlockNo(h + 1), data));
+        var buf = new byte[4096];
+        Ok(f.A.Read(new BlockNo(h + 3), buf));
+        Assert.Equal(Fill(3), buf);
+        // The run would reach the head (a summary, not writable whole): nothing is written.
+        string state = f.Vol.StateFingerprint();
+        Assert.Equal(XnError.NotRawRange, f.A.WriteBlocks(new BlockNo(h - 0), data).Error);
+        Assert.Equal(state, f.Vol.StateFingerprint());
+        // Past the segment into B's blocks: refused, nothing written.
+        ulong hb = f.Segment(f.B, f.TableB, 0, 4);
+        Assert.Equal(h + 16, hb);
+        state = f.Vol.StateFingerprint();
+        Assert.Equal(XnError.BadCapability, f.A.WriteBlocks(new BlockNo(hb - 1), data.AsSpan(0, 8192)).Error);
+        Assert.Equal(state, f.Vol.StateFingerprint());
+    }
 }
