@@ -345,6 +345,22 @@ public sealed class XnSession
     }
 
     /// <summary>
+    /// <see cref="Claim(BlockNo, int, IReadOnlyList{Edit}, TypeId, IReadOnlyList{Extent})"/> of extents of
+    /// several types in one step (a partial segment's inode, data and inode-map blocks under its summary):
+    /// owns after = before ∪ every (type, extent) pair; one owns run checks them all.
+    /// </summary>
+    public XnResult Claim(BlockNo parent, int partition, IReadOnlyList<Edit> edits, IReadOnlyList<(TypeId Type, Extent Extent)> children)
+    {
+        lock (_vol.Gate)
+        {
+            var refused = Enter();
+            if (!refused.Ok) return refused;
+            try { return _vol.ClaimLocked(this, parent, partition, edits, children); }
+            finally { Leave(); }
+        }
+    }
+
+    /// <summary>
     /// Changes a pointer of <paramref name="parent"/> from <paramref name="from"/> (an extent partition
     /// <paramref name="partition"/> owns, not a segment) to <paramref name="to"/> (same length) in one checked
     /// step — copy-on-write, or a cleaner moving a block: owns after = (before − {from}) ∪ {to, with from's

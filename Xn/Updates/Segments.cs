@@ -202,7 +202,11 @@ public sealed partial class XnVolume
     // ------------------------------------------------------------------ Claim
 
     /// <summary>See <see cref="XnSession.Claim"/>.</summary>
-    internal XnResult ClaimLocked(XnSession s, BlockNo parent, int partition, IReadOnlyList<Edit> edits, TypeId childType, IReadOnlyList<Extent> children)
+    internal XnResult ClaimLocked(XnSession s, BlockNo parent, int partition, IReadOnlyList<Edit> edits, TypeId childType, IReadOnlyList<Extent> children) =>
+        ClaimLocked(s, parent, partition, edits, children?.Select(c => (childType, c)).ToList()!);
+
+    /// <summary>See <see cref="XnSession.Claim(BlockNo, int, IReadOnlyList{Edit}, IReadOnlyList{ValueTuple{TypeId, Extent}})"/>.</summary>
+    internal XnResult ClaimLocked(XnSession s, BlockNo parent, int partition, IReadOnlyList<Edit> edits, IReadOnlyList<(TypeId Type, Extent Extent)> typed)
     {
         if (IsReadOnly) return Fail(XnError.ReadOnly, "volume is read-only");
         var a = Authorize(s, parent, Rights.Alloc, out var e);
@@ -210,22 +214,27 @@ public sealed partial class XnVolume
         var t = _types.Get(e.Type)!;
         var r = CheckPartition(t, partition);
         if (!r.Ok) return r;
-        if (_types.Get(childType) is not { } ct) return Fail(XnError.UnknownType, $"no type {childType}");
-        if (ct.Spec.Segment) return Fail(XnError.OutsideSegment, $"type '{ct.Name}' is a segment type: a segment cannot lie inside a segment");
+        if (typed is null || typed.Count == 0) return Fail(XnError.OutOfDisk, "no extent to claim");
+        foreach (var (childType, _) in typed)
+        {
+            if (_types.Get(childType) is not { } ct) return Fail(XnError.UnknownType, $"no type {childType}");
+            if (ct.Spec.Segment) return Fail(XnError.OutsideSegment, $"type '{ct.Name}' is a segment type: a segment cannot lie inside a segment");
+        }
         if (!e.InSegment)
             return Fail(XnError.OutsideSegment, $"block {parent} is in no segment: Claim types blocks of the claiming block's own segment (use Alloc for free blocks)");
         r = PrepareSegmentAccess(e);
         if (!r.Ok) return r;
         var seg = _segments[e.Segment];
-        if (children is null || children.Count == 0) return Fail(XnError.OutOfDisk, "no extent to claim");
-        for (int i = 0; i < children.Count; i++)
+        // Overlaps: sorted by start, each must end before the next begins (O(n log n) for a big partial segment).
+        var byStart = typed.OrderBy(x => x.Extent.Start.Value).ToList();
+        for (int i = 0; i < byStart.Count; i++)
         {
-            var child = children[i];
+            var (childType, child) = byStart[i];
             r = CheckExtent(child);
             if (!r.Ok) return r;
-            for (int j = 0; j < i; j++)
-                if (child.Start.Value < children[j].End.Value && children[j].Start.Value < child.End.Value)
-                    return Fail(XnError.NotFree, $"extents {children[j]} and {child} overlap");
+            if (i > 0 && byStart[i - 1].Extent.End.Value > child.Start.Value)
+                return Fail(XnError.NotFree, $"extents {byStart[i - 1].Extent} and {child} overlap");
+            var ct = _types.Get(childType)!;
             for (ulong b = child.Start.Value; b < child.End.Value; b++)
             {
                 r = CheckBody(seg, b, $"block {parent} may claim only blocks of its own segment");
@@ -251,9 +260,9 @@ public sealed partial class XnVolume
             after = _scratchAfter;
             fault = RunOwns(t, proposed, partition, after);
             if (fault != UdfFault.None) return Fail(XnError.DiffMismatch, $"owns faults on the proposed bytes ({fault})");
-            if (children.Count != 1 || !OneInserted(before, after, t, new Owned(childType, children[0].Start.Value, children[0].Count)))
+            if (typed.Count != 1 || !OneInserted(before, after, t, new Owned(typed[0].Type, typed[0].Extent.Start.Value, typed[0].Extent.Count)))
             {
-                r = CompareDiff(t, before, after, children.Select(c => new Owned(childType, c.Start.Value, c.Count)).ToList(), removed: null);
+                r = CompareDiff(t, before, after, typed.Select(c => new Owned(c.Type, c.Extent.Start.Value, c.Extent.Count)).ToList(), removed: null);
                 if (!r.Ok) return r;
             }
             r = CheckAcl(t, proposed, partition, parent);
@@ -262,9 +271,12 @@ public sealed partial class XnVolume
 
         // Commit point: nothing above changed any state.
         Commit(e, eds!, proposed, partition, after);
-        foreach (var child in children)
+        foreach (var (childType, child) in typed)
+        {
+            var ct = _types.Get(childType)!;
             for (ulong b = child.Start.Value; b < child.End.Value; b++)
                 Type(Entry(b), e, partition, childType, ct);
+        }
         return XnResult.Success;
     }
 

@@ -345,4 +345,24 @@ public class SegmentTests
         Assert.Equal(XnError.BadCapability, f.A.WriteBlocks(new BlockNo(hb - 1), data.AsSpan(0, 8192)).Error);
         Assert.Equal(state, f.Vol.StateFingerprint());
     }
+
+    [Fact]
+    public void One_claim_types_a_partial_segment_of_several_kinds()
+    {
+        using var f = new LogFixture();
+        ulong h = f.Segment(f.A, f.TableA, 0, 32);
+        var data = new byte[4 * 4096];
+        data.AsSpan().Fill(8);
+        Ok(f.A.WriteBlocks(new BlockNo(h + 2), data));
+        Ok(f.A.Claim(new BlockNo(h), 0,
+            [SummaryEntry(0, h + 1, 1, 1), SummaryEntry(1, h + 2, 4, 0), SummaryEntry(2, h + 6, 1, 2)],
+            [(f.Inode, Ext(h + 1, 1)), (XnTypes.Data, Ext(h + 2, 4)), (f.Indirect, Ext(h + 6, 1))]));
+        // The types took: the inode's pointer bytes are no longer raw-writable.
+        Assert.Equal(XnError.NotRawRange, f.A.WriteRaw(new BlockNo(h + 1), Slot(0, 0), new byte[8]).Error);
+        Ok(f.A.Claim(new BlockNo(h + 1), 0, Set(Slot(0, 12), h + 6 + 1), f.Indirect, [Ext(h + 7, 1)]));
+        Assert.Equal(XnError.NotFree, f.A.Claim(new BlockNo(h), 0, [SummaryEntry(3, h + 8, 2, 0), SummaryEntry(4, h + 9, 1, 0)],
+            [(XnTypes.Data, Ext(h + 8, 2)), (XnTypes.Data, Ext(h + 9, 1))]).Error);
+        Ok(f.A.Sync());
+        Clean(f.Vol);
+    }
 }
