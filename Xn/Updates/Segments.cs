@@ -143,10 +143,14 @@ public sealed partial class XnVolume
             var x = queue.Dequeue();
             var t = _types.Get(x.Type)!;
             if (t.IsData) continue;
+            // Not left pinned: a segment may hold many metadata blocks and the cache may be small.
+            bool wasPinned = _pinned.Contains(x);
             var r = EnsurePage(x);
+            if (!wasPinned) _pinned.Remove(x);
             if (!r.Ok) return r;
             for (int p = 0; p < t.Partitions; p++)
             {
+                if (!x.Cached) break;   // evicted while its siblings were read: its children are registered already
                 var output = Output(x, t, p, out var fault);
                 if (output is null) continue;
                 foreach (var o in output)
