@@ -94,9 +94,13 @@ public sealed class XnLogCrashTests(ITestOutputHelper output)
             var root = S.RegisterType(new TypeSpec("c.root", RootOwns, Raw, Raw)).Value;
             Summary = S.RegisterType(new TypeSpec("c.summary", RunsOwns("c.summary", "xn.data"), Raw, Raw) { Segment = true }).Value;
             var table = S.RegisterType(new TypeSpec("c.table", RunsOwns("c.table", "c.summary"), Raw, Raw)).Value;
+            var runs = S.RegisterType(new TypeSpec("c.runs", RunsOwns("c.runs", "xn.data"), Raw, Raw)).Value;
             Root = S.InstallRoot("r", root).Value.Block;
             Table = S.InstallRoot("t", table).Value.Block;
+            Runs = S.InstallRoot("p", runs).Value.Block;
         }
+
+        public BlockNo Runs { get; }
 
         public ulong Free(ulong count = 1) => S.FindFree(new BlockNo(0), count).Value.Value;
 
@@ -270,5 +274,132 @@ public sealed class XnLogCrashTests(ITestOutputHelper output)
         Assert.Single(body.Select(x => x.Request).Distinct());
         // Still one write per block for crashes: a request is not atomic.
         Assert.Equal(40, body.Select(x => x.Sequence).Distinct().Count());
+    }
+
+    /// <summary>The (start, count) entries of a runs-shaped block (c.table, c.summary, c.runs).</summary>
+    private static List<(int Entry, ulong Start, ulong Count)> Entries(byte[] page)
+    {
+        var list = new List<(int, ulong, ulong)>();
+        for (int k = 0; k < 8; k++)
+        {
+            ulong start = BinaryPrimitives.ReadUInt64LittleEndian(page.AsSpan(16 * k));
+            if (start != 0) list.Add((k, start, BinaryPrimitives.ReadUInt64LittleEndian(page.AsSpan(16 * k + 8))));
+        }
+        return list;
+    }
+
+    /// <summary>Whether every block of [start, start+count) reads as all <paramref name="want"/>; else why not.</summary>
+    private static string? Holds(XnSession s, ulong start, ulong count, byte want, string what)
+    {
+        var page = new byte[4096];
+        for (ulong b = start; b < start + count; b++)
+        {
+            if (!s.Read(new BlockNo(b), page).Ok) return $"{what}: block {b} unreadable";
+            if (!page.AsSpan().SequenceEqual(Fill(want))) return $"{what}: block {b} holds 0x{page[0]:X2}, not 0x{want:X2}";
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// A cleaned segment goes back: segment S1 (table entry 0, its summary naming 8 blocks of 0x11) is freed,
+    /// and a segment at the same place is wanted again under entry 1 (0x22). The intact XN refuses until the
+    /// freeing table write is durable (rule 2); with <paramref name="reuse"/> (the rule-2 mutant lets it)
+    /// the new segment is written and synced. Judge: every segment the table names has the contents its
+    /// entry promises.
+    /// </summary>
+    private List<string> CleanedSegmentUnderCrashes(Action<XnVolume>? mutate, bool reuse)
+    {
+        var w = new World(mutate);
+        ulong h = w.Free(16);
+        var ext = new Extent(new BlockNo(h), 16);
+        Ok(w.S.AllocSegment(w.Table, 0, [Run(0, h, 16)], w.Summary, ext));
+        for (ulong i = 1; i <= 8; i++) Ok(w.S.WriteRaw(new BlockNo(h + i), 0, Fill(0x11)));
+        Ok(w.S.Claim(new BlockNo(h), 0, [Run(0, h + 1, 8)], XnTypes.Data, [new Extent(new BlockNo(h + 1), 8)]));
+        Ok(w.S.Sync());
+        Ok(w.S.Free(w.Table, 0, [Run(0, 0, 0)], ext));
+        var again = w.S.AllocSegment(w.Table, 0, [Run(1, h, 16)], w.Summary, ext);
+        if (reuse)
+        {
+            Ok(again);
+            for (ulong i = 1; i <= 8; i++) Ok(w.S.WriteRaw(new BlockNo(h + i), 0, Fill(0x22)));
+            Ok(w.S.Claim(new BlockNo(h), 0, [Run(0, h + 1, 8)], XnTypes.Data, [new Extent(new BlockNo(h + 1), 8)]));
+        }
+        else Assert.Equal(XnError.FreeDeferred, again.Error);
+        return w.Explore(w.S.Sync, image =>
+        {
+            if (Mount(image, "t") is not { } m) return "does not load";
+            var (vol, s, table) = m;
+            var page = new byte[4096];
+            if (!s.Read(table, page).Ok) return "table unreadable";
+            foreach (var (entry, start, _) in Entries(page))
+            {
+                var summary = new byte[4096];
+                if (!s.Read(new BlockNo(start), summary).Ok) return $"summary {start} unreadable";
+                foreach (var (_, b, n) in Entries(summary))
+                    if (Holds(s, b, n, entry == 0 ? (byte)0x11 : (byte)0x22, $"segment of table entry {entry}") is { } why) return why;
+            }
+            return Errors(vol);
+        }, out _);
+    }
+
+    [Fact]
+    public void A_cleaned_segment_is_not_reused_before_the_freeing_table_write_is_durable()
+    {
+        var problems = CleanedSegmentUnderCrashes(null, reuse: false);
+        Assert.True(problems.Count == 0, string.Join("\n", problems));
+    }
+
+    [Fact]
+    public void Reusing_a_cleaned_segment_with_rule_2_off_is_caught()
+    {
+        var problems = CleanedSegmentUnderCrashes(v => v.DeferFreesEnabled = false, reuse: true);
+        output.WriteLine(string.Join("\n", problems.Take(5)));
+        Assert.Contains(problems, p => p.Contains("segment of table entry 0") && p.Contains("holds 0x22"));
+    }
+
+    /// <summary>
+    /// Partial free: run [x, x+8) of 0x33 loses [x+2, x+5); x+3 is wanted again under entry 2 (0x44). Judge:
+    /// every run the root names holds its entry's contents.
+    /// </summary>
+    private List<string> PartialFreeUnderCrashes(Action<XnVolume>? mutate, bool reuse)
+    {
+        var w = new World(mutate);
+        ulong x = w.Free(8);
+        Ok(w.S.Alloc(w.Runs, 0, [Run(0, x, 8)], XnTypes.Data, new Extent(new BlockNo(x), 8)));
+        for (ulong i = 0; i < 8; i++) Ok(w.S.WriteRaw(new BlockNo(x + i), 0, Fill(0x33)));
+        Ok(w.S.Sync());
+        Ok(w.S.Free(w.Runs, 0, [Run(0, x, 2), Run(1, x + 5, 3)], new Extent(new BlockNo(x + 2), 3)));
+        var again = w.S.Alloc(w.Runs, 0, [Run(2, x + 3, 1)], XnTypes.Data, new Extent(new BlockNo(x + 3), 1));
+        if (reuse)
+        {
+            Ok(again);
+            Ok(w.S.WriteRaw(new BlockNo(x + 3), 0, Fill(0x44)));
+        }
+        else Assert.Equal(XnError.FreeDeferred, again.Error);
+        return w.Explore(w.S.Sync, image =>
+        {
+            if (Mount(image, "p") is not { } m) return "does not load";
+            var (vol, s, runs) = m;
+            var page = new byte[4096];
+            if (!s.Read(runs, page).Ok) return "runs unreadable";
+            foreach (var (entry, start, n) in Entries(page))
+                if (Holds(s, start, n, entry == 2 ? (byte)0x44 : (byte)0x33, $"run entry {entry}") is { } why) return why;
+            return Errors(vol);
+        }, out _);
+    }
+
+    [Fact]
+    public void A_partially_freed_piece_is_not_reused_before_the_shrinking_write_is_durable()
+    {
+        var problems = PartialFreeUnderCrashes(null, reuse: false);
+        Assert.True(problems.Count == 0, string.Join("\n", problems));
+    }
+
+    [Fact]
+    public void Reusing_a_partially_freed_piece_with_rule_2_off_is_caught()
+    {
+        var problems = PartialFreeUnderCrashes(v => v.DeferFreesEnabled = false, reuse: true);
+        output.WriteLine(string.Join("\n", problems.Take(5)));
+        Assert.Contains(problems, p => p.Contains("run entry 0") && p.Contains("holds 0x44"));
     }
 }
