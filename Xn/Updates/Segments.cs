@@ -165,8 +165,16 @@ public sealed partial class XnVolume
         return XnResult.Success;
     }
 
-    /// <summary>Before any access to a block inside a segment: the segment's types are known (see <see cref="EnsureSegmentRegistered"/>).</summary>
-    internal XnResult PrepareSegmentAccess(RegistryEntry e)
+    /// <summary>
+    /// Before a read or write of an untyped body block: the segment's types are known (see
+    /// <see cref="EnsureSegmentRegistered"/>), so it really is untyped. A typed block inside a segment was
+    /// registered by the block that emits it and needs nothing (reading a file's block in an old segment
+    /// costs no walk of that segment).
+    /// </summary>
+    internal XnResult PrepareSegmentAccess(RegistryEntry e) => e.Body ? PrepareSegment(e) : XnResult.Success;
+
+    /// <summary>Before trusting the body flags of <paramref name="e"/>'s segment (Claim, Redirect): its types are known.</summary>
+    private XnResult PrepareSegment(RegistryEntry e)
     {
         if (!e.InSegment) return XnResult.Success;
         if (!_segments.TryGetValue(e.Segment, out var seg)) return Fail(XnError.Corrupt, $"block {e.Block} names segment {e.Segment}, which XN does not know");
@@ -226,7 +234,7 @@ public sealed partial class XnVolume
         }
         if (!e.InSegment)
             return Fail(XnError.OutsideSegment, $"block {parent} is in no segment: Claim types blocks of the claiming block's own segment (use Alloc for free blocks)");
-        r = PrepareSegmentAccess(e);
+        r = PrepareSegment(e);
         if (!r.Ok) return r;
         var seg = _segments[e.Segment];
         // Overlaps: sorted by start, each must end before the next begins (O(n log n) for a big partial segment).
@@ -375,7 +383,7 @@ public sealed partial class XnVolume
         if (!r.Ok) return r;
         if (to.Count != from.Count) return Fail(XnError.DiffMismatch, $"a redirect replaces {from} by an extent of the same length, not {to}");
         if (from.Start.Value < to.End.Value && to.Start.Value < from.End.Value) return Fail(XnError.NotFree, $"{to} overlaps {from}");
-        r = PrepareSegmentAccess(e);
+        r = PrepareSegment(e);
         if (!r.Ok) return r;
         SegmentRecord? seg = e.InSegment ? _segments[e.Segment] : null;
         if (seg is not null)

@@ -403,4 +403,32 @@ public class SegmentTests
         Assert.True(segmentTime * 3 < single.Elapsed, $"segment {segmentTime.TotalMilliseconds} ms, block by block {single.Elapsed.TotalMilliseconds} ms");
         vol.Dispose();
     }
+
+    [Fact]
+    public void Reading_a_typed_block_of_a_reloaded_segment_reads_no_other_block_of_it()
+    {
+        var f = new LogFixture();
+        ulong h = f.Segment(f.A, f.TableA, 0, 16);
+        Ok(f.A.WriteRaw(new BlockNo(h + 9), 0, Fill(9)));
+        Ok(f.A.Claim(new BlockNo(h), 0, [SummaryEntry(0, h + 1, 8, 1), SummaryEntry(1, h + 9, 1, 0)],
+            [(f.Inode, Ext(h + 1, 8)), (XnTypes.Data, Ext(h + 9, 1))]));
+        Ok(f.A.Sync());
+        f.Vol.Dispose();
+        var k = new ExoKernel();
+        var vol = XnVolume.Load(f.Dev, k).Value;
+        var env = k.CreateEnvironment("a");
+        var s = vol.Attach(env);
+        var table = s.MountRoot("la", vol.GrantRoot("la", env).Value).Value.Block;
+        var buf = new byte[4096];
+        long before = f.Dev.Stats.Snapshot().Reads;
+        Ok(s.Read(table, buf));
+        Ok(s.Read(new BlockNo(h), buf));
+        Ok(s.Read(new BlockNo(h + 9), buf));
+        Assert.Equal(Fill(9), buf);
+        Assert.Equal(3, f.Dev.Stats.Snapshot().Reads - before);   // table, summary, the block: no inode block
+        // A body access does walk the segment's metadata first (8 inode blocks, read once).
+        Ok(s.WriteRaw(new BlockNo(h + 12), 0, Fill(1)));
+        Assert.Equal(3 + 8, f.Dev.Stats.Snapshot().Reads - before);
+        vol.Dispose();
+    }
 }
