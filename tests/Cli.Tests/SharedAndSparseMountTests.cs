@@ -64,14 +64,12 @@ public sealed class SharedAndSparseMountTests : IDisposable
         fallocate -p -o 4096 -l 12288 d && st d
         fallocate -p -o 100 -l 1000 d && st d
         fallocate -z -o 4096 -l 8192 d && st d
-        fallocate -z -o 40000 -l 12000 d && st d
-        fallocate -z -n -o 53248 -l 4096 d && st d
+        fallocate -z -o 36000 -l 12000 d && st d
+        fallocate -p -o 44000 -l 10000 d && st d
         head -c 32768 /dev/urandom > e && sync e
-        fallocate -c -o 8192 -l 8192 e && st e
-        fallocate -i -o 4096 -l 12288 e && st e
-        fallocate -c -o 4000 -l 4096 e 2>&1 || true
-        fallocate -c -o 0 -l 36864 e 2>&1 || true
-        fallocate -i -o 36864 -l 4096 e 2>&1 || true
+        fallocate -c -o 8192 -l 8192 e 2>&1 || true
+        fallocate -i -o 4096 -l 12288 e 2>&1 || true
+        st e
         truncate -s 10M f && st f
         truncate -s 20K a && st a
         { printf start; head -c 36000 /dev/zero; printf end; } > g && cp --sparse=always g h && st g h && cmp g h
@@ -86,9 +84,12 @@ public sealed class SharedAndSparseMountTests : IDisposable
         string mnt = _h.NewMountPoint();
         _h.Mount(image, mnt);
         string ours = _h.Ok($"cd {Q(mnt)} && {SparseScript}");
-        // What ext4 prints for the same script, checked on this machine's ext4 /tmp, except where ext4 adds an
-        // extent-tree block of its own: after the two zero ranges at 40000 it may print 104 and 112 for d (an
-        // extent leaf, depending on how its extents merged), and du 56.
+        // What ext4 prints for the same script (checked on this machine's ext4 /tmp), with two exceptions:
+        // - ext4 adds a block of its own to d after the zero range at 36000 (an extent-tree leaf, as the file's
+        //   extents no longer fit in the inode): 96 and 88 there, and du 48;
+        // - Linux's FUSE module itself refuses COLLAPSE_RANGE and INSERT_RANGE with EOPNOTSUPP (fuse_file_fallocate
+        //   passes on only KEEP_SIZE, PUNCH_HOLE and ZERO_RANGE), so on a mount e stays as written; the libFS
+        //   implements both (the conformance suite runs them), a kernel that passes them on will reach them.
         string expected = """
             a 40960 80
             b 0 64
@@ -98,13 +99,11 @@ public sealed class SharedAndSparseMountTests : IDisposable
             d 45056 64
             d 45056 64
             d 45056 80
-            d 52000 96
-            d 52000 104
-            e 24576 48
-            e 36864 48
-            fallocate: fallocate failed: Invalid argument
-            fallocate: fallocate failed: Invalid argument
-            fallocate: fallocate failed: Invalid argument
+            d 48000 88
+            d 48000 80
+            fallocate: fallocate failed: Operation not supported
+            fallocate: fallocate failed: Operation not supported
+            e 32768 64
             f 10485760 0
             a 20480 40
             g 36008 72
@@ -112,8 +111,8 @@ public sealed class SharedAndSparseMountTests : IDisposable
             20	a
             32	b
             4	c
-            52	d
-            24	e
+            40	d
+            32	e
             0	f
             8	h
             10240	f
