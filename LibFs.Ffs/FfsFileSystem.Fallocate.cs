@@ -133,8 +133,15 @@ public sealed partial class FfsFileSystem
     {
         if (from >= to) return Errno.OK;
         ulong firstWhole = (from + Bs - 1) / Bs, endWhole = to / Bs;
-        if (firstWhole >= endWhole) return ZeroWithin(i, from, to); // the range lies inside one block
-        var err = ZeroWithin(i, from, firstWhole * Bs);
+        Errno err;
+        if (firstWhole >= endWhole)
+        {
+            // No whole block: the range lies in one block, or straddles the boundary of two.
+            ulong mid = Math.Min(to, (from / Bs + 1) * Bs);
+            err = ZeroWithin(i, from, mid);
+            return err == Errno.OK ? ZeroWithin(i, mid, to) : err;
+        }
+        err = ZeroWithin(i, from, firstWhole * Bs);
         if (err == Errno.OK) err = ZeroWithin(i, endWhole * Bs, to);
         if (err != Errno.OK) return err;
         if (punch) return _map.FreeRange(ino, i, firstWhole, endWhole);

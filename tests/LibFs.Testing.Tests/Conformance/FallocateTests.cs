@@ -181,6 +181,19 @@ public sealed class FallocateTests : ConformanceBase
     });
 
     [Theory, MemberData(nameof(LibFses.All), MemberType = typeof(LibFses))]
+    public void Punch_and_zero_ranges_straddling_one_block_boundary_touch_only_their_bytes(string libfs) => Run(libfs, fs =>
+    {
+        var (ino, fh, content) = Striped(fs, "f", 3);
+        fs.Fallocate(ino, fh, Punch, B - 10, 30).Ok();
+        content.AsSpan(B - 10, 30).Clear();
+        fs.Fallocate(ino, fh, FallocateMode.ZeroRange, 2 * B - 100, 150).Ok();
+        content.AsSpan(2 * B - 100, 150).Clear();
+        AssertShape(fs, ino, 3 * B, 3);
+        Assert.Equal(content, fs.ReadFile(ino));
+        fs.Release(ino, fh).Ok();
+    });
+
+    [Theory, MemberData(nameof(LibFses.All), MemberType = typeof(LibFses))]
     public void Punch_hole_without_keep_size_or_with_zero_range_is_EOPNOTSUPP(string libfs) => Run(libfs, fs =>
     {
         var (ino, fh, content) = Striped(fs, "f", 3);
