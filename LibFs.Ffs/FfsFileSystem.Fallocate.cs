@@ -146,11 +146,19 @@ public sealed partial class FfsFileSystem
         if (err != Errno.OK) return err;
         if (punch) return _map.FreeRange(ino, i, firstWhole, endWhole);
         var zeros = new byte[Bs];
+        int dirtied = 0;
         for (ulong n = _map.Next(i, firstWhole, endWhole, mapped: true); n < endWhole; n = _map.Next(i, n + 1, endWhole, mapped: true))
         {
             err = _disk.WriteRaw(new BlockNo(_map.Lookup(i, n)), 0, zeros);
             if (err != Errno.OK) return err;
+            if (++dirtied == DirtyBudget)
+            {
+                // Zeroing a large range writes back as it goes, as a large write does.
+                Dirtied(dirtied);
+                dirtied = 0;
+            }
         }
+        Dirtied(dirtied);
         return Errno.OK;
     }
 

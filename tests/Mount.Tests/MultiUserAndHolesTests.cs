@@ -95,6 +95,25 @@ public class MultiUserAndHolesTests
         ffs.Dispose();
     });
 
+    [Fact]
+    public void User_allow_other_is_read_from_fuse_conf_lines_not_comments()
+    {
+        string dir = TestMount.NewDirectory();
+        try
+        {
+            string conf = Path.Combine(dir, "fuse.conf");
+            Assert.False(FuseMountOptions.UserAllowOther(conf)); // no file: not allowed
+            File.WriteAllText(conf, "# user_allow_other\nmount_max = 1000\n");
+            Assert.False(FuseMountOptions.UserAllowOther(conf));
+            File.WriteAllText(conf, "mount_max = 1000\n  user_allow_other   # let users share their mounts\n");
+            Assert.True(FuseMountOptions.UserAllowOther(conf));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     [FuseFact]
     public Task Seek_data_and_hole_fallocate_and_copy_file_range_are_served_by_the_libfs() => Task.Run(() =>
     {
