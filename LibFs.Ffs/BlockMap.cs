@@ -231,8 +231,14 @@ internal sealed class BlockMap
     }
 
     /// <summary>
-    /// Moves data block <paramref name="from"/> of the file to the hole at file block <paramref name="to"/> in one
-    /// XN Move (the block keeps its contents; no data is copied). A hole at <paramref name="from"/> moves nothing.
+    /// Moves the data of file block <paramref name="from"/> to the hole at file block <paramref name="to"/>; a
+    /// hole at <paramref name="from"/> moves nothing. Crash-safe either way:
+    /// - both pointers in one block (direct pointers in the inode, or one indirect block): one XN Move, no data
+    ///   copied; the block holding both is written whole, so a crash sees the pointer in one place or the other;
+    /// - in two blocks: a Move there could be caught half-written by a crash, the block then named twice, which
+    ///   fsck cannot settle. So the data is copied to a new block allocated at <paramref name="to"/> first and the
+    ///   old block freed after (XN writes a pointer only after the block it names, and frees a block only once
+    ///   the nullified pointer is durable): a crash leaves the data in one place or both, never a pointer shared.
     /// </summary>
     public Errno MoveBlock(ulong ino, DiskInode inode, ulong from, ulong to)
     {
@@ -241,19 +247,33 @@ internal sealed class BlockMap
         if (src.Value is not { } s) return Errno.OK;
         ulong child = s.Slot >= 0 ? inode.Ptr[s.Slot] : ReadPointer(s.Parent.Value, s.Field / 8);
         if (child == 0) return Errno.OK;
-        // The destination's indirect blocks are allocated first (near the block that moves in), so the Move
-        // itself only swaps one pointer for another.
+        // The destination's indirect blocks are allocated first (near the block that moves in).
         var dst = SiteOf(ino, inode, to, create: true, new BlockNo(child));
         if (!dst.Ok) return dst.Error;
         var d = dst.Value!.Value;
-        // XN writes the destination before the source where it can: a crash in between leaves the block
-        // named twice (fsck reports it), never lost.
-        var err = _disk.Move(s.Parent, s.Partition, new[] { FieldEdit.U64(s.Field, 0) },
-            d.Parent, d.Partition, new[] { FieldEdit.U64(d.Field, child) }, new BlockNo(child));
-        if (err != Errno.OK) return err;
+        var clear = new[] { FieldEdit.U64(s.Field, 0) };
+        if (d.Parent == s.Parent)
+        {
+            var err = _disk.Move(s.Parent, s.Partition, clear, d.Parent, d.Partition, new[] { FieldEdit.U64(d.Field, child) }, new BlockNo(child));
+            if (err != Errno.OK) return err;
+            if (s.Slot >= 0) inode.Ptr[s.Slot] = 0;
+            if (d.Slot >= 0) inode.Ptr[d.Slot] = child;
+            return Errno.OK;
+        }
+        var data = new byte[FfsLayout.BlockSize];
+        var rerr = _disk.Read(new BlockNo(child), 0, data);
+        if (rerr != Errno.OK) return rerr;
+        var fresh = AllocChild(d.Parent, d.Partition, d.Field, BlockKind.Data, new BlockNo(child));
+        if (!fresh.Ok) return fresh.Error;
+        if (d.Slot >= 0) inode.Ptr[d.Slot] = fresh.Value;
+        inode.Blocks++;
+        var werr = _disk.WriteRaw(new BlockNo(fresh.Value), 0, data);
+        if (werr != Errno.OK) return werr;
+        var ferr = _disk.Free(s.Parent, s.Partition, clear, new BlockNo(child));
+        if (ferr != Errno.OK) return ferr;
         if (s.Slot >= 0) inode.Ptr[s.Slot] = 0;
-        if (d.Slot >= 0) inode.Ptr[d.Slot] = child;
-        return Errno.OK;
+        inode.Blocks--;
+        return _alloc.MarkBlock(new BlockNo(child), false);
     }
 
     /// <summary>

@@ -14,7 +14,8 @@ namespace ExoFS.LibFs.Ffs;
 // - PUNCH_HOLE frees the whole blocks of the range through XN's Free (the path truncate uses) and zeroes the
 //   partial ones; at or past the end of file it does nothing, and its range ends at the block holding the last
 //   byte (ext4's rule), so blocks preallocated further out survive it.
-// - COLLAPSE_RANGE and INSERT_RANGE move block pointers with XN's Move: no data is read or written.
+// - COLLAPSE_RANGE and INSERT_RANGE move block pointers with XN's Move where both pointers share a block, and copy
+//   the block where they do not (BlockMap.MoveBlock says why: no crash may leave a block named twice).
 // - Mode 0 and KEEP_SIZE change ctime, and mtime only when the size grows; the other modes change both.
 public sealed partial class FfsFileSystem
 {
