@@ -589,13 +589,24 @@ internal sealed unsafe class FuseAdapter
     {
         try
         {
+            var a = From(req);
+            // With the writeback cache the kernel may hold dirty pages the libFS has not seen (it writes them back
+            // before fallocate's punch and zero and before copy_file_range, but not before lseek), so the libFS's
+            // holes and size can be out of date: an answer from it could call freshly written data a hole or say
+            // ENXIO inside the file. ENOSYS makes the kernel answer from its own size for this connection (all
+            // data, the hole at the end), which is always right; without the writeback cache the libFS answers.
+            if (a._writeback)
+            {
+                LibFuse.fuse_reply_err(req, ENOSYS);
+                return;
+            }
             // The kernel resolves SEEK_SET, SEEK_CUR and SEEK_END itself and sends only SEEK_DATA and SEEK_HOLE.
             if (whence is not ((int)SeekWhence.Data or (int)SeekWhence.Hole))
             {
                 LibFuse.fuse_reply_err(req, Err(Errno.EINVAL));
                 return;
             }
-            var r = From(req)._fs.Lseek(new InodeNo(ino), new FileHandle(fi->Fh), off, (SeekWhence)whence);
+            var r = a._fs.Lseek(new InodeNo(ino), new FileHandle(fi->Fh), off, (SeekWhence)whence);
             if (!r.Ok) { LibFuse.fuse_reply_err(req, Err(r.Error)); return; }
             LibFuse.fuse_reply_lseek(req, r.Value);
         }

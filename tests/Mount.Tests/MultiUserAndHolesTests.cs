@@ -115,11 +115,33 @@ public class MultiUserAndHolesTests
     }
 
     [FuseFact]
-    public Task Seek_data_and_hole_fallocate_and_copy_file_range_are_served_by_the_libfs() => Task.Run(() =>
+    public Task With_the_writeback_cache_seek_data_never_calls_unflushed_data_a_hole() => Task.Run(() =>
     {
         var ffs = FfsUnderTest.Entry.CreateFresh();
         var fs = new Counting(ffs);
         using (var m = TestMount.Start(fs))
+        {
+            // Data still in the kernel's page cache (no fsync, no close): the libFS has not seen it yet.
+            string script = $$"""
+                fd = os.open({{Py(m.P("fresh"))}}, os.O_RDWR | os.O_CREAT, 0o644)
+                os.pwrite(fd, b'a' * 100000, 0)
+                print(os.lseek(fd, 0, os.SEEK_DATA), os.lseek(fd, 0, os.SEEK_HOLE), os.lseek(fd, 99999, os.SEEK_DATA))
+                os.close(fd)
+                """;
+            Assert.Equal("0 100000 99999", Shell.Ok($"python3 -c {Shell.Quote("import os\n" + script)}").Trim());
+            Assert.Equal(0, fs.Lseeks); // the adapter answers ENOSYS, and the kernel stops asking
+        }
+        Assert.Empty(FfsUnderTest.Entry.Fsck(ffs));
+        ffs.Dispose();
+    });
+
+    [FuseFact]
+    public Task Seek_data_and_hole_fallocate_and_copy_file_range_are_served_by_the_libfs() => Task.Run(() =>
+    {
+        var ffs = FfsUnderTest.Entry.CreateFresh();
+        var fs = new Counting(ffs);
+        // Without the writeback cache, which keeps SEEK_DATA/SEEK_HOLE in the kernel (see the next test).
+        using (var m = TestMount.Start(fs, new FuseMountOptions { WritebackCache = false }))
         {
             string f = Py(m.P("sparse")), g = Py(m.P("copy"));
             string script = $$"""
