@@ -49,8 +49,12 @@ public sealed class ExoKernel
     /// <summary>This boot's id; every capability minted by this instance carries it.</summary>
     public ulong BootId => _authority.Boot;
 
-    /// <summary>Creates a new environment (a libOS instance) with a fresh <see cref="EnvId"/>.</summary>
-    public ExoEnvironment CreateEnvironment(string name)
+    /// <summary>
+    /// Creates a new environment (a libOS instance) with a fresh <see cref="EnvId"/>. Internal: environments are
+    /// made by the host that boots the kernel (one per guest), never by a guest — one that could make more of
+    /// itself could multiply its memory quota.
+    /// </summary>
+    internal ExoEnvironment CreateEnvironment(string name)
     {
         ArgumentNullException.ThrowIfNull(name);
         var env = new ExoEnvironment(this, new EnvId(Interlocked.Increment(ref _nextEnv)), name);
@@ -67,7 +71,7 @@ public sealed class ExoKernel
     /// <summary>
     /// Ends an environment: its capabilities stop binding and its frames return to the pool. Idempotent.
     /// </summary>
-    public void DestroyEnvironment(ExoEnvironment env)
+    internal void DestroyEnvironment(ExoEnvironment env)
     {
         ArgumentNullException.ThrowIfNull(env);
         if (env.Kernel != this) throw new ArgumentException("environment belongs to another kernel", nameof(env));

@@ -1,6 +1,7 @@
 using System.Text;
 using ExoFS.Kernel.Disk;
 using ExoFS.LibFs.Ffs.Format;
+using ExoFS.LibFs.Runtime;
 
 namespace ExoFS.LibFs.Ffs;
 
@@ -19,7 +20,7 @@ namespace ExoFS.LibFs.Ffs;
 /// at mount and set at unmount; a mount that finds it cleared runs the recovery scan (<see cref="Fsck"/>
 /// with repair), which frees orphaned inodes and rebuilds bitmaps and counts.
 /// </summary>
-public sealed partial class FfsFileSystem : IFileSystem
+public sealed partial class FfsFileSystem : IFileSystem, IReportsRecovery
 {
     private const int InitialTableBlocks = 4;
     /// <summary>
@@ -43,6 +44,9 @@ public sealed partial class FfsFileSystem : IFileSystem
 
     /// <summary>What the mount-time recovery scan did (null if the image was clean).</summary>
     public FsckReport? RecoveryReport { get; private set; }
+
+    /// <summary>What the mount-time recovery repaired, one line each, for the host's recovery report.</summary>
+    public IReadOnlyList<string> RecoveryActions => RecoveryReport?.Repaired ?? [];
 
     public string Name => "ffs";
 
@@ -91,8 +95,6 @@ public sealed partial class FfsFileSystem : IFileSystem
             var hint = new BlockNo((ulong)g * FfsLayout.BlocksPerGroup);
             ulong groupBlocks = Math.Min(FfsLayout.BlocksPerGroup, totalBlocks - hint.Value);
             int capacity = Allocator.TableCapacityBlocks(groupBlocks, ipg);
-            // The table starts small and grows on demand into its reserved run (see Allocator).
-            uint tableBlocks = (uint)Math.Min(capacity, InitialTableBlocks);
             var bb = disk.FindFree(hint, 1);
             if (!bb.Ok) return bb.Error;
             err = disk.Alloc(superBlock, g, new[] { FieldEdit.U64(off + GroupEntry.BlockBitmapOffset, bb.Value.Value) }, BlockKind.Data, bb.Value);
@@ -101,8 +103,17 @@ public sealed partial class FfsFileSystem : IFileSystem
             if (!ib.Ok) return ib.Error;
             err = disk.Alloc(superBlock, g, new[] { FieldEdit.U64(off + GroupEntry.InodeBitmapOffset, ib.Value.Value) }, BlockKind.Data, ib.Value);
             if (err != Errno.OK) return err;
+            // The whole table is owned from the start, through XN: a run FFS only meant to grow into would look
+            // free to every other libFS on the disk, and a second root's blocks landing in it would stop this
+            // group's table from growing. Only when no run that long is free does the table start small and
+            // grow on demand into what follows it (see Allocator).
+            uint tableBlocks = (uint)capacity;
             var it = disk.FindFree(ib.Value, (ulong)capacity);
-            if (!it.Ok) it = disk.FindFree(ib.Value, tableBlocks);
+            if (!it.Ok)
+            {
+                tableBlocks = (uint)Math.Min(capacity, InitialTableBlocks);
+                it = disk.FindFree(ib.Value, tableBlocks);
+            }
             if (!it.Ok) return it.Error;
             // One Alloc per inode-table block: the owns-UDF grows by exactly that block each time.
             for (uint i = 0; i < tableBlocks; i++)
@@ -220,32 +231,35 @@ public sealed partial class FfsFileSystem : IFileSystem
         return _disk.WriteRaw(_superBlock, 0, header);
     }
 
-    /// <summary>Frees orphans, marks the file system clean and makes everything durable.</summary>
+    /// <summary>Told once this file system has closed (the host then ends the guest); set by <see cref="FfsLibFs"/>.</summary>
+    internal Action? OnClosed { get; set; }
+
+    /// <summary>Frees orphans, marks the file system clean and makes everything durable, then tells the host.</summary>
     public void Dispose()
     {
         lock (_lock)
         {
             if (_disposed) return;
             _disposed = true;
-            if (_readOnly)
-            {
-                foreach (var r in _ownedExtra) r.Dispose();
-                return;
-            }
-            // Unmount ends every lookup and handle: orphans still referenced join those awaiting a sync.
-            var referenced = _inodes.Referenced.ToList();
-            _inodes.ForgetAll();
-            _handles.Clear();
-            foreach (ulong ino in referenced) ReapIfOrphan(ino);
-            // The clean flag may reach the disk only after everything it vouches for: sync, then set it.
-            // Sync + reap; sync + release the reaped inodes' numbers; sync those bitmap writes; only then
-            // the clean flag, in a sync of its own.
-            if (SyncAndReap() == Errno.OK && SyncAndReap() == Errno.OK && _disk.Sync() == Errno.OK
-                && WriteHeader(clean: true) == Errno.OK)
-                _disk.Sync();
-            // Resources handed over with Owning (an XN volume, then its device), released in that order.
-            foreach (var r in _ownedExtra) r.Dispose();
+            if (!_readOnly) Unmount();
         }
+        OnClosed?.Invoke();
+    }
+
+    /// <summary>Caller holds the lock.</summary>
+    private void Unmount()
+    {
+        // Unmount ends every lookup and handle: orphans still referenced join those awaiting a sync.
+        var referenced = _inodes.Referenced.ToList();
+        _inodes.ForgetAll();
+        _handles.Clear();
+        foreach (ulong ino in referenced) ReapIfOrphan(ino);
+        // The clean flag may reach the disk only after everything it vouches for: sync, then set it.
+        // Sync + reap; sync + release the reaped inodes' numbers; sync those bitmap writes; only then
+        // the clean flag, in a sync of its own.
+        if (SyncAndReap() == Errno.OK && SyncAndReap() == Errno.OK && _disk.Sync() == Errno.OK
+            && WriteHeader(clean: true) == Errno.OK)
+            _disk.Sync();
     }
 
     // ---------------------------------------------------------------- helpers

@@ -29,47 +29,13 @@ public sealed record FsckReport(IReadOnlyList<string> Problems, IReadOnlyList<st
 /// </summary>
 public static class Fsck
 {
-    /// <summary>Checks (and with <paramref name="repair"/>, repairs) a mounted file system. Thread-safe.</summary>
+    /// <summary>
+    /// Checks (and with <paramref name="repair"/>, repairs) a mounted file system: FFS's own structures. XN's
+    /// global invariants are the host's to check (<c>ExoHost.Check</c>). Thread-safe.
+    /// </summary>
     public static FsckReport Check(FfsFileSystem fs, bool repair = false)
     {
-        lock (fs.Lock)
-        {
-            var report = Run(fs, repair);
-            // When FFS owns its volume, XN's global invariants (one owner per block, no pointer to a free
-            // block, no leak) are part of the answer: FFS's pointers are what XN's owns-UDFs read.
-            if (fs.Volume is not { } vol) return report;
-            var xn = vol.Check();
-            if (xn.Clean) return report;
-            var xnProblems = xn.Findings.Select(f => $"xn: {f}").ToList();
-            return report with
-            {
-                Problems = report.Problems.Concat(xnProblems).ToList(),
-                Unrepaired = repair ? report.Unrepaired.Concat(xnProblems).ToList() : report.Unrepaired,
-            };
-        }
-    }
-
-    /// <summary>
-    /// Checks (and with <paramref name="repair"/>, repairs) the FFS under root <paramref name="rootName"/> of a
-    /// volume that is not mounted, as the administrator: grants <paramref name="env"/> the root, mounts
-    /// without the automatic recovery, runs the checker and unmounts (clean, after a repair). For a caller that
-    /// holds the volume itself; <c>exofs fsck</c> goes through XN's root checkers (<see cref="FfsRootChecker"/>).
-    /// </summary>
-    public static Result<FsckReport> CheckVolume(XnVolume volume, ExoEnvironment env, bool repair, string rootName = FfsFileSystem.DefaultRootName)
-    {
-        ArgumentNullException.ThrowIfNull(volume);
-        var cap = volume.GrantRoot(rootName, env, repair ? Rights.All : Rights.Read);
-        if (!cap.Ok) return Errno.ENOENT;
-        var xn = new XnClient(volume.Attach(env));
-        xn.Wallet.Put(rootName, cap.Value);
-        var root = xn.MountRoot(rootName);
-        if (!root.Ok) return root.Error;
-        var disk = XnFfsDisk.Create(xn, volume.BlockCount, lookupOnly: !repair);
-        if (!disk.Ok) return disk.Error;
-        var fs = FfsFileSystem.MountOn(disk.Value, root.Value.Block, recover: false, readOnly: !repair);
-        if (!fs.Ok) return fs.Error;
-        using var mounted = fs.Value;
-        return Run(mounted, repair);
+        lock (fs.Lock) return Run(fs, repair);
     }
 
     /// <summary>Caller holds the lock or has not shared <paramref name="fs"/> yet.</summary>

@@ -44,7 +44,7 @@ internal sealed class XnFfsDisk : IFfsDisk
     /// </summary>
     public static Result<XnFfsDisk> Create(XnClient xn, ulong deviceBlocks, bool lookupOnly = false)
     {
-        var disk = new XnFfsDisk(xn, deviceBlocks);
+        var disk = new XnFfsDisk(xn, deviceBlocks) { _readOnly = lookupOnly };
         var ids = new List<TypeId>();
         foreach (var spec in Specs)
         {
@@ -63,15 +63,21 @@ internal sealed class XnFfsDisk : IFfsDisk
 
     public Errno Read(BlockNo block, int offset, Span<byte> into) => _xn.Read(block, offset, into);
 
-    public Errno WriteRaw(BlockNo block, int offset, ReadOnlySpan<byte> bytes) => _xn.WriteRaw(block, offset, bytes);
+    // A read-only mount (a read-only volume, or a root granted read rights only) answers EROFS for a change, as a
+    // kernel file system mounted ro does, rather than the EACCES XN's refusal of the capability would map to.
+    private bool _readOnly;
 
-    public Errno WriteRaw(BlockNo block, int offset, ReadOnlySpan<byte> bytes, BlockNo after) => _xn.WriteRaw(block, offset, bytes, after);
+    public Errno WriteRaw(BlockNo block, int offset, ReadOnlySpan<byte> bytes) =>
+        _readOnly ? Errno.EROFS : _xn.WriteRaw(block, offset, bytes);
+
+    public Errno WriteRaw(BlockNo block, int offset, ReadOnlySpan<byte> bytes, BlockNo after) =>
+        _readOnly ? Errno.EROFS : _xn.WriteRaw(block, offset, bytes, after);
 
     public Errno Alloc(BlockNo parent, int partition, IReadOnlyList<Edit> edits, BlockKind kind, BlockNo child) =>
-        _xn.Alloc(parent, partition, edits, _types[(int)kind], new Extent(child, 1));
+        _readOnly ? Errno.EROFS : _xn.Alloc(parent, partition, edits, _types[(int)kind], new Extent(child, 1));
 
     public Errno Free(BlockNo parent, int partition, IReadOnlyList<Edit> edits, BlockNo child) =>
-        _xn.Free(parent, partition, edits, new Extent(child, 1));
+        _readOnly ? Errno.EROFS : _xn.Free(parent, partition, edits, new Extent(child, 1));
 
     public Errno Move(BlockNo from, int fromPartition, IReadOnlyList<Edit> fromEdits, BlockNo to, int toPartition, IReadOnlyList<Edit> toEdits, BlockNo child) =>
         _xn.Move(from, fromPartition, fromEdits, to, toPartition, toEdits, new Extent(child, 1));

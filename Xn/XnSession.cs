@@ -17,10 +17,13 @@ public sealed class XnSession
     private readonly Dictionary<int, Rights> _held = new();
     private readonly HashSet<ulong> _bound = new();
 
-    internal XnSession(XnVolume volume, ExoEnvironment env)
+    private readonly bool _mayInstallRoots;
+
+    internal XnSession(XnVolume volume, ExoEnvironment env, bool mayInstallRoots)
     {
         _vol = volume;
         Environment = env;
+        _mayInstallRoots = mayInstallRoots;
     }
 
     /// <summary>The environment every call of this session acts for.</summary>
@@ -57,6 +60,9 @@ public sealed class XnSession
     /// </summary>
     public XnResult<RootInfo> InstallRoot(string name, TypeId type) => Call(() =>
     {
+        // Making a root is the host's decision (mkfs): only a session the host opened for formatting may.
+        if (!_mayInstallRoots)
+            return XnResult<RootInfo>.Fail(XnError.BadCapability, $"installing root '{name}' is a host operation; this session may not");
         var r = _vol.InstallRootLocked(name, type, Environment);
         if (!r.Ok) return XnResult<RootInfo>.Fail(r.Error, r.Detail);
         var cap = _vol.Kernel.Mint(Environment, new RootResource(name), Rights.All);

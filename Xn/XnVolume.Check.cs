@@ -13,7 +13,7 @@ public sealed partial class XnVolume
     /// reachable set plus reserved blocks plus deferred frees (anything else allocated is a leak).
     /// Read-only; cheap enough for tests to call after every step.
     /// </summary>
-    public XnCheckReport Check()
+    internal XnCheckReport Check()
     {
         lock (_gate)
         {
@@ -51,7 +51,7 @@ public sealed partial class XnVolume
     /// marking reachable blocks allocated) and persists it. Duplicate ownership is left for the libFS,
     /// which alone can edit its pointers; the returned report shows what remains.
     /// </summary>
-    public XnResult<XnCheckReport> Repair()
+    internal XnResult<XnCheckReport> Repair()
     {
         lock (_gate)
         {

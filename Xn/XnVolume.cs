@@ -32,6 +32,7 @@ public sealed partial class XnVolume : IDisposable
     private bool _disposed;
     private readonly List<string> _loadFindings = new();
     private readonly List<string> _loadRepairs = new();
+    private readonly List<string> _recoveryActions = new();
 
     /// <summary>
     /// Benchmark-only switch: with false, Alloc/Free/Move apply the edits without running owns/acl or
@@ -85,7 +86,7 @@ public sealed partial class XnVolume : IDisposable
     /// Writes an empty XN volume (superblock, free map with XN's own blocks allocated, empty catalogues)
     /// over the whole device and returns it loaded read-write.
     /// </summary>
-    public static XnResult<XnVolume> Format(IBlockDevice dev, ExoKernel kernel)
+    internal static XnResult<XnVolume> Format(IBlockDevice dev, ExoKernel kernel)
     {
         ArgumentNullException.ThrowIfNull(dev);
         ArgumentNullException.ThrowIfNull(kernel);
@@ -116,7 +117,7 @@ public sealed partial class XnVolume : IDisposable
     }
 
     /// <summary>Loads a volume; see <see cref="Load(IBlockDevice, ExoKernel, XnOptions)"/>.</summary>
-    public static XnResult<XnVolume> Load(IBlockDevice dev, ExoKernel kernel, bool readOnly = false) =>
+    internal static XnResult<XnVolume> Load(IBlockDevice dev, ExoKernel kernel, bool readOnly = false) =>
         Load(dev, kernel, new XnOptions { ReadOnly = readOnly });
 
     /// <summary>
@@ -125,7 +126,7 @@ public sealed partial class XnVolume : IDisposable
     /// <see cref="XnError.Corrupt"/> and a one-line reason (never an exception). After an unclean
     /// shutdown the free map is restored as <see cref="XnOptions.Recovery"/> says.
     /// </summary>
-    public static XnResult<XnVolume> Load(IBlockDevice dev, ExoKernel kernel, XnOptions options)
+    internal static XnResult<XnVolume> Load(IBlockDevice dev, ExoKernel kernel, XnOptions options)
     {
         ArgumentNullException.ThrowIfNull(dev);
         ArgumentNullException.ThrowIfNull(kernel);
@@ -211,7 +212,12 @@ public sealed partial class XnVolume : IDisposable
         }
         else if (!super.Clean && options.Recovery == XnRecovery.Scan)
         {
+            ulong before = vol._free.FreeCount;
             vol.RebuildFreeMapByScan();
+            ulong after = vol._free.FreeCount;
+            vol._recoveryActions.Add(after >= before
+                ? $"free map rebuilt by reachability: {after - before} leaked block(s) reclaimed"
+                : $"free map rebuilt by reachability: {before - after} reachable block(s) the persisted map had free marked allocated");
         }
 
         if (!options.ReadOnly)
@@ -232,17 +238,24 @@ public sealed partial class XnVolume : IDisposable
     /// <summary>Problems found while loading that did not prevent a read-only load (e.g. a rebuilt free map).</summary>
     public IReadOnlyList<string> LoadFindings { get { lock (_gate) return _loadFindings.ToList(); } }
 
+    /// <summary>What XN's crash recovery did while loading an image not cleanly shut down (empty after a clean shutdown).</summary>
+    public IReadOnlyList<string> RecoveryActions { get { lock (_gate) return _recoveryActions.ToList(); } }
+
     /// <summary>What loading repaired (only with <see cref="XnOptions.TolerateCorruptFreeMap"/> read-write).</summary>
     public IReadOnlyList<string> LoadRepairs { get { lock (_gate) return _loadRepairs.ToList(); } }
 
     // ------------------------------------------------------------------ sessions and roots
 
-    /// <summary>The handle through which <paramref name="env"/> uses this volume.</summary>
-    public XnSession Attach(ExoEnvironment env)
+    /// <summary>
+    /// The handle through which <paramref name="env"/> uses this volume. Host-only, like every member that
+    /// hands out authority: a guest gets its session from the host. <paramref name="mayInstallRoots"/>: the
+    /// session may create roots (a host formatting a libFS); a guest's session may not.
+    /// </summary>
+    internal XnSession Attach(ExoEnvironment env, bool mayInstallRoots = true)
     {
         ArgumentNullException.ThrowIfNull(env);
         if (env.Kernel != _kernel) throw new ArgumentException("environment belongs to another kernel", nameof(env));
-        return new XnSession(this, env);
+        return new XnSession(this, env, mayInstallRoots);
     }
 
     /// <summary>
@@ -250,7 +263,7 @@ public sealed partial class XnVolume : IDisposable
     /// <paramref name="name"/> held by <paramref name="env"/>. Needed after every load, because
     /// capabilities do not survive a reboot.
     /// </summary>
-    public XnResult<Capability> GrantRoot(string name, ExoEnvironment env, Rights rights = Rights.All)
+    internal XnResult<Capability> GrantRoot(string name, ExoEnvironment env, Rights rights = Rights.All)
     {
         ArgumentNullException.ThrowIfNull(env);
         lock (_gate)
@@ -374,7 +387,7 @@ public sealed partial class XnVolume : IDisposable
     // ------------------------------------------------------------------ shutdown
 
     /// <summary>Writes everything dirty in a legal order and flushes; see <see cref="XnSession.Sync"/>.</summary>
-    public XnResult Sync() { lock (_gate) return SyncLocked(); }
+    internal XnResult Sync() { lock (_gate) return SyncLocked(); }
 
     /// <summary>Syncs, then marks the volume clean on disk. A read-only volume writes nothing.</summary>
     public void Dispose()

@@ -3,7 +3,7 @@
 # for the comparison benchmarks, and the .NET SDK if it is missing. Idempotent; quiet when all is there.
 set -euo pipefail
 need=()
-for pkg in fuse3 libfuse3-3 fuse2fs e2fsprogs postmark gnuplot-nox attr git; do
+for pkg in fuse3 libfuse3-3 fuse2fs e2fsprogs postmark gnuplot-nox attr git fonts-dejavu-core; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -1,4 +1,5 @@
 using System.Reflection;
+using ExoFS.Host;
 using ExoFS.Xn;
 
 namespace ExoFS.Cli.Commands;
@@ -29,56 +30,105 @@ public sealed class FsckCommand : ICommand
         if (path is null) return Fail(stderr, "missing IMAGE (usage: exofs fsck IMAGE [--repair])", UsageError);
 
         // A damaged free map is reported (read-only) or rebuilt (--repair) instead of refusing to check.
-        var opened = XnImage.Open(path, new XnOptions { ReadOnly = !repair, TolerateCorruptFreeMap = true }, out var error, out bool operational);
-        if (opened is null) return Fail(stderr, error, operational ? Operational : ErrorsLeft);
-        var (dev, vol) = opened.Value;
-        using (dev)
-        using (vol)
+        var opened = XnImage.Open(path, new HostOptions { ReadOnly = !repair, TolerateCorruptFreeMap = true }, out var error, out bool operational);
+        if (opened is null)
         {
-            var checkers = DiscoverCheckers();
-            var findings = Findings(vol, checkers);
-            if (!vol.Geometry.WasClean) stdout.WriteLine($"{path}: was not cleanly unmounted");
-            foreach (var r in vol.LoadRepairs) stdout.WriteLine($"{path}: repaired: {r}");
-            if (findings.Count == 0)
+            if (Mounting.DaemonRecord.Running().Any(r => r.Image == Path.GetFullPath(path)))
             {
-                bool repairedOnLoad = vol.LoadRepairs.Count > 0;
-                Summary(stdout, path, vol, repairedOnLoad ? "repaired" : "clean");
-                return repairedOnLoad ? Corrected : Clean;
+                if (repair) return Fail(stderr, $"{path} is mounted; unmount it before 'fsck --repair'", Operational);
+                // Checking only, as e2fsck -n on a mounted ext4: the image's host checks its live state.
+                if (Mounting.HostClient.Ask(Path.GetFullPath(path), new { op = "check" }) is { } reply
+                    && reply.LastOrDefault() is { } last && last.StartsWith("exit ", StringComparison.Ordinal))
+                {
+                    foreach (var line in reply.SkipLast(1)) stdout.WriteLine(line);
+                    return int.Parse(last["exit ".Length..], System.Globalization.CultureInfo.InvariantCulture);
+                }
             }
-            foreach (var f in findings) stdout.WriteLine($"{path}: {f}");
-            if (!repair)
-            {
-                Summary(stdout, path, vol, $"{findings.Count} problem(s) found; run with --repair to fix what XN can");
-                return ErrorsLeft;
-            }
-            var repaired = vol.Repair();
-            if (!repaired.Ok) return Fail(stderr, $"{path}: repair failed: {repaired.Detail}", repaired.Error == XnError.Io ? Operational : ErrorsLeft);
-            // XN's repair first (free map, ownership), then each libFS repairs its own structures.
-            foreach (var fix in vol.RepairRoots(checkers)) stdout.WriteLine($"{path}: {fix}");
-            var left = Findings(vol, checkers);
-            foreach (var f in left) stdout.WriteLine($"{path}: left: {f}");
-            Summary(stdout, path, vol, left.Count == 0 ? "repaired" : $"{left.Count} problem(s) left after repair");
-            return left.Count == 0 ? Corrected : ErrorsLeft;
+            return Fail(stderr, error, operational ? Operational : ErrorsLeft);
         }
+        var checkers = DiscoverCheckers();
+        using var host = opened;
+        if (!host.WasClean)
+        {
+            stdout.WriteLine($"{path}: was not cleanly unmounted");
+            if (!repair) return CheckAfterRecovery(stdout, stderr, path, checkers);
+            // --repair: the recovery a mount does, for real, then the check.
+            if (host.RunRootRecovery(out string? failed) != LibFs.Errno.OK)
+                return Fail(stderr, $"{path}: recovery failed: {failed}", ErrorsLeft);
+            foreach (var a in host.Recovery.Actions) stdout.WriteLine($"{path}: recovered: {a}");
+        }
+        foreach (var r in host.LoadRepairs) stdout.WriteLine($"{path}: repaired: {r}");
+        var findings = host.Check(checkers).Findings;
+        if (findings.Count == 0)
+        {
+            bool changed = host.LoadRepairs.Count > 0 || (!host.WasClean && repair);
+            Summary(stdout, path, host, changed ? "repaired" : "clean");
+            return changed ? Corrected : Clean;
+        }
+        foreach (var f in findings) stdout.WriteLine($"{path}: {f}");
+        if (!repair)
+        {
+            Summary(stdout, path, host, $"{findings.Count} problem(s) found; run with --repair to fix what XN can");
+            return ErrorsLeft;
+        }
+        // XN's repair first (free map, ownership), then each libFS repairs its own structures.
+        var repaired = host.Repair(out string? why, checkers);
+        if (!repaired.Ok) return Fail(stderr, $"{path}: repair failed: {why}", repaired.Error == LibFs.Errno.EIO ? Operational : ErrorsLeft);
+        foreach (var fix in repaired.Value.Repairs) stdout.WriteLine($"{path}: {fix}");
+        var left = repaired.Value.Findings;
+        foreach (var f in left) stdout.WriteLine($"{path}: left: {f}");
+        Summary(stdout, path, host, left.Count == 0 ? "repaired" : $"{left.Count} problem(s) left after repair");
+        return left.Count == 0 ? Corrected : ErrorsLeft;
     }
 
-    private static List<XnFinding> Findings(XnVolume vol, IReadOnlyList<IXnRootChecker> checkers)
+    /// <summary>
+    /// An image not cleanly unmounted, checked without --repair: the recovery a mount would do runs in memory
+    /// (the image is not written), what it would do is printed, and the recovered state is checked. Exit 0 when
+    /// that recovery leaves it consistent, 4 when damage beyond it remains.
+    /// </summary>
+    private static int CheckAfterRecovery(TextWriter stdout, TextWriter stderr, string path, IReadOnlyList<IXnRootChecker> checkers)
     {
-        var list = vol.Check().Findings.ToList();
-        list.AddRange(vol.CheckRoots(checkers));
-        return list;
+        ExoFS.Kernel.Disk.ImageFileDevice dev;
+        try { dev = ExoFS.Kernel.Disk.ImageFileDevice.Open(path, ExoFS.Kernel.Disk.ImageOpenMode.ReadOnly); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return Fail(stderr, $"{path}: {e.Message.Split('\n')[0]}", Operational); }
+        var recovered = ExoHost.RecoverInMemory(dev, out string? error, ownsDevice: true,
+            new HostOptions { PageFrames = ExoHost.ImagePageFrames, TolerateCorruptFreeMap = true });
+        if (!recovered.Ok) return Fail(stderr, $"{path}: the recovery a mount would do fails: {error}", ErrorsLeft);
+        using var host = recovered.Value;
+        var actions = host.Recovery.Actions;
+        if (actions.Count == 0) stdout.WriteLine($"{path}: a mount's recovery finds nothing to do");
+        foreach (var a in actions) stdout.WriteLine($"{path}: a mount's recovery will do: {a}");
+        var findings = host.Check(checkers).Findings;
+        foreach (var f in findings) stdout.WriteLine($"{path}: after recovery: {f}");
+        Summary(stdout, path, host, findings.Count == 0
+            ? "consistent once recovered (a read-write mount or 'fsck --repair' does it)"
+            : $"{findings.Count} problem(s) remain after the recovery a mount would do; run with --repair to fix what XN can");
+        return findings.Count == 0 ? Clean : ErrorsLeft;
     }
 
-    private static void Summary(TextWriter stdout, string path, XnVolume vol, string verdict)
+    /// <summary>
+    /// The check of an image a running host holds (its daemon answers <c>exofs fsck</c> with this): XN's
+    /// invariants and each root's checker on the live state; never a change.
+    /// </summary>
+    internal static int CheckOnly(TextWriter stdout, string path, ExoHost host, bool mounted)
     {
-        var g = vol.Geometry;
-        ulong used = g.BlockCount - vol.FreeBlocks;
-        stdout.WriteLine($"{path}: {verdict}; {vol.RootNames().Count} root(s), {used}/{g.BlockCount} blocks used");
+        var findings = host.Check(DiscoverCheckers()).Findings;
+        if (mounted) stdout.WriteLine($"{path}: mounted: checking the live state read-only");
+        foreach (var f in findings) stdout.WriteLine($"{path}: {f}");
+        Summary(stdout, path, host, findings.Count == 0 ? "clean" : $"{findings.Count} problem(s) found; unmount and run with --repair to fix what XN can");
+        return findings.Count == 0 ? Clean : ErrorsLeft;
+    }
+
+    private static void Summary(TextWriter stdout, string path, ExoHost host, string verdict)
+    {
+        var g = host.Geometry;
+        ulong used = g.BlockCount - host.FreeBlocks;
+        stdout.WriteLine($"{path}: {verdict}; {host.Roots().Count} root(s), {used}/{g.BlockCount} blocks used");
     }
 
     /// <summary>
     /// Registered checkers plus public <see cref="IXnRootChecker"/> implementations (with a parameterless
-    /// constructor) in this program's assemblies and the ones it references (the libFSes).
+    /// constructor) in this program's assemblies and the ones it references; the host adds every registered libFS's.
     /// </summary>
     internal static IReadOnlyList<IXnRootChecker> DiscoverCheckers()
     {

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
-using ExoFS.Xn;
+using ExoFS.Cli.Mounting;
+using ExoFS.Host;
 
 namespace ExoFS.Cli.Commands;
 
@@ -22,19 +23,35 @@ public sealed class InfoCommand : ICommand
             else return Fail(stderr, $"unexpected argument '{a}'", 2);
         }
         if (path is null) return Fail(stderr, "missing IMAGE (usage: exofs info IMAGE [--json])", 2);
-        var opened = XnImage.Open(path, new XnOptions { ReadOnly = true }, out var error, out _);
-        if (opened is null) return Fail(stderr, error, 1);
-        var (dev, vol) = opened.Value;
-        using (dev)
-        using (vol)
+        var opened = XnImage.Open(path, new HostOptions { ReadOnly = true }, out var error, out _);
+        if (opened is null)
         {
-            if (json) WriteJson(stdout, path, vol);
-            else WriteText(stdout, path, vol);
+            // A mounted image: its host answers, as dumpe2fs reads a mounted ext4.
+            if (HostClient.Ask(Path.GetFullPath(path), new { op = "info", json }) is { } reply && reply.LastOrDefault() == "ok")
+            {
+                foreach (var line in reply.SkipLast(1)) stdout.WriteLine(line);
+                return 0;
+            }
+            return Fail(stderr, error, 1);
         }
+        using (var vol = opened) Write(stdout, path, vol, json, []);
         return 0;
     }
 
-    private static void WriteText(TextWriter o, string path, XnVolume vol)
+    /// <summary>The report for <paramref name="host"/>; <paramref name="mounted"/> lists the roots a daemon serves now.</summary>
+    internal static void Write(TextWriter o, string path, ExoHost host, bool json, IReadOnlyList<(string MountPoint, string Root)> mounted)
+    {
+        if (json) WriteJson(o, path, host, mounted);
+        else
+        {
+            WriteText(o, path, host);
+            foreach (var (mp, root) in mounted) o.WriteLine($"mounted:    root '{root}' on {mp} (exofs pid {Environment.ProcessId})");
+            var rec = host.Recovery;
+            if (!rec.WasClean) o.WriteLine($"recovery:   {rec}");
+        }
+    }
+
+    private static void WriteText(TextWriter o, string path, ExoHost vol)
     {
         var g = vol.Geometry;
         ulong free = vol.FreeBlocks, used = g.BlockCount - free;
@@ -45,15 +62,15 @@ public sealed class InfoCommand : ICommand
         o.WriteLine($"usage:      {used} used, {free} free ({(g.BlockCount == 0 ? 0 : 100.0 * used / g.BlockCount):F1}% used)");
         var roots = vol.Roots();
         o.WriteLine($"roots:      {roots.Count}");
-        foreach (var r in roots) o.WriteLine($"  {r.Name,-16} block {r.Block,-10} type {r.Type,-20} installed by {r.Owner}");
-        var types = vol.Types();
+        foreach (var r in roots) o.WriteLine($"  {r.Name,-16} block {r.Block,-10} type {r.Type,-20} libfs {r.LibFs ?? "(unknown)",-6} installed by {r.Owner}");
+        var types = vol.Types;
         o.WriteLine($"types:      {types.Count}");
         foreach (var (id, spec, partitions) in types)
             o.WriteLine($"  {id.Value,4} {spec.Name,-24} {partitions} partition(s), {spec.RawRead.Count} raw-read / {spec.RawWrite.Count} raw-write range(s)"
                         + (spec.AclUdf is null ? "" : ", acl") + (spec.SizeUdf is null ? "" : ", size"));
     }
 
-    private static void WriteJson(TextWriter o, string path, XnVolume vol)
+    private static void WriteJson(TextWriter o, string path, ExoHost vol, IReadOnlyList<(string MountPoint, string Root)> mounted)
     {
         var g = vol.Geometry;
         using var ms = new MemoryStream();
@@ -83,12 +100,22 @@ public sealed class InfoCommand : ICommand
                 w.WriteString("name", r.Name);
                 w.WriteNumber("block", r.Block.Value);
                 w.WriteString("type", r.Type);
+                if (r.LibFs is null) w.WriteNull("libfs"); else w.WriteString("libfs", r.LibFs);
                 w.WriteString("owner", r.Owner);
                 w.WriteEndObject();
             }
             w.WriteEndArray();
+            w.WriteStartArray("mounted");
+            foreach (var (mp, root) in mounted)
+            {
+                w.WriteStartObject();
+                w.WriteString("root", root);
+                w.WriteString("mountpoint", mp);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
             w.WriteStartArray("types");
-            foreach (var (id, spec, partitions) in vol.Types())
+            foreach (var (id, spec, partitions) in vol.Types)
             {
                 w.WriteStartObject();
                 w.WriteNumber("id", id.Value);

@@ -1,20 +1,22 @@
 using System.Globalization;
+using ExoFS.Host;
 using ExoFS.Kernel.Disk;
-using ExoFS.LibFs.Ffs;
 using ExoFS.LibFs.Ffs.Format;
+using ExoFS.LibFs.Runtime;
 
 namespace ExoFS.Cli.Commands;
 
 /// <summary>
-/// <c>exofs mkfs IMAGE [--size 1G] [--libfs ffs] [--force]</c>: creates an image file, formats an XN volume
-/// over it and makes one libFS root per <c>--libfs</c> (default ffs). Refuses an existing non-empty file
-/// unless <c>--force</c>.
+/// <c>exofs mkfs IMAGE [--size 1G] [--libfs NAME[:ROOT]]... [--force]</c>: creates an image file, boots a host
+/// on it that formats an XN volume and has each libFS make its root (<c>--libfs ffs --libfs ffs:home</c> makes
+/// two FFS roots, "ffs" and "home"; the default is one ffs root). Refuses an existing non-empty file unless
+/// <c>--force</c>.
 /// </summary>
 public sealed class MkfsCommand : ICommand
 {
     public string Name => "mkfs";
 
-    public string Usage => "mkfs IMAGE [--size 1G] [--libfs ffs] [--force]   make an image (sizes like 64M, 1G; default 1G)";
+    public string Usage => "mkfs IMAGE [--size 1G] [--libfs NAME[:ROOT]]... [--force]   make an image with one root per --libfs (default ffs)";
 
     private const ulong DefaultSize = 1UL << 30;
 
@@ -35,7 +37,7 @@ public sealed class MkfsCommand : ICommand
                     size = s;
                     break;
                 case "--libfs":
-                    if (i + 1 >= args.Length) return Fail(stderr, "--libfs needs a name (ffs)");
+                    if (i + 1 >= args.Length) return Fail(stderr, $"--libfs needs a name ({LibFsCatalog.Names}), optionally :ROOT");
                     libfses.Add(args[++i]);
                     break;
                 case "--force":
@@ -51,27 +53,41 @@ public sealed class MkfsCommand : ICommand
         }
         if (image is null) return Fail(stderr, "missing IMAGE (usage: exofs " + Usage.Split("   ")[0] + ")");
         if (libfses.Count == 0) libfses.Add("ffs");
-        foreach (var name in libfses.Distinct())
-            if (name != "ffs")
-                return Fail(stderr, $"libfs '{name}' cannot be made by this build (available: ffs)");
-        if (libfses.Count != libfses.Distinct().Count()) return Fail(stderr, "each --libfs may be given once");
+        var roots = new List<RootRequest>();
+        foreach (var text in libfses)
+        {
+            var root = RootRequest.Parse(text);
+            if (LibFsCatalog.Find(root.LibFs) is null)
+                return Fail(stderr, $"libfs '{root.LibFs}' cannot be made by this build (available: {LibFsCatalog.Names})");
+            if (root.Name.Length == 0 || root.Name.Length > 255 || root.Name.Contains('/'))
+                return Fail(stderr, $"bad root name '{root.Name}' (1..255 characters, no '/')");
+            if (roots.Any(r => r.Name == root.Name))
+                return Fail(stderr, $"two roots named '{root.Name}' (name the second one: --libfs {root.LibFs}:NAME)");
+            roots.Add(root);
+        }
         ulong blocks = size / IBlockDevice.BlockSize;
         if (blocks < 256) return Fail(stderr, $"size {size} is too small (at least 1M)");
         // Checked before the file is made, so a size FFS cannot lay out leaves nothing behind.
-        if (blocks > FfsLayout.MaxBlocks) return Fail(stderr, $"size {FormatSize(size)} is larger than FFS supports ({FormatSize(FfsLayout.MaxBlocks * IBlockDevice.BlockSize)})");
+        if (roots.Any(r => r.LibFs == "ffs") && blocks > FfsLayout.MaxBlocks)
+            return Fail(stderr, $"size {FormatSize(size)} is larger than FFS supports ({FormatSize(FfsLayout.MaxBlocks * IBlockDevice.BlockSize)})");
         if (File.Exists(image) && new FileInfo(image).Length > 0 && !force)
             return Fail(stderr, $"'{image}' exists and is not empty (use --force to overwrite it)");
 
-        // Only ffs can be made so far (checked above), so the one root is FFS's.
-        stdout.WriteLine($"{image}: making ffs ({FormatSize(blocks * IBlockDevice.BlockSize)}) ...");
-        var fs = FfsImage.Create(image, size, out string? error, overwrite: true);
-        if (!fs.Ok) return Fail(stderr, $"cannot make '{image}': {error ?? fs.Error.ToString()}");
-        using (fs.Value)
+        string what = string.Join(", ", roots.Select(r => r.Name == r.LibFs ? r.Name : $"{r.Name} ({r.LibFs})"));
+        stdout.WriteLine($"{image}: making {what} ({FormatSize(blocks * IBlockDevice.BlockSize)}) ...");
+        var host = ExoHost.CreateImage(image, size, roots, out string? error, overwrite: true);
+        if (!host.Ok)
         {
-            var stats = fs.Value.StatFs().Value;
-            var synced = fs.Value.Sync();
+            try { File.Delete(image); } catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+            return Fail(stderr, $"cannot make '{image}': {error ?? host.Error.ToString()}");
+        }
+        using (host.Value)
+        {
+            var synced = host.Value.Sync();
             if (synced != LibFs.Errno.OK) return Fail(stderr, $"writing '{image}' failed: {synced}");
-            stdout.WriteLine($"{image}: ffs: {stats.Blocks} blocks of 4 KiB, {stats.BlocksFree} free, {stats.Files} inodes");
+            foreach (var r in host.Value.Roots())
+                stdout.WriteLine($"{image}: root '{r.Name}' ({r.LibFs ?? r.Type}) at block {r.Block}");
+            stdout.WriteLine($"{image}: {host.Value.BlockCount} blocks of 4 KiB, {host.Value.FreeBlocks} free");
         }
         return 0;
     }

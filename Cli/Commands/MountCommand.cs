@@ -76,6 +76,17 @@ public sealed class MountCommand : ICommand
         {
             return Fail(stderr, Directory.Exists(request.Image) ? $"{positional[0]} is a directory, not an image file" : $"{positional[0]}: no such image file");
         }
+        // A daemon already serving this image (another root of it is mounted) attaches this root as one more guest.
+        if (HostClient.Ask(request.Image, new { op = "attach", mountpoint = request.MountPoint, root = request.Root, options = request.Options }) is { } reply)
+        {
+            string last = reply.LastOrDefault() ?? "error: the daemon closed the connection";
+            if (last != "ok") return Fail(stderr, last.StartsWith(MountDaemon.ErrorPrefix, StringComparison.Ordinal) ? last[MountDaemon.ErrorPrefix.Length..] : last);
+            foreach (var line in reply.Where(l => l.StartsWith(MountDaemon.RecoveryPrefix, StringComparison.Ordinal)))
+                stdout.WriteLine($"{request.Image}: recovery: {line[MountDaemon.RecoveryPrefix.Length..]}");
+            string pid = reply.FirstOrDefault(l => l.StartsWith("root ", StringComparison.Ordinal))?.Split(' ').LastOrDefault() ?? "?";
+            stdout.WriteLine($"{request.Image} mounted on {request.MountPoint} (joined exofs daemon pid {pid}; log {DaemonRecord.LogFile(request.MountPoint)})");
+            return 0;
+        }
         return MountDaemon.Spawn(request, stdout, stderr);
     }
 

@@ -53,7 +53,7 @@ public sealed class UmountCommand : ICommand
         // The kernel has let go; now the daemon drains its last requests, syncs, marks the image clean and exits.
         var clock = Stopwatch.StartNew();
         string image = daemon?.Image ?? entry.Source;
-        while (!Finished(daemon, image))
+        while (!Finished(daemon, image, mountPoint))
         {
             if (clock.Elapsed > ExitTimeout)
             {
@@ -66,12 +66,20 @@ public sealed class UmountCommand : ICommand
     }
 
     /// <summary>
-    /// The daemon is done when its process is gone; without a record of it, when nobody holds the image's lock
+    /// The daemon is done with this mount when its process is gone, or when it serves other roots and has closed
+    /// this one (its record removed); without a record of it, when nobody holds the image's lock
     /// (the daemon holds it exclusively until the file system is closed).
     /// </summary>
-    private static bool Finished(DaemonRecord? daemon, string image)
+    private static bool Finished(DaemonRecord? daemon, string image, string mountPoint)
     {
-        if (daemon is not null) return !daemon.IsRunning;
+        if (daemon is not null)
+        {
+            if (!daemon.IsRunning) return true;
+            // The daemon removes a mount's record once that root's guest has synced and closed. If it serves
+            // other roots it keeps running; if this was its last, wait for it to close the image and exit.
+            if (DaemonRecord.ForMountPoint(mountPoint) is not null) return false;
+            return DaemonRecord.Running().Any(r => r.Pid == daemon.Pid);
+        }
         if (!File.Exists(image)) return true; // the source is not an image file we can watch
         try
         {

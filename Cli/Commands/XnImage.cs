@@ -1,65 +1,33 @@
-using ExoFS.Kernel;
-using ExoFS.Kernel.Disk;
-using ExoFS.Xn;
+using ExoFS.Host;
+using ExoFS.LibFs;
 
 namespace ExoFS.Cli.Commands;
 
-/// <summary>Opens an image file and loads its XN volume, turning every failure into one line of text (fsck, info, mount).</summary>
+/// <summary>Boots a short-lived host on an image file, turning every failure into one line of text (fsck, info, mount).</summary>
 internal static class XnImage
 {
     /// <summary>
-    /// Opens <paramref name="path"/>. On failure returns null with <paramref name="error"/> set and
-    /// <paramref name="operational"/> telling whether it is an operational problem (missing, busy,
+    /// Opens <paramref name="path"/> and loads it in a new host. On failure returns null with <paramref name="error"/>
+    /// set and <paramref name="operational"/> telling whether it is an operational problem (missing, busy,
     /// unreadable file) rather than a damaged volume.
     /// </summary>
-    public static (ImageFileDevice Device, XnVolume Volume)? Open(string path, XnOptions options,
-                                                                   out string error, out bool operational)
+    public static ExoHost? Open(string path, HostOptions options, out string error, out bool operational)
     {
-        error = "";
-        operational = true;
-        if (Directory.Exists(path)) { error = $"{path} is a directory, not an image file"; return null; }
-        ImageFileDevice dev;
-        try
+        var host = ExoHost.OpenImage(path, out string? why, options);
+        if (host.Ok)
         {
-            dev = ImageFileDevice.Open(path, options.ReadOnly ? ImageOpenMode.ReadOnly : ImageOpenMode.ReadWrite);
-        }
-        catch (ImageBusyException)
-        {
-            error = InUse(path);
-            return null;
-        }
-        catch (ImageFileException e) when (e.Error == ImageError.NotFound)
-        {
-            error = $"{path}: no such image file";
-            return null;
-        }
-        catch (ImageFileException e) when (e.Error is ImageError.TooSmall or ImageError.NotBlockMultiple)
-        {
-            error = $"{path}: not an ExoFS image ({FirstLine(e.Message)})";
+            error = "";
             operational = false;
-            return null;
+            return host.Value;
         }
-        catch (ImageFileException e)
+        operational = host.Error is not Errno.EUCLEAN;
+        error = host.Error switch
         {
-            error = $"{path}: {FirstLine(e.Message)}";
-            return null;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            error = $"{path}: {FirstLine(e.Message)}";
-            return null;
-        }
-        var loaded = XnVolume.Load(dev, new ExoKernel(), options);
-        if (!loaded.Ok)
-        {
-            dev.Dispose();
-            operational = loaded.Error == XnError.Io;
-            error = loaded.Error == XnError.Corrupt
-                ? $"{path}: not an ExoFS image, or a damaged one (corrupt XN volume: {loaded.Detail})"
-                : $"{path}: {loaded.Detail}";
-            return null;
-        }
-        return (dev, loaded.Value);
+            Errno.EBUSY => InUse(path),
+            Errno.ENOENT or Errno.EISDIR => why ?? $"{path}: cannot open",
+            _ => $"{path}: {why}",
+        };
+        return null;
     }
 
     /// <summary>The refusal for an image whose lock is held, naming the mount that holds it when known.</summary>
@@ -71,6 +39,4 @@ internal static class XnImage
             ? $"{image}: image is in use (mounted or opened by another process)"
             : $"{image}: image is in use (mounted on {holder.MountPoint} by exofs pid {holder.Pid})";
     }
-
-    private static string FirstLine(string s) => s.Split('\n')[0].Trim();
 }

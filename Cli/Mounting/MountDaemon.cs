@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
+using ExoFS.Cli.Commands;
+using ExoFS.Host;
 using ExoFS.LibFs;
 using ExoFS.Mount;
 
@@ -25,6 +27,8 @@ internal static class MountDaemon
 {
     public const string ReadyLine = "ready";
     public const string ErrorPrefix = "error: ";
+    /// <summary>A line the daemon sends before "ready" for each thing recovery did; the parent prints it.</summary>
+    public const string RecoveryPrefix = "recovery: ";
 
     /// <summary>How long the parent waits for the daemon's one line (startup of .NET plus loading the image).</summary>
     public static TimeSpan ReadyTimeout { get; set; } = TimeSpan.FromSeconds(60);
@@ -64,83 +68,55 @@ internal static class MountDaemon
             return 1;
         }
 
-        var options = request.ToFuseOptions(log, out string optionError);
-        if (options is null) return Refuse(optionError);
+        if (request.ToFuseOptions(log, out string optionError) is null) return Refuse(optionError);
 
         using var stopper = new Stopper();
-        IFileSystem? fs = ImageOpener.Open(request.Image, request.Root, request.ReadOnly, out string root, out string error);
-        if (fs is null) return Refuse(error);
-        log($"exofs: mounting {request.Image} (root '{root}') on {request.MountPoint}");
-
-        FuseMount mount;
-        try
+        var host = ExoHost.OpenImage(request.Image, out string? why, new HostOptions { ReadOnly = request.ReadOnly });
+        if (!host.Ok) return Refuse(host.Error == Errno.EBUSY ? XnImage.InUse(request.Image) : $"{request.Image}: {why}");
+        log($"exofs: host for {request.Image} up (pid {Environment.ProcessId}); {host.Value.Recovery}");
+        var server = new HostServer(host.Value, request.Image, log);
+        string? root = server.Attach(request, out string error);
+        if (root is null)
         {
-            mount = FuseMount.Start(fs, request.MountPoint, options);
+            host.Value.Dispose();
+            return Refuse(error);
         }
-        catch (MountException e)
-        {
-            CloseFileSystem(fs, log);
-            return Refuse(e.Message);
-        }
-        var record = new DaemonRecord(Environment.ProcessId, request.Image, mount.MountPoint, root);
-        try { record.Save(); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // Not fatal: exofs umount then finds the daemon by the image's lock instead.
-            log($"exofs: cannot record the daemon under {DaemonRecord.StateDir}: {e.Message}");
-        }
+        server.Listen();
+        var recovery = server.Recovery;
+        if (!recovery.WasClean) log($"exofs: recovery after an unclean shutdown: {recovery}");
 
         if (daemonChild)
         {
+            foreach (var a in recovery.Actions) stdout.WriteLine(RecoveryPrefix + a);
             stdout.WriteLine(ReadyLine);
             stdout.Flush();
             logger!.RedirectStandardStreams();
         }
         else
         {
-            stdout.WriteLine($"{request.Image} ({root}) mounted on {mount.MountPoint}; Ctrl-C or 'exofs umount {mount.MountPoint}' unmounts");
+            foreach (var a in recovery.Actions) stdout.WriteLine($"{request.Image}: recovery: {a}");
+            stdout.WriteLine($"{request.Image} ({root}) mounted on {request.MountPoint}; Ctrl-C or 'exofs umount {request.MountPoint}' unmounts");
         }
 
         stopper.Arm(() =>
         {
-            log($"exofs: signal received, unmounting {mount.MountPoint}");
-            try { mount.Unmount(); }
-            catch (MountException e) { log($"exofs: {e.Message}"); }
+            log($"exofs: signal received, unmounting every root of {request.Image}");
+            server.UnmountAll();
         });
 
-        int code = 0;
-        try
-        {
-            mount.Wait();
-        }
-        catch (MountException e)
-        {
-            log($"exofs: {e.Message}");
-            code = 1;
-        }
-        if (!CloseFileSystem(fs, log)) code = 1;
-        record.Remove();
-        log(code == 0 ? $"exofs: {mount.MountPoint} unmounted; {request.Image} closed clean" : $"exofs: {mount.MountPoint} unmounted with errors");
-        logger?.Dispose();
-        return code;
-    }
-
-    /// <summary>
-    /// Disposes the file system: the libFS marks itself clean, then the XN volume, then the image is closed.
-    /// The mount synced it once its loop ended, and <c>mount.Wait</c> reported a failure of that sync.
-    /// </summary>
-    private static bool CloseFileSystem(IFileSystem fs, Action<string> log)
-    {
-        try
-        {
-            fs.Dispose();
-            return true;
-        }
+        server.WaitUntilEmpty();
+        server.Dispose();
+        int code = server.Failed ? 1 : 0;
+        // Every guest has synced and closed; now XN's volume (clean flag) and the image (its lock).
+        try { host.Value.Dispose(); }
         catch (Exception e)
         {
-            log($"exofs: closing the file system failed: {e}");
-            return false;
+            log($"exofs: closing the image failed: {e}");
+            code = 1;
         }
+        log(code == 0 ? $"exofs: last mount gone; {request.Image} closed clean" : $"exofs: {request.Image} closed after errors");
+        logger?.Dispose();
+        return code;
     }
 
     /// <summary>
@@ -289,8 +265,15 @@ internal static class MountDaemon
             child.ErrorDataReceived += (_, e) => { if (e.Data is { } d) lock (errLines) errLines.Add(d); };
             child.BeginErrorReadLine();
 
+            var clock = System.Diagnostics.Stopwatch.StartNew();
             var line = child.StandardOutput.ReadLineAsync();
-            if (!line.Wait(ReadyTimeout))
+            while (line.Wait(ReadyTimeout - clock.Elapsed > TimeSpan.Zero ? ReadyTimeout - clock.Elapsed : TimeSpan.Zero)
+                   && line.Result is { } l && l.StartsWith(RecoveryPrefix, StringComparison.Ordinal))
+            {
+                stdout.WriteLine($"{request.Image}: recovery: {l[RecoveryPrefix.Length..]}");
+                line = child.StandardOutput.ReadLineAsync();
+            }
+            if (!line.IsCompleted)
             {
                 try { child.Kill(); } catch (InvalidOperationException) { }
                 child.WaitForExit(5000);

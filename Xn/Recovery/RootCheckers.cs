@@ -53,14 +53,14 @@ public sealed partial class XnVolume
     /// Runs every checker in <paramref name="checkers"/> on each root whose type name matches, through a
     /// fresh read-only environment. A checker that throws is reported as a finding, not propagated.
     /// </summary>
-    public IReadOnlyList<XnFinding> CheckRoots(IEnumerable<IXnRootChecker> checkers) =>
+    internal IReadOnlyList<XnFinding> CheckRoots(IEnumerable<IXnRootChecker> checkers) =>
         ForEachRoot(checkers, Rights.Read, (checker, view) => checker.Check(view));
 
     /// <summary>
     /// Lets every checker in <paramref name="checkers"/> repair its roots, through a fresh environment with
     /// full rights on each root; returns the fixes (and, as findings, checkers that threw).
     /// </summary>
-    public IReadOnlyList<XnFinding> RepairRoots(IEnumerable<IXnRootChecker> checkers) =>
+    internal IReadOnlyList<XnFinding> RepairRoots(IEnumerable<IXnRootChecker> checkers) =>
         ForEachRoot(checkers, Rights.All, (checker, view) =>
             checker.Repair(view).Select(fix => new XnFinding(XnFindingKind.LibFs, view.Root.Block.Value, $"root '{view.Root.Name}': repaired: {fix}")));
 

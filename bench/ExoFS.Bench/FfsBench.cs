@@ -1,3 +1,4 @@
+using ExoFS.LibFs.Testing;
 using System.Diagnostics;
 using System.Globalization;
 using ExoFS.Kernel.Disk;
@@ -37,7 +38,7 @@ public sealed class FfsBench : IBenchmark
         using var _ = raw;
         var hdd = new TimedDevice(raw, new HddModel());
         var ssd = new TimedDevice(hdd, new SsdModel(blocks));
-        var fsr = FfsImage.FormatDevice(ssd, out string? error);
+        var fsr = HostedFfs.FormatDevice(ssd, out string? error);
         if (!fsr.Ok) { Console.Error.WriteLine($"ffs bench: format failed: {error}"); return 1; }
         var fs = fsr.Value;
         Console.WriteLine($"FFS on {(image ?? "a memory device")}, {blocks / 256} MiB; {files} files of {fileBytes} B; {seqMiB} MiB sequential");
@@ -60,7 +61,7 @@ public sealed class FfsBench : IBenchmark
         void Remount()
         {
             fs.Dispose();
-            var again = FfsImage.MountDevice(ssd, out string? why);
+            var again = HostedFfs.MountDevice(ssd, out string? why);
             if (!again.Ok) throw new InvalidOperationException($"remount failed: {why}");
             fs = again.Value;
         }

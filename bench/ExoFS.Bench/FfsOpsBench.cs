@@ -1,3 +1,4 @@
+using ExoFS.LibFs.Testing;
 using System.Diagnostics;
 using System.Globalization;
 using ExoFS.Kernel.Disk;
@@ -26,7 +27,7 @@ public sealed class FfsOpsBench : IBenchmark
             else { Console.Error.WriteLine($"ffs-ops: unknown argument '{args[i]}'"); return 2; }
         }
         using var dev = new MemoryDevice(262_144);
-        var fsr = FfsImage.FormatDevice(dev, out string? error);
+        var fsr = HostedFfs.FormatDevice(dev, out string? error);
         if (!fsr.Ok) { Console.Error.WriteLine($"ffs-ops: format failed: {error}"); return 1; }
         using var fs = fsr.Value;
         var data = new byte[12 * 1024];

@@ -104,7 +104,8 @@ public sealed class MountCliTests : IDisposable
         Assert.False(MountCliHarness.IsMounted(mnt));
 
         _h.Mount(image, mnt);
-        MountCliHarness.AssertOneLineRefusal(_h.Exofs("mount", image, other), "image is in use");
+        // The image's daemon answers a second mount: the same root cannot be mounted read-write twice.
+        MountCliHarness.AssertOneLineRefusal(_h.Exofs("mount", image, other), "root 'ffs' is already mounted on");
         string second = _h.MakeImage("second.img", "64M");
         MountCliHarness.AssertOneLineRefusal(_h.Exofs("mount", second, mnt), "is busy");
         MountCliHarness.AssertOneLineRefusal(_h.Exofs("umount", other), "is not mounted");
@@ -177,19 +178,8 @@ public sealed class MountCliTests : IDisposable
     public void An_image_with_several_roots_needs_libfs_to_choose()
     {
         string image = Path.Combine(_h.Dir, "two.img");
-        using (var dev = ImageFileDevice.Create(image, 16384))
-        {
-            var kernel = new ExoKernel();
-            using var vol = XnVolume.Format(dev, kernel).Value;
-            var env = kernel.CreateEnvironment("test");
-            foreach (string root in new[] { "home", "scratch" })
-            {
-                var fs = FfsFileSystem.Format(vol, env, out string? error, root);
-                Assert.True(fs.Ok, error);
-                fs.Value.Dispose();
-            }
-            Assert.True(vol.Sync().Ok);
-        }
+        var made = _h.Exofs("mkfs", image, "--size", "64M", "--libfs", "ffs:home", "--libfs", "ffs:scratch");
+        Assert.True(made.Exit == 0, made.ToString());
         string mnt = _h.NewMountPoint();
         var refused = _h.Exofs("mount", image, mnt);
         MountCliHarness.AssertOneLineRefusal(refused, "several libFS roots");

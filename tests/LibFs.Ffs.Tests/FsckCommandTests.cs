@@ -1,3 +1,4 @@
+using ExoFS.LibFs.Testing;
 using ExoFS.LibFs.Ffs;
 
 namespace ExoFS.LibFs.Ffs.Tests;
@@ -21,7 +22,7 @@ public sealed class FsckCommandTests : IDisposable
     public void Fsck_repair_fixes_a_wrong_ffs_link_count_and_then_the_image_is_clean()
     {
         string img = Path.Combine(_dir, "a.img");
-        var fs = FfsImage.Create(img, 64UL << 20, out string? error).Value;
+        var fs = HostedFfs.Create(img, 64UL << 20, out string? error).Value;
         var f = fs.MkNod(InodeNo.Root, "f", FileMode.Regular | 0x1A4, 0, Caller.Root).Value;
         var inode = fs.Inodes.Get(f.Ino.Value).Value;
         inode.Nlink = 3; // damage: a wrong link count
@@ -39,7 +40,7 @@ public sealed class FsckCommandTests : IDisposable
         var again = Fsck(img);
         Assert.True(again.Code == 0, again.Out);
 
-        var reopened = FfsImage.Open(img, out error).Value;
+        var reopened = HostedFfs.Open(img, out error).Value;
         Assert.Equal(1u, reopened.Lookup(InodeNo.Root, "f").Value.Nlink);
         reopened.Dispose();
     }

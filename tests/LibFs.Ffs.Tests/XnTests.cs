@@ -1,3 +1,4 @@
+using ExoFS.LibFs.Testing;
 using System.Text;
 using ExoFS.Kernel.Disk;
 using ExoFS.LibFs.Ffs;
@@ -13,7 +14,7 @@ public class XnTests
     public void Format_create_write_read_list_unlink_over_xn()
     {
         using var dev = new MemoryDevice(16384);
-        var r = FfsImage.FormatDevice(dev, out string? error);
+        var r = HostedFfs.FormatDevice(dev, out string? error);
         Assert.True(r.Ok, error);
         using var fs = r.Value;
         var d = fs.MkDir(InodeNo.Root, "docs", 0x1ED, Me).Value;
@@ -42,7 +43,7 @@ public class XnTests
         string path = Path.Combine(Path.GetTempPath(), $"ffs-remount-{Guid.NewGuid():N}.img");
         try
         {
-            var created = FfsImage.Create(path, 64UL << 20, out string? error);
+            var created = HostedFfs.Create(path, 64UL << 20, out string? error);
             Assert.True(created.Ok, error);
             using (var fs = created.Value)
             {
@@ -54,7 +55,7 @@ public class XnTests
                 fs.SetXattr(f.Ino, "user.colour", Encoding.UTF8.GetBytes("blue"), XattrFlags.None);
                 fs.SetAttr(f.Ino, new SetAttrRequest { Mtime = TimeSet.To(new Timespec(1_600_000_000, 123_456_789)) });
             }
-            var opened = FfsImage.Open(path, out error);
+            var opened = HostedFfs.Open(path, out error);
             Assert.True(opened.Ok, error);
             using (var fs = opened.Value)
             {
@@ -90,7 +91,7 @@ public class XnRecoveryTests
     public void Crash_after_sync_recovers_synced_files_and_frees_the_orphan()
     {
         var dev = new MemoryDevice(16384);
-        var fs = FfsImage.FormatDevice(dev, out string? error).Value;
+        var fs = HostedFfs.FormatDevice(dev, out string? error).Value;
         var (f, fh) = fs.Create(InodeNo.Root, "synced", 0x1A4, OpenFlags.ReadWrite, Me).Value;
         fs.Write(f.Ino, fh, 0, new byte[20000]);
         var (o, ofh) = fs.Create(InodeNo.Root, "orphan", 0x1A4, OpenFlags.ReadWrite, Me).Value;
@@ -99,7 +100,7 @@ public class XnRecoveryTests
         Assert.Equal(Errno.OK, fs.Sync());
         fs.Create(InodeNo.Root, "unsynced", 0x1A4, OpenFlags.ReadWrite, Me);
         var crashed = dev.Clone(); // the device as it is now: the unsynced create may be lost
-        var again = FfsImage.MountDevice(crashed, out error);
+        var again = HostedFfs.MountDevice(crashed, out error);
         Assert.True(again.Ok, error);
         using var fs2 = again.Value;
         Assert.NotNull(fs2.RecoveryReport);
@@ -113,7 +114,7 @@ public class XnRecoveryTests
     public void Root_checker_reports_ffs_problems_through_xn_and_CheckVolume_repairs_them()
     {
         var dev = new MemoryDevice(16384);
-        var fs = FfsImage.FormatDevice(dev, out _).Value;
+        var fs = HostedFfs.FormatDevice(dev, out _).Value;
         var f = fs.MkNod(InodeNo.Root, "f", FileMode.Regular | 0x1A4, 0, Me).Value;
         var inode = fs.Inodes.Get(f.Ino.Value).Value;
         inode.Nlink = 3; // damage: a wrong link count
@@ -125,9 +126,8 @@ public class XnRecoveryTests
         {
             var findings = vol.CheckRoots(new[] { new FfsRootChecker() });
             Assert.Contains(findings, x => x.Kind == ExoFS.Xn.XnFindingKind.LibFs && x.Detail.Contains("link count 3"));
-            var repaired = Fsck.CheckVolume(vol, kernel.CreateEnvironment("fsck"), repair: true);
-            Assert.True(repaired.Ok);
-            Assert.Equal(1, repaired.Value.ExitCode);
+            var repaired = vol.RepairRoots(new[] { new FfsRootChecker() });
+            Assert.Contains(repaired, x => x.Detail.Contains("repaired"));
             Assert.Empty(vol.CheckRoots(new[] { new FfsRootChecker() }));
         }
     }
@@ -139,7 +139,7 @@ public class XnConcurrencyTests
     public void Threads_sharing_one_ffs_over_xn_leave_it_clean()
     {
         using var dev = new MemoryDevice(32768);
-        using var fs = FfsImage.FormatDevice(dev, out string? error).Value;
+        using var fs = HostedFfs.FormatDevice(dev, out string? error).Value;
         var errors = new System.Collections.Concurrent.ConcurrentBag<string>();
         Parallel.For(0, 4, t =>
         {

@@ -6,11 +6,11 @@ using ExoFS.Xn;
 namespace ExoFS.LibFs.Testing.Crash;
 
 /// <summary>
-/// FFS on XN as a crash target. The stack is built here (kernel, XN volume, environment, FFS) rather than
-/// through <see cref="FfsImage"/> so that the workload's volume can be configured (tests switch XN rules
-/// off) and recovery can run XN's global check itself. Recovery is exactly what a mount does: XN load with
-/// the mount's options (<see cref="FfsImage.LoadOptions"/>: its free map rebuilt by a reachability scan after
-/// an unclean shutdown), then FFS mount (its recovery scan with repair). Problems are FFS's fsck of the recovered file system and XN's invariants; XN leaks are not
+/// FFS on XN as a crash target. The stack is built here (kernel, XN volume, environment, FFS), acting as the
+/// host does, rather than through <see cref="Host.ExoHost"/> so that the workload's volume can be configured
+/// (tests switch XN rules off) and recovery can run XN's global check itself. Recovery is exactly what a
+/// host's mount does: XN load with the host's options (its free map rebuilt by a reachability scan after an
+/// unclean shutdown), then FFS mount in a guest environment (its recovery scan with repair). Problems are FFS's fsck of the recovered file system and XN's invariants; XN leaks are not
 /// problems (XN's persisted free map may over-approximate by design).
 /// </summary>
 /// <param name="name">The target's name ("ffs", or a name for a deliberately broken stack).</param>
@@ -45,9 +45,10 @@ public sealed class FfsCrashTarget(string name = "ffs", Action<XnVolume>? config
 
     public void Format(IBlockDevice device)
     {
-        var fs = FfsImage.FormatDevice(device, out var error);
-        if (!fs.Ok) throw new IOException($"ffs format: {error}");
-        fs.Value.Dispose();
+        var host = Host.ExoHost.Format(device, [new Host.RootRequest("ffs", FfsFileSystem.DefaultRootName)], out var error,
+            libFses: [new FfsLibFs()]);
+        if (!host.Ok) throw new IOException($"ffs format: {error}");
+        host.Value.Dispose();
     }
 
     public CrashMount Mount(IBlockDevice device)
@@ -56,7 +57,7 @@ public sealed class FfsCrashTarget(string name = "ffs", Action<XnVolume>? config
         var vol = XnVolume.Load(device, kernel);
         if (!vol.Ok) throw new IOException($"xn load: {vol}");
         configureWorkloadVolume?.Invoke(vol.Value);
-        var fs = FfsFileSystem.Mount(vol.Value, kernel.CreateEnvironment("ffs"), out var error);
+        var fs = MountGuest(vol.Value, kernel, out var error);
         if (!fs.Ok)
         {
             vol.Value.Dispose();
@@ -69,12 +70,12 @@ public sealed class FfsCrashTarget(string name = "ffs", Action<XnVolume>? config
     public CrashRecovery Recover(IBlockDevice image)
     {
         var kernel = new ExoKernel();
-        var options = FfsImage.LoadOptions();
+        var options = new XnOptions { Recovery = new Host.HostOptions().Recovery };
         if (recovery is { } r) options = options with { Recovery = r };
         var loaded = XnVolume.Load(image, kernel, options);
         if (!loaded.Ok) return CrashRecovery.Unmountable($"xn load: {loaded}");
         var vol = loaded.Value;
-        var fs = FfsFileSystem.Mount(vol, kernel.CreateEnvironment("ffs"), out var error);
+        var fs = MountGuest(vol, kernel, out var error);
         if (!fs.Ok)
         {
             vol.Dispose();
@@ -90,5 +91,14 @@ public sealed class FfsCrashTarget(string name = "ffs", Action<XnVolume>? config
         problems.AddRange(vol.Check().Errors.Select(f => $"xn: {f}"));
         // Only read from here on: dropping the volume without unmounting writes nothing more.
         return new CrashRecovery(new CrashMount(fs.Value, () => { }), problems);
+    }
+
+    /// <summary>FFS as a host mounts it: a guest environment granted the root, mounting through its session.</summary>
+    private static Result<FfsFileSystem> MountGuest(XnVolume vol, ExoKernel kernel, out string? error)
+    {
+        var env = kernel.CreateEnvironment("ffs");
+        var cap = vol.GrantRoot(FfsFileSystem.DefaultRootName, env);
+        if (!cap.Ok) { error = cap.ToString(); return Errno.ENOENT; }
+        return FfsFileSystem.Mount(vol.Attach(env, mayInstallRoots: false), cap.Value, vol.BlockCount, out error);
     }
 }

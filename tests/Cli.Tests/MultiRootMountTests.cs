@@ -1,0 +1,117 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+
+namespace ExoFS.Cli.Tests;
+
+/// <summary>
+/// Several libFS roots of one image served at once by one host process (the image's daemon), each root a guest
+/// with its own environment and FUSE session: real mounts driven by ordinary tools, info and fsck asked of the
+/// running host, and recovery after the daemon is killed reported rather than done silently.
+/// </summary>
+public sealed class MultiRootMountTests : IDisposable
+{
+    private readonly MountCliHarness _h = new();
+
+    public void Dispose() => _h.Dispose();
+
+    private static string Q(string s) => "'" + s.Replace("'", "'\\''") + "'";
+
+    private string MakeTwoRootImage(string size = "512M")
+    {
+        string image = Path.Combine(_h.Dir, "two.img");
+        var made = _h.Exofs("mkfs", image, "--size", size, "--libfs", "ffs", "--libfs", "ffs:home");
+        Assert.True(made.Exit == 0, made.ToString());
+        Assert.Contains("root 'ffs' (ffs)", made.Out);
+        Assert.Contains("root 'home' (ffs)", made.Out);
+        return image;
+    }
+
+    [FuseFact]
+    public void Two_roots_of_one_image_are_served_by_one_daemon_and_unmount_independently()
+    {
+        string image = MakeTwoRootImage();
+        string a = _h.NewMountPoint("a"), b = _h.NewMountPoint("b");
+        int pidA = _h.Mount(image, a, "--libfs", "ffs");
+        int pidB = _h.Mount(image, b, "--libfs", "home");
+        Assert.Equal(pidA, pidB);   // the second mount joined the image's host
+        Assert.Single(Process.GetProcesses(), p => p.Id == pidA);
+
+        // An untar into each root in parallel, then each compared with the source and with the other.
+        _h.Ok($"tar -C /usr/include -cf src.tar linux");
+        _h.Ok($"(tar -C {Q(a)} -xf src.tar) & (tar -C {Q(b)} -xf src.tar) & wait; diff -r /usr/include/linux {Q(a)}/linux && diff -r {Q(a)}/linux {Q(b)}/linux", 180_000);
+        _h.Ok($"echo only-in-a > {Q(a)}/mine && test ! -e {Q(b)}/mine");
+
+        // info and fsck (checking only) on the mounted image are answered by its host.
+        var info = _h.Exofs("info", image);
+        Assert.True(info.Exit == 0, info.ToString());
+        Assert.Matches(new Regex($"mounted: +root 'ffs' on {Regex.Escape(a)}"), info.Out);
+        Assert.Matches(new Regex($"mounted: +root 'home' on {Regex.Escape(b)}"), info.Out);
+        var check = _h.Exofs("fsck", image);
+        Assert.True(check.Exit == 0, check.ToString());
+        Assert.Contains("checking the live state", check.Out);
+        MountCliHarness.AssertOneLineRefusal(_h.Exofs("fsck", image, "--repair"), "unmount it before");
+
+        // One root goes; the other keeps serving from the same daemon.
+        _h.Umount(a);
+        Assert.True(MountCliHarness.ProcessAlive(pidA), "the daemon exited although a root is still mounted");
+        _h.Ok($"cat {Q(b)}/linux/types.h > /dev/null && echo more > {Q(b)}/later && sync -f {Q(b)}/later");
+        // ... and the unmounted one can come back, joining the same host.
+        Assert.Equal(pidA, _h.Mount(image, a, "--libfs", "ffs"));
+        Assert.Equal("only-in-a\n", _h.Ok($"cat {Q(a)}/mine"));
+
+        _h.Umount(b);
+        _h.Umount(a);
+        WaitGone(pidA);
+        _h.AssertFsckClean(image);
+
+        // After both are gone a fresh daemon serves them again, with everything in place.
+        string a2 = _h.NewMountPoint("a2");
+        _h.Mount(image, a2, "--libfs", "home");
+        Assert.Equal("more\n", _h.Ok($"cat {Q(a2)}/later"));
+        _h.Ok($"diff -r /usr/include/linux {Q(a2)}/linux", 120_000);
+        _h.Umount(a2);
+        _h.AssertFsckClean(image);
+    }
+
+    [FuseFact]
+    public void Kill_9_of_the_daemon_then_fsck_says_what_recovery_will_do_and_mount_reports_it()
+    {
+        string image = MakeTwoRootImage("256M");
+        string a = _h.NewMountPoint("a");
+        int pid = _h.Mount(image, a, "--libfs", "home");
+        // Four processes creating, writing, renaming and removing while the daemon is killed.
+        string m = Q(a);
+        var stress = _h.Sh($"for i in 1 2 3 4; do (mkdir -p {m}/d$i; for j in $(seq 1 400); do echo $i$j > {m}/d$i/f$j; " +
+                           $"mv {m}/d$i/f$j {m}/d$i/g$j 2>/dev/null; [ $((j % 3)) = 0 ] && rm -f {m}/d$i/g$j; done) & done; sleep 2; kill -9 {pid}; wait; true",
+                           120_000);
+        Assert.Equal(0, stress.Exit);
+        WaitGone(pid);
+        _h.Sh($"umount -l {m} 2>/dev/null; fusermount3 -uz {m} 2>/dev/null; true");
+
+        var check = _h.Exofs("fsck", image);
+        Assert.True(check.Exit == 0, check.ToString());
+        Assert.Contains("not cleanly unmounted", check.Out);
+        Assert.Contains("a mount's recovery will do", check.Out);
+        Assert.Contains("consistent once recovered", check.Out);
+
+        var mount = _h.Exofs("mount", image, a, "--libfs", "home");
+        Assert.True(mount.Exit == 0, mount.ToString());
+        Assert.Contains("recovery: xn: free map rebuilt by reachability", mount.Out);
+        // Nothing was synced before the kill, so which of the stress's files survive is open; the root serves.
+        _h.Ok($"ls {m} > /dev/null && echo after > {m}/after && test $(cat {m}/after) = after");
+        _h.Umount(a);
+        var clean = _h.Exofs("fsck", image);
+        Assert.True(clean.Exit == 0, clean.ToString());
+        Assert.DoesNotContain("not cleanly", clean.Out);
+    }
+
+    private static void WaitGone(int pid)
+    {
+        var clock = Stopwatch.StartNew();
+        while (MountCliHarness.ProcessAlive(pid))
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), $"daemon {pid} did not exit");
+            Thread.Sleep(50);
+        }
+    }
+}
