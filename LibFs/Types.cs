@@ -13,9 +13,9 @@ public readonly record struct FileHandle(ulong Value);
 /// <summary>Seconds and nanoseconds since the Unix epoch.</summary>
 public readonly record struct Timespec(long Sec, uint Nsec) : IComparable<Timespec>
 {
-    /// <summary>The wall-clock time, unless the calling flow runs under a <see cref="LogicalClock"/>: then its next reading.</summary>
+    /// <summary>The wall-clock time, unless the calling flow runs under a <see cref="LogicalClock"/>: then that clock's time.</summary>
     public static Timespec Now() =>
-        LogicalClock.Current is { } clock ? clock.Next() : FromTicks(DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks);
+        LogicalClock.Current is { } clock ? clock.Read() : FromTicks(DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks);
 
     /// <summary>The time <paramref name="ticks"/> 100-ns ticks after the Unix epoch.</summary>
     public static Timespec FromTicks(long ticks) =>

@@ -80,9 +80,10 @@ public static class CrashExplorer
     // Names each setup image for the recovery cache's keys (an image is its setup image plus an overlay).
     private static long _setupTokens;
 
-    // Workloads, their setups and recoveries each run under a logical clock from a fixed start, so the bytes
-    // a workload writes depend on the workload alone and two workloads with a common prefix leave the same
-    // crash images during it (which the recovery cache then recovers once).
+    // Workloads and their setups run under a logical clock from a fixed start that ticks once per step
+    // (recoveries under a fixed one), so the bytes a workload writes depend on the workload alone and two
+    // workloads with a common prefix leave the same crash images during it (which the recovery cache then
+    // recovers once). Times still differ from step to step, as a coarse clock's would.
     private static readonly Timespec SetupClockStart = new(1_767_225_600, 0);    // 2026-01-01
     private static readonly Timespec WorkloadClockStart = new(1_767_229_200, 0); // an hour later
 
@@ -113,7 +114,8 @@ public static class CrashExplorer
             _oracle.MarkAllDurable();
             _keys = new ImageKeys(setup.Token);
 
-            using var clock = LogicalClock.Use(new LogicalClock(WorkloadClockStart));
+            var clock = new LogicalClock(WorkloadClockStart);
+            using var clockScope = LogicalClock.Use(clock);
             using var dev = new CrashModelDevice(setup.Image);
             _dev = dev;
             var mount = target.Mount(dev);
@@ -123,6 +125,7 @@ public static class CrashExplorer
                 for (int i = 0; i < workload.Ops.Count && _failure is null; i++)
                 {
                     Where = $"step {i + 1} ({workload.Ops[i]})";
+                    clock.Tick();
                     if (Step(mount.Fs, workload.Ops[i]) is { } f) return f;
                     if (_failure is null && options.CrashBetweenSteps) CheckPoint($"after step {i + 1} ({workload.Ops[i]})");
                 }
@@ -161,7 +164,8 @@ public static class CrashExplorer
                 }
                 return cached;
             }
-            using var clock = LogicalClock.Use(new LogicalClock(SetupClockStart));
+            var clock = new LogicalClock(SetupClockStart);
+            using var clockScope = LogicalClock.Use(clock);
             var mem = new MemoryDevice(target.DeviceBlocks);
             target.Format(mem);
             var inodes = new InodeNo[workload.Setup.Count];
@@ -170,6 +174,7 @@ public static class CrashExplorer
                 for (int i = 0; i < workload.Setup.Count; i++)
                 {
                     Where = $"setup step {i + 1} ({workload.Setup[i]})";
+                    clock.Tick();
                     if (Step(setup.Fs, workload.Setup[i], out inodes[i]) is { } f) { _failure = f; return null; }
                 }
             }
