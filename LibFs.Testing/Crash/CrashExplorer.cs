@@ -17,6 +17,13 @@ public sealed record CrashExplorerOptions
 
     /// <summary>Also crash between steps (whatever is in flight then), not only at barriers and flushes.</summary>
     public bool CrashBetweenSteps { get; init; } = true;
+
+    /// <summary>
+    /// Recover each distinct crash image once per process and judge every state that leaves it against that
+    /// recovery (<see cref="RecoveryCache"/>); false: recover every checked state itself. Verdicts are the
+    /// same either way (a test pins it); sharing is many times faster.
+    /// </summary>
+    public bool ShareRecoveries { get; init; } = true;
 }
 
 /// <summary>Where a crash state broke the rules, and how.</summary>
@@ -234,8 +241,10 @@ public static class CrashExplorer
         // oracle judges every checked state against that recovery.
         private List<string> CheckImage(OverlayDevice image)
         {
+            Recoveries++;
+            if (!options.ShareRecoveries) return RecoveredImage.Recover(target, image).Judge(_oracle);
             var recovered = _recovered.GetOrRecover(_keys!.Of(image), target, image, out bool fresh);
-            if (fresh) Recoveries++;
+            if (!fresh) Recoveries--;
             return recovered.Judge(_oracle);
         }
 
