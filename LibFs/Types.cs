@@ -13,11 +13,13 @@ public readonly record struct FileHandle(ulong Value);
 /// <summary>Seconds and nanoseconds since the Unix epoch.</summary>
 public readonly record struct Timespec(long Sec, uint Nsec) : IComparable<Timespec>
 {
-    public static Timespec Now()
-    {
-        long ticks = DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks;
-        return new Timespec(ticks / TimeSpan.TicksPerSecond, (uint)(ticks % TimeSpan.TicksPerSecond * 100));
-    }
+    /// <summary>The wall-clock time, unless the calling flow runs under a <see cref="LogicalClock"/>: then that clock's time.</summary>
+    public static Timespec Now() =>
+        LogicalClock.Current is { } clock ? clock.Read() : FromTicks(DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks);
+
+    /// <summary>The time <paramref name="ticks"/> 100-ns ticks after the Unix epoch.</summary>
+    public static Timespec FromTicks(long ticks) =>
+        new(ticks / TimeSpan.TicksPerSecond, (uint)(ticks % TimeSpan.TicksPerSecond * 100));
     public int CompareTo(Timespec other) => Sec != other.Sec ? Sec.CompareTo(other.Sec) : Nsec.CompareTo(other.Nsec);
 }
 
