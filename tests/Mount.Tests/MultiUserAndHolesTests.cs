@@ -55,7 +55,7 @@ public class MultiUserAndHolesTests
     [FuseFact]
     public Task Another_user_may_do_what_POSIX_allows_and_is_refused_the_rest_with_its_errno() => Task.Run(() =>
     {
-        var ffs = FfsUnderTest.Entry.CreateFresh();
+        var ffs = LibFsRegistry.Get("ffs").CreateFresh();
         using (var m = TestMount.Start(ffs, new FuseMountOptions { AllowOther = true }))
         {
             string pub = m.P("pub"), open = m.P("open");
@@ -91,7 +91,7 @@ public class MultiUserAndHolesTests
             Assert.Equal("root\n", File.ReadAllText(pub + "/r"));
             Assert.Equal("hi", File.ReadAllText(pub + "/mine2")); // root reads past the mode, as everywhere
         }
-        Assert.Empty(FfsUnderTest.Entry.Fsck(ffs));
+        Assert.Empty(LibFsRegistry.Get("ffs").Fsck(ffs));
         ffs.Dispose();
     });
 
@@ -117,7 +117,7 @@ public class MultiUserAndHolesTests
     [FuseFact]
     public Task With_the_writeback_cache_seek_data_never_calls_unflushed_data_a_hole() => Task.Run(() =>
     {
-        var ffs = FfsUnderTest.Entry.CreateFresh();
+        var ffs = LibFsRegistry.Get("ffs").CreateFresh();
         var fs = new Counting(ffs);
         using (var m = TestMount.Start(fs))
         {
@@ -131,14 +131,14 @@ public class MultiUserAndHolesTests
             Assert.Equal("0 100000 99999", Shell.Ok($"python3 -c {Shell.Quote("import os\n" + script)}").Trim());
             Assert.Equal(0, fs.Lseeks); // the adapter answers ENOSYS, and the kernel stops asking
         }
-        Assert.Empty(FfsUnderTest.Entry.Fsck(ffs));
+        Assert.Empty(LibFsRegistry.Get("ffs").Fsck(ffs));
         ffs.Dispose();
     });
 
     [FuseFact]
     public Task Seek_data_and_hole_fallocate_and_copy_file_range_are_served_by_the_libfs() => Task.Run(() =>
     {
-        var ffs = FfsUnderTest.Entry.CreateFresh();
+        var ffs = LibFsRegistry.Get("ffs").CreateFresh();
         var fs = new Counting(ffs);
         // Without the writeback cache, which keeps SEEK_DATA/SEEK_HOLE in the kernel (see the next test).
         using (var m = TestMount.Start(fs, new FuseMountOptions { WritebackCache = false }))
@@ -177,7 +177,7 @@ public class MultiUserAndHolesTests
             // the two pwrites came through as writes, and posix_fallocate did not fall back to writing zeros.
             Assert.Equal(8192, Interlocked.Read(ref fs.BytesWritten));
         }
-        Assert.Empty(FfsUnderTest.Entry.Fsck(ffs));
+        Assert.Empty(LibFsRegistry.Get("ffs").Fsck(ffs));
         ffs.Dispose();
     });
 }
