@@ -252,7 +252,6 @@ public sealed class ExoScheduler
             var slice = new SliceNo(_position);
             var owner = _owners[_position];
             _position = (_position + 1) % _owners.Length;
-            _tick++;
 
             EnvState? runner = null;
             var grant = SliceGrant.Idle;
@@ -276,6 +275,8 @@ public sealed class ExoScheduler
                 runner.Runs++;
                 _totalRuns++;
             }
+            // Predicates above saw this decision's tick; the next decision is one slice later.
+            _tick++;
             return new SliceDecision(now, slice, owner, runner?.Id, grant);
         }
     }
