@@ -88,7 +88,7 @@ public static class MultiGuestSimulation
 /// <summary>One run: the host, its guests, the trace. Single-threaded by construction.</summary>
 internal sealed class SimulationRun(SimulationOptions options)
 {
-    private sealed class FsGuest(Guest guest, IReadOnlyList<CrashOp> ops, int seed, CrashGuarantees guarantees, bool crash)
+    private sealed class FsGuest(Guest guest, IFileSystem fs, IReadOnlyList<CrashOp> ops, int seed, CrashGuarantees guarantees, bool crash)
     {
         public readonly Guest Guest = guest;
         public readonly IReadOnlyList<CrashOp> Ops = ops;
@@ -98,7 +98,7 @@ internal sealed class SimulationRun(SimulationOptions options)
         public int Next;
         public bool Done => Next >= Ops.Count;
         public string Root => Guest.RootName;
-        public IFileSystem Fs => Guest.FileSystem;
+        public readonly IFileSystem Fs = fs;
         public ExoEnvironment Env => Guest.Environment;
     }
 
@@ -147,7 +147,8 @@ internal sealed class SimulationRun(SimulationOptions options)
             var g = _host.Attach(options.Roots[i], out error);
             if (!g.Ok) { _problems.Add($"attach '{options.Roots[i]}': {error}"); return; }
             int seed = MultiGuestSimulation.GuestSeed(options.Seed, i);
-            _guests.Add(new FsGuest(g.Value, MultiGuestSimulation.Workload(seed, options.OpsPerGuest), seed, Ffs, _crash is not null));
+            var fs = options.Interpose?.Invoke(options.Roots[i], g.Value.FileSystem) ?? g.Value.FileSystem;
+            _guests.Add(new FsGuest(g.Value, fs, MultiGuestSimulation.Workload(seed, options.OpsPerGuest), seed, Ffs, _crash is not null));
         }
 
         // The host's kernel: every guest's environment belongs to it.
@@ -155,9 +156,12 @@ internal sealed class SimulationRun(SimulationOptions options)
         _sched = kernel.Scheduler;
         _sched.Reseed((ulong)(uint)options.Seed);
         var rng = new Random(options.Seed);
+        // Each FFS guest claims between a half and a whole of an equal share of the ring, at seeded places; the
+        // auditor one slice. The slices left free, and those of sleeping owners, are what the kernel donates.
+        int share = Math.Max(2, _sched.Length / (_guests.Count + (options.Auditor ? 1 : 0)));
         foreach (var g in _guests)
         {
-            Claim(g.Env, 1 + rng.Next(3), rng);
+            Claim(g.Env, share / 2 + rng.Next(share / 2) + 1, rng);
             Require(_sched.SetWakeup(g.Env, MultiGuestSimulation.DiskDonePredicate), g.Env);
             _trace.Add($"guest {g.Guest.EnvironmentName} root '{g.Root}' workload seed {g.Seed}: {g.Ops.Count} steps");
         }
@@ -176,7 +180,7 @@ internal sealed class SimulationRun(SimulationOptions options)
             if (n == limit) { _problems.Add($"no progress: {limit} slices and steps remain"); break; }
             var d = _sched.Step();
             string head = $"t{d.Tick} {d.Slice} {d.Grant.ToString().ToLowerInvariant()}";
-            if (d.Runner is not { } who) { _trace.Add(head + " idle"); continue; }
+            if (d.Runner is not { } who) { _trace.Add(head); continue; }
             if (_auditor is not null && who == _auditor.Id) { Audit(head); continue; }
             var g = _guests.First(x => x.Env.Id == who);
             RunStep(g, head, stats);

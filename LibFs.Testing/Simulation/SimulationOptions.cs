@@ -20,8 +20,11 @@ public sealed record SimulationOptions
     /// <summary>Slices run system-wide between two audits.</summary>
     public int AuditEvery { get; init; } = 8;
 
-    /// <summary>Slices in the kernel's ring.</summary>
-    public int TimeSlices { get; init; } = 16;
+    /// <summary>
+    /// For tests of the simulation itself: wraps the file system of a root (by name) before the workload and the
+    /// checks see it, e.g. to inject a bug the run must catch. Null: every root runs unwrapped.
+    /// </summary>
+    public Func<string, IFileSystem, IFileSystem>? Interpose { get; init; }
 
     /// <summary>Device size in blocks (small keeps crash images cheap).</summary>
     public ulong DeviceBlocks { get; init; } = 1024;
