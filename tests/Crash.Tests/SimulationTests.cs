@@ -84,4 +84,26 @@ public class SimulationCatchesTests
         Assert.Contains(r.Problems, p => p.StartsWith("root 'b' step 4 (write /A/foo 0 8192 seed=1): tree differs", StringComparison.Ordinal));
         Assert.DoesNotContain(r.Problems, p => p.Contains("root 'a'", StringComparison.Ordinal));
     }
+
+    /// <summary>Answers fsync, fsyncdir and sync with OK and does nothing: the data stays in the cache, never durable.</summary>
+    private sealed class LazyFsync(IFileSystem inner) : LibFs.Testing.ForwardingFileSystem<IFileSystem>(inner)
+    {
+        public override Errno Fsync(InodeNo ino, FileHandle fh, bool dataOnly) => Errno.OK;
+        public override Errno FsyncDir(InodeNo ino, FileHandle fh, bool dataOnly) => Errno.OK;
+        public override Errno Sync() => Errno.OK;
+    }
+
+    [Fact]
+    public void Lost_fsync_of_one_root_is_caught_in_a_crash_state_of_the_shared_device()
+    {
+        var r = MultiGuestSimulation.Run(new SimulationOptions
+        {
+            Seed = 3, OpsPerGuest = 30, CrashStatesPerPoint = 2, Auditor = false,
+            Interpose = (root, fs) => root == "a" ? new LazyFsync(fs) : fs,
+        });
+        Assert.False(r.Clean);
+        var crash = Assert.Single(r.Problems, p => p.StartsWith("crash at ", StringComparison.Ordinal));
+        Assert.Contains("root 'a': ", crash);
+        Assert.DoesNotContain("root 'b': ", crash);
+    }
 }
