@@ -237,7 +237,8 @@ public sealed class ExoScheduler
     /// <summary>
     /// Schedules one slice: completes the disk requests due by this tick, then gives the slice at
     /// <see cref="Position"/> to its owner if runnable, else donates it by the seeded choice among runnable
-    /// slice holders (in id order), else idles. Advances the ring and the tick.
+    /// slice holders (in id order), else idles. Advances the ring and the tick. The caller is the machine's
+    /// timer — in this simulation, the harness that runs the guests; the kernel never calls it by itself.
     /// </summary>
     public SliceDecision Step()
     {
