@@ -57,8 +57,9 @@ public sealed class ExoScheduler
     /// <summary>
     /// Restarts the donation generator from <paramref name="seed"/>, for a simulation that replays from its
     /// own seed on a kernel a host booted. Claims, predicates, the tick and the disk queue are unchanged.
+    /// Internal, like <see cref="Step"/>: the host (or a harness acting as one) owns the clock, not a guest.
     /// </summary>
-    public void Reseed(ulong seed)
+    internal void Reseed(ulong seed)
     {
         lock (_gate)
         {
@@ -90,6 +91,7 @@ public sealed class ExoScheduler
             if (s != ScheduleStatus.Ok) return s;
             if (!InRange(slice)) return ScheduleStatus.OutOfRange;
             if (_owners[slice.Value] is not null) return ScheduleStatus.Taken;
+            if (OverQuota(env.Id, 1)) return ScheduleStatus.QuotaExceeded;
             _owners[slice.Value] = env.Id;
             StateOf(env.Id);
             return ScheduleStatus.Ok;
@@ -104,6 +106,7 @@ public sealed class ExoScheduler
             var s = CheckEnv(env);
             if (s != ScheduleStatus.Ok) return ClaimResult.Refused(s);
             if (count < 1) return ClaimResult.Refused(ScheduleStatus.InvalidArgument);
+            if (OverQuota(env.Id, count)) return ClaimResult.Refused(ScheduleStatus.QuotaExceeded);
             var free = new List<SliceNo>(count);
             for (int i = 0; i < _owners.Length && free.Count < count; i++)
                 if (_owners[i] is null) free.Add(new SliceNo(i));
@@ -111,6 +114,23 @@ public sealed class ExoScheduler
             foreach (var f in free) _owners[f.Value] = env.Id;
             StateOf(env.Id);
             return new ClaimResult(ScheduleStatus.Ok, free);
+        }
+    }
+
+    /// <summary>
+    /// Caps how many slices <paramref name="env"/> may hold (null: no cap), as the host's policy for a guest: one
+    /// that could claim every free slice would leave none to donate. Slices already held are kept.
+    /// Internal: the host sets it when it attaches a guest, the guest cannot raise it.
+    /// </summary>
+    internal ScheduleStatus SetSliceQuota(ExoEnvironment env, int? max)
+    {
+        lock (_gate)
+        {
+            var s = CheckEnv(env);
+            if (s != ScheduleStatus.Ok) return s;
+            if (max < 0) return ScheduleStatus.InvalidArgument;
+            StateOf(env.Id).Quota = max;
+            return ScheduleStatus.Ok;
         }
     }
 
@@ -239,8 +259,9 @@ public sealed class ExoScheduler
     /// <see cref="Position"/> to its owner if runnable, else donates it by the seeded choice among runnable
     /// slice holders (in id order), else idles. Advances the ring and the tick. The caller is the machine's
     /// timer — in this simulation, the harness that runs the guests; the kernel never calls it by itself.
+    /// Internal: a guest that could tick the clock could complete its own disk requests early.
     /// </summary>
-    public SliceDecision Step()
+    internal SliceDecision Step()
     {
         lock (_gate)
         {
@@ -300,6 +321,7 @@ public sealed class ExoScheduler
         // A whole UDF block: the predicate may only read the first WakeupState.Size bytes, the rest stays zero.
         public readonly byte[] Block = new byte[UdfLimits.BlockSize];
         public WakeupPredicate? Predicate;
+        public int? Quota;
         public long Submitted, Completed, Runs;
     }
 
@@ -336,6 +358,9 @@ public sealed class ExoScheduler
         ArgumentNullException.ThrowIfNull(env);
         return env.Kernel == _kernel && env.IsAlive ? ScheduleStatus.Ok : ScheduleStatus.InvalidEnvironment;
     }
+
+    private bool OverQuota(EnvId env, int more) =>
+        _envs.TryGetValue(env, out var st) && st.Quota is { } q && Held(env).Count + more > q;
 
     private bool InRange(SliceNo s) => (uint)s.Value < (uint)_owners.Length;
 

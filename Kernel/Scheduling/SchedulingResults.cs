@@ -16,6 +16,8 @@ public enum ScheduleStatus
     Taken,
     /// <summary>The environment tried to release a slice it does not own.</summary>
     NotOwner,
+    /// <summary>The claim would take the environment over the slice quota the host set.</summary>
+    QuotaExceeded,
     /// <summary>Fewer free slices than asked for: nothing was claimed.</summary>
     NoFreeSlice,
     /// <summary>The environment is destroyed or belongs to another kernel.</summary>

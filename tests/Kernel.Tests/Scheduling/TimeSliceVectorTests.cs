@@ -119,4 +119,21 @@ public class TimeSliceVectorTests
         }
         Assert.False(k.Scheduler.SlicesOf(idle.Id).Any());
     }
+
+    [Fact]
+    public void Slice_quota_caps_claims_and_keeps_what_is_held()
+    {
+        var k = Boot(slices: 8);
+        var a = k.CreateEnvironment("a");
+        Assert.True(k.Scheduler.ClaimAny(a, 2).Ok);
+        Assert.Equal(ScheduleStatus.Ok, k.Scheduler.SetSliceQuota(a, 3));
+        Assert.Equal(ScheduleStatus.QuotaExceeded, k.Scheduler.ClaimAny(a, 2).Status);
+        Assert.Equal(2, k.Scheduler.SlicesOf(a.Id).Count);
+        Assert.Equal(ScheduleStatus.Ok, k.Scheduler.Claim(a, new SliceNo(7)));
+        Assert.Equal(ScheduleStatus.QuotaExceeded, k.Scheduler.Claim(a, new SliceNo(6)));
+        Assert.Null(k.Scheduler.OwnerOf(new SliceNo(6)));
+        Assert.Equal(ScheduleStatus.Ok, k.Scheduler.SetSliceQuota(a, 1));
+        Assert.Equal(3, k.Scheduler.SlicesOf(a.Id).Count);
+        Assert.Equal(ScheduleStatus.InvalidArgument, k.Scheduler.SetSliceQuota(a, -1));
+    }
 }
