@@ -161,6 +161,8 @@ internal sealed class SimulationRun(SimulationOptions options)
         int share = Math.Max(2, _sched.Length / (_guests.Count + (options.Auditor ? 1 : 0)));
         foreach (var g in _guests)
         {
+            // The host's policy: no guest may hold more than its share, however many it asks for.
+            if (_sched.SetSliceQuota(g.Env, share) != ScheduleStatus.Ok) throw new InvalidOperationException($"slice quota of {g.Env} refused");
             Claim(g.Env, share / 2 + rng.Next(share / 2) + 1, rng);
             Require(_sched.SetWakeup(g.Env, MultiGuestSimulation.DiskDonePredicate), g.Env);
             _trace.Add($"guest {g.Guest.EnvironmentName} root '{g.Root}' workload seed {g.Seed}: {g.Ops.Count} steps");
