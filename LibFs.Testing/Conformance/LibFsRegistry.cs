@@ -24,6 +24,7 @@ public static class LibFsRegistry
     [
         Model,
         FfsUnderTest.Entry,
+        LfsUnderTest.Entry,
         // New libFSes register here, one line each.
     ];
 
