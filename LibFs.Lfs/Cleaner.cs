@@ -148,8 +148,17 @@ public sealed class Cleaner
     }
 
     /// <summary>Cleans until the log can take <paramref name="need"/> blocks without cleaning, or no victim helps.</summary>
+    /// <summary>
+    /// Blocks beyond the survivors themselves that copying <paramref name="live"/> live blocks out may write:
+    /// their inodes' records and tree nodes (at worst one per 8 blocks) and summaries.
+    /// </summary>
+    internal static ulong CopyCost(uint live) => live / 8 + 2;
+
     internal void CleanFor(ulong need)
     {
+        // Segments already empty only wait for a checkpoint to go back to XN: no copying needed.
+        if (_fs.Usage.AllocatedSlots.Any(s => s != _fs.Log.HeadSlot && _fs.Usage.Live(s) == 0))
+            _fs.WriteCheckpoint(clean: false);
         for (int round = 0; round < 64 && _fs.ImmediateBlocks() < need; round++)
             if (!Pass(need)) return;
     }
@@ -173,19 +182,19 @@ public sealed class Cleaner
         if (room <= pending + 2) return false;
         ulong budget = room - pending - 2;
         var victims = new List<SegmentInfo>();
-        ulong moving = 0, gain = 0;
+        ulong moving = 0, freed = 0;
         foreach (var s in Policy.Order(Candidates()))
         {
-            // Each segment's survivors cost their own blocks plus, at worst, an inode block and a node each.
-            ulong cost = s.LiveBlocks + s.LiveBlocks / 8 + 2;
+            ulong cost = CopyCost(s.LiveBlocks) + s.LiveBlocks;
+            if (cost >= _fs.Usage.SegmentBlocks) continue; // copying it out would use what it frees
             if (moving + cost > budget) continue;
             victims.Add(s);
             moving += cost;
-            gain += _fs.Usage.SegmentBlocks - s.LiveBlocks;
-            if (room + gain >= need + moving) break;
+            freed += _fs.Usage.SegmentBlocks;
+            if (room + freed >= need + moving) break;
             if (victims.Count >= 16) break;
         }
-        if (victims.Count == 0 || gain <= moving) return false;
+        if (victims.Count == 0) return false;
         var survivors = new List<(LfsInode Inode, double Age)>();
         foreach (var v in victims)
         {

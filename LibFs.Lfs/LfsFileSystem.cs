@@ -475,7 +475,7 @@ public sealed partial class LfsFileSystem : IFileSystem
     /// <summary>Crash-test mutant: a checkpoint written without first making the log it names durable.</summary>
     internal bool SkipLogSyncBeforeCheckpoint { get; set; }
     /// <summary>Leave the segment-table write of released segments to the next sync.</summary>
-    internal bool DeferReleaseSync { get; set; } = true;
+    internal bool DeferReleaseSync { get; set; }
 
     /// <summary>Makes everything done so far durable: the unit on disk, and a checkpoint if the log moved where none points. Lock held.</summary>
     private Errno Durable()
@@ -551,7 +551,16 @@ public sealed partial class LfsFileSystem : IFileSystem
             pendingNew += (ulong)i.Nodes.Values.Count(n => n.Dirty && n.Addr == 0);
             if (i.XattrDirty && i.Rec.Xattr == 0 && i.Xattrs is { Count: > 0 }) pendingNew++;
         }
-        ulong used = _usage.TotalLive + pendingNew + ReserveBlocks;
+        // Dead blocks the cleaner cannot win back (a segment so full that copying it out costs what it frees) are not free.
+        ulong crumbs = 0;
+        foreach (int s in _usage.AllocatedSlots)
+        {
+            if (s == _log.HeadSlot) continue;
+            uint live = _usage.Live(s);
+            ulong dead = SegBlocks - live;
+            if (live > 0 && dead <= Cleaner.CopyCost(live)) crumbs += dead;
+        }
+        ulong used = _usage.TotalLive + pendingNew + ReserveBlocks + crumbs;
         return TotalBlocks > used ? TotalBlocks - used : 0;
     }
 
