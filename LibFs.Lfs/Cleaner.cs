@@ -2,7 +2,7 @@ using ExoFS.LibFs.Lfs.Format;
 
 namespace ExoFS.LibFs.Lfs;
 
-/// <summary>A segment as a cleaning policy sees it: its slot, live fraction and age (seconds since its last write).</summary>
+/// <summary>A segment as a cleaning policy sees it: its slot, live fraction and age (log blocks appended since its last write).</summary>
 public readonly record struct SegmentInfo(int Slot, double Utilization, double AgeSeconds, uint LiveBlocks);
 
 /// <summary>How the cleaner picks victims, and whether it sorts the survivors it rewrites by age.</summary>
@@ -129,12 +129,13 @@ public sealed class Cleaner
         BlocksRead = read;
         BlocksMoved = moved;
         _fs.Log.NewBlocks = fresh;
+        _fs.Log.CleanerBlocks = moved;
     }
 
     /// <summary>Segments worth cleaning: bound, not the head, not full.</summary>
     private List<SegmentInfo> Candidates()
     {
-        uint now = LfsFileSystem.NowSeconds();
+        uint now = _fs.Log.Clock;
         double seg = _fs.Usage.SegmentBlocks;
         var list = new List<SegmentInfo>();
         foreach (int s in _fs.Usage.AllocatedSlots)
@@ -142,7 +143,7 @@ public sealed class Cleaner
             if (s == _fs.Log.HeadSlot) continue;
             uint live = _fs.Usage.Live(s);
             if (live >= _fs.Usage.SegmentBlocks - 1) continue; // nothing to gain
-            list.Add(new SegmentInfo(s, live / seg, Math.Max(0, (double)now - _fs.Usage.LastWrite(s)), live));
+            list.Add(new SegmentInfo(s, live / seg, unchecked(now - _fs.Usage.LastWrite(s)), live));
         }
         return list;
     }
@@ -150,17 +151,20 @@ public sealed class Cleaner
     /// <summary>Cleans until the log can take <paramref name="need"/> blocks without cleaning, or no victim helps.</summary>
     /// <summary>
     /// Blocks beyond the survivors themselves that copying <paramref name="live"/> live blocks out may write:
-    /// their inodes' records and tree nodes (at worst one per 8 blocks) and summaries.
+    /// their inodes' records and tree nodes (taken as one per 16 blocks) and summaries.
     /// </summary>
-    internal static ulong CopyCost(uint live) => live / 8 + 2;
+    internal static ulong CopyCost(uint live) => live / 16 + 3;
 
-    internal void CleanFor(ulong need)
+    internal void CleanFor(ulong extra)
     {
+        // Overwritten blocks die only when their replacements reach the log: flush first (the room for
+        // the dirty state is there, EnsureSpace kept it), so the victims' dead blocks are known.
+        if (_fs.PendingBlocks() > 8 && _fs.Flush(withImap: false) != Errno.OK) return;
         // Segments already empty only wait for a checkpoint to go back to XN: no copying needed.
         if (_fs.Usage.AllocatedSlots.Any(s => s != _fs.Log.HeadSlot && _fs.Usage.Live(s) == 0))
             _fs.WriteCheckpoint(clean: false);
-        for (int round = 0; round < 64 && _fs.ImmediateBlocks() < need; round++)
-            if (!Pass(need)) return;
+        for (int round = 0; round < 64 && _fs.ImmediateBlocks() < _fs.NeedFor(extra); round++)
+            if (!Pass(_fs.NeedFor(extra))) return;
     }
 
     /// <summary>At a sync: clean while free space is under the start threshold, until it is over the stop threshold.</summary>
@@ -228,7 +232,7 @@ public sealed class Cleaner
         uint segBlocks = disk.Super.SegmentBlocks;
         var block = new byte[LfsLayout.BlockSize];
         uint off = 0;
-        uint now = LfsFileSystem.NowSeconds();
+        double age = unchecked(_fs.Log.Clock - _fs.Usage.LastWrite(v.Slot));
         while (off + 2 <= segBlocks)
         {
             var err = disk.Read(start + off, block);
@@ -243,7 +247,7 @@ public sealed class Cleaner
                 BlocksRead++;
                 var r = Revive(e, addr, block);
                 if (!r.Ok) return r.Error;
-                if (r.Value is { } ino) survivors.Add((ino, now - Math.Min(now, (uint)Math.Max(0, ino.Rec.MtimeSec))));
+                if (r.Value is { } ino) survivors.Add((ino, age));
             }
             off += 1 + (uint)sum.Entries.Count;
         }

@@ -526,12 +526,14 @@ public sealed partial class LfsFileSystem : IFileSystem
     /// </summary>
     internal Errno EnsureSpace(ulong extra)
     {
-        ulong need = PendingBlocks() + extra + ReserveBlocks;
-        if (need <= ImmediateBlocks()) return Errno.OK;
+        if (NeedFor(extra) <= ImmediateBlocks()) return Errno.OK;
         if (FreeBlocksHonest() < extra) return Errno.ENOSPC;
-        Cleaner.CleanFor(need);
-        return need <= ImmediateBlocks() ? Errno.OK : Errno.ENOSPC;
+        Cleaner.CleanFor(extra);
+        return NeedFor(extra) <= ImmediateBlocks() ? Errno.OK : Errno.ENOSPC;
     }
+
+    /// <summary>What the log must be able to take for the dirty state, <paramref name="extra"/> more blocks and the cleaner's reserve.</summary>
+    internal ulong NeedFor(ulong extra) => PendingBlocks() + extra + ReserveBlocks;
 
     /// <summary>
     /// Free space as statfs reports it: everything the LFS could hold, less the live blocks, less the blocks

@@ -185,7 +185,7 @@ public sealed record Summary(ulong Seq, uint Slot, uint Offset, uint Flags, uint
     }
 }
 
-/// <summary>Per-segment usage as a checkpoint stores it: live blocks and the last write (seconds since the epoch).</summary>
+/// <summary>Per-segment usage as a checkpoint stores it: live blocks and the last write (the log clock: blocks appended, see SegmentWriter.Clock).</summary>
 public readonly record struct SegUsage(uint LiveBlocks, uint LastWrite);
 
 /// <summary>

@@ -43,6 +43,11 @@ internal sealed class SegmentWriter
     public ulong NewBlocks { get; set; }
     public ulong CleanerBlocks { get; set; }
     public bool CleanerAppending { get; set; }
+    /// <summary>
+    /// The log's clock: blocks appended so far (wrapping at 2^32; only differences are used). Segment ages are
+    /// measured in it, so the cleaner's notion of old and young data does not depend on how fast the host runs.
+    /// </summary>
+    public uint Clock => (uint)(NewBlocks + CleanerBlocks);
     /// <summary>Called after each partial is handed to the disk (tests, crash mutants).</summary>
     public int PartialsWritten { get; private set; }
 
@@ -62,8 +67,8 @@ internal sealed class SegmentWriter
         block[..LfsLayout.BlockSize].CopyTo(_buf.AsSpan((1 + n) * LfsLayout.BlockSize));
         _crc = Crc32C.Compute(block[..LfsLayout.BlockSize], _crc);
         _entries.Add(new SummaryEntry(kind, (uint)ino, index));
-        _usage.Add(addr, now);
         if (CleanerAppending) CleanerBlocks++; else NewBlocks++;
+        _usage.Add(addr, Clock);
         if (_entries.Count == Summary.MaxEntries || (uint)_partialOffset + 1 + (uint)_entries.Count >= _segBlocks)
         {
             var err = Close(endOfUnit: false, now);
@@ -113,7 +118,7 @@ internal sealed class SegmentWriter
         sum.WriteTo(_buf);
         var err = _disk.Write(_disk.SegmentStart(HeadSlot) + (ulong)_partialOffset, _buf.AsSpan(0, (int)(1 + _entries.Count) * LfsLayout.BlockSize));
         if (err != Errno.OK) return err;
-        _usage.Touch(HeadSlot, now);
+        _usage.Touch(HeadSlot, Clock);
         PartialsWritten++;
         NextSeq++;
         _partialOffset = -1;
