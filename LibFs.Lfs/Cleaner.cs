@@ -148,6 +148,15 @@ public sealed class Cleaner
         return list;
     }
 
+    /// <summary>Crash-test mutant: victims released as soon as their survivors are flushed, before those are durable.</summary>
+    internal bool ReleaseBeforeDurable { get; set; }
+
+    /// <summary>Runs one cleaning pass now, whatever the thresholds say; false if no segment was worth cleaning.</summary>
+    public bool CleanOnce()
+    {
+        lock (_fs.Lock) return Pass(ulong.MaxValue / 2);
+    }
+
     /// <summary>Cleans until the log can take <paramref name="need"/> blocks without cleaning, or no victim helps.</summary>
     /// <summary>
     /// Blocks beyond the survivors themselves that copying <paramref name="live"/> live blocks out may write:
@@ -214,6 +223,9 @@ public sealed class Cleaner
         _fs.Log.CleanerAppending = false;
         BlocksMoved += _fs.Log.CleanerBlocks - before;
         if (e != Errno.OK) return false;
+        if (ReleaseBeforeDurable)
+            foreach (var v in victims)
+                if (_fs.Usage.Live(v.Slot) == 0 && _fs.Disk.FreeSegment(v.Slot) == Errno.OK) _fs.Usage.Detach(v.Slot);
         // The checkpoint releases every victim whose live count reached zero, after the copies are durable.
         if (_fs.WriteCheckpoint(clean: false) != Errno.OK) return false;
         foreach (var v in victims)

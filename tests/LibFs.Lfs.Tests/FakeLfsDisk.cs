@@ -65,6 +65,7 @@ internal sealed class FakeLfsDisk : ILfsDisk
     public Errno Write(ulong start, ReadOnlySpan<byte> blocks)
     {
         if (Fail) return Errno.EIO;
+        if (Dead) return Errno.OK;
         for (int i = 0; i * LfsLayout.BlockSize < blocks.Length; i++)
             _pending.Add((start + (ulong)i, blocks.Slice(i * LfsLayout.BlockSize, LfsLayout.BlockSize).ToArray()));
         return Errno.OK;
@@ -80,14 +81,14 @@ internal sealed class FakeLfsDisk : ILfsDisk
         else return Errno.ENOSPC;
         _slots[slot] = start;
         // XN zero-fills a new extent (in flight, like any write).
-        for (ulong b = 0; b < Super.SegmentBlocks; b++) _pending.Add((start + b, new byte[LfsLayout.BlockSize]));
+        if (!Dead) for (ulong b = 0; b < Super.SegmentBlocks; b++) _pending.Add((start + b, new byte[LfsLayout.BlockSize]));
         return slot;
     }
 
     public Errno FreeSegment(int slot)
     {
         if (_slots[slot] == 0) return Errno.EINVAL;
-        _releasedPending.Add(_slots[slot]);
+        if (!Dead) _releasedPending.Add(_slots[slot]);
         _slots[slot] = 0;
         return Errno.OK;
     }
@@ -104,10 +105,20 @@ internal sealed class FakeLfsDisk : ILfsDisk
     /// <summary>Syncs still honoured; later ones do nothing (a crash before them).</summary>
     public int SyncsHonored { get; set; } = int.MaxValue;
 
+    /// <summary>The machine crashed at a sync that was not honoured: nothing issued afterwards reaches the disk.</summary>
+    public bool Dead { get; private set; }
+    private ulong[]? _slotsAtDeath;
+
     public Errno Sync()
     {
         if (Fail) return Errno.EIO;
-        if (SyncsHonored <= 0) return Errno.OK;
+        if (Dead) return Errno.OK;
+        if (SyncsHonored <= 0)
+        {
+            Dead = true;
+            _slotsAtDeath = (ulong[])_slots.Clone();
+            return Errno.OK;
+        }
         SyncsHonored--;
         foreach (var (b, bytes) in _pending) _durable[b] = bytes;
         _pending.Clear();
@@ -128,12 +139,13 @@ internal sealed class FakeLfsDisk : ILfsDisk
         var kept = new HashSet<int>();
         for (int i = 0; i < _pending.Count; i++) if (keep(i)) kept.Add(i);
         var slots = (ulong[])_durableSlots.Clone();
+        var issued = _slotsAtDeath ?? _slots;
         // A new binding survives only if every in-flight block of its segment did (XN writes them first).
-        for (int s = 0; s < _slots.Length; s++)
+        for (int s = 0; s < issued.Length; s++)
         {
-            if (_slots[s] == _durableSlots[s]) continue;
-            if (_slots[s] == 0) { if (keep(-1 - s)) slots[s] = 0; continue; } // a release in flight
-            ulong start = _slots[s];
+            if (issued[s] == _durableSlots[s]) continue;
+            if (issued[s] == 0) { if (keep(-1 - s)) slots[s] = 0; continue; } // a release in flight
+            ulong start = issued[s];
             bool all = true;
             for (int i = 0; i < _pending.Count && all; i++)
                 if (_pending[i].Block >= start && _pending[i].Block < start + Super.SegmentBlocks && !kept.Contains(i)) all = false;
@@ -144,8 +156,8 @@ internal sealed class FakeLfsDisk : ILfsDisk
     }
 
     /// <summary>The disk after a crash keeping exactly the in-flight writes to blocks <paramref name="keepBlock"/> selects.</summary>
-    public FakeLfsDisk CrashKeepingBlocks(Func<ulong, bool> keepBlock) =>
-        Crash(i => i >= 0 && keepBlock(_pending[i].Block));
+    public FakeLfsDisk CrashKeepingBlocks(Func<ulong, bool> keepBlock, bool keepReleases = false) =>
+        Crash(i => i >= 0 ? keepBlock(_pending[i].Block) : keepReleases);
 
     /// <summary>Flips a byte of a durable block (a damaged sector).</summary>
     public void Corrupt(ulong block, int offset)
