@@ -25,3 +25,21 @@ public sealed class EndToEndTests
         again.Dispose();
     }
 }
+
+public sealed class FsyncTests
+{
+    [Fact]
+    public void Fsync_makes_a_write_unit_durable_without_writing_a_checkpoint()
+    {
+        var (fs, dev) = LfsTestKit.Fresh(4UL << 20, new LfsFormatOptions { SegmentBytes = 256 << 10, MaxInodes = 1024 });
+        fs.Dispose();
+        fs = LfsTestKit.Mount(dev);
+        ulong cp = fs.CheckpointSeq;
+        var (attr, fh) = fs.Create(InodeNo.Root, "f", FileMode.Regular | 0x1A4, OpenFlags.ReadWrite, Caller.Root).Value;
+        fs.Write(attr.Ino, fh, 0, new byte[] { 1, 2, 3 });
+        Assert.Equal(Errno.OK, fs.Fsync(attr.Ino, fh, false));
+        Assert.Equal(cp, fs.CheckpointSeq);
+        fs.Release(attr.Ino, fh);
+        fs.Dispose();
+    }
+}
