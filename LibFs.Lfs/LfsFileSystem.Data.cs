@@ -13,6 +13,7 @@ public sealed partial class LfsFileSystem
         lock (_lock)
         {
             CheckOpen();
+            if (_readOnly) return Errno.EROFS;
             var r = GetInode(ino.Value);
             if (!r.Ok) return r.Error;
             var i = r.Value;
@@ -345,7 +346,7 @@ public sealed partial class LfsFileSystem
     {
         lock (_lock)
         {
-            if (_disposed) return Errno.OK;
+            if (_disposed || _readOnly) return Errno.OK;
             var err = WriteCheckpoint(clean: false);
             if (err == Errno.OK) Cleaner.Background();
             return err;
@@ -446,6 +447,7 @@ public sealed partial class LfsFileSystem
         lock (_lock)
         {
             CheckOpen();
+            if (_readOnly) return Errno.EROFS;
             var r = GetInode(ino.Value);
             if (!r.Ok) return r.Error;
             var bad = CheckXattrName(name);

@@ -141,6 +141,7 @@ public sealed partial class LfsFileSystem
         lock (_lock)
         {
             CheckOpen();
+            if (_readOnly) return Errno.EROFS;
             var pr = ParentDir(parent.Value, name, allowDots: true);
             if (!pr.Ok) return pr.Error;
             if (IsDot(name)) return Errno.EISDIR;
@@ -169,6 +170,7 @@ public sealed partial class LfsFileSystem
         lock (_lock)
         {
             CheckOpen();
+            if (_readOnly) return Errno.EROFS;
             var pr = ParentDir(parent.Value, name, allowDots: true);
             if (!pr.Ok) return pr.Error;
             if (name == ".") return Errno.EINVAL;

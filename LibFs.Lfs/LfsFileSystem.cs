@@ -434,6 +434,7 @@ public sealed partial class LfsFileSystem : IFileSystem
     /// </summary>
     internal Errno WriteCheckpoint(bool clean)
     {
+        if (_readOnly) return Errno.EROFS;
         var err = Flush(withImap: true);
         if (err != Errno.OK) return err;
         // The checkpoint names log blocks: they must be durable before it is (an LFS's one ordering rule).
@@ -449,6 +450,7 @@ public sealed partial class LfsFileSystem : IFileSystem
         // Commit point: once this sync returns, a mount starts from this checkpoint.
         if ((err = _disk.Sync()) != Errno.OK) return err;
         _cpSeq = seq;
+        _checkpointTime = DateTime.UtcNow;
         _log.Checkpointed();
         return ReleaseEmptySegments();
     }
@@ -480,6 +482,7 @@ public sealed partial class LfsFileSystem : IFileSystem
     /// <summary>Makes everything done so far durable: the unit on disk, and a checkpoint if the log moved where none points. Lock held.</summary>
     private Errno Durable()
     {
+        if (_readOnly) return Errno.OK;
         var err = Flush(withImap: false);
         if (err != Errno.OK) return err;
         if (_log.Unlinked) return WriteCheckpoint(clean: false);
@@ -526,6 +529,7 @@ public sealed partial class LfsFileSystem : IFileSystem
     /// </summary>
     internal Errno EnsureSpace(ulong extra)
     {
+        if (_readOnly) return Errno.EROFS;
         if (NeedFor(extra) <= ImmediateBlocks()) return Errno.OK;
         if (FreeBlocksHonest() < extra) return Errno.ENOSPC;
         Cleaner.CleanFor(extra);

@@ -134,6 +134,9 @@ internal sealed class XnLfsDisk : ILfsDisk
         return disk;
     }
 
+    /// <summary>First block of checkpoint region 0 or 1 (tests, inspect).</summary>
+    public ulong CheckpointStart(int region) => _cpStart[region];
+
     public ulong SegmentStart(int slot) => slot >= 0 && slot < _slotStart.Length ? _slotStart[slot] : 0;
 
     public Errno Read(ulong block, Span<byte> into) => _xn.Read(new BlockNo(block), 0, into[..LfsLayout.BlockSize]);

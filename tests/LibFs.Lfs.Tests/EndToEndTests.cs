@@ -43,3 +43,34 @@ public sealed class FsyncTests
         fs.Dispose();
     }
 }
+
+public sealed class CheckerTests
+{
+    [Fact]
+    public void Exofs_fsck_checker_finds_an_lfs_root_clean_and_reports_a_damaged_one()
+    {
+        var dev = new ExoFS.Kernel.Disk.MemoryDevice(8192);
+        var fs = LfsImage.FormatDevice(dev, out _).Value;
+        fs.WriteFile(InodeNo.Root, "f", "data");
+        fs.Dispose();
+        var kernel = new ExoFS.Kernel.ExoKernel();
+        var vol = ExoFS.Xn.XnVolume.Load(dev, kernel).Value;
+        Assert.Empty(vol.CheckRoots([new LfsRootChecker()]));
+        vol.Dispose();
+        // Tear both checkpoint regions: the root no longer mounts, and the checker says so.
+        var again = LfsImage.MountDevice(dev, out _).Value;
+        ulong cp0, cp1;
+        lock (again.Lock) { cp0 = ((XnLfsDisk)again.Disk).CheckpointStart(0); cp1 = ((XnLfsDisk)again.Disk).CheckpointStart(1); }
+        again.Dispose();
+        var junk = new byte[4096];
+        junk.AsSpan().Fill(0xEE);
+        dev.Write(new ExoFS.Kernel.Disk.BlockNo(cp0), junk);
+        dev.Write(new ExoFS.Kernel.Disk.BlockNo(cp1), junk);
+        dev.Flush();
+        vol = ExoFS.Xn.XnVolume.Load(dev, new ExoFS.Kernel.ExoKernel()).Value;
+        var findings = vol.CheckRoots([new LfsRootChecker()]);
+        Assert.Contains(findings, f => f.Detail.Contains("lfs root 'lfs'"));
+        vol.Dispose();
+        Assert.Equal(Errno.EUCLEAN, LfsImage.MountDevice(dev, out _).Error);
+    }
+}
