@@ -9,7 +9,9 @@ namespace ExoFS.Kernel.Disk;
 /// Model. The image as of the last <see cref="IBlockDevice.Flush"/> is durable. Writes since then are
 /// <em>in flight</em>, grouped into barrier epochs 0..k−1 (<see cref="IBlockDevice.Barrier"/> closes the
 /// current epoch if it has writes, so no epoch is empty). A multi-block write is recorded as one write per
-/// block, each with its own sequence number, since the medium does not write a request atomically. A
+/// block, each with its own sequence number, since the medium does not write a request atomically (the
+/// blocks of one request share a <see cref="InFlightWrite.Request"/> number, so a test can see what was
+/// issued as one request, e.g. a log segment). A
 /// <em>legal crash state</em> picks an epoch j and a subset S of epoch j's writes: every write of epochs
 /// &lt; j reached the medium, the writes in S did, nothing later did. Writes to one block apply in sequence
 /// order. Taking S = all of epoch j is the same state as epoch j+1 with S empty, so that choice is only
@@ -43,6 +45,7 @@ public sealed class CrashModelDevice : BlockDeviceBase
     private readonly List<int> _epochStarts = new(); // index into _inFlight where each epoch begins
     private long _generation;
     private long _nextSequence;
+    private long _nextRequest;
 
     /// <summary>Wraps <paramref name="inner"/>, whose current contents become the durable image.</summary>
     public CrashModelDevice(IBlockDevice inner)
@@ -247,6 +250,7 @@ public sealed class CrashModelDevice : BlockDeviceBase
     /// <inheritdoc />
     protected override void WriteCore(BlockNo start, ReadOnlySpan<byte> data)
     {
+        long request = Interlocked.Increment(ref _nextRequest);
         for (int i = 0; i < data.Length / BlockSize; i++)
         {
             var copy = data.Slice(i * BlockSize, BlockSize).ToArray();
@@ -254,7 +258,7 @@ public sealed class CrashModelDevice : BlockDeviceBase
             lock (_lock)
             {
                 if (_epochStarts.Count == 0 || _epochClosed) OpenEpoch();
-                _inFlight.Add(new InFlightWrite(block, copy, _epochStarts.Count - 1, _nextSequence++));
+                _inFlight.Add(new InFlightWrite(block, copy, _epochStarts.Count - 1, _nextSequence++) { Request = request });
                 _latest[block.Value] = copy;
             }
         }
@@ -304,7 +308,11 @@ public sealed class CrashModelDevice : BlockDeviceBase
 }
 
 /// <summary>One write not yet durable: its block, a private copy of its data, its epoch and global sequence number.</summary>
-public sealed record InFlightWrite(BlockNo Block, byte[] Data, int Epoch, long Sequence);
+public sealed record InFlightWrite(BlockNo Block, byte[] Data, int Epoch, long Sequence)
+{
+    /// <summary>The device request this block came in (blocks of one multi-block write share it).</summary>
+    public long Request { get; init; }
+}
 
 /// <summary>Which persistence operation a <see cref="PersistencePoint"/> reports.</summary>
 public enum PersistenceKind { Barrier, Flush }
