@@ -243,7 +243,7 @@ public sealed class Cleaner
         ulong start = disk.SegmentStart(v.Slot);
         uint segBlocks = disk.Super.SegmentBlocks;
         var block = new byte[LfsLayout.BlockSize];
-        uint off = 0;
+        uint off = disk.FirstOffset;
         double age = unchecked(_fs.Log.Clock - _fs.Usage.LastWrite(v.Slot));
         while (off + 2 <= segBlocks)
         {

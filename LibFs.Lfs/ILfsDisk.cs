@@ -30,4 +30,8 @@ internal interface ILfsDisk
     Errno Sync();
     /// <summary>Blocks XN could give out now (to anyone).</summary>
     ulong FreeBlocks { get; }
+    /// <summary>Where the first partial segment of a segment starts (1 when block 0 is an XN segment head).</summary>
+    uint FirstOffset => 0;
+    /// <summary>True if log blocks are known at or past <paramref name="offset"/> of <paramref name="slot"/> (a torn unit XN kept).</summary>
+    bool WrittenBeyond(int slot, uint offset) => false;
 }

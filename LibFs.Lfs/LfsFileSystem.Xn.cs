@@ -13,6 +13,12 @@ public sealed record LfsFormatOptions
     public uint CleanStartPercent { get; init; } = 10;
     public uint CleanStopPercent { get; init; } = 20;
     public uint? MaxInodes { get; init; }
+    /// <summary>
+    /// Bind segments as XN segments (the xnlog API): XN writes a partial segment as one request, skips
+    /// zero-filling, and knows every log block through the segment head's claims. False: segments are plain
+    /// xn.data extents.
+    /// </summary>
+    public bool XnSegments { get; init; } = true;
 }
 
 /// <summary>Mount-time overrides (<c>-o cleaner=greedy</c>).</summary>
@@ -57,11 +63,23 @@ public sealed partial class LfsFileSystem
         var super = new LfsSuper(segBlocks, (uint)slots, (uint)segTabBlocks, CheckpointRecord.BlocksFor(maxInodes, (uint)slots), maxInodes,
             DateTimeOffset.UtcNow.ToUnixTimeSeconds(), CleanerPolicies.IdOf(policy), options.CleanStartPercent, options.CleanStopPercent);
         var xn = new XnClient(session, wallet);
-        var types = XnLfsDisk.Types(xn, lookupOnly: false);
-        if (!types.Ok) { error = $"registering the LFS types: {xn.LastRefusal}"; return types.Error; }
-        var root = xn.InstallRoot(rootName, types.Value.Super);
+        TypeId superType, segTabType;
+        TypeId? headType = null;
+        if (options.XnSegments)
+        {
+            var x = XnLfsDisk.XTypes(xn, lookupOnly: false);
+            if (!x.Ok) { error = $"registering the LFS types: {xn.LastRefusal}"; return x.Error; }
+            (headType, segTabType, superType) = (x.Value.Head, x.Value.SegTab, x.Value.Super);
+        }
+        else
+        {
+            var types = XnLfsDisk.Types(xn, lookupOnly: false);
+            if (!types.Ok) { error = $"registering the LFS types: {xn.LastRefusal}"; return types.Error; }
+            (segTabType, superType) = (types.Value.SegTab, types.Value.Super);
+        }
+        var root = xn.InstallRoot(rootName, superType);
         if (!root.Ok) { error = $"installing root '{rootName}': {xn.LastRefusal}"; return root.Error; }
-        var disk = XnLfsDisk.Format(xn, root.Value.Block, types.Value.SegTab, super);
+        var disk = XnLfsDisk.Format(xn, root.Value.Block, segTabType, super, headType);
         if (!disk.Ok) { error = $"laying out the LFS: {disk.Error} {xn.LastRefusal}".TrimEnd(); return disk.Error; }
         var fs = FormatOn(disk.Value);
         error = fs.Ok ? null : $"writing the first checkpoint: {fs.Error} {xn.LastRefusal}".TrimEnd();
@@ -87,13 +105,31 @@ public sealed partial class LfsFileSystem
         var root = xn.MountRoot(rootName);
         if (!root.Ok) { error = $"mounting root '{rootName}': {xn.LastRefusal}"; return root.Error; }
         bool readOnly = session.IsReadOnly;
-        var types = XnLfsDisk.Types(xn, lookupOnly: readOnly);
-        if (!types.Ok) { error = $"registering the LFS types: {xn.LastRefusal}"; return readOnly ? Errno.EUCLEAN : types.Error; }
-        if (root.Value.Type != types.Value.Super) { error = $"root '{rootName}' is not an LFS superblock"; return Errno.EUCLEAN; }
-        var disk = XnLfsDisk.Open(xn, root.Value.Block, types.Value.SegTab);
-        if (!disk.Ok) { error = $"root '{rootName}' does not hold a valid LFS ({disk.Error})"; return disk.Error; }
+        var disk = OpenDisk(xn, root.Value, readOnly, out error);
+        if (!disk.Ok) return disk.Error;
         var fs = MountOn(disk.Value, readOnly, policy, rollForward: options?.NoRollForward != true);
         error = fs.Ok ? null : fs.Error == Errno.EUCLEAN ? $"root '{rootName}' does not hold a valid LFS" : $"mount: {fs.Error} {xn.LastRefusal}".TrimEnd();
         return fs;
+    }
+
+    /// <summary>The LFS disk under <paramref name="root"/>, either variant (by the root's type); EUCLEAN if the root is not an LFS.</summary>
+    internal static Result<XnLfsDisk> OpenDisk(XnClient xn, RootInfo root, bool lookupOnly, out string? error)
+    {
+        var x = XnLfsDisk.XTypes(xn, lookupOnly);
+        if (x.Ok && root.Type == x.Value.Super)
+        {
+            var d = XnLfsDisk.Open(xn, root.Block, x.Value.SegTab, x.Value.Head);
+            error = d.Ok ? null : $"root '{root.Name}' does not hold a valid LFS ({d.Error})";
+            return d;
+        }
+        var types = XnLfsDisk.Types(xn, lookupOnly);
+        if (types.Ok && root.Type == types.Value.Super)
+        {
+            var d = XnLfsDisk.Open(xn, root.Block, types.Value.SegTab);
+            error = d.Ok ? null : $"root '{root.Name}' does not hold a valid LFS ({d.Error})";
+            return d;
+        }
+        error = $"root '{root.Name}' is not an LFS superblock";
+        return Errno.EUCLEAN;
     }
 }

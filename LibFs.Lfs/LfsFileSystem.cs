@@ -125,9 +125,11 @@ public sealed partial class LfsFileSystem : IFileSystem
         fs.Cleaner.Restore(best.SegmentsCleaned, best.CleanerBlocksRead, best.CleanerBlocksMoved, best.NewBlocks);
         var rf = rollForward ? Lfs.RollForward.Run(fs) : new RollForwardResult(0, 0, headSlot, best.HeadOffset, best.NextPartialSeq);
         if (!rf.Ok) return rf.Error;
-        if (rf.Value.Units > 0)
+        if (rf.Value.Units > 0 || disk.WrittenBeyond(rf.Value.HeadSlot, rf.Value.HeadOffset))
         {
-            fs._log = new SegmentWriter(disk, usage, rf.Value.HeadSlot, rf.Value.HeadOffset, rf.Value.NextSeq);
+            // Blocks XN kept past the recovered head belong to a unit a crash tore: the log goes on in a new segment.
+            uint headOffset = disk.WrittenBeyond(rf.Value.HeadSlot, rf.Value.HeadOffset) ? sup.SegmentBlocks : rf.Value.HeadOffset;
+            fs._log = new SegmentWriter(disk, usage, rf.Value.HeadSlot, headOffset, rf.Value.NextSeq);
             var err = fs.RecomputeUsage();
             if (err != Errno.OK) return err;
         }

@@ -18,10 +18,8 @@ public sealed class LfsRootChecker : IXnRootChecker
         ArgumentNullException.ThrowIfNull(root);
         string where = $"lfs root '{root.Root.Name}'";
         var xn = new XnClient(root.Session);
-        var types = XnLfsDisk.Types(xn, lookupOnly: true);
-        if (!types.Ok) return [new XnFinding(XnFindingKind.LibFs, root.Root.Block.Value, $"{where}: LFS types missing ({xn.LastRefusal})")];
-        var disk = XnLfsDisk.Open(xn, root.Root.Block, types.Value.SegTab);
-        if (!disk.Ok) return [new XnFinding(XnFindingKind.LibFs, root.Root.Block.Value, $"{where}: not a valid LFS ({disk.Error})")];
+        var disk = LfsFileSystem.OpenDisk(xn, root.Root, lookupOnly: true, out string? why);
+        if (!disk.Ok) return [new XnFinding(XnFindingKind.LibFs, root.Root.Block.Value, $"{where}: not a valid LFS ({disk.Error}: {why})")];
         var fs = LfsFileSystem.MountOn(disk.Value, readOnly: true);
         if (!fs.Ok) return [new XnFinding(XnFindingKind.LibFs, root.Root.Block.Value, $"{where}: does not mount ({fs.Error})")];
         using var mounted = fs.Value;
@@ -29,4 +27,11 @@ public sealed class LfsRootChecker : IXnRootChecker
         lock (mounted.Lock) report = LfsFsck.Run(mounted, new List<string>());
         return report.Problems.Select(p => new XnFinding(XnFindingKind.LibFs, root.Root.Block.Value, $"{where}: {p}")).ToList();
     }
+}
+
+/// <summary>The same checker for roots whose segments are XN segments (root type <see cref="LfsUdfs.XSuperType"/>).</summary>
+public sealed class LfsSegmentRootChecker : IXnRootChecker
+{
+    public string RootType => LfsUdfs.XSuperType;
+    public IEnumerable<XnFinding> Check(XnRootView root) => new LfsRootChecker().Check(root);
 }

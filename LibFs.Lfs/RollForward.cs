@@ -47,8 +47,8 @@ internal static class RollForward
             off += 1 + (uint)sum.Entries.Count;
             if (off + 2 > segBlocks)
             {
-                if (sum.NextSlot == Summary.NoSlot) { slot = -1; off = 0; }
-                else { slot = (int)sum.NextSlot; off = 0; }
+                if (sum.NextSlot == Summary.NoSlot) { slot = -1; off = disk.FirstOffset; }
+                else { slot = (int)sum.NextSlot; off = disk.FirstOffset; }
             }
             if (sum.ContinuesUnit) continue;
             var err = Apply(fs, unit);

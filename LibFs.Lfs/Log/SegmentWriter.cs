@@ -88,7 +88,7 @@ internal sealed class SegmentWriter
             if (!s.Ok) return s.Error;
             _usage.Attach(s.Value, _disk.SegmentStart(s.Value));
             HeadSlot = s.Value;
-            HeadOffset = 0;
+            HeadOffset = _disk.FirstOffset;
             Unlinked = true;
         }
         _partialOffset = (int)HeadOffset;
@@ -125,7 +125,7 @@ internal sealed class SegmentWriter
         _entries.Clear();
         if (end + 2 > _segBlocks)
         {
-            if (nextSlot >= 0) { HeadSlot = nextSlot; HeadOffset = 0; }
+            if (nextSlot >= 0) { HeadSlot = nextSlot; HeadOffset = _disk.FirstOffset; }
             else HeadOffset = _segBlocks; // the next Open binds a segment no summary names
         }
         else HeadOffset = end;

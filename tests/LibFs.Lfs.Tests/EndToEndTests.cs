@@ -55,7 +55,9 @@ public sealed class CheckerTests
         fs.Dispose();
         var kernel = new ExoFS.Kernel.ExoKernel();
         var vol = ExoFS.Xn.XnVolume.Load(dev, kernel).Value;
-        Assert.Empty(vol.CheckRoots([new LfsRootChecker()]));
+        var clean = vol.CheckRoots([new LfsRootChecker(), new LfsSegmentRootChecker()]);
+        Assert.Empty(clean);
+        Assert.Empty(vol.Check().Errors);
         vol.Dispose();
         // Tear both checkpoint regions: the root no longer mounts, and the checker says so.
         var again = LfsImage.MountDevice(dev, out _).Value;
@@ -68,7 +70,7 @@ public sealed class CheckerTests
         dev.Write(new ExoFS.Kernel.Disk.BlockNo(cp1), junk);
         dev.Flush();
         vol = ExoFS.Xn.XnVolume.Load(dev, new ExoFS.Kernel.ExoKernel()).Value;
-        var findings = vol.CheckRoots([new LfsRootChecker()]);
+        var findings = vol.CheckRoots([new LfsRootChecker(), new LfsSegmentRootChecker()]);
         Assert.Contains(findings, f => f.Detail.Contains("lfs root 'lfs'"));
         vol.Dispose();
         Assert.Equal(Errno.EUCLEAN, LfsImage.MountDevice(dev, out _).Error);
