@@ -43,13 +43,20 @@ public sealed class CrashPrefixTests(ITestOutputHelper output)
     }
 
     /// <summary>One random operation; returns true if it was a persistence point (fsync/sync that succeeded).</summary>
-    private static bool Step(IFileSystem fs, Random rng, List<string> log)
+    private static readonly List<string> CleanLog = new();
+
+    private static bool Step(IFileSystem fs, Random rng, List<string> log, bool big)
     {
         var dir = Dir(fs, rng)!.Value;
         string n = Names[rng.Next(Names.Length)], m = Names[rng.Next(Names.Length)];
         var target = fs.Find(dir, n);
-        switch (rng.Next(15))
+        switch (rng.Next(16))
         {
+            case 15:
+                // The background cleaner runs a pass (it flushes, copies, checkpoints and releases).
+                if (fs is LfsFileSystem c) log.Add($"clean {c.Cleaner.CleanOnce()} [{string.Join(",", c.Usage.AllocatedSlots.Select(x => $"{x}:{c.Usage.Live(x)}"))}] head {c.Log.HeadSlot}");
+                if (log.Count > 0 && log[^1].StartsWith("clean", StringComparison.Ordinal)) lock (CleanLog) CleanLog.Add(log[^1]);
+                return false;
             case 13:
             case 14:
                 // Background write-back: the dirty state becomes a write unit in flight, not yet durable.
@@ -59,7 +66,7 @@ public sealed class CrashPrefixTests(ITestOutputHelper output)
             case 0:
             case 1:
             {
-                var data = new byte[rng.Next(1, 3) == 1 ? rng.Next(1, 300) : rng.Next(4000, 70_000)];
+                var data = new byte[rng.Next(1, 3) == 1 ? rng.Next(1, 300) : rng.Next(4000, 70_000) * (big ? 3 : 1)];
                 rng.NextBytes(data);
                 if (target is null) { fs.WriteFile(dir, n, data); log.Add($"create {n} {data.Length}"); }
                 else if (FileMode.IsRegular(target.Value.Mode))
@@ -107,25 +114,28 @@ public sealed class CrashPrefixTests(ITestOutputHelper output)
     }
 
     /// <summary>Runs the campaign; returns the violations found (empty when the guarantee holds).</summary>
-    private static List<string> Campaign(int cases, bool rollForward, out int states)
+    private static List<string> Campaign(int cases, bool rollForward, out int states) => Campaign(cases, rollForward, out states, out _, 4096, 4, 14);
+
+    private static List<string> Campaign(int cases, bool rollForward, out int states, out ulong cleaned, ulong diskBlocks, int minOps, int maxOps)
     {
         var violations = new List<string>();
         states = 0;
+        cleaned = 0;
         for (int seed = 0; seed < cases; seed++)
         {
             var rng = new Random(seed);
-            var disk = new FakeLfsDisk(4096, segBlocks: 64, maxInodes: 1024);
+            var disk = new FakeLfsDisk(diskBlocks, segBlocks: 64, maxInodes: 1024);
             var fs = LfsFileSystem.FormatOn(disk).Value;
             var snaps = new List<string> { Snap(fs) };
             var log = new List<string>();
             int durable = 0;
-            int ops = rng.Next(4, 14);
+            int ops = rng.Next(minOps, maxOps);
             for (int k = 0; k < ops; k++)
             {
                 // Sometimes the crash comes in the middle of this operation's syncs: it then never completed.
-                bool torn = rng.Next(6) == 0;
+                bool torn = rng.Next(maxOps > 14 ? 40 : 6) == 0;
                 if (torn) disk.SyncsHonored = rng.Next(0, 2);
-                bool persisted = Step(fs, rng, log) && !torn;
+                bool persisted = Step(fs, rng, log, big: maxOps > 14) && !torn;
                 snaps.Add(Snap(fs));
                 if (persisted) durable = snaps.Count - 1;
                 for (int c = 0; c < 3; c++)
@@ -146,6 +156,7 @@ public sealed class CrashPrefixTests(ITestOutputHelper output)
                 }
                 if (torn) break; // the file system lost syncs it thinks happened: end this workload here
             }
+            cleaned += fs.Cleaner.SegmentsCleaned;
         }
         return violations;
     }
@@ -164,5 +175,15 @@ public sealed class CrashPrefixTests(ITestOutputHelper output)
         var v = Campaign(80, rollForward: false, out int states);
         output.WriteLine($"roll-forward off: {v.Count} of {states} crash states broke the guarantee");
         Assert.NotEmpty(v);
+    }
+
+    [Fact]
+    public void Crash_states_while_the_cleaner_works_recover_to_a_prefix()
+    {
+        // A disk of 10 segments: the workloads' overwrites soon need the cleaner, and it also runs as an operation.
+        var v = Campaign(40, rollForward: true, out int states, out ulong cleaned, diskBlocks: 10 * 64 + 40, minOps: 20, maxOps: 40);
+        output.WriteLine($"40 workloads on a 10-segment disk, {states} crash states, {cleaned} segments cleaned");
+        Assert.True(cleaned > 0, "the cleaner never ran: " + string.Join(" | ", CleanLog.TakeLast(5)));
+        Assert.True(v.Count == 0, $"{v.Count} of {states} crash states broke the guarantee; first:\n{v.FirstOrDefault()}");
     }
 }
