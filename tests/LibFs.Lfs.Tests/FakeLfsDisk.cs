@@ -166,5 +166,8 @@ internal sealed class FakeLfsDisk : ILfsDisk
         b[offset] ^= 0xFF;
     }
 
+    /// <summary>Blocks that hold durable data (for damage tests).</summary>
+    public IReadOnlyList<ulong> DurableBlocks => _durable.Keys.OrderBy(b => b).ToList();
+
     public ulong CheckpointStart(int region) => region == 0 ? _cp0 : _cp1;
 }

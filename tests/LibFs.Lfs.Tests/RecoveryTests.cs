@@ -174,4 +174,33 @@ public sealed class RecoveryTests
         if (mutant) Assert.NotEmpty(broken);
         else Assert.True(broken.Count == 0, string.Join("\n", broken));
     }
+
+    [Fact]
+    public void A_damaged_image_is_refused_or_mounts_but_never_throws()
+    {
+        var disk = new FakeLfsDisk(4096);
+        var fs = Format(disk);
+        var d = fs.MakeDir(Root, "d");
+        for (int i = 0; i < 30; i++) fs.WriteFile(d.Ino, $"f{i}", new byte[(i % 5) * 5000 + 1]);
+        fs.Symlink(Root, "s", "d/f1", Caller.Root).Ok();
+        fs.Sync().Ok();
+        fs.WriteFile(Root, "late", "after the checkpoint");
+        var f = fs.Get(Root, "late");
+        Fsync(fs, f.Ino);
+        var blocks = disk.DurableBlocks;
+        var rng = new Random(42);
+        int refused = 0, mounted = 0;
+        for (int round = 0; round < 150; round++)
+        {
+            var damaged = disk.Crash(_ => true);
+            for (int k = 0; k < 1 + round % 3; k++) damaged.Corrupt(blocks[rng.Next(blocks.Count)], rng.Next(4096));
+            var r = LfsFileSystem.MountOn(damaged);
+            if (!r.Ok) { refused++; continue; }
+            mounted++;
+            // Whatever mounted must also survive being read and checked (errors are results, not exceptions).
+            r.Value.ListDir(Root);
+            LfsFsck.Check(r.Value);
+        }
+        Assert.Equal(150, refused + mounted);
+    }
 }
