@@ -327,7 +327,8 @@ public sealed partial class XnVolume
     {
         var a = Authorize(s, block, Rights.Read, out var e);
         if (!a.Ok) return XnResult<ReadOnlyMemory<byte>>.Fail(a.Error, a.Detail);
-        var p = EnsurePage(e);
+        var p = PrepareSegmentAccess(e);
+        if (p.Ok) p = EnsurePage(e);
         if (!p.Ok) return XnResult<ReadOnlyMemory<byte>>.Fail(p.Error, p.Detail);
         // Secure binding through the kernel: a read-only capability for this frame, delegated to the
         // reader, then mapped. Every reader of the block sees the same frame.

@@ -431,4 +431,25 @@ public class SegmentTests
         Assert.Equal(3 + 8, f.Dev.Stats.Snapshot().Reads - before);
         vol.Dispose();
     }
+
+    [Fact]
+    public void A_child_freed_from_a_block_before_it_is_redirected_returns_with_the_old_block()
+    {
+        using var f = new XnFixture();
+        ulong ind = f.FreeBlock();
+        Ok(f.A.Alloc(f.RootA.Block, 0, Set(Slot(0, 12), ind), f.Indirect, One(ind)));
+        ulong d = f.FreeBlock();
+        Ok(f.A.Alloc(new BlockNo(ind), 0, Set(0, d), XnTypes.Data, One(d)));
+        Ok(f.A.Sync());
+        ulong free = f.Vol.FreeBlocks;
+        Ok(f.A.Free(new BlockNo(ind), 0, Clear(0), One(d)));
+        ulong copy = f.FreeBlock();
+        Ok(f.A.Redirect(f.RootA.Block, 0, Set(Slot(0, 12), copy), One(ind), One(copy)));
+        // The old indirect block will never be written again: its freed child waits for it instead.
+        Assert.Equal(XnError.FreeDeferred, f.A.Alloc(f.RootA.Block, 1, Set(Slot(1, 0), d), XnTypes.Data, One(d)).Error);
+        Ok(f.A.Sync());
+        Assert.Equal(free + 1, f.Vol.FreeBlocks);   // d and ind back, copy taken
+        Ok(f.A.Alloc(f.RootA.Block, 1, Set(Slot(1, 0), d), XnTypes.Data, One(d)));
+        Clean(f.Vol);
+    }
 }
