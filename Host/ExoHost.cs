@@ -28,11 +28,23 @@ public sealed record HostOptions
 /// <summary>A root to make at mkfs: which libFS, under which name, with which tunables.</summary>
 public sealed record RootRequest(string LibFs, string Name, IReadOnlyDictionary<string, string>? Options = null)
 {
-    /// <summary>Parses <c>NAME</c>, <c>NAME:ROOT</c> as <c>exofs mkfs --libfs</c> takes it (the root defaults to the libFS's name).</summary>
+    /// <summary>
+    /// Parses what <c>exofs mkfs --libfs</c> takes: <c>NAME</c>, <c>NAME:ROOT</c>, <c>NAME:key=value,...</c> or
+    /// <c>NAME:ROOT,key=value,...</c> (the root defaults to the libFS's name; the libFS checks its keys).
+    /// </summary>
     public static RootRequest Parse(string text)
     {
         int colon = text.IndexOf(':');
-        return colon < 0 ? new RootRequest(text, text) : new RootRequest(text[..colon], text[(colon + 1)..]);
+        if (colon < 0) return new RootRequest(text, text);
+        string libFs = text[..colon], root = libFs;
+        var options = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (string item in text[(colon + 1)..].Split(','))
+        {
+            int eq = item.IndexOf('=');
+            if (eq < 0) root = item;
+            else options[item[..eq]] = item[(eq + 1)..];
+        }
+        return new RootRequest(libFs, root, options.Count == 0 ? null : options);
     }
 }
 

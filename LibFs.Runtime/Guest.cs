@@ -94,6 +94,9 @@ public interface ILibFs
     /// <summary>Tunables a user may set at mkfs (<c>--libfs lfs:segment=1M</c>), key → one-line description.</summary>
     IReadOnlyDictionary<string, string> FormatOptions => new Dictionary<string, string>();
 
+    /// <summary>Mount options this libFS takes itself (<c>-o cleaner=greedy</c>); the rest go to FUSE.</summary>
+    IReadOnlyCollection<string> MountOptionKeys => [];
+
     /// <summary>Makes a new root named <see cref="GuestContext.RootName"/> through the guest's session and returns it mounted.</summary>
     Result<IFileSystem> Format(GuestContext guest, out string? error);
 

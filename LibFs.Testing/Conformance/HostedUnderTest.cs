@@ -23,7 +23,17 @@ public static class HostedUnderTest
     {
         Remount = old => Remount(libFs, old),
         CreateSmall = () => Create(libFs, 8UL << 20),
+        SupportsFallocate = ProbeFallocate(libFs),
     };
+
+    /// <summary>Asks a fresh small instance: does fallocate of one block of a new file answer anything but ENOTSUP?</summary>
+    private static bool ProbeFallocate(ILibFs libFs)
+    {
+        using var fs = Create(libFs, 8UL << 20);
+        var made = fs.Create(InodeNo.Root, "probe", FileMode.Regular | 0x1A4, OpenFlags.ReadWrite, Caller.Root);
+        if (!made.Ok) return false;
+        return fs.Fallocate(made.Value.Attr.Ino, made.Value.Handle, FallocateMode.Allocate, 0, 4096) != Errno.ENOTSUP;
+    }
 
     private static IFileSystem Create(ILibFs libFs, ulong bytes)
     {

@@ -40,7 +40,7 @@ public sealed class FallocateTests : ConformanceBase
 
     // ---------------------------------------------------------------- mode 0 and KEEP_SIZE
 
-    [Theory, MemberData(nameof(LibFses.All), MemberType = typeof(LibFses))]
+    [Theory, MemberData(nameof(LibFses.WithFallocate), MemberType = typeof(LibFses))]
     public void Mode_0_allocates_the_range_extends_the_file_and_reads_zeros(string libfs) => Run(libfs, fs =>
     {
         var (ino, fh) = Empty(fs);
@@ -52,7 +52,7 @@ public sealed class FallocateTests : ConformanceBase
         fs.Release(ino, fh).Ok();
     });
 
-    [Theory, MemberData(nameof(LibFses.All), MemberType = typeof(LibFses))]
+    [Theory, MemberData(nameof(LibFses.WithFallocate), MemberType = typeof(LibFses))]
     public void Mode_0_inside_a_sparse_file_fills_the_holes_and_keeps_the_data(string libfs) => Run(libfs, fs =>
     {
         var (ino, fh) = Empty(fs);
@@ -68,7 +68,7 @@ public sealed class FallocateTests : ConformanceBase
         fs.Release(ino, fh).Ok();
     });
 
-    [Theory, MemberData(nameof(LibFses.All), MemberType = typeof(LibFses))]
+    [Theory, MemberData(nameof(LibFses.WithFallocate), MemberType = typeof(LibFses))]
     public void Mode_0_changes_ctime_and_changes_mtime_only_when_the_file_grows(string libfs) => Run(libfs, fs =>
     {
         var (ino, fh) = Empty(fs);
@@ -85,7 +85,7 @@ public sealed class FallocateTests : ConformanceBase
         fs.Release(ino, fh).Ok();
     });
 
-    [Theory, MemberData(nameof(LibFses.All), MemberType = typeof(LibFses))]
+    [Theory, MemberData(nameof(LibFses.WithFallocate), MemberType = typeof(LibFses))]
     public void Keep_size_past_the_end_counts_in_st_blocks_but_not_in_the_size(string libfs) => Run(libfs, fs =>
     {
         var (ino, fh) = Empty(fs);
@@ -103,7 +103,7 @@ public sealed class FallocateTests : ConformanceBase
         fs.Release(ino, fh).Ok();
     });
 
-    [Theory, MemberData(nameof(LibFses.All), MemberType = typeof(LibFses))]
+    [Theory, MemberData(nameof(LibFses.WithFallocate), MemberType = typeof(LibFses))]
     public void Keep_size_blocks_past_the_end_go_at_a_truncate_that_does_not_grow(string libfs) => Run(libfs, fs =>
     {
         var (ino, fh) = Empty(fs);
@@ -120,7 +120,7 @@ public sealed class FallocateTests : ConformanceBase
         fs.Release(ino, fh).Ok();
     });
 
-    [Theory, MemberData(nameof(LibFses.WithRemount), MemberType = typeof(LibFses))]
+    [Theory, MemberData(nameof(LibFses.WithRemountAndFallocate), MemberType = typeof(LibFses))]
     public void Keep_size_preallocation_survives_a_remount(string libfs) => RunCase(libfs, c =>
     {
         var (ino, fh) = Empty(c.Fs);
@@ -134,7 +134,7 @@ public sealed class FallocateTests : ConformanceBase
         Assert.Equal("hello", fs.ReadText(f.Ino));
     });
 
-    [Theory, MemberData(nameof(LibFses.WithSmall), MemberType = typeof(LibFses))]
+    [Theory, MemberData(nameof(LibFses.WithSmallAndFallocate), MemberType = typeof(LibFses))]
     public void Preallocating_more_than_the_free_space_is_ENOSPC_and_changes_nothing(string libfs) => RunSmall(libfs, fs =>
     {
         var (ino, fh) = Empty(fs);
@@ -150,7 +150,7 @@ public sealed class FallocateTests : ConformanceBase
 
     // ---------------------------------------------------------------- PUNCH_HOLE
 
-    [Theory, MemberData(nameof(LibFses.All), MemberType = typeof(LibFses))]
+    [Theory, MemberData(nameof(LibFses.WithFallocate), MemberType = typeof(LibFses))]
     public void Punch_hole_frees_whole_blocks_and_zeroes_the_partial_ones(string libfs) => Run(libfs, fs =>
     {
         var (ino, fh, content) = Striped(fs, "f", 10);
@@ -169,7 +169,7 @@ public sealed class FallocateTests : ConformanceBase
         fs.Release(ino, fh).Ok();
     });
 
-    [Theory, MemberData(nameof(LibFses.All), MemberType = typeof(LibFses))]
+    [Theory, MemberData(nameof(LibFses.WithFallocate), MemberType = typeof(LibFses))]
     public void Punch_hole_inside_one_block_zeroes_bytes_and_frees_nothing(string libfs) => Run(libfs, fs =>
     {
         var (ino, fh, content) = Striped(fs, "f", 3);
@@ -180,7 +180,7 @@ public sealed class FallocateTests : ConformanceBase
         fs.Release(ino, fh).Ok();
     });
 
-    [Theory, MemberData(nameof(LibFses.All), MemberType = typeof(LibFses))]
+    [Theory, MemberData(nameof(LibFses.WithFallocate), MemberType = typeof(LibFses))]
     public void Punch_and_zero_ranges_straddling_one_block_boundary_touch_only_their_bytes(string libfs) => Run(libfs, fs =>
     {
         var (ino, fh, content) = Striped(fs, "f", 3);
@@ -193,7 +193,7 @@ public sealed class FallocateTests : ConformanceBase
         fs.Release(ino, fh).Ok();
     });
 
-    [Theory, MemberData(nameof(LibFses.All), MemberType = typeof(LibFses))]
+    [Theory, MemberData(nameof(LibFses.WithFallocate), MemberType = typeof(LibFses))]
     public void Punch_hole_without_keep_size_or_with_zero_range_is_EOPNOTSUPP(string libfs) => Run(libfs, fs =>
     {
         var (ino, fh, content) = Striped(fs, "f", 3);
@@ -204,7 +204,7 @@ public sealed class FallocateTests : ConformanceBase
         fs.Release(ino, fh).Ok();
     });
 
-    [Theory, MemberData(nameof(LibFses.All), MemberType = typeof(LibFses))]
+    [Theory, MemberData(nameof(LibFses.WithFallocate), MemberType = typeof(LibFses))]
     public void Punch_hole_ends_at_the_block_holding_the_last_byte(string libfs) => Run(libfs, fs =>
     {
         var (ino, fh) = Empty(fs);
@@ -224,7 +224,7 @@ public sealed class FallocateTests : ConformanceBase
 
     // ---------------------------------------------------------------- ZERO_RANGE
 
-    [Theory, MemberData(nameof(LibFses.All), MemberType = typeof(LibFses))]
+    [Theory, MemberData(nameof(LibFses.WithFallocate), MemberType = typeof(LibFses))]
     public void Zero_range_zeroes_the_bytes_and_leaves_every_block_allocated(string libfs) => Run(libfs, fs =>
     {
         var (ino, fh) = Empty(fs);
@@ -241,7 +241,7 @@ public sealed class FallocateTests : ConformanceBase
         fs.Release(ino, fh).Ok();
     });
 
-    [Theory, MemberData(nameof(LibFses.All), MemberType = typeof(LibFses))]
+    [Theory, MemberData(nameof(LibFses.WithFallocate), MemberType = typeof(LibFses))]
     public void Zero_range_past_the_end_extends_the_file_unless_keep_size(string libfs) => Run(libfs, fs =>
     {
         var (ino, fh) = Empty(fs);
@@ -256,7 +256,7 @@ public sealed class FallocateTests : ConformanceBase
 
     // ---------------------------------------------------------------- COLLAPSE_RANGE and INSERT_RANGE
 
-    [Theory, MemberData(nameof(LibFses.All), MemberType = typeof(LibFses))]
+    [Theory, MemberData(nameof(LibFses.WithFallocate), MemberType = typeof(LibFses))]
     public void Collapse_range_removes_the_blocks_and_shifts_the_rest_down(string libfs) => Run(libfs, fs =>
     {
         var (ino, fh, content) = Striped(fs, "f", 10);
@@ -268,7 +268,7 @@ public sealed class FallocateTests : ConformanceBase
         fs.Release(ino, fh).Ok();
     });
 
-    [Theory, MemberData(nameof(LibFses.All), MemberType = typeof(LibFses))]
+    [Theory, MemberData(nameof(LibFses.WithFallocate), MemberType = typeof(LibFses))]
     public void Collapse_range_moves_holes_with_the_data(string libfs) => Run(libfs, fs =>
     {
         var (ino, fh) = Empty(fs);
@@ -282,7 +282,7 @@ public sealed class FallocateTests : ConformanceBase
         fs.Release(ino, fh).Ok();
     });
 
-    [Theory, MemberData(nameof(LibFses.All), MemberType = typeof(LibFses))]
+    [Theory, MemberData(nameof(LibFses.WithFallocate), MemberType = typeof(LibFses))]
     public void Collapse_range_unaligned_or_reaching_the_end_is_EINVAL_and_changes_nothing(string libfs) => Run(libfs, fs =>
     {
         var (ino, fh, content) = Striped(fs, "f", 4);
@@ -296,7 +296,7 @@ public sealed class FallocateTests : ConformanceBase
         fs.Release(ino, fh).Ok();
     });
 
-    [Theory, MemberData(nameof(LibFses.All), MemberType = typeof(LibFses))]
+    [Theory, MemberData(nameof(LibFses.WithFallocate), MemberType = typeof(LibFses))]
     public void Insert_range_shifts_the_file_up_and_leaves_a_hole(string libfs) => Run(libfs, fs =>
     {
         var (ino, fh, content) = Striped(fs, "f", 5);
@@ -312,7 +312,7 @@ public sealed class FallocateTests : ConformanceBase
         fs.Release(ino, fh).Ok();
     });
 
-    [Theory, MemberData(nameof(LibFses.All), MemberType = typeof(LibFses))]
+    [Theory, MemberData(nameof(LibFses.WithFallocate), MemberType = typeof(LibFses))]
     public void Insert_range_unaligned_or_at_the_end_is_EINVAL_and_changes_nothing(string libfs) => Run(libfs, fs =>
     {
         var (ino, fh, content) = Striped(fs, "f", 3);
@@ -327,7 +327,7 @@ public sealed class FallocateTests : ConformanceBase
         fs.Release(ino, fh).Ok();
     });
 
-    [Theory, MemberData(nameof(LibFses.All), MemberType = typeof(LibFses))]
+    [Theory, MemberData(nameof(LibFses.WithFallocate), MemberType = typeof(LibFses))]
     public void Collapse_and_insert_across_indirect_blocks_keep_every_byte(string libfs) => Run(libfs, fs =>
     {
         var (ino, fh) = Empty(fs);
@@ -356,7 +356,7 @@ public sealed class FallocateTests : ConformanceBase
 
     // ---------------------------------------------------------------- the checks every mode shares
 
-    [Theory, MemberData(nameof(LibFses.All), MemberType = typeof(LibFses))]
+    [Theory, MemberData(nameof(LibFses.WithFallocate), MemberType = typeof(LibFses))]
     public void Bad_requests_get_the_errno_Linux_gives_and_change_nothing(string libfs) => Run(libfs, fs =>
     {
         var (ino, fh, content) = Striped(fs, "f", 2);
@@ -379,7 +379,7 @@ public sealed class FallocateTests : ConformanceBase
 
     // ---------------------------------------------------------------- SEEK_DATA and SEEK_HOLE
 
-    [Theory, MemberData(nameof(LibFses.All), MemberType = typeof(LibFses))]
+    [Theory, MemberData(nameof(LibFses.WithFallocate), MemberType = typeof(LibFses))]
     public void Seek_data_and_hole_find_the_extents_of_a_sparse_file(string libfs) => Run(libfs, fs =>
     {
         var (ino, fh) = Empty(fs);
@@ -399,7 +399,7 @@ public sealed class FallocateTests : ConformanceBase
         fs.Release(ino, fh).Ok();
     });
 
-    [Theory, MemberData(nameof(LibFses.All), MemberType = typeof(LibFses))]
+    [Theory, MemberData(nameof(LibFses.WithFallocate), MemberType = typeof(LibFses))]
     public void Seek_hole_in_a_dense_file_is_its_end_and_an_empty_file_has_neither(string libfs) => Run(libfs, fs =>
     {
         var (ino, fh, _) = Striped(fs, "f", 3);
@@ -413,7 +413,7 @@ public sealed class FallocateTests : ConformanceBase
         fs.Release(ino, fh).Ok();
     });
 
-    [Theory, MemberData(nameof(LibFses.All), MemberType = typeof(LibFses))]
+    [Theory, MemberData(nameof(LibFses.WithFallocate), MemberType = typeof(LibFses))]
     public void Seek_data_skips_a_hole_of_gigabytes(string libfs) => Run(libfs, fs =>
     {
         var (ino, fh) = Empty(fs);
