@@ -35,6 +35,18 @@ public sealed class XnSession
     internal bool Holds(int root, Rights needed) => _held.TryGetValue(root, out var r) && (r & needed) == needed;
     internal bool Bind(ulong block) => _bound.Add(block);
     internal bool Unbind(ulong block) => _bound.Remove(block);
+    internal bool IsBound(ulong block) => _bound.Contains(block);
+    internal int BoundCount => _bound.Count;
+
+    /// <summary>
+    /// Releases every page this session has bound (the host calls it when it ends the guest's environment:
+    /// a dead session's views must not pin XN's cache forever).
+    /// </summary>
+    internal void UnbindAll()
+    {
+        lock (_vol.Gate)
+            foreach (ulong b in _bound.ToList()) _vol.UnbindLocked(this, new BlockNo(b));
+    }
 
     // ------------------------------------------------------------------ types and roots
 
@@ -263,6 +275,9 @@ public sealed class XnSession
     private XnResult Enter()
     {
         if (_vol.IsClosed) return XnResult.Fail(XnError.Io, "the volume is closed");
+        // The host ends a guest by destroying its environment: from then on the session acts for no one,
+        // though the guest may still hold the object (and the roots it had bound).
+        if (!Environment.IsAlive) return XnResult.Fail(XnError.BadCapability, $"environment {Environment} has ended: its session no longer acts for it");
         if (_vol.InCall) return XnResult.Fail(XnError.Io, "XN re-entered from inside an XN call (e.g. a revocation upcall)");
         _vol.InCall = true;
         return XnResult.Success;

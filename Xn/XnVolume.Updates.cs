@@ -327,6 +327,9 @@ public sealed partial class XnVolume
     {
         var a = Authorize(s, block, Rights.Read, out var e);
         if (!a.Ok) return XnResult<ReadOnlyMemory<byte>>.Fail(a.Error, a.Detail);
+        // A bound page is never evicted: one session may pin only so many (XnOptions.SessionViews).
+        if (!s.IsBound(block.Value) && s.BoundCount >= _options.SessionViews)
+            return XnResult<ReadOnlyMemory<byte>>.Fail(XnError.NoSpace, $"this session has {s.BoundCount} pages bound, the most one session may pin; unbind some first");
         var p = PrepareSegmentAccess(e);
         if (p.Ok) p = EnsurePage(e);
         if (!p.Ok) return XnResult<ReadOnlyMemory<byte>>.Fail(p.Error, p.Detail);
