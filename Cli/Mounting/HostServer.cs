@@ -88,22 +88,27 @@ internal sealed class HostServer : IDisposable
                 error = $"{_image}: image is in use: root '{root}' is already mounted on {busy.Mount.MountPoint} (exofs pid {Environment.ProcessId})";
                 return null;
             }
-            var guest = _host.Attach(root, out string? why, readOnly: request.ReadOnly, options: libFsOptions);
-            if (!guest.Ok) { error = $"{_image}: {why}"; return null; }
-            // After an unclean shutdown the recovery has just run; what it could not repair is named, and a
-            // read-write mount refused, rather than served as if it were good.
+            // After an unclean shutdown, the first read-write mount recovers every root (each libFS's recovery runs
+            // as it is attached and detached), then checks the image: what recovery could not repair is named and
+            // the mount refused, rather than served as if it were good.
             if (!_host.WasClean && !request.ReadOnly && !_checkedAfterRecovery)
             {
+                if (_host.RunRootRecovery(out string? failed) != LibFs.Errno.OK)
+                {
+                    error = $"{_image}: recovery failed: {failed}";
+                    return null;
+                }
                 var left = _host.Check(FsckCommand.DiscoverCheckers()).Findings;
                 if (left.Count > 0)
                 {
-                    guest.Value.Dispose();
                     error = $"{_image}: damage remains after recovery ({left.Count} problem(s), first: {left[0]}); " +
                             "run 'exofs fsck --repair', or mount with -o ro";
                     return null;
                 }
                 _checkedAfterRecovery = true;
             }
+            var guest = _host.Attach(root, out string? why, readOnly: request.ReadOnly, options: libFsOptions);
+            if (!guest.Ok) { error = $"{_image}: {why}"; return null; }
             FuseMount mount;
             try { mount = FuseMount.Start(guest.Value.FileSystem, request.MountPoint, options); }
             catch (MountException e)
