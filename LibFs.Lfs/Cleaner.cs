@@ -107,6 +107,14 @@ public sealed class Cleaner
     public ulong SegmentsCleaned { get; private set; }
     public ulong BlocksRead { get; private set; }
     public ulong BlocksMoved { get; private set; }
+    private readonly List<double> _cleaned = new();
+
+    /// <summary>The utilization of each segment cleaned since mount, in cleaning order (the LFS paper's distribution).</summary>
+    public IReadOnlyList<double> CleanedUtilizations { get { lock (_cleaned) return _cleaned.ToList(); } }
+
+    /// <summary>New blocks the log has written for the workload (not the cleaner's copies): write cost's denominator.</summary>
+    public ulong NewBlocks => _fs.Log.NewBlocks;
+
     /// <summary>Sum of the utilization of every segment cleaned (for the mean).</summary>
     public double UtilizationSum { get; private set; }
 
@@ -232,6 +240,7 @@ public sealed class Cleaner
         {
             SegmentsCleaned++;
             UtilizationSum += v.Utilization;
+            lock (_cleaned) _cleaned.Add(v.Utilization);
         }
         return true;
     }

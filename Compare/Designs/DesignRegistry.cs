@@ -13,6 +13,7 @@ public static class DesignRegistry
     public static IReadOnlyList<IDesign> All { get; } =
     [
         FfsDesign.Instance,
+        LfsDesign.Instance,
     ];
 
     /// <summary>The design named <paramref name="name"/> among <paramref name="designs"/> (default: <see cref="All"/>), or null.</summary>

@@ -28,7 +28,7 @@ public sealed class RefusalTests
     }
 
     [Theory]
-    [InlineData("lfs", "unknown libFS 'lfs'")]
+    [InlineData("zfs", "unknown libFS 'zfs'")]
     [InlineData("ffs:groups=off", "libFS 'ffs' has no tunables")]
     [InlineData("lfs-like:cleaner=random", "does not accept 'random'")]
     [InlineData("lfs-like:policy=greedy", "has no tunable 'policy'")]
@@ -53,7 +53,7 @@ public sealed class RefusalTests
     }
 
     [Theory]
-    [InlineData("--libfs", "lfs")]
+    [InlineData("--libfs", "zfs")]
     [InlineData("--libfs", "ffs:alloc=off")]
     [InlineData("--disk", "tape")]
     [InlineData("--workload", "bonnie")]
