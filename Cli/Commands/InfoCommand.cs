@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Text;
 using System.Text.Json;
 using ExoFS.Cli.Mounting;
@@ -9,20 +10,17 @@ namespace ExoFS.Cli.Commands;
 public sealed class InfoCommand : ICommand
 {
     public string Name => "info";
-    public string Usage => "info IMAGE [--json]            geometry, roots, types and usage of an image";
-
-    public int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    public Command Build()
     {
-        bool json = false;
-        string? path = null;
-        foreach (var a in args)
-        {
-            if (a == "--json") json = true;
-            else if (a.StartsWith('-')) return Fail(stderr, $"unknown option '{a}' (usage: exofs info IMAGE [--json])", 2);
-            else if (path is null) path = a;
-            else return Fail(stderr, $"unexpected argument '{a}'", 2);
-        }
-        if (path is null) return Fail(stderr, "missing IMAGE (usage: exofs info IMAGE [--json])", 2);
+        var image = Cli.Argument<string>("IMAGE", "An ExoFS image file (a mounted one is asked of its daemon)");
+        var json = Cli.Option<bool>("--json", "Print JSON instead of text");
+        var command = new Command(Name, "Geometry, roots, types and usage of an image (read-only)") { image, json };
+        command.SetAction(r => Run(r.GetValue(image)!, r.GetValue(json), Cli.Out(r), Cli.Err(r)));
+        return command;
+    }
+
+    private static int Run(string path, bool json, TextWriter stdout, TextWriter stderr)
+    {
         var opened = XnImage.Open(path, new HostOptions { ReadOnly = true }, out var error, out _);
         if (opened is null)
         {
