@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Spectre.Console;
 using System.Globalization;
 using ExoFS.LibFs.Testing.Crash;
 
@@ -68,24 +69,37 @@ public sealed class CrashtestCommand : ICommand
         stdout.WriteLine($"crashtest {target.Name}: {what}; up to {states} crash states per point");
         stdout.WriteLine($"guarantees: {target.Guarantees}");
 
-        bool terminal = ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected;
-        bool progressShown = false;
+        // On a terminal a progress bar (failures print above it); otherwise a line every tenth of the way.
         int lastPlain = 0;
-        void Progress(CrashCampaignProgress p)
+        CrashCampaignReport report;
+        if (Cli.IsTerminal(stdout))
         {
-            string line = string.Create(CultureInfo.InvariantCulture,
-                $"[{p.Done}/{p.Total}] {p.Failed} failed, {p.StatesChecked} crash states, {p.Elapsed.TotalSeconds:F1} s");
-            if (terminal) { stdout.Write("\r" + line + "   "); progressShown = true; }
-            else if (p.Done == p.Total || p.Done - lastPlain >= Math.Max(1, p.Total / 10)) { stdout.WriteLine(line); lastPlain = p.Done; }
+            report = null!;
+            Spectre.Console.AnsiConsole.Progress().AutoClear(true)
+                .Columns(new Spectre.Console.TaskDescriptionColumn(), new Spectre.Console.ProgressBarColumn(), new Spectre.Console.PercentageColumn(),
+                    new Spectre.Console.ElapsedTimeColumn())
+                .Start(ctx =>
+                {
+                    var task = ctx.AddTask(target.Name, maxValue: Math.Max(1, total));
+                    report = CrashCampaign.Run(target, options, p =>
+                    {
+                        task.Value = p.Done;
+                        task.Description = string.Create(CultureInfo.InvariantCulture, $"{target.Name}: {p.Failed} failed, {p.StatesChecked} crash states");
+                    }, f => stdout.WriteLine(f.ToString()));
+                });
         }
-        void Failure(CrashCampaignFailure f)
+        else
         {
-            if (progressShown) { stdout.WriteLine(); progressShown = false; }
-            stdout.WriteLine(f.ToString());
+            report = CrashCampaign.Run(target, options, p =>
+            {
+                if (p.Done == p.Total || p.Done - lastPlain >= Math.Max(1, p.Total / 10))
+                {
+                    stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"[{p.Done}/{p.Total}] {p.Failed} failed, {p.StatesChecked} crash states, {p.Elapsed.TotalSeconds:F1} s"));
+                    lastPlain = p.Done;
+                }
+            }, f => stdout.WriteLine(f.ToString()));
         }
-
-        var report = CrashCampaign.Run(target, options, Progress, Failure);
-        if (progressShown) stdout.WriteLine();
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"checked {report.StatesChecked} crash states at {report.CrashPoints} crash points in {report.Elapsed.TotalSeconds:F1} s ({report.StatesPerSecond:F0} states/s)"));
         foreach (var f in report.Failures) stdout.WriteLine($"replay: {f.Replay}");
