@@ -79,7 +79,8 @@ public static class Program
     public static int Dispatch(string[] args, TextWriter stdout, TextWriter stderr)
     {
         var root = BuildRoot();
-        var parsed = root.Parse(args);
+        // No response files: an argument starting with '@' is a path like any other.
+        var parsed = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
         var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
         if (parsed.Errors.Count > 0 && parsed.Action is not System.CommandLine.Help.HelpAction)
         {
