@@ -79,6 +79,8 @@ public static class Program
     public static int Dispatch(string[] args, TextWriter stdout, TextWriter stderr)
     {
         var root = BuildRoot();
+        // "exofs help [VERB]" as git and many tools take it: the same as "exofs [VERB] --help".
+        if (args.Length is 1 or 2 && args[0] == "help") args = [.. args[1..], "--help"];
         // No response files: an argument starting with '@' is a path like any other.
         var parsed = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
         var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
