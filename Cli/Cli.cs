@@ -70,6 +70,8 @@ public static class Cli
             what = "missing a command";
         else if (r.Errors[0].SymbolResult is OptionResult { Tokens.Count: 0 } missingValue)
             what = $"{missingValue.Option.Name} needs a value";
+        else if (System.Text.RegularExpressions.Regex.Match(r.Errors[0].Message, @"^Cannot parse argument '(.*)' for (?:option|argument) '(.*)' as expected type '(.*)'") is { Success: true } m)
+            what = $"{m.Groups[2].Value}: '{m.Groups[1].Value}' is not " + (m.Groups[3].Value.Contains("Int", StringComparison.Ordinal) ? "an integer" : "a number");
         else what = r.Errors[0].Message.TrimEnd('.').Replace('\n', ' ');
         return $"{prefix}: {what} {usage}";
     }
