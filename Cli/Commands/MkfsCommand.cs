@@ -100,8 +100,11 @@ public sealed class MkfsCommand : ICommand
         }
         using (host.Value)
         {
-            if (Identify(host.Value, label, uuid, out string? why) is var e && e != LibFs.Errno.OK)
+            if (Identify(host.Value, label, uuid, required: label is not null || uuidText is not null, stdout, out string? why) is var e && e != LibFs.Errno.OK)
+            {
+                try { File.Delete(image); } catch (Exception x) when (x is IOException or UnauthorizedAccessException) { }
                 return Fail(stderr, $"cannot store the label and UUID in '{image}': {why}");
+            }
             var synced = host.Value.Sync();
             if (synced != LibFs.Errno.OK) return Fail(stderr, $"writing '{image}' failed: {synced}");
             foreach (var r in host.Value.Roots())
@@ -147,8 +150,12 @@ public sealed class MkfsCommand : ICommand
         return new RootRequest(libfs, name ?? libfs, options.Count > 0 ? options : null);
     }
 
-    /// <summary>Stores the label (if any) and UUID on every root's directory through its libFS, as extended attributes.</summary>
-    private static LibFs.Errno Identify(ExoHost host, string? label, Guid uuid, out string? error)
+    /// <summary>
+    /// Stores the label (if any) and UUID on every root's directory through its libFS, as extended attributes. A
+    /// libFS without extended attributes (ENOTSUP) is a failure only when the user asked for a label or UUID
+    /// (<paramref name="required"/>); otherwise that root just keeps none, and says so.
+    /// </summary>
+    private static LibFs.Errno Identify(ExoHost host, string? label, Guid uuid, bool required, TextWriter stdout, out string? error)
     {
         error = null;
         foreach (var r in host.Roots())
@@ -160,6 +167,11 @@ public sealed class MkfsCommand : ICommand
                 var fs = guest.Value.FileSystem;
                 var e = fs.SetXattr(LibFs.InodeNo.Root, UuidXattr, System.Text.Encoding.UTF8.GetBytes(uuid.ToString()), default);
                 if (e == LibFs.Errno.OK && label is not null) e = fs.SetXattr(LibFs.InodeNo.Root, LabelXattr, System.Text.Encoding.UTF8.GetBytes(label), default);
+                if (e is LibFs.Errno.ENOTSUP or LibFs.Errno.ENOSYS && !required)
+                {
+                    stdout.WriteLine($"root '{r.Name}' keeps no UUID ({r.LibFs} has no extended attributes)");
+                    continue;
+                }
                 if (e != LibFs.Errno.OK) { error = $"root '{r.Name}': {e}"; return e; }
             }
         }
