@@ -28,11 +28,23 @@ public sealed record HostOptions
 /// <summary>A root to make at mkfs: which libFS, under which name, with which tunables.</summary>
 public sealed record RootRequest(string LibFs, string Name, IReadOnlyDictionary<string, string>? Options = null)
 {
-    /// <summary>Parses <c>NAME</c>, <c>NAME:ROOT</c> as <c>exofs mkfs --libfs</c> takes it (the root defaults to the libFS's name).</summary>
+    /// <summary>
+    /// Parses what <c>exofs mkfs --libfs</c> takes: <c>NAME</c>, <c>NAME:ROOT</c>, <c>NAME:key=value,...</c> or
+    /// <c>NAME:ROOT,key=value,...</c> (the root defaults to the libFS's name; the libFS checks its keys).
+    /// </summary>
     public static RootRequest Parse(string text)
     {
         int colon = text.IndexOf(':');
-        return colon < 0 ? new RootRequest(text, text) : new RootRequest(text[..colon], text[(colon + 1)..]);
+        if (colon < 0) return new RootRequest(text, text);
+        string libFs = text[..colon], root = libFs;
+        var options = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (string item in text[(colon + 1)..].Split(','))
+        {
+            int eq = item.IndexOf('=');
+            if (eq < 0) root = item;
+            else options[item[..eq]] = item[(eq + 1)..];
+        }
+        return new RootRequest(libFs, root, options.Count == 0 ? null : options);
     }
 }
 
@@ -94,6 +106,8 @@ public sealed partial class ExoHost : IDisposable
 
     /// <summary>The device, for test harnesses that reboot a host on it (internal: a guest never sees it).</summary>
     internal IBlockDevice Device => _device;
+    /// <summary>The XN volume, for test harnesses that look at XN's state (internal: a guest never sees it).</summary>
+    internal XnVolume Volume => _volume;
 
     /// <summary>Whether the image was cleanly shut down before this host loaded it.</summary>
     public bool WasClean { get; }
@@ -316,7 +330,8 @@ public sealed partial class ExoHost : IDisposable
             var wallet = new CapabilityWallet();
             wallet.Put(rootName, cap.Value);
             Guest? guest = null;
-            var context = GuestContext.Create(_volume.Attach(env, mayInstallRoots: false), wallet, rootName, _volume.BlockCount, readOnly, options,
+            var session = _volume.Attach(env, mayInstallRoots: false);
+            var context = GuestContext.Create(session, wallet, rootName, _volume.BlockCount, readOnly, options,
                 closed: () => guest?.Closed());
             var fs = libFs.Mount(context, out error);
             if (!fs.Ok)
@@ -327,7 +342,7 @@ public sealed partial class ExoHost : IDisposable
             }
             if (fs.Value is IReportsRecovery r)
                 _recovery.AddRange(r.RecoveryActions.Select(a => $"{libFs.Name} root '{rootName}': {a}"));
-            guest = new Guest(this, env, libFs, rootName, readOnly, fs.Value, solo);
+            guest = new Guest(this, env, session, libFs, rootName, readOnly, fs.Value, solo);
             _guests.Add(guest);
             error = null;
             return guest;
@@ -346,7 +361,10 @@ public sealed partial class ExoHost : IDisposable
         lock (_gate)
         {
             _guests.Remove(guest);
+            // The environment ends, so its capabilities stop binding and its session refuses every call;
+            // the pages its session had bound are released (a dead guest must not pin XN's cache).
             _kernel.DestroyEnvironment(guest.Environment);
+            guest.Session.UnbindAll();
         }
         if (guest.Solo) Dispose();
     }
@@ -475,11 +493,20 @@ public sealed partial class ExoHost : IDisposable
         }
     }
 
+    /// <summary>
+    /// The checkers to run. A checker is handed a session on every root of its <see cref="IXnRootChecker.RootType"/>
+    /// (full rights for a repair), so a root type that a registered libFS serves is checked by that libFS's
+    /// checker alone: a checker anyone registered in <see cref="XnRootCheckers"/>, or another libFS provides, for
+    /// that type would otherwise read — or repair — roots that are not its libFS's. Other types take any checker.
+    /// </summary>
     private static List<IXnRootChecker> Checkers(IEnumerable<IXnRootChecker>? extra)
     {
-        var list = LibFsCatalog.All.Select(l => l.Checker).ToList();
-        list.AddRange(XnRootCheckers.All.Where(c => list.All(k => k.GetType() != c.GetType())));
-        if (extra is not null) list.AddRange(extra.Where(c => list.All(k => k.GetType() != c.GetType())));
+        var list = new List<IXnRootChecker>();
+        foreach (var c in LibFsCatalog.All.Select(l => l.Checker).Concat(XnRootCheckers.All).Concat(extra ?? []))
+        {
+            if (LibFsCatalog.ForRootType(c.RootType) is { } owner && owner.Checker.GetType() != c.GetType()) continue;
+            if (list.All(k => k.GetType() != c.GetType())) list.Add(c);
+        }
         return list;
     }
 
@@ -516,8 +543,9 @@ public sealed class Guest : IDisposable
     private readonly ExoHost _host;
     private int _disposed;
 
-    internal Guest(ExoHost host, ExoEnvironment environment, ILibFs libFs, string rootName, bool readOnly, IFileSystem fs, bool solo)
+    internal Guest(ExoHost host, ExoEnvironment environment, XnSession session, ILibFs libFs, string rootName, bool readOnly, IFileSystem fs, bool solo)
     {
+        Session = session;
         Solo = solo;
         _host = host;
         Environment = environment;
@@ -528,6 +556,8 @@ public sealed class Guest : IDisposable
     }
 
     internal ExoEnvironment Environment { get; }
+    /// <summary>The session the guest was given.</summary>
+    internal XnSession Session { get; }
     /// <summary>The host exists for this guest alone and closes with it.</summary>
     internal bool Solo { get; }
     /// <summary>The libFS serving this root.</summary>

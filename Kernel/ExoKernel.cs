@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using ExoFS.Kernel.Capabilities;
 using ExoFS.Kernel.Memory;
+using ExoFS.Kernel.Scheduling;
 
 namespace ExoFS.Kernel;
 
@@ -15,6 +16,12 @@ public sealed record KernelOptions
     /// (allocation under pressure) before the abort protocol takes frames by force.
     /// </summary>
     public long PressureReclaimTicks { get; init; } = 1_000;
+
+    /// <summary>Slices in the scheduler's time-slice vector.</summary>
+    public int TimeSlices { get; init; } = 64;
+
+    /// <summary>Seed of the scheduler's donation choices (see <see cref="ExoScheduler"/>).</summary>
+    public ulong SchedulerSeed { get; init; }
 }
 
 /// <summary>
@@ -35,11 +42,16 @@ public sealed class ExoKernel
         if (Options.PageFrames is < 0 or > MaxPageFrames)
             throw new ArgumentOutOfRangeException(nameof(options), $"PageFrames must be between 0 and {MaxPageFrames}");
         if (Options.PressureReclaimTicks < 0) throw new ArgumentOutOfRangeException(nameof(options), "PressureReclaimTicks must be >= 0");
+        if (Options.TimeSlices < 1) throw new ArgumentOutOfRangeException(nameof(options), "TimeSlices must be >= 1");
         Memory = new PhysicalMemory(this, Options.PageFrames);
+        Scheduler = new ExoScheduler(this, Options.TimeSlices, Options.SchedulerSeed);
     }
 
     /// <summary>Physical memory: the page-frame pool, quotas, sharing, revocation.</summary>
     public PhysicalMemory Memory { get; }
+
+    /// <summary>The CPU: the time-slice vector, wakeup predicates and the simulated clock.</summary>
+    public ExoScheduler Scheduler { get; }
 
     /// <summary>Largest pool the simulation supports: the frames live in one array (2 GiB).</summary>
     public const int MaxPageFrames = int.MaxValue / PageFrame.Size;
@@ -69,7 +81,8 @@ public sealed class ExoKernel
     internal ExoEnvironment? FindEnvironment(EnvId id) => _environments.TryGetValue(id, out var e) ? e : null;
 
     /// <summary>
-    /// Ends an environment: its capabilities stop binding and its frames return to the pool. Idempotent.
+    /// Ends an environment: its capabilities stop binding, its frames return to the pool and its time slices
+    /// are freed. Idempotent.
     /// </summary>
     internal void DestroyEnvironment(ExoEnvironment env)
     {
@@ -78,6 +91,7 @@ public sealed class ExoKernel
         env.MarkDead();
         _environments.TryRemove(env.Id, out _);
         Memory.ReleaseAll(env.Id);
+        Scheduler.Forget(env.Id);
     }
 
     // ---- capabilities ----

@@ -129,8 +129,15 @@ internal sealed class BlockMap
     }
 
     /// <summary>Frees every block of the file from file block <paramref name="keep"/> on, and indirect blocks left empty.</summary>
-    public Errno Truncate(ulong ino, DiskInode inode, ulong keep)
+    public Errno Truncate(ulong ino, DiskInode inode, ulong keep) => FreeRange(ino, inode, keep, MaxFileBlocks);
+
+    /// <summary>
+    /// Frees the file's data blocks in [<paramref name="from"/>, <paramref name="to"/>) and every indirect
+    /// block that owns nothing afterwards (a punched hole, a truncate, the vacated part of a shift).
+    /// </summary>
+    public Errno FreeRange(ulong ino, DiskInode inode, ulong from, ulong to)
     {
+        if (from >= to) return Errno.OK;
         var (inodeBlock, inodeOffset, partition) = _alloc.Locate(ino);
         ulong[] first = { 0, SingleStart, DoubleStart, TripleStart };
         for (int slot = 0; slot < DiskInode.XattrSlot; slot++)
@@ -140,7 +147,7 @@ internal sealed class BlockMap
             int level = slot < FfsLayout.DirectPointers ? 0 : slot - FfsLayout.DirectPointers + 1;
             ulong start = level == 0 ? (ulong)slot : first[level];
             var (err, freed) = FreeSubtree(inodeBlock, partition, inodeOffset + DiskInode.PointerFieldOffset(slot),
-                p, level, start, keep, inode);
+                p, level, start, from, to, inode);
             if (err != Errno.OK) return err;
             if (freed) inode.Ptr[slot] = 0;
         }
@@ -152,9 +159,9 @@ internal sealed class BlockMap
     // Children first, then the pointer to them: XN checks owns() of each parent shrinks by exactly the
     // child, and an indirect block is only dropped once it owns nothing.
     private (Errno, bool) FreeSubtree(BlockNo parent, int partition, int fieldOffset, ulong child, int level,
-        ulong first, ulong keep, DiskInode inode)
+        ulong first, ulong from, ulong to, DiskInode inode)
     {
-        if (first + Span(level) <= keep) return (Errno.OK, false);
+        if (first + Span(level) <= from || first >= to) return (Errno.OK, false);
         bool empty = true;
         if (level > 0)
         {
@@ -167,17 +174,136 @@ internal sealed class BlockMap
                 ulong p = BinaryPrimitives.ReadUInt64LittleEndian(buf.AsSpan(i * 8));
                 if (p == 0) continue;
                 var (e, freed) = FreeSubtree(new BlockNo(child), i / FfsUdfs.PointersPerIndirectPartition, i * 8, p,
-                    level - 1, first + (ulong)i * sub, keep, inode);
+                    level - 1, first + (ulong)i * sub, from, to, inode);
                 if (e != Errno.OK) return (e, false);
                 if (!freed) empty = false;
             }
         }
-        else if (first < keep) empty = false;
+        else if (first < from || first >= to) empty = false;
         if (!empty) return (Errno.OK, false);
         var fe = _disk.Free(parent, partition, new[] { FieldEdit.U64(fieldOffset, 0) }, new BlockNo(child));
         if (fe != Errno.OK) return (fe, false);
-        inode.Blocks--;
+        // Saturating: after a crash the on-disk count may trail the pointers (they live in other blocks);
+        // fsck sets the true count, and a wrapped one would read as 2^64 blocks.
+        if (inode.Blocks > 0) inode.Blocks--;
         return (_alloc.MarkBlock(new BlockNo(child), false), true);
+    }
+
+    /// <summary>Where a pointer lives: the block holding it, its XN partition, its byte offset, and its inode slot (direct pointers only, else -1).</summary>
+    private readonly record struct Site(BlockNo Parent, int Partition, int Field, int Slot);
+
+    /// <summary>
+    /// The site of file block <paramref name="n"/>'s pointer. With <paramref name="create"/> the indirect blocks
+    /// on the way are allocated (near <paramref name="hint"/>) when missing; without, a missing one gives null.
+    /// </summary>
+    private Result<Site?> SiteOf(ulong ino, DiskInode inode, ulong n, bool create, BlockNo hint)
+    {
+        if (n >= MaxFileBlocks) return Errno.EFBIG;
+        var path = Resolve(n);
+        var (inodeBlock, inodeOffset, partition) = _alloc.Locate(ino);
+        int slotField = inodeOffset + DiskInode.PointerFieldOffset(path.Slot);
+        if (path.Depth == 0) return new Site(inodeBlock, partition, slotField, path.Slot);
+        ulong cur = inode.Ptr[path.Slot];
+        if (cur == 0)
+        {
+            if (!create) return (Site?)null;
+            var r = AllocChild(inodeBlock, partition, slotField, KindAt(path.Depth, 0), hint);
+            if (!r.Ok) return r.Error;
+            cur = r.Value;
+            inode.Ptr[path.Slot] = cur;
+            inode.Blocks++;
+        }
+        for (int level = 0; level < path.Depth - 1; level++)
+        {
+            int idx = path.Index(level);
+            ulong next = ReadPointer(cur, idx);
+            if (next == 0)
+            {
+                if (!create) return (Site?)null;
+                var r = AllocChild(new BlockNo(cur), idx / FfsUdfs.PointersPerIndirectPartition, idx * 8,
+                    KindAt(path.Depth, level + 1), new BlockNo(cur + 1));
+                if (!r.Ok) return r.Error;
+                next = r.Value;
+                inode.Blocks++;
+            }
+            cur = next;
+        }
+        int last = path.Index(path.Depth - 1);
+        return new Site(new BlockNo(cur), last / FfsUdfs.PointersPerIndirectPartition, last * 8, -1);
+    }
+
+    /// <summary>
+    /// Moves the data of file block <paramref name="from"/> to the hole at file block <paramref name="to"/>; a
+    /// hole at <paramref name="from"/> moves nothing. Crash-safe either way:
+    /// - both pointers in one block (direct pointers in the inode, or one indirect block): one XN Move, no data
+    ///   copied; the block holding both is written whole, so a crash sees the pointer in one place or the other;
+    /// - in two blocks: a Move there could be caught half-written by a crash, the block then named twice, which
+    ///   fsck cannot settle. So the data is copied to a new block allocated at <paramref name="to"/> first and the
+    ///   old block freed after (XN writes a pointer only after the block it names, and frees a block only once
+    ///   the nullified pointer is durable): a crash leaves the data in one place or both, never a pointer shared.
+    /// </summary>
+    public Errno MoveBlock(ulong ino, DiskInode inode, ulong from, ulong to)
+    {
+        var src = SiteOf(ino, inode, from, create: false, default);
+        if (!src.Ok) return src.Error;
+        if (src.Value is not { } s) return Errno.OK;
+        ulong child = s.Slot >= 0 ? inode.Ptr[s.Slot] : ReadPointer(s.Parent.Value, s.Field / 8);
+        if (child == 0) return Errno.OK;
+        // The destination's indirect blocks are allocated first (near the block that moves in).
+        var dst = SiteOf(ino, inode, to, create: true, new BlockNo(child));
+        if (!dst.Ok) return dst.Error;
+        var d = dst.Value!.Value;
+        var clear = new[] { FieldEdit.U64(s.Field, 0) };
+        if (d.Parent == s.Parent)
+        {
+            var err = _disk.Move(s.Parent, s.Partition, clear, d.Parent, d.Partition, new[] { FieldEdit.U64(d.Field, child) }, new BlockNo(child));
+            if (err != Errno.OK) return err;
+            if (s.Slot >= 0) inode.Ptr[s.Slot] = 0;
+            if (d.Slot >= 0) inode.Ptr[d.Slot] = child;
+            return Errno.OK;
+        }
+        var data = new byte[FfsLayout.BlockSize];
+        var rerr = _disk.Read(new BlockNo(child), 0, data);
+        if (rerr != Errno.OK) return rerr;
+        var fresh = AllocChild(d.Parent, d.Partition, d.Field, BlockKind.Data, new BlockNo(child));
+        if (!fresh.Ok) return fresh.Error;
+        if (d.Slot >= 0) inode.Ptr[d.Slot] = fresh.Value;
+        inode.Blocks++;
+        var werr = _disk.WriteRaw(new BlockNo(fresh.Value), 0, data);
+        if (werr != Errno.OK) return werr;
+        var ferr = _disk.Free(s.Parent, s.Partition, clear, new BlockNo(child));
+        if (ferr != Errno.OK) return ferr;
+        if (s.Slot >= 0) inode.Ptr[s.Slot] = 0;
+        inode.Blocks--;
+        return _alloc.MarkBlock(new BlockNo(child), false);
+    }
+
+    /// <summary>
+    /// The first file block at or after <paramref name="n"/> and before <paramref name="limit"/> that is mapped
+    /// (<paramref name="mapped"/>) or a hole (not), or <paramref name="limit"/> if none. Holes under a missing
+    /// indirect block are skipped whole.
+    /// </summary>
+    public ulong Next(DiskInode inode, ulong n, ulong limit, bool mapped)
+    {
+        limit = Math.Min(limit, MaxFileBlocks);
+        ulong[] first = { 0, SingleStart, DoubleStart, TripleStart };
+        while (n < limit)
+        {
+            var path = Resolve(n);
+            ulong cur = inode.Ptr[path.Slot];
+            ulong start = path.Depth == 0 ? n : first[path.Depth];
+            ulong span = Span(path.Depth);
+            for (int level = 0; level < path.Depth && cur != 0; level++)
+            {
+                span = Span(path.Depth - 1 - level);
+                start += (ulong)path.Index(level) * span;
+                cur = ReadPointer(cur, path.Index(level));
+            }
+            if ((cur != 0) == mapped) return n;
+            // Not what is sought: a mapped block moves on by one; a hole spans its whole missing subtree.
+            n = cur != 0 ? n + 1 : start + span;
+        }
+        return limit;
     }
 
     /// <summary>Allocates the inode's xattr block (zero-filled).</summary>
@@ -201,7 +327,7 @@ internal sealed class BlockMap
         var err = _disk.Free(b, part, new[] { FieldEdit.U64(off + DiskInode.PointerFieldOffset(DiskInode.XattrSlot), 0) }, new BlockNo(x));
         if (err != Errno.OK) return err;
         inode.Ptr[DiskInode.XattrSlot] = 0;
-        inode.Blocks--;
+        if (inode.Blocks > 0) inode.Blocks--;
         return _alloc.MarkBlock(new BlockNo(x), false);
     }
 }

@@ -60,11 +60,16 @@ public sealed partial class FfsFileSystem
         }
     }
 
-    /// <summary>Sets the size of a regular file, freeing blocks past the end and zeroing the tail of the last block. Lock held.</summary>
+    /// <summary>
+    /// Sets the size of a regular file, freeing blocks past the end and zeroing the tail of the last block. Blocks
+    /// preallocated past the end (fallocate KEEP_SIZE) go too unless the file grows, as ext4 does. Lock held.
+    /// </summary>
     private Errno Truncate(ulong ino, DiskInode i, ulong size)
     {
-        if (size < i.Size)
+        bool pastEof = (i.Flags & DiskInode.FlagBlocksPastEof) != 0;
+        if (size < i.Size || (pastEof && size == i.Size))
         {
+            i.Flags &= ~DiskInode.FlagBlocksPastEof;
             ulong keep = (size + FfsLayout.BlockSize - 1) / FfsLayout.BlockSize;
             var err = _map.Truncate(ino, i, keep);
             if (err != Errno.OK) return err;

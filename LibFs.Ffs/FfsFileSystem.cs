@@ -20,7 +20,7 @@ namespace ExoFS.LibFs.Ffs;
 /// at mount and set at unmount; a mount that finds it cleared runs the recovery scan (<see cref="Fsck"/>
 /// with repair), which frees orphaned inodes and rebuilds bitmaps and counts.
 /// </summary>
-public sealed partial class FfsFileSystem : IFileSystem, IReportsRecovery
+public sealed partial class FfsFileSystem : IFileSystem, IReportsRecovery, ISelfChecking
 {
     private const int InitialTableBlocks = 4;
     /// <summary>
@@ -44,6 +44,9 @@ public sealed partial class FfsFileSystem : IFileSystem, IReportsRecovery
 
     /// <summary>What the mount-time recovery scan did (null if the image was clean).</summary>
     public FsckReport? RecoveryReport { get; private set; }
+
+    /// <summary>FFS's fsck of this live instance (see <see cref="Fsck.Check"/>).</summary>
+    public IReadOnlyList<string> CheckConsistency() => Fsck.Check(this).Problems;
 
     /// <summary>What the mount-time recovery repaired, one line each, for the host's recovery report.</summary>
     public IReadOnlyList<string> RecoveryActions => RecoveryReport?.Repaired ?? [];

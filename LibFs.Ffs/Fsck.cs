@@ -105,7 +105,8 @@ public static class Fsck
                     int level = s < FfsLayout.DirectPointers || s == DiskInode.XattrSlot ? 0 : s - FfsLayout.DirectPointers + 1;
                     count += ClaimTree(disk, p, level, ino, Claim);
                 }
-                if (FileMode.IsRegular(inode.Mode) || FileMode.IsDir(inode.Mode))
+                bool pastEofOnPurpose = FileMode.IsRegular(inode.Mode) && (inode.Flags & DiskInode.FlagBlocksPastEof) != 0;
+                if ((FileMode.IsRegular(inode.Mode) || FileMode.IsDir(inode.Mode)) && !pastEofOnPurpose)
                 {
                     // A crash between claiming a block and recording the new size leaves blocks past the
                     // end; they would show old data if the file grew again.

@@ -47,6 +47,13 @@ internal interface IFfsDisk
     /// <summary>Drops <paramref name="child"/> from <paramref name="parent"/> by applying <paramref name="edits"/>.</summary>
     Errno Free(BlockNo parent, int partition, IReadOnlyList<Edit> edits, BlockNo child);
 
+    /// <summary>
+    /// In one step, <paramref name="child"/> leaves <paramref name="from"/> (by <paramref name="fromEdits"/>) and
+    /// joins <paramref name="to"/> (by <paramref name="toEdits"/>), keeping its contents; the two parents may be
+    /// one block. Used to shift a file's blocks (fallocate's collapse and insert).
+    /// </summary>
+    Errno Move(BlockNo from, int fromPartition, IReadOnlyList<Edit> fromEdits, BlockNo to, int toPartition, IReadOnlyList<Edit> toEdits, BlockNo child);
+
     /// <summary>Blocks XN can give out now, to whoever asks (FFS's own free blocks among them).</summary>
     ulong FreeBlocks { get; }
     /// <summary>A free run of <paramref name="count"/> blocks near <paramref name="hint"/> (ENOSPC if none).</summary>

@@ -79,6 +79,9 @@ internal sealed class XnFfsDisk : IFfsDisk
     public Errno Free(BlockNo parent, int partition, IReadOnlyList<Edit> edits, BlockNo child) =>
         _readOnly ? Errno.EROFS : _xn.Free(parent, partition, edits, new Extent(child, 1));
 
+    public Errno Move(BlockNo from, int fromPartition, IReadOnlyList<Edit> fromEdits, BlockNo to, int toPartition, IReadOnlyList<Edit> toEdits, BlockNo child) =>
+        _xn.Move(from, fromPartition, fromEdits, to, toPartition, toEdits, new Extent(child, 1));
+
     public Result<BlockNo> FindFree(BlockNo hint, ulong count) => _xn.FindFree(hint, count);
 
     public ulong FreeBlocks => _xn.FreeBlocks;

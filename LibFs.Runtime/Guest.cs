@@ -66,6 +66,13 @@ public sealed class GuestContext
     public XnClient Client() => new(Session, Wallet);
 }
 
+/// <summary>A mounted file system that can check its own consistency (its fsck on the live instance).</summary>
+public interface ISelfChecking
+{
+    /// <summary>One line per problem found in the libFS's own structures; empty when consistent. Changes nothing.</summary>
+    IReadOnlyList<string> CheckConsistency();
+}
+
 /// <summary>What a libFS's own recovery did at mount, in its words, for the host's recovery report.</summary>
 public interface IReportsRecovery
 {
@@ -86,6 +93,9 @@ public interface ILibFs
     string RootType { get; }
     /// <summary>Tunables a user may set at mkfs (<c>--libfs lfs:segment=1M</c>), key → one-line description.</summary>
     IReadOnlyDictionary<string, string> FormatOptions => new Dictionary<string, string>();
+
+    /// <summary>Mount options this libFS takes itself (<c>-o cleaner=greedy</c>); the rest go to FUSE.</summary>
+    IReadOnlyCollection<string> MountOptionKeys => [];
 
     /// <summary>Makes a new root named <see cref="GuestContext.RootName"/> through the guest's session and returns it mounted.</summary>
     Result<IFileSystem> Format(GuestContext guest, out string? error);

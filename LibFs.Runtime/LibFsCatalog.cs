@@ -17,8 +17,15 @@ public static class LibFsCatalog
     /// <summary>The libFS called <paramref name="name"/>, or null.</summary>
     public static ILibFs? Find(string name) => All.FirstOrDefault(l => l.Name == name);
 
-    /// <summary>The libFS whose roots have XN type <paramref name="rootType"/>, or null.</summary>
-    public static ILibFs? ForRootType(string rootType) => All.FirstOrDefault(l => l.RootType == rootType);
+    /// <summary>
+    /// The libFS whose roots have XN type <paramref name="rootType"/>, or null — also when two registered libFSes
+    /// claim that type: the host would otherwise hand one's roots to whichever sorts first.
+    /// </summary>
+    public static ILibFs? ForRootType(string rootType)
+    {
+        var claims = All.Where(l => l.RootType == rootType).Take(2).ToList();
+        return claims.Count == 1 ? claims[0] : null;
+    }
 
     /// <summary>"ffs, lfs": for error messages.</summary>
     public static string Names => All.Count == 0 ? "none" : string.Join(", ", All.Select(l => l.Name));
@@ -34,6 +41,7 @@ public static class LibFsCatalog
             catch (Exception e) when (e is IOException or BadImageFormatException) { /* not a loadable assembly: no libFS */ }
         }
         var found = new Dictionary<string, ILibFs>(StringComparer.Ordinal);
+        var ambiguous = new HashSet<string>(StringComparer.Ordinal);
         foreach (var asm in assemblies)
         {
             foreach (var reg in asm.GetCustomAttributes<LibFsRegistrationAttribute>())
@@ -41,10 +49,11 @@ public static class LibFsCatalog
                 if (!typeof(ILibFs).IsAssignableFrom(reg.LibFs) || reg.LibFs.GetConstructor(Type.EmptyTypes) is null)
                     throw new InvalidOperationException($"{asm.GetName().Name}: {reg.LibFs} is not an ILibFs with a public parameterless constructor");
                 var libFs = (ILibFs)Activator.CreateInstance(reg.LibFs)!;
-                found.TryAdd(libFs.Name, libFs);
+                // Two registrations under one name: neither is trusted with it.
+                if (!found.TryAdd(libFs.Name, libFs) && found[libFs.Name].GetType() != libFs.GetType()) ambiguous.Add(libFs.Name);
             }
         }
-        return found.Values.OrderBy(l => l.Name, StringComparer.Ordinal).ToList();
+        return found.Values.Where(l => !ambiguous.Contains(l.Name)).OrderBy(l => l.Name, StringComparer.Ordinal).ToList();
     }
 
     private static IEnumerable<string> SafeFiles(string dir, string pattern)

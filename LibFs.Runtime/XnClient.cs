@@ -114,4 +114,23 @@ public sealed class XnClient
     public Errno WriteBack(BlockNo block) => Map(Session.WriteBack(block));
 
     public Errno Sync() => Map(Session.Sync());
+
+    // Log-structured calls (XnSession, Xn/README.md "Segments").
+
+    public Errno AllocSegment(BlockNo parent, int partition, IReadOnlyList<Edit> edits, TypeId segmentType, Extent segment) =>
+        Map(Session.AllocSegment(parent, partition, edits, segmentType, segment));
+
+    public Errno Claim(BlockNo parent, int partition, IReadOnlyList<Edit> edits, TypeId childType, IReadOnlyList<Extent> children) =>
+        Map(Session.Claim(parent, partition, edits, childType, children));
+
+    public Errno Claim(BlockNo parent, int partition, IReadOnlyList<Edit> edits, IReadOnlyList<(TypeId Type, Extent Extent)> children) =>
+        Map(Session.Claim(parent, partition, edits, children));
+
+    public Errno Redirect(BlockNo parent, int partition, IReadOnlyList<Edit> edits, Extent from, Extent to, bool copy = true) =>
+        Map(Session.Redirect(parent, partition, edits, from, to, copy));
+
+    /// <summary>Whole blocks from <paramref name="start"/> in one call (data or untyped segment body).</summary>
+    public Errno WriteBlocks(BlockNo start, ReadOnlySpan<byte> blocks) => Map(Session.WriteBlocks(start, blocks));
+
+    public Errno WriteBackSegment(BlockNo block) => Map(Session.WriteBackSegment(block));
 }

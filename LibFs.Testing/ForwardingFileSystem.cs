@@ -41,5 +41,9 @@ public abstract class ForwardingFileSystem<TInner>(TInner inner) : IFileSystem w
     public virtual Result<IReadOnlyList<string>> ListXattr(InodeNo ino) => Inner.ListXattr(ino);
     public virtual Errno RemoveXattr(InodeNo ino, string name) => Inner.RemoveXattr(ino, name);
     public virtual Errno Sync() => Inner.Sync();
+    public virtual Errno Fallocate(InodeNo ino, FileHandle fh, FallocateMode mode, long offset, long length) => Inner.Fallocate(ino, fh, mode, offset, length);
+    public virtual Result<long> Lseek(InodeNo ino, FileHandle fh, long offset, SeekWhence whence) => Inner.Lseek(ino, fh, offset, whence);
+    public virtual Result<long> CopyFileRange(InodeNo inIno, FileHandle inFh, long inOffset, InodeNo outIno, FileHandle outFh, long outOffset, long length) =>
+        Inner.CopyFileRange(inIno, inFh, inOffset, outIno, outFh, outOffset, length);
     public virtual void Dispose() => Inner.Dispose();
 }

@@ -77,4 +77,59 @@ public interface IFileSystem : IDisposable
 
     /// <summary>Makes everything durable (sync(2)); also run at unmount.</summary>
     Errno Sync();
+
+    /// <summary>
+    /// fallocate(2) on an open file, with ext4's semantics (see <see cref="FallocateMode"/>). The checks the VFS
+    /// makes before a file system sees the call are the libFS's too: EINVAL for a negative offset, a length
+    /// that is not positive, or COLLAPSE/INSERT combined with another bit; ENOTSUP (EOPNOTSUPP) for unknown
+    /// bits, PUNCH_HOLE without KEEP_SIZE or with ZERO_RANGE; EBADF for a handle not open for writing; EFBIG
+    /// past the libFS's largest file. COLLAPSE and INSERT need a block-aligned offset and length (EINVAL), a
+    /// collapse must end before the end of file and an insert start before it (EINVAL). A libFS that does not
+    /// implement it answers ENOTSUP for every mode, as Linux does for such a file system.
+    /// </summary>
+    Errno Fallocate(InodeNo ino, FileHandle fh, FallocateMode mode, long offset, long length) => Errno.ENOTSUP;
+
+    /// <summary>
+    /// lseek(2) SEEK_DATA or SEEK_HOLE on an open file: the offset found, or ENXIO when
+    /// <paramref name="offset"/> is negative or at or after the end of file (as Linux). The default knows no
+    /// holes: all of a file is data, followed by the implicit hole at its end (what Linux does for a file
+    /// system without its own llseek).
+    /// </summary>
+    Result<long> Lseek(InodeNo ino, FileHandle fh, long offset, SeekWhence whence)
+    {
+        if (whence is not (SeekWhence.Data or SeekWhence.Hole)) return Errno.EINVAL;
+        var a = GetAttr(ino);
+        if (!a.Ok) return a.Error;
+        ulong size = a.Value.Size;
+        if (offset < 0 || (ulong)offset >= size) return Errno.ENXIO;
+        return whence == SeekWhence.Data ? offset : (long)size;
+    }
+
+    /// <summary>
+    /// copy_file_range(2) between two open files of this libFS: copies up to <paramref name="length"/> bytes
+    /// and returns how many (fewer only at the input's end of file; 0 at or past it). EBADF unless the input is
+    /// open for reading and the output for writing; EINVAL for negative offsets or overlapping ranges of one
+    /// file. The default reads and writes through this libFS in 1 MiB pieces, so the data stays in the
+    /// daemon instead of crossing the kernel twice; a libFS may do better (share or move blocks).
+    /// </summary>
+    Result<long> CopyFileRange(InodeNo inIno, FileHandle inFh, long inOffset, InodeNo outIno, FileHandle outFh, long outOffset, long length)
+    {
+        if (inOffset < 0 || outOffset < 0 || length < 0) return Errno.EINVAL;
+        if (inIno == outIno && inOffset < outOffset + length && outOffset < inOffset + length) return Errno.EINVAL;
+        const int Piece = 1 << 20;
+        var buf = new byte[(int)Math.Min(length, Piece)];
+        long done = 0;
+        while (done < length)
+        {
+            int want = (int)Math.Min(length - done, buf.Length);
+            var r = Read(inIno, inFh, inOffset + done, buf.AsSpan(0, want));
+            if (!r.Ok) return done > 0 ? done : r.Error;
+            if (r.Value == 0) break;
+            var w = Write(outIno, outFh, outOffset + done, buf.AsSpan(0, r.Value));
+            if (!w.Ok) return done > 0 ? done : w.Error;
+            done += w.Value;
+            if (w.Value < r.Value || r.Value < want) break; // a short write, or the input's end of file
+        }
+        return done;
+    }
 }

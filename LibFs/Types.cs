@@ -13,11 +13,13 @@ public readonly record struct FileHandle(ulong Value);
 /// <summary>Seconds and nanoseconds since the Unix epoch.</summary>
 public readonly record struct Timespec(long Sec, uint Nsec) : IComparable<Timespec>
 {
-    public static Timespec Now()
-    {
-        long ticks = DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks;
-        return new Timespec(ticks / TimeSpan.TicksPerSecond, (uint)(ticks % TimeSpan.TicksPerSecond * 100));
-    }
+    /// <summary>The wall-clock time, unless the calling flow runs under a <see cref="LogicalClock"/>: then that clock's time.</summary>
+    public static Timespec Now() =>
+        LogicalClock.Current is { } clock ? clock.Read() : FromTicks(DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks);
+
+    /// <summary>The time <paramref name="ticks"/> 100-ns ticks after the Unix epoch.</summary>
+    public static Timespec FromTicks(long ticks) =>
+        new(ticks / TimeSpan.TicksPerSecond, (uint)(ticks % TimeSpan.TicksPerSecond * 100));
     public int CompareTo(Timespec other) => Sec != other.Sec ? Sec.CompareTo(other.Sec) : Nsec.CompareTo(other.Nsec);
 }
 
@@ -92,6 +94,65 @@ public enum XattrFlags
     Create = 1,
     /// <summary>Fail with ENODATA if the attribute does not exist.</summary>
     Replace = 2,
+}
+
+/// <summary>
+/// fallocate(2)'s mode bits (Linux values, linux/falloc.h). 0 (<see cref="Allocate"/>) allocates the range and
+/// extends the file; <see cref="KeepSize"/> allocates without changing the size (blocks past the end count in
+/// st_blocks); <see cref="PunchHole"/> (only with KeepSize) frees the range's whole blocks and zeroes the rest;
+/// <see cref="ZeroRange"/> makes the range read as zeros with its blocks allocated; <see cref="CollapseRange"/>
+/// removes the range and shifts what follows down; <see cref="InsertRange"/> shifts the file up from the
+/// offset, leaving a hole of the range's length.
+/// </summary>
+[Flags]
+public enum FallocateMode
+{
+    Allocate = 0,
+    KeepSize = 0x01,
+    PunchHole = 0x02,
+    /// <summary>Reserved by Linux (no file system accepts it).</summary>
+    NoHideStale = 0x04,
+    CollapseRange = 0x08,
+    ZeroRange = 0x10,
+    InsertRange = 0x20,
+    /// <summary>Unshares shared (reflinked) blocks; no libFS here shares blocks between files.</summary>
+    UnshareRange = 0x40,
+}
+
+/// <summary>
+/// The checks Linux's VFS (vfs_fallocate) and ext4 make on a fallocate request before looking at the file, in
+/// their order; every libFS applies them first so that all answer a bad request alike. The handle check (EBADF),
+/// the file-size limit (EFBIG) and the per-mode checks that need the file come after, in the libFS.
+/// </summary>
+public static class FallocateRules
+{
+    private const FallocateMode Known = FallocateMode.KeepSize | FallocateMode.PunchHole | FallocateMode.CollapseRange |
+        FallocateMode.ZeroRange | FallocateMode.InsertRange | FallocateMode.UnshareRange;
+
+    /// <summary>OK, or the errno Linux gives this mode, offset and length on an ext4 file.</summary>
+    public static Errno Check(FallocateMode mode, long offset, long length)
+    {
+        if (offset < 0 || length <= 0) return Errno.EINVAL;
+        if ((mode & ~Known) != 0) return Errno.ENOTSUP;
+        if ((mode & (FallocateMode.PunchHole | FallocateMode.ZeroRange)) == (FallocateMode.PunchHole | FallocateMode.ZeroRange)) return Errno.ENOTSUP;
+        if (mode.HasFlag(FallocateMode.PunchHole) && !mode.HasFlag(FallocateMode.KeepSize)) return Errno.ENOTSUP;
+        if (mode.HasFlag(FallocateMode.CollapseRange) && mode != FallocateMode.CollapseRange) return Errno.EINVAL;
+        if (mode.HasFlag(FallocateMode.InsertRange) && mode != FallocateMode.InsertRange) return Errno.EINVAL;
+        if (mode.HasFlag(FallocateMode.UnshareRange) && (mode & ~(FallocateMode.UnshareRange | FallocateMode.KeepSize)) != 0) return Errno.EINVAL;
+        if (offset > long.MaxValue - length) return Errno.EFBIG; // the VFS's "wrap through zero"
+        // ext4 shares no blocks between files, so it has nothing to unshare and refuses the mode.
+        if (mode.HasFlag(FallocateMode.UnshareRange)) return Errno.ENOTSUP;
+        return Errno.OK;
+    }
+}
+
+/// <summary>The lseek(2) whence values a libFS answers: the kernel resolves SEEK_SET, SEEK_CUR and SEEK_END itself.</summary>
+public enum SeekWhence
+{
+    /// <summary>SEEK_DATA: the first offset at or after the given one that holds data.</summary>
+    Data = 3,
+    /// <summary>SEEK_HOLE: the first offset at or after the given one inside a hole (end of file counts as one).</summary>
+    Hole = 4,
 }
 
 /// <summary>open(2) flags that matter to a libFS (Linux values).</summary>

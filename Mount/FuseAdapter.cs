@@ -83,6 +83,9 @@ internal sealed unsafe class FuseAdapter
         Create = &OnCreate,
         ForgetMulti = &OnForgetMulti,
         ReadDirPlus = &OnReadDirPlus,
+        Fallocate = &OnFallocate,
+        CopyFileRange = &OnCopyFileRange,
+        Lseek = &OnLseek,
     };
 
     // ---------------------------------------------------------------- plumbing
@@ -567,6 +570,65 @@ internal sealed unsafe class FuseAdapter
             LibFuse.fuse_reply_err(req, Err(From(req)._fs.Fsync(new InodeNo(ino), new FileHandle(fi->Fh), datasync != 0)));
         }
         catch (Exception e) { Fault(req, "fsync", e); }
+    }
+
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static void OnFallocate(nint req, ulong ino, int mode, long offset, long length, FuseFileInfo* fi)
+    {
+        try
+        {
+            // The mode bits travel unchanged: the libFS applies the VFS's checks and its own (FallocateRules).
+            var err = From(req)._fs.Fallocate(new InodeNo(ino), new FileHandle(fi->Fh), (FallocateMode)mode, offset, length);
+            LibFuse.fuse_reply_err(req, Err(err));
+        }
+        catch (Exception e) { Fault(req, "fallocate", e); }
+    }
+
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static void OnLseek(nint req, ulong ino, long off, int whence, FuseFileInfo* fi)
+    {
+        try
+        {
+            var a = From(req);
+            // With the writeback cache the kernel may hold dirty pages the libFS has not seen (it writes them back
+            // before fallocate's punch and zero and before copy_file_range, but not before lseek), so the libFS's
+            // holes and size can be out of date: an answer from it could call freshly written data a hole or say
+            // ENXIO inside the file. ENOSYS makes the kernel answer from its own size for this connection (all
+            // data, the hole at the end), which is always right; without the writeback cache the libFS answers.
+            if (a._writeback)
+            {
+                LibFuse.fuse_reply_err(req, ENOSYS);
+                return;
+            }
+            // The kernel resolves SEEK_SET, SEEK_CUR and SEEK_END itself and sends only SEEK_DATA and SEEK_HOLE.
+            if (whence is not ((int)SeekWhence.Data or (int)SeekWhence.Hole))
+            {
+                LibFuse.fuse_reply_err(req, Err(Errno.EINVAL));
+                return;
+            }
+            var r = a._fs.Lseek(new InodeNo(ino), new FileHandle(fi->Fh), off, (SeekWhence)whence);
+            if (!r.Ok) { LibFuse.fuse_reply_err(req, Err(r.Error)); return; }
+            LibFuse.fuse_reply_lseek(req, r.Value);
+        }
+        catch (Exception e) { Fault(req, "lseek", e); }
+    }
+
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static void OnCopyFileRange(nint req, ulong inIno, long inOff, FuseFileInfo* inFi, ulong outIno, long outOff,
+        FuseFileInfo* outFi, nuint len, int flags)
+    {
+        try
+        {
+            // copy_file_range(2) defines no flags yet; the kernel passes them on unchecked.
+            if (flags != 0) { LibFuse.fuse_reply_err(req, Err(Errno.EINVAL)); return; }
+            // The reply's count is 32-bit in the FUSE protocol (the kernel asks for at most that much anyway).
+            long length = (long)Math.Min((ulong)len, uint.MaxValue & ~(ulong)(MaxIo - 1));
+            var r = From(req)._fs.CopyFileRange(new InodeNo(inIno), new FileHandle(inFi->Fh), inOff,
+                new InodeNo(outIno), new FileHandle(outFi->Fh), outOff, length);
+            if (!r.Ok) { LibFuse.fuse_reply_err(req, Err(r.Error)); return; }
+            LibFuse.fuse_reply_write(req, (nuint)r.Value);
+        }
+        catch (Exception e) { Fault(req, "copy_file_range", e); }
     }
 
     // ---------------------------------------------------------------- directories

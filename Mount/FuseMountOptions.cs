@@ -9,8 +9,36 @@ public sealed record FuseMountOptions
     /// <summary>The file system type shows as <c>fuse.&lt;Subtype&gt;</c>.</summary>
     public string Subtype { get; init; } = "exofs";
 
-    /// <summary>Let users other than the mounting one use the mount (non-root needs user_allow_other).</summary>
+    /// <summary>
+    /// Let users other than the mounting one use the mount (non-root needs user_allow_other). Off here, for a
+    /// library caller; <c>exofs mount</c> turns it on wherever <see cref="MayAllowOther"/> holds, as a kernel
+    /// file system is shared, unless asked for <c>-o private</c>.
+    /// </summary>
     public bool AllowOther { get; init; }
+
+    /// <summary>
+    /// Whether this process may mount with allow_other: root may; another user only when /etc/fuse.conf says
+    /// user_allow_other (fusermount3 refuses it otherwise).
+    /// </summary>
+    public static bool MayAllowOther => Native.Libc.geteuid() == 0 || UserAllowOther(FuseConf);
+
+    /// <summary>Where fusermount3 reads its configuration.</summary>
+    internal const string FuseConf = "/etc/fuse.conf";
+
+    /// <summary>True if the fuse.conf at <paramref name="path"/> has a user_allow_other line (comments and blanks ignored; missing file: false).</summary>
+    internal static bool UserAllowOther(string path)
+    {
+        try
+        {
+            return File.ReadLines(path).Any(line =>
+            {
+                int hash = line.IndexOf('#');
+                return (hash >= 0 ? line[..hash] : line).Trim() == "user_allow_other";
+            });
+        }
+        catch (IOException) { return false; }
+        catch (UnauthorizedAccessException) { return false; }
+    }
 
     /// <summary>The kernel checks permissions from the modes and owners the libFS reports (a libFS does not).</summary>
     public bool DefaultPermissions { get; init; } = true;

@@ -25,6 +25,14 @@ public sealed record XnOptions
     public bool TolerateCorruptFreeMap { get; init; }
     /// <summary>Most cached pages XN keeps before it evicts clean ones (cache pressure).</summary>
     public int CachePages { get; init; } = 8192;
+    /// <summary>
+    /// Most pages one session may hold bound with <see cref="XnSession.View"/> at once. A bound page cannot be
+    /// evicted, so without a cap one guest could pin the whole cache and starve every other guest; a View
+    /// past it is refused with <see cref="XnError.NoSpace"/> until the session unbinds some.
+    /// </summary>
+    public int SessionViews { get; init; } = DefaultSessionViews;
+    /// <summary>The default <see cref="SessionViews"/>: 256 pages (1 MiB).</summary>
+    public const int DefaultSessionViews = 256;
 }
 
 /// <summary>How the free map is restored after an unclean shutdown.</summary>

@@ -37,8 +37,16 @@ public readonly record struct Edit(int Offset, ReadOnlyMemory<byte> Bytes);
 public sealed record TypeSpec(string Name, string OwnsUdf, IReadOnlyList<ByteRange> RawRead,
                               IReadOnlyList<ByteRange> RawWrite, string? AclUdf = null, string? SizeUdf = null)
 {
-    /// <summary>Same name, UDF texts and ranges (records compare lists by reference, so this is explicit).</summary>
+    /// <summary>
+    /// A segment type (Xn/README.md, "Segments"): an extent of this type emitted by a parent is one
+    /// segment — its first block (the head, e.g. a segment summary) has this type and runs its owns-UDF;
+    /// the other blocks are the segment's body, held by the segment, typed only by emissions of blocks
+    /// inside it, and never by anything outside it. A segment type may not be a root or lie inside a segment.
+    /// </summary>
+    public bool Segment { get; init; }
+
+    /// <summary>Same name, UDF texts, ranges and kind (records compare lists by reference, so this is explicit).</summary>
     public bool SameAs(TypeSpec o) =>
-        Name == o.Name && OwnsUdf == o.OwnsUdf && AclUdf == o.AclUdf && SizeUdf == o.SizeUdf
+        Name == o.Name && OwnsUdf == o.OwnsUdf && AclUdf == o.AclUdf && SizeUdf == o.SizeUdf && Segment == o.Segment
         && RawRead.SequenceEqual(o.RawRead) && RawWrite.SequenceEqual(o.RawWrite);
 }

@@ -43,6 +43,11 @@ public enum XnError
     Io,
     /// <summary>Freeing a metadata block that still owns extents (its children would be lost).</summary>
     NotEmpty,
+    /// <summary>
+    /// A change that would cross a segment's boundary: a block inside a segment owning a block outside its
+    /// segment (or a free block), a block outside owning one inside, or a segment inside a segment.
+    /// </summary>
+    OutsideSegment,
 }
 
 /// <summary>The outcome of an XN call without a value.</summary>

@@ -35,6 +35,18 @@ public sealed class XnSession
     internal bool Holds(int root, Rights needed) => _held.TryGetValue(root, out var r) && (r & needed) == needed;
     internal bool Bind(ulong block) => _bound.Add(block);
     internal bool Unbind(ulong block) => _bound.Remove(block);
+    internal bool IsBound(ulong block) => _bound.Contains(block);
+    internal int BoundCount => _bound.Count;
+
+    /// <summary>
+    /// Releases every page this session has bound (the host calls it when it ends the guest's environment:
+    /// a dead session's views must not pin XN's cache forever).
+    /// </summary>
+    internal void UnbindAll()
+    {
+        lock (_vol.Gate)
+            foreach (ulong b in _bound.ToList()) _vol.UnbindLocked(this, new BlockNo(b));
+    }
 
     // ------------------------------------------------------------------ types and roots
 
@@ -210,6 +222,11 @@ public sealed class XnSession
     /// Takes <paramref name="child"/> away from partition <paramref name="partition"/> of
     /// <paramref name="parent"/>: owns after = before − {child}. A metadata child must own nothing. The
     /// extent becomes reusable only once the parent's nullifying write is durable (a later Sync). Needs Free.
+    /// <para>Partial free: <paramref name="child"/> may be a piece of an owned extent E (not of a segment):
+    /// owns after = (before − {E}) ∪ (E − child), the one or two pieces left, with E's type. A segment is
+    /// freed whole, with everything inside it (confinement: nothing inside owns anything outside). From a
+    /// parent inside a segment the child goes back to that segment's body, dead (neither written nor claimed,
+    /// <see cref="XnError.FreeDeferred"/>) until the parent's nullifying write is durable.</para>
     /// </summary>
     public XnResult Free(BlockNo parent, int partition, IReadOnlyList<Edit> edits, Extent child)
     {
@@ -258,6 +275,9 @@ public sealed class XnSession
     private XnResult Enter()
     {
         if (_vol.IsClosed) return XnResult.Fail(XnError.Io, "the volume is closed");
+        // The host ends a guest by destroying its environment: from then on the session acts for no one,
+        // though the guest may still hold the object (and the roots it had bound).
+        if (!Environment.IsAlive) return XnResult.Fail(XnError.BadCapability, $"environment {Environment} has ended: its session no longer acts for it");
         if (_vol.InCall) return XnResult.Fail(XnError.Io, "XN re-entered from inside an XN call (e.g. a revocation upcall)");
         _vol.InCall = true;
         return XnResult.Success;
@@ -290,4 +310,125 @@ public sealed class XnSession
             finally { Leave(); }
         }
     }
+
+    // ------------------------------------------------------------------ log-structured support
+    // Segments, Claim, Redirect, partial Free and segment write-back (Xn/README.md, "Segments"; the code
+    // is in Xn/Updates/Segments.cs). Free also does partial frees and in-segment frees: see Free.
+
+    /// <summary>
+    /// Binds a whole segment at once: <paramref name="segment"/> (free, outside XN's reserved blocks) joins
+    /// partition <paramref name="partition"/> of <paramref name="parent"/> as one extent of
+    /// <paramref name="segmentType"/> (a type registered with <see cref="TypeSpec.Segment"/>): owns after =
+    /// before ∪ {segment}, checked once for the whole extent. The first block (the head) is zero-filled and
+    /// has the segment type, and the parent is tainted until the head is written; every other block is
+    /// untyped body that the holder writes with <see cref="WriteRaw(BlockNo, int, ReadOnlySpan{byte})"/>
+    /// (any byte, no per-block ownership check) and types with <see cref="Claim"/>. A body block costs no
+    /// write unless written, reads as zeros until written, and is forgotten (zeros again) at a reload unless
+    /// claimed. The parent must lie outside every segment. Needs Alloc. The same as <see cref="Alloc(BlockNo,
+    /// int, IReadOnlyList{Edit}, TypeId, Extent)"/> with a segment type; this call refuses other types.
+    /// </summary>
+    public XnResult AllocSegment(BlockNo parent, int partition, IReadOnlyList<Edit> edits, TypeId segmentType, Extent segment)
+    {
+        lock (_vol.Gate)
+        {
+            var refused = Enter();
+            if (!refused.Ok) return refused;
+            try
+            {
+                if (_vol.TypeTable.Get(segmentType) is not { } t) return XnResult.Fail(XnError.UnknownType, $"no type {segmentType}");
+                if (!t.Spec.Segment) return XnResult.Fail(XnError.WrongType, $"type '{t.Name}' is not a segment type (TypeSpec.Segment)");
+                return _vol.AllocLocked(this, parent, partition, edits, segmentType, segment);
+            }
+            finally { Leave(); }
+        }
+    }
+
+    /// <summary>
+    /// Types body blocks of a segment: <paramref name="children"/> join partition <paramref name="partition"/>
+    /// of <paramref name="parent"/>, a block inside the same segment (its head, or a block the head's line
+    /// owns): owns after = before ∪ children as <paramref name="childType"/>. Each child block must be
+    /// untyped, live body of the parent's segment (else <see cref="XnError.OutsideSegment"/>,
+    /// <see cref="XnError.NotFree"/> if typed, <see cref="XnError.FreeDeferred"/> if dead), and, for a
+    /// metadata type, its current bytes must own nothing (<see cref="XnError.NotEmpty"/>). The blocks keep
+    /// the bytes written into them (a block never written becomes zeros); the parent is tainted until every
+    /// child not yet on disk is written, so the segment's filled body goes to the disk before the summary
+    /// that names it. No segment type may be claimed (no segment inside a segment). Needs Alloc.
+    /// </summary>
+    public XnResult Claim(BlockNo parent, int partition, IReadOnlyList<Edit> edits, TypeId childType, IReadOnlyList<Extent> children)
+    {
+        lock (_vol.Gate)
+        {
+            var refused = Enter();
+            if (!refused.Ok) return refused;
+            try { return _vol.ClaimLocked(this, parent, partition, edits, childType, children); }
+            finally { Leave(); }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Claim(BlockNo, int, IReadOnlyList{Edit}, TypeId, IReadOnlyList{Extent})"/> of extents of
+    /// several types in one step (a partial segment's inode, data and inode-map blocks under its summary):
+    /// owns after = before ∪ every (type, extent) pair; one owns run checks them all.
+    /// </summary>
+    public XnResult Claim(BlockNo parent, int partition, IReadOnlyList<Edit> edits, IReadOnlyList<(TypeId Type, Extent Extent)> children)
+    {
+        lock (_vol.Gate)
+        {
+            var refused = Enter();
+            if (!refused.Ok) return refused;
+            try { return _vol.ClaimLocked(this, parent, partition, edits, children); }
+            finally { Leave(); }
+        }
+    }
+
+    /// <summary>
+    /// Changes a pointer of <paramref name="parent"/> from <paramref name="from"/> (an extent partition
+    /// <paramref name="partition"/> owns, not a segment) to <paramref name="to"/> (same length) in one checked
+    /// step — copy-on-write, or a cleaner moving a block: owns after = (before − {from}) ∪ {to, with from's
+    /// type}. <paramref name="to"/> must be free when the parent is outside every segment, or untyped live
+    /// body of the parent's own segment when it is inside one. With <paramref name="copy"/> the new blocks
+    /// get the old blocks' current bytes, and a metadata block's children become the copy's; without it they
+    /// keep their own bytes (zeros for a free block, what the holder wrote for a body block) and both must
+    /// own nothing. <paramref name="from"/> is freed as by <see cref="Free"/>: reusable (or, inside a segment,
+    /// writable body again) only once the parent's redirected bytes are durable (rule 2).
+    /// Crash semantics: the parent's single write carries the change. It is tainted until <paramref name="to"/>
+    /// is on disk (XN writes to first, a barrier, then the parent), and <paramref name="from"/> is not reused
+    /// before the parent's write is durable, so every crash state has exactly one of them reachable, with its
+    /// contents; the other is at worst a leak (allocated, unreachable) that a scan recovers. Needs Alloc and Free.
+    /// </summary>
+    public XnResult Redirect(BlockNo parent, int partition, IReadOnlyList<Edit> edits, Extent from, Extent to, bool copy = true)
+    {
+        return Call(() => _vol.RedirectLocked(this, parent, partition, edits, from, to, copy));
+    }
+
+    /// <summary>
+    /// Writes the segment holding <paramref name="block"/> now: every dirty block in it, children before
+    /// parents (its filled body as one device request, a barrier, then the summaries that name it, the head
+    /// last), after whatever those blocks must follow; then a barrier, so what the caller writes next (the
+    /// segment's parent, a checkpoint) is ordered after the segment. Not a flush: durability comes with a
+    /// later <see cref="Sync"/>. Needs no rights (anyone may ask for write-back); refused with
+    /// <see cref="XnError.OutsideSegment"/> for a block in no segment.
+    /// </summary>
+    public XnResult WriteBackSegment(BlockNo block) => Call(() => _vol.WriteBackSegmentLocked(block.Value));
+
+    /// <summary>
+    /// Writes whole blocks <paramref name="start"/>, start+1, ... from <paramref name="blocks"/> (a multiple of
+    /// 4096 bytes) in one call: each block must be writable whole (xn.data, or untyped segment body), with
+    /// the checks of <see cref="WriteRaw(BlockNo, int, ReadOnlySpan{byte})"/>. All are checked before any is
+    /// written, so a refusal writes none. The way to fill a partial segment; its write-back is one request.
+    /// Needs Write.
+    /// </summary>
+    public XnResult WriteBlocks(BlockNo start, ReadOnlySpan<byte> blocks)
+    {
+        lock (_vol.Gate)
+        {
+            var refused = Enter();
+            if (!refused.Ok) return refused;
+            try { return _vol.WriteBlocksLocked(this, start, blocks); }
+            finally { Leave(); }
+        }
+    }
+
+    /// <summary>The segment holding <paramref name="block"/> (head first), if it is in one. Needs Read.</summary>
+    public XnResult<Extent> SegmentOf(BlockNo block) => Call(() => _vol.SegmentOfLocked(this, block));
 }

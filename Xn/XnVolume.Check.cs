@@ -96,12 +96,14 @@ public sealed partial class XnVolume
                   .Append(':').Append(e.Root).Append(e.Dirty ? 'D' : 'c').Append(e.OnDisk ? 'o' : 'u')
                   .Append(':').Append(e.Cached ? Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(e.Bytes)) : e.ZeroFill ? "zero" : "-")
                   .Append(":p=").Append(string.Join(",", (e.PendingChildren ?? []).Order()))
-                  .Append(":w=").Append(string.Join(",", (e.WriteAfter ?? []).Order())).Append('\n');
+                  .Append(":w=").Append(string.Join(",", (e.WriteAfter ?? []).Order()))
+                  .Append(e.InSegment ? $":s={e.Segment}{(e.Body ? "b" : "")}{(e.Dead ? "x" : "")}" : "").Append('\n');
             }
             for (ulong b = 0; b < Layout.BlockCount; b++)
                 sb.Append(_free.IsDeferred(b) ? 'd' : _free.IsAllocated(b) ? '1' : '0');
             sb.Append("\nfree=").Append(_free.FreeCount).Append(" deferred=").Append(string.Join(",", _deferred.Pending));
             sb.Append("\nroots=").Append(string.Join(",", _roots)).Append("\ntypes=").Append(_types.Count);
+            sb.Append('\n').Append(SegmentFingerprint());
             return sb.ToString();
         }
     }

@@ -128,11 +128,15 @@ public sealed partial class XnVolume
         for (int i = 0; i < batch.Count;)
         {
             int j = i + 1;
-            while (j < batch.Count && j - i < MaxRunBlocks && batch[j].Block == batch[j - 1].Block + 1) j++;
+            // A segment's blocks join into one request however many they are (its filled part is one write).
+            while (j < batch.Count && batch[j].Block == batch[j - 1].Block + 1
+                   && (j - i < MaxRunBlocks || SameSegment(batch[i], batch[j]))) j++;
             if (j - i == 1) WriteBlock(batch[i]);
             else
             {
-                var buffer = _runBuffer ??= new byte[MaxRunBlocks * BlockSize];
+                if (_runBuffer is null || _runBuffer.Length < (j - i) * BlockSize)
+                    _runBuffer = new byte[Math.Max(MaxRunBlocks, j - i) * BlockSize];
+                var buffer = _runBuffer;
                 for (int k = i; k < j; k++)
                 {
                     var e = batch[k];
@@ -161,6 +165,7 @@ public sealed partial class XnVolume
                 parent.ChildWritten(e.Block);
         }
         _deferred.Written(e.Block);
+        _segmentDeferred.Written(e.Block);
     }
 
     /// <summary>
@@ -229,6 +234,7 @@ public sealed partial class XnVolume
             // so the next load sees them free.
             var released = _deferred.TakeReleasable();
             foreach (var x in released) _free.Release(x);
+            ReleaseSegmentDeferred();
             if (_free.AnyDirty)
             {
                 WriteFreeMap(all: false);

@@ -211,6 +211,7 @@ public sealed partial class XnVolume
             {
                 if (o.Start >= Layout.BlockCount || o.Count > Layout.BlockCount - o.Start) continue;
                 var type = t.ChildTypes[o.TypeIndex];
+                if (RegisterSegmentChild(e, p, type, o)) continue;
                 for (ulong b = o.Start; b < o.Start + o.Count; b++)
                     if (!_registry.ContainsKey(b))
                         _registry.Add(new RegistryEntry(b, type, e.Block, p, e.Root));
@@ -312,7 +313,11 @@ public sealed partial class XnVolume
         if (into.Length < BlockSize) return Fail(XnError.NotRawRange, $"a block read needs a {BlockSize}-byte buffer");
         var a = Authorize(s, block, Rights.Read, out var e);
         if (!a.Ok) return a;
-        var p = EnsurePage(e);
+        var p = PrepareSegmentAccess(e);
+        if (!p.Ok) return p;
+        // A zero-filled block not yet touched is zeros: no frame is spent on reading it.
+        if (e.ZeroFill && !e.Cached) { into[..BlockSize].Clear(); return XnResult.Success; }
+        p = EnsurePage(e);
         if (!p.Ok) return p;
         e.Bytes.CopyTo(into);
         return XnResult.Success;
@@ -322,7 +327,11 @@ public sealed partial class XnVolume
     {
         var a = Authorize(s, block, Rights.Read, out var e);
         if (!a.Ok) return XnResult<ReadOnlyMemory<byte>>.Fail(a.Error, a.Detail);
-        var p = EnsurePage(e);
+        // A bound page is never evicted: one session may pin only so many (XnOptions.SessionViews).
+        if (!s.IsBound(block.Value) && s.BoundCount >= _options.SessionViews)
+            return XnResult<ReadOnlyMemory<byte>>.Fail(XnError.NoSpace, $"this session has {s.BoundCount} pages bound, the most one session may pin; unbind some first");
+        var p = PrepareSegmentAccess(e);
+        if (p.Ok) p = EnsurePage(e);
         if (!p.Ok) return XnResult<ReadOnlyMemory<byte>>.Fail(p.Error, p.Detail);
         // Secure binding through the kernel: a read-only capability for this frame, delegated to the
         // reader, then mapped. Every reader of the block sees the same frame.
@@ -344,9 +353,13 @@ public sealed partial class XnVolume
         var a = Authorize(s, block, Rights.Read, out var e);
         if (!a.Ok) return a;
         var t = _types.Get(e.Type)!;
+        var p = PrepareSegmentAccess(e);
+        if (!p.Ok) return p;
+        t = _types.Get(e.Type)!;   // a segment's registration may have typed a body block
         if (!t.IsRawReadable(offset, into.Length))
             return Fail(XnError.NotRawRange, $"bytes [{offset},{(long)offset + into.Length}) are not in the raw-read ranges of type '{t.Name}'");
-        var p = EnsurePage(e);
+        if (e.ZeroFill && !e.Cached) { into.Clear(); return XnResult.Success; }
+        p = EnsurePage(e);
         if (!p.Ok) return p;
         e.Bytes.Slice(offset, into.Length).CopyTo(into);
         return XnResult.Success;
@@ -357,12 +370,16 @@ public sealed partial class XnVolume
         if (IsReadOnly) return Fail(XnError.ReadOnly, "volume is read-only");
         var a = Authorize(s, block, Rights.Write, out var e);
         if (!a.Ok) return a;
+        var p = PrepareSegmentAccess(e);
+        if (!p.Ok) return p;
+        if (e.Dead)
+            return Fail(XnError.FreeDeferred, $"block {block} was freed inside its segment and its former parent's nullifying write is not durable yet");
         var t = _types.Get(e.Type)!;
         // Raw-write ranges are disjoint from every read set (checked at registration), so a raw write can
         // never change what the block owns: no UDF needs to run.
         if (!t.IsRawWritable(offset, bytes.Length))
             return Fail(XnError.NotRawRange, $"bytes [{offset},{(long)offset + bytes.Length}) are not in the raw-write ranges of type '{t.Name}'");
-        var p = EnsurePage(e);
+        p = EnsurePage(e);
         if (!p.Ok) return p;
         bytes.CopyTo(e.Bytes[offset..]);
         e.Dirty = true;
@@ -396,6 +413,9 @@ public sealed partial class XnVolume
         var r = CheckPartition(t, partition);
         if (!r.Ok) return r;
         if (_types.Get(childType) is null) return Fail(XnError.UnknownType, $"no type {childType}");
+        // Confinement: a block inside a segment owns only blocks of its segment (Claim), never free ones.
+        if (e.InSegment)
+            return Fail(XnError.OutsideSegment, $"block {parent} is inside segment {e.Segment}: it may own only blocks of its segment (Claim), not free blocks");
         if (children is null || children.Count == 0) return Fail(XnError.OutOfDisk, "no extent to allocate");
         for (int i = 0; i < children.Count; i++)
         {
@@ -450,9 +470,18 @@ public sealed partial class XnVolume
         // Commit point: nothing above changed any state.
         Commit(e, eds!, proposed, partition, after);
         e.PendingChildren ??= new HashSet<ulong>();
+        bool segments = IsSegmentType(childType);
         foreach (var child in children)
         {
             _free.Allocate(child);
+            if (segments)
+            {
+                // One segment per extent: the head is zero-filled (the parent is tainted until it is
+                // written); the body is held, untouched, and costs no write unless written.
+                RegisterSegment(child.Start.Value, child.Count, childType, e, partition, fresh: true);
+                e.PendingChildren.Add(child.Start.Value);
+                continue;
+            }
             for (ulong b = child.Start.Value; b < child.End.Value; b++)
             {
                 // Zero-filled and initialized in the cache; on disk it is uninitialized until written, so
@@ -492,26 +521,42 @@ public sealed partial class XnVolume
 
         byte[]? proposed = null;
         List<UdfExtent>? after = null;
+        bool segment;
         if (!ChecksEnabled)
         {
             if (!_registry.TryGetValue(child.Start.Value, out var ce) || ce.Parent != e.Block)
                 return Fail(XnError.NotOwned, $"block {parent} does not own {child}");
+            segment = IsSegmentType(ce.Type);
         }
         else
         {
             var before = Output(e, t, partition, out var fault);
             if (before is null) return Fail(XnError.Corrupt, $"owns of block {parent} partition {partition} faults ({fault})");
             int idx = IndexOf(before, child);
-            if (idx < 0) return Fail(XnError.NotOwned, $"block {parent} partition {partition} does not own {child}");
-            var owned = Resolve(t, before[idx]);
-            r = CheckEmpty(owned);
-            if (!r.Ok) return r;
+            // Partial free: a piece of an owned extent goes; owns after = before − {whole} ∪ (whole − piece).
+            int whole = idx >= 0 ? idx : IndexContaining(before, child);
+            if (whole < 0) return Fail(XnError.NotOwned, $"block {parent} partition {partition} does not own {child}");
+            var owned = Resolve(t, before[whole]);
+            segment = IsSegmentType(owned.Type);
+            if (segment && idx < 0)
+                return Fail(XnError.WrongType, $"{child} is part of segment {owned.Extent}: a segment is freed whole");
+            // A segment owns only blocks inside itself (confinement), so freeing it whole loses nothing else.
+            if (!segment)
+            {
+                r = CheckEmpty(owned with { Start = child.Start.Value, Count = child.Count });
+                if (!r.Ok) return r;
+            }
             proposed = _proposedA;
             ProposeFor(t, partition, e.Bytes, eds!, proposed);
             after = _scratchAfter;
             fault = RunOwns(t, proposed, partition, after);
             if (fault != UdfFault.None) return Fail(XnError.DiffMismatch, $"owns faults on the proposed bytes ({fault})");
-            if (!OneRemoved(before, after, idx))
+            if (idx < 0)
+            {
+                r = CompareDiff(t, before, after, Remainder(owned, child), removed: owned);
+                if (!r.Ok) return r;
+            }
+            else if (!OneRemoved(before, after, idx))
             {
                 r = CompareDiff(t, before, after, added: null, removed: owned);
                 if (!r.Ok) return r;
@@ -520,11 +565,24 @@ public sealed partial class XnVolume
             if (!r.Ok) return r;
         }
 
+        // Commit point: nothing above changed any state.
         Commit(e, eds!, proposed, partition, after);
+        if (segment) DropSegment(child.Start.Value);
         for (ulong b = child.Start.Value; b < child.End.Value; b++)
         {
+            if (e.InSegment)
+            {
+                // Back to the segment's body; rule 2 inside the segment keeps it dead until e's write is durable.
+                if (_registry.TryGetValue(b, out var inside)) ReturnToBody(inside, e);
+                continue;
+            }
             if (_registry.Remove(b, out var gone)) DropFrame(gone);
             e.PendingChildren?.Remove(b);
+        }
+        if (e.InSegment)
+        {
+            _segmentDeferred.Add(child, e.Block);
+            return XnResult.Success;
         }
         // Rule 2: still allocated on disk and for Alloc until the nullified parent is durable.
         _free.Defer(child);
@@ -543,6 +601,9 @@ public sealed partial class XnVolume
         if (!a.Ok) return a;
         var tf = _types.Get(ef.Type)!;
         var tt = _types.Get(et.Type)!;
+        // Confinement: a pointer moves only between two blocks outside every segment or inside one segment.
+        if (ef.Segment != et.Segment)
+            return Fail(XnError.OutsideSegment, $"a move from block {from} to block {to} would cross a segment's boundary");
         var r = CheckPartition(tf, fromPartition);
         if (!r.Ok) return r;
         r = CheckPartition(tt, toPartition);
@@ -632,7 +693,8 @@ public sealed partial class XnVolume
         }
         for (ulong b = child.Start.Value; b < child.End.Value; b++)
         {
-            if (_registry.TryGetValue(b, out var ce))
+            // Only direct children change parent (inside a moved segment, the body keeps its head).
+            if (_registry.TryGetValue(b, out var ce) && ce.Parent == ef.Block)
             {
                 ce.Parent = et.Block;
                 ce.Partition = toPartition;

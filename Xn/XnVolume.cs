@@ -318,6 +318,7 @@ public sealed partial class XnVolume : IDisposable
             return XnResult<int>.Fail(XnError.UnknownRoot, "root name must be 1..255 bytes");
         if (FindRoot(name) >= 0) return XnResult<int>.Fail(XnError.RootExists, $"root '{name}' exists");
         if (_types.Get(type) is null) return XnResult<int>.Fail(XnError.UnknownType, $"no type {type}");
+        if (IsSegmentType(type)) return XnResult<int>.Fail(XnError.WrongType, $"type {type} is a segment type: a root is one block, not a segment");
         if (_free.FindFree(FirstDataBlock, 1) is not { } at) return XnResult<int>.Fail(XnError.NoSpace, "no free block for the root");
         var record = new RootRecord(name, at.Value, type.Value, owner.Name);
         try

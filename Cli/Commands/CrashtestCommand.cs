@@ -102,6 +102,8 @@ public sealed class CrashtestCommand : ICommand
         }
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"checked {report.StatesChecked} crash states at {report.CrashPoints} crash points in {report.Elapsed.TotalSeconds:F1} s ({report.StatesPerSecond:F0} states/s)"));
+        stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"explored {report.StatesExplored} crash states ({report.StatesExplored - report.StatesChecked} repeated a state already checked); recovered {report.Recoveries} distinct images (the other {report.StatesChecked - report.Recoveries} checked states left an image already recovered and were judged against it)"));
         foreach (var f in report.Failures) stdout.WriteLine($"replay: {f.Replay}");
         stdout.WriteLine($"{report.Passed} passed, {report.Failed} failed");
         return report.Failed == 0 ? 0 : 1;

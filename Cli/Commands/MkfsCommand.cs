@@ -127,27 +127,25 @@ public sealed class MkfsCommand : ICommand
     /// </summary>
     internal static RootRequest? ParseRoot(string text, out string? error)
     {
+        // RootRequest.Parse is the one parser (the host's); this refuses what it would read loosely.
         error = null;
         int colon = text.IndexOf(':');
-        if (colon < 0) return new RootRequest(text, text);
-        string libfs = text[..colon];
-        string? name = null;
-        var options = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var item in text[(colon + 1)..].Split(','))
+        if (colon >= 0)
         {
-            int eq = item.IndexOf('=');
-            if (eq < 0)
+            var items = text[(colon + 1)..].Split(',');
+            if (items.Skip(1).Any(i => !i.Contains('=')))
             {
-                if (name is not null || options.Count > 0) { error = $"--libfs {text}: the root name comes first, once (NAME:ROOT,key=value,...)"; return null; }
-                name = item;
+                error = $"--libfs {text}: the root name comes first, once (NAME:ROOT,key=value,...)";
+                return null;
             }
-            else if (eq == 0 || !options.TryAdd(item[..eq], item[(eq + 1)..]))
+            var keys = items.Where(i => i.Contains('=')).Select(i => i[..i.IndexOf('=')]).ToList();
+            if (keys.FirstOrDefault(k => k.Length == 0 || keys.Count(x => x == k) > 1) is { } bad)
             {
-                error = $"--libfs {text}: bad or repeated tunable '{item}' (key=value)";
+                error = $"--libfs {text}: bad or repeated tunable '{items.First(i => i.StartsWith(bad + "=", StringComparison.Ordinal))}' (key=value)";
                 return null;
             }
         }
-        return new RootRequest(libfs, name ?? libfs, options.Count > 0 ? options : null);
+        return RootRequest.Parse(text);
     }
 
     /// <summary>

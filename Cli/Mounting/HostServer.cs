@@ -33,6 +33,7 @@ internal sealed class HostServer : IDisposable
     private readonly ManualResetEventSlim _empty = new(false);
     private Socket? _listener;
     private bool _closing;
+    private bool _checkedAfterRecovery;
 
     private sealed record Served(Guest Guest, FuseMount Mount, DaemonRecord Record);
 
@@ -59,14 +60,25 @@ internal sealed class HostServer : IDisposable
     /// </summary>
     public string? Attach(MountRequest request, out string error)
     {
-        var options = request.ToFuseOptions(_log, out error);
-        if (options is null) return null;
         lock (_gate)
         {
             if (_closing) { error = "the daemon is shutting down"; return null; }
             if (_mounts.ContainsKey(request.MountPoint)) { error = $"{request.MountPoint} is already served by this daemon"; return null; }
             string? root = ChooseRoot(request.Root, out error);
             if (root is null) return null;
+            // key=value options the root's libFS takes (-o cleaner=greedy) go to it; the rest to FUSE.
+            var keys = LibFs.Runtime.LibFsCatalog.ForRootType(_host.Roots().First(r => r.Name == root).Type)?.MountOptionKeys ?? [];
+            var libFsOptions = new Dictionary<string, string>(StringComparer.Ordinal);
+            var fuseWords = new List<string>();
+            foreach (string word in request.Options.SelectMany(o => o.Split(',')))
+            {
+                int eq = word.IndexOf('=');
+                if (eq > 0 && keys.Contains(word[..eq])) libFsOptions[word[..eq]] = word[(eq + 1)..];
+                else fuseWords.Add(word);
+            }
+            request = request with { Options = fuseWords.Count == 0 ? [] : [string.Join(",", fuseWords)] };
+            var options = request.ToFuseOptions(_log, out error);
+            if (options is null) return null;
             if (!request.ReadOnly && _host.IsReadOnly)
             {
                 error = $"{_image}: image is in use read-only (exofs pid {Environment.ProcessId}); a read-write mount needs its read-only mounts unmounted first";
@@ -77,7 +89,26 @@ internal sealed class HostServer : IDisposable
                 error = $"{_image}: image is in use: root '{root}' is already mounted on {busy.Mount.MountPoint} (exofs pid {Environment.ProcessId})";
                 return null;
             }
-            var guest = _host.Attach(root, out string? why, readOnly: request.ReadOnly);
+            // After an unclean shutdown, the first read-write mount recovers every root (each libFS's recovery runs
+            // as it is attached and detached), then checks the image: what recovery could not repair is named and
+            // the mount refused, rather than served as if it were good.
+            if (!_host.WasClean && !request.ReadOnly && !_checkedAfterRecovery)
+            {
+                if (_host.RunRootRecovery(out string? failed) != LibFs.Errno.OK)
+                {
+                    error = $"{_image}: recovery failed: {failed}";
+                    return null;
+                }
+                var left = _host.Check(FsckCommand.DiscoverCheckers()).Findings;
+                if (left.Count > 0)
+                {
+                    error = $"{_image}: damage remains after recovery ({left.Count} problem(s), first: {left[0]}); " +
+                            "run 'exofs fsck --repair', or mount with -o ro";
+                    return null;
+                }
+                _checkedAfterRecovery = true;
+            }
+            var guest = _host.Attach(root, out string? why, readOnly: request.ReadOnly, options: libFsOptions);
             if (!guest.Ok) { error = $"{_image}: {why}"; return null; }
             FuseMount mount;
             try { mount = FuseMount.Start(guest.Value.FileSystem, request.MountPoint, options); }

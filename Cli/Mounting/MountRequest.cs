@@ -22,15 +22,20 @@ internal sealed record MountRequest(string Image, string MountPoint, string? Roo
         Options.SelectMany(o => o.Split(',')).Select(o => o.Trim()).LastOrDefault(o => o is "ro" or "rw") == "ro";
 
     /// <summary>
-    /// Turns the -o list into mount options: allow_other, fsname=, spin= and debug map to their fields,
+    /// Turns the -o list into mount options: allow_other, private, fsname=, spin= and debug map to their fields,
     /// fstab-only words are dropped, everything else (ro, noatime, nosuid, nodev, noexec, max_read=, ...) goes
     /// to libfuse, which refuses what it does not know. Null with <paramref name="error"/> on a malformed list.
+    /// Sharing: a mount is open to every user (allow_other; the kernel checks modes and owners, as for a
+    /// kernel file system) whenever <paramref name="mayAllowOther"/> (default: <see cref="FuseMountOptions.MayAllowOther"/>:
+    /// root, or user_allow_other in /etc/fuse.conf), unless <c>private</c> keeps it to the mounting user; an
+    /// explicit allow_other that may not be granted is an error rather than a mount fusermount3 would refuse.
     /// </summary>
-    public FuseMountOptions? ToFuseOptions(Action<string> log, out string error)
+    public FuseMountOptions? ToFuseOptions(Action<string> log, out string error, bool? mayAllowOther = null)
     {
         error = "";
         var extra = new List<string>();
-        bool allowOther = false, debug = false;
+        bool? share = null;
+        bool debug = false;
         TimeSpan? spin = null;
         string fsName = Image;
         foreach (string raw in Options.SelectMany(o => o.Split(',')))
@@ -40,7 +45,8 @@ internal sealed record MountRequest(string Image, string MountPoint, string? Roo
             if (FstabOnly.Contains(opt) || opt.StartsWith("x-", StringComparison.Ordinal) || opt.StartsWith("comment=", StringComparison.Ordinal)) continue;
             switch (opt)
             {
-                case "allow_other": allowOther = true; break;
+                case "allow_other": share = true; break;
+                case "private": share = false; break;
                 case "debug": debug = true; break;
                 default:
                     if (opt.StartsWith("fsname=", StringComparison.Ordinal)) fsName = opt["fsname=".Length..];
@@ -60,13 +66,19 @@ internal sealed record MountRequest(string Image, string MountPoint, string? Roo
             }
         }
         if (fsName.Length == 0) { error = "fsname= needs a value"; return null; }
+        bool may = mayAllowOther ?? FuseMountOptions.MayAllowOther;
+        if (share == true && !may)
+        {
+            error = "allow_other needs root, or a user_allow_other line in /etc/fuse.conf";
+            return null;
+        }
         var defaults = new FuseMountOptions();
         return new FuseMountOptions
         {
             Spin = spin ?? defaults.Spin,
             FsName = fsName,
             Subtype = "exofs",
-            AllowOther = allowOther,
+            AllowOther = share ?? may,
             Debug = debug,
             ExtraOptions = extra,
             Log = log,

@@ -9,7 +9,9 @@ namespace ExoFS.Kernel.Disk;
 /// Model. The image as of the last <see cref="IBlockDevice.Flush"/> is durable. Writes since then are
 /// <em>in flight</em>, grouped into barrier epochs 0..k−1 (<see cref="IBlockDevice.Barrier"/> closes the
 /// current epoch if it has writes, so no epoch is empty). A multi-block write is recorded as one write per
-/// block, each with its own sequence number, since the medium does not write a request atomically. A
+/// block, each with its own sequence number, since the medium does not write a request atomically (the
+/// blocks of one request share a <see cref="InFlightWrite.Request"/> number, so a test can see what was
+/// issued as one request, e.g. a log segment). A
 /// <em>legal crash state</em> picks an epoch j and a subset S of epoch j's writes: every write of epochs
 /// &lt; j reached the medium, the writes in S did, nothing later did. Writes to one block apply in sequence
 /// order. Taking S = all of epoch j is the same state as epoch j+1 with S empty, so that choice is only
@@ -22,7 +24,8 @@ namespace ExoFS.Kernel.Disk;
 /// is cloned (sharing blocks) at construction, so later changes to it do not leak in; any other inner
 /// device must not change while this wrapper is in use. Materialized states share block arrays with this
 /// device and read untouched blocks from the frozen base, so building one costs O(block count) pointers
-/// plus the chosen writes, and materialized devices stay valid after this device moves on.
+/// plus the chosen writes (<see cref="MaterializeOverlay"/>: only the blocks written since construction),
+/// and materialized devices stay valid after this device moves on.
 /// </para>
 /// <para>
 /// Reads return the newest write of each block, like a page cache. Thread-safe: one lock guards the
@@ -43,6 +46,7 @@ public sealed class CrashModelDevice : BlockDeviceBase
     private readonly List<int> _epochStarts = new(); // index into _inFlight where each epoch begins
     private long _generation;
     private long _nextSequence;
+    private long _nextRequest;
 
     /// <summary>Wraps <paramref name="inner"/>, whose current contents become the durable image.</summary>
     public CrashModelDevice(IBlockDevice inner)
@@ -182,31 +186,17 @@ public sealed class CrashModelDevice : BlockDeviceBase
     /// </summary>
     public MemoryDevice Materialize(CrashState state)
     {
-        ArgumentNullException.ThrowIfNull(state);
-        ObjectDisposedException.ThrowIf(IsDisposed, this);
         MemoryDevice image = NewBaseImage();
-        lock (_lock)
-        {
-            if (state.Generation != _generation)
-                throw new InvalidOperationException(
-                    $"Crash state is from generation {state.Generation}; the device has flushed since (now {_generation}).");
-            if (state.Epoch < 0 || (state.Epoch >= _epochStarts.Count && !(state.Epoch == 0 && state.Chosen.Count == 0)))
-                throw new ArgumentException($"Crash state names epoch {state.Epoch}, but {_epochStarts.Count} are in flight.", nameof(state));
-            foreach (var (block, data) in _durable) image.InstallBlock(block, data);
-            int epochStart = state.Epoch < _epochStarts.Count ? _epochStarts[state.Epoch] : 0;
-            int epochEnd = state.Epoch + 1 < _epochStarts.Count ? _epochStarts[state.Epoch + 1] : _inFlight.Count;
-            for (int i = 0; i < epochStart; i++) image.InstallBlock(_inFlight[i].Block.Value, _inFlight[i].Data);
-            int previous = -1;
-            foreach (int i in state.Chosen) // ascending index = ascending sequence, so later writes win
-            {
-                if (i <= previous || i < epochStart || i >= epochEnd)
-                    throw new ArgumentException($"Write #{i} is not an ascending member of epoch {state.Epoch}.", nameof(state));
-                image.InstallBlock(_inFlight[i].Block.Value, _inFlight[i].Data);
-                previous = i;
-            }
-        }
+        foreach (var (block, data) in Reached(state)) image.InstallBlock(block, data);
         return image;
     }
+
+    /// <summary>
+    /// The same image as <see cref="Materialize"/>, as an <see cref="OverlayDevice"/>: the frozen base this
+    /// device was built on, overlaid with the durable blocks and the writes <paramref name="state"/> kept.
+    /// Costs O(blocks written since construction), not O(device). Writes to it stay in its overlay.
+    /// </summary>
+    public OverlayDevice MaterializeOverlay(CrashState state) => new(_base, Reached(state));
 
     /// <summary>The durable image: what a crash now leaves if no in-flight write reached the medium.</summary>
     public MemoryDevice MaterializeDurable()
@@ -216,6 +206,42 @@ public sealed class CrashModelDevice : BlockDeviceBase
         lock (_lock)
             foreach (var (block, data) in _durable) image.InstallBlock(block, data);
         return image;
+    }
+
+    /// <summary>The durable image as an overlay on the frozen base (see <see cref="MaterializeOverlay"/>).</summary>
+    public OverlayDevice MaterializeDurableOverlay()
+    {
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
+        lock (_lock) return new OverlayDevice(_base, new Dictionary<ulong, byte[]>(_durable));
+    }
+
+    // Every block that differs from the base in the image of `state`, newest write winning: the durable
+    // map, every write of the earlier epochs, then the chosen writes of the state's epoch in sequence order.
+    private Dictionary<ulong, byte[]> Reached(CrashState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
+        lock (_lock)
+        {
+            if (state.Generation != _generation)
+                throw new InvalidOperationException(
+                    $"Crash state is from generation {state.Generation}; the device has flushed since (now {_generation}).");
+            if (state.Epoch < 0 || (state.Epoch >= _epochStarts.Count && !(state.Epoch == 0 && state.Chosen.Count == 0)))
+                throw new ArgumentException($"Crash state names epoch {state.Epoch}, but {_epochStarts.Count} are in flight.", nameof(state));
+            var image = new Dictionary<ulong, byte[]>(_durable);
+            int epochStart = state.Epoch < _epochStarts.Count ? _epochStarts[state.Epoch] : 0;
+            int epochEnd = state.Epoch + 1 < _epochStarts.Count ? _epochStarts[state.Epoch + 1] : _inFlight.Count;
+            for (int i = 0; i < epochStart; i++) image[_inFlight[i].Block.Value] = _inFlight[i].Data;
+            int previous = -1;
+            foreach (int i in state.Chosen) // ascending index = ascending sequence, so later writes win
+            {
+                if (i <= previous || i < epochStart || i >= epochEnd)
+                    throw new ArgumentException($"Write #{i} is not an ascending member of epoch {state.Epoch}.", nameof(state));
+                image[_inFlight[i].Block.Value] = _inFlight[i].Data;
+                previous = i;
+            }
+            return image;
+        }
     }
 
     private MemoryDevice NewBaseImage() => _memoryBase?.Clone() ?? new MemoryDevice(_base.BlockCount, _base);
@@ -247,6 +273,7 @@ public sealed class CrashModelDevice : BlockDeviceBase
     /// <inheritdoc />
     protected override void WriteCore(BlockNo start, ReadOnlySpan<byte> data)
     {
+        long request = Interlocked.Increment(ref _nextRequest);
         for (int i = 0; i < data.Length / BlockSize; i++)
         {
             var copy = data.Slice(i * BlockSize, BlockSize).ToArray();
@@ -254,7 +281,7 @@ public sealed class CrashModelDevice : BlockDeviceBase
             lock (_lock)
             {
                 if (_epochStarts.Count == 0 || _epochClosed) OpenEpoch();
-                _inFlight.Add(new InFlightWrite(block, copy, _epochStarts.Count - 1, _nextSequence++));
+                _inFlight.Add(new InFlightWrite(block, copy, _epochStarts.Count - 1, _nextSequence++) { Request = request });
                 _latest[block.Value] = copy;
             }
         }
@@ -304,7 +331,11 @@ public sealed class CrashModelDevice : BlockDeviceBase
 }
 
 /// <summary>One write not yet durable: its block, a private copy of its data, its epoch and global sequence number.</summary>
-public sealed record InFlightWrite(BlockNo Block, byte[] Data, int Epoch, long Sequence);
+public sealed record InFlightWrite(BlockNo Block, byte[] Data, int Epoch, long Sequence)
+{
+    /// <summary>The device request this block came in (blocks of one multi-block write share it).</summary>
+    public long Request { get; init; }
+}
 
 /// <summary>Which persistence operation a <see cref="PersistencePoint"/> reports.</summary>
 public enum PersistenceKind { Barrier, Flush }

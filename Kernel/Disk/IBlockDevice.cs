@@ -17,7 +17,11 @@ public interface IBlockDevice : IDisposable
     /// <summary>Reads <c>buffer.Length / BlockSize</c> consecutive blocks starting at <paramref name="start"/>.</summary>
     void Read(BlockNo start, Span<byte> buffer);
 
-    /// <summary>Writes <c>data.Length / BlockSize</c> consecutive blocks starting at <paramref name="start"/>.</summary>
+    /// <summary>
+    /// Writes <c>data.Length / BlockSize</c> consecutive blocks starting at <paramref name="start"/> as one
+    /// request (one positioning in the disk time models; how XN issues a log segment). Not atomic: after a
+    /// crash any subset of its blocks may have reached the medium (the crash model records each block).
+    /// </summary>
     void Write(BlockNo start, ReadOnlySpan<byte> data);
 
     /// <summary>Makes every write issued before this call durable (fdatasync for an image file).</summary>

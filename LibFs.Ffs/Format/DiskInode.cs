@@ -19,6 +19,12 @@ public sealed class DiskInode
     public const int Ind1Slot = 12, Ind2Slot = 13, Ind3Slot = 14, XattrSlot = 15;
     public const int InlineOffset = 224;
 
+    /// <summary>
+    /// <see cref="Flags"/> bit: the file owns blocks past its end on purpose (fallocate with KEEP_SIZE), which
+    /// fsck must not take for a crash's leftovers. Cleared when a truncate frees them.
+    /// </summary>
+    public const uint FlagBlocksPastEof = 1;
+
     public uint Mode, Nlink, Uid, Gid, Generation, Flags;
     public ulong Size, Blocks, Rdev;
     public long AtimeSec, MtimeSec, CtimeSec;

@@ -1,11 +1,13 @@
+using ExoFS.LibFs.Runtime;
 using ExoFS.LibFs.Testing.Model;
 
 namespace ExoFS.LibFs.Testing.Conformance;
 
 /// <summary>
-/// Every libFS the conformance suite and the model-equivalence property run against. To add one, add one
-/// line to <see cref="All"/>: a <see cref="LibFsUnderTest"/> with its name, a factory for a fresh instance,
-/// its fsck, and (if it has storage) Remount and CreateSmall.
+/// Every libFS the conformance suite and the model-equivalence property run against: the reference model, then
+/// every libFS registered with <see cref="LibFsRegistrationAttribute"/> that this process can load (a test
+/// project that references a libFS's assembly gets it), each run by <see cref="HostedUnderTest"/>. A libFS
+/// joins by registering itself; nothing here names it.
 /// </summary>
 public static class LibFsRegistry
 {
@@ -21,11 +23,7 @@ public static class LibFsRegistry
 
     /// <summary>The libFSes under test, in a fixed order.</summary>
     public static IReadOnlyList<LibFsUnderTest> All { get; } =
-    [
-        Model,
-        FfsUnderTest.Entry,
-        // New libFSes register here, one line each.
-    ];
+        [Model, .. LibFsCatalog.All.Select(HostedUnderTest.For)];
 
     /// <summary>The registered libFS with this name; throws if none (a test data bug).</summary>
     public static LibFsUnderTest Get(string name) =>

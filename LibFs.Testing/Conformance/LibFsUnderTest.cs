@@ -27,6 +27,12 @@ public sealed record LibFsUnderTest(
     public Func<IFileSystem>? CreateSmall { get; init; }
 
     /// <summary>
+    /// Whether the libFS implements fallocate and SEEK_DATA/SEEK_HOLE (rather than the contract's defaults:
+    /// ENOTSUP, and the whole file as data); the fallocate cases run only where it does.
+    /// </summary>
+    public bool SupportsFallocate { get; init; } = true;
+
+    /// <summary>
     /// Runs one test case on a fresh instance: the body, then the fsck (which must be clean), then disposal.
     /// An fsck failure throws <see cref="FsckFailedException"/>; if the body throws, that exception wins and
     /// the instance is only disposed.

@@ -41,11 +41,18 @@ public sealed record CrashCampaignFailure(string Replay, Workload Original, Work
 public readonly record struct CrashCampaignProgress(int Done, int Total, int Failed, long StatesChecked, TimeSpan Elapsed);
 
 /// <summary>The totals of a campaign.</summary>
+/// <param name="StatesChecked">Distinct crash states judged (see <see cref="CrashRunResult.StatesChecked"/>).</param>
 public sealed record CrashCampaignReport(int Passed, int Failed, long StatesChecked, long CrashPoints, TimeSpan Elapsed,
     IReadOnlyList<CrashCampaignFailure> Failures)
 {
-    /// <summary>Crash states recovered and checked per second of wall-clock time.</summary>
+    /// <summary>Crash states checked (each recovered, or sharing the recovery of a byte-identical image, and judged) per second of wall-clock time.</summary>
     public double StatesPerSecond => Elapsed.TotalSeconds > 0 ? StatesChecked / Elapsed.TotalSeconds : 0;
+
+    /// <summary>Crash states enumerated, including those that repeated a state already checked in their workload.</summary>
+    public long StatesExplored { get; init; }
+
+    /// <summary>Crash images recovered and checked by the target itself (the rest shared a byte-identical image's recovery).</summary>
+    public long Recoveries { get; init; }
 }
 
 /// <summary>Runs many workloads on one target, shrinking each failure to a minimal workload.</summary>
@@ -80,7 +87,7 @@ public static class CrashCampaign
         var clock = Stopwatch.StartNew();
         var results = new CrashRunResult[plan.Count];
         var gate = new object();
-        long states = 0, points = 0;
+        long states = 0, points = 0, explored = 0, recoveries = 0;
         int done = 0, failed = 0;
         // Workloads are independent (each explorer has its own devices, mounts and oracle), so they run
         // side by side; progress is reported as each finishes, under one lock.
@@ -92,6 +99,8 @@ public static class CrashCampaign
             {
                 states += r.StatesChecked;
                 points += r.CrashPoints;
+                explored += r.StatesExplored;
+                recoveries += r.Recoveries;
                 done++;
                 if (!r.Passed) failed++;
                 progress?.Invoke(new CrashCampaignProgress(done, plan.Count, failed, states, clock.Elapsed));
@@ -103,11 +112,16 @@ public static class CrashCampaign
             if (results[i].Passed) continue;
             var shrunk = Minimize(target, results[i], options);
             states += shrunk.StatesChecked;
+            explored += shrunk.StatesExplored;
+            recoveries += shrunk.Recoveries;
             var f = new CrashCampaignFailure(plan[i].Replay, plan[i].Workload, shrunk.Minimal, shrunk.Failure);
             failures.Add(f);
             onFailure?.Invoke(f);
         }
-        return new CrashCampaignReport(plan.Count - failures.Count, failures.Count, states, points, clock.Elapsed, failures);
+        return new CrashCampaignReport(plan.Count - failures.Count, failures.Count, states, points, clock.Elapsed, failures)
+        {
+            StatesExplored = explored, Recoveries = recoveries,
+        };
     }
 
     /// <summary>
@@ -121,7 +135,7 @@ public static class CrashCampaign
         var current = failed.Workload;
         var failure = failed.Failure ?? throw new ArgumentException("the run passed", nameof(failed));
         int budget = options.ShrinkBudget, runs = 0;
-        long states = 0;
+        long states = 0, explored = 0, recoveries = 0;
         bool progress = true;
         while (progress && budget > 0)
         {
@@ -132,14 +146,20 @@ public static class CrashCampaign
                 var r = CrashExplorer.Run(target, candidate, options.Explorer);
                 runs++;
                 states += r.StatesChecked;
+                explored += r.StatesExplored;
+                recoveries += r.Recoveries;
                 if (r.Failure is null) continue;
                 (current, failure, progress) = (candidate, r.Failure, true);
                 break;
             }
         }
-        return new CrashShrinkResult(current, failure, runs, states);
+        return new CrashShrinkResult(current, failure, runs, states) { StatesExplored = explored, Recoveries = recoveries };
     }
 }
 
 /// <summary>What shrinking found: the smallest failing workload, its failure, and what it cost.</summary>
-public sealed record CrashShrinkResult(Workload Minimal, CrashFailure Failure, int Runs, long StatesChecked);
+public sealed record CrashShrinkResult(Workload Minimal, CrashFailure Failure, int Runs, long StatesChecked)
+{
+    public long StatesExplored { get; init; }
+    public long Recoveries { get; init; }
+}

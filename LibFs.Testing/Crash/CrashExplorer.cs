@@ -17,6 +17,13 @@ public sealed record CrashExplorerOptions
 
     /// <summary>Also crash between steps (whatever is in flight then), not only at barriers and flushes.</summary>
     public bool CrashBetweenSteps { get; init; } = true;
+
+    /// <summary>
+    /// Recover each distinct crash image once per process and judge every state that leaves it against that
+    /// recovery (<see cref="RecoveryCache"/>); false: recover every checked state itself. Verdicts are the
+    /// same either way (a test pins it); sharing is many times faster.
+    /// </summary>
+    public bool ShareRecoveries { get; init; } = true;
 }
 
 /// <summary>Where a crash state broke the rules, and how.</summary>
@@ -31,9 +38,23 @@ public sealed record CrashFailure(string Point, string State, IReadOnlyList<stri
 }
 
 /// <summary>The outcome of exploring one workload.</summary>
+/// <param name="StatesChecked">
+/// Distinct crash states judged: states whose write sets leave different blocks in place, or that are judged
+/// under a different oracle state. Each is judged by the oracle; see <see cref="Recoveries"/>.
+/// </param>
 public sealed record CrashRunResult(Workload Workload, CrashFailure? Failure, int CrashPoints, int StatesChecked, TimeSpan Elapsed)
 {
     public bool Passed => Failure is null;
+
+    /// <summary>Crash states enumerated, before setting aside those that repeat a state already checked.</summary>
+    public int StatesExplored { get; init; }
+
+    /// <summary>
+    /// Crash images this run recovered and checked with the target itself; the other checked states left an
+    /// image byte-identical to one already recovered in this process (<see cref="RecoveryCache"/>), and were
+    /// judged by the oracle against that recovery.
+    /// </summary>
+    public int Recoveries { get; init; }
 }
 
 /// <summary>
@@ -55,10 +76,23 @@ public static class CrashExplorer
         CrashFailure? failure;
         try { failure = run.Execute(); }
         catch (Exception e) { failure = new CrashFailure(run.Where, "-", [$"the target threw {e.GetType().Name}: {e.Message}"]); }
-        return new CrashRunResult(workload, failure, run.CrashPoints, run.StatesChecked, clock.Elapsed);
+        return new CrashRunResult(workload, failure, run.CrashPoints, run.StatesChecked, clock.Elapsed)
+        {
+            StatesExplored = run.StatesExplored, Recoveries = run.Recoveries,
+        };
     }
 
-    private sealed record SetupImage(MemoryDevice Image, InodeNo[] Inodes);
+    private sealed record SetupImage(MemoryDevice Image, InodeNo[] Inodes, ulong Token);
+
+    // Names each setup image for the recovery cache's keys (an image is its setup image plus an overlay).
+    private static long _setupTokens;
+
+    // Workloads and their setups run under a logical clock from a fixed start that ticks once per step
+    // (recoveries under a fixed one), so the bytes a workload writes depend on the workload alone and two
+    // workloads with a common prefix leave the same crash images during it (which the recovery cache then
+    // recovers once). Times still differ from step to step, as a coarse clock's would.
+    private static readonly Timespec SetupClockStart = new(1_767_225_600, 0);    // 2026-01-01
+    private static readonly Timespec WorkloadClockStart = new(1_767_229_200, 0); // an hour later
 
     // Never written after caching: CrashModelDevice clones its inner memory device.
     private static readonly ConditionalWeakTable<ICrashTarget, ConcurrentDictionary<string, SetupImage>> SetupCache = new();
@@ -66,6 +100,8 @@ public static class CrashExplorer
     private sealed class Exploration(ICrashTarget target, Workload workload, CrashExplorerOptions options)
     {
         private readonly CrashOracle _oracle = new(target.Guarantees);
+        private readonly RecoveryCache _recovered = RecoveryCache.For(target);
+        private ImageKeys? _keys;
         private readonly HashSet<string> _seenImages = new(StringComparer.Ordinal);
         private CrashModelDevice? _dev;
         private CrashFailure? _failure;
@@ -74,15 +110,20 @@ public static class CrashExplorer
         public string Where { get; private set; } = "setup";
         public int CrashPoints { get; private set; }
         public int StatesChecked { get; private set; }
+        public int StatesExplored { get; private set; }
+        public int Recoveries { get; private set; }
 
         public CrashFailure? Execute()
         {
-            var mem = Setup();
-            if (mem is null) return _failure;
+            var setup = Setup();
+            if (setup is null) return _failure;
             Where = "setup";
             _oracle.MarkAllDurable();
+            _keys = new ImageKeys(setup.Token);
 
-            using var dev = new CrashModelDevice(mem);
+            var clock = new LogicalClock(WorkloadClockStart);
+            using var clockScope = LogicalClock.Use(clock);
+            using var dev = new CrashModelDevice(setup.Image);
             _dev = dev;
             var mount = target.Mount(dev);
             dev.PersistencePoint += OnPersistencePoint;
@@ -91,6 +132,7 @@ public static class CrashExplorer
                 for (int i = 0; i < workload.Ops.Count && _failure is null; i++)
                 {
                     Where = $"step {i + 1} ({workload.Ops[i]})";
+                    clock.Tick();
                     if (Step(mount.Fs, workload.Ops[i]) is { } f) return f;
                     if (_failure is null && options.CrashBetweenSteps) CheckPoint($"after step {i + 1} ({workload.Ops[i]})");
                 }
@@ -108,14 +150,14 @@ public static class CrashExplorer
             // A clean unmount persists everything: the durable image must be exactly the final state.
             _oracle.MarkAllDurable();
             Where = "after clean unmount";
-            var problems = CheckImage(dev.MaterializeDurable());
+            var problems = CheckImage(dev.MaterializeDurableOverlay());
             return problems.Count == 0 ? null : new CrashFailure(Where, "durable image", problems);
         }
 
         // Setup runs unobserved on the plain device and ends with a clean unmount, so the workload starts
         // from a known durable state. Its image is cached per target and setup (many workloads share one),
         // with the inode numbers its creates got, so the oracle can be brought to the same state cheaply.
-        private MemoryDevice? Setup()
+        private SetupImage? Setup()
         {
             string key = string.Join(";", workload.Setup);
             var cache = SetupCache.GetOrCreateValue(target);
@@ -127,8 +169,10 @@ public static class CrashExplorer
                     if (_oracle.Apply(op) == Errno.OK && op.Kind is CrashOpKind.Create or CrashOpKind.Mkdir)
                         _oracle.RecordInode(op.Path, cached.Inodes[i]);
                 }
-                return cached.Image;
+                return cached;
             }
+            var clock = new LogicalClock(SetupClockStart);
+            using var clockScope = LogicalClock.Use(clock);
             var mem = new MemoryDevice(target.DeviceBlocks);
             target.Format(mem);
             var inodes = new InodeNo[workload.Setup.Count];
@@ -137,12 +181,14 @@ public static class CrashExplorer
                 for (int i = 0; i < workload.Setup.Count; i++)
                 {
                     Where = $"setup step {i + 1} ({workload.Setup[i]})";
+                    clock.Tick();
                     if (Step(setup.Fs, workload.Setup[i], out inodes[i]) is { } f) { _failure = f; return null; }
                 }
             }
             if (cache.Count >= 256) cache.Clear();
-            cache[key] = new SetupImage(mem, inodes);
-            return mem;
+            var made = new SetupImage(mem, inodes, (ulong)Interlocked.Increment(ref _setupTokens));
+            cache[key] = made;
+            return made;
         }
 
         private CrashFailure? Step(IFileSystem fs, CrashOp op) => Step(fs, op, out _);
@@ -177,11 +223,12 @@ public static class CrashExplorer
             int seed = HashCode.Combine(options.SamplingSeed, CrashPoints);
             foreach (var state in dev.EnumerateCrashStates(options.MaxStatesPerPoint, seed))
             {
-                // Different write sets often leave the same image; an image already judged under the same
-                // oracle version need not be recovered again.
+                StatesExplored++;
+                // Different write sets often leave the same blocks in place; such a state already judged
+                // under the same oracle version need not be judged again.
                 if (!_seenImages.Add(ImageKey(writes, state))) continue;
                 StatesChecked++;
-                var problems = CheckImage(dev.Materialize(state));
+                var problems = CheckImage(dev.MaterializeOverlay(state));
                 if (problems.Count > 0)
                 {
                     _failure = new CrashFailure(label, DescribeState(writes, state), problems);
@@ -190,26 +237,15 @@ public static class CrashExplorer
             }
         }
 
-        private List<string> CheckImage(MemoryDevice image)
+        // Recovery and the target's checks run once per distinct image in the process (RecoveryCache); the
+        // oracle judges every checked state against that recovery.
+        private List<string> CheckImage(OverlayDevice image)
         {
-            CrashRecovery recovery;
-            try { recovery = target.Recover(image); }
-            catch (Exception e) { return [$"recovery threw {e.GetType().Name}: {e.Message}"]; }
-            var problems = new List<string>(recovery.Problems);
-            if (recovery.Mount is null)
-            {
-                if (problems.Count == 0) problems.Add("recovery gave no file system");
-                return problems;
-            }
-            try { problems.AddRange(_oracle.Check(FsSnapshot.Take(recovery.Mount.Fs))); }
-            catch (Exception e) { problems.Add($"reading the recovered file system failed: {e.GetType().Name}: {e.Message}"); }
-            finally
-            {
-                try { recovery.Mount.Dispose(); }
-                catch (Exception e) { problems.Add($"unmounting the recovered file system threw {e.GetType().Name}: {e.Message}"); }
-                image.Dispose();
-            }
-            return problems;
+            Recoveries++;
+            if (!options.ShareRecoveries) return RecoveredImage.Recover(target, image).Judge(_oracle);
+            var recovered = _recovered.GetOrRecover(_keys!.Of(image), target, image, out bool fresh);
+            if (!fresh) Recoveries--;
+            return recovered.Judge(_oracle);
         }
 
         private string ImageKey(IReadOnlyList<InFlightWrite> writes, CrashState state)

@@ -6,7 +6,11 @@ namespace ExoFS.LibFs.Testing.Crash;
 /// A file system stack the crash explorer can test: how to make one on an empty device, mount it for the
 /// workload, and recover a crash image. Implementations must be stateless between calls (the explorer
 /// recovers many images while a workload is mounted, from inside the workload's own barrier or flush), and
-/// every device handed to them is a fresh memory device they may write.
+/// every device handed to them is a fresh device they may write (a crash image is an
+/// <see cref="OverlayDevice"/> on a frozen image: its writes stay in it). <see cref="Recover"/> must depend
+/// on the image's bytes alone, since the explorer shares one recovery between the crash states that leave
+/// byte-identical images (<see cref="CrashExplorerOptions.ShareRecoveries"/>); the clock it may read is a
+/// fixed <see cref="LogicalClock"/>.
 /// </summary>
 public interface ICrashTarget
 {

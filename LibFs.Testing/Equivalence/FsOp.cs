@@ -128,6 +128,58 @@ public sealed record WriteOp(string Dir, string Name, long Offset, int Length, i
     public override string ToString() => $"write {Path(Dir, Name)} @{Offset} len={Length} seed={Seed}";
 }
 
+/// <summary>fallocate(2) on a file opened read-write; reports the outcome, the size and the data extents SEEK_DATA/SEEK_HOLE find.</summary>
+public sealed record FallocateOp(string Dir, string Name, FallocateMode Mode, long Offset, long Length) : FsOp
+{
+    public override string Apply(IFileSystem fs)
+    {
+        var e = ResolveEntry(fs, Dir, Name);
+        if (!e.Ok) return Show(e.Error);
+        var fh = fs.Open(e.Value.Ino, OpenFlags.ReadWrite);
+        if (!fh.Ok) return Show(fh.Error);
+        var err = fs.Fallocate(e.Value.Ino, fh.Value, Mode, Offset, Length);
+        string layout = Extents(fs, e.Value.Ino, fh.Value);
+        fs.Release(e.Value.Ino, fh.Value);
+        var a = fs.GetAttr(e.Value.Ino);
+        return $"{Show(err)} size={(a.Ok ? a.Value.Size.ToString(CultureInfo.InvariantCulture) : Show(a.Error))} {layout}";
+    }
+
+    /// <summary>The file's data extents below its end, as SEEK_DATA and SEEK_HOLE report them ("data@0+4096 ...").</summary>
+    internal static string Extents(IFileSystem fs, InodeNo ino, FileHandle fh)
+    {
+        var sb = new StringBuilder("extents:");
+        long at = 0;
+        for (int guard = 0; guard < 64; guard++)
+        {
+            var d = fs.Lseek(ino, fh, at, SeekWhence.Data);
+            if (!d.Ok) { sb.Append(' ').Append(Show(d.Error)); break; }
+            var h = fs.Lseek(ino, fh, d.Value, SeekWhence.Hole);
+            if (!h.Ok) { sb.Append(" hole:").Append(Show(h.Error)); break; }
+            sb.Append(CultureInfo.InvariantCulture, $" data@{d.Value}+{h.Value - d.Value}");
+            at = h.Value;
+        }
+        return sb.ToString();
+    }
+
+    public override string ToString() => $"fallocate {Path(Dir, Name)} mode={(int)Mode:X} @{Offset} len={Length}";
+}
+
+/// <summary>lseek(2) SEEK_DATA or SEEK_HOLE on a file opened read-only.</summary>
+public sealed record SeekOp(string Dir, string Name, long Offset, SeekWhence Whence) : FsOp
+{
+    public override string Apply(IFileSystem fs)
+    {
+        var e = ResolveEntry(fs, Dir, Name);
+        if (!e.Ok) return Show(e.Error);
+        var fh = fs.Open(e.Value.Ino, OpenFlags.ReadOnly);
+        if (!fh.Ok) return Show(fh.Error);
+        var r = fs.Lseek(e.Value.Ino, fh.Value, Offset, Whence);
+        fs.Release(e.Value.Ino, fh.Value);
+        return r.Ok ? $"OK {r.Value}" : Show(r.Error);
+    }
+    public override string ToString() => $"lseek {Path(Dir, Name)} {Whence} @{Offset}";
+}
+
 public sealed record ReadOp(string Dir, string Name, long Offset, int Length) : FsOp
 {
     public override string Apply(IFileSystem fs)

@@ -691,10 +691,16 @@ public sealed partial class ModelFileSystem : IFileSystem
         return (_nodes[h.Ino], Errno.OK);
     }
 
+    /// <summary>
+    /// Sets the size. Shrinking drops the chunks past the new end; so does a truncate to the same or a smaller
+    /// size of a file holding chunks preallocated past its end (ext4 calls its truncate whenever the size does
+    /// not grow, to drop such blocks); growing keeps them.
+    /// </summary>
     private void Truncate(ModelNode node, long size)
     {
-        if ((ulong)size < node.Size)
+        if ((ulong)size < node.Size || (node.PastEof && (ulong)size == node.Size))
         {
+            node.PastEof = false;
             long keep = (size + ChunkSize - 1) / ChunkSize; // chunks [0, keep) may hold data below size
             foreach (long ci in node.Chunks!.Keys.Where(c => c >= keep).ToList())
             {

@@ -22,6 +22,9 @@ internal sealed class ModelNode
     /// <summary>Regular file content: chunk index → 4 KiB; absent chunks are holes.</summary>
     public Dictionary<long, byte[]>? Chunks;
 
+    /// <summary>fallocate with KEEP_SIZE gave the file chunks past its end on purpose; a truncate to at most the size drops them.</summary>
+    public bool PastEof;
+
     /// <summary>Directory content; see <see cref="ModelDirectory"/>.</summary>
     public ModelDirectory? Dir;
 

@@ -86,6 +86,9 @@ internal static unsafe partial class LibFuse
     public static partial int fuse_reply_xattr(nint req, nuint count);
 
     [LibraryImport(Lib)]
+    public static partial int fuse_reply_lseek(nint req, long off);
+
+    [LibraryImport(Lib)]
     public static partial nuint fuse_add_direntry(nint req, byte* buf, nuint bufsize, byte* name, NativeStat* stbuf, long off);
 
     [LibraryImport(Lib)]

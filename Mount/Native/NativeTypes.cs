@@ -134,7 +134,7 @@ internal static class FuseSetAttr
 /// <c>struct fuse_lowlevel_ops</c> of libfuse 3.14: 44 function pointer slots (352 bytes). Typed function
 /// pointers make the compiler check each callback's signature against the C prototype. Slots the adapter
 /// leaves null make the kernel fall back (access: default_permissions; locks: local to the kernel) or
-/// get ENOSYS (bmap, ioctl, poll, fallocate, copy_file_range, lseek).
+/// get ENOSYS (bmap, ioctl, poll).
 /// </summary>
 [StructLayout(LayoutKind.Sequential)]
 internal unsafe struct FuseLowLevelOps
@@ -179,10 +179,13 @@ internal unsafe struct FuseLowLevelOps
     public nint RetrieveReply;
     public delegate* unmanaged[Cdecl]<nint, nuint, FuseForgetData*, void> ForgetMulti;
     public nint Flock;
-    public nint Fallocate;
+    /// <summary>fallocate(req, ino, mode, offset, length, fi).</summary>
+    public delegate* unmanaged[Cdecl]<nint, ulong, int, long, long, FuseFileInfo*, void> Fallocate;
     public delegate* unmanaged[Cdecl]<nint, ulong, nuint, long, FuseFileInfo*, void> ReadDirPlus;
-    public nint CopyFileRange;
-    public nint Lseek;
+    /// <summary>copy_file_range(req, ino_in, off_in, fi_in, ino_out, off_out, fi_out, len, flags).</summary>
+    public delegate* unmanaged[Cdecl]<nint, ulong, long, FuseFileInfo*, ulong, long, FuseFileInfo*, nuint, int, void> CopyFileRange;
+    /// <summary>lseek(req, ino, off, whence, fi).</summary>
+    public delegate* unmanaged[Cdecl]<nint, ulong, long, int, FuseFileInfo*, void> Lseek;
 }
 
 /// <summary>struct fuse_buf (fuse_common.h): one request's bytes in memory (splice is not used here).</summary>

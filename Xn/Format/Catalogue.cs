@@ -14,6 +14,8 @@ internal sealed record RootRecord(string Name, ulong Block, ushort Type, string 
 /// (string name, u64 block, u16 type, string owner); u16 type count, then per type (ids 1, 2, ...):
 /// string name, string owns, ranges raw-read, ranges raw-write, optional string acl, optional string size.
 /// string = i32 byte length + UTF-8; ranges = u16 count + (i32 offset, i32 length)*; optional = u8 flag + value.
+/// The size UDF's flag byte also carries the type's kind: bit 1 set = a segment type (<see cref="TypeSpec.Segment"/>);
+/// catalogues written before segments existed have only 0 or 1 there, so they read as ordinary types.
 /// </summary>
 internal sealed record Catalogue(ulong Generation, IReadOnlyList<RootRecord> Roots, IReadOnlyList<TypeSpec> Types)
 {
@@ -34,12 +36,12 @@ internal sealed record Catalogue(ulong Generation, IReadOnlyList<RootRecord> Roo
         void U64(ulong v) { Span<byte> b = stackalloc byte[8]; BinaryPrimitives.WriteUInt64LittleEndian(b, v); payload.AddRange(b.ToArray()); }
         void Str(string s) { var bytes = Encoding.UTF8.GetBytes(s); I32(bytes.Length); payload.AddRange(bytes); }
         void Ranges(IReadOnlyList<ByteRange> rs) { U16((ushort)rs.Count); foreach (var r in rs) { I32(r.Offset); I32(r.Length); } }
-        void Opt(string? s) { U8(s is null ? (byte)0 : (byte)1); if (s is not null) Str(s); }
+        void Opt(string? s, byte kind = 0) { U8((byte)(kind | (s is null ? 0 : 1))); if (s is not null) Str(s); }
 
         U16((ushort)Roots.Count);
         foreach (var r in Roots) { Str(r.Name); U64(r.Block); U16(r.Type); Str(r.Owner); }
         U16((ushort)Types.Count);
-        foreach (var t in Types) { Str(t.Name); Str(t.OwnsUdf); Ranges(t.RawRead); Ranges(t.RawWrite); Opt(t.AclUdf); Opt(t.SizeUdf); }
+        foreach (var t in Types) { Str(t.Name); Str(t.OwnsUdf); Ranges(t.RawRead); Ranges(t.RawWrite); Opt(t.AclUdf); Opt(t.SizeUdf, t.Segment ? (byte)2 : (byte)0); }
 
         if (HeaderBytes + payload.Count > slotBytes) return null;
         var image = new byte[slotBytes];
@@ -73,8 +75,14 @@ internal sealed record Catalogue(ulong Generation, IReadOnlyList<RootRecord> Roo
         var types = new List<TypeSpec>();
         int nTypes = r.U16();
         for (int i = 0; i < nTypes && !r.Failed; i++)
-            types.Add(new TypeSpec(r.Str(MaxNameBytes), r.Str(MaxUdfTextBytes), r.Ranges(), r.Ranges(),
-                                   r.Opt(MaxUdfTextBytes), r.Opt(MaxUdfTextBytes)));
+        {
+            string name = r.Str(MaxNameBytes), owns = r.Str(MaxUdfTextBytes);
+            var read = r.Ranges();
+            var write = r.Ranges();
+            string? acl = r.Opt(MaxUdfTextBytes);
+            string? size = r.Opt(MaxUdfTextBytes, out byte kind);
+            types.Add(new TypeSpec(name, owns, read, write, acl, size) { Segment = (kind & 2) != 0 });
+        }
         if (r.Failed || !r.AtEnd) { why = "catalogue: malformed payload"; return null; }
         return new Catalogue(gen, roots, types);
     }
@@ -107,7 +115,15 @@ internal sealed record Catalogue(ulong Generation, IReadOnlyList<RootRecord> Roo
             return Failed ? "" : Encoding.UTF8.GetString(s);
         }
 
-        public string? Opt(int max) => U8() switch { 0 => null, 1 => Str(max), _ => Fail() };
+        public string? Opt(int max) => Opt(max, out byte kind) is var s && kind == 0 ? s : Fail();
+
+        /// <summary>An optional string whose flag byte may carry kind bits above bit 0 (returned in <paramref name="kind"/>).</summary>
+        public string? Opt(int max, out byte kind)
+        {
+            byte flag = U8();
+            kind = (byte)(flag & 2);
+            return (flag & ~3) != 0 ? Fail() : (flag & 1) != 0 ? Str(max) : null;
+        }
 
         private string? Fail() { Failed = true; return null; }
 

@@ -65,6 +65,21 @@ internal sealed class DeferredFrees
 
     public IEnumerable<Extent> Pending => _byParent.Values.SelectMany(l => l).Select(i => i.Extent).OrderBy(e => e.Start);
 
+    /// <summary>
+    /// Forgets every deferred free freed from, or of, a block inside <paramref name="within"/> (a segment
+    /// that went away whole: nothing inside it is reachable any more, so neither are its pointers).
+    /// </summary>
+    public void RemoveWithin(Extent within)
+    {
+        bool Inside(ulong b) => b >= within.Start.Value && b < within.End.Value;
+        foreach (var (parent, list) in _byParent.ToList())
+        {
+            int removed = Inside(parent) ? list.Count : list.RemoveAll(i => Inside(i.Extent.Start.Value));
+            _count -= removed;
+            if (Inside(parent) || list.Count == 0) _byParent.Remove(parent);
+        }
+    }
+
     /// <summary>Forgets every deferred free (recovery by scan recomputes the free map from scratch).</summary>
     public void TakeAll()
     {

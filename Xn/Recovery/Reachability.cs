@@ -25,8 +25,14 @@ internal sealed class Reachability
         _readBlock = readBlock;
     }
 
-    /// <summary>Block → type of every reachable block (roots included).</summary>
+    /// <summary>Block → type of every reachable block (roots included; a segment's untyped body as xn.data).</summary>
     public Dictionary<ulong, TypeId> Reached { get; } = new();
+
+    // Segments (Xn/Updates/Segments.cs): head → end of every segment reached, the segment of every typed
+    // block inside one, and the body blocks no emission inside their segment has typed yet.
+    private readonly Dictionary<ulong, ulong> _segmentEnd = new();
+    private readonly Dictionary<ulong, ulong> _segmentOf = new();
+    private readonly HashSet<ulong> _untypedBody = new();
     public List<XnFinding> Findings { get; } = new();
 
     public void Walk(IEnumerable<(string Name, ulong Block, TypeId Type)> roots)
@@ -70,10 +76,12 @@ internal sealed class Reachability
                     Findings.Add(new XnFinding(XnFindingKind.OwnsFault, block, $"owns of type '{t.Name}' partition {p} faults ({r.Fault})"));
                     continue;
                 }
+                bool inSegment = _segmentOf.TryGetValue(block, out ulong seg);
                 foreach (var x in output)
                 {
                     var childType = t.ChildTypes[x.TypeIndex];
                     string owner = $"block {block} ('{t.Name}') partition {p}";
+                    var ct = _types.Get(childType)!;
                     if (x.Start >= _blockCount || x.Count > _blockCount - x.Start)
                     {
                         Findings.Add(new XnFinding(XnFindingKind.OutOfDisk, x.Start, $"{owner} owns [{x.Start}+{x.Count}] past the end of the disk"));
@@ -84,8 +92,38 @@ internal sealed class Reachability
                         Findings.Add(new XnFinding(XnFindingKind.Reserved, x.Start, $"{owner} owns [{x.Start}+{x.Count}] over XN's reserved blocks"));
                         continue;
                     }
+                    if (inSegment)
+                    {
+                        // Confinement: a block inside a segment owns only untyped body blocks of its segment.
+                        ulong end = _segmentEnd[seg];
+                        if (ct.Spec.Segment || x.Start <= seg || x.Start >= end || x.Count > end - x.Start)
+                        {
+                            Findings.Add(new XnFinding(XnFindingKind.OutsideSegment, x.Start,
+                                $"{owner}, inside segment [{seg}+{end - seg}], owns {(ct.Spec.Segment ? "a segment " : "")}[{x.Start}+{x.Count}] outside its body"));
+                            continue;
+                        }
+                        for (ulong b = x.Start; b < x.Start + x.Count; b++)
+                        {
+                            if (_untypedBody.Remove(b)) Reached[b] = childType;
+                            else if (!Claim(b, childType, owner)) continue;
+                            _segmentOf[b] = seg;
+                            if (!ct.IsData) stack.Push((b, childType));
+                        }
+                        continue;
+                    }
+                    if (ct.Spec.Segment)
+                    {
+                        // One segment: the head has the segment type; the rest is body, typed from inside.
+                        if (!Claim(x.Start, childType, owner)) continue;
+                        _segmentEnd[x.Start] = x.Start + x.Count;
+                        _segmentOf[x.Start] = x.Start;
+                        for (ulong b = x.Start + 1; b < x.Start + x.Count; b++)
+                            if (Claim(b, XnTypes.Data, $"segment [{x.Start}+{x.Count}] of {owner}")) _untypedBody.Add(b);
+                        stack.Push((x.Start, childType));
+                        continue;
+                    }
                     for (ulong b = x.Start; b < x.Start + x.Count; b++)
-                        if (Claim(b, childType, owner) && !_types.Get(childType)!.IsData) stack.Push((b, childType));
+                        if (Claim(b, childType, owner) && !ct.IsData) stack.Push((b, childType));
                 }
             }
         }

@@ -77,7 +77,8 @@ public sealed partial class XnVolume
             {
                 foreach (var checker in list.Where(c => c.RootType == type))
                 {
-                    var session = Attach(env);
+                    // A checker's session may not install roots: the checker is libFS code.
+                    var session = Attach(env, mayInstallRoots: false);
                     var cap = GrantRoot(name, env, rights);
                     if (!cap.Ok) continue;
                     var root = session.MountRoot(name, cap.Value);

@@ -21,6 +21,8 @@ public enum XnFindingKind
     Corrupt,
     /// <summary>Reported by a libFS checker registered for a root type.</summary>
     LibFs,
+    /// <summary>A block inside a segment owns a block outside that segment (or a segment is owned inside one).</summary>
+    OutsideSegment,
 }
 
 /// <summary>One broken invariant: which, where, and a line of explanation.</summary>

@@ -57,6 +57,19 @@ internal sealed class RegistryEntry(ulong block, TypeId type, ulong parent, int 
     /// <summary>Whether the children named by this block's owns output are in the registry.</summary>
     public bool ChildrenRegistered { get; set; }
 
+    /// <summary>No segment: the value of <see cref="Segment"/> for a block outside every segment.</summary>
+    public const ulong NoSegment = ulong.MaxValue;
+    /// <summary>The head block of the segment this block lies in (the head itself included), or <see cref="NoSegment"/>.</summary>
+    public ulong Segment { get; set; } = NoSegment;
+    /// <summary>An untyped body block of its segment: held by the segment, raw data to its holder, typed by no emission.</summary>
+    public bool Body { get; set; }
+    /// <summary>
+    /// A body block given back inside its segment (Free or Redirect from a block of the segment) whose
+    /// former parent's nullifying write is not durable yet (rule 2): neither written nor claimed until then.
+    /// </summary>
+    public bool Dead { get; set; }
+    public bool InSegment => Segment != NoSegment;
+
     /// <summary>Rule 1 edges: children (allocated under this block) not yet written. Non-empty = tainted.</summary>
     public HashSet<ulong>? PendingChildren { get; set; }
     /// <summary>Soft ordering (rule 3 for Move; a libFS's WriteRaw-after): blocks that should reach the disk before this one.</summary>

@@ -205,6 +205,14 @@ public sealed class MountCliTests : IDisposable
         Assert.Equal("mine", o.FsName);
         Assert.Equal("exofs", o.Subtype);
         Assert.Equal(["noatime"], o.ExtraOptions);
+        // Shared by default wherever allow_other may be granted, private on request or where it may not be.
+        Assert.True(new MountRequest("/x.img", "/mnt", null, []).ToFuseOptions(_ => { }, out _, mayAllowOther: true)!.AllowOther);
+        Assert.False(new MountRequest("/x.img", "/mnt", null, ["private"]).ToFuseOptions(_ => { }, out _, mayAllowOther: true)!.AllowOther);
+        Assert.False(new MountRequest("/x.img", "/mnt", null, ["allow_other,private"]).ToFuseOptions(_ => { }, out _, mayAllowOther: true)!.AllowOther);
+        Assert.False(new MountRequest("/x.img", "/mnt", null, []).ToFuseOptions(_ => { }, out _, mayAllowOther: false)!.AllowOther);
+        Assert.Null(new MountRequest("/x.img", "/mnt", null, ["allow_other"]).ToFuseOptions(_ => { }, out error, mayAllowOther: false));
+        Assert.Contains("user_allow_other", error);
+        Assert.DoesNotContain("private", new MountRequest("/x.img", "/mnt", null, ["private"]).ToFuseOptions(_ => { }, out _, mayAllowOther: true)!.ExtraOptions);
         Assert.Null(new MountRequest("/x.img", "/mnt", null, ["ro,,noatime"]).ToFuseOptions(_ => { }, out error));
         Assert.Contains("empty mount option", error);
         Assert.Equal("/x.img", new MountRequest("/x.img", "/mnt", null, []).ToFuseOptions(_ => { }, out _)!.FsName);

@@ -105,6 +105,35 @@ public sealed class MultiRootMountTests : IDisposable
         Assert.DoesNotContain("not cleanly", clean.Out);
     }
 
+    [FuseFact]
+    public void Ffs_and_lfs_roots_of_one_image_serve_ordinary_tools_side_by_side()
+    {
+        string image = Path.Combine(_h.Dir, "mixed.img");
+        var made = _h.Exofs("mkfs", image, "--size", "512M", "--libfs", "ffs", "--libfs", "lfs");
+        Assert.True(made.Exit == 0, made.ToString());
+        string f = _h.NewMountPoint("f"), l = _h.NewMountPoint("l");
+        int pid = _h.Mount(image, f, "--libfs", "ffs");
+        Assert.Equal(pid, _h.Mount(image, l, "--libfs", "lfs", "-o", "cleaner=greedy"));
+        string mf = Q(f), ml = Q(l);
+
+        _h.Ok($"tar -C /usr/include -cf src.tar linux && (tar -C {mf} -xf src.tar & tar -C {ml} -xf src.tar & wait) && diff -r /usr/include/linux {ml}/linux && diff -r {mf}/linux {ml}/linux", 180_000);
+        _h.Ok($"cp -a {ml}/linux {ml}/copy && diff -r {ml}/linux {ml}/copy && mkdir {ml}/x && mv {ml}/copy/netfilter {ml}/x/nf && test -f {ml}/x/nf/x_tables.h && rm -rf {ml}/copy && test ! -e {ml}/copy");
+        Assert.Equal(_h.Ok("find /usr/include/linux -type f | wc -l"), _h.Ok($"find {ml}/linux -type f | wc -l"));
+        _h.Ok($"cd {ml} && mkdir repo && cd repo && git init -q && cp -a ../x/nf . && git add -A && git -c user.name=t -c user.email=t@t commit -qm first && git fsck --no-progress 2>&1 | wc -l | grep -qx 0", 120_000);
+        string listing = $"cd {ml} && find . -path ./repo/.git -prune -o -type f -print | LC_ALL=C sort | xargs sha256sum";
+        string before = _h.Ok(listing, 120_000);
+
+        _h.Umount(l);
+        _h.Umount(f);
+        WaitGone(pid);
+        _h.AssertFsckClean(image);
+        _h.Mount(image, l, "--libfs", "lfs");
+        Assert.Equal(before, _h.Ok(listing, 120_000));
+        _h.Ok($"cd {ml}/repo && git log --oneline | grep -q first");
+        _h.Umount(l);
+        _h.AssertFsckClean(image);
+    }
+
     private static void WaitGone(int pid)
     {
         var clock = Stopwatch.StartNew();

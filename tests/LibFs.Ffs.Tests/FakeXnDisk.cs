@@ -151,6 +151,52 @@ internal sealed class FakeXnDisk : IFfsDisk
         return Errno.OK;
     }
 
+    public Errno Move(BlockNo from, int fromPartition, IReadOnlyList<Edit> fromEdits, BlockNo to, int toPartition, IReadOnlyList<Edit> toEdits, BlockNo child)
+    {
+        if (!_used.Contains(child.Value)) throw new InvalidOperationException($"move of unowned block {child}");
+        if (from == to)
+        {
+            var all = fromEdits.Concat(toEdits).ToList();
+            if (fromPartition == toPartition)
+            {
+                var (b, a, n) = Diff(from, fromPartition, all);
+                if (!a.SetEquals(b)) throw new InvalidOperationException($"move diff mismatch inside {from} p{fromPartition}");
+                _blocks[from.Value] = n;
+            }
+            else
+            {
+                // Each partition's owns reads only its own bytes, so each side's edits are checked on their own.
+                var (fb, fa, _) = Diff(from, fromPartition, fromEdits);
+                var (tb, ta, _) = Diff(from, toPartition, toEdits);
+                var n = (byte[])Block(from.Value).Clone();
+                foreach (var e in all) e.Bytes.Span.CopyTo(n.AsSpan(e.Offset));
+                var removed = new HashSet<(string, ulong)>(fb);
+                removed.ExceptWith(fa);
+                var added = new HashSet<(string, ulong)>(ta);
+                added.ExceptWith(tb);
+                if (removed.Count != 1 || removed.First().Item2 != child.Value || !added.SetEquals(removed))
+                    throw new InvalidOperationException($"move diff mismatch in {from} p{fromPartition}->p{toPartition}");
+                _blocks[from.Value] = n;
+            }
+            Moves++;
+            return Errno.OK;
+        }
+        var (fBefore, fAfter, fNow) = Diff(from, fromPartition, fromEdits);
+        var (tBefore, tAfter, tNow) = Diff(to, toPartition, toEdits);
+        var gone = new HashSet<(string, ulong)>(fBefore);
+        gone.ExceptWith(fAfter);
+        var came = new HashSet<(string, ulong)>(tAfter);
+        came.ExceptWith(tBefore);
+        if (gone.Count != 1 || gone.First().Item2 != child.Value || !came.SetEquals(gone) || !fAfter.IsSubsetOf(fBefore) || !tBefore.IsSubsetOf(tAfter))
+            throw new InvalidOperationException($"move diff mismatch {from} p{fromPartition} -> {to} p{toPartition}");
+        _blocks[from.Value] = fNow;
+        _blocks[to.Value] = tNow;
+        Moves++;
+        return Errno.OK;
+    }
+
+    public int Moves;
+
     public Result<BlockNo> FindFree(BlockNo hint, ulong count)
     {
         for (int pass = 0; pass < 2; pass++)

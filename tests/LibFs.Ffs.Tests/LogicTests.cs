@@ -389,4 +389,18 @@ public class FsckTests
         Assert.Equal(used - 2, disk.UsedCount);
         Assert.True(Fsck.Check(fs).Clean);
     }
+
+    [Fact]
+    public void A_block_count_that_trails_the_pointers_never_wraps_below_zero()
+    {
+        var (fs, _, _) = LogicTests.Fresh();
+        var (a, fh) = fs.Create(InodeNo.Root, "f", 0x1A4, OpenFlags.ReadWrite, Caller.Root).Value;
+        fs.Write(a.Ino, fh, 0, new byte[3 * 4096]);
+        var inode = fs.Inodes.Get(a.Ino.Value).Value;
+        inode.Blocks = 1; // as if a crash left the count behind the three pointers
+        fs.Inodes.Put(a.Ino.Value, inode);
+        Assert.True(fs.SetAttr(a.Ino, new SetAttrRequest { Size = 0 }).Ok);
+        Assert.Equal(0UL, fs.Inodes.Get(a.Ino.Value).Value.Blocks);
+        Assert.True(Fsck.Check(fs).Clean, Fsck.Check(fs).ToString());
+    }
 }

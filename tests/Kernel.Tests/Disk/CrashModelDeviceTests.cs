@@ -41,6 +41,33 @@ public class CrashModelDeviceTests
     }
 
     [Fact]
+    public void Overlay_states_equal_copied_states_and_stay_private()
+    {
+        var inner = new MemoryDevice(8);
+        W(inner, 6, 40);
+        using var dev = new CrashModelDevice(inner);
+        W(dev, 0, 1); W(dev, 6, 2);
+        dev.Flush();                                // durable: block 0 = 1, block 6 = 2 (inner still 40)
+        W(dev, 1, 3); W(dev, 0, 4);
+        dev.Barrier();
+        W(dev, 2, 5); W(dev, 1, 6); dev.Write(new BlockNo(3), Block(7, 2));
+        var log = dev.InFlightWrites;
+        var durable = new byte[] { 1, 0, 0, 0, 0, 0, 2, 0 };
+        foreach (var s in dev.EnumerateCrashStates(1000))
+        {
+            using var overlay = dev.MaterializeOverlay(s);
+            Assert.Equal(Expected(durable, log, s), Tags(overlay));
+            Assert.Equal(Tags(dev.Materialize(s)), Tags(overlay));
+            // Writing the materialized state changes neither the crash model nor the next state built.
+            overlay.Write(new BlockNo(7), Block(99));
+            overlay.Write(new BlockNo(0), Block(98));
+            Assert.Equal(Expected(durable, log, s), Tags(dev.MaterializeOverlay(s)));
+        }
+        Assert.Equal(durable, Tags(dev.MaterializeDurableOverlay()));
+        Assert.Equal(40, ReadBlock(inner, 6)[0]);
+    }
+
+    [Fact]
     public void Every_subset_of_the_last_epoch_is_a_state()
     {
         using var dev = new CrashModelDevice(new MemoryDevice(8));

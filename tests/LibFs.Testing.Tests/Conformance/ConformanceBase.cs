@@ -10,6 +10,10 @@ public static class LibFses
     public static TheoryData<string> WithRemount => Names(LibFsRegistry.All.Where(u => u.Remount is not null));
     /// <summary>Only libFSes with a small configuration, for the ENOSPC cases.</summary>
     public static TheoryData<string> WithSmall => Names(LibFsRegistry.All.Where(u => u.CreateSmall is not null));
+    /// <summary>Only libFSes that implement fallocate and SEEK_DATA/SEEK_HOLE.</summary>
+    public static TheoryData<string> WithFallocate => Names(LibFsRegistry.All.Where(u => u.SupportsFallocate));
+    public static TheoryData<string> WithSmallAndFallocate => Names(LibFsRegistry.All.Where(u => u.SupportsFallocate && u.CreateSmall is not null));
+    public static TheoryData<string> WithRemountAndFallocate => Names(LibFsRegistry.All.Where(u => u.SupportsFallocate && u.Remount is not null));
 
     private static TheoryData<string> Names(IEnumerable<LibFsUnderTest> libfses)
     {

@@ -1,0 +1,275 @@
+using System.Buffers.Binary;
+using ExoFS.LibFs.Lfs.Format;
+
+namespace ExoFS.LibFs.Lfs;
+
+/// <summary>
+/// A file's block map: 12 direct pointers, then trees of depth 1, 2 and 3 (512 pointers a node). A node's
+/// key is (tree t, depth d, prefix): the root of tree t is (t, 0, 0); its child at index i is (t, 1, i); and
+/// so on. Nodes move in the log like everything else: changing a pointer dirties the node and every node
+/// above it, and the flush writes them bottom-up. Lock held.
+/// </summary>
+internal sealed class BlockTree
+{
+    private readonly ILfsDisk _disk;
+    private readonly SegmentUsage _usage;
+
+    public BlockTree(ILfsDisk disk, SegmentUsage usage)
+    {
+        _disk = disk;
+        _usage = usage;
+    }
+
+    public static ulong Key(int tree, int depth, ulong prefix) => ((ulong)tree << 62) | ((ulong)depth << 60) | prefix;
+    public static int TreeOf(ulong key) => (int)(key >> 62);
+    public static int DepthOf(ulong key) => (int)((key >> 60) & 3);
+    public static ulong PrefixOf(ulong key) => key & ((1UL << 60) - 1);
+
+    /// <summary>Which tree maps <paramref name="fb"/> (0: direct) and the index at each depth.</summary>
+    public static int Path(ulong fb, Span<int> idx)
+    {
+        if (fb < LfsLayout.DirectPointers) { idx[0] = (int)fb; return 0; }
+        fb -= LfsLayout.DirectPointers;
+        if (fb < 512) { idx[0] = (int)fb; return 1; }
+        fb -= 512;
+        if (fb < 512UL * 512) { idx[0] = (int)(fb / 512); idx[1] = (int)(fb % 512); return 2; }
+        fb -= 512UL * 512;
+        idx[0] = (int)(fb / (512 * 512)); idx[1] = (int)(fb / 512 % 512); idx[2] = (int)(fb % 512);
+        return 3;
+    }
+
+    /// <summary>First file block that tree <paramref name="t"/> maps.</summary>
+    public static ulong TreeBase(int t) => t switch
+    {
+        1 => LfsLayout.DirectPointers,
+        2 => LfsLayout.DirectPointers + 512UL,
+        _ => LfsLayout.DirectPointers + 512UL + 512UL * 512,
+    };
+
+    /// <summary>File blocks one pointer at depth <paramref name="d"/> of tree <paramref name="t"/> covers.</summary>
+    public static ulong Span(int t, int d)
+    {
+        ulong s = 1;
+        for (int i = d + 1; i < t; i++) s *= 512;
+        return s;
+    }
+
+    /// <summary>The node with <paramref name="key"/> whose log address is <paramref name="addr"/>, read if not loaded (null if neither).</summary>
+    public Result<TreeNode?> Node(LfsInode ino, ulong key, ulong addr, bool create)
+    {
+        if (ino.Nodes.TryGetValue(key, out var n)) return n;
+        if (addr == 0)
+        {
+            if (!create) return (TreeNode?)null;
+            n = new TreeNode { Dirty = true };
+            ino.Nodes[key] = n;
+            return n;
+        }
+        n = new TreeNode { Addr = addr };
+        var buf = new byte[LfsLayout.BlockSize];
+        var err = _disk.Read(addr, buf);
+        if (err != Errno.OK) return err;
+        for (int i = 0; i < LfsLayout.PointersPerBlock; i++) n.Ptr[i] = BinaryPrimitives.ReadUInt64LittleEndian(buf.AsSpan(i * 8));
+        ino.Nodes[key] = n;
+        return n;
+    }
+
+    /// <summary>The log address of file block <paramref name="fb"/> (0: a hole or not yet written).</summary>
+    public Result<ulong> Lookup(LfsInode ino, ulong fb)
+    {
+        Span<int> idx = stackalloc int[3];
+        int t = Path(fb, idx);
+        if (t == 0) return ino.Rec.Direct[idx[0]];
+        ulong addr = ino.Rec.Roots[t - 1];
+        ulong prefix = 0;
+        for (int d = 0; d < t; d++)
+        {
+            var n = Node(ino, Key(t, d, prefix), addr, create: false);
+            if (!n.Ok) return n.Error;
+            if (n.Value is null) return 0UL;
+            addr = n.Value.Ptr[idx[d]];
+            prefix = prefix * 512 + (ulong)idx[d];
+        }
+        return addr;
+    }
+
+    /// <summary>Points file block <paramref name="fb"/> at <paramref name="addr"/> (0 to unmap), making nodes as needed; returns the old address.</summary>
+    public Result<ulong> Set(LfsInode ino, ulong fb, ulong addr)
+    {
+        Span<int> idx = stackalloc int[3];
+        int t = Path(fb, idx);
+        ulong old;
+        if (t == 0)
+        {
+            old = ino.Rec.Direct[idx[0]];
+            ino.Rec.Direct[idx[0]] = addr;
+            return old;
+        }
+        ulong a = ino.Rec.Roots[t - 1];
+        ulong prefix = 0;
+        TreeNode? n = null;
+        for (int d = 0; d < t; d++)
+        {
+            var r = Node(ino, Key(t, d, prefix), a, create: addr != 0);
+            if (!r.Ok) return r.Error;
+            if (r.Value is null) return 0UL; // unmapping a hole
+            n = r.Value;
+            n.Dirty = true;
+            if (d < t - 1) a = n.Ptr[idx[d]];
+            prefix = prefix * 512 + (ulong)idx[d];
+        }
+        old = n!.Ptr[idx[t - 1]];
+        n.Ptr[idx[t - 1]] = addr;
+        return old;
+    }
+
+    /// <summary>
+    /// Unmaps every file block at or past <paramref name="keep"/> and drops nodes left empty, counting each
+    /// released log block dead; calls <paramref name="dropped"/> for every data block unmapped. Returns the
+    /// number of data blocks unmapped.
+    /// </summary>
+    public Result<ulong> Truncate(LfsInode ino, ulong keep)
+    {
+        ulong freed = 0;
+        for (ulong fb = keep; fb < LfsLayout.DirectPointers; fb++)
+            if (ino.Rec.Direct[fb] != 0) { _usage.Kill(ino.Rec.Direct[fb]); ino.Rec.Direct[fb] = 0; freed++; }
+        for (int t = 1; t <= 3; t++)
+        {
+            ulong root = ino.Rec.Roots[t - 1];
+            var key = Key(t, 0, 0);
+            if (root == 0 && !ino.Nodes.ContainsKey(key)) continue;
+            var r = TruncateNode(ino, t, 0, 0, root, TreeBase(t), keep);
+            if (!r.Ok) return r.Error;
+            freed += r.Value.Freed;
+            if (r.Value.Empty)
+            {
+                if (root != 0) _usage.Kill(root);
+                ino.Rec.Roots[t - 1] = 0;
+                ino.Nodes.Remove(key);
+            }
+        }
+        return freed;
+    }
+
+    private Result<(ulong Freed, bool Empty)> TruncateNode(LfsInode ino, int t, int d, ulong prefix, ulong addr, ulong first, ulong keep)
+    {
+        var nr = Node(ino, Key(t, d, prefix), addr, create: false);
+        if (!nr.Ok) return nr.Error;
+        var n = nr.Value!;
+        ulong span = Span(t, d), freed = 0;
+        bool empty = true;
+        for (int i = 0; i < LfsLayout.PointersPerBlock; i++)
+        {
+            ulong lo = first + (ulong)i * span, hi = lo + span;
+            ulong childKey = Key(t, d + 1, prefix * 512 + (ulong)i);
+            bool childLoaded = d < t - 1 && ino.Nodes.ContainsKey(childKey);
+            if (n.Ptr[i] == 0 && !childLoaded) continue;
+            if (hi <= keep) { empty = false; continue; }
+            if (d == t - 1)
+            {
+                _usage.Kill(n.Ptr[i]);
+                n.Ptr[i] = 0;
+                n.Dirty = true;
+                freed++;
+                continue;
+            }
+            var r = TruncateNode(ino, t, d + 1, prefix * 512 + (ulong)i, n.Ptr[i], lo, keep);
+            if (!r.Ok) return r.Error;
+            freed += r.Value.Freed;
+            if (r.Value.Empty)
+            {
+                if (n.Ptr[i] != 0) _usage.Kill(n.Ptr[i]);
+                n.Ptr[i] = 0;
+                n.Dirty = true;
+                ino.Nodes.Remove(childKey);
+            }
+            else empty = false;
+        }
+        return (freed, empty);
+    }
+
+    /// <summary>Every log block the file's map holds (data and nodes), loading nodes as it goes; for fsck and recovery.</summary>
+    public Errno Walk(LfsInode ino, Action<LogKind, ulong, ulong> visit)
+    {
+        for (int i = 0; i < LfsLayout.DirectPointers; i++)
+            if (ino.Rec.Direct[i] != 0) visit(LogKind.Data, (ulong)i, ino.Rec.Direct[i]);
+        for (int t = 1; t <= 3; t++)
+        {
+            if (ino.Rec.Roots[t - 1] == 0 && !ino.Nodes.ContainsKey(Key(t, 0, 0))) continue;
+            var err = WalkNode(ino, t, 0, 0, ino.Rec.Roots[t - 1], TreeBase(t), visit);
+            if (err != Errno.OK) return err;
+        }
+        return Errno.OK;
+    }
+
+    private Errno WalkNode(LfsInode ino, int t, int d, ulong prefix, ulong addr, ulong first, Action<LogKind, ulong, ulong> visit)
+    {
+        ulong key = Key(t, d, prefix);
+        var nr = Node(ino, key, addr, create: false);
+        if (!nr.Ok) return nr.Error;
+        if (nr.Value is null) return Errno.OK;
+        if (addr != 0) visit(LogKind.Node, key, addr);
+        ulong span = Span(t, d);
+        for (int i = 0; i < LfsLayout.PointersPerBlock; i++)
+        {
+            ulong p = nr.Value.Ptr[i];
+            if (d == t - 1)
+            {
+                if (p != 0) visit(LogKind.Data, first + (ulong)i, p);
+                continue;
+            }
+            if (p == 0 && !ino.Nodes.ContainsKey(Key(t, d + 1, prefix * 512 + (ulong)i))) continue;
+            var err = WalkNode(ino, t, d + 1, prefix * 512 + (ulong)i, p, first + (ulong)i * span, visit);
+            if (err != Errno.OK) return err;
+        }
+        return Errno.OK;
+    }
+
+    /// <summary>The address of the node with <paramref name="key"/> as the map stands now (0 if none); for the cleaner.</summary>
+    public Result<ulong> NodeAddr(LfsInode ino, ulong key)
+    {
+        int t = TreeOf(key), depth = DepthOf(key);
+        if (t is < 1 or > 3 || depth >= t) return 0UL;
+        ulong prefix = PrefixOf(key);
+        // Walk from the root towards the node: the indices are the prefix's base-512 digits.
+        Span<int> digits = stackalloc int[3];
+        ulong p = prefix;
+        for (int d = depth - 1; d >= 0; d--) { digits[d] = (int)(p % 512); p /= 512; }
+        if (p != 0) return 0UL;
+        ulong addr = ino.Rec.Roots[t - 1];
+        ulong pre = 0;
+        for (int d = 0; d < depth; d++)
+        {
+            var n = Node(ino, Key(t, d, pre), addr, create: false);
+            if (!n.Ok) return n.Error;
+            if (n.Value is null) return 0UL;
+            addr = n.Value.Ptr[digits[d]];
+            pre = pre * 512 + (ulong)digits[d];
+        }
+        return addr;
+    }
+
+    /// <summary>Points the parent of node <paramref name="key"/> (or the inode) at <paramref name="addr"/>; the parent becomes dirty.</summary>
+    public ulong SetNodeAddr(LfsInode ino, ulong key, ulong addr)
+    {
+        int t = TreeOf(key), depth = DepthOf(key);
+        ulong prefix = PrefixOf(key);
+        ulong old;
+        if (depth == 0)
+        {
+            old = ino.Rec.Roots[t - 1];
+            ino.Rec.Roots[t - 1] = addr;
+            return old;
+        }
+        var parent = ino.Nodes[Key(t, depth - 1, prefix / 512)];
+        old = parent.Ptr[prefix % 512];
+        parent.Ptr[prefix % 512] = addr;
+        parent.Dirty = true;
+        return old;
+    }
+
+    public static void Encode(TreeNode n, Span<byte> block)
+    {
+        for (int i = 0; i < LfsLayout.PointersPerBlock; i++) BinaryPrimitives.WriteUInt64LittleEndian(block[(i * 8)..], n.Ptr[i]);
+    }
+}

@@ -1,0 +1,339 @@
+using ExoFS.LibFs.Lfs.Format;
+
+namespace ExoFS.LibFs.Lfs;
+
+/// <summary>A segment as a cleaning policy sees it: its slot, live fraction and age (log blocks appended since its last write).</summary>
+public readonly record struct SegmentInfo(int Slot, double Utilization, double AgeSeconds, uint LiveBlocks);
+
+/// <summary>How the cleaner picks victims, and whether it sorts the survivors it rewrites by age.</summary>
+public interface ICleanerPolicy
+{
+    string Name { get; }
+    /// <summary>Candidates ordered best victim first.</summary>
+    IEnumerable<SegmentInfo> Order(IReadOnlyList<SegmentInfo> candidates);
+    /// <summary>Rewrite live blocks oldest first (cold data together) rather than in inode order.</summary>
+    bool AgeSort { get; }
+}
+
+/// <summary>The policies a user can choose (at mkfs, or <c>-o cleaner=NAME</c> at mount).</summary>
+public static class CleanerPolicies
+{
+    public const uint GreedyId = 0, CostBenefitId = 1, AgeSortId = 2;
+
+    /// <summary>Least-utilized segment first (optimal for uniform access).</summary>
+    public sealed class Greedy : ICleanerPolicy
+    {
+        public string Name => "greedy";
+        public bool AgeSort => false;
+        public IEnumerable<SegmentInfo> Order(IReadOnlyList<SegmentInfo> c) => c.OrderBy(s => s.Utilization).ThenByDescending(s => s.AgeSeconds);
+    }
+
+    /// <summary>
+    /// Sprite's cost-benefit: highest (1−u)·age/(1+u) first, with the survivors age-sorted. Falls back to the
+    /// greedy choice when greedy's best would free at least twice as much (SeaStore's guard against picking
+    /// nearly full cold segments under uniform load).
+    /// </summary>
+    public sealed class CostBenefit(bool ageSort = true) : ICleanerPolicy
+    {
+        public string Name => ageSort ? "cost-benefit" : "cost-benefit-unsorted";
+        public bool AgeSort => ageSort;
+        public IEnumerable<SegmentInfo> Order(IReadOnlyList<SegmentInfo> c)
+        {
+            if (c.Count == 0) return c;
+            var cb = c.OrderByDescending(s => (1 - s.Utilization) * (s.AgeSeconds + 1) / (1 + s.Utilization)).ToList();
+            var g = c.MinBy(s => s.Utilization);
+            if (1 - g.Utilization >= 2 * (1 - cb[0].Utilization)) return new[] { g }.Concat(cb.Where(s => s.Slot != g.Slot));
+            return cb;
+        }
+    }
+
+    /// <summary>Greedy victims, survivors rewritten oldest first.</summary>
+    public sealed class AgeSorting : ICleanerPolicy
+    {
+        public string Name => "age-sort";
+        public bool AgeSort => true;
+        public IEnumerable<SegmentInfo> Order(IReadOnlyList<SegmentInfo> c) => new Greedy().Order(c);
+    }
+
+    public static ICleanerPolicy ByNumber(uint id) => id switch
+    {
+        CostBenefitId => new CostBenefit(),
+        AgeSortId => new AgeSorting(),
+        _ => new Greedy(),
+    };
+
+    /// <summary>The policy named <paramref name="name"/> ("greedy", "cost-benefit", "age-sort"), or null.</summary>
+    public static ICleanerPolicy? ByName(string name) => name switch
+    {
+        "greedy" => new Greedy(),
+        "cost-benefit" or "costbenefit" => new CostBenefit(),
+        "age-sort" or "agesort" => new AgeSorting(),
+        _ => null,
+    };
+
+    public static uint IdOf(ICleanerPolicy p) => p switch
+    {
+        CostBenefit => CostBenefitId,
+        AgeSorting => AgeSortId,
+        _ => GreedyId,
+    };
+}
+
+/// <summary>
+/// The cleaner: reads victim segments, decides from their summaries and the current inode map and block
+/// trees which blocks are live, re-dirties those (so the next flush rewrites them at the log head, oldest
+/// first if the policy age-sorts), writes a checkpoint, and only then releases the victims to XN: a victim
+/// goes back only once the copies of its live blocks and a checkpoint that no longer needs it are durable.
+/// Runs on demand when the log head needs room (<see cref="CleanFor"/>) and at sync when clean space falls
+/// under the start threshold (<see cref="Background"/>). Lock held.
+/// </summary>
+public sealed class Cleaner
+{
+    private readonly LfsFileSystem _fs;
+
+    internal Cleaner(LfsFileSystem fs, ICleanerPolicy policy)
+    {
+        _fs = fs;
+        Policy = policy;
+        StartPercent = fs.Disk.Super.CleanStartPercent;
+        StopPercent = fs.Disk.Super.CleanStopPercent;
+    }
+
+    public ICleanerPolicy Policy { get; set; }
+    /// <summary>Background cleaning starts when free space (a share of the total) falls below this, and stops above <see cref="StopPercent"/>.</summary>
+    public uint StartPercent { get; set; }
+    public uint StopPercent { get; set; }
+
+    public ulong SegmentsCleaned { get; private set; }
+    public ulong BlocksRead { get; private set; }
+    public ulong BlocksMoved { get; private set; }
+    /// <summary>Sum of the utilization of every segment cleaned (for the mean).</summary>
+    public double UtilizationSum { get; private set; }
+
+    /// <summary>
+    /// Write cost as Sprite defines it: (blocks read by the cleaner + blocks it rewrote + new blocks) / new
+    /// blocks; 1.0 when nothing was cleaned.
+    /// </summary>
+    public double WriteCost
+    {
+        get
+        {
+            ulong fresh = _fs.Log.NewBlocks;
+            return fresh == 0 ? 1.0 : (double)(BlocksRead + BlocksMoved + fresh) / fresh;
+        }
+    }
+
+    internal void Restore(ulong segments, ulong read, ulong moved, ulong fresh)
+    {
+        SegmentsCleaned = segments;
+        BlocksRead = read;
+        BlocksMoved = moved;
+        _fs.Log.NewBlocks = fresh;
+        _fs.Log.CleanerBlocks = moved;
+    }
+
+    /// <summary>Segments worth cleaning: bound, not the head, not full.</summary>
+    private List<SegmentInfo> Candidates()
+    {
+        uint now = _fs.Log.Clock;
+        double seg = _fs.Usage.SegmentBlocks;
+        var list = new List<SegmentInfo>();
+        foreach (int s in _fs.Usage.AllocatedSlots)
+        {
+            if (s == _fs.Log.HeadSlot) continue;
+            uint live = _fs.Usage.Live(s);
+            if (live >= _fs.Usage.SegmentBlocks - 1) continue; // nothing to gain
+            list.Add(new SegmentInfo(s, live / seg, unchecked(now - _fs.Usage.LastWrite(s)), live));
+        }
+        return list;
+    }
+
+    /// <summary>Crash-test mutant: victims released as soon as their survivors are flushed, before those are durable.</summary>
+    internal bool ReleaseBeforeDurable { get; set; }
+
+    /// <summary>Runs one cleaning pass now, whatever the thresholds say; false if no segment was worth cleaning.</summary>
+    public bool CleanOnce()
+    {
+        lock (_fs.Lock) return Pass(ulong.MaxValue / 2);
+    }
+
+    /// <summary>Cleans until the log can take <paramref name="need"/> blocks without cleaning, or no victim helps.</summary>
+    /// <summary>
+    /// Blocks beyond the survivors themselves that copying <paramref name="live"/> live blocks out may write:
+    /// their inodes' records and tree nodes (taken as one per 16 blocks) and summaries.
+    /// </summary>
+    internal static ulong CopyCost(uint live) => live / 16 + 3;
+
+    internal void CleanFor(ulong extra)
+    {
+        // Overwritten blocks die only when their replacements reach the log: flush first (the room for
+        // the dirty state is there, EnsureSpace kept it), so the victims' dead blocks are known.
+        if (_fs.PendingBlocks() > 8 && _fs.Flush(withImap: false) != Errno.OK) return;
+        // Segments already empty only wait for a checkpoint to go back to XN: no copying needed.
+        if (_fs.Usage.AllocatedSlots.Any(s => s != _fs.Log.HeadSlot && _fs.Usage.Live(s) == 0))
+            _fs.WriteCheckpoint(clean: false);
+        for (int round = 0; round < 64 && _fs.ImmediateBlocks() < _fs.NeedFor(extra); round++)
+            if (!Pass(_fs.NeedFor(extra))) return;
+    }
+
+    /// <summary>At a sync: clean while free space is under the start threshold, until it is over the stop threshold.</summary>
+    internal void Background()
+    {
+        ulong total = _fs.TotalBlocks;
+        if (total == 0 || StartPercent == 0) return;
+        if (_fs.ImmediateBlocks() * 100 >= total * StartPercent) return;
+        ulong target = total * StopPercent / 100;
+        for (int round = 0; round < 16 && _fs.ImmediateBlocks() < target; round++)
+            if (!Pass(target)) return;
+    }
+
+    /// <summary>One pass: picks victims whose live blocks fit the room there is, moves them, checkpoints, releases. False if nothing could be gained.</summary>
+    private bool Pass(ulong need)
+    {
+        ulong room = _fs.ImmediateBlocks();
+        ulong pending = _fs.PendingBlocks();
+        if (room <= pending + 2) return false;
+        ulong budget = room - pending - 2;
+        var victims = new List<SegmentInfo>();
+        ulong moving = 0, freed = 0;
+        foreach (var s in Policy.Order(Candidates()))
+        {
+            ulong cost = CopyCost(s.LiveBlocks) + s.LiveBlocks;
+            if (cost >= _fs.Usage.SegmentBlocks) continue; // copying it out would use what it frees
+            if (moving + cost > budget) continue;
+            victims.Add(s);
+            moving += cost;
+            freed += _fs.Usage.SegmentBlocks;
+            if (room + freed >= need + moving) break;
+            if (victims.Count >= 16) break;
+        }
+        if (victims.Count == 0) return false;
+        var survivors = new List<(LfsInode Inode, double Age)>();
+        foreach (var v in victims)
+        {
+            var err = Collect(v, survivors);
+            if (err != Errno.OK) return false;
+        }
+        var first = Policy.AgeSort
+            ? survivors.OrderByDescending(s => s.Age).Select(s => s.Inode).Distinct().ToList()
+            : survivors.Select(s => s.Inode).Distinct().ToList();
+        _fs.Log.CleanerAppending = true;
+        ulong before = _fs.Log.CleanerBlocks;
+        var e = _fs.Flush(withImap: false, first);
+        _fs.Log.CleanerAppending = false;
+        BlocksMoved += _fs.Log.CleanerBlocks - before;
+        if (e != Errno.OK) return false;
+        if (ReleaseBeforeDurable)
+            foreach (var v in victims)
+                if (_fs.Usage.Live(v.Slot) == 0 && _fs.Disk.FreeSegment(v.Slot) == Errno.OK) _fs.Usage.Detach(v.Slot);
+        // The checkpoint releases every victim whose live count reached zero, after the copies are durable.
+        if (_fs.WriteCheckpoint(clean: false) != Errno.OK) return false;
+        foreach (var v in victims)
+        {
+            SegmentsCleaned++;
+            UtilizationSum += v.Utilization;
+        }
+        return true;
+    }
+
+    /// <summary>Reads victim <paramref name="v"/>'s summaries and re-dirties every block still live. Lock held.</summary>
+    private Errno Collect(SegmentInfo v, List<(LfsInode, double)> survivors)
+    {
+        var disk = _fs.Disk;
+        ulong start = disk.SegmentStart(v.Slot);
+        uint segBlocks = disk.Super.SegmentBlocks;
+        var block = new byte[LfsLayout.BlockSize];
+        uint off = disk.FirstOffset;
+        double age = unchecked(_fs.Log.Clock - _fs.Usage.LastWrite(v.Slot));
+        while (off + 2 <= segBlocks)
+        {
+            var err = disk.Read(start + off, block);
+            if (err != Errno.OK) return err;
+            BlocksRead++;
+            var sum = Summary.ReadFrom(block);
+            if (sum is null || sum.Slot != (uint)v.Slot || sum.Offset != off) break;
+            for (int k = 0; k < sum.Entries.Count; k++)
+            {
+                ulong addr = start + off + 1 + (ulong)k;
+                var e = sum.Entries[k];
+                BlocksRead++;
+                var r = Revive(e, addr, block);
+                if (!r.Ok) return r.Error;
+                if (r.Value is { } ino) survivors.Add((ino, age));
+            }
+            off += 1 + (uint)sum.Entries.Count;
+        }
+        return Errno.OK;
+    }
+
+    /// <summary>If the block at <paramref name="addr"/> is live, marks what holds it dirty; returns the inode concerned (null if dead or not an inode's).</summary>
+    private Result<LfsInode?> Revive(SummaryEntry e, ulong addr, byte[] scratch)
+    {
+        switch (e.Kind)
+        {
+            case LogKind.Imap:
+                if (e.Index < (ulong)_fs.Imap.BlockAddrs.Length && _fs.Imap.BlockAddrs[e.Index] == addr) _fs.Imap.MarkDirty((int)e.Index);
+                return (LfsInode?)null;
+            case LogKind.Inodes:
+            {
+                if (_fs.Imap.LiveInodesIn(addr) == 0) return (LfsInode?)null;
+                var err = _fs.Disk.Read(addr, scratch);
+                if (err != Errno.OK) return err;
+                LfsInode? any = null;
+                for (int s = 0; s < LfsLayout.InodesPerBlock; s++)
+                {
+                    var rec = InodeRecord.ReadFrom(scratch.AsSpan(s * LfsLayout.InodeSize));
+                    if (rec is null || _fs.Imap.Get(rec.Ino) != ImapEntry.Make(addr, s)) continue;
+                    var i = _fs.GetInode(rec.Ino);
+                    if (!i.Ok) return i.Error;
+                    _fs.MarkDirty(i.Value);
+                    any = i.Value;
+                }
+                return any;
+            }
+        }
+        var r = _fs.GetInode(e.Ino);
+        if (!r.Ok) return (LfsInode?)null; // the inode is gone: so is the block
+        var inode = r.Value;
+        switch (e.Kind)
+        {
+            case LogKind.Data:
+            {
+                if (inode.DirtyData.ContainsKey(e.Index)) return (LfsInode?)null; // newer content will replace it anyway
+                var a = _fs.Tree.Lookup(inode, e.Index);
+                if (!a.Ok) return a.Error;
+                if (a.Value != addr) return (LfsInode?)null;
+                var data = new byte[LfsLayout.BlockSize];
+                var err = _fs.Disk.Read(addr, data);
+                if (err != Errno.OK) return err;
+                _fs.PutBlock(inode, e.Index, data);
+                return inode;
+            }
+            case LogKind.Node:
+            {
+                var a = _fs.Tree.NodeAddr(inode, e.Index);
+                if (!a.Ok) return a.Error;
+                if (a.Value != addr) return (LfsInode?)null;
+                var n = _fs.Tree.Node(inode, e.Index, addr, create: false);
+                if (!n.Ok) return n.Error;
+                n.Value!.Dirty = true;
+                _fs.MarkDirty(inode);
+                return inode;
+            }
+            case LogKind.Xattr:
+            {
+                if (inode.Rec.Xattr != addr) return (LfsInode?)null;
+                if (inode.Xattrs is null)
+                {
+                    var err = _fs.Disk.Read(addr, scratch);
+                    if (err != Errno.OK) return err;
+                    inode.Xattrs = XattrBlock.Parse(scratch) ?? new();
+                }
+                inode.XattrDirty = true;
+                _fs.MarkDirty(inode);
+                return inode;
+            }
+        }
+        return (LfsInode?)null;
+    }
+}

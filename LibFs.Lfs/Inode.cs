@@ -1,0 +1,36 @@
+using ExoFS.LibFs.Lfs.Format;
+
+namespace ExoFS.LibFs.Lfs;
+
+/// <summary>A tree node in memory: 512 pointers, where it lives in the log (0: never written) and whether it changed.</summary>
+internal sealed class TreeNode
+{
+    public readonly ulong[] Ptr = new ulong[LfsLayout.PointersPerBlock];
+    public ulong Addr;
+    public bool Dirty;
+}
+
+/// <summary>
+/// An inode in memory: its record, plus what the log has not seen yet (dirty data blocks, dirty tree nodes,
+/// a changed xattr set), the loaded directory, and the lookup and open counts. Lock held for every use.
+/// </summary>
+internal sealed class LfsInode
+{
+    public LfsInode(InodeRecord rec) { Rec = rec; }
+
+    public InodeRecord Rec;
+    public ulong Ino => Rec.Ino;
+    /// <summary>File blocks written since the last flush, by file block number.</summary>
+    public readonly SortedDictionary<ulong, byte[]> DirtyData = new();
+    /// <summary>Tree nodes read or made, by key (see <see cref="BlockTree.Key"/>).</summary>
+    public readonly Dictionary<ulong, TreeNode> Nodes = new();
+    public List<KeyValuePair<string, byte[]>>? Xattrs;
+    public bool XattrDirty;
+    public DirState? Dir;
+    public ulong Lookups;
+    public int Opens;
+    /// <summary>Deleted: a tombstone goes to the log at the next flush.</summary>
+    public bool Deleted;
+
+    public Timespec Mtime => new(Rec.MtimeSec, Rec.MtimeNsec);
+}

@@ -1,0 +1,468 @@
+using ExoFS.LibFs.Lfs.Format;
+
+namespace ExoFS.LibFs.Lfs;
+
+// Attributes, file data, handles, listing, xattrs, statfs and sync. Every member takes the lock.
+public sealed partial class LfsFileSystem
+{
+    private const ulong MaxFileSize = LfsLayout.MaxFileBlocks * LfsLayout.BlockSize;
+    private const int MaxXattrValue = 65536;
+
+    public Result<FileAttr> SetAttr(InodeNo ino, SetAttrRequest request)
+    {
+        lock (_lock)
+        {
+            CheckOpen();
+            if (_readOnly) return Errno.EROFS;
+            var r = GetInode(ino.Value);
+            if (!r.Ok) return r.Error;
+            var i = r.Value;
+            var now = Timespec.Now();
+            if (request.Size is { } size)
+            {
+                if (FileMode.IsDir(i.Rec.Mode)) return Errno.EISDIR;
+                if (!FileMode.IsRegular(i.Rec.Mode)) return Errno.EINVAL;
+                if (size > MaxFileSize) return Errno.EFBIG;
+                var err = Truncate(i, size);
+                if (err != Errno.OK) return err;
+                Touch(i, now);
+            }
+            bool ownerChange = request.Uid is not null || request.Gid is not null;
+            if (request.Uid is { } uid) i.Rec.Uid = uid;
+            if (request.Gid is { } gid) i.Rec.Gid = gid;
+            if (request.Mode is { } mode) i.Rec.Mode = (i.Rec.Mode & FileMode.TypeMask) | (mode & FileMode.PermMask);
+            else if (ownerChange && !FileMode.IsDir(i.Rec.Mode))
+            {
+                const uint SetUid = 0x800, SetGid = 0x400, GroupExec = 0x08;
+                i.Rec.Mode &= ~SetUid;
+                if ((i.Rec.Mode & GroupExec) != 0) i.Rec.Mode &= ~SetGid;
+            }
+            if (request.Atime is { } at)
+            {
+                var t = at.Now ? now : at.Time;
+                i.Rec.AtimeSec = t.Sec;
+                i.Rec.AtimeNsec = t.Nsec;
+            }
+            if (request.Mtime is { } mt)
+            {
+                var t = mt.Now ? now : mt.Time;
+                i.Rec.MtimeSec = t.Sec;
+                i.Rec.MtimeNsec = t.Nsec;
+            }
+            Touch(i, now, mtime: false);
+            MarkDirty(i);
+            AfterChange();
+            return ToAttr(i);
+        }
+    }
+
+    /// <summary>Sets a regular file's size: blocks past the end die, the tail of the last block is zeroed. Lock held.</summary>
+    private Errno Truncate(LfsInode i, ulong size)
+    {
+        if (size < i.Rec.Size)
+        {
+            ulong keep = (size + LfsLayout.BlockSize - 1) / LfsLayout.BlockSize;
+            foreach (ulong fb in i.DirtyData.Keys.Where(fb => fb >= keep).ToList())
+            {
+                var a = _tree.Lookup(i, fb);
+                if (a.Ok && a.Value == 0) i.Rec.Blocks--;
+                i.DirtyData.Remove(fb);
+                _dirtyBlocks--;
+            }
+            var freed = _tree.Truncate(i, keep);
+            if (!freed.Ok) return freed.Error;
+            i.Rec.Blocks -= Math.Min(i.Rec.Blocks, freed.Value);
+            int tail = (int)(size % LfsLayout.BlockSize);
+            if (tail != 0)
+            {
+                ulong fb = size / LfsLayout.BlockSize;
+                var a = _tree.Lookup(i, fb);
+                if (!a.Ok) return a.Error;
+                if (a.Value != 0 || i.DirtyData.ContainsKey(fb))
+                {
+                    var buf = new byte[LfsLayout.BlockSize];
+                    var err = ReadBlock(i, fb, buf);
+                    if (err != Errno.OK) return err;
+                    buf.AsSpan(tail).Clear();
+                    PutBlock(i, fb, buf);
+                }
+            }
+        }
+        i.Rec.Size = size;
+        MarkDirty(i);
+        return Errno.OK;
+    }
+
+    public Result<FileHandle> Open(InodeNo ino, OpenFlags flags)
+    {
+        lock (_lock)
+        {
+            CheckOpen();
+            var r = GetInode(ino.Value);
+            if (!r.Ok) return r.Error;
+            var i = r.Value;
+            if (FileMode.IsDir(i.Rec.Mode)) return Errno.EISDIR;
+            if (FileMode.IsSymlink(i.Rec.Mode)) return Errno.ELOOP;
+            if (flags.HasFlag(OpenFlags.Directory)) return Errno.ENOTDIR;
+            if (!FileMode.IsRegular(i.Rec.Mode)) return Errno.EINVAL;
+            bool writing = (flags & OpenFlags.AccessMask) != OpenFlags.ReadOnly;
+            if (flags.HasFlag(OpenFlags.Truncate) && writing && i.Rec.Size > 0)
+            {
+                var err = Truncate(i, 0);
+                Touch(i, Timespec.Now());
+                if (err != Errno.OK) return err;
+            }
+            return NewHandle(i, flags, isDir: false);
+        }
+    }
+
+    private FileHandle NewHandle(LfsInode i, OpenFlags flags, bool isDir)
+    {
+        ulong fh = _nextHandle++;
+        _handles[fh] = (i.Ino, flags, isDir);
+        i.Opens++;
+        return new FileHandle(fh);
+    }
+
+    private Errno CloseHandle(ulong ino, FileHandle fh, bool isDir)
+    {
+        lock (_lock)
+        {
+            if (_disposed) return Errno.OK;
+            if (!_handles.TryGetValue(fh.Value, out var h) || h.Ino != ino || h.IsDir != isDir) return Errno.EBADF;
+            _handles.Remove(fh.Value);
+            if (_cache.TryGetValue(ino, out var i))
+            {
+                if (i.Opens > 0) i.Opens--;
+                ReapIfOrphan(i);
+            }
+            return Errno.OK;
+        }
+    }
+
+    private Errno CheckHandle(ulong ino, FileHandle fh, OpenFlags? forbidden)
+    {
+        if (!_handles.TryGetValue(fh.Value, out var h) || h.Ino != ino || h.IsDir) return Errno.EBADF;
+        return (h.Flags & OpenFlags.AccessMask) == forbidden ? Errno.EBADF : Errno.OK;
+    }
+
+    private Errno CheckDirHandle(ulong ino, FileHandle fh) =>
+        _handles.TryGetValue(fh.Value, out var h) && h.Ino == ino && h.IsDir ? Errno.OK : Errno.EBADF;
+
+    public Result<(FileAttr Attr, FileHandle Handle)> Create(InodeNo parent, string name, uint mode, OpenFlags flags, Caller caller)
+    {
+        uint type = FileMode.TypeOf(mode);
+        if (type != 0 && type != FileMode.Regular) return Errno.EINVAL;
+        lock (_lock)
+        {
+            CheckOpen();
+            var r = MakeNode(parent.Value, name, FileMode.Regular | (mode & FileMode.PermMask), 0, caller, null);
+            if (!r.Ok) return r.Error;
+            return (r.Value, NewHandle(_cache[r.Value.Ino.Value], flags, isDir: false));
+        }
+    }
+
+    public Result<int> Read(InodeNo ino, FileHandle fh, long offset, Span<byte> buffer)
+    {
+        lock (_lock)
+        {
+            CheckOpen();
+            var bad = CheckHandle(ino.Value, fh, OpenFlags.WriteOnly);
+            if (bad != Errno.OK) return bad;
+            if (offset < 0) return Errno.EINVAL;
+            var r = GetInode(ino.Value);
+            if (!r.Ok) return r.Error;
+            var i = r.Value;
+            if ((ulong)offset >= i.Rec.Size || buffer.Length == 0) return 0;
+            int n = (int)Math.Min((ulong)buffer.Length, i.Rec.Size - (ulong)offset);
+            int done = 0;
+            var blk = new byte[LfsLayout.BlockSize];
+            while (done < n)
+            {
+                ulong pos = (ulong)offset + (ulong)done;
+                int inBlock = (int)(pos % LfsLayout.BlockSize);
+                int chunk = Math.Min(n - done, LfsLayout.BlockSize - inBlock);
+                var err = ReadBlock(i, pos / LfsLayout.BlockSize, blk);
+                if (err != Errno.OK) return err;
+                blk.AsSpan(inBlock, chunk).CopyTo(buffer.Slice(done, chunk));
+                done += chunk;
+            }
+            var atime = new Timespec(i.Rec.AtimeSec, i.Rec.AtimeNsec);
+            if (atime.CompareTo(new Timespec(i.Rec.MtimeSec, i.Rec.MtimeNsec)) <= 0 || atime.CompareTo(new Timespec(i.Rec.CtimeSec, i.Rec.CtimeNsec)) <= 0)
+            {
+                var now = Timespec.Now();
+                i.Rec.AtimeSec = now.Sec;
+                i.Rec.AtimeNsec = now.Nsec;
+                MarkDirty(i);
+            }
+            return done;
+        }
+    }
+
+    public Result<int> Write(InodeNo ino, FileHandle fh, long offset, ReadOnlySpan<byte> data)
+    {
+        lock (_lock)
+        {
+            CheckOpen();
+            var bad = CheckHandle(ino.Value, fh, OpenFlags.ReadOnly);
+            if (bad != Errno.OK) return bad;
+            if (offset < 0) return Errno.EINVAL;
+            if (data.Length == 0) return 0;
+            if ((ulong)offset + (ulong)data.Length > MaxFileSize) return Errno.EFBIG;
+            var r = GetInode(ino.Value);
+            if (!r.Ok) return r.Error;
+            var i = r.Value;
+            int done = 0;
+            Errno failure = Errno.OK;
+            while (done < data.Length)
+            {
+                ulong pos = (ulong)offset + (ulong)done;
+                ulong fb = pos / LfsLayout.BlockSize;
+                int inBlock = (int)(pos % LfsLayout.BlockSize);
+                int chunk = Math.Min(data.Length - done, LfsLayout.BlockSize - inBlock);
+                if (!i.DirtyData.ContainsKey(fb))
+                {
+                    // A new block in the log (and, every 512 blocks, a tree node) for each block not yet dirty.
+                    var space = EnsureSpace(2);
+                    if (space != Errno.OK) { failure = space; break; }
+                }
+                byte[] blk;
+                if (i.DirtyData.TryGetValue(fb, out var cur)) blk = cur;
+                else
+                {
+                    blk = new byte[LfsLayout.BlockSize];
+                    if (chunk < LfsLayout.BlockSize && pos / LfsLayout.BlockSize * LfsLayout.BlockSize < i.Rec.Size)
+                    {
+                        var err = ReadBlock(i, fb, blk);
+                        if (err != Errno.OK) { failure = err; break; }
+                    }
+                }
+                data.Slice(done, chunk).CopyTo(blk.AsSpan(inBlock));
+                PutBlock(i, fb, blk);
+                done += chunk;
+                if (_dirtyBlocks >= DirtyBudget)
+                {
+                    ulong endSoFar = (ulong)offset + (ulong)done;
+                    if (endSoFar > i.Rec.Size) i.Rec.Size = endSoFar;
+                    var err = Flush(withImap: false);
+                    if (err != Errno.OK) { failure = err; break; }
+                }
+            }
+            ulong end = (ulong)offset + (ulong)done;
+            if (end > i.Rec.Size) i.Rec.Size = end;
+            if (done > 0) Touch(i, Timespec.Now());
+            MarkDirty(i);
+            AfterChange();
+            if (done == 0) return failure;
+            return done;
+        }
+    }
+
+    public Errno Flush(InodeNo ino, FileHandle fh)
+    {
+        lock (_lock)
+        {
+            CheckOpen();
+            return CheckHandle(ino.Value, fh, null);
+        }
+    }
+
+    public Errno Release(InodeNo ino, FileHandle fh) => CloseHandle(ino.Value, fh, isDir: false);
+
+    /// <summary>The whole log up to now becomes durable (a unit roll-forward will find), not only this file.</summary>
+    public Errno Fsync(InodeNo ino, FileHandle fh, bool dataOnly) => SyncThrough(ino.Value, fh, isDir: false);
+
+    public Result<FileHandle> OpenDir(InodeNo ino)
+    {
+        lock (_lock)
+        {
+            CheckOpen();
+            var r = GetDir(ino.Value);
+            if (!r.Ok) return r.Error;
+            return NewHandle(r.Value, OpenFlags.ReadOnly | OpenFlags.Directory, isDir: true);
+        }
+    }
+
+    public Errno ReadDir(InodeNo ino, FileHandle fh, long offset, DirEntrySink sink)
+    {
+        ArgumentNullException.ThrowIfNull(sink);
+        const int Batch = 256;
+        var batch = new List<DirEntry>(Batch);
+        while (true)
+        {
+            batch.Clear();
+            lock (_lock)
+            {
+                CheckOpen();
+                if (CheckDirHandle(ino.Value, fh) != Errno.OK) return Errno.EBADF;
+                if (offset < 0) return Errno.EINVAL;
+                var r = GetDir(ino.Value);
+                if (!r.Ok) return r.Error;
+                if (r.Value.Rec.Nlink == 0) return Errno.ENOENT;
+                var d = Dir(r.Value);
+                if (!d.Ok) return d.Error;
+                if (offset < 1) batch.Add(new DirEntry(".", ino, FileMode.Directory, 1));
+                if (offset < 2) batch.Add(new DirEntry("..", new InodeNo(d.Value.Parent), FileMode.Directory, 2));
+                foreach (var (cookie, e) in d.Value.ByCookie)
+                {
+                    if ((long)cookie <= offset) continue;
+                    if (batch.Count >= Batch) break;
+                    batch.Add(new DirEntry(e.Name, new InodeNo(e.Ino), (uint)e.Type << 12, (long)cookie));
+                }
+            }
+            foreach (var e in batch)
+                if (!sink(e)) return Errno.OK;
+            if (batch.Count < Batch) return Errno.OK;
+            offset = batch[^1].NextOffset;
+        }
+    }
+
+    public Errno ReleaseDir(InodeNo ino, FileHandle fh) => CloseHandle(ino.Value, fh, isDir: true);
+
+    public Errno FsyncDir(InodeNo ino, FileHandle fh, bool dataOnly) => SyncThrough(ino.Value, fh, isDir: true);
+
+    private Errno SyncThrough(ulong ino, FileHandle fh, bool isDir)
+    {
+        lock (_lock)
+        {
+            CheckOpen();
+            var bad = isDir ? CheckDirHandle(ino, fh) : CheckHandle(ino, fh, null);
+            return bad != Errno.OK ? bad : Durable();
+        }
+    }
+
+    public Result<FsStats> StatFs()
+    {
+        lock (_lock)
+        {
+            CheckOpen();
+            ulong free = FreeBlocksHonest();
+            ulong total = TotalBlocks > ReserveBlocks ? TotalBlocks - ReserveBlocks : 0;
+            return new FsStats(LfsLayout.BlockSize, total, free, free, _imap.MaxInodes, _imap.FreeCount, LfsLayout.MaxNameBytes);
+        }
+    }
+
+    public Errno Sync()
+    {
+        lock (_lock)
+        {
+            if (_disposed || _readOnly) return Errno.OK;
+            var err = WriteCheckpoint(clean: false);
+            if (err == Errno.OK) Cleaner.Background();
+            return err;
+        }
+    }
+
+    // ---------------------------------------------------------------- extended attributes
+
+    private Result<List<KeyValuePair<string, byte[]>>> LoadXattrs(LfsInode i)
+    {
+        if (i.Xattrs is not null) return i.Xattrs;
+        if (i.Rec.Xattr == 0) return i.Xattrs = new List<KeyValuePair<string, byte[]>>();
+        var buf = new byte[LfsLayout.BlockSize];
+        var err = _disk.Read(i.Rec.Xattr, buf);
+        if (err != Errno.OK) return err;
+        var list = XattrBlock.Parse(buf);
+        if (list is null) return Errno.EIO;
+        return i.Xattrs = list;
+    }
+
+    private static readonly string[] XattrPrefixes = ["user.", "trusted.", "security.", "system."];
+
+    private static Errno CheckXattrName(string name)
+    {
+        if (string.IsNullOrEmpty(name) || System.Text.Encoding.UTF8.GetByteCount(name) > 255) return Errno.ERANGE;
+        foreach (var p in XattrPrefixes)
+            if (name.StartsWith(p, StringComparison.Ordinal))
+                return name.Length == p.Length ? Errno.EINVAL : Errno.OK;
+        return Errno.ENOTSUP;
+    }
+
+    public Errno SetXattr(InodeNo ino, string name, ReadOnlySpan<byte> value, XattrFlags flags)
+    {
+        if ((flags & ~(XattrFlags.Create | XattrFlags.Replace)) != 0 || flags == (XattrFlags.Create | XattrFlags.Replace))
+            return Errno.EINVAL;
+        byte[] v = value.ToArray();
+        lock (_lock)
+        {
+            CheckOpen();
+            var r = GetInode(ino.Value);
+            if (!r.Ok) return r.Error;
+            var bad = CheckXattrName(name);
+            if (bad != Errno.OK) return bad;
+            if (v.Length > MaxXattrValue) return Errno.E2BIG;
+            var i = r.Value;
+            var lr = LoadXattrs(i);
+            if (!lr.Ok) return lr.Error;
+            var list = new List<KeyValuePair<string, byte[]>>(lr.Value);
+            int at = list.FindIndex(kv => kv.Key == name);
+            if (at >= 0 && flags.HasFlag(XattrFlags.Create)) return Errno.EEXIST;
+            if (at < 0 && flags.HasFlag(XattrFlags.Replace)) return Errno.ENODATA;
+            if (at >= 0) list[at] = new(name, v);
+            else list.Add(new(name, v));
+            if (XattrBlock.SizeOf(list) > LfsLayout.BlockSize) return Errno.ENOSPC;
+            var space = EnsureSpace(1);
+            if (space != Errno.OK) return space;
+            i.Xattrs = list;
+            i.XattrDirty = true;
+            Touch(i, Timespec.Now(), mtime: false);
+            MarkDirty(i);
+            AfterChange();
+            return Errno.OK;
+        }
+    }
+
+    public Result<byte[]> GetXattr(InodeNo ino, string name)
+    {
+        lock (_lock)
+        {
+            CheckOpen();
+            var r = GetInode(ino.Value);
+            if (!r.Ok) return r.Error;
+            var bad = CheckXattrName(name);
+            if (bad != Errno.OK) return bad;
+            var lr = LoadXattrs(r.Value);
+            if (!lr.Ok) return lr.Error;
+            foreach (var kv in lr.Value)
+                if (kv.Key == name) return kv.Value;
+            return Errno.ENODATA;
+        }
+    }
+
+    public Result<IReadOnlyList<string>> ListXattr(InodeNo ino)
+    {
+        lock (_lock)
+        {
+            CheckOpen();
+            var r = GetInode(ino.Value);
+            if (!r.Ok) return r.Error;
+            var lr = LoadXattrs(r.Value);
+            if (!lr.Ok) return lr.Error;
+            return lr.Value.Select(kv => kv.Key).ToList();
+        }
+    }
+
+    public Errno RemoveXattr(InodeNo ino, string name)
+    {
+        lock (_lock)
+        {
+            CheckOpen();
+            if (_readOnly) return Errno.EROFS;
+            var r = GetInode(ino.Value);
+            if (!r.Ok) return r.Error;
+            var bad = CheckXattrName(name);
+            if (bad != Errno.OK) return bad;
+            var i = r.Value;
+            var lr = LoadXattrs(i);
+            if (!lr.Ok) return lr.Error;
+            int at = lr.Value.FindIndex(kv => kv.Key == name);
+            if (at < 0) return Errno.ENODATA;
+            lr.Value.RemoveAt(at);
+            i.XattrDirty = true;
+            Touch(i, Timespec.Now(), mtime: false);
+            MarkDirty(i);
+            AfterChange();
+            return Errno.OK;
+        }
+    }
+}

@@ -1,0 +1,637 @@
+using System.Text;
+using ExoFS.LibFs.Lfs.Format;
+using ExoFS.LibFs.Lfs.Log;
+
+namespace ExoFS.LibFs.Lfs;
+
+/// <summary>
+/// The LFS-like library file system (format: <see cref="LfsLayout"/>).
+///
+/// Every change is made in memory first (inodes, directory blocks, file blocks, tree nodes) and reaches the
+/// log when it is flushed: the flush lays the dirty blocks out at the log head, data before the nodes that
+/// point to them, nodes bottom-up, inodes last, as one write unit (atomic under roll-forward). A checkpoint
+/// also writes the inode map and records the head, the map's blocks and the segment usage table in the
+/// older of the two checkpoint regions. Fsync makes the unit durable (roll-forward finds it); Sync and
+/// unmount checkpoint.
+///
+/// Locking: one monitor for the whole of every public call (the FFS discipline); nothing below takes locks.
+/// </summary>
+public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISelfChecking, ExoFS.LibFs.Runtime.IReportsRecovery
+{
+    /// <summary>Dirty blocks held in memory before a flush writes them to the log.</summary>
+    internal const int DirtyBudget = 1024;
+    private readonly object _lock = new();
+    private readonly ILfsDisk _disk;
+    private readonly SegmentUsage _usage;
+    private readonly InodeMap _imap;
+    private readonly BlockTree _tree;
+    private SegmentWriter _log;
+    private readonly Dictionary<ulong, LfsInode> _cache = new();
+    private readonly HashSet<LfsInode> _dirty = new();
+    private readonly Dictionary<ulong, (ulong Ino, OpenFlags Flags, bool IsDir)> _handles = new();
+    private ulong _nextHandle = 1;
+    private ulong _nextGeneration = 1;
+    private ulong _cpSeq;
+    private int _dirtyBlocks;
+    private bool _disposed;
+    private readonly bool _readOnly;
+
+    public string Name => "lfs";
+    public bool FlushHasEffect => false;
+    public bool ServesInParallel => false;
+
+    /// <summary>The cleaner (policy, thresholds, figures).</summary>
+    public Cleaner Cleaner { get; }
+    /// <summary>What mount-time recovery did: partials and units rolled forward, orphans freed, the checkpoint used.</summary>
+    public RecoveryInfo Recovery { get; private set; } = new(0, 0, 0, 0, 0);
+
+    /// <summary>What the mount-time recovery did, for the host's recovery report (nothing after a clean unmount).</summary>
+    public IReadOnlyList<string> RecoveryActions
+    {
+        get
+        {
+            var r = Recovery;
+            var lines = new List<string>();
+            if (r.UnitsRolledForward > 0)
+                lines.Add($"rolled forward {r.UnitsRolledForward} write unit(s) ({r.PartialsRolledForward} partial segment(s)) past checkpoint region {r.CheckpointRegion}");
+            if (r.ValidCheckpoints == 1) lines.Add("one checkpoint region was damaged or torn; the other was used");
+            if (r.OrphansFreed > 0) lines.Add($"freed {r.OrphansFreed} orphaned inode(s)");
+            return lines;
+        }
+    }
+
+    private LfsFileSystem(ILfsDisk disk, SegmentUsage usage, InodeMap imap, SegmentWriter log, bool readOnly, ICleanerPolicy? policy)
+    {
+        _disk = disk;
+        _usage = usage;
+        _imap = imap;
+        _log = log;
+        _readOnly = readOnly;
+        _tree = new BlockTree(disk, usage);
+        Cleaner = new Cleaner(this, policy ?? CleanerPolicies.ByNumber(disk.Super.CleanerPolicy));
+    }
+
+    internal object Lock => _lock;
+    internal ILfsDisk Disk => _disk;
+    internal SegmentUsage Usage => _usage;
+    internal InodeMap Imap => _imap;
+    internal BlockTree Tree => _tree;
+    internal SegmentWriter Log => _log;
+    internal ulong CheckpointSeq => _cpSeq;
+
+    internal static uint NowSeconds() => (uint)DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+
+    // ---------------------------------------------------------------- format and mount
+
+    /// <summary>Lays out a new LFS on <paramref name="disk"/> (header already written): the root directory and a first checkpoint.</summary>
+    internal static Result<LfsFileSystem> FormatOn(ILfsDisk disk)
+    {
+        var usage = new SegmentUsage((int)disk.Super.SegmentSlots, disk.Super.SegmentBlocks);
+        var imap = new InodeMap(disk.Super.MaxInodes, Array.Empty<ulong>());
+        var fs = new LfsFileSystem(disk, usage, imap, new SegmentWriter(disk, usage, -1, 0, 1), false, null);
+        var now = Timespec.Now();
+        var root = fs.NewInode(LfsLayout.RootIno, FileMode.Directory | 0x1ED, 0, Caller.Root, null, now);
+        root.Rec.Nlink = 2;
+        root.Dir = DirState.Empty(LfsLayout.RootIno);
+        fs._cache[LfsLayout.RootIno] = root;
+        fs.WriteDirBlock(root, 0);
+        fs.MarkDirty(root);
+        var err = fs.WriteCheckpoint(clean: false);
+        return err == Errno.OK ? fs : err;
+    }
+
+    /// <summary>Mounts the LFS on <paramref name="disk"/>: newest valid checkpoint, roll-forward, orphan cleanup. EUCLEAN if damaged.</summary>
+    internal static Result<LfsFileSystem> MountOn(ILfsDisk disk, bool readOnly = false, ICleanerPolicy? policy = null, bool rollForward = true)
+    {
+        var sup = disk.Super;
+        int bytes = (int)sup.CheckpointBlocks * LfsLayout.BlockSize;
+        CheckpointRecord? best = null;
+        int bestRegion = -1, valid = 0;
+        for (int r = 0; r < 2; r++)
+        {
+            var buf = new byte[bytes];
+            var err = disk.ReadCheckpoint(r, buf);
+            if (err != Errno.OK) return err;
+            var cp = CheckpointRecord.ReadFrom(buf);
+            if (cp is null || cp.Usage.Length != sup.SegmentSlots) continue;
+            valid++;
+            if (best is null || cp.Seq > best.Seq) { best = cp; bestRegion = r; }
+        }
+        if (best is null) return Errno.EUCLEAN;
+        var usage = new SegmentUsage((int)sup.SegmentSlots, sup.SegmentBlocks);
+        for (int s = 0; s < sup.SegmentSlots; s++)
+            if (disk.SegmentStart(s) != 0) usage.Attach(s, disk.SegmentStart(s));
+        usage.Load(best.Usage);
+        var imap = new InodeMap(sup.MaxInodes, best.ImapBlocks) { NextIno = Math.Max(2, best.NextIno) };
+        var block = new byte[LfsLayout.BlockSize];
+        for (int b = 0; b < best.ImapBlocks.Length && b < imap.BlockAddrs.Length; b++)
+        {
+            if (best.ImapBlocks[b] == 0) continue;
+            if (usage.SlotOf(best.ImapBlocks[b]) < 0) return Errno.EUCLEAN;
+            var err = disk.Read(best.ImapBlocks[b], block);
+            if (err != Errno.OK) return err;
+            imap.LoadBlock(b, block);
+        }
+        imap.Rebuild();
+        int headSlot = best.HeadSlot == uint.MaxValue || disk.SegmentStart((int)best.HeadSlot) == 0 ? -1 : (int)best.HeadSlot;
+        var log = new SegmentWriter(disk, usage, headSlot, best.HeadOffset, best.NextPartialSeq);
+        var fs = new LfsFileSystem(disk, usage, imap, log, readOnly, policy) { _cpSeq = best.Seq, _nextGeneration = Math.Max(1, best.NextGeneration) };
+        fs.Cleaner.Restore(best.SegmentsCleaned, best.CleanerBlocksRead, best.CleanerBlocksMoved, best.NewBlocks);
+        var rf = rollForward ? Lfs.RollForward.Run(fs) : new RollForwardResult(0, 0, headSlot, best.HeadOffset, best.NextPartialSeq);
+        if (!rf.Ok) return rf.Error;
+        if (rf.Value.Units > 0 || disk.WrittenBeyond(rf.Value.HeadSlot, rf.Value.HeadOffset))
+        {
+            // Blocks XN kept past the recovered head belong to a unit a crash tore: the log goes on in a new segment.
+            uint headOffset = disk.WrittenBeyond(rf.Value.HeadSlot, rf.Value.HeadOffset) ? sup.SegmentBlocks : rf.Value.HeadOffset;
+            fs._log = new SegmentWriter(disk, usage, rf.Value.HeadSlot, headOffset, rf.Value.NextSeq);
+            var err = fs.RecomputeUsage();
+            if (err != Errno.OK) return err;
+        }
+        var root = fs.GetInode(LfsLayout.RootIno);
+        if (!root.Ok || !FileMode.IsDir(root.Value.Rec.Mode)) return Errno.EUCLEAN;
+        int orphans = 0;
+        if (!readOnly && ((best.Flags & CheckpointRecord.CleanFlag) == 0 || rf.Value.Units > 0))
+        {
+            foreach (ulong ino in imap.LiveInodes().ToList())
+            {
+                var r = fs.GetInode(ino);
+                if (!r.Ok) return Errno.EUCLEAN;
+                if (r.Value.Rec.Nlink == 0) { fs.Destroy(r.Value); orphans++; }
+            }
+        }
+        fs.Recovery = new RecoveryInfo(bestRegion, valid, rf.Value.Partials, rf.Value.Units, orphans);
+        if (!readOnly)
+        {
+            var err = fs.WriteCheckpoint(clean: false);
+            if (err != Errno.OK) return err;
+        }
+        return fs;
+    }
+
+    /// <summary>Recounts every segment's live blocks from the inode map and every inode's blocks (after roll-forward). Lock held.</summary>
+    internal Errno RecomputeUsage()
+    {
+        _usage.Reset();
+        foreach (ulong b in _imap.BlockAddrs) if (b != 0) _usage.Add(b, 0);
+        foreach (ulong b in _imap.LiveInodeBlocks) _usage.Add(b, 0);
+        foreach (ulong ino in _imap.LiveInodes().ToList())
+        {
+            var r = GetInode(ino);
+            if (!r.Ok) return r.Error == Errno.ENOENT ? Errno.EUCLEAN : r.Error;
+            var i = r.Value;
+            var err = _tree.Walk(i, (kind, _, addr) => _usage.Add(addr, 0));
+            if (err != Errno.OK) return err;
+            if (i.Rec.Xattr != 0) _usage.Add(i.Rec.Xattr, 0);
+        }
+        return Errno.OK;
+    }
+
+    /// <summary>Told once this file system has closed (the host then ends the guest); set by <see cref="LfsLibFs"/>.</summary>
+    internal Action? OnClosed { get; set; }
+
+    /// <summary>The LFS checker on this live instance (see <see cref="LfsFsck.Check"/>).</summary>
+    public IReadOnlyList<string> CheckConsistency() => LfsFsck.Check(this).Problems;
+
+    public void Dispose()
+    {
+        DisposeCore();
+        OnClosed?.Invoke();
+    }
+
+    private void DisposeCore()
+    {
+        lock (_lock)
+        {
+            if (_disposed) return;
+            _disposed = true;
+            if (!_readOnly)
+            {
+                foreach (var i in _cache.Values.ToList())
+                {
+                    i.Lookups = 0;
+                    i.Opens = 0;
+                    ReapIfOrphan(i);
+                }
+                _handles.Clear();
+                WriteCheckpoint(clean: true);
+            }
+        }
+    }
+
+    private void CheckOpen()
+    {
+        if (_disposed) throw new ObjectDisposedException(nameof(LfsFileSystem));
+    }
+
+    // ---------------------------------------------------------------- inodes
+
+    private LfsInode NewInode(ulong ino, uint mode, ulong rdev, Caller caller, LfsInode? parent, Timespec now)
+    {
+        var rec = new InodeRecord
+        {
+            Ino = ino, Mode = mode, Nlink = 1, Uid = caller.Uid, Gid = caller.Gid, Rdev = rdev,
+            Generation = _nextGeneration++,
+            AtimeSec = now.Sec, AtimeNsec = now.Nsec, MtimeSec = now.Sec, MtimeNsec = now.Nsec, CtimeSec = now.Sec, CtimeNsec = now.Nsec,
+        };
+        if (parent is not null && (parent.Rec.Mode & 0x400) != 0)
+        {
+            rec.Gid = parent.Rec.Gid;
+            if (FileMode.IsDir(mode)) rec.Mode |= 0x400;
+        }
+        return new LfsInode(rec);
+    }
+
+    /// <summary>The inode <paramref name="ino"/> (ENOENT if there is none; EIO if its record is damaged). Lock held.</summary>
+    internal Result<LfsInode> GetInode(ulong ino)
+    {
+        if (_cache.TryGetValue(ino, out var i)) return i.Deleted ? Errno.ENOENT : i;
+        if (ino == 0 || ino >= _imap.MaxInodes) return Errno.ENOENT;
+        ulong e = _imap.Get(ino);
+        if (e == 0) return Errno.ENOENT;
+        var rec = ReadRecord(ImapEntry.Block(e), ImapEntry.Slot(e));
+        if (!rec.Ok) return rec.Error;
+        if (rec.Value is not { } r || r.Ino != ino || r.IsTombstone) return Errno.EIO;
+        i = new LfsInode(r);
+        _cache[ino] = i;
+        return i;
+    }
+
+    internal Result<InodeRecord?> ReadRecord(ulong block, int slot)
+    {
+        var buf = new byte[LfsLayout.BlockSize];
+        var err = _disk.Read(block, buf);
+        if (err != Errno.OK) return err;
+        return InodeRecord.ReadFrom(buf.AsSpan(slot * LfsLayout.InodeSize));
+    }
+
+    internal void MarkDirty(LfsInode i) => _dirty.Add(i);
+
+    private static FileAttr ToAttr(LfsInode i) => new(
+        new InodeNo(i.Ino), i.Rec.Mode, i.Rec.Nlink, i.Rec.Uid, i.Rec.Gid, i.Rec.Rdev, i.Rec.Size, i.Rec.Blocks * (LfsLayout.BlockSize / 512),
+        new Timespec(i.Rec.AtimeSec, i.Rec.AtimeNsec), new Timespec(i.Rec.MtimeSec, i.Rec.MtimeNsec), new Timespec(i.Rec.CtimeSec, i.Rec.CtimeNsec),
+        i.Rec.Generation);
+
+    private static void Touch(LfsInode i, Timespec now, bool mtime = true, bool ctime = true)
+    {
+        if (mtime) { i.Rec.MtimeSec = now.Sec; i.Rec.MtimeNsec = now.Nsec; }
+        if (ctime) { i.Rec.CtimeSec = now.Sec; i.Rec.CtimeNsec = now.Nsec; }
+    }
+
+    /// <summary>Frees an inode with no links and no references: its blocks die now, a tombstone goes to the log. Lock held.</summary>
+    internal void Destroy(LfsInode i)
+    {
+        if (i.Deleted) return;
+        var t = _tree.Truncate(i, 0);
+        _dirtyBlocks -= i.DirtyData.Count;
+        i.DirtyData.Clear();
+        i.Nodes.Clear();
+        if (i.Rec.Xattr != 0) _usage.Kill(i.Rec.Xattr);
+        i.Rec.Xattr = 0;
+        i.Xattrs = null;
+        i.XattrDirty = false;
+        i.Dir = null;
+        i.Deleted = true;
+        if (_imap.Get(i.Ino) != 0 && _imap.Set(i.Ino, 0, out ulong left)) _usage.Kill(left);
+        MarkDirty(i);
+        _ = t;
+    }
+
+    private void ReapIfOrphan(LfsInode i)
+    {
+        if (!i.Deleted && i.Rec.Nlink == 0 && i.Lookups == 0 && i.Opens == 0) Destroy(i);
+    }
+
+    // ---------------------------------------------------------------- file blocks
+
+    /// <summary>Reads file block <paramref name="fb"/> into <paramref name="into"/> (zeros for a hole). Lock held.</summary>
+    internal Errno ReadBlock(LfsInode i, ulong fb, Span<byte> into)
+    {
+        if (i.DirtyData.TryGetValue(fb, out var d)) { d.CopyTo(into); return Errno.OK; }
+        var a = _tree.Lookup(i, fb);
+        if (!a.Ok) return a.Error;
+        if (a.Value == 0) { into[..LfsLayout.BlockSize].Clear(); return Errno.OK; }
+        return _disk.Read(a.Value, into);
+    }
+
+    /// <summary>Makes <paramref name="data"/> the new content of file block <paramref name="fb"/> (in memory until the flush). Lock held.</summary>
+    internal void PutBlock(LfsInode i, ulong fb, byte[] data)
+    {
+        if (!i.DirtyData.ContainsKey(fb))
+        {
+            _dirtyBlocks++;
+            var a = _tree.Lookup(i, fb);
+            if (a.Ok && a.Value == 0) i.Rec.Blocks++;
+        }
+        i.DirtyData[fb] = data;
+        MarkDirty(i);
+    }
+
+    private void WriteDirBlock(LfsInode dir, int b)
+    {
+        PutBlock(dir, (ulong)b, dir.Dir!.Encode(b));
+        ulong size = (ulong)dir.Dir.Blocks.Count * LfsLayout.BlockSize;
+        if (dir.Rec.Size < size) dir.Rec.Size = size;
+    }
+
+    /// <summary>The loaded directory of <paramref name="dir"/> (EIO if its blocks are damaged). Lock held.</summary>
+    internal Result<DirState> Dir(LfsInode dir)
+    {
+        if (dir.Dir is not null) return dir.Dir;
+        ulong n = dir.Rec.Size / LfsLayout.BlockSize;
+        var blocks = new List<byte[]>();
+        for (ulong b = 0; b < n; b++)
+        {
+            var buf = new byte[LfsLayout.BlockSize];
+            var err = ReadBlock(dir, b, buf);
+            if (err != Errno.OK) return err;
+            blocks.Add(buf);
+        }
+        var d = DirState.Load(blocks);
+        if (d is null) return Errno.EIO;
+        dir.Dir = d;
+        return d;
+    }
+
+    // ---------------------------------------------------------------- flush and checkpoint
+
+    /// <summary>
+    /// Writes every dirty block to the log as one write unit: file data, xattr blocks, tree nodes bottom-up,
+    /// then inode records (the imap entries move with them), and with <paramref name="withImap"/> the dirty
+    /// imap blocks. <paramref name="first"/> inodes go first (the cleaner's age-sorted survivors). Lock held.
+    /// </summary>
+    internal Errno Flush(bool withImap, IReadOnlyList<LfsInode>? first = null)
+    {
+        uint now = NowSeconds();
+        var order = new List<LfsInode>();
+        if (first is not null) order.AddRange(first.Where(_dirty.Contains));
+        var seen = new HashSet<LfsInode>(order);
+        order.AddRange(_dirty.Where(i => !seen.Contains(i)).OrderBy(i => i.Ino));
+        var block = new byte[LfsLayout.BlockSize];
+        Errno err;
+        foreach (var i in order)
+        {
+            if (i.Deleted) continue;
+            foreach (var (fb, data) in i.DirtyData)
+            {
+                var a = _log.Append(LogKind.Data, i.Ino, fb, data, now);
+                if (!a.Ok) return a.Error;
+                var old = _tree.Set(i, fb, a.Value);
+                if (!old.Ok) return old.Error;
+                _usage.Kill(old.Value);
+            }
+            _dirtyBlocks -= i.DirtyData.Count;
+            i.DirtyData.Clear();
+            if (i.XattrDirty)
+            {
+                ulong old = i.Rec.Xattr;
+                if (i.Xattrs is { Count: > 0 } xs)
+                {
+                    XattrBlock.TryWrite(xs, block);
+                    var a = _log.Append(LogKind.Xattr, i.Ino, 0, block, now);
+                    if (!a.Ok) return a.Error;
+                    i.Rec.Xattr = a.Value;
+                }
+                else i.Rec.Xattr = 0;
+                _usage.Kill(old);
+                i.XattrDirty = false;
+            }
+            // Bottom-up, a depth at a time: writing a node dirties its parent, one depth up.
+            for (int depth = 2; depth >= 0; depth--)
+            foreach (var (key, node) in i.Nodes.Where(kv => kv.Value.Dirty && BlockTree.DepthOf(kv.Key) == depth).OrderBy(kv => kv.Key).ToList())
+            {
+                BlockTree.Encode(node, block);
+                var a = _log.Append(LogKind.Node, i.Ino, key, block, now);
+                if (!a.Ok) return a.Error;
+                ulong old = _tree.SetNodeAddr(i, key, a.Value);
+                _usage.Kill(old);
+                node.Addr = a.Value;
+                node.Dirty = false;
+            }
+        }
+        // Inode records, 16 to a block, after everything they point to.
+        var records = order.ToList();
+        for (int at = 0; at < records.Count; at += LfsLayout.InodesPerBlock)
+        {
+            var group = records.Skip(at).Take(LfsLayout.InodesPerBlock).ToList();
+            Array.Clear(block);
+            for (int s = 0; s < group.Count; s++)
+            {
+                var rec = group[s].Deleted ? new InodeRecord { Ino = group[s].Ino } : group[s].Rec;
+                rec.WriteTo(block.AsSpan(s * LfsLayout.InodeSize));
+            }
+            var a = _log.Append(LogKind.Inodes, 0, (ulong)at, block, now);
+            if (!a.Ok) return a.Error;
+            int live = 0;
+            for (int s = 0; s < group.Count; s++)
+            {
+                var i = group[s];
+                if (i.Deleted)
+                {
+                    _cache.Remove(i.Ino);
+                    _imap.Release(i.Ino);
+                    continue;
+                }
+                live++;
+                if (_imap.Set(i.Ino, ImapEntry.Make(a.Value, s), out ulong left)) _usage.Kill(left);
+            }
+            if (live == 0) _usage.Kill(a.Value);
+        }
+        _dirty.Clear();
+        if (withImap)
+        {
+            foreach (int b in _imap.DirtyBlocks.OrderBy(b => b).ToList())
+            {
+                var a = _log.Append(LogKind.Imap, 0, (ulong)b, _imap.EncodeBlock(b), now);
+                if (!a.Ok) return a.Error;
+                _usage.Kill(_imap.BlockAddrs[b]);
+                _imap.BlockAddrs[b] = a.Value;
+            }
+            _imap.ClearDirty();
+        }
+        err = _log.EndUnit(now);
+        _dirtyBlocks = 0;
+        return err;
+    }
+
+    /// <summary>
+    /// Flush (with the inode map), make the log durable, then write the older checkpoint region and make it
+    /// durable; then release the segments nothing references any more. Lock held.
+    /// </summary>
+    internal Errno WriteCheckpoint(bool clean)
+    {
+        if (_readOnly) return Errno.EROFS;
+        var err = Flush(withImap: true);
+        if (err != Errno.OK) return err;
+        // The checkpoint names log blocks: they must be durable before it is (an LFS's one ordering rule).
+        if (!SkipLogSyncBeforeCheckpoint && (err = _disk.Sync()) != Errno.OK) return err;
+        ulong seq = _cpSeq + 1;
+        var cp = new CheckpointRecord(seq, DateTime.UtcNow.Ticks * 100 - DateTime.UnixEpoch.Ticks * 100,
+            _log.HeadSlot < 0 ? uint.MaxValue : (uint)_log.HeadSlot, _log.HeadOffset, _log.NextSeq, _imap.NextIno, _nextGeneration,
+            clean ? CheckpointRecord.CleanFlag : 0, _imap.BlockAddrs.Take(_imap.UsedBlocks).ToArray(), _usage.Snapshot(),
+            Cleaner.SegmentsCleaned, Cleaner.BlocksRead, Cleaner.BlocksMoved, _log.NewBlocks);
+        var region = new byte[(int)_disk.Super.CheckpointBlocks * LfsLayout.BlockSize];
+        cp.WriteTo(region);
+        if ((err = _disk.WriteCheckpoint((int)(seq % 2), region)) != Errno.OK) return err;
+        // Commit point: once this sync returns, a mount starts from this checkpoint.
+        if ((err = _disk.Sync()) != Errno.OK) return err;
+        _cpSeq = seq;
+        _checkpointTime = DateTime.UtcNow;
+        _log.Checkpointed();
+        return ReleaseEmptySegments();
+    }
+
+    /// <summary>
+    /// Gives back to XN every bound segment with no live block other than the head. Only right after a
+    /// checkpoint: roll-forward from it never needs them, and the cleaner's copies are durable. Lock held.
+    /// </summary>
+    private Errno ReleaseEmptySegments()
+    {
+        bool any = false;
+        foreach (int s in _usage.AllocatedSlots.ToList())
+        {
+            if (s == _log.HeadSlot || _usage.Live(s) != 0) continue;
+            var err = _disk.FreeSegment(s);
+            if (err != Errno.OK) return err;
+            _usage.Detach(s);
+            any = true;
+        }
+        // The release is durable (and the blocks reusable) only after the segment table's write.
+        return any && !DeferReleaseSync ? _disk.Sync() : Errno.OK;
+    }
+
+    /// <summary>Crash-test mutant: a checkpoint written without first making the log it names durable.</summary>
+    internal bool SkipLogSyncBeforeCheckpoint { get; set; }
+    /// <summary>Leave the segment-table write of released segments to the next sync.</summary>
+    internal bool DeferReleaseSync { get; set; }
+
+    /// <summary>Makes everything done so far durable: the unit on disk, and a checkpoint if the log moved where none points. Lock held.</summary>
+    private Errno Durable()
+    {
+        if (_readOnly) return Errno.OK;
+        var err = Flush(withImap: false);
+        if (err != Errno.OK) return err;
+        if (_log.Unlinked) return WriteCheckpoint(clean: false);
+        return _disk.Sync();
+    }
+
+    /// <summary>After a change: flush when the dirty budget is spent, clean when clean segments run low. Lock held.</summary>
+    private void AfterChange()
+    {
+        if (_dirtyBlocks + _dirty.Count / 8 < DirtyBudget) return;
+        Flush(withImap: false); // a failure resurfaces at the next sync
+    }
+
+    // ---------------------------------------------------------------- space
+
+    private ulong SegBlocks => _disk.Super.SegmentBlocks;
+
+    /// <summary>Blocks the cleaner keeps for itself: enough to copy a segment's live blocks out and more.</summary>
+    internal ulong ReserveBlocks => 2 * SegBlocks;
+
+    /// <summary>Blocks the next flush will append (an upper bound). Lock held.</summary>
+    internal ulong PendingBlocks()
+    {
+        ulong n = (ulong)Math.Max(0, _dirtyBlocks);
+        foreach (var i in _dirty)
+        {
+            n += (ulong)i.Nodes.Values.Count(x => x.Dirty);
+            if (i.XattrDirty) n++;
+        }
+        n += (ulong)(_dirty.Count + LfsLayout.InodesPerBlock - 1) / LfsLayout.InodesPerBlock;
+        n += (ulong)_imap.DirtyBlocks.Count + 1;
+        return n + n / Summary.MaxEntries + 2;
+    }
+
+    /// <summary>Blocks the log can take now without cleaning: free whole segments at XN, and the head's room.</summary>
+    internal ulong ImmediateBlocks() => _disk.FreeBlocks / SegBlocks * SegBlocks + _log.HeadRemaining;
+
+    /// <summary>Everything the LFS could hold: its segments and what XN has free.</summary>
+    internal ulong TotalBlocks => _disk.FreeBlocks / SegBlocks * SegBlocks + (ulong)_usage.AllocatedCount * SegBlocks;
+
+    /// <summary>
+    /// Makes sure the log has room for the dirty state plus <paramref name="extra"/> new blocks, cleaning if it
+    /// must; ENOSPC only when even cleaning every reclaimable block would not make enough. Lock held.
+    /// </summary>
+    internal Errno EnsureSpace(ulong extra)
+    {
+        if (_readOnly) return Errno.EROFS;
+        if (NeedFor(extra) <= ImmediateBlocks()) return Errno.OK;
+        if (FreeBlocksHonest() < extra) return Errno.ENOSPC;
+        Cleaner.CleanFor(extra);
+        return NeedFor(extra) <= ImmediateBlocks() ? Errno.OK : Errno.ENOSPC;
+    }
+
+    /// <summary>What the log must be able to take for the dirty state, <paramref name="extra"/> more blocks and the cleaner's reserve.</summary>
+    internal ulong NeedFor(ulong extra) => PendingBlocks() + extra + ReserveBlocks;
+
+    /// <summary>
+    /// Free space as statfs reports it: everything the LFS could hold, less the live blocks, less the blocks
+    /// the dirty state will add, less the cleaner's reserve. Lock held.
+    /// </summary>
+    internal ulong FreeBlocksHonest()
+    {
+        ulong pendingNew = 0;
+        foreach (var i in _dirty)
+        {
+            if (i.Deleted) continue;
+            foreach (ulong fb in i.DirtyData.Keys)
+            {
+                var a = _tree.Lookup(i, fb);
+                if (a.Ok && a.Value == 0) pendingNew++;
+            }
+            pendingNew += (ulong)i.Nodes.Values.Count(n => n.Dirty && n.Addr == 0);
+            if (i.XattrDirty && i.Rec.Xattr == 0 && i.Xattrs is { Count: > 0 }) pendingNew++;
+        }
+        // Dead blocks the cleaner cannot win back (a segment so full that copying it out costs what it frees) are not free.
+        ulong crumbs = 0;
+        foreach (int s in _usage.AllocatedSlots)
+        {
+            if (s == _log.HeadSlot) continue;
+            uint live = _usage.Live(s);
+            ulong dead = SegBlocks - live;
+            if (live > 0 && dead <= Cleaner.CopyCost(live)) crumbs += dead;
+        }
+        ulong used = _usage.TotalLive + pendingNew + ReserveBlocks + crumbs;
+        return TotalBlocks > used ? TotalBlocks - used : 0;
+    }
+
+    private static Errno CheckName(string name)
+    {
+        if (string.IsNullOrEmpty(name) || name.Contains('/') || name.Contains('\0')) return Errno.EINVAL;
+        if (Encoding.UTF8.GetByteCount(name) > LfsLayout.MaxNameBytes) return Errno.ENAMETOOLONG;
+        return Errno.OK;
+    }
+
+    private static bool IsDot(string name) => name is "." or "..";
+
+    private Result<LfsInode> GetDir(ulong ino)
+    {
+        var r = GetInode(ino);
+        if (!r.Ok) return r.Error;
+        if (!FileMode.IsDir(r.Value.Rec.Mode)) return Errno.ENOTDIR;
+        return r;
+    }
+
+    private Result<LfsInode> ParentDir(ulong ino, string name, bool allowDots)
+    {
+        var d = GetDir(ino);
+        if (!d.Ok) return d.Error;
+        if (d.Value.Rec.Nlink == 0) return Errno.ENOENT;
+        var bad = CheckName(name);
+        if (bad != Errno.OK) return bad;
+        if (!allowDots && IsDot(name)) return Errno.EEXIST;
+        return d;
+    }
+
+    /// <summary>Every inode in memory (fsck, cleaner).</summary>
+    internal IEnumerable<LfsInode> CachedInodes => _cache.Values;
+    internal bool IsDirty(LfsInode i) => _dirty.Contains(i);
+}
+
+/// <summary>What mount-time recovery found: the checkpoint region used, how many were valid, what roll-forward applied, orphans freed.</summary>
+public sealed record RecoveryInfo(int CheckpointRegion, int ValidCheckpoints, int PartialsRolledForward, int UnitsRolledForward, int OrphansFreed);
+
+public sealed partial class LfsFileSystem
+{
+    internal void BumpGeneration(ulong seen) { if (seen >= _nextGeneration) _nextGeneration = seen + 1; }
+}

@@ -1,0 +1,90 @@
+using System.Globalization;
+using ExoFS.LibFs.Lfs.Format;
+using ExoFS.LibFs.Runtime;
+using ExoFS.Xn;
+
+[assembly: ExoFS.LibFs.Runtime.LibFsRegistration(typeof(ExoFS.LibFs.Lfs.LfsLibFs))]
+
+namespace ExoFS.LibFs.Lfs;
+
+/// <summary>
+/// The LFS's registration: how a host makes, mounts and checks an LFS root, through the guest's session only.
+/// Tunables (<c>exofs mkfs --libfs lfs:segment=512K,cleaner=greedy</c>): segment, cleaner, clean-start,
+/// clean-stop, inodes; at mount (<c>-o cleaner=greedy</c>): cleaner.
+/// </summary>
+public sealed class LfsLibFs : ILibFs
+{
+    public string Name => LfsFileSystem.DefaultRootName;
+    public string RootType => LfsUdfs.XSuperType;
+    public IXnRootChecker Checker { get; } = new LfsSegmentRootChecker();
+
+    public IReadOnlyDictionary<string, string> FormatOptions { get; } = new Dictionary<string, string>
+    {
+        ["segment"] = "segment size, 256K..4M in 4 KiB steps (default 1M; 256K on devices under 64 MiB)",
+        ["cleaner"] = "cleaner policy: greedy, cost-benefit (default) or age-sort",
+        ["clean-start"] = "start cleaning when clean segments fall below this percentage (default 10)",
+        ["clean-stop"] = "stop cleaning once clean segments reach this percentage (default 20)",
+        ["inodes"] = "most inodes the file system may hold (default: from the device size)",
+    };
+
+    public IReadOnlyCollection<string> MountOptionKeys { get; } = ["cleaner"];
+
+    public Result<IFileSystem> Format(GuestContext guest, out string? error)
+    {
+        ArgumentNullException.ThrowIfNull(guest);
+        var options = new LfsFormatOptions
+        {
+            SegmentBytes = guest.DeviceBlocks < (64UL << 20) / LfsLayout.BlockSize ? LfsLayout.MinSegmentBytes : LfsLayout.DefaultSegmentBytes,
+        };
+        foreach (var (key, value) in guest.Options)
+        {
+            switch (key)
+            {
+                case "segment":
+                    if (ParseSize(value) is not { } bytes || bytes > int.MaxValue) { error = $"lfs: bad segment size '{value}'"; return Errno.EINVAL; }
+                    options = options with { SegmentBytes = (int)bytes };
+                    break;
+                case "cleaner":
+                    if (CleanerPolicies.ByName(value) is null) { error = $"lfs: unknown cleaner policy '{value}' (greedy, cost-benefit, age-sort)"; return Errno.EINVAL; }
+                    options = options with { Cleaner = value };
+                    break;
+                case "clean-start" or "clean-stop" or "inodes":
+                    if (!uint.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out uint n)) { error = $"lfs: {key} takes a number, not '{value}'"; return Errno.EINVAL; }
+                    options = key switch
+                    {
+                        "clean-start" => options with { CleanStartPercent = n },
+                        "clean-stop" => options with { CleanStopPercent = n },
+                        _ => options with { MaxInodes = n },
+                    };
+                    break;
+                default:
+                    error = $"lfs: unknown option '{key}' (lfs takes: {string.Join(", ", FormatOptions.Keys)})";
+                    return Errno.EINVAL;
+            }
+        }
+        var fs = LfsFileSystem.Format(guest.Session, guest.DeviceBlocks, out error, options, guest.RootName, guest.Wallet);
+        if (fs.Ok) fs.Value.OnClosed = guest.NotifyClosed;
+        return fs.Ok ? new Result<IFileSystem>(fs.Value) : fs.Error;
+    }
+
+    public Result<IFileSystem> Mount(GuestContext guest, out string? error)
+    {
+        ArgumentNullException.ThrowIfNull(guest);
+        if (guest.Wallet.Get(guest.RootName) is not { } cap) { error = $"no capability for root '{guest.RootName}'"; return Errno.EACCES; }
+        foreach (var key in guest.Options.Keys)
+            if (key != "cleaner") { error = $"lfs: unknown mount option '{key}' (lfs takes: cleaner)"; return Errno.EINVAL; }
+        var fs = LfsFileSystem.Mount(guest.Session, cap, out error, guest.RootName,
+            new LfsMountOptions { Cleaner = guest.Options.GetValueOrDefault("cleaner"), ReadOnly = guest.ReadOnly });
+        if (fs.Ok) fs.Value.OnClosed = guest.NotifyClosed;
+        return fs.Ok ? new Result<IFileSystem>(fs.Value) : fs.Error;
+    }
+
+    /// <summary>"1M", "256K", "4096": binary multiples; null if malformed.</summary>
+    private static ulong? ParseSize(string text)
+    {
+        if (string.IsNullOrWhiteSpace(text)) return null;
+        int shift = char.ToUpperInvariant(text[^1]) switch { 'K' => 10, 'M' => 20, _ => 0 };
+        if (shift != 0) text = text[..^1];
+        return ulong.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out ulong n) && n <= (1UL << 40) ? n << shift : null;
+    }
+}

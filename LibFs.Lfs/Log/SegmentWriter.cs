@@ -1,0 +1,137 @@
+using ExoFS.LibFs.Lfs.Format;
+
+namespace ExoFS.LibFs.Lfs.Log;
+
+/// <summary>
+/// The log head. Blocks are appended to an open partial segment (a summary block, then up to
+/// <see cref="Summary.MaxEntries"/> blocks) that is written as one run when it closes: when it is full, when
+/// its segment has no room left, or at the end of a write unit. A write unit is what one flush appends; every
+/// partial of a unit but the last carries the Continues flag, and roll-forward applies a unit only when its
+/// last partial is on disk and valid, so a unit (a rename's two directory blocks and inodes, say) is atomic.
+/// When a segment fills, the next one is bound at once and named in the closing summary, so roll-forward
+/// can follow the log from segment to segment. Lock held.
+/// </summary>
+internal sealed class SegmentWriter
+{
+    private readonly ILfsDisk _disk;
+    private readonly SegmentUsage _usage;
+    private readonly uint _segBlocks;
+    private readonly List<SummaryEntry> _entries = new();
+    private byte[] _buf;
+    private int _partialOffset = -1; // where the open partial's summary goes, -1 if none is open
+    private uint _crc = 0xFFFFFFFF;
+
+    public SegmentWriter(ILfsDisk disk, SegmentUsage usage, int headSlot, uint headOffset, ulong nextSeq)
+    {
+        _disk = disk;
+        _usage = usage;
+        _segBlocks = disk.Super.SegmentBlocks;
+        HeadSlot = headSlot;
+        HeadOffset = headOffset;
+        NextSeq = nextSeq;
+        _buf = new byte[(Summary.MaxEntries + 1) * LfsLayout.BlockSize];
+    }
+
+    /// <summary>The slot the next partial goes to (-1: none bound yet) and its offset there.</summary>
+    public int HeadSlot { get; private set; }
+    public uint HeadOffset { get; private set; }
+    /// <summary>The sequence number the next partial will carry.</summary>
+    public ulong NextSeq { get; private set; }
+    /// <summary>Set when the head moved to a segment no summary names: only a checkpoint makes it reachable.</summary>
+    public bool Unlinked { get; private set; }
+    /// <summary>Blocks appended by anyone other than the cleaner, and by the cleaner (for the write cost).</summary>
+    public ulong NewBlocks { get; set; }
+    public ulong CleanerBlocks { get; set; }
+    public bool CleanerAppending { get; set; }
+    /// <summary>
+    /// The log's clock: blocks appended so far (wrapping at 2^32; only differences are used). Segment ages are
+    /// measured in it, so the cleaner's notion of old and young data does not depend on how fast the host runs.
+    /// </summary>
+    public uint Clock => (uint)(NewBlocks + CleanerBlocks);
+    /// <summary>Called after each partial is handed to the disk (tests, crash mutants).</summary>
+    public int PartialsWritten { get; private set; }
+
+    /// <summary>Blocks still free in the head segment (0 if none is bound).</summary>
+    public uint HeadRemaining => HeadSlot < 0 ? 0 : _segBlocks - HeadOffset - (uint)(_partialOffset < 0 ? 0 : 1 + _entries.Count);
+
+    /// <summary>Appends one block; returns its log address. The address is final; the bytes reach XN when the partial closes.</summary>
+    public Result<ulong> Append(LogKind kind, ulong ino, ulong index, ReadOnlySpan<byte> block, uint now)
+    {
+        if (_partialOffset < 0)
+        {
+            var err = Open();
+            if (err != Errno.OK) return err;
+        }
+        int n = _entries.Count;
+        ulong addr = _disk.SegmentStart(HeadSlot) + (ulong)_partialOffset + 1 + (ulong)n;
+        block[..LfsLayout.BlockSize].CopyTo(_buf.AsSpan((1 + n) * LfsLayout.BlockSize));
+        _crc = Crc32C.Compute(block[..LfsLayout.BlockSize], _crc);
+        _entries.Add(new SummaryEntry(kind, (uint)ino, index));
+        if (CleanerAppending) CleanerBlocks++; else NewBlocks++;
+        _usage.Add(addr, Clock);
+        if (_entries.Count == Summary.MaxEntries || (uint)_partialOffset + 1 + (uint)_entries.Count >= _segBlocks)
+        {
+            var err = Close(endOfUnit: false, now);
+            if (err != Errno.OK) return err;
+        }
+        return addr;
+    }
+
+    /// <summary>Ends the current write unit: closes the open partial with the unit's last flag.</summary>
+    public Errno EndUnit(uint now) => _partialOffset < 0 ? Errno.OK : Close(endOfUnit: true, now);
+
+    private Errno Open()
+    {
+        if (HeadSlot < 0 || HeadOffset + 2 > _segBlocks)
+        {
+            var s = _disk.AllocSegment(HeadSlot < 0 ? 0 : _disk.SegmentStart(HeadSlot) + _segBlocks);
+            if (!s.Ok) return s.Error;
+            _usage.Attach(s.Value, _disk.SegmentStart(s.Value));
+            HeadSlot = s.Value;
+            HeadOffset = _disk.FirstOffset;
+            Unlinked = true;
+        }
+        _partialOffset = (int)HeadOffset;
+        _entries.Clear();
+        _crc = 0xFFFFFFFF;
+        return Errno.OK;
+    }
+
+    private Errno Close(bool endOfUnit, uint now)
+    {
+        uint end = (uint)_partialOffset + 1 + (uint)_entries.Count;
+        uint next = Summary.NoSlot;
+        int nextSlot = -1;
+        if (end + 2 > _segBlocks)
+        {
+            // The segment is full: bind the next one now, so this summary can name it.
+            var s = _disk.AllocSegment(_disk.SegmentStart(HeadSlot) + _segBlocks);
+            if (s.Ok)
+            {
+                nextSlot = s.Value;
+                next = (uint)nextSlot;
+                _usage.Attach(nextSlot, _disk.SegmentStart(nextSlot));
+            }
+        }
+        var sum = new Summary(NextSeq, (uint)HeadSlot, (uint)_partialOffset, endOfUnit ? 0 : Summary.Continues, next,
+            DateTime.UtcNow.Ticks * 100 - DateTime.UnixEpoch.Ticks * 100, Crc32C.Finish(_crc), _entries.ToArray());
+        sum.WriteTo(_buf);
+        var err = _disk.Write(_disk.SegmentStart(HeadSlot) + (ulong)_partialOffset, _buf.AsSpan(0, (int)(1 + _entries.Count) * LfsLayout.BlockSize));
+        if (err != Errno.OK) return err;
+        _usage.Touch(HeadSlot, Clock);
+        PartialsWritten++;
+        NextSeq++;
+        _partialOffset = -1;
+        _entries.Clear();
+        if (end + 2 > _segBlocks)
+        {
+            if (nextSlot >= 0) { HeadSlot = nextSlot; HeadOffset = _disk.FirstOffset; }
+            else HeadOffset = _segBlocks; // the next Open binds a segment no summary names
+        }
+        else HeadOffset = end;
+        return Errno.OK;
+    }
+
+    /// <summary>A checkpoint now names the head: the log is reachable from it again.</summary>
+    public void Checkpointed() => Unlinked = false;
+}

@@ -1,0 +1,87 @@
+using ExoFS.LibFs.Lfs.Format;
+
+namespace ExoFS.LibFs.Lfs;
+
+/// <summary>What roll-forward applied and where the log continues.</summary>
+internal readonly record struct RollForwardResult(int Partials, int Units, int HeadSlot, uint HeadOffset, ulong NextSeq);
+
+/// <summary>
+/// Roll-forward: from the checkpoint's head, reads the partial segments written after it, in sequence order,
+/// following the next-segment link each full segment's last summary carries. A partial counts only if its
+/// summary is valid (magic, checksum, the expected sequence number, slot and offset) and the blocks it
+/// describes match the summary's data checksum; a write unit is applied only when its last partial counts,
+/// so a unit is all-or-nothing. Applying a unit means taking its inode records into the inode map (a
+/// tombstone removes the inode): data and tree nodes are reached through those records. Lock held.
+/// </summary>
+internal static class RollForward
+{
+    public static Result<RollForwardResult> Run(LfsFileSystem fs)
+    {
+        var disk = fs.Disk;
+        uint segBlocks = disk.Super.SegmentBlocks;
+        int slot = fs.Log.HeadSlot;
+        uint off = fs.Log.HeadOffset;
+        ulong seq = fs.Log.NextSeq;
+        var committed = new RollForwardResult(0, 0, slot, off, seq);
+        var unit = new List<(ulong Start, Summary Sum)>();
+        int partials = 0, units = 0;
+        var block = new byte[LfsLayout.BlockSize];
+        while (slot >= 0 && disk.SegmentStart(slot) != 0 && off + 2 <= segBlocks)
+        {
+            ulong start = disk.SegmentStart(slot) + off;
+            if (disk.Read(start, block) != Errno.OK) break;
+            var sum = Summary.ReadFrom(block);
+            if (sum is null || sum.Seq != seq || sum.Slot != (uint)slot || sum.Offset != off) break;
+            if (off + 1 + (uint)sum.Entries.Count > segBlocks) break;
+            uint crc = 0xFFFFFFFF;
+            bool readOk = true;
+            for (int i = 0; i < sum.Entries.Count; i++)
+            {
+                if (disk.Read(start + 1 + (ulong)i, block) != Errno.OK) { readOk = false; break; }
+                crc = Crc32C.Compute(block, crc);
+            }
+            if (!readOk || Crc32C.Finish(crc) != sum.DataCrc) break;
+            unit.Add((start, sum));
+            partials++;
+            seq++;
+            off += 1 + (uint)sum.Entries.Count;
+            if (off + 2 > segBlocks)
+            {
+                if (sum.NextSlot == Summary.NoSlot) { slot = -1; off = disk.FirstOffset; }
+                else { slot = (int)sum.NextSlot; off = disk.FirstOffset; }
+            }
+            if (sum.ContinuesUnit) continue;
+            var err = Apply(fs, unit);
+            if (err != Errno.OK) return err;
+            unit.Clear();
+            units++;
+            committed = new RollForwardResult(partials, units, slot < 0 ? committed.HeadSlot : slot, slot < 0 ? segBlocks : off, seq);
+        }
+        return committed with { Partials = partials, Units = units };
+    }
+
+    private static Errno Apply(LfsFileSystem fs, List<(ulong Start, Summary Sum)> unit)
+    {
+        var block = new byte[LfsLayout.BlockSize];
+        foreach (var (start, sum) in unit)
+        {
+            for (int i = 0; i < sum.Entries.Count; i++)
+            {
+                if (sum.Entries[i].Kind != LogKind.Inodes) continue;
+                ulong addr = start + 1 + (ulong)i;
+                var err = fs.Disk.Read(addr, block);
+                if (err != Errno.OK) return err;
+                for (int s = 0; s < LfsLayout.InodesPerBlock; s++)
+                {
+                    var rec = InodeRecord.ReadFrom(block.AsSpan(s * LfsLayout.InodeSize));
+                    if (rec is null || rec.Ino >= fs.Imap.MaxInodes) continue;
+                    fs.Imap.Set(rec.Ino, rec.IsTombstone ? 0 : ImapEntry.Make(addr, s), out _);
+                    if (rec.Ino >= fs.Imap.NextIno) fs.Imap.NextIno = rec.Ino + 1;
+                    fs.BumpGeneration(rec.Generation);
+                }
+            }
+        }
+        fs.Imap.Rebuild();
+        return Errno.OK;
+    }
+}

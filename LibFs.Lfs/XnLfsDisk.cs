@@ -1,0 +1,290 @@
+using System.Buffers.Binary;
+using ExoFS.Kernel.Disk;
+using ExoFS.LibFs.Lfs.Format;
+using ExoFS.LibFs.Runtime;
+using ExoFS.Xn;
+
+namespace ExoFS.LibFs.Lfs;
+
+/// <summary>
+/// <see cref="ILfsDisk"/> over today's XN API: segments are xn.data extents owned by segment-table blocks
+/// (one Alloc/Free per segment: the owns check runs once per segment, not per block); blocks inside are
+/// written with raw writes. Every block the LFS stores is reachable from its XN root.
+/// </summary>
+internal sealed class XnLfsDisk : ILfsDisk
+{
+    private readonly XnClient _xn;
+    private readonly BlockNo _root;
+    private readonly TypeId _segTabType;
+    private readonly ulong[] _segTabBlocks;
+    private readonly ulong[] _cpStart = new ulong[2];
+    private readonly ulong[] _slotStart;
+    private readonly SortedSet<int> _freeSlots = new();
+
+    /// <summary>Segments are XN segments (xnlog API): a typed head whose claims name each partial segment.</summary>
+    private readonly bool _xnSegments;
+    private readonly TypeId _segHeadType;
+    private readonly int[] _claims;
+    private readonly ulong[] _claimedEnd;
+
+    public bool XnSegments => _xnSegments;
+    public uint FirstOffset => _xnSegments ? 1u : 0u;
+
+    private XnLfsDisk(XnClient xn, BlockNo root, LfsSuper super, TypeId segTabType, TypeId? segHeadType = null)
+    {
+        _xnSegments = segHeadType is not null;
+        _segHeadType = segHeadType ?? default;
+        _claims = new int[super.SegmentSlots];
+        _claimedEnd = new ulong[super.SegmentSlots];
+        _xn = xn;
+        _root = root;
+        Super = super;
+        _segTabType = segTabType;
+        _segTabBlocks = new ulong[super.SegTabBlocks];
+        _slotStart = new ulong[super.SegmentSlots];
+    }
+
+    public LfsSuper Super { get; }
+    public XnClient Client => _xn;
+
+    public static IReadOnlyList<TypeSpec> Specs { get; } = new[]
+    {
+        new TypeSpec(LfsUdfs.SegTabType, LfsUdfs.SegTabOwns, new[] { new ByteRange(0, LfsLayout.BlockSize) }, Array.Empty<ByteRange>()),
+        new TypeSpec(LfsUdfs.SuperType, LfsUdfs.SuperOwns, new[] { new ByteRange(0, LfsLayout.BlockSize) }, new[] { new ByteRange(0, LfsSuper.HeaderSize) }),
+    };
+
+    /// <summary>The types when segments are XN segments: head (a segment type), segment table, superblock.</summary>
+    public static IReadOnlyList<TypeSpec> XSpecs { get; } = new[]
+    {
+        new TypeSpec(LfsUdfs.SegHeadType, LfsUdfs.SegHeadOwns, new[] { new ByteRange(0, LfsLayout.BlockSize) }, new[] { new ByteRange(0, SegHead.EntriesOffset) }) { Segment = true },
+        new TypeSpec(LfsUdfs.XSegTabType, LfsUdfs.XSegTabOwns, new[] { new ByteRange(0, LfsLayout.BlockSize) }, Array.Empty<ByteRange>()),
+        new TypeSpec(LfsUdfs.XSuperType, LfsUdfs.XSuperOwns, new[] { new ByteRange(0, LfsLayout.BlockSize) }, new[] { new ByteRange(0, LfsSuper.HeaderSize) }),
+    };
+
+    /// <summary>Registers (or looks up) the XN-segment variant's types: (head, segtab, super).</summary>
+    public static Result<(TypeId Head, TypeId SegTab, TypeId Super)> XTypes(XnClient xn, bool lookupOnly)
+    {
+        var ids = new List<TypeId>();
+        foreach (var spec in XSpecs)
+        {
+            var r = lookupOnly ? xn.FindType(spec.Name) : xn.RegisterType(spec);
+            if (!r.Ok) return r.Error;
+            ids.Add(r.Value);
+        }
+        return (ids[0], ids[1], ids[2]);
+    }
+
+    /// <summary>Registers (or, read-only, looks up) the LFS types; returns (segtab, super) ids.</summary>
+    public static Result<(TypeId SegTab, TypeId Super)> Types(XnClient xn, bool lookupOnly)
+    {
+        var ids = new List<TypeId>();
+        foreach (var spec in Specs)
+        {
+            var r = lookupOnly ? xn.FindType(spec.Name) : xn.RegisterType(spec);
+            if (!r.Ok) return r.Error;
+            ids.Add(r.Value);
+        }
+        return (ids[0], ids[1]);
+    }
+
+    private static Edit Entry(int offset, ulong start, uint count, uint kind)
+    {
+        var b = new byte[16];
+        BinaryPrimitives.WriteUInt64LittleEndian(b, start);
+        BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(8), count);
+        BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(12), kind);
+        return new Edit(offset, b);
+    }
+
+    /// <summary>Lays out a new LFS under <paramref name="root"/> (a fresh XN root block): header, both checkpoint regions, every segment-table block.</summary>
+    public static Result<XnLfsDisk> Format(XnClient xn, BlockNo root, TypeId segTabType, LfsSuper super, TypeId? segHeadType = null)
+    {
+        var disk = new XnLfsDisk(xn, root, super, segTabType, segHeadType);
+        var header = new byte[LfsSuper.HeaderSize];
+        super.WriteTo(header);
+        var err = xn.WriteRaw(root, 0, header);
+        if (err != Errno.OK) return err;
+        ulong hint = root.Value + 1;
+        for (int r = 0; r < 2; r++)
+        {
+            var f = xn.FindFree(new BlockNo(hint), super.CheckpointBlocks);
+            if (!f.Ok) return f.Error;
+            err = xn.Alloc(root, r, new[] { Entry(LfsSuper.EntryOffset(r), f.Value.Value, super.CheckpointBlocks, 0) }, XnTypes.Data,
+                new Extent(f.Value, super.CheckpointBlocks));
+            if (err != Errno.OK) return err;
+            disk._cpStart[r] = f.Value.Value;
+            hint = f.Value.Value + super.CheckpointBlocks;
+        }
+        for (int t = 0; t < super.SegTabBlocks; t++)
+        {
+            var f = xn.FindFree(new BlockNo(hint), 1);
+            if (!f.Ok) return f.Error;
+            int entry = LfsSuper.FirstSegTabEntry + t;
+            err = xn.Alloc(root, entry, new[] { Entry(LfsSuper.EntryOffset(entry), f.Value.Value, 1, 1) }, segTabType, new Extent(f.Value, 1));
+            if (err != Errno.OK) return err;
+            disk._segTabBlocks[t] = f.Value.Value;
+            hint = f.Value.Value + 1;
+        }
+        for (int s = 0; s < super.SegmentSlots; s++) disk._freeSlots.Add(s);
+        return disk;
+    }
+
+    /// <summary>Reads the superblock and the segment tables of the LFS under <paramref name="root"/>; EUCLEAN if they are not an LFS's.</summary>
+    public static Result<XnLfsDisk> Open(XnClient xn, BlockNo root, TypeId segTabType, TypeId? segHeadType = null)
+    {
+        var buf = new byte[LfsLayout.BlockSize];
+        var err = xn.Read(root, 0, buf);
+        if (err != Errno.OK) return err;
+        var super = LfsSuper.ReadFrom(buf);
+        if (super is null) return Errno.EUCLEAN;
+        var disk = new XnLfsDisk(xn, root, super, segTabType, segHeadType);
+        for (int r = 0; r < 2; r++)
+        {
+            int off = LfsSuper.EntryOffset(r);
+            disk._cpStart[r] = BinaryPrimitives.ReadUInt64LittleEndian(buf.AsSpan(off));
+            if (disk._cpStart[r] == 0 || BinaryPrimitives.ReadUInt32LittleEndian(buf.AsSpan(off + 8)) != super.CheckpointBlocks) return Errno.EUCLEAN;
+        }
+        for (int t = 0; t < super.SegTabBlocks; t++)
+        {
+            int off = LfsSuper.EntryOffset(LfsSuper.FirstSegTabEntry + t);
+            disk._segTabBlocks[t] = BinaryPrimitives.ReadUInt64LittleEndian(buf.AsSpan(off));
+            if (disk._segTabBlocks[t] == 0) return Errno.EUCLEAN;
+        }
+        var tab = new byte[LfsLayout.BlockSize];
+        for (int t = 0; t < super.SegTabBlocks; t++)
+        {
+            if ((err = xn.Read(new BlockNo(disk._segTabBlocks[t]), 0, tab)) != Errno.OK) return err == Errno.EIO ? Errno.EUCLEAN : err;
+            for (int e = 0; e < SegTab.Entries; e++)
+            {
+                int slot = t * SegTab.Entries + e;
+                if (slot >= super.SegmentSlots) break;
+                ulong start = BinaryPrimitives.ReadUInt64LittleEndian(tab.AsSpan(SegTab.EntryOffset(e)));
+                uint count = BinaryPrimitives.ReadUInt32LittleEndian(tab.AsSpan(SegTab.EntryOffset(e) + 8));
+                if (start != 0 && count != super.SegmentBlocks) return Errno.EUCLEAN;
+                disk._slotStart[slot] = start;
+                if (start == 0) disk._freeSlots.Add(slot);
+            }
+        }
+        if (disk._xnSegments)
+        {
+            // Each head's claims: how many partials XN knows of, and how far they reach.
+            var head = new byte[LfsLayout.BlockSize];
+            for (int slot = 0; slot < super.SegmentSlots; slot++)
+            {
+                if (disk._slotStart[slot] == 0) continue;
+                if ((err = xn.Read(new BlockNo(disk._slotStart[slot]), 0, head)) != Errno.OK) return err == Errno.EIO ? Errno.EUCLEAN : err;
+                for (int e = 0; e < SegHead.Entries; e++)
+                {
+                    ulong start = BinaryPrimitives.ReadUInt64LittleEndian(head.AsSpan(SegHead.EntryOffset(e)));
+                    uint count = BinaryPrimitives.ReadUInt32LittleEndian(head.AsSpan(SegHead.EntryOffset(e) + 8));
+                    if (start == 0) break;
+                    disk._claims[slot] = e + 1;
+                    disk._claimedEnd[slot] = Math.Max(disk._claimedEnd[slot], start + count);
+                }
+            }
+        }
+        return disk;
+    }
+
+    /// <summary>First block of checkpoint region 0 or 1 (tests, inspect).</summary>
+    public ulong CheckpointStart(int region) => _cpStart[region];
+
+    public ulong SegmentStart(int slot) => slot >= 0 && slot < _slotStart.Length ? _slotStart[slot] : 0;
+
+    public Errno Read(ulong block, Span<byte> into) => _xn.Read(new BlockNo(block), 0, into[..LfsLayout.BlockSize]);
+
+    /// <summary>True if XN knows of log blocks in <paramref name="slot"/> at or past <paramref name="offset"/> (a unit a crash tore).</summary>
+    public bool WrittenBeyond(int slot, uint offset) =>
+        _xnSegments && slot >= 0 && _slotStart[slot] != 0 && _claimedEnd[slot] > _slotStart[slot] + offset;
+
+    private int SlotOfBlock(ulong block)
+    {
+        for (int s = 0; s < _slotStart.Length; s++)
+            if (_slotStart[s] != 0 && block >= _slotStart[s] && block < _slotStart[s] + Super.SegmentBlocks) return s;
+        return -1;
+    }
+
+    public Errno Write(ulong start, ReadOnlySpan<byte> blocks)
+    {
+        int slot = _xnSegments ? SlotOfBlock(start) : -1;
+        if (slot >= 0)
+        {
+            // One request for the partial segment's blocks, then the head claims them as one extent.
+            var w = _xn.Session.WriteBlocks(new BlockNo(start), blocks);
+            if (!w.Ok) return XnClient.ToErrno(w.Error);
+            int e = _claims[slot];
+            if (e >= SegHead.Entries) return Errno.EIO;
+            uint n = (uint)(blocks.Length / LfsLayout.BlockSize);
+            var c = _xn.Session.Claim(new BlockNo(_slotStart[slot]), e, new[] { Entry(SegHead.EntryOffset(e), start, n, 0) }, XnTypes.Data,
+                new[] { new Extent(new BlockNo(start), n) });
+            if (!c.Ok) return XnClient.ToErrno(c.Error);
+            _claims[slot] = e + 1;
+            _claimedEnd[slot] = Math.Max(_claimedEnd[slot], start + n);
+            return Errno.OK;
+        }
+        for (int i = 0; i * LfsLayout.BlockSize < blocks.Length; i++)
+        {
+            var err = _xn.WriteRaw(new BlockNo(start + (ulong)i), 0, blocks.Slice(i * LfsLayout.BlockSize, LfsLayout.BlockSize));
+            if (err != Errno.OK) return err;
+        }
+        return Errno.OK;
+    }
+
+    public Result<int> AllocSegment(ulong hint)
+    {
+        if (_freeSlots.Count == 0) return Errno.ENOSPC;
+        int slot = _freeSlots.Min;
+        uint n = Super.SegmentBlocks;
+        var f = _xn.FindFree(new BlockNo(hint), n);
+        if (!f.Ok) return f.Error;
+        int t = slot / SegTab.Entries, e = slot % SegTab.Entries;
+        Errno err;
+        if (_xnSegments)
+        {
+            var r = _xn.Session.AllocSegment(new BlockNo(_segTabBlocks[t]), e, new[] { Entry(SegTab.EntryOffset(e), f.Value.Value, n, 0) }, _segHeadType, new Extent(f.Value, n));
+            if (!r.Ok) return XnClient.ToErrno(r.Error);
+            var header = new byte[SegHead.EntriesOffset];
+            BinaryPrimitives.WriteUInt64LittleEndian(header, 0x4441_4548_4753_464C); // "LFSGHEAD"
+            BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(8), (uint)slot);
+            if ((err = _xn.WriteRaw(f.Value, 0, header)) != Errno.OK) return err;
+            _claims[slot] = 0;
+            _claimedEnd[slot] = 0;
+        }
+        else
+        {
+            err = _xn.Alloc(new BlockNo(_segTabBlocks[t]), e, new[] { Entry(SegTab.EntryOffset(e), f.Value.Value, n, 0) }, XnTypes.Data, new Extent(f.Value, n));
+            if (err != Errno.OK) return err;
+        }
+        _freeSlots.Remove(slot);
+        _slotStart[slot] = f.Value.Value;
+        return slot;
+    }
+
+    public Errno FreeSegment(int slot)
+    {
+        ulong start = SegmentStart(slot);
+        if (start == 0) return Errno.EINVAL;
+        int t = slot / SegTab.Entries, e = slot % SegTab.Entries;
+        var err = _xn.Free(new BlockNo(_segTabBlocks[t]), e, new[] { new Edit(SegTab.EntryOffset(e), new byte[16]) }, new Extent(new BlockNo(start), Super.SegmentBlocks));
+        if (err != Errno.OK) return err;
+        _slotStart[slot] = 0;
+        _freeSlots.Add(slot);
+        return Errno.OK;
+    }
+
+    public Errno ReadCheckpoint(int region, Span<byte> into)
+    {
+        for (uint i = 0; i < Super.CheckpointBlocks; i++)
+        {
+            var err = _xn.Read(new BlockNo(_cpStart[region] + i), 0, into.Slice((int)i * LfsLayout.BlockSize, LfsLayout.BlockSize));
+            if (err != Errno.OK) return err;
+        }
+        return Errno.OK;
+    }
+
+    public Errno WriteCheckpoint(int region, ReadOnlySpan<byte> bytes) => Write(_cpStart[region], bytes);
+
+    public Errno Sync() => _xn.Sync();
+
+    public ulong FreeBlocks => _xn.FreeBlocks;
+}
