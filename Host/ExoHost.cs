@@ -74,7 +74,7 @@ public sealed record HostCheckReport(IReadOnlyList<XnFinding> Findings, IReadOnl
 /// Thread-safe; <see cref="Dispose"/> detaches every guest (each syncs and unmounts), then closes the volume
 /// (clean flag) and the device.
 /// </summary>
-public sealed class ExoHost : IDisposable
+public sealed partial class ExoHost : IDisposable
 {
     /// <summary>
     /// Page frames a host on an image file boots with: room for XN's whole buffer cache

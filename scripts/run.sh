@@ -6,7 +6,8 @@
 # Creates ./exofs.img (1 GiB, sparse, FFS) if it is missing, mounts it (on /mnt/exofs as root, else ./mnt)
 # and leaves it mounted. Running it again while the image is mounted says so and exits 0.
 # EXOFS_IMAGE and EXOFS_MOUNTPOINT override the defaults. --install-mount-helper also installs
-# /sbin/mount.fuse.exofs so that `mount -t fuse.exofs IMAGE DIR` and fstab lines work.
+# /sbin/mount.fuse.exofs so that `mount -t fuse.exofs IMAGE DIR` and fstab lines work, /sbin/fsck.exofs so
+# that `fsck -t exofs IMAGE` works, the exofs(8) man page and the bash completion.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 install_helper=0
@@ -53,6 +54,14 @@ if [ "$install_helper" -eq 1 ]; then
   sed "s|@EXOFS@|$exofs|" scripts/mount.fuse.exofs | $sudo tee /sbin/mount.fuse.exofs >/dev/null
   $sudo chmod 755 /sbin/mount.fuse.exofs
   echo "installed /sbin/mount.fuse.exofs (mount -t fuse.exofs IMAGE DIR)"
+  sed "s|@EXOFS@|$exofs|" scripts/fsck.exofs | $sudo tee /sbin/fsck.exofs >/dev/null
+  $sudo chmod 755 /sbin/fsck.exofs
+  echo "installed /sbin/fsck.exofs (fsck -t exofs IMAGE)"
+  $sudo install -D -m 644 docs/exofs.8 /usr/local/share/man/man8/exofs.8
+  $sudo mandb -q 2>/dev/null || true
+  echo "installed /usr/local/share/man/man8/exofs.8 (man exofs)"
+  $sudo install -D -m 644 scripts/exofs-completion.bash /etc/bash_completion.d/exofs
+  echo "installed /etc/bash_completion.d/exofs (bash completion; or: source scripts/exofs-completion.bash)"
 fi
 
 if [ ! -e "$image" ]; then

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using ExoFS.Compare;
 using ExoFS.Compare.Designs;
@@ -18,48 +19,42 @@ public sealed class CompareCommand : ICommand
 {
     public string Name => "compare";
 
-    public string Usage =>
-        "compare [--libfs ffs[:key=value,...],...] [--disk hdd,ssd,mem] [--workload NAME|FILE.json,...] [--seed N]\n" +
-        "        [--utilization U] [--json FILE] [--csv FILE] [--report DIR]   # libFS designs side by side, modeled time\n" +
-        "compare --reproduce lfs-paper [--report DIR] [--seed N]              # the LFS paper's experiments\n" +
-        "compare --list | --dump-workload NAME                                # what there is; a workload as a file\n";
-
-    public int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    public Command Build()
     {
-        string libfs = "ffs", disks = "hdd,ssd,mem";
-        string? workloads = null, json = null, csv = null, report = null, reproduce = null, dump = null;
-        int seed = 1;
-        double utilization = 0.75;
-        bool list = false;
-        for (int i = 0; i < args.Length; i++)
+        var libfs = Cli.Option<string>("--libfs", "libFS designs, comma-separated, each NAME[:key=value,...] (default ffs; --list shows them)");
+        var disk = Cli.Option<string>("--disk", "Disk models, comma-separated (default hdd,ssd,mem)");
+        disk.CompletionSources.Add(_ => DiskRegistry.All.Select(d => d.Name));
+        var workload = Cli.Option<string>("--workload", "Workloads, comma-separated: built-in names or FILE.json (default all built-ins)");
+        workload.CompletionSources.Add(_ => BuiltinWorkloads.All.Select(w => w.Name));
+        var seed = Cli.Option<int>("--seed", "Random seed (default 1)");
+        seed.DefaultValueFactory = _ => 1;
+        var utilization = Cli.Option<double>("--utilization", "Disk utilization the aging workloads fill to, 0.2..0.9 (default 0.75)");
+        utilization.DefaultValueFactory = _ => 0.75;
+        var json = Cli.Option<string>("--json", "Write the results as JSON to FILE");
+        var csv = Cli.Option<string>("--csv", "Write the results as CSV to FILE");
+        var report = Cli.Option<string>("--report", "Write an HTML report with charts to DIR");
+        var reproduce = Cli.Option<string>("--reproduce", "Run a paper's experiments instead (lfs-paper)");
+        reproduce.AcceptOnlyFromAmong("lfs-paper");
+        var list = Cli.Option<bool>("--list", "List designs (with tunables), disks and workloads");
+        var dump = Cli.Option<string>("--dump-workload", "Print a built-in workload as a workload file");
+        var command = new Command(Name, "libFS designs side by side on modeled disks (modeled time); see docs/compare.md")
         {
-            string opt = args[i];
-            if (opt is "--help" or "-h") { stdout.Write("usage: exofs " + Usage.Replace("\ncompare", "\n       exofs compare")); return 0; }
-            if (opt == "--list") { list = true; continue; }
-            if (i + 1 >= args.Length) return Bad(stderr, $"{opt} needs a value");
-            string value = args[++i];
-            switch (opt)
-            {
-                case "--libfs": libfs = value; break;
-                case "--disk": disks = value; break;
-                case "--workload": workloads = value; break;
-                case "--seed":
-                    if (!int.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out seed))
-                        return Bad(stderr, $"--seed: '{value}' is not an integer");
-                    break;
-                case "--utilization":
-                    if (!double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out utilization) || utilization is < 0.2 or > 0.9)
-                        return Bad(stderr, $"--utilization: '{value}' is not a number in 0.2..0.9");
-                    break;
-                case "--json": json = value; break;
-                case "--csv": csv = value; break;
-                case "--report": report = value; break;
-                case "--reproduce": reproduce = value; break;
-                case "--dump-workload": dump = value; break;
-                default: return Bad(stderr, $"unknown option '{opt}'");
-            }
-        }
+            libfs, disk, workload, seed, utilization, json, csv, report, reproduce, list, dump,
+        };
+        command.SetAction(r =>
+        {
+            double u = r.GetValue(utilization);
+            if (u is < 0.2 or > 0.9) return Bad(Cli.Err(r), $"--utilization: '{u.ToString(CultureInfo.InvariantCulture)}' is not a number in 0.2..0.9");
+            var args = r.Tokens.Select(x => x.Value).SkipWhile(x => x != Name).Skip(1).ToArray();
+            return Run(args, r.GetValue(libfs) ?? "ffs", r.GetValue(disk) ?? "hdd,ssd,mem", r.GetValue(workload), r.GetValue(json), r.GetValue(csv),
+                r.GetValue(report), r.GetValue(reproduce), r.GetValue(dump), r.GetValue(seed), u, r.GetValue(list), Cli.Out(r), Cli.Err(r));
+        });
+        return command;
+    }
 
+    private int Run(string[] args, string libfs, string disks, string? workloads, string? json, string? csv, string? report, string? reproduce,
+        string? dump, int seed, double utilization, bool list, TextWriter stdout, TextWriter stderr)
+    {
         if (list) { List(stdout); return 0; }
         if (dump is not null)
         {
@@ -201,7 +196,7 @@ public sealed class CompareCommand : ICommand
         foreach (var w in BuiltinWorkloads.All) stdout.WriteLine($"  {w.Name,-12} {w.Description}");
     }
 
-    private static bool IsTerminal(TextWriter stdout) => ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected;
+    private static bool IsTerminal(TextWriter stdout) => Cli.IsTerminal(stdout);
 
     private static int Bad(TextWriter stderr, string message)
     {

@@ -1,3 +1,5 @@
+using System.CommandLine;
+using Spectre.Console;
 using System.Globalization;
 using ExoFS.LibFs.Testing.Crash;
 
@@ -13,33 +15,43 @@ public sealed class CrashtestCommand : ICommand
 {
     public string Name => "crashtest";
 
-    public string Usage =>
-        "crashtest [--libfs NAME] [--seed N] [--cases N] [--exhaustive 1|2|3] [--max-ops N] [--states N] [--shrink N]\n";
-
-    public int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    public Command Build()
     {
-        string libfs = CrashTargets.All[0].Name;
-        int seed = 1, maxOps = 6, states = 4096, exhaustive = 0, shrink = 200;
-        int? cases = null;
-        bool seedGiven = false;
-        for (int i = 0; i < args.Length; i++)
+        var libfs = Cli.Option<string>("--libfs", $"The libFS to test (default {CrashTargets.All[0].Name}; known: {string.Join(", ", CrashTargets.All.Select(t => t.Name))})");
+        libfs.CompletionSources.Add(_ => CrashTargets.All.Select(t => t.Name));
+        var seed = Cli.Option<int>("--seed", "Random seed (or, with --exhaustive, the first workload index); default 1, 0 with --exhaustive");
+        var cases = Cli.Option<int?>("--cases", "Number of workloads to run");
+        var exhaustive = Cli.Option<int>("--exhaustive", "Enumerate every workload of up to 1, 2 or 3 steps instead of random ones");
+        var maxOps = Cli.Option<int>("--max-ops", "Steps per random workload (default 6)");
+        maxOps.DefaultValueFactory = _ => 6;
+        var states = Cli.Option<int>("--states", "Crash states checked per crash point (default 4096)");
+        states.DefaultValueFactory = _ => 4096;
+        var shrink = Cli.Option<int>("--shrink", "Budget of runs for shrinking a failing workload (default 200)");
+        shrink.DefaultValueFactory = _ => 200;
+        var command = new Command(Name, "Crash-consistency campaign against a libFS; last line 'N passed, N failed' (exit 0 all passed, 1 some failed)")
         {
-            string opt = args[i];
-            if (opt is "--help" or "-h") { stdout.Write("usage: exofs " + Usage); return 0; }
-            if (i + 1 >= args.Length) return Bad(stderr, $"{opt} needs a value");
-            string value = args[++i];
-            switch (opt)
-            {
-                case "--libfs": libfs = value; break;
-                case "--seed": if (!Int(value, int.MinValue, out seed)) return Bad(stderr, $"--seed: '{value}' is not an integer"); seedGiven = true; break;
-                case "--cases": if (!Int(value, 1, out int c)) return Bad(stderr, $"--cases: '{value}' is not a positive integer"); cases = c; break;
-                case "--exhaustive": if (!Int(value, 1, out exhaustive) || exhaustive > 3) return Bad(stderr, $"--exhaustive: '{value}' is not 1, 2 or 3"); break;
-                case "--max-ops": if (!Int(value, 1, out maxOps)) return Bad(stderr, $"--max-ops: '{value}' is not a positive integer"); break;
-                case "--states": if (!Int(value, 1, out states)) return Bad(stderr, $"--states: '{value}' is not a positive integer"); break;
-                case "--shrink": if (!Int(value, 0, out shrink)) return Bad(stderr, $"--shrink: '{value}' is not a non-negative integer"); break;
-                default: return Bad(stderr, $"unknown option '{opt}'");
-            }
-        }
+            libfs, seed, cases, exhaustive, maxOps, states, shrink,
+        };
+        command.SetAction(r =>
+        {
+            var stderr = Cli.Err(r);
+            int? c = r.GetValue(cases);
+            if (c is < 1) return Bad(stderr, $"--cases: '{c}' is not a positive integer");
+            int ex = r.GetValue(exhaustive);
+            if (r.GetResult(exhaustive) is not null && ex is < 1 or > 3) return Bad(stderr, $"--exhaustive: '{ex}' is not 1, 2 or 3");
+            if (r.GetValue(maxOps) < 1) return Bad(stderr, $"--max-ops: '{r.GetValue(maxOps)}' is not a positive integer");
+            if (r.GetValue(states) < 1) return Bad(stderr, $"--states: '{r.GetValue(states)}' is not a positive integer");
+            if (r.GetValue(shrink) < 0) return Bad(stderr, $"--shrink: '{r.GetValue(shrink)}' is not a non-negative integer");
+            bool seedGiven = r.GetResult(seed) is not null;
+            return Run(r.GetValue(libfs) ?? CrashTargets.All[0].Name, seedGiven ? r.GetValue(seed) : 1, seedGiven, c, ex,
+                r.GetValue(maxOps), r.GetValue(states), r.GetValue(shrink), Cli.Out(r), stderr);
+        });
+        return command;
+    }
+
+    private static int Run(string libfs, int seed, bool seedGiven, int? cases, int exhaustive, int maxOps, int states, int shrink,
+        TextWriter stdout, TextWriter stderr)
+    {
         var target = CrashTargets.Find(libfs);
         if (target is null)
             return Bad(stderr, $"unknown libFS '{libfs}' (known: {string.Join(", ", CrashTargets.All.Select(t => t.Name))})");
@@ -57,24 +69,37 @@ public sealed class CrashtestCommand : ICommand
         stdout.WriteLine($"crashtest {target.Name}: {what}; up to {states} crash states per point");
         stdout.WriteLine($"guarantees: {target.Guarantees}");
 
-        bool terminal = ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected;
-        bool progressShown = false;
+        // On a terminal a progress bar (failures print above it); otherwise a line every tenth of the way.
         int lastPlain = 0;
-        void Progress(CrashCampaignProgress p)
+        CrashCampaignReport report;
+        if (Cli.IsTerminal(stdout))
         {
-            string line = string.Create(CultureInfo.InvariantCulture,
-                $"[{p.Done}/{p.Total}] {p.Failed} failed, {p.StatesChecked} crash states, {p.Elapsed.TotalSeconds:F1} s");
-            if (terminal) { stdout.Write("\r" + line + "   "); progressShown = true; }
-            else if (p.Done == p.Total || p.Done - lastPlain >= Math.Max(1, p.Total / 10)) { stdout.WriteLine(line); lastPlain = p.Done; }
+            report = null!;
+            Spectre.Console.AnsiConsole.Progress().AutoClear(true)
+                .Columns(new Spectre.Console.TaskDescriptionColumn(), new Spectre.Console.ProgressBarColumn(), new Spectre.Console.PercentageColumn(),
+                    new Spectre.Console.ElapsedTimeColumn())
+                .Start(ctx =>
+                {
+                    var task = ctx.AddTask(target.Name, maxValue: Math.Max(1, total));
+                    report = CrashCampaign.Run(target, options, p =>
+                    {
+                        task.Value = p.Done;
+                        task.Description = string.Create(CultureInfo.InvariantCulture, $"{target.Name}: {p.Failed} failed, {p.StatesChecked} crash states");
+                    }, f => stdout.WriteLine(f.ToString()));
+                });
         }
-        void Failure(CrashCampaignFailure f)
+        else
         {
-            if (progressShown) { stdout.WriteLine(); progressShown = false; }
-            stdout.WriteLine(f.ToString());
+            report = CrashCampaign.Run(target, options, p =>
+            {
+                if (p.Done == p.Total || p.Done - lastPlain >= Math.Max(1, p.Total / 10))
+                {
+                    stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"[{p.Done}/{p.Total}] {p.Failed} failed, {p.StatesChecked} crash states, {p.Elapsed.TotalSeconds:F1} s"));
+                    lastPlain = p.Done;
+                }
+            }, f => stdout.WriteLine(f.ToString()));
         }
-
-        var report = CrashCampaign.Run(target, options, Progress, Failure);
-        if (progressShown) stdout.WriteLine();
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"checked {report.StatesChecked} crash states at {report.CrashPoints} crash points in {report.Elapsed.TotalSeconds:F1} s ({report.StatesPerSecond:F0} states/s)"));
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -83,9 +108,6 @@ public sealed class CrashtestCommand : ICommand
         stdout.WriteLine($"{report.Passed} passed, {report.Failed} failed");
         return report.Failed == 0 ? 0 : 1;
     }
-
-    private static bool Int(string s, int min, out int value) =>
-        int.TryParse(s, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value) && value >= min;
 
     private static int Bad(TextWriter stderr, string message)
     {

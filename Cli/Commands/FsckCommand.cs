@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Reflection;
 using ExoFS.Host;
 using ExoFS.Xn;
@@ -5,7 +6,7 @@ using ExoFS.Xn;
 namespace ExoFS.Cli.Commands;
 
 /// <summary>
-/// <c>exofs fsck IMAGE [--repair]</c>: XN's global invariants, then every libFS root checker registered
+/// <c>exofs fsck IMAGE [--repair|-y|-p|-n] [--json]</c>: XN's global invariants, then every libFS root checker registered
 /// for a root's type. Exit codes as fsck(8): 0 clean, 1 errors corrected, 4 errors left uncorrected,
 /// 8 operational error (missing or busy file), 16 usage error.
 /// </summary>
@@ -14,21 +15,74 @@ public sealed class FsckCommand : ICommand
     public const int Clean = 0, Corrected = 1, ErrorsLeft = 4, Operational = 8, UsageError = 16;
 
     public string Name => "fsck";
-    public string Usage => "fsck IMAGE [--repair]          check XN invariants and each libFS (exit 0/1/4/8 as fsck(8))";
 
-    public int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    public int UsageExit => UsageError;
+
+    public Command Build()
     {
-        bool repair = false;
-        string? path = null;
-        foreach (var a in args)
+        var image = Cli.Argument<string>("IMAGE", "An ExoFS image file (a mounted one is checked read-only by its daemon)");
+        var repair = Cli.Option<bool>("--repair", "Fix what can be fixed: XN's free map and ownership, then each libFS's own structures");
+        var yes = Cli.Option<bool>("-y", "As fsck(8) passes it: answer yes to every repair (the same as --repair)");
+        var preen = Cli.Option<bool>("-p", "As fsck(8) passes it (preen): repair automatically what is safe (the same as --repair)", "-a");
+        var no = Cli.Option<bool>("-n", "As fsck(8) passes it: change nothing, only report (the default)");
+        var force = Cli.Option<bool>("-f", "Check even if clean (accepted for fsck(8); ExoFS always checks fully)");
+        var json = Cli.Option<bool>("--json", "Print one JSON object: image, exit code, verdict and the report's lines");
+        var command = new Command(Name, "Check XN's invariants and each libFS root (exit 0 clean, 1 corrected, 4 left, 8 operational, 16 usage)")
         {
-            if (a == "--repair") repair = true;
-            else if (a.StartsWith('-')) return Fail(stderr, $"unknown option '{a}' (usage: exofs fsck IMAGE [--repair])", UsageError);
-            else if (path is null) path = a;
-            else return Fail(stderr, $"unexpected argument '{a}'", UsageError);
-        }
-        if (path is null) return Fail(stderr, "missing IMAGE (usage: exofs fsck IMAGE [--repair])", UsageError);
+            image, repair, yes, preen, no, force, json,
+        };
+        command.Validators.Add(r =>
+        {
+            if (r.GetValue(no) && (r.GetValue(repair) || r.GetValue(yes) || r.GetValue(preen)))
+                r.AddError("-n (no changes) cannot be combined with --repair, -y or -p");
+        });
+        command.SetAction(r =>
+        {
+            string path = r.GetValue(image)!;
+            bool fix = r.GetValue(repair) || r.GetValue(yes) || r.GetValue(preen);
+            if (!r.GetValue(json)) return WithSpinner(Cli.Out(r), $"checking {path}", o => Run(path, fix, o, Cli.Err(r)));
+            var text = new StringWriter();
+            var errors = new StringWriter();
+            int code = Run(path, fix, text, errors);
+            WriteJson(Cli.Out(r), path, code, text.ToString(), errors.ToString());
+            return code;
+        });
+        return command;
+    }
 
+    /// <summary>On a terminal, a spinner while <paramref name="work"/> runs (its output shown when done); otherwise just the work.</summary>
+    internal static int WithSpinner(TextWriter stdout, string what, Func<TextWriter, int> work)
+    {
+        if (!Cli.IsTerminal(stdout)) return work(stdout);
+        var buffered = new StringWriter();
+        int code = 0;
+        Spectre.Console.AnsiConsole.Status().Start(what + " ...", _ => code = work(buffered));
+        stdout.Write(buffered.ToString());
+        return code;
+    }
+
+    private static void WriteJson(TextWriter o, string path, int code, string report, string errors)
+    {
+        using var ms = new MemoryStream();
+        using (var w = new System.Text.Json.Utf8JsonWriter(ms, new System.Text.Json.JsonWriterOptions { Indented = true }))
+        {
+            w.WriteStartObject();
+            w.WriteString("image", path);
+            w.WriteNumber("exit", code);
+            w.WriteString("verdict", code switch { Clean => "clean", Corrected => "corrected", ErrorsLeft => "errors left", Operational => "operational error", _ => "usage error" });
+            w.WriteStartArray("report");
+            foreach (var line in report.Split('\n', StringSplitOptions.RemoveEmptyEntries)) w.WriteStringValue(line.StartsWith(path + ": ", StringComparison.Ordinal) ? line[(path.Length + 2)..] : line);
+            w.WriteEndArray();
+            w.WriteStartArray("errors");
+            foreach (var line in errors.Split('\n', StringSplitOptions.RemoveEmptyEntries)) w.WriteStringValue(line);
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        o.WriteLine(System.Text.Encoding.UTF8.GetString(ms.ToArray()));
+    }
+
+    private static int Run(string path, bool repair, TextWriter stdout, TextWriter stderr)
+    {
         // A damaged free map is reported (read-only) or rebuilt (--repair) instead of refusing to check.
         var opened = XnImage.Open(path, new HostOptions { ReadOnly = !repair, TolerateCorruptFreeMap = true }, out var error, out bool operational);
         if (opened is null)

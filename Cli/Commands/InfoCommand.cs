@@ -1,3 +1,5 @@
+using System.CommandLine;
+using Spectre.Console;
 using System.Text;
 using System.Text.Json;
 using ExoFS.Cli.Mounting;
@@ -9,20 +11,17 @@ namespace ExoFS.Cli.Commands;
 public sealed class InfoCommand : ICommand
 {
     public string Name => "info";
-    public string Usage => "info IMAGE [--json]            geometry, roots, types and usage of an image";
-
-    public int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    public Command Build()
     {
-        bool json = false;
-        string? path = null;
-        foreach (var a in args)
-        {
-            if (a == "--json") json = true;
-            else if (a.StartsWith('-')) return Fail(stderr, $"unknown option '{a}' (usage: exofs info IMAGE [--json])", 2);
-            else if (path is null) path = a;
-            else return Fail(stderr, $"unexpected argument '{a}'", 2);
-        }
-        if (path is null) return Fail(stderr, "missing IMAGE (usage: exofs info IMAGE [--json])", 2);
+        var image = Cli.Argument<string>("IMAGE", "An ExoFS image file (a mounted one is asked of its daemon)");
+        var json = Cli.Option<bool>("--json", "Print JSON instead of text");
+        var command = new Command(Name, "Geometry, roots, types and usage of an image (read-only)") { image, json };
+        command.SetAction(r => Run(r.GetValue(image)!, r.GetValue(json), Cli.Out(r), Cli.Err(r)));
+        return command;
+    }
+
+    private static int Run(string path, bool json, TextWriter stdout, TextWriter stderr)
+    {
         var opened = XnImage.Open(path, new HostOptions { ReadOnly = true }, out var error, out _);
         if (opened is null)
         {
@@ -34,8 +33,42 @@ public sealed class InfoCommand : ICommand
             }
             return Fail(stderr, error, 1);
         }
-        using (var vol = opened) Write(stdout, path, vol, json, []);
+        using (var vol = opened)
+        {
+            if (!json && Cli.IsTerminal(stdout)) WriteTables(path, vol);
+            else Write(stdout, path, vol, json, []);
+        }
         return 0;
+    }
+
+    /// <summary>The text report's facts as Spectre tables, for a terminal (scripts get <see cref="Write"/>'s plain text or JSON).</summary>
+    private static void WriteTables(string path, ExoHost vol)
+    {
+        var g = vol.Geometry;
+        ulong free = vol.FreeBlocks, used = g.BlockCount - free;
+        var summary = new Spectre.Console.Table().Border(Spectre.Console.TableBorder.Rounded).HideHeaders().AddColumn("").AddColumn("");
+        summary.Title = new Spectre.Console.TableTitle(Spectre.Console.Markup.Escape(path));
+        void Row(string k, string v) => summary.AddRow(Spectre.Console.Markup.Escape(k), Spectre.Console.Markup.Escape(v));
+        Row("geometry", $"{g.BlockCount} blocks of {g.BlockSize} bytes ({FormatBytes(g.BlockCount * (ulong)g.BlockSize)})");
+        Row("layout", $"superblock 0, free map [{g.FreeMapStart}+{g.FreeMapBlocks}], catalogue slots [{g.CatalogueStart}+2x{g.CatalogueSlotBlocks}], data from {g.FirstDataBlock}");
+        Row("state", $"{(g.WasClean ? "clean" : "not cleanly unmounted")}, mounted {g.MountCount} time(s), catalogue generation {g.CatalogueGeneration}");
+        Row("usage", $"{used} used, {free} free ({(g.BlockCount == 0 ? 0 : 100.0 * used / g.BlockCount):F1}% used)");
+        Spectre.Console.AnsiConsole.Write(summary);
+        var roots = new Spectre.Console.Table().Border(Spectre.Console.TableBorder.Rounded).AddColumns("root", "block", "type", "libfs", "installed by");
+        roots.Title = new Spectre.Console.TableTitle("roots");
+        foreach (var r in vol.Roots())
+            roots.AddRow(new[] { r.Name, r.Block.Value.ToString(System.Globalization.CultureInfo.InvariantCulture), r.Type, r.LibFs ?? "(unknown)", r.Owner }
+                .Select(Spectre.Console.Markup.Escape).ToArray());
+        Spectre.Console.AnsiConsole.Write(roots);
+        var types = new Spectre.Console.Table().Border(Spectre.Console.TableBorder.Rounded).AddColumns("id", "type", "partitions", "raw read", "raw write", "udfs");
+        types.Title = new Spectre.Console.TableTitle("types");
+        foreach (var (id, spec, partitions) in vol.Types)
+            types.AddRow(new[] { id.Value.ToString(System.Globalization.CultureInfo.InvariantCulture), spec.Name, partitions.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    $"{spec.RawRead.Count} range(s)", $"{spec.RawWrite.Count} range(s)",
+                    string.Join(", ", new[] { spec.OwnsUdf.Length > 0 && partitions > 0 ? "owns" : null, spec.AclUdf is null ? null : "acl", spec.SizeUdf is null ? null : "size" }.Where(x => x is not null)) }
+                .Select(Spectre.Console.Markup.Escape).ToArray());
+        Spectre.Console.AnsiConsole.Write(types);
+        if (!vol.Recovery.WasClean) Spectre.Console.AnsiConsole.WriteLine($"recovery: {vol.Recovery}");
     }
 
     /// <summary>The report for <paramref name="host"/>; <paramref name="mounted"/> lists the roots a daemon serves now.</summary>

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using ExoFS.Mount;
 using ExoFS.Cli.Mounting;
 
@@ -15,53 +16,30 @@ public sealed class MountCommand : ICommand
 
     public string Name => "mount";
 
-    public string Usage =>
-        "mount IMAGE MOUNTPOINT [--libfs NAME] [--foreground] [-o OPTIONS]   mount with FUSE (returns when mounted; a daemon serves it)";
-
-    private const string Synopsis = "exofs mount IMAGE MOUNTPOINT [--libfs NAME] [--foreground] [-o OPTIONS]";
-
-    public int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    public Command Build()
     {
-        var positional = new List<string>();
-        var options = new List<string>();
-        string? root = null;
-        bool foreground = false, daemonChild = false;
-        for (int i = 0; i < args.Length; i++)
+        var image = Cli.Argument<string>("IMAGE", "The image file");
+        var mountPoint = Cli.Argument<string>("MOUNTPOINT", "An empty directory to mount on");
+        var root = Cli.Option<string>("--libfs", "The root to mount (exofs info IMAGE lists them); needed when the image has several");
+        var foregroundOption = Cli.Option<bool>("--foreground", "Serve in this process until unmounted or interrupted", "-f");
+        var options = Cli.Option<string[]>("-o", "Mount options, comma-separated (ro, rw, allow_other, default_permissions, ...); may repeat");
+        options.AllowMultipleArgumentsPerToken = false;
+        options.CompletionSources.Add("ro", "rw", "allow_other", "default_permissions");
+        var daemonChildOption = new Option<bool>(DaemonChildFlag) { Hidden = true };
+        var command = new Command(Name, "Mount a root of an image with FUSE (returns when mounted; a daemon serves it)")
         {
-            string a = args[i];
-            switch (a)
-            {
-                case "--libfs":
-                    if (i + 1 >= args.Length) return Fail(stderr, "--libfs needs a root name (exofs info IMAGE lists them)");
-                    root = args[++i];
-                    break;
-                case "--foreground":
-                case "-f":
-                    foreground = true;
-                    break;
-                case DaemonChildFlag:
-                    daemonChild = true;
-                    break;
-                case "-o":
-                    if (i + 1 >= args.Length) return Fail(stderr, "-o needs a comma-separated list of mount options");
-                    options.Add(args[++i]);
-                    break;
-                case "--help":
-                case "-h":
-                    stdout.WriteLine("usage: " + Synopsis);
-                    return 0;
-                default:
-                    if (a.StartsWith("-o", StringComparison.Ordinal) && a.Length > 2) options.Add(a[2..]);
-                    else if (a.StartsWith('-')) return Fail(stderr, $"unknown option '{a}' (usage: {Synopsis})");
-                    else positional.Add(a);
-                    break;
-            }
-        }
-        if (positional.Count != 2)
-        {
-            return Fail(stderr, positional.Count < 2 ? $"missing {(positional.Count == 0 ? "IMAGE and " : "")}MOUNTPOINT (usage: {Synopsis})"
-                : $"unexpected argument '{positional[2]}' (usage: {Synopsis})");
-        }
+            image, mountPoint, root, foregroundOption, options, daemonChildOption,
+        };
+        command.SetAction(r => Run(r.GetValue(image)!, r.GetValue(mountPoint)!, r.GetValue(root), r.GetValue(foregroundOption),
+            r.GetValue(daemonChildOption), r.GetValue(options) ?? [], Cli.Out(r), Cli.Err(r)));
+        return command;
+    }
+
+    private static int Run(string imageArg, string mountPointArg, string? root, bool foreground, bool daemonChild, string[] optionArgs,
+        TextWriter stdout, TextWriter stderr)
+    {
+        var positional = new List<string> { imageArg, mountPointArg };
+        var options = optionArgs.ToList();
         if (daemonChild && !foreground) return Fail(stderr, $"{DaemonChildFlag} is only for the daemon exofs starts itself");
 
         string mountPoint;

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using ExoFS.Kernel.Udf;
 
 namespace ExoFS.Cli.Commands;
@@ -9,35 +10,36 @@ public sealed class UdfCommand : ICommand
 
     public string Name => "udf";
 
-    public string Usage => "udf verify FILE      check a UDF text file: prints 'accepted' or 'rejected: REASON'";
-
-    /// <summary>Exit 0 accepted, 1 rejected, 2 bad arguments or an unreadable file.</summary>
-    public int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    public Command Build()
     {
-        if (args.Length != 2 || args[0] != "verify")
-        {
-            stderr.WriteLine("exofs udf: usage: exofs udf verify FILE");
-            return 2;
-        }
+        var file = Cli.Argument<string>("FILE", "A UDF text file (.udf header, .types, .read, then instructions)");
+        var verify = new Command("verify", "Check a UDF text file: prints 'accepted' or 'rejected: REASON' (exit 0 accepted, 1 rejected, 2 unreadable)") { file };
+        verify.SetAction(r => Verify(r.GetValue(file)!, Cli.Out(r), Cli.Err(r)));
+        return new Command(Name, "UDF programs: 'udf verify FILE' runs the kernel's verifier on one") { verify };
+    }
+
+    /// <summary>Exit 0 accepted, 1 rejected, 2 an unreadable file.</summary>
+    private static int Verify(string path, TextWriter stdout, TextWriter stderr)
+    {
         string text;
         try
         {
             // Bounded read: a UDF has at most 1024 instructions, and a path like /dev/zero must not hang us.
-            using var file = File.OpenRead(args[1]);
+            using var file = File.OpenRead(path);
             var buffer = new byte[MaxFileBytes + 1];
             int total = 0, got;
             while (total < buffer.Length && (got = file.Read(buffer, total, buffer.Length - total)) > 0)
                 total += got;
             if (total > MaxFileBytes)
             {
-                stderr.WriteLine($"exofs udf: {args[1]} is larger than {MaxFileBytes} bytes, too large for a UDF");
+                stderr.WriteLine($"exofs udf: {path} is larger than {MaxFileBytes} bytes, too large for a UDF");
                 return 2;
             }
             text = new System.Text.UTF8Encoding(false).GetString(buffer, 0, total);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
-            stderr.WriteLine($"exofs udf: cannot read {args[1]}: {e.Message}");
+            stderr.WriteLine($"exofs udf: cannot read {path}: {e.Message}");
             return 2;
         }
         var verdict = UdfVerifier.Verify(text);

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using ExoFS.Mount;
 using System.Diagnostics;
 using ExoFS.Cli.Mounting;
@@ -14,21 +15,20 @@ public sealed class UmountCommand : ICommand
 {
     public string Name => "umount";
 
-    public string Usage => "umount MOUNTPOINT                unmount, wait until the image is flushed and closed";
-
     /// <summary>How long to wait for the daemon to flush and exit after the kernel unmount.</summary>
     internal static TimeSpan ExitTimeout { get; set; } = TimeSpan.FromSeconds(120);
 
-    public int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    public Command Build()
     {
-        if (args.Length == 1 && args[0] is "--help" or "-h")
-        {
-            stdout.WriteLine("usage: exofs umount MOUNTPOINT");
-            return 0;
-        }
-        if (args.Length != 1 || args[0].StartsWith('-'))
-            return Fail(stderr, args.Length == 0 ? "missing MOUNTPOINT (usage: exofs umount MOUNTPOINT)" : $"usage: exofs umount MOUNTPOINT (got '{string.Join(' ', args)}')");
+        var target = Cli.Argument<string>("MOUNTPOINT", "The mount point (or the image file that is mounted)");
+        var command = new Command(Name, "Unmount, and wait until the image is flushed and closed") { target };
+        command.SetAction(r => Run(r.GetValue(target)!, Cli.Out(r), Cli.Err(r)));
+        return command;
+    }
 
+    private static int Run(string targetArg, TextWriter stdout, TextWriter stderr)
+    {
+        string[] args = [targetArg];
         string target = Path.GetFullPath(args[0]);
         DaemonRecord? daemon;
         string mountPoint;

@@ -17,7 +17,8 @@ namespace ExoFS.Cli.Mounting;
 /// daemon ends when its last mount goes.
 /// <para>
 /// Protocol: one JSON object per connection, one line (<c>{"op":"attach","mountpoint":..,"root":..,"options":[..]}</c>,
-/// <c>{"op":"info","json":false}</c>, <c>{"op":"check"}</c>); the reply is text lines, the last of which is
+/// <c>{"op":"info","json":false}</c>, <c>{"op":"check"}</c>,
+/// <c>{"op":"inspect","root":..,"args":["ls","/"]}</c>, whose output comes back as <c>data BASE64</c> and <c>err TEXT</c> lines); the reply is text lines, the last of which is
 /// <c>ok</c>, <c>exit N</c> or <c>error: why</c>. Only root (or the daemon's own uid) can connect: the socket is
 /// mode 0600 in a 0755 state directory.
 /// </para>
@@ -272,6 +273,22 @@ internal sealed class HostServer : IDisposable
                     writer.WriteLine($"exit {code}");
                     break;
                 }
+                case "inspect":
+                {
+                    var words = req.GetProperty("args").EnumerateArray().Select(x => x.GetString() ?? "").ToList();
+                    string? rootName = req.TryGetProperty("root", out var r) && r.ValueKind == JsonValueKind.String ? r.GetString() : null;
+                    if (words.Count == 0) { writer.WriteLine("error: inspect needs a verb"); break; }
+                    var data = new MemoryStream();
+                    var errors = new StringWriter();
+                    int code = new Inspector(_host, _image, rootName, OpenForInspect).Run(words, data, errors);
+                    // Bytes (cat's may be binary) as base64 lines, then stderr's lines, then the exit code.
+                    var bytes = data.ToArray();
+                    for (int i = 0; i < bytes.Length; i += 48 * 1024)
+                        writer.WriteLine("data " + Convert.ToBase64String(bytes, i, Math.Min(48 * 1024, bytes.Length - i)));
+                    foreach (var l in errors.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries)) writer.WriteLine("err " + l);
+                    writer.WriteLine($"exit {code}");
+                    break;
+                }
                 default:
                     writer.WriteLine($"error: unknown request '{op}'");
                     break;
@@ -280,6 +297,20 @@ internal sealed class HostServer : IDisposable
         catch (Exception e) when (e is IOException or JsonException or KeyNotFoundException or InvalidOperationException)
         {
             try { writer.WriteLine($"error: bad request ({e.Message})"); } catch (IOException) { }
+        }
+    }
+
+    /// <summary>
+    /// The file system inspect reads for <paramref name="root"/>: the serving guest's when the root is mounted (the
+    /// state its mount shows; nothing to dispose), else a new read-only guest, disposed after.
+    /// </summary>
+    private (LibFs.IFileSystem? Fs, IDisposable? Lease, string? Error) OpenForInspect(string root)
+    {
+        lock (_gate)
+        {
+            if (_mounts.Values.FirstOrDefault(m => m.Guest.RootName == root) is { } served) return (served.Guest.FileSystem, null, null);
+            var guest = _host.Attach(root, out string? why, readOnly: true);
+            return guest.Ok ? (guest.Value.FileSystem, guest.Value, null) : (null, null, why ?? guest.Error.ToString());
         }
     }
 

@@ -9,7 +9,7 @@ public sealed class CrashtestCommandTests
     {
         var stdout = new StringWriter();
         var stderr = new StringWriter();
-        int code = new CrashtestCommand().Run(args, stdout, stderr);
+        int code = ExoFS.Cli.Program.Dispatch(["crashtest", .. args], stdout, stderr);
         return (code, stdout.ToString(), stderr.ToString());
     }
 
