@@ -23,6 +23,8 @@ public sealed record HostOptions
     /// A guest cannot raise it, nor make environments of its own to get around it.
     /// </summary>
     public int GuestFrameQuota { get; init; } = 256;
+    /// <summary>Time slices of the kernel's slice vector each guest's environment may claim (a quarter of the default 64).</summary>
+    public int GuestSliceQuota { get; init; } = 16;
 }
 
 /// <summary>A root to make at mkfs: which libFS, under which name, with which tunables.</summary>
@@ -320,6 +322,7 @@ public sealed partial class ExoHost : IDisposable
             readOnly |= _volume.IsReadOnly;
             var env = _kernel.CreateEnvironment($"{libFs.Name}:{rootName}");
             _kernel.Memory.SetQuota(env, _options.GuestFrameQuota);
+            _kernel.Scheduler.SetSliceQuota(env, _options.GuestSliceQuota);
             var cap = _volume.GrantRoot(rootName, env, readOnly ? Rights.Read : Rights.All);
             if (!cap.Ok)
             {

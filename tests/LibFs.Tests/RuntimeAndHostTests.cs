@@ -90,6 +90,18 @@ public class RuntimeAndHostTests
     }
 
     [Fact]
+    public void A_guest_may_claim_no_more_time_slices_than_its_quota()
+    {
+        using var host = ExoHost.Format(new MemoryDevice(8192), [new RootRequest("ffs", "ffs")], out _,
+            new HostOptions { GuestSliceQuota = 2 }).Value;
+        var spy = new SpyLibFs();
+        using var guest = host.Attach("ffs", out _, libFs: spy).Value;
+        var env = spy.Context!.Environment;
+        Assert.Equal(ExoFS.Kernel.Scheduling.ScheduleStatus.Ok, env.Kernel.Scheduler.ClaimAny(env, 2).Status);
+        Assert.Equal(ExoFS.Kernel.Scheduling.ScheduleStatus.QuotaExceeded, env.Kernel.Scheduler.ClaimAny(env, 1).Status);
+    }
+
+    [Fact]
     public void A_read_only_guest_changes_nothing()
     {
         var dev = new MemoryDevice(8192);
