@@ -382,7 +382,7 @@ public sealed partial class ExoHost : IDisposable
     /// </summary>
     public static Result<ExoHost> RecoverInMemory(IBlockDevice device, out string? error, bool ownsDevice = false, HostOptions? options = null)
     {
-        var overlay = new ScratchOverlay(device);
+        var overlay = new OverlayDevice(device);   // reads through to the image, keeps every write in memory
         var host = Load(overlay, out error, (options ?? new HostOptions()) with { ReadOnly = false }, ownsDevice: true);
         if (!host.Ok)
         {
