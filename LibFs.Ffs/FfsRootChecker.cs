@@ -6,7 +6,7 @@ using ExoFS.Xn;
 namespace ExoFS.LibFs.Ffs;
 
 /// <summary>
-/// FFS's checker for <c>exofs fsck</c> (found by reflection): runs <see cref="Fsck"/> on every root whose
+/// FFS's checker for <c>exofs fsck</c> (handed to the host by <see cref="FfsLibFs"/>): runs <see cref="Fsck"/> on every root whose
 /// type is the FFS superblock, through the read-only session XN hands it, and reports each problem as an
 /// XN finding of kind LibFs. <see cref="Repair"/> runs the same checker with repair on, for
 /// <c>exofs fsck --repair</c>.

@@ -5,7 +5,7 @@ using ExoFS.Xn;
 namespace ExoFS.LibFs.Lfs;
 
 /// <summary>
-/// The LFS's checker for <c>exofs fsck</c> (found by reflection, as FFS's): on every root whose type is the
+/// The LFS's checker for <c>exofs fsck</c> (the segment variant is handed to the host by <see cref="LfsLibFs"/>): on every root whose type is the
 /// LFS superblock, mounts it read-only through the session XN hands it (newest valid checkpoint, roll-forward
 /// in memory only, nothing written) and runs <see cref="LfsFsck"/>, each problem an XN finding of kind LibFs.
 /// </summary>

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Reflection;
 using ExoFS.Host;
 using ExoFS.Xn;
 
@@ -100,19 +99,18 @@ public sealed class FsckCommand : ICommand
             }
             return Fail(stderr, error, operational ? Operational : ErrorsLeft);
         }
-        var checkers = DiscoverCheckers();
         using var host = opened;
         if (!host.WasClean)
         {
             stdout.WriteLine($"{path}: was not cleanly unmounted");
-            if (!repair) return CheckAfterRecovery(stdout, stderr, path, checkers);
+            if (!repair) return CheckAfterRecovery(stdout, stderr, path);
             // --repair: the recovery a mount does, for real, then the check.
             if (host.RunRootRecovery(out string? failed) != LibFs.Errno.OK)
                 return Fail(stderr, $"{path}: recovery failed: {failed}", ErrorsLeft);
             foreach (var a in host.Recovery.Actions) stdout.WriteLine($"{path}: recovered: {a}");
         }
         foreach (var r in host.LoadRepairs) stdout.WriteLine($"{path}: repaired: {r}");
-        var findings = host.Check(checkers).Findings;
+        var findings = host.Check().Findings;
         if (findings.Count == 0)
         {
             bool changed = host.LoadRepairs.Count > 0 || (!host.WasClean && repair);
@@ -126,7 +124,7 @@ public sealed class FsckCommand : ICommand
             return ErrorsLeft;
         }
         // XN's repair first (free map, ownership), then each libFS repairs its own structures.
-        var repaired = host.Repair(out string? why, checkers);
+        var repaired = host.Repair(out string? why);
         if (!repaired.Ok) return Fail(stderr, $"{path}: repair failed: {why}", repaired.Error == LibFs.Errno.EIO ? Operational : ErrorsLeft);
         foreach (var fix in repaired.Value.Repairs) stdout.WriteLine($"{path}: {fix}");
         var left = repaired.Value.Findings;
@@ -140,7 +138,7 @@ public sealed class FsckCommand : ICommand
     /// (the image is not written), what it would do is printed, and the recovered state is checked. Exit 0 when
     /// that recovery leaves it consistent, 4 when damage beyond it remains.
     /// </summary>
-    private static int CheckAfterRecovery(TextWriter stdout, TextWriter stderr, string path, IReadOnlyList<IXnRootChecker> checkers)
+    private static int CheckAfterRecovery(TextWriter stdout, TextWriter stderr, string path)
     {
         ExoFS.Kernel.Disk.ImageFileDevice dev;
         try { dev = ExoFS.Kernel.Disk.ImageFileDevice.Open(path, ExoFS.Kernel.Disk.ImageOpenMode.ReadOnly); }
@@ -152,7 +150,7 @@ public sealed class FsckCommand : ICommand
         var actions = host.Recovery.Actions;
         if (actions.Count == 0) stdout.WriteLine($"{path}: a mount's recovery finds nothing to do");
         foreach (var a in actions) stdout.WriteLine($"{path}: a mount's recovery will do: {a}");
-        var findings = host.Check(checkers).Findings;
+        var findings = host.Check().Findings;
         foreach (var f in findings) stdout.WriteLine($"{path}: after recovery: {f}");
         Summary(stdout, path, host, findings.Count == 0
             ? "consistent once recovered (a read-write mount or 'fsck --repair' does it)"
@@ -166,7 +164,7 @@ public sealed class FsckCommand : ICommand
     /// </summary>
     internal static int CheckOnly(TextWriter stdout, string path, ExoHost host, bool mounted)
     {
-        var findings = host.Check(DiscoverCheckers()).Findings;
+        var findings = host.Check().Findings;
         if (mounted) stdout.WriteLine($"{path}: mounted: checking the live state read-only");
         foreach (var f in findings) stdout.WriteLine($"{path}: {f}");
         Summary(stdout, path, host, findings.Count == 0 ? "clean" : $"{findings.Count} problem(s) found; unmount and run with --repair to fix what XN can");
@@ -178,34 +176,6 @@ public sealed class FsckCommand : ICommand
         var g = host.Geometry;
         ulong used = g.BlockCount - host.FreeBlocks;
         stdout.WriteLine($"{path}: {verdict}; {host.Roots().Count} root(s), {used}/{g.BlockCount} blocks used");
-    }
-
-    /// <summary>
-    /// Registered checkers plus public <see cref="IXnRootChecker"/> implementations (with a parameterless
-    /// constructor) in this program's assemblies and the ones it references; the host adds every registered libFS's.
-    /// </summary>
-    internal static IReadOnlyList<IXnRootChecker> DiscoverCheckers()
-    {
-        var found = new List<IXnRootChecker>(XnRootCheckers.All);
-        var assemblies = new List<Assembly> { typeof(FsckCommand).Assembly };
-        foreach (var name in typeof(FsckCommand).Assembly.GetReferencedAssemblies())
-        {
-            try { assemblies.Add(Assembly.Load(name)); }
-            catch (Exception e) when (e is IOException or BadImageFormatException) { /* a missing optional assembly has no checkers */ }
-        }
-        foreach (var asm in assemblies.Distinct())
-        {
-            Type[] types;
-            try { types = asm.GetTypes(); }
-            catch (ReflectionTypeLoadException e) { types = e.Types.Where(t => t is not null).ToArray()!; }
-            foreach (var t in types)
-            {
-                if (!typeof(IXnRootChecker).IsAssignableFrom(t) || t.IsAbstract || t.IsInterface || !t.IsPublic) continue;
-                if (t.GetConstructor(Type.EmptyTypes) is null || found.Any(c => c.GetType() == t)) continue;
-                found.Add((IXnRootChecker)Activator.CreateInstance(t)!);
-            }
-        }
-        return found;
     }
 
     private static int Fail(TextWriter stderr, string message, int code)

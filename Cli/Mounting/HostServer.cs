@@ -99,7 +99,7 @@ internal sealed class HostServer : IDisposable
                     error = $"{_image}: recovery failed: {failed}";
                     return null;
                 }
-                var left = _host.Check(FsckCommand.DiscoverCheckers()).Findings;
+                var left = _host.Check().Findings;
                 if (left.Count > 0)
                 {
                     error = $"{_image}: damage remains after recovery ({left.Count} problem(s), first: {left[0]}); " +
