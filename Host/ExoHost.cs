@@ -433,10 +433,10 @@ public sealed partial class ExoHost : IDisposable
 
     /// <summary>Loads <paramref name="device"/> and mounts root <paramref name="rootName"/> in a host that lives as long as the file system.</summary>
     public static Result<IFileSystem> LoadSolo(IBlockDevice device, string rootName, out string? error,
-        HostOptions? options = null, bool ownsDevice = false)
+        HostOptions? options = null, bool ownsDevice = false, ILibFs? libFs = null)
     {
         var host = Load(device, out error, options, ownsDevice);
-        return host.Ok ? host.Value.AttachSolo(rootName, options?.ReadOnly ?? false, null, out error) : host.Error;
+        return host.Ok ? host.Value.AttachSolo(rootName, options?.ReadOnly ?? false, libFs, out error) : host.Error;
     }
 
     /// <summary>Opens image file <paramref name="path"/> and mounts root <paramref name="rootName"/> in a host that lives as long as the file system.</summary>

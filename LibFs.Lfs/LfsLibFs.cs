@@ -14,6 +14,22 @@ namespace ExoFS.LibFs.Lfs;
 /// </summary>
 public sealed class LfsLibFs : ILibFs
 {
+    private readonly LfsFormatOptions? _format;
+    private readonly LfsMountOptions? _mount;
+
+    /// <summary>The registered LFS: its mkfs and mount settings come from the host's key=value options.</summary>
+    public LfsLibFs() { }
+
+    /// <summary>
+    /// An LFS with settings no option string spells (tests: the plain-extent layout, the roll-forward-off mutant);
+    /// key=value options still apply on top.
+    /// </summary>
+    internal LfsLibFs(LfsFormatOptions? format, LfsMountOptions? mount)
+    {
+        _format = format;
+        _mount = mount;
+    }
+
     public string Name => LfsFileSystem.DefaultRootName;
     public string RootType => LfsUdfs.XSuperType;
     public IXnRootChecker Checker { get; } = new LfsSegmentRootChecker();
@@ -32,7 +48,7 @@ public sealed class LfsLibFs : ILibFs
     public Result<IFileSystem> Format(GuestContext guest, out string? error)
     {
         ArgumentNullException.ThrowIfNull(guest);
-        var options = new LfsFormatOptions
+        var options = _format ?? new LfsFormatOptions
         {
             SegmentBytes = guest.DeviceBlocks < (64UL << 20) / LfsLayout.BlockSize ? LfsLayout.MinSegmentBytes : LfsLayout.DefaultSegmentBytes,
         };
@@ -73,8 +89,9 @@ public sealed class LfsLibFs : ILibFs
         if (guest.Wallet.Get(guest.RootName) is not { } cap) { error = $"no capability for root '{guest.RootName}'"; return Errno.EACCES; }
         foreach (var key in guest.Options.Keys)
             if (key != "cleaner") { error = $"lfs: unknown mount option '{key}' (lfs takes: cleaner)"; return Errno.EINVAL; }
-        var fs = LfsFileSystem.Mount(guest.Session, cap, out error, guest.RootName,
-            new LfsMountOptions { Cleaner = guest.Options.GetValueOrDefault("cleaner"), ReadOnly = guest.ReadOnly });
+        var mount = (_mount ?? new LfsMountOptions()) with { ReadOnly = guest.ReadOnly };
+        if (guest.Options.GetValueOrDefault("cleaner") is { } cleaner) mount = mount with { Cleaner = cleaner };
+        var fs = LfsFileSystem.Mount(guest.Session, cap, out error, guest.RootName, mount);
         if (fs.Ok) fs.Value.OnClosed = guest.NotifyClosed;
         return fs.Ok ? new Result<IFileSystem>(fs.Value) : fs.Error;
     }
