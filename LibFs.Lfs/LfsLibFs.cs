@@ -57,7 +57,7 @@ public sealed class LfsLibFs : ILibFs
             switch (key)
             {
                 case "segment":
-                    if (ParseSize(value) is not { } bytes || bytes > int.MaxValue) { error = $"lfs: bad segment size '{value}'"; return Errno.EINVAL; }
+                    if (ByteSize.Parse(value) is not { } bytes || bytes > int.MaxValue) { error = $"lfs: bad segment size '{value}'"; return Errno.EINVAL; }
                     options = options with { SegmentBytes = (int)bytes };
                     break;
                 case "cleaner":
@@ -94,14 +94,5 @@ public sealed class LfsLibFs : ILibFs
         var fs = LfsFileSystem.Mount(guest.Session, cap, out error, guest.RootName, mount);
         if (fs.Ok) fs.Value.OnClosed = guest.NotifyClosed;
         return fs.Ok ? new Result<IFileSystem>(fs.Value) : fs.Error;
-    }
-
-    /// <summary>"1M", "256K", "4096": binary multiples; null if malformed.</summary>
-    private static ulong? ParseSize(string text)
-    {
-        if (string.IsNullOrWhiteSpace(text)) return null;
-        int shift = char.ToUpperInvariant(text[^1]) switch { 'K' => 10, 'M' => 20, _ => 0 };
-        if (shift != 0) text = text[..^1];
-        return ulong.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out ulong n) && n <= (1UL << 40) ? n << shift : null;
     }
 }

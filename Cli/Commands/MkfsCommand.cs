@@ -50,7 +50,7 @@ public sealed class MkfsCommand : ICommand
         ulong size = DefaultSize;
         if (sizeText is not null)
         {
-            if (ParseSize(sizeText) is not { } s) return Fail(stderr, $"bad size '{sizeText}' (use a number with an optional K, M, G or T suffix)");
+            if (LibFs.ByteSize.Parse(sizeText) is not { } s) return Fail(stderr, $"bad size '{sizeText}' (use a number with an optional K, M, G or T suffix)");
             size = s;
         }
         if (label is not null && (label.Length == 0 || System.Text.Encoding.UTF8.GetByteCount(label) > 64))
@@ -180,21 +180,6 @@ public sealed class MkfsCommand : ICommand
     {
         stderr.WriteLine($"exofs mkfs: {message}");
         return 2;
-    }
-
-    /// <summary>Parses "1G", "64M", "512K", "4096": binary multiples; null if malformed or zero.</summary>
-    internal static ulong? ParseSize(string text)
-    {
-        if (string.IsNullOrWhiteSpace(text)) return null;
-        text = text.Trim();
-        ulong mult = 1;
-        char last = char.ToUpperInvariant(text[^1]);
-        if (last == 'B' && text.Length > 1) { text = text[..^1]; last = char.ToUpperInvariant(text[^1]); }
-        int shift = last switch { 'K' => 10, 'M' => 20, 'G' => 30, 'T' => 40, _ => 0 };
-        if (shift != 0) { text = text[..^1]; mult = 1UL << shift; }
-        if (!ulong.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out ulong n) || n == 0) return null;
-        if (n > ulong.MaxValue / mult) return null;
-        return n * mult;
     }
 
     private static string FormatSize(ulong bytes) =>
