@@ -45,8 +45,18 @@ public sealed record TypeSpec(string Name, string OwnsUdf, IReadOnlyList<ByteRan
     /// </summary>
     public bool Segment { get; init; }
 
-    /// <summary>Same name, UDF texts, ranges and kind (records compare lists by reference, so this is explicit).</summary>
+    /// <summary>
+    /// Where XN keeps this type's 4-byte CRC-32C in each block (null: no checksum). The CRC covers the block
+    /// number, the type id and the block with the field read as zeros (Xn/README.md, "Checksums"). XN stamps
+    /// it when it writes the block back and verifies it when it reads the block from the device; a mismatch
+    /// is <see cref="XnError.BadChecksum"/> and the block is never served. The four bytes are XN's: they may
+    /// not lie in a raw-write range or in any UDF's read set (checked at registration).
+    /// </summary>
+    public int? ChecksumOffset { get; init; }
+
+    /// <summary>Same name, UDF texts, ranges, kind and checksum field (records compare lists by reference, so this is explicit).</summary>
     public bool SameAs(TypeSpec o) =>
         Name == o.Name && OwnsUdf == o.OwnsUdf && AclUdf == o.AclUdf && SizeUdf == o.SizeUdf && Segment == o.Segment
+        && ChecksumOffset == o.ChecksumOffset
         && RawRead.SequenceEqual(o.RawRead) && RawWrite.SequenceEqual(o.RawWrite);
 }

@@ -48,6 +48,11 @@ public enum XnError
     /// segment (or a free block), a block outside owning one inside, or a segment inside a segment.
     /// </summary>
     OutsideSegment,
+    /// <summary>
+    /// A block of a checksummed type (<see cref="TypeSpec.ChecksumOffset"/>) failed its checksum when read from
+    /// the device: damaged, misdirected or torn. It is not served; XN lists it in <c>XnVolume.ChecksumFailures</c>.
+    /// </summary>
+    BadChecksum,
 }
 
 /// <summary>The outcome of an XN call without a value.</summary>

@@ -17,9 +17,11 @@ public sealed partial class XnVolume
     {
         lock (_gate)
         {
-            var walk = Walk(live: true);
+            var walk = Walk(live: true, out var badChecksums);
             var findings = new List<XnFinding>(_loadFindings.Select(f => new XnFinding(XnFindingKind.Corrupt, 0, f)));
             findings.AddRange(walk.Findings);
+            foreach (var b in badChecksums)
+                findings.Add(new XnFinding(XnFindingKind.Corrupt, b, RecordChecksumFailure(b, _types.Get(walk.Reached[b])!)));
             ulong reachable = (ulong)walk.Reached.Count, allocated = 0, deferred = 0;
             ulong leakStart = 0, leakCount = 0;
             void FlushLeak()
@@ -108,9 +110,18 @@ public sealed partial class XnVolume
         }
     }
 
-    private Reachability Walk(bool live)
+    private Reachability Walk(bool live) => Walk(live, out _);
+
+    /// <summary>
+    /// The reachability walk; <paramref name="badChecksums"/> gets every block read from the device that
+    /// failed its type's checksum (recorded in <see cref="ChecksumFailures"/>). Such a block is still
+    /// expanded: its pointers are all a walk has, and dropping them would free its children by scan.
+    /// </summary>
+    private Reachability Walk(bool live, out List<ulong> badChecksums)
     {
         var buffer = new byte[BlockSize];
+        var bad = badChecksums = new List<ulong>();
+        Reachability? walk = null;
         byte[]? Read(ulong b)
         {
             if (live && _registry.TryGetValue(b, out var e) && (e.Cached || e.ZeroFill))
@@ -119,10 +130,16 @@ public sealed partial class XnVolume
                 else Array.Clear(buffer);
                 return buffer;
             }
-            try { _dev.Read(new BlockNo(b), buffer); return buffer; }
+            try { _dev.Read(new BlockNo(b), buffer); }
             catch (IOException) { return null; }
+            if (walk!.Reached.TryGetValue(b, out var type) && _types.Get(type) is { } t && !ChecksumHolds(b, t, buffer))
+            {
+                bad.Add(b);
+                RecordChecksumFailure(b, t);
+            }
+            return buffer;
         }
-        var walk = new Reachability(Layout.BlockCount, Layout.ReservedEnd, _types, Read);
+        walk = new Reachability(Layout.BlockCount, Layout.ReservedEnd, _types, Read);
         walk.Walk(_roots.Select(r => (r.Name, r.Block, new TypeId(r.Type))));
         return walk;
     }

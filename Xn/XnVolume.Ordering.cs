@@ -113,7 +113,7 @@ public sealed partial class XnVolume
         e.InIo = true;
         // A zero-filled block never materialized is written as zeros: rule 1 is about the disk, and the
         // disk may hold a previous owner's bytes there.
-        _dev.Write(e.BlockNo, e.Cached ? e.Bytes : ZeroBlock);
+        _dev.Write(e.BlockNo, Stamped(e));
         Written(e);
     }
 
@@ -141,13 +141,31 @@ public sealed partial class XnVolume
                 {
                     var e = batch[k];
                     e.InIo = true;
-                    (e.Cached ? e.Bytes : ZeroBlock).CopyTo(buffer.AsSpan((k - i) * BlockSize, BlockSize));
+                    Stamped(e).CopyTo(buffer.AsSpan((k - i) * BlockSize, BlockSize));
                 }
                 _dev.Write(batch[i].BlockNo, buffer.AsSpan(0, (j - i) * BlockSize));
                 for (int k = i; k < j; k++) Written(batch[k]);
             }
             i = j;
         }
+    }
+
+    private readonly byte[] _stampedZero = new byte[BlockSize];
+
+    /// <summary>
+    /// The bytes write-back puts on the device for <paramref name="e"/>: its page (zeros if it never had
+    /// one), with the checksum of a checksummed type stamped into its field — in the page itself, so the
+    /// cache holds what the disk holds. The one place XN writes typed blocks (WriteBlock and WriteBatch,
+    /// which segment write-back also uses) goes through here.
+    /// </summary>
+    private ReadOnlySpan<byte> Stamped(RegistryEntry e)
+    {
+        var t = _types.Get(e.Type);
+        if (t is not { HasChecksum: true }) return e.Cached ? e.Bytes : ZeroBlock;
+        Span<byte> bytes = e.Cached ? e.Bytes : _stampedZero;
+        if (!e.Cached) bytes.Clear();
+        Xn.Format.BlockChecksum.Stamp(e.Block, t.Id, bytes, t.ChecksumOffset);
+        return bytes;
     }
 
     /// <summary>Records what writing <paramref name="e"/>'s current bytes made true.</summary>

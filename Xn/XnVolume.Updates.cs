@@ -77,6 +77,13 @@ public sealed partial class XnVolume
                     DropFrame(e);
                     return Fail(XnError.Io, $"read block {e.Block}: {x.Message}");
                 }
+                // The one place blocks come from the device: a checksummed type is verified here, and a
+                // block that fails is never served (it stays uncached, so every access re-reads and fails).
+                if (_types.Get(e.Type) is { } t && !ChecksumHolds(e.Block, t, e.Bytes))
+                {
+                    DropFrame(e);
+                    return Fail(XnError.BadChecksum, RecordChecksumFailure(e.Block, t));
+                }
                 e.Dirty = false;
             }
         }

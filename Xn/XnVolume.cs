@@ -182,6 +182,8 @@ public sealed partial class XnVolume : IDisposable
             if (c is null) { reasons.Add($"slot {slot}: {cwhy}"); continue; }
             if (best is null || c.Generation > best.Generation) { best = c; vol._catalogueSlot = slot; }
         }
+        if (best is null && reasons.All(r => r.EndsWith(Catalogue.OldFormatMessage, StringComparison.Ordinal)))
+            return Corrupt(Catalogue.OldFormatMessage);
         if (best is null) return Corrupt("catalogue: no valid copy (" + string.Join("; ", reasons) + ")");
         vol._catalogueGeneration = best.Generation;
 
@@ -328,6 +330,7 @@ public sealed partial class XnVolume : IDisposable
             var frames = GetFrames(1);
             if (frames is null) return XnResult<int>.Fail(XnError.NoSpace, "no page frame for the root block");
             var zero = new byte[Layout.BlockSize];
+            if (_types.Get(type) is { HasChecksum: true } t) BlockChecksum.Stamp(at.Value, type, zero, t.ChecksumOffset);
             _dev.Write(at, zero);
             _free.Allocate(new Extent(at, 1));
             WriteFreeMap(all: false);

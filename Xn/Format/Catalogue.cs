@@ -9,17 +9,24 @@ internal sealed record RootRecord(string Name, ulong Block, ushort Type, string 
 /// <summary>
 /// The root catalogue and the persistent type catalogue, stored together in one of two slots written
 /// alternately, so a crash while writing one leaves the other intact. A slot starts with a 24-byte header:
-/// magic "XNCATLG1", generation u64, payload length u32, CRC32C u32 over header bytes [0,20) and the payload;
+/// magic "XNCATLG2", generation u64, payload length u32, CRC32C u32 over header bytes [0,20) and the payload;
 /// the payload follows contiguously across the slot's blocks. Payload: u16 root count, then per root
 /// (string name, u64 block, u16 type, string owner); u16 type count, then per type (ids 1, 2, ...):
-/// string name, string owns, ranges raw-read, ranges raw-write, optional string acl, optional string size.
+/// string name, string owns, ranges raw-read, ranges raw-write, optional string acl, optional string size,
+/// i32 checksum offset (<see cref="TypeSpec.ChecksumOffset"/>; -1 = none).
 /// string = i32 byte length + UTF-8; ranges = u16 count + (i32 offset, i32 length)*; optional = u8 flag + value.
 /// The size UDF's flag byte also carries the type's kind: bit 1 set = a segment type (<see cref="TypeSpec.Segment"/>);
 /// catalogues written before segments existed have only 0 or 1 there, so they read as ordinary types.
+/// Format 1 ("XNCATLG1") had no checksum offsets; such an image is refused with a line saying so
+/// (<see cref="OldMagic"/>): its libFS formats changed with it, so it is re-made, not converted.
 /// </summary>
 internal sealed record Catalogue(ulong Generation, IReadOnlyList<RootRecord> Roots, IReadOnlyList<TypeSpec> Types)
 {
-    public static ReadOnlySpan<byte> Magic => "XNCATLG1"u8;
+    public static ReadOnlySpan<byte> Magic => "XNCATLG2"u8;
+    /// <summary>The magic of format 1, before per-type checksums.</summary>
+    public static ReadOnlySpan<byte> OldMagic => "XNCATLG1"u8;
+    public const string OldFormatMessage =
+        "catalogue: format 1 (an image made before XN's per-type checksums); re-make it with exofs mkfs";
     public const int HeaderBytes = 24;
     public const int MaxNameBytes = 255;
     public const int MaxUdfTextBytes = 256 * 1024;
@@ -41,7 +48,7 @@ internal sealed record Catalogue(ulong Generation, IReadOnlyList<RootRecord> Roo
         U16((ushort)Roots.Count);
         foreach (var r in Roots) { Str(r.Name); U64(r.Block); U16(r.Type); Str(r.Owner); }
         U16((ushort)Types.Count);
-        foreach (var t in Types) { Str(t.Name); Str(t.OwnsUdf); Ranges(t.RawRead); Ranges(t.RawWrite); Opt(t.AclUdf); Opt(t.SizeUdf, t.Segment ? (byte)2 : (byte)0); }
+        foreach (var t in Types) { Str(t.Name); Str(t.OwnsUdf); Ranges(t.RawRead); Ranges(t.RawWrite); Opt(t.AclUdf); Opt(t.SizeUdf, t.Segment ? (byte)2 : (byte)0); I32(t.ChecksumOffset ?? -1); }
 
         if (HeaderBytes + payload.Count > slotBytes) return null;
         var image = new byte[slotBytes];
@@ -59,6 +66,7 @@ internal sealed record Catalogue(ulong Generation, IReadOnlyList<RootRecord> Roo
     public static Catalogue? Decode(ReadOnlySpan<byte> image, out string why)
     {
         why = "";
+        if (image.Length >= HeaderBytes && image[..8].SequenceEqual(OldMagic)) { why = OldFormatMessage; return null; }
         if (image.Length < HeaderBytes || !image[..8].SequenceEqual(Magic)) { why = "catalogue: bad magic"; return null; }
         ulong gen = BinaryPrimitives.ReadUInt64LittleEndian(image[8..]);
         uint len = BinaryPrimitives.ReadUInt32LittleEndian(image[16..]);
@@ -81,7 +89,10 @@ internal sealed record Catalogue(ulong Generation, IReadOnlyList<RootRecord> Roo
             var write = r.Ranges();
             string? acl = r.Opt(MaxUdfTextBytes);
             string? size = r.Opt(MaxUdfTextBytes, out byte kind);
-            types.Add(new TypeSpec(name, owns, read, write, acl, size) { Segment = (kind & 2) != 0 });
+            int checksum = r.I32();
+            if (checksum < -1) { why = "catalogue: malformed payload"; return null; }
+            types.Add(new TypeSpec(name, owns, read, write, acl, size)
+            { Segment = (kind & 2) != 0, ChecksumOffset = checksum < 0 ? null : checksum });
         }
         if (r.Failed || !r.AtEnd) { why = "catalogue: malformed payload"; return null; }
         return new Catalogue(gen, roots, types);

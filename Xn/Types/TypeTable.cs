@@ -80,6 +80,12 @@ internal sealed class TypeTable
             size = v.Udf;
         }
 
+        if (spec.ChecksumOffset is { } co)
+        {
+            var bad = CheckChecksumField(co, udf, acl, size, spec.RawWrite);
+            if (bad is not null) return Fail(bad.Value.Error, bad.Value.Why);
+        }
+
         // Alloc hands out zero-filled blocks that are immediately "initialized": they must own nothing.
         var output = new List<UdfExtent>();
         for (int p = 0; p < udf.Partitions; p++)
@@ -126,6 +132,30 @@ internal sealed class TypeTable
         if (type.Id.Value != _types.Count) throw new InvalidOperationException("type ids must be dense");
         _types.Add(type);
         _byName[type.Name] = type;
+    }
+
+    /// <summary>
+    /// The checksum field [offset, offset+4) must lie inside the block, outside every raw-write range (a libFS
+    /// may not write XN's bytes) and outside every UDF's read sets (what owns, acl and size decide may not
+    /// depend on bytes XN changes at write-back). Null when it does.
+    /// </summary>
+    private static (XnError Error, string Why)? CheckChecksumField(int offset, VerifiedUdf owns, VerifiedUdf? acl, VerifiedUdf? size,
+                                                                  IReadOnlyList<ByteRange> rawWrite)
+    {
+        if (offset < 0 || offset > UdfLimits.BlockSize - Format.BlockChecksum.Bytes)
+            return (XnError.NotRawRange, $"checksum field at {offset} is not inside the 4096-byte block");
+        var field = new ByteRange(offset, Format.BlockChecksum.Bytes);
+        foreach (var r in rawWrite)
+            if (r.Overlaps(field)) return (XnError.OverlappingReadSets, $"checksum field {field} overlaps raw-write range {r}");
+        foreach (var (name, udf) in new[] { ("owns", owns), ("acl", acl), ("size", size) })
+        {
+            if (udf is null) continue;
+            for (int p = 0; p < udf.Partitions; p++)
+                foreach (var r in udf.ReadSet(p))
+                    if (new ByteRange(r.Offset, r.Length).Overlaps(field))
+                        return (XnError.OverlappingReadSets, $"checksum field {field} overlaps the read set of the {name} UDF's partition {p}");
+        }
+        return null;
     }
 
     private static string? FindOverlap(VerifiedUdf udf, IReadOnlyList<ByteRange> rawWrite)

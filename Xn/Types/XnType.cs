@@ -80,6 +80,9 @@ internal sealed class XnType
     public VerifiedUdf? Acl { get; }
     public VerifiedUdf? Size { get; }
     public bool IsData => Owns is null;
+    /// <summary>Offset of the type's CRC-32C field in each block, or -1 when the type has none.</summary>
+    public int ChecksumOffset => Spec.ChecksumOffset ?? -1;
+    public bool HasChecksum => Spec.ChecksumOffset is not null;
     public int Partitions => Owns?.Partitions ?? 0;
 
     /// <summary>Whether every byte of [offset, offset+length) may be written raw.</summary>

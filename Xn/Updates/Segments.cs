@@ -311,6 +311,8 @@ public sealed partial class XnVolume
             Array.Fill(be.Outputs, KnownEmpty);
         }
         if (be.ZeroFill && !be.Dirty) be.Dirty = true;
+        // A checksummed type's stamp covers the type id: raw bytes claimed into it must be written again.
+        if (ct.HasChecksum && be.Cached) be.Dirty = true;
         MustPrecede(be, parent);
     }
 
