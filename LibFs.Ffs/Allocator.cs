@@ -316,9 +316,9 @@ internal sealed class Allocator
     /// <summary>Replaces a bitmap wholesale (fsck repair), recomputing the group's free counts.</summary>
     public Errno RewriteBitmaps(int g, byte[] blockBitmap, byte[] inodeBitmap)
     {
-        var err = _disk.WriteRaw(new BlockNo(_groups[g].BlockBitmap), 0, blockBitmap);
+        var err = _disk.WriteRaw(new BlockNo(_groups[g].BlockBitmap), 0, blockBitmap.AsSpan(0, FfsLayout.BitmapBytes));
         if (err != Errno.OK) return err;
-        err = _disk.WriteRaw(new BlockNo(_groups[g].InodeBitmap), 0, inodeBitmap);
+        err = _disk.WriteRaw(new BlockNo(_groups[g].InodeBitmap), 0, inodeBitmap.AsSpan(0, FfsLayout.BitmapBytes));
         if (err != Errno.OK) return err;
         blockBitmap.CopyTo(_blockBitmaps[g], 0);
         inodeBitmap.CopyTo(_inodeBitmaps[g], 0);

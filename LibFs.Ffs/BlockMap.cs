@@ -311,7 +311,7 @@ internal sealed class BlockMap
     {
         if (inode.Ptr[DiskInode.XattrSlot] != 0) return inode.Ptr[DiskInode.XattrSlot];
         var (b, off, part) = _alloc.Locate(ino);
-        var r = AllocChild(b, part, off + DiskInode.PointerFieldOffset(DiskInode.XattrSlot), BlockKind.Data, _alloc.DataGoal(ino));
+        var r = AllocChild(b, part, off + DiskInode.PointerFieldOffset(DiskInode.XattrSlot), BlockKind.Xattr, _alloc.DataGoal(ino));
         if (!r.Ok) return r;
         inode.Ptr[DiskInode.XattrSlot] = r.Value;
         inode.Blocks++;

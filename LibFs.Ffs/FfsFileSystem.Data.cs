@@ -399,7 +399,7 @@ public sealed partial class FfsFileSystem
             if (!XattrBlock.TryWrite(list, block)) return Errno.ENOSPC;
             var xb = _map.EnsureXattrBlock(ino.Value, i);
             if (!xb.Ok) return xb.Error;
-            var err = _disk.WriteRaw(new BlockNo(xb.Value), 0, block);
+            var err = _disk.WriteRaw(new BlockNo(xb.Value), 0, block.AsSpan(0, XattrBlock.Capacity));
             if (err != Errno.OK) return err;
             Touch(i, Timespec.Now(), mtime: false);
             return _inodes.Put(ino.Value, i);
@@ -458,7 +458,7 @@ public sealed partial class FfsFileSystem
             {
                 var block = new byte[FfsLayout.BlockSize];
                 XattrBlock.TryWrite(list, block);
-                err = _disk.WriteRaw(new BlockNo(i.Ptr[DiskInode.XattrSlot]), 0, block);
+                err = _disk.WriteRaw(new BlockNo(i.Ptr[DiskInode.XattrSlot]), 0, block.AsSpan(0, XattrBlock.Capacity));
             }
             if (err != Errno.OK) return err;
             Touch(i, Timespec.Now(), mtime: false);

@@ -100,11 +100,11 @@ public sealed partial class FfsFileSystem : IFileSystem, IReportsRecovery, ISelf
             int capacity = Allocator.TableCapacityBlocks(groupBlocks, ipg);
             var bb = disk.FindFree(hint, 1);
             if (!bb.Ok) return bb.Error;
-            err = disk.Alloc(superBlock, g, new[] { FieldEdit.U64(off + GroupEntry.BlockBitmapOffset, bb.Value.Value) }, BlockKind.Data, bb.Value);
+            err = disk.Alloc(superBlock, g, new[] { FieldEdit.U64(off + GroupEntry.BlockBitmapOffset, bb.Value.Value) }, BlockKind.Bitmap, bb.Value);
             if (err != Errno.OK) return err;
             var ib = disk.FindFree(bb.Value, 1);
             if (!ib.Ok) return ib.Error;
-            err = disk.Alloc(superBlock, g, new[] { FieldEdit.U64(off + GroupEntry.InodeBitmapOffset, ib.Value.Value) }, BlockKind.Data, ib.Value);
+            err = disk.Alloc(superBlock, g, new[] { FieldEdit.U64(off + GroupEntry.InodeBitmapOffset, ib.Value.Value) }, BlockKind.Bitmap, ib.Value);
             if (err != Errno.OK) return err;
             // The whole table is owned from the start, through XN: a run FFS only meant to grow into would look
             // free to every other libFS on the disk, and a second root's blocks landing in it would stop this
@@ -148,8 +148,8 @@ public sealed partial class FfsFileSystem : IFileSystem, IReportsRecovery, ISelf
         inodeMaps[0][0] = 1; // inode 1: the root directory
         for (int g = 0; g < (int)groups; g++)
         {
-            if ((err = disk.WriteRaw(new BlockNo(entries[g].BlockBitmap), 0, blockMaps[g])) != Errno.OK) return err;
-            if ((err = disk.WriteRaw(new BlockNo(entries[g].InodeBitmap), 0, inodeMaps[g])) != Errno.OK) return err;
+            if ((err = disk.WriteRaw(new BlockNo(entries[g].BlockBitmap), 0, blockMaps[g].AsSpan(0, FfsLayout.BitmapBytes))) != Errno.OK) return err;
+            if ((err = disk.WriteRaw(new BlockNo(entries[g].InodeBitmap), 0, inodeMaps[g].AsSpan(0, FfsLayout.BitmapBytes))) != Errno.OK) return err;
         }
 
         var alloc = new Allocator(disk, superBlock, sb, entries, blockMaps, inodeMaps);

@@ -5,14 +5,25 @@ using ExoFS.Xn;
 
 namespace ExoFS.LibFs.Ffs;
 
+/// <summary>What FFS does after a block fails its checksum (as ext4's <c>errors=</c>): the call gets EIO either way.</summary>
+public enum FfsErrorsPolicy
+{
+    /// <summary>The default: the file system turns read-only; every later change is refused with EROFS.</summary>
+    RemountReadOnly,
+    /// <summary>Keep going: only the accesses that touch a damaged block fail.</summary>
+    Continue,
+}
+
 /// <summary>
 /// <see cref="IFfsDisk"/> over XN: each call is one call of the environment's <see cref="XnClient"/>.
-/// Registers the FFS metadata types (idempotent: XN returns the same ids for identical specs).
+/// Registers the FFS metadata types (idempotent: XN returns the same ids for identical specs). Every
+/// metadata type carries an XN checksum (<see cref="FfsLayout"/>); when XN refuses a call because a block
+/// failed it, this class logs one line naming the block and applies <see cref="ErrorsPolicy"/>.
 /// </summary>
 internal sealed class XnFfsDisk : IFfsDisk
 {
     private readonly XnClient _xn;
-    private readonly TypeId[] _types = new TypeId[5];
+    private readonly TypeId[] _types = new TypeId[Enum.GetValues<BlockKind>().Length];
 
     private XnFfsDisk(XnClient xn, ulong deviceBlocks)
     {
@@ -25,17 +36,20 @@ internal sealed class XnFfsDisk : IFfsDisk
     public TypeId SuperType { get; private set; }
 
     private static readonly ByteRange[] WholeBlock = { new(0, FfsLayout.BlockSize) };
+    private static readonly ByteRange[] AllButTail = { new(0, FfsLayout.TailChecksumOffset) };
 
-    /// <summary>The FFS types as XN specs, children before parents.</summary>
+    /// <summary>The FFS types as XN specs, children before parents; each with its checksum field.</summary>
     public static IReadOnlyList<TypeSpec> Specs { get; } = new[]
     {
-        new TypeSpec(FfsUdfs.Ind1Type, FfsUdfs.Ind1Owns, WholeBlock, Array.Empty<ByteRange>()),
-        new TypeSpec(FfsUdfs.Ind2Type, FfsUdfs.Ind2Owns, WholeBlock, Array.Empty<ByteRange>()),
-        new TypeSpec(FfsUdfs.Ind3Type, FfsUdfs.Ind3Owns, WholeBlock, Array.Empty<ByteRange>()),
+        new TypeSpec(FfsUdfs.BitmapType, FfsUdfs.BitmapOwns, WholeBlock, AllButTail) { ChecksumOffset = FfsLayout.TailChecksumOffset },
+        new TypeSpec(FfsUdfs.XattrType, FfsUdfs.XattrOwns, WholeBlock, AllButTail) { ChecksumOffset = FfsLayout.TailChecksumOffset },
+        new TypeSpec(FfsUdfs.Ind1Type, FfsUdfs.Ind1Owns, WholeBlock, Array.Empty<ByteRange>()) { ChecksumOffset = FfsLayout.TailChecksumOffset },
+        new TypeSpec(FfsUdfs.Ind2Type, FfsUdfs.Ind2Owns, WholeBlock, Array.Empty<ByteRange>()) { ChecksumOffset = FfsLayout.TailChecksumOffset },
+        new TypeSpec(FfsUdfs.Ind3Type, FfsUdfs.Ind3Owns, WholeBlock, Array.Empty<ByteRange>()) { ChecksumOffset = FfsLayout.TailChecksumOffset },
         new TypeSpec(FfsUdfs.InodesType, FfsUdfs.InodesOwns, WholeBlock,
-            FfsUdfs.InodesRawWrite().Select(r => new ByteRange(r.Offset, r.Length)).ToArray()),
+            FfsUdfs.InodesRawWrite().Select(r => new ByteRange(r.Offset, r.Length)).ToArray()) { ChecksumOffset = DiskInode.BlockChecksumOffset },
         new TypeSpec(FfsUdfs.SuperType, FfsUdfs.SuperOwns, WholeBlock,
-            FfsUdfs.SuperRawWrite().Select(r => new ByteRange(r.Offset, r.Length)).ToArray()),
+            FfsUdfs.SuperRawWrite().Select(r => new ByteRange(r.Offset, r.Length)).ToArray()) { ChecksumOffset = Superblock.ChecksumOffset },
     };
 
     /// <summary>
@@ -53,40 +67,79 @@ internal sealed class XnFfsDisk : IFfsDisk
             ids.Add(r.Value);
         }
         disk._types[(int)BlockKind.Data] = XnTypes.Data;
-        disk._types[(int)BlockKind.Ind1] = ids[0];
-        disk._types[(int)BlockKind.Ind2] = ids[1];
-        disk._types[(int)BlockKind.Ind3] = ids[2];
-        disk._types[(int)BlockKind.Inodes] = ids[3];
-        disk.SuperType = ids[4];
+        disk._types[(int)BlockKind.Bitmap] = ids[0];
+        disk._types[(int)BlockKind.Xattr] = ids[1];
+        disk._types[(int)BlockKind.Ind1] = ids[2];
+        disk._types[(int)BlockKind.Ind2] = ids[3];
+        disk._types[(int)BlockKind.Ind3] = ids[4];
+        disk._types[(int)BlockKind.Inodes] = ids[5];
+        disk.SuperType = ids[6];
         return disk;
     }
 
-    public Errno Read(BlockNo block, int offset, Span<byte> into) => _xn.Read(block, offset, into);
+    // ---------------------------------------------------------------- checksum failures
+
+    /// <summary>What happens after a checksum failure; set from the mount option <c>errors=</c>.</summary>
+    public FfsErrorsPolicy ErrorsPolicy { get; set; } = FfsErrorsPolicy.RemountReadOnly;
+
+    /// <summary>Where the one line per damaged block goes (the daemon's stderr unless a host or test says otherwise).</summary>
+    public Action<string> Log { get; set; } = line => Console.Error.WriteLine(line);
+
+    /// <summary>Blocks that failed their checksum during this mount, in the order met.</summary>
+    public IReadOnlyList<ulong> DamagedBlocks => _damaged;
+    private readonly List<ulong> _damaged = new();
+
+    /// <summary>True once a checksum failure turned the file system read-only (errors=remount-ro).</summary>
+    public bool RemountedReadOnly { get; private set; }
+
+    /// <summary>
+    /// Passes <paramref name="err"/> through; when XN refused because <paramref name="block"/> (or a block the
+    /// call needed) failed its checksum, logs it once and applies the errors policy.
+    /// </summary>
+    private Errno Checked(Errno err, BlockNo block)
+    {
+        if (err != Errno.EIO || _xn.LastError != XnError.BadChecksum) return err;
+        if (!_damaged.Contains(block.Value))
+        {
+            _damaged.Add(block.Value);
+            string detail = _xn.LastRefusal ?? $"block {block}: checksum mismatch";
+            Log($"ffs: {detail}; access to block {block} returns EIO"
+                + (ErrorsPolicy == FfsErrorsPolicy.RemountReadOnly && !_readOnly ? "; file system now read-only (errors=remount-ro)" : ""));
+        }
+        if (ErrorsPolicy == FfsErrorsPolicy.RemountReadOnly && !_readOnly)
+        {
+            _readOnly = true;
+            RemountedReadOnly = true;
+        }
+        return err;
+    }
+
+    public Errno Read(BlockNo block, int offset, Span<byte> into) => Checked(_xn.Read(block, offset, into), block);
 
     // A read-only mount (a read-only volume, or a root granted read rights only) answers EROFS for a change, as a
     // kernel file system mounted ro does, rather than the EACCES XN's refusal of the capability would map to.
     private bool _readOnly;
 
     public Errno WriteRaw(BlockNo block, int offset, ReadOnlySpan<byte> bytes) =>
-        _readOnly ? Errno.EROFS : _xn.WriteRaw(block, offset, bytes);
+        _readOnly ? Errno.EROFS : Checked(_xn.WriteRaw(block, offset, bytes), block);
 
     public Errno WriteRaw(BlockNo block, int offset, ReadOnlySpan<byte> bytes, BlockNo after) =>
-        _readOnly ? Errno.EROFS : _xn.WriteRaw(block, offset, bytes, after);
+        _readOnly ? Errno.EROFS : Checked(_xn.WriteRaw(block, offset, bytes, after), block);
 
     public Errno Alloc(BlockNo parent, int partition, IReadOnlyList<Edit> edits, BlockKind kind, BlockNo child) =>
-        _readOnly ? Errno.EROFS : _xn.Alloc(parent, partition, edits, _types[(int)kind], new Extent(child, 1));
+        _readOnly ? Errno.EROFS : Checked(_xn.Alloc(parent, partition, edits, _types[(int)kind], new Extent(child, 1)), parent);
 
     public Errno Free(BlockNo parent, int partition, IReadOnlyList<Edit> edits, BlockNo child) =>
-        _readOnly ? Errno.EROFS : _xn.Free(parent, partition, edits, new Extent(child, 1));
+        _readOnly ? Errno.EROFS : Checked(_xn.Free(parent, partition, edits, new Extent(child, 1)), parent);
 
     public Errno Move(BlockNo from, int fromPartition, IReadOnlyList<Edit> fromEdits, BlockNo to, int toPartition, IReadOnlyList<Edit> toEdits, BlockNo child) =>
-        _xn.Move(from, fromPartition, fromEdits, to, toPartition, toEdits, new Extent(child, 1));
+        _readOnly ? Errno.EROFS : Checked(_xn.Move(from, fromPartition, fromEdits, to, toPartition, toEdits, new Extent(child, 1)), from);
 
     public Result<BlockNo> FindFree(BlockNo hint, ulong count) => _xn.FindFree(hint, count);
 
     public ulong FreeBlocks => _xn.FreeBlocks;
 
-    public Errno WriteBack(BlockNo block) => _xn.WriteBack(block);
+    public Errno WriteBack(BlockNo block) => Checked(_xn.WriteBack(block), block);
 
     public Errno Sync() => _xn.Sync();
 }

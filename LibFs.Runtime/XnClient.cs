@@ -26,6 +26,10 @@ public sealed class XnClient
     /// <summary>XN's description of the most recent refused call ("DiffMismatch: ..."), for error reports.</summary>
     public string? LastRefusal => Volatile.Read(ref _lastRefusal);
 
+    private int _lastError;
+    /// <summary>XN's error of the most recent refused call (e.g. <see cref="XnError.BadChecksum"/>, which EIO does not tell apart).</summary>
+    public XnError LastError => (XnError)Volatile.Read(ref _lastError);
+
     /// <summary>The errno a libFS reports for an XN refusal.</summary>
     public static Errno ToErrno(XnError error) => error switch
     {
@@ -42,6 +46,7 @@ public sealed class XnClient
     {
         if (r.Ok) return Errno.OK;
         Volatile.Write(ref _lastRefusal, r.ToString());
+        Volatile.Write(ref _lastError, (int)r.Error);
         return ToErrno(r.Error);
     }
 

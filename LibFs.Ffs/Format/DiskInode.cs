@@ -4,7 +4,8 @@ namespace ExoFS.LibFs.Ffs.Format;
 
 /// <summary>
 /// One 512-byte inode as stored in an inode-table block (8 per block; slot s at byte 512·s).
-/// Bytes 0–95 are raw attributes, 96–223 the pointer area (12 direct, single, double, triple indirect,
+/// Bytes 0–87 are raw attributes, 88–95 reserved (in slot 0, bytes 88–91 are the table block's checksum,
+/// XN's), 96–223 the pointer area (12 direct, single, double, triple indirect,
 /// xattr block; changed only through XN Alloc/Free), 224–511 the inline area (a symlink target of up to
 /// 288 bytes). A free inode is all zeros (mode 0).
 /// </summary>
@@ -13,7 +14,9 @@ public sealed class DiskInode
     public const int ModeOffset = 0, NlinkOffset = 4, UidOffset = 8, GidOffset = 12, SizeOffset = 16,
         BlocksOffset = 24, AtimeOffset = 32, MtimeOffset = 40, CtimeOffset = 48, AtimeNsecOffset = 56,
         MtimeNsecOffset = 60, CtimeNsecOffset = 64, GenerationOffset = 68, RdevOffset = 72, FlagsOffset = 80;
-    public const int AttrBytes = 96;
+    public const int AttrBytes = 88;
+    /// <summary>Where an inode-table block's checksum lies: bytes 88–91 of slot 0, outside every raw range and read set.</summary>
+    public const int BlockChecksumOffset = AttrBytes;
     public const int PointerOffset = 96;
     public const int PointerBytes = 128;
     public const int Ind1Slot = 12, Ind2Slot = 13, Ind3Slot = 14, XattrSlot = 15;
@@ -64,7 +67,7 @@ public sealed class DiskInode
         return i;
     }
 
-    /// <summary>Writes the raw attribute area (bytes 0–95) only; pointers are XN's to change.</summary>
+    /// <summary>Writes the raw attribute area (bytes 0–87) only; pointers are XN's to change.</summary>
     public void WriteAttrsTo(Span<byte> s)
     {
         s[..AttrBytes].Clear();

@@ -10,21 +10,22 @@ public static class FfsUdfs
 {
     public const string DataType = Xn.XnTypes.DataName;
     public const string SuperType = "ffs.super", InodesType = "ffs.inodes",
-        Ind1Type = "ffs.ind1", Ind2Type = "ffs.ind2", Ind3Type = "ffs.ind3";
+        Ind1Type = "ffs.ind1", Ind2Type = "ffs.ind2", Ind3Type = "ffs.ind3",
+        BitmapType = "ffs.bitmap", XattrType = "ffs.xattr";
 
-    /// <summary>Partitions of an indirect block: 8 of 64 pointers.</summary>
-    public const int IndirectPartitions = 8;
+    /// <summary>Partitions of an indirect block: 7 of 73 pointers (511 in all).</summary>
+    public const int IndirectPartitions = 7;
     public const int PointersPerIndirectPartition = FfsLayout.PointersPerBlock / IndirectPartitions;
 
     /// <summary>
-    /// Superblock: partition g emits group g's block bitmap and inode bitmap (xn.data) and each block of its
+    /// Superblock: partition g emits group g's block bitmap and inode bitmap (ffs.bitmap) and each block of its
     /// inode table (ffs.inodes). An inode-table count above the format's limit emits no table blocks, so
     /// such a count can never be installed.
     /// </summary>
     public static readonly string SuperOwns = $"""
         .udf ffs.super.owns
         .partitions {FfsLayout.MaxGroups}
-        .types xn.data ffs.inodes
+        .types ffs.bitmap ffs.inodes
         .read {Superblock.GroupTableOffset} {GroupEntry.PointerBytes} {GroupEntry.Size}
         .fuel 3200
           li   r2, {GroupEntry.Size}
@@ -51,11 +52,11 @@ public static class FfsUdfs
           ret  0
         """;
 
-    /// <summary>Inode-table block: partition s (inode slot s) emits its direct blocks, indirect roots and xattr block.</summary>
+    /// <summary>Inode-table block: partition s (inode slot s) emits its direct blocks, indirect roots and xattr block (ffs.xattr).</summary>
     public static readonly string InodesOwns = $"""
         .udf ffs.inodes.owns
         .partitions {FfsLayout.InodesPerBlock}
-        .types xn.data ffs.ind1 ffs.ind2 ffs.ind3
+        .types xn.data ffs.ind1 ffs.ind2 ffs.ind3 ffs.xattr
         .read {DiskInode.PointerOffset} {DiskInode.PointerBytes} {FfsLayout.InodeSize}
         .fuel 160
           li   r2, {FfsLayout.InodeSize}
@@ -83,18 +84,18 @@ public static class FfsUdfs
         noi3:
           ld64 r4, [r2+24]
           beq  r4, 0, done
-          emit 0, r4, 1
+          emit 4, r4, 1
         done:
           ret  0
         """;
 
-    /// <summary>An indirect block whose 512 pointers name blocks of <paramref name="childType"/>.</summary>
+    /// <summary>An indirect block whose 511 pointers name blocks of <paramref name="childType"/>.</summary>
     public static string IndirectOwns(string name, string childType) => $"""
         .udf {name}.owns
         .partitions {IndirectPartitions}
         .types {childType}
         .read 0 {PointersPerIndirectPartition * 8} {PointersPerIndirectPartition * 8}
-        .fuel 400
+        .fuel 500
           li   r2, {PointersPerIndirectPartition * 8}
           mul  r2, r1, r2
           li   r3, {PointersPerIndirectPartition}
@@ -107,6 +108,17 @@ public static class FfsUdfs
           loop r3, next
           ret  0
         """;
+
+    /// <summary>A block that owns nothing (bitmaps, xattr blocks): typed so that XN keeps its checksum.</summary>
+    public static string LeafOwns(string name) => $"""
+        .udf {name}.owns
+        .partitions 1
+        .fuel 1
+          ret  0
+        """;
+
+    public static readonly string BitmapOwns = LeafOwns(BitmapType);
+    public static readonly string XattrOwns = LeafOwns(XattrType);
 
     public static readonly string Ind1Owns = IndirectOwns(Ind1Type, DataType);
     public static readonly string Ind2Owns = IndirectOwns(Ind2Type, Ind1Type);

@@ -33,7 +33,7 @@ public record struct GroupEntry(ulong BlockBitmap, ulong InodeBitmap, ulong Inod
 }
 
 /// <summary>
-/// The superblock header (bytes 0–255 of the FFS root block; all raw fields). The group table follows
+/// The superblock header (bytes 0–251 of the FFS root block; all raw fields; 252–255 the checksum). The group table follows
 /// at <see cref="GroupTableOffset"/>, entry g at <c>GroupTableOffset + 32·g</c>.
 /// </summary>
 public record struct Superblock(
@@ -46,9 +46,12 @@ public record struct Superblock(
     long CreatedSec)
 {
     public const ulong MagicValue = 0x31305346464F5845; // "EXOFFS01" read as little-endian u64
-    public const uint CurrentVersion = 1;
-    public const int HeaderSize = 256;
-    public const int GroupTableOffset = HeaderSize;
+    /// <summary>2: checksummed metadata (the header's last four bytes, 511-pointer indirect blocks, 32736-block groups).</summary>
+    public const uint CurrentVersion = 2;
+    /// <summary>The raw header FFS writes: bytes 0–251. Bytes 252–255 are the block's checksum (XN's).</summary>
+    public const int HeaderSize = 252;
+    public const int ChecksumOffset = HeaderSize;
+    public const int GroupTableOffset = 256;
 
     public const int MagicOffset = 0, VersionOffset = 8, BlockSizeOffset = 12, GroupCountOffset = 16,
         BlocksPerGroupOffset = 20, InodesPerGroupOffset = 24, InodeSizeOffset = 28, TotalBlocksOffset = 32,
@@ -76,7 +79,7 @@ public record struct Superblock(
         return sb;
     }
 
-    /// <summary>Writes the 256-byte header (not the group table).</summary>
+    /// <summary>Writes the 252-byte raw header (not the checksum or the group table).</summary>
     public readonly void WriteTo(Span<byte> s)
     {
         s[..HeaderSize].Clear();

@@ -5,10 +5,13 @@ namespace ExoFS.LibFs.Ffs.Format;
 
 /// <summary>
 /// Extended attributes of one inode, packed into its xattr block:
-/// <c>count u16 @0, then entries from @4: nameLen u8, 0 u8, valueLen u16, name, value</c>.
+/// <c>count u16 @0, then entries from @4: nameLen u8, 0 u8, valueLen u16, name, value</c>, within the first
+/// <see cref="Capacity"/> bytes (the last four are the block's checksum, XN's).
 /// </summary>
 public static class XattrBlock
 {
+    /// <summary>Bytes of the block that hold attributes; FFS writes exactly these.</summary>
+    public const int Capacity = FfsLayout.TailChecksumOffset;
     public const int HeaderSize = 4;
     public const int EntryHeader = 4;
 
@@ -20,10 +23,10 @@ public static class XattrBlock
         int off = HeaderSize;
         for (int i = 0; i < count; i++)
         {
-            if (off + EntryHeader > FfsLayout.BlockSize) return null;
+            if (off + EntryHeader > Capacity) return null;
             int nameLen = block[off];
             int valueLen = BinaryPrimitives.ReadUInt16LittleEndian(block[(off + 2)..]);
-            if (nameLen == 0 || off + EntryHeader + nameLen + valueLen > FfsLayout.BlockSize) return null;
+            if (nameLen == 0 || off + EntryHeader + nameLen + valueLen > Capacity) return null;
             string name = Encoding.UTF8.GetString(block.Slice(off + EntryHeader, nameLen));
             byte[] value = block.Slice(off + EntryHeader + nameLen, valueLen).ToArray();
             list.Add(new(name, value));
@@ -39,7 +42,7 @@ public static class XattrBlock
     /// <summary>Packs <paramref name="attrs"/> into a zeroed 4096-byte block; false if they do not fit.</summary>
     public static bool TryWrite(IReadOnlyList<KeyValuePair<string, byte[]>> attrs, Span<byte> block)
     {
-        if (SizeOf(attrs) > FfsLayout.BlockSize) return false;
+        if (SizeOf(attrs) > Capacity) return false;
         block[..FfsLayout.BlockSize].Clear();
         BinaryPrimitives.WriteUInt16LittleEndian(block, (ushort)attrs.Count);
         int off = HeaderSize;

@@ -21,6 +21,7 @@ internal sealed class FakeXnDisk : IFfsDisk
         Ind1 = Verify(FfsUdfs.Ind1Owns), Ind2 = Verify(FfsUdfs.Ind2Owns), Ind3 = Verify(FfsUdfs.Ind3Owns);
     private static readonly (int, int)[] SuperRaw = FfsUdfs.SuperRawWrite().ToArray();
     private static readonly (int, int)[] InodesRaw = FfsUdfs.InodesRawWrite().ToArray();
+    private static readonly (int, int)[] LeafRaw = [(0, FfsLayout.TailChecksumOffset)];
 
     public int Allocs, Frees, RawWrites;
 
@@ -71,7 +72,8 @@ internal sealed class FakeXnDisk : IFfsDisk
         var kind = _kind.GetValueOrDefault(block.Value, BlockKind.Data);
         (int, int)[]? ranges = kind switch
         {
-            null => SuperRaw, BlockKind.Inodes => InodesRaw, BlockKind.Data => null, _ => Array.Empty<(int, int)>(),
+            null => SuperRaw, BlockKind.Inodes => InodesRaw, BlockKind.Data => null,
+            BlockKind.Bitmap or BlockKind.Xattr => LeafRaw, _ => Array.Empty<(int, int)>(),
         };
         int end = offset + bytes.Length;
         if (ranges is not null && !ranges.Any(r => offset >= r.Item1 && end <= r.Item1 + r.Item2))
@@ -101,7 +103,8 @@ internal sealed class FakeXnDisk : IFfsDisk
     private static string TypeName(BlockKind k) => k switch
     {
         BlockKind.Data => FfsUdfs.DataType, BlockKind.Inodes => FfsUdfs.InodesType, BlockKind.Ind1 => FfsUdfs.Ind1Type,
-        BlockKind.Ind2 => FfsUdfs.Ind2Type, _ => FfsUdfs.Ind3Type,
+        BlockKind.Ind2 => FfsUdfs.Ind2Type, BlockKind.Bitmap => FfsUdfs.BitmapType, BlockKind.Xattr => FfsUdfs.XattrType,
+        _ => FfsUdfs.Ind3Type,
     };
 
     private (HashSet<(string, ulong)> Before, HashSet<(string, ulong)> After, byte[] NewBlock) Diff(BlockNo parent, int partition, IReadOnlyList<Edit> edits)

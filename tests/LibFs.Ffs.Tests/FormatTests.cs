@@ -10,7 +10,8 @@ public class FormatTests
     [Fact]
     public void Every_owns_udf_verifies_with_disjoint_partition_read_sets()
     {
-        foreach (var text in new[] { FfsUdfs.SuperOwns, FfsUdfs.InodesOwns, FfsUdfs.Ind1Owns, FfsUdfs.Ind2Owns, FfsUdfs.Ind3Owns })
+        foreach (var text in new[] { FfsUdfs.SuperOwns, FfsUdfs.InodesOwns, FfsUdfs.Ind1Owns, FfsUdfs.Ind2Owns, FfsUdfs.Ind3Owns,
+                                     FfsUdfs.BitmapOwns, FfsUdfs.XattrOwns })
         {
             var r = UdfVerifier.Verify(text);
             Assert.True(r.Accepted, r.Reason);
@@ -29,7 +30,7 @@ public class FormatTests
         var owns = FakeXnDisk.Owns(udf, block, 3);
         Assert.Equal(new HashSet<(string, ulong)>
         {
-            ("xn.data", 100), ("xn.data", 111), ("ffs.ind1", 200), ("ffs.ind2", 300), ("ffs.ind3", 400), ("xn.data", 500),
+            ("xn.data", 100), ("xn.data", 111), ("ffs.ind1", 200), ("ffs.ind2", 300), ("ffs.ind3", 400), ("ffs.xattr", 500),
         }, owns);
         Assert.Empty(FakeXnDisk.Owns(udf, block, 2));
     }
@@ -49,15 +50,18 @@ public class FormatTests
     }
 
     [Fact]
-    public void Indirect_owns_udf_partition_covers_its_64_pointers()
+    public void Indirect_owns_udf_partition_covers_its_73_pointers_and_never_the_checksum()
     {
         var udf = FakeXnDisk.Verify(FfsUdfs.Ind2Owns);
         var block = new byte[FfsLayout.BlockSize];
-        BitConverter.TryWriteBytes(block.AsSpan(64 * 8), 77UL);   // pointer 64: partition 1
-        BitConverter.TryWriteBytes(block.AsSpan(511 * 8), 99UL);  // pointer 511: partition 7
+        BitConverter.TryWriteBytes(block.AsSpan(73 * 8), 77UL);   // pointer 73: partition 1
+        BitConverter.TryWriteBytes(block.AsSpan(510 * 8), 99UL);  // pointer 510 (the last): partition 6
+        BitConverter.TryWriteBytes(block.AsSpan(FfsLayout.TailChecksumOffset), 0xDEADBEEFu);
         Assert.Equal(new HashSet<(string, ulong)> { ("ffs.ind1", 77) }, FakeXnDisk.Owns(udf, block, 1));
-        Assert.Equal(new HashSet<(string, ulong)> { ("ffs.ind1", 99) }, FakeXnDisk.Owns(udf, block, 7));
+        Assert.Equal(new HashSet<(string, ulong)> { ("ffs.ind1", 99) }, FakeXnDisk.Owns(udf, block, 6));
         Assert.Empty(FakeXnDisk.Owns(udf, block, 0));
+        Assert.Equal(FfsUdfs.IndirectPartitions, udf.Partitions);
+        Assert.True(udf.ReadSet(FfsUdfs.IndirectPartitions - 1)[^1].End <= FfsLayout.TailChecksumOffset);
     }
 
     [Fact]
@@ -130,10 +134,10 @@ public class FormatTests
     [InlineData(0UL, 0, 0, 0, 0)]
     [InlineData(11UL, 11, 0, 0, 0)]
     [InlineData(12UL, 12, 1, 0, 0)]
-    [InlineData(523UL, 12, 1, 511, 0)]
-    [InlineData(524UL, 13, 2, 0, 0)]
-    [InlineData(524UL + 512 * 512 - 1, 13, 2, 511, 511)]
-    [InlineData(524UL + 512 * 512, 14, 3, 0, 0)]
+    [InlineData(522UL, 12, 1, 510, 0)]
+    [InlineData(523UL, 13, 2, 0, 0)]
+    [InlineData(523UL + 511 * 511 - 1, 13, 2, 510, 510)]
+    [InlineData(523UL + 511 * 511, 14, 3, 0, 0)]
     public void Block_map_resolves_file_blocks_to_pointer_paths(ulong n, int slot, int depth, int i0, int i1)
     {
         var p = BlockMap.Resolve(n);
@@ -146,7 +150,7 @@ public class FormatTests
         var p = BlockMap.Resolve((5UL << 30) / FfsLayout.BlockSize);
         Assert.Equal(3, p.Depth);
         var last = BlockMap.Resolve(BlockMap.MaxFileBlocks - 1);
-        Assert.Equal((511, 511, 511), (last.I0, last.I1, last.I2));
+        Assert.Equal((510, 510, 510), (last.I0, last.I1, last.I2));
     }
 
     [Fact]
