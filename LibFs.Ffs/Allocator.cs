@@ -318,7 +318,7 @@ internal sealed class Allocator
     {
         var err = _disk.WriteRaw(new BlockNo(_groups[g].BlockBitmap), 0, blockBitmap.AsSpan(0, FfsLayout.BitmapBytes));
         if (err != Errno.OK) return err;
-        err = _disk.WriteRaw(new BlockNo(_groups[g].InodeBitmap), 0, inodeBitmap.AsSpan(0, FfsLayout.BitmapBytes));
+        err = _disk.WriteRaw(new BlockNo(_groups[g].InodeBitmap), 0, inodeBitmap.AsSpan(0, CsumBlock.InodeBitmapBytes));
         if (err != Errno.OK) return err;
         blockBitmap.CopyTo(_blockBitmaps[g], 0);
         inodeBitmap.CopyTo(_inodeBitmaps[g], 0);

@@ -59,13 +59,18 @@ internal sealed class BlockMap
     private ulong ReadPointer(ulong block, int index)
     {
         Span<byte> b = stackalloc byte[8];
-        if (_disk.Read(new BlockNo(block), index * 8, b) != Errno.OK) return 0;
+        var err = _disk.Read(new BlockNo(block), index * 8, b);
+        if (err != Errno.OK) { LookupError = err; return 0; }
         return BinaryPrimitives.ReadUInt64LittleEndian(b);
     }
 
-    /// <summary>The disk block holding file block <paramref name="n"/>, or 0 for a hole.</summary>
+    /// <summary>Why the last <see cref="Lookup"/> returned 0 when it was not a hole (an unreadable or damaged indirect block); OK otherwise.</summary>
+    public Errno LookupError { get; private set; }
+
+    /// <summary>The disk block holding file block <paramref name="n"/>, or 0 for a hole (or, with <see cref="LookupError"/> set, an unreadable pointer).</summary>
     public ulong Lookup(DiskInode inode, ulong n)
     {
+        LookupError = Errno.OK;
         if (n >= MaxFileBlocks) return 0;
         var path = Resolve(n);
         ulong cur = inode.Ptr[path.Slot];

@@ -181,10 +181,11 @@ public sealed partial class FfsFileSystem
                 int chunk = Math.Min(n - done, FfsLayout.BlockSize - inBlock);
                 ulong b = _map.Lookup(i, pos / FfsLayout.BlockSize);
                 var dst = buffer.Slice(done, chunk);
+                if (b == 0 && _map.LookupError != Errno.OK) return _map.LookupError;   // never serve a damaged pointer block as a hole
                 if (b == 0) dst.Clear();
                 else
                 {
-                    var err = _disk.Read(new BlockNo(b), inBlock, dst);
+                    var err = Sums is { } sums ? sums.Read(ino.Value, b, inBlock, dst) : _disk.Read(new BlockNo(b), inBlock, dst);
                     if (err != Errno.OK) return err;
                 }
                 done += chunk;

@@ -18,14 +18,14 @@ public sealed partial class FfsFileSystem
     /// why on failure.
     /// </summary>
     public static Result<FfsFileSystem> Format(XnSession session, ulong deviceBlocks, out string? error,
-        string rootName = DefaultRootName, CapabilityWallet? wallet = null)
+        string rootName = DefaultRootName, CapabilityWallet? wallet = null, bool dataChecksums = false)
     {
         var xn = new XnClient(session, wallet);
         var disk = XnFfsDisk.Create(xn, deviceBlocks);
         if (!disk.Ok) { error = $"registering the FFS types: {xn.LastRefusal}"; return disk.Error; }
         var root = xn.InstallRoot(rootName, disk.Value.SuperType);
         if (!root.Ok) { error = $"installing root '{rootName}': {xn.LastRefusal}"; return root.Error; }
-        var fs = FormatOn(disk.Value, root.Value.Block, deviceBlocks);
+        var fs = FormatOn(disk.Value, root.Value.Block, deviceBlocks, dataChecksums);
         error = fs.Ok ? null : $"laying out FFS: {fs.Error} {xn.LastRefusal}".TrimEnd();
         return fs;
     }
@@ -36,7 +36,7 @@ public sealed partial class FfsFileSystem
     /// EUCLEAN when the root does not hold an FFS; <paramref name="error"/> says why on failure.
     /// </summary>
     public static Result<FfsFileSystem> Mount(XnSession session, Capability rootCap, ulong deviceBlocks, out string? error,
-        string rootName = DefaultRootName, bool readOnly = false)
+        string rootName = DefaultRootName, bool readOnly = false, FfsErrorsPolicy errors = FfsErrorsPolicy.RemountReadOnly)
     {
         var wallet = new CapabilityWallet();
         wallet.Put(rootName, rootCap);
@@ -47,6 +47,7 @@ public sealed partial class FfsFileSystem
         readOnly |= session.IsReadOnly;
         var disk = XnFfsDisk.Create(xn, deviceBlocks, lookupOnly: readOnly);
         if (!disk.Ok) { error = $"registering the FFS types: {xn.LastRefusal}"; return readOnly ? Errno.EUCLEAN : disk.Error; }
+        disk.Value.ErrorsPolicy = errors;
         if (root.Value.Type != disk.Value.SuperType) { error = $"root '{rootName}' is not an FFS superblock"; return Errno.EUCLEAN; }
         var fs = MountOn(disk.Value, root.Value.Block, recover: !readOnly, readOnly: readOnly);
         error = fs.Ok ? null : fs.Error == Errno.EUCLEAN ? $"root '{rootName}' does not hold a valid FFS" : $"mount: {fs.Error} {xn.LastRefusal}".TrimEnd();

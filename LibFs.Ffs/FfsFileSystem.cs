@@ -78,13 +78,14 @@ public sealed partial class FfsFileSystem : IFileSystem, IReportsRecovery, ISelf
     /// Lays out a new file system whose superblock is <paramref name="superBlock"/> (an XN root block,
     /// zero-filled) on a device of <paramref name="totalBlocks"/> blocks, and mounts it.
     /// </summary>
-    internal static Result<FfsFileSystem> FormatOn(IFfsDisk disk, BlockNo superBlock, ulong totalBlocks)
+    internal static Result<FfsFileSystem> FormatOn(IFfsDisk disk, BlockNo superBlock, ulong totalBlocks, bool dataChecksums = false)
     {
         ulong groups = (totalBlocks + FfsLayout.BlocksPerGroup - 1) / FfsLayout.BlocksPerGroup;
         if (groups == 0 || totalBlocks > FfsLayout.MaxBlocks || totalBlocks < 64) return Errno.EINVAL;
         uint ipg = FfsLayout.InodesForGroup(Math.Min(totalBlocks, FfsLayout.BlocksPerGroup));
         var sb = new Superblock(Superblock.CurrentVersion, (uint)groups, ipg, totalBlocks, 0, 1,
-            DateTimeOffset.UtcNow.ToUnixTimeSeconds());
+            DateTimeOffset.UtcNow.ToUnixTimeSeconds()) { Features = dataChecksums ? Superblock.FeatureDataChecksums : 0 };
+        var csumRuns = new ulong[dataChecksums ? groups : 0];
         var header = new byte[Superblock.HeaderSize];
         sb.WriteTo(header);
         var err = disk.WriteRaw(superBlock, 0, header);
@@ -104,7 +105,7 @@ public sealed partial class FfsFileSystem : IFileSystem, IReportsRecovery, ISelf
             if (err != Errno.OK) return err;
             var ib = disk.FindFree(bb.Value, 1);
             if (!ib.Ok) return ib.Error;
-            err = disk.Alloc(superBlock, g, new[] { FieldEdit.U64(off + GroupEntry.InodeBitmapOffset, ib.Value.Value) }, BlockKind.Bitmap, ib.Value);
+            err = disk.Alloc(superBlock, g, new[] { FieldEdit.U64(off + GroupEntry.InodeBitmapOffset, ib.Value.Value) }, BlockKind.InodeBitmap, ib.Value);
             if (err != Errno.OK) return err;
             // The whole table is owned from the start, through XN: a run FFS only meant to grow into would look
             // free to every other libFS on the disk, and a second root's blocks landing in it would stop this
@@ -128,6 +129,20 @@ public sealed partial class FfsFileSystem : IFileSystem, IReportsRecovery, ISelf
                 if (err != Errno.OK) return err;
                 owned_.Add(it.Value.Value + i);
             }
+            if (dataChecksums)
+            {
+                // The group's csum run, owned by its inode bitmap; one Alloc per block, as for the table.
+                var run = disk.FindFree(it.Value.Offset(tableBlocks), CsumBlock.BlocksPerGroup);
+                if (!run.Ok) return run.Error;
+                for (uint i = 0; i < CsumBlock.BlocksPerGroup; i++)
+                {
+                    var edits = i == 0
+                        ? new[] { FieldEdit.U64(CsumBlock.RunOffset, run.Value.Value), FieldEdit.U32(CsumBlock.RunOffset + 8, 1) }
+                        : new[] { FieldEdit.U32(CsumBlock.RunOffset + 8, i + 1) };
+                    if ((err = disk.Alloc(ib.Value, 0, edits, BlockKind.Csum, run.Value.Offset(i))) != Errno.OK) return err;
+                }
+                csumRuns[g] = run.Value.Value;
+            }
             owned_.Add(bb.Value.Value);
             owned_.Add(ib.Value.Value);
             entries[g] = new GroupEntry(bb.Value.Value, ib.Value.Value, it.Value.Value, tableBlocks, 0);
@@ -149,12 +164,13 @@ public sealed partial class FfsFileSystem : IFileSystem, IReportsRecovery, ISelf
         for (int g = 0; g < (int)groups; g++)
         {
             if ((err = disk.WriteRaw(new BlockNo(entries[g].BlockBitmap), 0, blockMaps[g].AsSpan(0, FfsLayout.BitmapBytes))) != Errno.OK) return err;
-            if ((err = disk.WriteRaw(new BlockNo(entries[g].InodeBitmap), 0, inodeMaps[g].AsSpan(0, FfsLayout.BitmapBytes))) != Errno.OK) return err;
+            if ((err = disk.WriteRaw(new BlockNo(entries[g].InodeBitmap), 0, inodeMaps[g].AsSpan(0, CsumBlock.InodeBitmapBytes))) != Errno.OK) return err;
         }
 
         var alloc = new Allocator(disk, superBlock, sb, entries, blockMaps, inodeMaps);
         alloc.SetDirectories(0, 1);
         var fs = new FfsFileSystem(disk, superBlock, alloc);
+        if (dataChecksums) fs.UseDataChecksums(csumRuns);
         alloc.Reclaim = fs.Reclaim;
         var now = Timespec.Now();
         var root = fs.NewDiskInode(FileMode.Directory | 0x1ED /* 0755 */, 0, Caller.Root, null, now);
@@ -195,6 +211,16 @@ public sealed partial class FfsFileSystem : IFileSystem, IReportsRecovery, ISelf
         }
         var alloc = new Allocator(disk, superBlock, sb, entries, blockMaps, inodeMaps);
         var fs = new FfsFileSystem(disk, superBlock, alloc) { _readOnly = readOnly };
+        if (sb.DataChecksums)
+        {
+            var runs = new ulong[sb.GroupCount];
+            for (int g = 0; g < runs.Length; g++)
+            {
+                runs[g] = BitConverter.ToUInt64(inodeMaps[g], CsumBlock.RunOffset);
+                if (runs[g] == 0 || BitConverter.ToUInt32(inodeMaps[g], CsumBlock.RunOffset + 8) != CsumBlock.BlocksPerGroup) return Errno.EUCLEAN;
+            }
+            fs.UseDataChecksums(runs);
+        }
         alloc.Reclaim = fs.Reclaim;
         var rootInode = fs._inodes.Get(FfsLayout.RootIno);
         if (!rootInode.Ok || !FileMode.IsDir(rootInode.Value.Mode)) return Errno.EUCLEAN;
@@ -224,6 +250,26 @@ public sealed partial class FfsFileSystem : IFileSystem, IReportsRecovery, ISelf
     {
         ulong free = _disk.FreeBlocks, mine = _alloc.Sb.TotalBlocks - _alloc.FreeBlocks;
         _alloc.Foreign = _alloc.Sb.TotalBlocks > mine + free ? _alloc.Sb.TotalBlocks - mine - free : 0;
+    }
+
+    /// <summary>Data checksums (null when the file system was made without them); see <see cref="DataChecksums"/>.</summary>
+    internal DataChecksums? Sums { get; private set; }
+
+    private void UseDataChecksums(ulong[] runs)
+    {
+        var fixedBlocks = new List<ulong> { _superBlock.Value };
+        foreach (var ge in _alloc.Groups)
+        {
+            fixedBlocks.Add(ge.BlockBitmap);
+            fixedBlocks.Add(ge.InodeBitmap);
+            for (ulong i = 0; i < ge.InodeTableBlocks; i++) fixedBlocks.Add(ge.InodeTable + i);
+        }
+        Sums = new DataChecksums(_disk, runs, fixedBlocks);
+        if (_disk is XnFfsDisk xd)
+        {
+            xd.Sums = Sums;
+            Sums.Damaged = (b, why) => xd.Damaged(new BlockNo(b), why);
+        }
     }
 
     private Errno WriteHeader(bool clean)

@@ -13,12 +13,26 @@ public sealed class FfsLibFs : ILibFs
     public string RootType => FfsUdfs.SuperType;
     public IXnRootChecker Checker { get; } = new FfsRootChecker();
 
+    public IReadOnlyDictionary<string, string> FormatOptions { get; } = new Dictionary<string, string>
+    {
+        ["data-checksums"] = "a CRC-32C per data block, verified on every read (on or off; default off; also exofs mkfs --data-checksums)",
+    };
+
+    /// <summary><c>-o errors=remount-ro</c> (default) or <c>errors=continue</c>: what a checksum failure does, as ext4's.</summary>
+    public IReadOnlyCollection<string> MountOptionKeys { get; } = ["errors"];
+
     public Result<IFileSystem> Format(GuestContext guest, out string? error)
     {
         ArgumentNullException.ThrowIfNull(guest);
-        if (guest.Options.Count > 0) { error = $"ffs takes no options (got '{guest.Options.Keys.First()}')"; return Errno.EINVAL; }
+        bool dataChecksums = false;
+        foreach (var (key, value) in guest.Options)
+        {
+            if (key != "data-checksums") { error = $"ffs: unknown option '{key}' (ffs takes: {string.Join(", ", FormatOptions.Keys)})"; return Errno.EINVAL; }
+            if (value is not ("on" or "off" or "1" or "0" or "true" or "false" or "")) { error = $"ffs: data-checksums takes on or off, not '{value}'"; return Errno.EINVAL; }
+            dataChecksums = value is "on" or "1" or "true" or "";
+        }
         if (guest.DeviceBlocks > FfsLayout.MaxBlocks) { error = $"ffs supports at most {FfsLayout.MaxBlocks} blocks"; return Errno.EFBIG; }
-        var fs = FfsFileSystem.Format(guest.Session, guest.DeviceBlocks, out error, guest.RootName, guest.Wallet);
+        var fs = FfsFileSystem.Format(guest.Session, guest.DeviceBlocks, out error, guest.RootName, guest.Wallet, dataChecksums);
         return fs.Ok ? new Result<IFileSystem>(fs.Value) : fs.Error;
     }
 
@@ -26,7 +40,19 @@ public sealed class FfsLibFs : ILibFs
     {
         ArgumentNullException.ThrowIfNull(guest);
         if (guest.Wallet.Get(guest.RootName) is not { } cap) { error = $"no capability for root '{guest.RootName}'"; return Errno.EACCES; }
-        var fs = FfsFileSystem.Mount(guest.Session, cap, guest.DeviceBlocks, out error, guest.RootName, guest.ReadOnly);
+        var errors = FfsErrorsPolicy.RemountReadOnly;
+        foreach (var (key, value) in guest.Options)
+        {
+            if (key != "errors") { error = $"ffs: unknown mount option '{key}' (ffs takes: errors=remount-ro|continue)"; return Errno.EINVAL; }
+            errors = value switch
+            {
+                "remount-ro" => FfsErrorsPolicy.RemountReadOnly,
+                "continue" => FfsErrorsPolicy.Continue,
+                _ => (FfsErrorsPolicy)(-1),
+            };
+            if (errors < 0) { error = $"ffs: errors= takes remount-ro or continue, not '{value}'"; return Errno.EINVAL; }
+        }
+        var fs = FfsFileSystem.Mount(guest.Session, cap, guest.DeviceBlocks, out error, guest.RootName, guest.ReadOnly, errors);
         if (fs.Ok) fs.Value.OnClosed = guest.NotifyClosed;
         return fs.Ok ? new Result<IFileSystem>(fs.Value) : fs.Error;
     }

@@ -39,6 +39,10 @@ public sealed class FfsRootChecker : IXnRootChecker
         if (!fs.Ok) { failure = $"not a valid FFS ({fs.Error})"; return null; }
         using var mounted = fs.Value;
         failure = null;
-        return Fsck.Run(mounted, repair);
+        var report = Fsck.Run(mounted, repair);
+        // Data checksums: a damaged data block is reported, never repaired (nothing here knows the right bytes).
+        var damaged = mounted.ScrubData();
+        return damaged.Count == 0 ? report
+            : new FsckReport([.. report.Problems, .. damaged], report.Repaired, [.. report.Unrepaired, .. (repair ? damaged : [])]);
     }
 }

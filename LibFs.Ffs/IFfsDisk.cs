@@ -5,7 +5,7 @@ using ExoFS.Xn;
 namespace ExoFS.LibFs.Ffs;
 
 /// <summary>The kind of block a pointer names, which XN type it is registered as.</summary>
-internal enum BlockKind { Data, Inodes, Ind1, Ind2, Ind3, Bitmap, Xattr }
+internal enum BlockKind { Data, Inodes, Ind1, Ind2, Ind3, Bitmap, Xattr, InodeBitmap, Csum }
 
 /// <summary>XN edits (byte-range replacements in a parent block) of FFS's little-endian pointer and count fields.</summary>
 internal static class FieldEdit

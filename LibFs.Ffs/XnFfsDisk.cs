@@ -42,6 +42,9 @@ internal sealed class XnFfsDisk : IFfsDisk
     public static IReadOnlyList<TypeSpec> Specs { get; } = new[]
     {
         new TypeSpec(FfsUdfs.BitmapType, FfsUdfs.BitmapOwns, WholeBlock, AllButTail) { ChecksumOffset = FfsLayout.TailChecksumOffset },
+        new TypeSpec(FfsUdfs.CsumType, FfsUdfs.CsumOwns, WholeBlock, AllButTail) { ChecksumOffset = FfsLayout.TailChecksumOffset },
+        new TypeSpec(FfsUdfs.InodeBitmapType, FfsUdfs.InodeBitmapOwns, WholeBlock, [new ByteRange(0, CsumBlock.InodeBitmapBytes)])
+        { ChecksumOffset = FfsLayout.TailChecksumOffset },
         new TypeSpec(FfsUdfs.XattrType, FfsUdfs.XattrOwns, WholeBlock, AllButTail) { ChecksumOffset = FfsLayout.TailChecksumOffset },
         new TypeSpec(FfsUdfs.Ind1Type, FfsUdfs.Ind1Owns, WholeBlock, Array.Empty<ByteRange>()) { ChecksumOffset = FfsLayout.TailChecksumOffset },
         new TypeSpec(FfsUdfs.Ind2Type, FfsUdfs.Ind2Owns, WholeBlock, Array.Empty<ByteRange>()) { ChecksumOffset = FfsLayout.TailChecksumOffset },
@@ -68,12 +71,14 @@ internal sealed class XnFfsDisk : IFfsDisk
         }
         disk._types[(int)BlockKind.Data] = XnTypes.Data;
         disk._types[(int)BlockKind.Bitmap] = ids[0];
-        disk._types[(int)BlockKind.Xattr] = ids[1];
-        disk._types[(int)BlockKind.Ind1] = ids[2];
-        disk._types[(int)BlockKind.Ind2] = ids[3];
-        disk._types[(int)BlockKind.Ind3] = ids[4];
-        disk._types[(int)BlockKind.Inodes] = ids[5];
-        disk.SuperType = ids[6];
+        disk._types[(int)BlockKind.Csum] = ids[1];
+        disk._types[(int)BlockKind.InodeBitmap] = ids[2];
+        disk._types[(int)BlockKind.Xattr] = ids[3];
+        disk._types[(int)BlockKind.Ind1] = ids[4];
+        disk._types[(int)BlockKind.Ind2] = ids[5];
+        disk._types[(int)BlockKind.Ind3] = ids[6];
+        disk._types[(int)BlockKind.Inodes] = ids[7];
+        disk.SuperType = ids[8];
         return disk;
     }
 
@@ -99,10 +104,16 @@ internal sealed class XnFfsDisk : IFfsDisk
     private Errno Checked(Errno err, BlockNo block)
     {
         if (err != Errno.EIO || _xn.LastError != XnError.BadChecksum) return err;
+        Damaged(block, _xn.LastRefusal ?? $"block {block}: checksum mismatch");
+        return err;
+    }
+
+    /// <summary>A block failed a checksum (XN's, or a data checksum): logs it once and applies the errors policy.</summary>
+    public void Damaged(BlockNo block, string detail)
+    {
         if (!_damaged.Contains(block.Value))
         {
             _damaged.Add(block.Value);
-            string detail = _xn.LastRefusal ?? $"block {block}: checksum mismatch";
             Log($"ffs: {detail}; access to block {block} returns EIO"
                 + (ErrorsPolicy == FfsErrorsPolicy.RemountReadOnly && !_readOnly ? "; file system now read-only (errors=remount-ro)" : ""));
         }
@@ -111,7 +122,15 @@ internal sealed class XnFfsDisk : IFfsDisk
             _readOnly = true;
             RemountedReadOnly = true;
         }
-        return err;
+    }
+
+    /// <summary>The data checksums of a file system made with them (null otherwise); kept up to date on every raw write and data Alloc.</summary>
+    public DataChecksums? Sums { get; set; }
+
+    private Errno AfterWrite(Errno err, BlockNo block, int offset, ReadOnlySpan<byte> bytes)
+    {
+        if (err != Errno.OK || Sums is not { } sums || !sums.Covers(block.Value)) return err;
+        return sums.Record(block.Value, offset == 0 && bytes.Length == FfsLayout.BlockSize ? bytes : default);
     }
 
     public Errno Read(BlockNo block, int offset, Span<byte> into) => Checked(_xn.Read(block, offset, into), block);
@@ -121,13 +140,17 @@ internal sealed class XnFfsDisk : IFfsDisk
     private bool _readOnly;
 
     public Errno WriteRaw(BlockNo block, int offset, ReadOnlySpan<byte> bytes) =>
-        _readOnly ? Errno.EROFS : Checked(_xn.WriteRaw(block, offset, bytes), block);
+        _readOnly ? Errno.EROFS : AfterWrite(Checked(_xn.WriteRaw(block, offset, bytes), block), block, offset, bytes);
 
     public Errno WriteRaw(BlockNo block, int offset, ReadOnlySpan<byte> bytes, BlockNo after) =>
-        _readOnly ? Errno.EROFS : Checked(_xn.WriteRaw(block, offset, bytes, after), block);
+        _readOnly ? Errno.EROFS : AfterWrite(Checked(_xn.WriteRaw(block, offset, bytes, after), block), block, offset, bytes);
 
-    public Errno Alloc(BlockNo parent, int partition, IReadOnlyList<Edit> edits, BlockKind kind, BlockNo child) =>
-        _readOnly ? Errno.EROFS : Checked(_xn.Alloc(parent, partition, edits, _types[(int)kind], new Extent(child, 1)), parent);
+    public Errno Alloc(BlockNo parent, int partition, IReadOnlyList<Edit> edits, BlockKind kind, BlockNo child)
+    {
+        if (_readOnly) return Errno.EROFS;
+        var err = Checked(_xn.Alloc(parent, partition, edits, _types[(int)kind], new Extent(child, 1)), parent);
+        return err == Errno.OK && kind == BlockKind.Data && Sums is { } sums ? sums.Allocated(child.Value) : err;
+    }
 
     public Errno Free(BlockNo parent, int partition, IReadOnlyList<Edit> edits, BlockNo child) =>
         _readOnly ? Errno.EROFS : Checked(_xn.Free(parent, partition, edits, new Extent(child, 1)), parent);

@@ -35,17 +35,19 @@ public sealed class MkfsCommand : ICommand
         var label = Cli.Option<string>("--label", "A label for the image (up to 64 bytes), kept as the root directories' user.exofs.label", "-L");
         var uuid = Cli.Option<string>("--uuid", "The image's UUID (default: a new random one), kept as user.exofs.uuid", "-U");
         var dryRun = Cli.Option<bool>("--dry-run", "Say what would be made and write nothing", "-n");
+        var dataChecksums = Cli.Option<bool>("--data-checksums",
+            "Every ffs root keeps a CRC-32C per data block, verified on each read (the ffs format option data-checksums)");
         var command = new Command(Name, "Make an image: an XN volume with one root per --libfs (default one ffs root)")
         {
-            image, size, libfs, force, label, uuid, dryRun,
+            image, size, libfs, force, label, uuid, dryRun, dataChecksums,
         };
         command.SetAction(r => Run(r.GetValue(image)!, r.GetValue(size), r.GetValue(libfs) ?? [], r.GetValue(force),
-            r.GetValue(label), r.GetValue(uuid), r.GetValue(dryRun), Cli.Out(r), Cli.Err(r)));
+            r.GetValue(label), r.GetValue(uuid), r.GetValue(dryRun), Cli.Out(r), Cli.Err(r), r.GetValue(dataChecksums)));
         return command;
     }
 
     private static int Run(string image, string? sizeText, string[] libfsArgs, bool force, string? label, string? uuidText, bool dryRun,
-        TextWriter stdout, TextWriter stderr)
+        TextWriter stdout, TextWriter stderr, bool dataChecksums = false)
     {
         ulong size = DefaultSize;
         if (sizeText is not null)
@@ -70,6 +72,8 @@ public sealed class MkfsCommand : ICommand
                 return Fail(stderr, $"bad root name '{root.Name}' (1..255 characters, no '/')");
             if (roots.Any(r => r.Name == root.Name))
                 return Fail(stderr, $"two roots named '{root.Name}' (name the second one: --libfs {root.LibFs}:NAME)");
+            if (dataChecksums && root.LibFs == "ffs" && root.Options?.ContainsKey("data-checksums") != true)
+                root = root with { Options = new Dictionary<string, string>(root.Options ?? new Dictionary<string, string>()) { ["data-checksums"] = "on" } };
             roots.Add(root);
         }
         ulong blocks = size / IBlockDevice.BlockSize;
@@ -130,6 +134,11 @@ public sealed class MkfsCommand : ICommand
         // RootRequest.Parse is the one parser (the host's); this refuses what it would read loosely.
         error = null;
         int colon = text.IndexOf(':');
+        // A bare word that is one of the libFS's on/off tunables (ffs:data-checksums) switches it on; else it names the root.
+        if (colon >= 0 && LibFsCatalog.Find(text[..colon]) is { } lib)
+            text = text[..(colon + 1)] + string.Join(",", text[(colon + 1)..].Split(',')
+                .Select(i => !i.Contains('=') && lib.FormatOptions.TryGetValue(i, out var d) && d.Contains("on or off", StringComparison.Ordinal) ? i + "=on" : i));
+        colon = text.IndexOf(':');
         if (colon >= 0)
         {
             var items = text[(colon + 1)..].Split(',');

@@ -11,7 +11,7 @@ public static class FfsUdfs
     public const string DataType = Xn.XnTypes.DataName;
     public const string SuperType = "ffs.super", InodesType = "ffs.inodes",
         Ind1Type = "ffs.ind1", Ind2Type = "ffs.ind2", Ind3Type = "ffs.ind3",
-        BitmapType = "ffs.bitmap", XattrType = "ffs.xattr";
+        BitmapType = "ffs.bitmap", XattrType = "ffs.xattr", InodeBitmapType = "ffs.ibitmap", CsumType = "ffs.csum";
 
     /// <summary>Partitions of an indirect block: 7 of 73 pointers (511 in all).</summary>
     public const int IndirectPartitions = 7;
@@ -25,7 +25,7 @@ public static class FfsUdfs
     public static readonly string SuperOwns = $"""
         .udf ffs.super.owns
         .partitions {FfsLayout.MaxGroups}
-        .types ffs.bitmap ffs.inodes
+        .types ffs.bitmap ffs.inodes ffs.ibitmap
         .read {Superblock.GroupTableOffset} {GroupEntry.PointerBytes} {GroupEntry.Size}
         .fuel 3200
           li   r2, {GroupEntry.Size}
@@ -37,7 +37,7 @@ public static class FfsUdfs
         nobb:
           ld64 r3, [r2+{GroupEntry.InodeBitmapOffset}]
           beq  r3, 0, noib
-          emit 0, r3, 1
+          emit 2, r3, 1
         noib:
           ld64 r3, [r2+{GroupEntry.InodeTableOffset}]
           ld32 r4, [r2+{GroupEntry.InodeTableBlocksOffset}]
@@ -118,6 +118,32 @@ public static class FfsUdfs
         """;
 
     public static readonly string BitmapOwns = LeafOwns(BitmapType);
+    public static readonly string CsumOwns = LeafOwns(CsumType);
+
+    /// <summary>
+    /// An inode bitmap (ffs.ibitmap): the bits, then (with data checksums) the group's run of ffs.csum blocks,
+    /// u64 first block at <see cref="CsumBlock.RunOffset"/> and u32 count after it (at most
+    /// <see cref="CsumBlock.BlocksPerGroup"/>; a larger count emits nothing, so it can never be installed).
+    /// </summary>
+    public static readonly string InodeBitmapOwns = $"""
+        .udf ffs.ibitmap.owns
+        .partitions 1
+        .types ffs.csum
+        .read {CsumBlock.RunOffset} 12
+        .fuel 200
+          li   r2, {CsumBlock.RunOffset}
+          ld64 r3, [r2+0]
+          ld32 r4, [r2+8]
+          beq  r3, 0, done
+          beq  r4, 0, done
+          bgeu r4, {CsumBlock.BlocksPerGroup + 1}, done
+        next:
+          emit 0, r3, 1
+          add  r3, r3, 1
+          loop r4, next
+        done:
+          ret  0
+        """;
     public static readonly string XattrOwns = LeafOwns(XattrType);
 
     public static readonly string Ind1Owns = IndirectOwns(Ind1Type, DataType);

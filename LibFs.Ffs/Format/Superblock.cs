@@ -55,7 +55,15 @@ public record struct Superblock(
 
     public const int MagicOffset = 0, VersionOffset = 8, BlockSizeOffset = 12, GroupCountOffset = 16,
         BlocksPerGroupOffset = 20, InodesPerGroupOffset = 24, InodeSizeOffset = 28, TotalBlocksOffset = 32,
-        CleanOffset = 40, NextGenerationOffset = 48, CreatedOffset = 56;
+        CleanOffset = 40, NextGenerationOffset = 48, CreatedOffset = 56, FeaturesOffset = 64;
+
+    /// <summary><see cref="Features"/> bit: data blocks carry CRC-32Cs in ffs.csum blocks (mkfs --data-checksums).</summary>
+    public const uint FeatureDataChecksums = 1;
+    public const uint KnownFeatures = FeatureDataChecksums;
+
+    /// <summary>Format options chosen at mkfs (<see cref="FeatureDataChecksums"/>); an unknown bit refuses the mount.</summary>
+    public uint Features { get; init; }
+    public readonly bool DataChecksums => (Features & FeatureDataChecksums) != 0;
 
     public static int GroupOffset(int group) => GroupTableOffset + group * GroupEntry.Size;
 
@@ -73,7 +81,9 @@ public record struct Superblock(
             BinaryPrimitives.ReadUInt64LittleEndian(s[TotalBlocksOffset..]),
             BinaryPrimitives.ReadUInt32LittleEndian(s[CleanOffset..]),
             BinaryPrimitives.ReadUInt64LittleEndian(s[NextGenerationOffset..]),
-            BinaryPrimitives.ReadInt64LittleEndian(s[CreatedOffset..]));
+            BinaryPrimitives.ReadInt64LittleEndian(s[CreatedOffset..]))
+        { Features = BinaryPrimitives.ReadUInt32LittleEndian(s[FeaturesOffset..]) };
+        if ((sb.Features & ~KnownFeatures) != 0) return null;
         if (sb.Version != CurrentVersion || sb.GroupCount == 0 || sb.GroupCount > FfsLayout.MaxGroups
             || sb.InodesPerGroup == 0 || sb.InodesPerGroup % FfsLayout.InodesPerBlock != 0) return null;
         return sb;
@@ -94,5 +104,6 @@ public record struct Superblock(
         BinaryPrimitives.WriteUInt32LittleEndian(s[CleanOffset..], Clean);
         BinaryPrimitives.WriteUInt64LittleEndian(s[NextGenerationOffset..], NextGeneration);
         BinaryPrimitives.WriteInt64LittleEndian(s[CreatedOffset..], CreatedSec);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[FeaturesOffset..], Features);
     }
 }

@@ -67,11 +67,11 @@ public sealed class MkfsFsckOptionsTests : IDisposable
         Assert.Equal("greedy", root.Options["cleaner"]);
         var unnamed = MkfsCommand.ParseRoot("lfs:segment=1M", out _);
         Assert.Equal("lfs", unnamed!.Name);
-        // FFS takes none, and says so in one line (the libFS's own refusal); no image is left behind.
+        // FFS takes only data-checksums, and refuses others in one line (the libFS's own refusal); no image is left behind.
         string image = Path.Combine(_dir, "t.img");
         var (code, _, err) = Exofs("mkfs", image, "--size", "16M", "--libfs", "ffs:x=1");
         Assert.NotEqual(0, code);
-        Assert.Contains("ffs takes no options (got 'x')", err);
+        Assert.Contains("ffs: unknown option 'x' (ffs takes: data-checksums)", err);
         Assert.False(File.Exists(image));
     }
 

@@ -18,10 +18,12 @@ internal sealed class FakeXnDisk : IFfsDisk
     private readonly Dictionary<ulong, BlockKind?> _kind = new(); // null = the superblock
     private readonly HashSet<ulong> _used = new();
     private static readonly VerifiedUdf Super = Verify(FfsUdfs.SuperOwns), Inodes = Verify(FfsUdfs.InodesOwns),
-        Ind1 = Verify(FfsUdfs.Ind1Owns), Ind2 = Verify(FfsUdfs.Ind2Owns), Ind3 = Verify(FfsUdfs.Ind3Owns);
+        Ind1 = Verify(FfsUdfs.Ind1Owns), Ind2 = Verify(FfsUdfs.Ind2Owns), Ind3 = Verify(FfsUdfs.Ind3Owns),
+        InodeBitmap = Verify(FfsUdfs.InodeBitmapOwns);
     private static readonly (int, int)[] SuperRaw = FfsUdfs.SuperRawWrite().ToArray();
     private static readonly (int, int)[] InodesRaw = FfsUdfs.InodesRawWrite().ToArray();
     private static readonly (int, int)[] LeafRaw = [(0, FfsLayout.TailChecksumOffset)];
+    private static readonly (int, int)[] InodeBitmapRaw = [(0, CsumBlock.InodeBitmapBytes)];
 
     public int Allocs, Frees, RawWrites;
 
@@ -73,7 +75,8 @@ internal sealed class FakeXnDisk : IFfsDisk
         (int, int)[]? ranges = kind switch
         {
             null => SuperRaw, BlockKind.Inodes => InodesRaw, BlockKind.Data => null,
-            BlockKind.Bitmap or BlockKind.Xattr => LeafRaw, _ => Array.Empty<(int, int)>(),
+            BlockKind.Bitmap or BlockKind.Xattr or BlockKind.Csum => LeafRaw, BlockKind.InodeBitmap => InodeBitmapRaw,
+            _ => Array.Empty<(int, int)>(),
         };
         int end = offset + bytes.Length;
         if (ranges is not null && !ranges.Any(r => offset >= r.Item1 && end <= r.Item1 + r.Item2))
@@ -85,7 +88,8 @@ internal sealed class FakeXnDisk : IFfsDisk
 
     private VerifiedUdf? UdfOf(ulong b) => _kind.GetValueOrDefault(b, BlockKind.Data) switch
     {
-        null => Super, BlockKind.Inodes => Inodes, BlockKind.Ind1 => Ind1, BlockKind.Ind2 => Ind2, BlockKind.Ind3 => Ind3, _ => null,
+        null => Super, BlockKind.Inodes => Inodes, BlockKind.Ind1 => Ind1, BlockKind.Ind2 => Ind2, BlockKind.Ind3 => Ind3,
+        BlockKind.InodeBitmap => InodeBitmap, _ => null,
     };
 
     public static HashSet<(string, ulong)> Owns(VerifiedUdf udf, byte[] block, int partition)
@@ -104,6 +108,7 @@ internal sealed class FakeXnDisk : IFfsDisk
     {
         BlockKind.Data => FfsUdfs.DataType, BlockKind.Inodes => FfsUdfs.InodesType, BlockKind.Ind1 => FfsUdfs.Ind1Type,
         BlockKind.Ind2 => FfsUdfs.Ind2Type, BlockKind.Bitmap => FfsUdfs.BitmapType, BlockKind.Xattr => FfsUdfs.XattrType,
+        BlockKind.InodeBitmap => FfsUdfs.InodeBitmapType, BlockKind.Csum => FfsUdfs.CsumType,
         _ => FfsUdfs.Ind3Type,
     };
 
