@@ -17,16 +17,18 @@ namespace ExoFS.Bench;
 public sealed class FfsBench : IBenchmark
 {
     public string Name => "ffs";
-    public string Help => "FFS: create/read/delete 10,000 1 KB files, 256 MiB sequential write+read [--files N] [--seq-mib M] [--image PATH]";
+    public string Help => "FFS: create/read/delete 10,000 1 KB files, 256 MiB sequential write+read [--files N] [--seq-mib M] [--image PATH] [--data-checksums]";
 
     public int Run(string[] args)
     {
         int files = 10_000, fileBytes = 1024, seqMiB = 256;
         string? image = null;
+        bool dataChecksums = false;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
             {
+                case "--data-checksums": dataChecksums = true; break;
                 case "--files" when i + 1 < args.Length: files = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--seq-mib" when i + 1 < args.Length: seqMiB = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--image" when i + 1 < args.Length: image = args[++i]; break;
@@ -38,10 +40,14 @@ public sealed class FfsBench : IBenchmark
         using var _ = raw;
         var hdd = new TimedDevice(raw, new HddModel());
         var ssd = new TimedDevice(hdd, new SsdModel(blocks));
-        var fsr = HostedFfs.FormatDevice(ssd, out string? error);
+        string? error;
+        var fsr = dataChecksums
+            ? ExoFS.Host.ExoHost.FormatSolo(ssd, new ExoFS.Host.RootRequest("ffs", "ffs", new Dictionary<string, string> { ["data-checksums"] = "on" }),
+                out error, libFses: [new FfsLibFs()]) is { Ok: true } made ? new Result<FfsFileSystem>((FfsFileSystem)made.Value) : Errno.EIO
+            : HostedFfs.FormatDevice(ssd, out error);
         if (!fsr.Ok) { Console.Error.WriteLine($"ffs bench: format failed: {error}"); return 1; }
         var fs = fsr.Value;
-        Console.WriteLine($"FFS on {(image ?? "a memory device")}, {blocks / 256} MiB; {files} files of {fileBytes} B; {seqMiB} MiB sequential");
+        Console.WriteLine($"FFS on {(image ?? "a memory device")}, {blocks / 256} MiB; {files} files of {fileBytes} B; {seqMiB} MiB sequential{(dataChecksums ? "; data checksums" : "")}");
         Console.WriteLine($"{"phase",-18} {"ops",8} {"wall s",8} {"ops/s",10} {"MB/s",8} {"HDD s",9} {"SSD s",9} {"B/op",9}");
 
         void Phase(string name, long ops, long bytes, Action body)
