@@ -76,6 +76,20 @@ internal sealed class XnFfsDisk : IFfsDisk
     public Errno Alloc(BlockNo parent, int partition, IReadOnlyList<Edit> edits, BlockKind kind, BlockNo child) =>
         _readOnly ? Errno.EROFS : _xn.Alloc(parent, partition, edits, _types[(int)kind], new Extent(child, 1));
 
+    public Errno AllocDataRun(BlockNo parent, int partition, IReadOnlyList<Edit> edits, BlockNo first, int count)
+    {
+        if (_readOnly) return Errno.EROFS;
+        // One extent per pointer: FFS's owns-UDFs emit each pointer as its own one-block extent.
+        var extents = new Extent[count];
+        for (int k = 0; k < count; k++) extents[k] = new Extent(first.Offset((ulong)k), 1);
+        return _xn.Alloc(parent, partition, edits, XnTypes.Data, extents);
+    }
+
+    public Errno WriteDataBlocks(BlockNo first, ReadOnlySpan<byte> blocks) =>
+        _readOnly ? Errno.EROFS : _xn.WriteThrough(first, blocks);
+
+    public Errno ReadDataBlocks(BlockNo first, Span<byte> into) => _xn.ReadBlocks(first, into);
+
     public Errno Free(BlockNo parent, int partition, IReadOnlyList<Edit> edits, BlockNo child) =>
         _readOnly ? Errno.EROFS : _xn.Free(parent, partition, edits, new Extent(child, 1));
 
