@@ -115,6 +115,132 @@ internal sealed class BlockMap
         return cur;
     }
 
+    private readonly byte[] _pointers = new byte[FfsLayout.BlockSize];
+
+    /// <summary>
+    /// Where file blocks <paramref name="n"/>, n+1, ... lie: the disk block of n (0 for a hole) and how many of
+    /// the next file blocks (at most <paramref name="max"/>, at least 1) continue it, contiguous on disk or all
+    /// holes, with their pointers in one block (the inode's direct pointers, or one indirect block).
+    /// </summary>
+    public (ulong Disk, int Count) LookupRun(DiskInode inode, ulong n, int max)
+    {
+        if (n >= MaxFileBlocks || max < 1) return (0, 1);
+        var path = Resolve(n);
+        if (path.Depth == 0)
+        {
+            int limit = Math.Min(max, FfsLayout.DirectPointers - path.Slot);
+            ulong d = inode.Ptr[path.Slot];
+            int c = 1;
+            while (c < limit && inode.Ptr[path.Slot + c] == (d == 0 ? 0 : d + (ulong)c)) c++;
+            return (d, c);
+        }
+        ulong cur = inode.Ptr[path.Slot];
+        for (int level = 0; level < path.Depth - 1 && cur != 0; level++)
+            cur = ReadPointer(cur, path.Index(level));
+        int last = path.Index(path.Depth - 1);
+        int room = Math.Min(max, FfsLayout.PointersPerBlock - last);
+        if (cur == 0) return (0, room); // the whole pointer block is missing: all holes
+        var ptrs = _pointers.AsSpan(0, room * 8);
+        if (_disk.Read(new BlockNo(cur), last * 8, ptrs) != Errno.OK) return (0, 1);
+        ulong first = BinaryPrimitives.ReadUInt64LittleEndian(ptrs);
+        int count = 1;
+        while (count < room && BinaryPrimitives.ReadUInt64LittleEndian(ptrs[(count * 8)..]) == (first == 0 ? 0 : first + (ulong)count))
+            count++;
+        return (first, count);
+    }
+
+    /// <summary>
+    /// <see cref="LookupRun"/> across pointer blocks: file blocks <paramref name="n"/>.. that lie contiguous on
+    /// disk (or are all holes), at most <paramref name="max"/>, however many pointer blocks hold their pointers.
+    /// </summary>
+    public (ulong Disk, int Count) LookupExtent(DiskInode inode, ulong n, int max)
+    {
+        var (disk, count) = LookupRun(inode, n, max);
+        while (count < max)
+        {
+            var (d, c) = LookupRun(inode, n + (ulong)count, max - count);
+            if (disk == 0 ? d != 0 : d != disk + (ulong)count) break;
+            count += c;
+        }
+        return (disk, count);
+    }
+
+    /// <summary>
+    /// <see cref="EnsureRun"/> across partitions and pointer blocks: the disk run of file blocks
+    /// <paramref name="n"/>.. (at most <paramref name="max"/>), extended while the next run continues it on disk,
+    /// so a large write is one device request. A run allocated that does not continue it stays allocated for the
+    /// caller's next call; an error past the first run ends the extent there (the next call reports it).
+    /// </summary>
+    public Result<(ulong First, int Count)> EnsureExtent(ulong ino, DiskInode inode, ulong n, int max, BlockNo hint)
+    {
+        var r = EnsureRun(ino, inode, n, max, hint);
+        if (!r.Ok) return r;
+        var (first, count) = r.Value;
+        while (count < max)
+        {
+            var more = EnsureRun(ino, inode, n + (ulong)count, max - count, new BlockNo(first + (ulong)count));
+            if (!more.Ok || more.Value.First != first + (ulong)count) break;
+            count += more.Value.Count;
+        }
+        return (first, count);
+    }
+
+    /// <summary>
+    /// The disk blocks of file blocks <paramref name="n"/>, n+1, ...: a run of at most <paramref name="max"/>
+    /// contiguous disk blocks (at least one), allocating a hole's run of data blocks (and any missing indirect
+    /// blocks) near <paramref name="hint"/> with one XN call: the pointers of one partition (an inode's direct
+    /// pointers, or 64 of an indirect block) are set by one Alloc of the whole run, checked by one owns run.
+    /// New blocks are zero-filled by XN (no page until written).
+    /// </summary>
+    public Result<(ulong First, int Count)> EnsureRun(ulong ino, DiskInode inode, ulong n, int max, BlockNo hint)
+    {
+        if (n >= MaxFileBlocks) return Errno.EFBIG;
+        var found = LookupRun(inode, n, max);
+        if (found.Disk != 0) return found;
+        var site = SiteOf(ino, inode, n, create: true, hint);
+        if (!site.Ok) return site.Error;
+        var at = site.Value!.Value;
+        int want = found.Count;
+        if (at.Slot < 0)
+        {
+            // Indirect: one XN partition holds PointersPerIndirectPartition pointers.
+            int index = at.Field / 8;
+            want = Math.Min(want, FfsUdfs.PointersPerIndirectPartition - index % FfsUdfs.PointersPerIndirectPartition);
+        }
+        if (want <= 1 || hint.Value >= _disk.DeviceBlocks) return One();
+        // FindFree reserves nothing: another libFS sharing the disk may take the run first (EBUSY): shorter runs then.
+        for (int c = want; c > 1; c /= 2)
+        {
+            var run = _disk.FindFree(hint, (ulong)c);
+            if (!run.Ok) continue;
+            var first = run.Value;
+            var edits = new ExoFS.Xn.Edit[c];
+            for (int k = 0; k < c; k++) edits[k] = FieldEdit.U64(at.Field + k * 8, first.Value + (ulong)k);
+            var err = _disk.AllocDataRun(at.Parent, at.Partition, edits, first, c);
+            if (err == Errno.EBUSY) continue;
+            if (err != Errno.OK) return err;
+            for (int k = 0; k < c; k++)
+            {
+                err = _alloc.MarkBlock(first.Offset((ulong)k), true);
+                if (err != Errno.OK) return err;
+                if (at.Slot >= 0) inode.Ptr[at.Slot + k] = first.Value + (ulong)k;
+            }
+            inode.Blocks += (ulong)c;
+            return (first.Value, c);
+        }
+        return One();
+
+        // A single block, through the one-block path (which syncs to reclaim deferred frees on ENOSPC).
+        Result<(ulong First, int Count)> One()
+        {
+            var r = AllocChild(at.Parent, at.Partition, at.Field, BlockKind.Data, hint);
+            if (!r.Ok) return r.Error;
+            if (at.Slot >= 0) inode.Ptr[at.Slot] = r.Value;
+            inode.Blocks++;
+            return (r.Value, 1);
+        }
+    }
+
     private Result<ulong> AllocChild(BlockNo parent, int partition, int fieldOffset, BlockKind kind, BlockNo hint)
     {
         // FindFree reserves nothing: another libFS sharing the disk may take the block first (EBUSY).

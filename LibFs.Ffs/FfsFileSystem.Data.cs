@@ -178,14 +178,17 @@ public sealed partial class FfsFileSystem
             {
                 ulong pos = (ulong)offset + (ulong)done;
                 int inBlock = (int)(pos % FfsLayout.BlockSize);
-                int chunk = Math.Min(n - done, FfsLayout.BlockSize - inBlock);
-                ulong b = _map.Lookup(i, pos / FfsLayout.BlockSize);
+                // Whole blocks go as runs: each stretch contiguous on disk is one read (one device request).
+                int wholeBlocks = inBlock == 0 ? (n - done) / FfsLayout.BlockSize : 0;
+                var (b, count) = wholeBlocks > 0 ? _map.LookupExtent(i, pos / FfsLayout.BlockSize, wholeBlocks)
+                    : (_map.Lookup(i, pos / FfsLayout.BlockSize), 1);
+                int chunk = wholeBlocks > 0 ? count * FfsLayout.BlockSize : Math.Min(n - done, FfsLayout.BlockSize - inBlock);
                 var dst = buffer.Slice(done, chunk);
                 if (b == 0 && _map.LookupError != Errno.OK) return _map.LookupError;   // never serve a damaged pointer block as a hole
                 if (b == 0) dst.Clear();
                 else
                 {
-                    var err = Sums is { } sums ? sums.Read(ino.Value, b, inBlock, dst) : _disk.Read(new BlockNo(b), inBlock, dst);
+                    var err = ReadFileData(ino.Value, new BlockNo(b), inBlock, dst);
                     if (err != Errno.OK) return err;
                 }
                 done += chunk;
@@ -216,7 +219,7 @@ public sealed partial class FfsFileSystem
             var r = _inodes.Get(ino.Value);
             if (!r.Ok) return r.Error;
             var i = r.Value;
-            int done = 0;
+            int done = 0, cachedBlocks = 0;
             Errno failure = Errno.OK;
             ulong prev = 0;
             while (done < data.Length)
@@ -224,25 +227,38 @@ public sealed partial class FfsFileSystem
                 ulong pos = (ulong)offset + (ulong)done;
                 ulong fb = pos / FfsLayout.BlockSize;
                 int inBlock = (int)(pos % FfsLayout.BlockSize);
-                int chunk = Math.Min(data.Length - done, FfsLayout.BlockSize - inBlock);
                 if (prev == 0 && fb > 0) prev = _map.Lookup(i, fb - 1);
                 var hint = prev != 0 ? new BlockNo(prev + 1) : _alloc.DataGoal(ino.Value);
-                var b = _map.Ensure(ino.Value, i, fb, hint);
-                if (!b.Ok)
+                // Whole blocks go as runs (McVoy & Kleiman's clustering): a hole's run is allocated by one XN
+                // call, and each run contiguous on disk is written as one device request. A partial block is
+                // merged into its cached page.
+                int wholeBlocks = inBlock == 0 ? (data.Length - done) / FfsLayout.BlockSize : 0;
+                Result<(ulong First, int Count)> run;
+                if (wholeBlocks > 0) run = _map.EnsureExtent(ino.Value, i, fb, wholeBlocks, hint);
+                else
                 {
-                    failure = b.Error;
+                    var one = _map.Ensure(ino.Value, i, fb, hint);
+                    run = one.Ok ? (one.Value, 1) : one.Error;
+                }
+                if (!run.Ok)
+                {
+                    failure = run.Error;
                     break;
                 }
-                var err = _disk.WriteRaw(new BlockNo(b.Value), inBlock, data.Slice(done, chunk));
+                var (first, count) = run.Value;
+                int chunk = wholeBlocks > 0 ? count * FfsLayout.BlockSize : Math.Min(data.Length - done, FfsLayout.BlockSize - inBlock);
+                var err = WriteFileData(new BlockNo(first), inBlock, data.Slice(done, chunk));
                 if (err != Errno.OK)
                 {
                     failure = err;
                     break;
                 }
-                prev = b.Value;
+                if (wholeBlocks == 0) cachedBlocks++;
+                prev = first + (ulong)count - 1;
                 done += chunk;
             }
-            Dirtied((done + FfsLayout.BlockSize - 1) / FfsLayout.BlockSize + 1);
+            // Whole blocks went to the device already; what stays dirty is partial blocks, pointers and the inode.
+            Dirtied(cachedBlocks + 1);
             ulong end = (ulong)offset + (ulong)done;
             if (end > i.Size) i.Size = end;
             if (done > 0) Touch(i, Timespec.Now());
@@ -250,6 +266,43 @@ public sealed partial class FfsFileSystem
             if (done == 0) return failure != Errno.OK ? failure : perr;
             return perr != Errno.OK ? perr : done; // a short write, as Linux reports one
         }
+    }
+
+    /// <summary>
+    /// The one place a file's data bytes are written: <paramref name="bytes"/> from byte <paramref name="inBlock"/>
+    /// of disk block <paramref name="first"/>. Whole blocks (inBlock 0, a multiple of the block size, consecutive
+    /// on disk) go to the device as one request with no cache page each; a piece of a block is merged into the
+    /// block's cached page. Lock held.
+    /// </summary>
+    private Errno WriteFileData(BlockNo first, int inBlock, ReadOnlySpan<byte> bytes) =>
+        inBlock == 0 && bytes.Length % FfsLayout.BlockSize == 0
+            ? _disk.WriteDataBlocks(first, bytes)
+            : _disk.WriteRaw(first, inBlock, bytes);
+
+    /// <summary>
+    /// The one place a file's data bytes are read: <c>into.Length</c> bytes from byte <paramref name="inBlock"/>
+    /// of disk block <paramref name="first"/>; whole consecutive blocks in one device request (those not cached).
+    /// Lock held.
+    /// </summary>
+    private Errno ReadFileData(ulong ino, BlockNo first, int inBlock, Span<byte> into)
+    {
+        bool whole = inBlock == 0 && into.Length % FfsLayout.BlockSize == 0;
+        if (Sums is not { } sums)
+            return whole ? _disk.ReadDataBlocks(first, into) : _disk.Read(first, inBlock, into);
+        if (!whole) return sums.Read(ino, first.Value, inBlock, into);
+        // With data checksums a run is still one device request; each of its blocks is verified before any is served.
+        var err = _disk.ReadDataBlocks(first, into);
+        if (err != Errno.OK) return err;
+        for (int k = 0; k < into.Length / FfsLayout.BlockSize; k++)
+        {
+            ulong b = first.Value + (ulong)k;
+            var v = sums.Verify(b, into.Slice(k * FfsLayout.BlockSize, FfsLayout.BlockSize));
+            if (v == Errno.OK) continue;
+            if (v == Errno.EIO) sums.Damaged?.Invoke(b, $"data block {b} of inode {ino}: checksum mismatch");
+            into.Clear();   // never hand out bytes that failed
+            return v;
+        }
+        return Errno.OK;
     }
 
     /// <summary>Writes report their errors when made; a flush only checks the handle.</summary>

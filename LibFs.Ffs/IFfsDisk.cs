@@ -44,6 +44,19 @@ internal interface IFfsDisk
     Errno WriteRaw(BlockNo block, int offset, ReadOnlySpan<byte> bytes, BlockNo after);
     /// <summary>Points <paramref name="parent"/> at a new zero-filled child by applying <paramref name="edits"/>.</summary>
     Errno Alloc(BlockNo parent, int partition, IReadOnlyList<Edit> edits, BlockKind kind, BlockNo child);
+    /// <summary>
+    /// Points <paramref name="parent"/> at <paramref name="count"/> new zero-filled data blocks from
+    /// <paramref name="first"/> on (one pointer each, set by <paramref name="edits"/>, all in one partition) in
+    /// one checked step.
+    /// </summary>
+    Errno AllocDataRun(BlockNo parent, int partition, IReadOnlyList<Edit> edits, BlockNo first, int count);
+    /// <summary>
+    /// Writes whole data blocks from <paramref name="first"/> on, one device request for the run, no cache page
+    /// per block; durable at the next sync like any write.
+    /// </summary>
+    Errno WriteDataBlocks(BlockNo first, ReadOnlySpan<byte> blocks);
+    /// <summary>Reads whole data blocks from <paramref name="first"/> on (uncached ones in one device request).</summary>
+    Errno ReadDataBlocks(BlockNo first, Span<byte> into);
     /// <summary>Drops <paramref name="child"/> from <paramref name="parent"/> by applying <paramref name="edits"/>.</summary>
     Errno Free(BlockNo parent, int partition, IReadOnlyList<Edit> edits, BlockNo child);
 

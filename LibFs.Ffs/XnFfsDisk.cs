@@ -152,6 +152,33 @@ internal sealed class XnFfsDisk : IFfsDisk
         return err == Errno.OK && kind == BlockKind.Data && Sums is { } sums ? sums.Allocated(child.Value) : err;
     }
 
+    public Errno AllocDataRun(BlockNo parent, int partition, IReadOnlyList<Edit> edits, BlockNo first, int count)
+    {
+        if (_readOnly) return Errno.EROFS;
+        // One extent per pointer: FFS's owns-UDFs emit each pointer as its own one-block extent.
+        var extents = new Extent[count];
+        for (int k = 0; k < count; k++) extents[k] = new Extent(first.Offset((ulong)k), 1);
+        var err = Checked(_xn.Alloc(parent, partition, edits, XnTypes.Data, extents), parent);
+        if (err != Errno.OK || Sums is not { } sums) return err;
+        for (int k = 0; k < count && err == Errno.OK; k++) err = sums.Allocated(first.Value + (ulong)k);
+        return err;
+    }
+
+    public Errno WriteDataBlocks(BlockNo first, ReadOnlySpan<byte> blocks)
+    {
+        if (_readOnly) return Errno.EROFS;
+        var err = Checked(_xn.WriteThrough(first, blocks), first);
+        if (err != Errno.OK || Sums is not { } sums) return err;
+        for (int k = 0; k < blocks.Length / FfsLayout.BlockSize && err == Errno.OK; k++)
+        {
+            ulong b = first.Value + (ulong)k;
+            if (sums.Covers(b)) err = sums.Record(b, blocks.Slice(k * FfsLayout.BlockSize, FfsLayout.BlockSize));
+        }
+        return err;
+    }
+
+    public Errno ReadDataBlocks(BlockNo first, Span<byte> into) => Checked(_xn.ReadBlocks(first, into), first);
+
     public Errno Free(BlockNo parent, int partition, IReadOnlyList<Edit> edits, BlockNo child) =>
         _readOnly ? Errno.EROFS : Checked(_xn.Free(parent, partition, edits, new Extent(child, 1)), parent);
 

@@ -97,6 +97,16 @@ public sealed class XnClient
     /// <summary>A raw write that reaches the disk only after <paramref name="after"/>'s current contents (see <see cref="XnSession.WriteRaw(BlockNo, int, ReadOnlySpan{byte}, BlockNo)"/>).</summary>
     public Errno WriteRaw(BlockNo block, int offset, ReadOnlySpan<byte> bytes, BlockNo after) => Map(Session.WriteRaw(block, offset, bytes, after));
 
+    /// <summary>Whole data blocks from <paramref name="start"/> to the device in one request (<see cref="XnSession.WriteThrough"/>).</summary>
+    public Errno WriteThrough(BlockNo start, ReadOnlySpan<byte> blocks) => Map(Session.WriteThrough(start, blocks));
+
+    /// <summary>Whole blocks from <paramref name="start"/>; uncached data in one device request (<see cref="XnSession.ReadBlocks"/>).</summary>
+    public Errno ReadBlocks(BlockNo start, Span<byte> into) => Map(Session.ReadBlocks(start, into));
+
+    /// <summary>Several extents under one partition of <paramref name="parent"/> in one checked step.</summary>
+    public Errno Alloc(BlockNo parent, int partition, IReadOnlyList<Edit> edits, TypeId childType, IReadOnlyList<Extent> children) =>
+        Map(Session.Alloc(parent, partition, edits, childType, children));
+
     public Errno Alloc(BlockNo parent, int partition, IReadOnlyList<Edit> edits, TypeId childType, Extent child) =>
         Map(Session.Alloc(parent, partition, edits, childType, child));
 

@@ -212,6 +212,43 @@ public sealed class XnSession
         }
     }
 
+    /// <summary>
+    /// Writes whole xn.data blocks <paramref name="start"/>, start+1, ... from <paramref name="blocks"/> (a
+    /// multiple of 4096 bytes) straight to the device, consecutive blocks in one request, with no cache page
+    /// per block (a cached page gets the same bytes). Each block needs Write and must be xn.data outside every
+    /// segment (else <see cref="XnError.WrongType"/> / <see cref="XnError.OutsideSegment"/>); all are checked
+    /// before any is written, so a refusal writes none. Data owns nothing, so the write is legal at once: the
+    /// blocks count as initialized on disk (a parent tainted by them is not any more) and the next metadata
+    /// write is ordered after them. A block with a soft ordering edge is written through the cache instead.
+    /// In flight like any write-back: durable at the next <see cref="Sync"/>. Xn/Updates/Transfers.cs.
+    /// </summary>
+    public XnResult WriteThrough(BlockNo start, ReadOnlySpan<byte> blocks)
+    {
+        lock (_vol.Gate)
+        {
+            var refused = Enter();
+            if (!refused.Ok) return refused;
+            try { return _vol.WriteThroughLocked(this, start, blocks); }
+            finally { Leave(); }
+        }
+    }
+
+    /// <summary>
+    /// Reads whole blocks <paramref name="start"/>, start+1, ... into <paramref name="into"/> (a multiple of
+    /// 4096 bytes), as <see cref="Read"/> of each would, but consecutive xn.data blocks that are not cached
+    /// come from the device in one request, into the caller's buffer, taking no cache page. Needs Read on each.
+    /// </summary>
+    public XnResult ReadBlocks(BlockNo start, Span<byte> into)
+    {
+        lock (_vol.Gate)
+        {
+            var refused = Enter();
+            if (!refused.Ok) return refused;
+            try { return _vol.ReadBlocksLocked(this, start, into); }
+            finally { Leave(); }
+        }
+    }
+
     /// <summary>A free extent of <paramref name="count"/> blocks at or after <paramref name="hint"/> (wrapping). Nothing is reserved.</summary>
     public XnResult<BlockNo> FindFree(BlockNo hint, ulong count) => Call(() => _vol.FindFreeLocked(hint, count));
 

@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# ExoFS (FFS image, through `exofs mount`) against fuse2fs (ext4 without a journal) on the same machine, in
-# one run: untar a ~4,500-file source tree, read every file back, rm -rf it, a 256 MiB sequential write with
-# fsync, a sequential read of it after a remount and dropped caches, and postmark (5,000 files, 20,000
-# transactions, 500..16,384 bytes). Runs ROUNDS rounds, the two file systems taking turns to go first, and
-# prints a markdown table of each workload's median time with its range (seconds) and the median and range
-# of the per-round ratios fuse2fs / exofs (above 1 means ExoFS is faster); writes it to
-# OUT. A single run on a VM swings by 10-20%, so one round says little.
+# ExoFS (an FFS image and an LFS image, through `exofs mount`) against fuse2fs (ext4 without a journal) and
+# libfuse's passthrough_ll serving a tmpfs (the FUSE floor: what a daemon costs that does no file-system work)
+# on the same machine, in one run: untar a ~4,500-file source tree, read every file back, rm -rf it, a 256 MiB
+# sequential write with fsync, a sequential read of it after a remount and dropped caches, and postmark (5,000
+# files, 20,000 transactions, 500..16,384 bytes). Runs ROUNDS rounds, the file systems' order reversed every
+# other round, and prints a markdown table of each workload's median time with its range (seconds), the
+# median and range of the per-round ratios exofs / passthrough_ll and lfs / passthrough_ll (times: 1 is the
+# floor, above 1 is slower), and fuse2fs / exofs (above 1 means ExoFS FFS is faster); writes it to OUT.
+# A single run on a VM swings by 10-20%, so one round says little.
+#
+# passthrough_ll is compiled from the example source libfuse3-dev ships (/usr/share/doc/libfuse3-dev/examples)
+# into $BENCH_DIR; its "cold" read after a remount and drop_caches still reads tmpfs pages from memory, which
+# is the point: it is the cost of the FUSE round trips alone.
 #
 #   bash scripts/bench-fuse.sh [--rounds N] [OUT]   (default 3 rounds, OUT bench-fuse.md; root, for drop_caches)
 #
@@ -23,7 +29,7 @@ out="${1:-bench-fuse.md}"
 work="${BENCH_DIR:-/var/tmp/exofs-bench}"
 exofs="$PWD/out/exofs/exofs"
 export PATH="$HOME/.dotnet:$PATH"
-for tool in fuse2fs mkfs.ext4 postmark fusermount3; do
+for tool in fuse2fs mkfs.ext4 postmark fusermount3 gcc pkg-config; do
   command -v "$tool" >/dev/null || { echo "bench-fuse: $tool is missing (bash scripts/prereqs.sh installs it)" >&2; exit 1; }
 done
 [ "$(id -u)" -eq 0 ] || { echo "bench-fuse: run as root (it drops the page cache between phases)" >&2; exit 1; }
@@ -31,16 +37,29 @@ done
 
 mkdir -p "$work"
 mnt="$work/mnt"
-mkdir -p "$mnt"
-fuse2fs_pid=""
+tmpfs="$work/tmpfs"     # what passthrough_ll serves
+mkdir -p "$mnt" "$tmpfs"
+daemon_pid=""           # fuse2fs's or passthrough_ll's, while mounted
 
 cleanup() {
   if grep -q " $mnt " /proc/self/mountinfo; then
     "$exofs" umount "$mnt" 2>/dev/null || fusermount3 -u -z "$mnt" || true
   fi
-  if [ -n "$fuse2fs_pid" ]; then wait "$fuse2fs_pid" 2>/dev/null || true; fi
+  if [ -n "$daemon_pid" ]; then wait "$daemon_pid" 2>/dev/null || true; fi
+  if grep -q " $tmpfs " /proc/self/mountinfo; then umount "$tmpfs" || true; fi
 }
 trap cleanup EXIT
+
+# ---------------------------------------------------------------- passthrough_ll, from libfuse's examples
+examples=/usr/share/doc/libfuse3-dev/examples
+ptll="$work/passthrough_ll"
+[ -f "$examples/passthrough_ll.c" ] || { echo "bench-fuse: $examples/passthrough_ll.c is missing (bash scripts/prereqs.sh installs libfuse3-dev)" >&2; exit 1; }
+if [ ! -x "$ptll" ] || [ "$examples/passthrough_ll.c" -nt "$ptll" ]; then
+  # shellcheck disable=SC2046 # pkg-config's flags are separate words
+  gcc -O2 -o "$ptll" "$examples/passthrough_ll.c" -I"$examples" $(pkg-config fuse3 --cflags --libs) ||
+    { echo "bench-fuse: could not compile passthrough_ll" >&2; exit 1; }
+fi
+grep -q " $tmpfs " /proc/self/mountinfo || mount -t tmpfs -o size=1200M exofs-bench "$tmpfs"
 
 # ---------------------------------------------------------------- the source tarball
 tarball="$work/src.tar"
@@ -53,28 +72,39 @@ files=$(tar -tf "$tarball" | grep -vc '/$')
 bytes=$(tar -tvf "$tarball" | awk '{s += $3} END {print s}')
 
 # ---------------------------------------------------------------- mounting each file system
-mount_fs() {   # $1: exofs | fuse2fs; mounts the image made by make_fs on $mnt
+wait_mounted() { # $1: the daemon's name, for the message
+  for _ in $(seq 1 200); do grep -q " $mnt " /proc/self/mountinfo && return 0; sleep 0.05; done
+  echo "bench-fuse: $1 did not mount (see $work/$1.log)" >&2; exit 1
+}
+
+mount_fs() {   # $1: exofs | lfs | fuse2fs | ptll; mounts what make_fs made on $mnt
   case "$1" in
     exofs) "$exofs" mount "$work/exofs.img" "$mnt" >/dev/null ;;
+    lfs) "$exofs" mount "$work/lfs.img" "$mnt" >/dev/null ;;
     fuse2fs)
       fuse2fs -f "$work/ext4.img" "$mnt" -o fakeroot >"$work/fuse2fs.log" 2>&1 &
-      fuse2fs_pid=$!
-      for _ in $(seq 1 200); do grep -q " $mnt " /proc/self/mountinfo && return 0; sleep 0.05; done
-      echo "bench-fuse: fuse2fs did not mount (see $work/fuse2fs.log)" >&2; exit 1 ;;
+      daemon_pid=$!
+      wait_mounted fuse2fs ;;
+    ptll)
+      "$ptll" -f -o source="$tmpfs" "$mnt" >"$work/passthrough_ll.log" 2>&1 &
+      daemon_pid=$!
+      wait_mounted passthrough_ll ;;
   esac
 }
 
 umount_fs() {  # returns once the daemon has written everything and exited
   case "$1" in
-    exofs) "$exofs" umount "$mnt" ;;
-    fuse2fs) fusermount3 -u "$mnt"; wait "$fuse2fs_pid"; fuse2fs_pid="" ;;
+    exofs | lfs) "$exofs" umount "$mnt" ;;
+    fuse2fs | ptll) fusermount3 -u "$mnt"; wait "$daemon_pid"; daemon_pid="" ;;
   esac
 }
 
 make_fs() {
   case "$1" in
     exofs) rm -f "$work/exofs.img"; "$exofs" mkfs "$work/exofs.img" --size 1G >/dev/null ;;
+    lfs) rm -f "$work/lfs.img"; "$exofs" mkfs "$work/lfs.img" --size 1G --libfs lfs >/dev/null ;;
     fuse2fs) rm -f "$work/ext4.img"; truncate -s 1G "$work/ext4.img"; mkfs.ext4 -q -F -O ^has_journal "$work/ext4.img" ;;
+    ptll) find "$tmpfs" -mindepth 1 -delete ;;
   esac
 }
 
@@ -120,20 +150,22 @@ run_suite() {
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for round in $(seq 1 "$rounds"); do
-  # Taking turns to go first keeps a drift in the machine's speed from favouring one of them.
-  if [ $((round % 2)) -eq 1 ]; then order="exofs fuse2fs"; else order="fuse2fs exofs"; fi
+  # Reversing the order every other round keeps a drift in the machine's speed from favouring one of them.
+  if [ $((round % 2)) -eq 1 ]; then order="exofs lfs fuse2fs ptll"; else order="ptll fuse2fs lfs exofs"; fi
   for fs in $order; do run_suite "$fs"; done
   echo "bench-fuse: round $round of $rounds done" >&2
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
-"$exofs" fsck "$work/exofs.img" >/dev/null || { echo "bench-fuse: the ExoFS image is not clean after the run" >&2; exit 1; }
+for img in exofs lfs; do
+  "$exofs" fsck "$work/$img.img" >/dev/null || { echo "bench-fuse: the ExoFS $img image is not clean after the run" >&2; exit 1; }
+done
 
 median() {     # "1.2 0.9 1.5 " -> "1.20 (0.90-1.50)"; a single value stands alone
   tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{ v[NR] = $1 } END {
     m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
     if (NR == 1) printf "%.2f", m; else printf "%.2f (%.2f-%.2f)", m, v[1], v[NR] }'
 }
-ratios() {     # per-round fuse2fs / exofs of two lists in round order, space-separated
+ratios() {     # per-round $1 / $2 of two lists in round order, space-separated
   paste -d' ' <(tr ' ' '\n' <<<"$1" | grep .) <(tr ' ' '\n' <<<"$2" | grep .) |
     awk '{ if ($2 > 0) printf "%.2f ", $1 / $2 }'
 }
@@ -143,11 +175,13 @@ ratios() {     # per-round fuse2fs / exofs of two lists in round order, space-se
   echo
   echo "Each figure: the median of $rounds rounds, with the range in brackets."
   echo
-  echo "| workload | exofs (s) | fuse2fs (s) | fuse2fs / exofs |"
-  echo "|---|---:|---:|---:|"
+  echo "| workload | exofs FFS (s) | exofs LFS (s) | fuse2fs (s) | passthrough_ll (s) | FFS / ptll | LFS / ptll | fuse2fs / FFS |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|"
   for w in "untar:untar $files files (+ syncfs)" "read:read every file back (cold cache)" "rm:rm -rf the tree (+ syncfs)" \
            "write:256 MiB sequential write, fsync" "seqread:256 MiB sequential read (after remount)" "postmark:postmark 5,000 files, 20,000 transactions"; do
     key=${w%%:*} label=${w#*:}
-    echo "| $label | $(median "${result[exofs,$key]}") | $(median "${result[fuse2fs,$key]}") | $(median "$(ratios "${result[fuse2fs,$key]}" "${result[exofs,$key]}")") |"
+    echo "| $label | $(median "${result[exofs,$key]}") | $(median "${result[lfs,$key]}") | $(median "${result[fuse2fs,$key]}") |" \
+         "$(median "${result[ptll,$key]}") | $(median "$(ratios "${result[exofs,$key]}" "${result[ptll,$key]}")") |" \
+         "$(median "$(ratios "${result[lfs,$key]}" "${result[ptll,$key]}")") | $(median "$(ratios "${result[fuse2fs,$key]}" "${result[exofs,$key]}")") |"
   done
 } | tee "$out"

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Installs what ExoFS needs on Debian 12: libfuse3 and fusermount3 for mounts, fuse2fs/postmark/gnuplot
-# for the comparison benchmarks, groff and man-db for the exofs(8) page, and the .NET SDK if it is missing. Idempotent; quiet when all is there.
+# Installs what ExoFS needs on Debian 12: libfuse3 and fusermount3 for mounts, fuse2fs/postmark/gnuplot and
+# libfuse3-dev/gcc/pkg-config (passthrough_ll, built from libfuse's example source) for the comparison
+# benchmarks, groff and man-db for the exofs(8) page, and the .NET SDK if it is missing. Idempotent; quiet when all is there.
 set -euo pipefail
 need=()
-for pkg in fuse3 libfuse3-3 fuse2fs e2fsprogs postmark gnuplot-nox attr git fonts-dejavu-core groff man-db; do
+for pkg in fuse3 libfuse3-3 libfuse3-dev gcc pkg-config fuse2fs e2fsprogs postmark gnuplot-nox attr git fonts-dejavu-core groff man-db; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"

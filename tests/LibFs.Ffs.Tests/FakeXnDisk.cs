@@ -140,6 +140,57 @@ internal sealed class FakeXnDisk : IFfsDisk
         return Errno.OK;
     }
 
+    /// <summary>One checked step for the whole run, as XN's multi-extent Alloc: owns after = before ∪ every block.</summary>
+    public Errno AllocDataRun(BlockNo parent, int partition, IReadOnlyList<Edit> edits, BlockNo first, int count)
+    {
+        var expect = new HashSet<(string, ulong)>();
+        for (int k = 0; k < count; k++)
+        {
+            ulong b = first.Value + (ulong)k;
+            if (_used.Contains(b) || b >= DeviceBlocks) throw new InvalidOperationException($"alloc of non-free block {b}");
+            expect.Add((FfsUdfs.DataType, b));
+        }
+        var (before, after, now) = Diff(parent, partition, edits);
+        expect.UnionWith(before);
+        if (!after.SetEquals(expect)) throw new InvalidOperationException($"run alloc diff mismatch on {parent} p{partition}");
+        _blocks[parent.Value] = now;
+        for (int k = 0; k < count; k++)
+        {
+            ulong b = first.Value + (ulong)k;
+            _used.Add(b);
+            _kind[b] = BlockKind.Data;
+            _blocks[b] = new byte[FfsLayout.BlockSize];
+        }
+        Allocs++;
+        RunAllocs++;
+        return Errno.OK;
+    }
+
+    public int RunAllocs;
+
+    public Errno WriteDataBlocks(BlockNo first, ReadOnlySpan<byte> blocks)
+    {
+        if (blocks.Length == 0 || blocks.Length % FfsLayout.BlockSize != 0) throw new InvalidOperationException("WriteDataBlocks takes whole blocks");
+        for (int k = 0; k < blocks.Length / FfsLayout.BlockSize; k++)
+        {
+            ulong b = first.Value + (ulong)k;
+            if (_kind.GetValueOrDefault(b, BlockKind.Data) != BlockKind.Data || !_used.Contains(b))
+                throw new InvalidOperationException($"data write to block {b}, which is not an owned data block");
+            WriteRaw(new BlockNo(b), 0, blocks.Slice(k * FfsLayout.BlockSize, FfsLayout.BlockSize));
+        }
+        return Errno.OK;
+    }
+
+    public Errno ReadDataBlocks(BlockNo first, Span<byte> into)
+    {
+        for (int k = 0; k < into.Length / FfsLayout.BlockSize; k++)
+        {
+            var err = Read(first.Offset((ulong)k), 0, into.Slice(k * FfsLayout.BlockSize, FfsLayout.BlockSize));
+            if (err != Errno.OK) return err;
+        }
+        return Errno.OK;
+    }
+
     public Errno Free(BlockNo parent, int partition, IReadOnlyList<Edit> edits, BlockNo child)
     {
         var (before, after, now) = Diff(parent, partition, edits);
