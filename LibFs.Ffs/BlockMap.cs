@@ -124,6 +124,7 @@ internal sealed class BlockMap
     /// </summary>
     public (ulong Disk, int Count) LookupRun(DiskInode inode, ulong n, int max)
     {
+        LookupError = Errno.OK;
         if (n >= MaxFileBlocks || max < 1) return (0, 1);
         var path = Resolve(n);
         if (path.Depth == 0)
@@ -139,9 +140,10 @@ internal sealed class BlockMap
             cur = ReadPointer(cur, path.Index(level));
         int last = path.Index(path.Depth - 1);
         int room = Math.Min(max, FfsLayout.PointersPerBlock - last);
-        if (cur == 0) return (0, room); // the whole pointer block is missing: all holes
+        if (cur == 0) return LookupError != Errno.OK ? (0UL, 1) : (0UL, room); // the whole pointer block is missing: all holes
         var ptrs = _pointers.AsSpan(0, room * 8);
-        if (_disk.Read(new BlockNo(cur), last * 8, ptrs) != Errno.OK) return (0, 1);
+        var err = _disk.Read(new BlockNo(cur), last * 8, ptrs);
+        if (err != Errno.OK) { LookupError = err; return (0, 1); }
         ulong first = BinaryPrimitives.ReadUInt64LittleEndian(ptrs);
         int count = 1;
         while (count < room && BinaryPrimitives.ReadUInt64LittleEndian(ptrs[(count * 8)..]) == (first == 0 ? 0 : first + (ulong)count))
@@ -156,9 +158,11 @@ internal sealed class BlockMap
     public (ulong Disk, int Count) LookupExtent(DiskInode inode, ulong n, int max)
     {
         var (disk, count) = LookupRun(inode, n, max);
+        if (LookupError != Errno.OK) return (0, 1);
         while (count < max)
         {
             var (d, c) = LookupRun(inode, n + (ulong)count, max - count);
+            if (LookupError != Errno.OK) { LookupError = Errno.OK; break; }   // the next call meets it and reports it
             if (disk == 0 ? d != 0 : d != disk + (ulong)count) break;
             count += c;
         }
