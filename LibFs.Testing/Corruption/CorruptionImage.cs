@@ -267,13 +267,35 @@ public sealed class CorruptionImage
                 "superblock" => Named("xn.superblock", true),
                 "free map" => Named("xn.freemap", true),
                 // A catalogue slot is as long as the disk allows; the blocks past what it holds are zero and unused.
-                "root catalogue" => ZeroBlock(host, b) ? Named("xn.catalogue-unused", false) : Named("xn.catalogue", true),
+                "root catalogue" => ZeroBlock(host, b) ? Named("xn.catalogue-unused", false)
+                    : InActiveSlot(host, b) ? Named("xn.catalogue", true) : Named("xn.catalogue-spare", false),
                 "reserved" => Named("xn.reserved", false),
-                _ => info.Type is { } t ? Named(t, t != dataType)
+                _ => info.UntypedBody ? Named("segment-body-untyped", false)
+                    : info.Type is { } t ? Named(t, t != dataType)
                     : info.Allocated || info.DeferredFree ? Named("allocated-untyped", false) : BlockClass.Free,
             };
         }
         return classes;
+    }
+
+    /// <summary>
+    /// Whether a catalogue block belongs to the slot XN loads (the newest valid one), found by trying: with the
+    /// block zeroed, does a load still see the same catalogue generation? The other slot is the spare, an older
+    /// generation XN falls back to; damage to it changes nothing a load or check sees (it loses the fallback).
+    /// </summary>
+    private static bool InActiveSlot(ExoHost host, ulong block)
+    {
+        var copy = new MemoryDevice(host.BlockCount);
+        var buf = new byte[IBlockDevice.BlockSize];
+        for (ulong b = 0; b < host.BlockCount; b++)
+        {
+            host.Device.Read(new BlockNo(b), buf);
+            if (b != block && buf.AsSpan().ContainsAnyExcept((byte)0)) copy.Write(new BlockNo(b), buf);
+        }
+        var loaded = ExoHost.Load(copy, out _, new HostOptions { ReadOnly = true });
+        if (!loaded.Ok) return true;
+        using var damaged = loaded.Value;
+        return damaged.Geometry.CatalogueGeneration != host.Geometry.CatalogueGeneration;
     }
 
     private static bool ZeroBlock(ExoHost host, ulong block)
