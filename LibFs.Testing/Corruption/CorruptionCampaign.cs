@@ -176,7 +176,8 @@ public static class CorruptionCampaign
     /// <summary>The damage case <paramref name="number"/> does: its kind, its target block, the damaged bytes.</summary>
     public static (Damage Damage, BlockClass Target, byte[] Bytes, bool Changed) Plan(CorruptionImage image, int seed, int number)
     {
-        var rng = new Random(HashCode.Combine(seed, number) ^ (seed * 7919 + number));
+        // Not HashCode.Combine: it is seeded per process, and a case must replay in another one.
+        var rng = new Random(unchecked((int)(((ulong)(uint)seed * 0x9E3779B97F4A7C15UL + (uint)number) * 0xBF58476D1CE4E5B9UL >> 33)));
         var kinds = Enum.GetValues<DamageKind>();
         var kind = kinds[rng.Next(kinds.Length)];
         // Weighted by class, not by block: each class (XN's areas, each libFS type, data, free) is as likely as
