@@ -203,16 +203,20 @@ public static class CorruptionCampaign
         var state = new CaseState();
         var thread = new Thread(() =>
         {
+            state.ThreadId = AbandonedThreads.CurrentId();
             using var clock = LogicalClock.Use(new LogicalClock(new Timespec(1_800_000_000, 0)));
             try { Examine(image, damaged, state); }
             catch (Exception e) { state.Failure = $"{state.Step}: {Describe(e)}"; }
-        }, 16 << 20) { IsBackground = true, Name = $"corruption-case-{number}" };
+        }, 16 << 20) { IsBackground = true, Name = $"corrupt-{number}" };
         thread.Start();
         CorruptionOutcome outcome;
         string? failure = null;
         if (!thread.Join(options.Timeout))
         {
             outcome = CorruptionOutcome.Hang;
+            // .NET cannot stop a thread: the abandoned one runs on at the lowest priority, so that a campaign
+            // meeting many hangs does not take the machine from its other users.
+            AbandonedThreads.Deprioritize(state.ThreadId);
             failure = $"{state.Step}: no answer within {options.Timeout.TotalSeconds:F0} s (the case's thread was abandoned)";
         }
         else if (state.Failure is not null) { outcome = CorruptionOutcome.Crash; failure = state.Failure; }
@@ -229,6 +233,7 @@ public static class CorruptionCampaign
     private sealed class CaseState
     {
         public volatile string Step = "fsck";
+        public volatile int ThreadId;
         public string? Fsck, Refused, Failure;
         public bool ReadOnly;
         public List<string> Errors { get; } = [];
@@ -321,5 +326,38 @@ public static class CorruptionCampaign
         }
         refused = null;
         return host;
+    }
+}
+
+/// <summary>Lowers the scheduling priority of a thread a campaign abandoned (Linux: setpriority on its thread id).</summary>
+internal static class AbandonedThreads
+{
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern long syscall(long number);
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int setpriority(int which, uint who, int prio);
+
+    /// <summary>The calling thread's kernel id, or 0 where it cannot be had.</summary>
+    public static int CurrentId()
+    {
+        if (!OperatingSystem.IsLinux()) return 0;
+        long gettid = System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture switch
+        {
+            System.Runtime.InteropServices.Architecture.X64 => 186,
+            System.Runtime.InteropServices.Architecture.Arm64 => 178,
+            _ => -1,
+        };
+        if (gettid < 0) return 0;
+        try { return (int)syscall(gettid); }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { return 0; }
+    }
+
+    /// <summary>Nice 19 for thread <paramref name="id"/> (0: nothing known, nothing done).</summary>
+    public static void Deprioritize(int id)
+    {
+        if (id <= 0) return;
+        try { _ = setpriority(0 /* PRIO_PROCESS: on Linux a thread id names one thread */, (uint)id, 19); }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { }
     }
 }
