@@ -46,7 +46,7 @@ public sealed class CrashtestCommand : ICommand
                 return RunCorrupt(r, count, r.GetValue(libfs), r.GetResult(seed) is null ? 1 : r.GetValue(seed), r.GetValue(firstCase),
                     r.GetValue(dataChecksums), r.GetValue(formatOptions), r.GetValue(timeout), r.GetValue(json));
             foreach (var only in new Option[] { firstCase, dataChecksums, formatOptions, json })
-                if (r.GetResult(only) is not null) return Bad(stderr, $"{only.Name} needs --corrupt");
+                if (r.GetResult(only) is { Implicit: false }) return Bad(stderr, $"{only.Name} needs --corrupt");
             int? c = r.GetValue(cases);
             if (c is < 1) return Bad(stderr, $"--cases: '{c}' is not a positive integer");
             int ex = r.GetValue(exhaustive);
