@@ -15,9 +15,11 @@ public sealed record InspectUdfRun(string Udf, int Partition, string Verdict, IR
 /// What XN knows about one block: the area it lies in, whether the free map has it allocated, who owns it in the
 /// ownership graph (root, type, parent block and partition; null when no root reaches it), its registry entry
 /// (null when not in memory) and, for a metadata block, its type's UDFs run on its current bytes.
+/// <see cref="UntypedBody"/>: the block is in the body of a segment and nothing in the segment types it (it counts as
+/// data of the segment, as XN's reachability counts it; the parent is the segment's head).
 /// </summary>
 public sealed record InspectBlock(ulong Block, string Area, bool Allocated, bool DeferredFree, string? Root, string? Type,
-    ulong? Parent, string? ParentType, int? Partition, string? Registry, IReadOnlyList<InspectUdfRun> Udfs);
+    ulong? Parent, string? ParentType, int? Partition, string? Registry, IReadOnlyList<InspectUdfRun> Udfs, bool UntypedBody = false);
 
 /// <summary>
 /// Read-only views of the volume for <c>exofs inspect</c> (a debugfs for ExoFS): block ownership, the UDFs of a
@@ -55,6 +57,9 @@ public sealed partial class ExoHost
                 if (seen.Add(r.Block.Value)) stack.Push((r.Block.Value, t.Id, r.Name));
             }
             var output = new List<UdfExtent>();
+            // A segment's body is typed from inside (its head's claims), as XN's reachability walks it: a body
+            // block the walk reaches through no claim is the segment's untyped body.
+            (string Root, ulong Head, string HeadType)? body = null;
             while (type is null && stack.Count > 0)
             {
                 var (b, typeId, rootName) = stack.Pop();
@@ -67,17 +72,24 @@ public sealed partial class ExoHost
                     foreach (var x in output)
                     {
                         var child = t.ChildTypes[x.TypeIndex];
-                        if (block >= x.Start && block - x.Start < x.Count)
+                        var childType = _volume.TypeTable.Get(child)!;
+                        bool segment = childType.Spec.Segment;
+                        if (block >= x.Start && block - x.Start < x.Count && !(segment && block != x.Start))
                         {
                             (root, type, parent, parentType, partition) = (rootName, child, b, t.Name, p);
                             break;
                         }
-                        if (_volume.TypeTable.Get(child)!.IsData) continue;
+                        if (segment && block > x.Start && block - x.Start < x.Count) body = (rootName, x.Start, childType.Name);
+                        if (childType.IsData) continue;
+                        if (segment) { if (x.Start < g.BlockCount && seen.Add(x.Start)) stack.Push((x.Start, child, rootName)); continue; }
                         for (ulong c = x.Start; c < x.Start + x.Count && c < g.BlockCount; c++)
                             if (seen.Add(c)) stack.Push((c, child, rootName));
                     }
                 }
             }
+            if (type is null && body is { } seg)
+                return new InspectBlock(block, area, allocated, deferred, seg.Root, XnTypes.DataName, seg.Head, seg.HeadType, null, registry, [],
+                    UntypedBody: true);
             var udfs = type is { } found ? RunUdfsLocked(_volume.TypeTable.Get(found)!, block) : [];
             return new InspectBlock(block, area, allocated, deferred, root, type is { } tt ? _volume.TypeTable.Get(tt)!.Name : null,
                 parent, parentType, partition, registry, udfs);

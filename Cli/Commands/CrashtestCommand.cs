@@ -28,13 +28,25 @@ public sealed class CrashtestCommand : ICommand
         states.DefaultValueFactory = _ => 4096;
         var shrink = Cli.Option<int>("--shrink", "Budget of runs for shrinking a failing workload (default 200)");
         shrink.DefaultValueFactory = _ => 200;
+        var corrupt = Cli.Option<int?>("--corrupt", "Instead of crash states: a corruption campaign of COUNT damaged images (ffs or lfs)");
+        var firstCase = Cli.Option<int>("--first-case", "With --corrupt: number of the first case (replay one with --corrupt 1)");
+        var dataChecksums = Cli.Option<bool>("--data-checksums", "With --corrupt: make the image with the libFS's data-checksums format option");
+        var formatOptions = Cli.Option<string>("--options", "With --corrupt: the libFS's format options, KEY=VALUE,... (as mkfs --libfs NAME:KEY=VALUE)");
+        var timeout = Cli.Option<int>("--timeout", "With --corrupt: seconds before a case counts as a hang (default 10)");
+        timeout.DefaultValueFactory = _ => 10;
+        var json = Cli.Option<bool>("--json", "With --corrupt: print one JSON object (the figures and every failing case)");
         var command = new Command(Name, "Crash-consistency campaign against a libFS; last line 'N passed, N failed' (exit 0 all passed, 1 some failed)")
         {
-            libfs, seed, cases, exhaustive, maxOps, states, shrink,
+            libfs, seed, cases, exhaustive, maxOps, states, shrink, corrupt, firstCase, dataChecksums, formatOptions, timeout, json,
         };
         command.SetAction(r =>
         {
             var stderr = Cli.Err(r);
+            if (r.GetValue(corrupt) is { } count)
+                return RunCorrupt(r, count, r.GetValue(libfs), r.GetResult(seed) is null ? 1 : r.GetValue(seed), r.GetValue(firstCase),
+                    r.GetValue(dataChecksums), r.GetValue(formatOptions), r.GetValue(timeout), r.GetValue(json));
+            foreach (var only in new Option[] { firstCase, dataChecksums, formatOptions, json })
+                if (r.GetResult(only) is { Implicit: false }) return Bad(stderr, $"{only.Name} needs --corrupt");
             int? c = r.GetValue(cases);
             if (c is < 1) return Bad(stderr, $"--cases: '{c}' is not a positive integer");
             int ex = r.GetValue(exhaustive);
@@ -47,6 +59,29 @@ public sealed class CrashtestCommand : ICommand
                 r.GetValue(maxOps), r.GetValue(states), r.GetValue(shrink), Cli.Out(r), stderr);
         });
         return command;
+    }
+
+    private static int RunCorrupt(System.CommandLine.ParseResult r, int count, string? libfs, int seed, int firstCase, bool dataChecksums,
+        string? formatOptions, int timeout, bool json)
+    {
+        var stderr = Cli.Err(r);
+        if (count < 1) return Bad(stderr, $"--corrupt: '{count}' is not a positive integer");
+        if (firstCase < 0) return Bad(stderr, $"--first-case: '{firstCase}' is not a non-negative integer");
+        if (timeout < 1) return Bad(stderr, $"--timeout: '{timeout}' is not a positive integer");
+        libfs ??= "ffs";
+        if (libfs is not ("ffs" or "lfs")) return Bad(stderr, $"--corrupt: unknown libFS '{libfs}' (it damages images of: ffs, lfs)");
+        var options = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var item in (formatOptions ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            int eq = item.IndexOf('=');
+            if (eq <= 0) return Bad(stderr, $"--options: '{item}' is not KEY=VALUE");
+            options[item[..eq]] = item[(eq + 1)..];
+        }
+        if (dataChecksums) options["data-checksums"] = "on";
+        return CrashtestCorrupt.Run(new LibFs.Testing.Corruption.CorruptionOptions
+        {
+            LibFs = libfs, FormatOptions = options, Seed = seed, FirstCase = firstCase, Cases = count, Timeout = TimeSpan.FromSeconds(timeout),
+        }, json, Cli.Out(r), stderr);
     }
 
     private static int Run(string libfs, int seed, bool seedGiven, int? cases, int exhaustive, int maxOps, int states, int shrink,

@@ -69,4 +69,56 @@ public sealed class CrashtestCommandTests
         Assert.StartsWith("exofs crashtest: ", err);
         Assert.Single(err.TrimEnd('\n').Split('\n'));
     }
+
+    [Theory]
+    [InlineData("--corrupt", "0")]
+    [InlineData("--corrupt", "5", "--libfs", "toy")]
+    [InlineData("--corrupt", "5", "--options", "nokey")]
+    [InlineData("--corrupt", "5", "--timeout", "0")]
+    [InlineData("--data-checksums")]
+    [InlineData("--first-case", "3")]
+    public void Bad_corrupt_arguments_exit_2_with_one_line(params string[] args)
+    {
+        var (code, output, err) = Run(args);
+        Assert.Equal(2, code);
+        Assert.Equal("", output);
+        Assert.StartsWith("exofs crashtest: ", err);
+        Assert.Single(err.TrimEnd('\n').Split('\n'));
+    }
+
+    [Fact]
+    public void A_format_option_the_libfs_lacks_is_refused_by_name()
+    {
+        var (code, _, err) = Run("--corrupt", "5", "--options", "no-such-option=1");
+        Assert.Equal(2, code);
+        Assert.Contains("ffs has no format option 'no-such-option'", err);
+    }
+
+    [Fact]
+    public void Corrupt_campaign_prints_its_tables_replays_and_a_summary_whose_failures_set_the_exit_code()
+    {
+        var (code, output, err) = Run("--corrupt", "40", "--seed", "1");
+        Assert.Equal("", err);
+        Assert.Contains("by damage", output);
+        Assert.Contains("by target", output);
+        Assert.Contains("xn.superblock", output);
+        var last = System.Text.RegularExpressions.Regex.Match(LastLine(output),
+            @"^40 damaged images: \d+ detected \(\d+ by fsck, \d+ refused read-write, \d+ on read\), \d+ harmless, (\d+) wrong bytes, 0 hangs, 0 crashes; \d+ metadata damage\(s\) fsck did not report; (\d+) failed$");
+        Assert.True(last.Success, LastLine(output));
+        int failed = int.Parse(last.Groups[2].Value);
+        Assert.Equal(failed == 0 ? 0 : 1, code);
+        if (failed > 0) Assert.Contains("replay: exofs crashtest --corrupt 1 --libfs ffs --seed 1 --first-case ", output);
+    }
+
+    [Fact]
+    public void Corrupt_campaign_json_is_one_object_with_the_totals()
+    {
+        var (_, output, _) = Run("--corrupt", "10", "--libfs", "lfs", "--seed", "2", "--json");
+        using var doc = System.Text.Json.JsonDocument.Parse(output);
+        var total = doc.RootElement.GetProperty("total");
+        Assert.Equal(10, total.GetProperty("tried").GetInt32());
+        Assert.Equal(0, total.GetProperty("crash").GetInt32());
+        Assert.Equal("lfs", doc.RootElement.GetProperty("libfs").GetString());
+        Assert.Equal(total.GetProperty("failed").GetInt32(), doc.RootElement.GetProperty("failures").GetArrayLength());
+    }
 }
