@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using ExoFS.Host;
+using Guest = ExoFS.Host.Guest;
 using ExoFS.Kernel.Disk;
 using ExoFS.LibFs;
 using ExoFS.LibFs.Ffs;
@@ -11,11 +12,11 @@ namespace ExoFS.Bench;
 
 /// <summary>
 /// Mount time after a crash, with XN's recovery from its in-flight record (the default) and with the scan of
-/// every root. An image file (sparse) holding N files under an FFS root is built once and cached; each round
+/// every root. An image file (sparse) holding N files under two FFS roots is built once and cached; each round
 /// opens it, creates files of one block without syncing, then runs a sync on a device that "loses power"
 /// after the in-flight record and the free map reach the disk and before any metadata does, and drops
 /// the process's handles without a clean shutdown. Then it times the mount: ExoHost.Load (XN load and
-/// recovery) and, separately, attaching the FFS root (FFS's own mount-time recovery). The page cache holding
+/// recovery) and, separately, attaching the FFS roots (FFS's own mount-time recovery). The page cache holding
 /// the image is dropped before each timing (posix_fadvise DONTNEED after fsync), so reads come from the disk.
 /// </summary>
 public sealed class MountAfterCrashBench : IBenchmark
@@ -46,7 +47,7 @@ public sealed class MountAfterCrashBench : IBenchmark
         image ??= Path.Combine(Path.GetTempPath(), "exofs-bench", $"mount-after-crash-{files}f-{gib}g.img");
         if (!File.Exists(image) && !Build(image, files, gib)) return 1;
 
-        Console.WriteLine($"mount after a crash: {image} ({gib} GiB sparse, {files} files under an FFS root); " +
+        Console.WriteLine($"mount after a crash: {image} ({gib} GiB sparse, {files} files under two FFS roots); " +
             $"{inFlight} creates of 4 KiB files in flight at the crash; page cache {(warm ? "warm" : "dropped")} before each mount");
         var results = new Dictionary<XnRecovery, List<(double Xn, double Ffs, string Actions)>>();
         foreach (var mode in new[] { XnRecovery.InFlightRecord, XnRecovery.Scan }) results[mode] = new();
@@ -75,27 +76,35 @@ public sealed class MountAfterCrashBench : IBenchmark
 
     private static string Label(XnRecovery mode) => mode == XnRecovery.InFlightRecord ? "record" : "scan";
 
-    /// <summary>Formats a sparse image and fills it with <paramref name="files"/> empty files in directories of 1000.</summary>
+    /// <summary>
+    /// Formats a sparse image with two FFS roots (one FFS root holds at most 983,040 inodes: one per 16 KiB of a
+    /// 15 GiB root) and fills them with <paramref name="files"/> empty files in directories of 1000, half each.
+    /// </summary>
     private static bool Build(string image, int files, ulong gib)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(image)!);
         string tmp = image + ".building";
         var sw = Stopwatch.StartNew();
         Console.WriteLine($"building {image}: {files} files (once; cached)");
-        var host = ExoHost.CreateImage(tmp, gib << 30, [new RootRequest("ffs", FfsFileSystem.DefaultRootName)], out string? error,
+        var host = ExoHost.CreateImage(tmp, gib << 30, Roots.Select(r => new RootRequest("ffs", r)).ToList(), out string? error,
             overwrite: true, libFses: [new FfsLibFs()]);
         if (!host.Ok) { Console.Error.WriteLine($"mount-after-crash: mkfs: {error}"); return false; }
         using (var h = host.Value)
         {
-            var guest = h.Attach(FfsFileSystem.DefaultRootName, out error);
-            if (!guest.Ok) { Console.Error.WriteLine($"mount-after-crash: attach: {error}"); return false; }
-            using var g = guest.Value;
-            var fs = g.FileSystem;
+            var guests = new List<Guest>();
+            foreach (string root in Roots)
+            {
+                var guest = h.Attach(root, out error);
+                if (!guest.Ok) { Console.Error.WriteLine($"mount-after-crash: attach {root}: {error}"); return false; }
+                guests.Add(guest.Value);
+            }
             var dir = InodeNo.Root;
+            IFileSystem fs = guests[0].FileSystem;
             for (int i = 0; i < files; i++)
             {
                 if (i % 1000 == 0)
                 {
+                    fs = guests[i / 1000 % guests.Count].FileSystem;
                     var d = fs.MkDir(InodeNo.Root, $"d{i / 1000:D5}", 0x1ED, Caller.Root);
                     if (!d.Ok) { Console.Error.WriteLine($"mount-after-crash: mkdir: {d.Error}"); return false; }
                     dir = d.Value.Ino;
@@ -106,16 +115,23 @@ public sealed class MountAfterCrashBench : IBenchmark
                 fs.Forget(c.Value.Attr.Ino, 1);
                 if ((i + 1) % 50_000 == 0)
                 {
-                    if (fs.Sync() != Errno.OK) { Console.Error.WriteLine("mount-after-crash: sync failed"); return false; }
+                    foreach (var g in guests)
+                        if (g.FileSystem.Sync() != Errno.OK) { Console.Error.WriteLine("mount-after-crash: sync failed"); return false; }
                     Console.WriteLine($"  {i + 1} files, {sw.Elapsed.TotalSeconds:F0} s");
                 }
             }
-            if (fs.Sync() != Errno.OK) { Console.Error.WriteLine("mount-after-crash: sync failed"); return false; }
+            foreach (var g in guests)
+            {
+                if (g.FileSystem.Sync() != Errno.OK) { Console.Error.WriteLine("mount-after-crash: sync failed"); return false; }
+                g.Dispose();
+            }
         }
         File.Move(tmp, image, overwrite: true);
         Console.WriteLine($"built in {sw.Elapsed.TotalSeconds:F0} s");
         return true;
     }
+
+    private static readonly string[] Roots = [FfsFileSystem.DefaultRootName, "ffs2"];
 
     /// <summary>
     /// Opens the image, leaves <paramref name="creates"/> new files in flight, and crashes in the middle of a sync
@@ -160,10 +176,13 @@ public sealed class MountAfterCrashBench : IBenchmark
         var t1 = Stopwatch.GetTimestamp();
         if (!host.Ok) return null;
         using var h = host.Value;
-        var guest = h.Attach(FfsFileSystem.DefaultRootName, out why);
+        foreach (string root in Roots)
+        {
+            var guest = h.Attach(root, out why);
+            if (!guest.Ok) return null;
+            guest.Value.Dispose();
+        }
         var t2 = Stopwatch.GetTimestamp();
-        if (!guest.Ok) return null;
-        guest.Value.Dispose();
         string actions = string.Join("; ", h.Recovery.Actions.Where(a => a.StartsWith("xn:", StringComparison.Ordinal)));
         return (Stopwatch.GetElapsedTime(t0, t1).TotalSeconds, Stopwatch.GetElapsedTime(t1, t2).TotalSeconds, actions);
     }
