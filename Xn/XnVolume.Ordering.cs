@@ -241,24 +241,17 @@ public sealed partial class XnVolume
             // The blocks whose parents' writes are now durable are settled, and so are the released ones.
             _inflight.Released(released);
             _inflight.Durable();
-            bool wrote = false;
             if (_free.AnyDirty)
             {
                 WriteMapBlocks(all: false);
-                wrote = true;
-            }
-            if (_inflight.Changed)
-            {
-                // The map that frees the released blocks is on the medium before the record stops naming them.
-                if (wrote) _dev.Barrier();
-                WriteRecord();
-                wrote = true;
-            }
-            if (wrote)
-            {
                 _dev.Flush();
                 _unorderedWrites = 0;
             }
+            // The map that frees the released blocks is durable before the record stops naming them. The new
+            // record need not be durable now: until it is, the older one is in force, and every block it names
+            // is settled correctly from its parents' durable bytes (they are all durable now). The next record
+            // write before a map write that allocates, or the next flush, makes it durable.
+            if (_inflight.Changed) WriteRecord();
         }
         catch (IOException x)
         {
