@@ -225,8 +225,6 @@ public sealed partial class XnVolume : IDisposable
             }
         }
         vol._recordSequence = record?.Sequence ?? 0;
-        // Whatever the record held is settled below (or by a scan): the next write-back rewrites it.
-        vol._inflight.MarkChanged();
         var recovery = options.Recovery;
         if (mapOk && !super.Clean && recovery == XnRecovery.InFlightRecord && (record is null || record.Overflow))
         {
@@ -267,6 +265,8 @@ public sealed partial class XnVolume : IDisposable
                 // The settled map is on the medium before the record that no longer names those blocks.
                 dev.Barrier();
             }
+            // Whatever the record held is settled now (or by the scan): the record on disk becomes the empty
+            // one in memory, made durable by the flush below.
             if (record is null || record.Overflow || record.Entries.Count > 0) vol.WriteRecord();
             // Mark the volume in use: a crash from here on is detected at the next load.
             vol._super = super with { Clean = false, MountCount = super.MountCount + 1 };
