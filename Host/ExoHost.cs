@@ -14,8 +14,12 @@ public sealed record HostOptions
     public int? PageFrames { get; init; }
     /// <summary>Load the volume read-only: nothing is written, every change any guest tries is refused.</summary>
     public bool ReadOnly { get; init; }
-    /// <summary>How XN restores its free map after an unclean shutdown.</summary>
-    public XnRecovery Recovery { get; init; } = XnRecovery.Scan;
+    /// <summary>
+    /// How XN restores its free map after an unclean shutdown: by default from its in-flight record, in time
+    /// proportional to the blocks in flight (exact: what a scan computes); <see cref="XnRecovery.Scan"/> walks
+    /// every root (<c>exofs mount -o recovery=scan</c>); fsck checks by its own full walk either way.
+    /// </summary>
+    public XnRecovery Recovery { get; init; } = XnRecovery.InFlightRecord;
     /// <summary>Keep going on a damaged free map (fsck): it is rebuilt by reachability instead of refused.</summary>
     public bool TolerateCorruptFreeMap { get; init; }
     /// <summary>

@@ -15,8 +15,9 @@ public sealed record XnOptions
 {
     /// <summary>Refuse every change; nothing is written (fsck, info).</summary>
     public bool ReadOnly { get; init; }
-    /// <summary>After an unclean shutdown: trust the persisted free map (fast) or rebuild it by scanning.</summary>
-    public XnRecovery Recovery { get; init; } = XnRecovery.PersistedMap;
+    /// <summary>After an unclean shutdown: settle the blocks in flight from the record (exact, no scan; the
+    /// default), trust the persisted free map as it is (leaks), or rebuild it by scanning every root.</summary>
+    public XnRecovery Recovery { get; init; } = XnRecovery.InFlightRecord;
     /// <summary>
     /// Load even if a free-map block fails its checksum, rebuilding the map by reachability. Read-only:
     /// the rebuilt map stays in memory and Check reports the damage (fsck). Read-write: the rebuilt map is
@@ -38,7 +39,13 @@ public sealed record XnOptions
 /// <summary>How the free map is restored after an unclean shutdown.</summary>
 public enum XnRecovery
 {
-    /// <summary>Use the persisted map: ordered writes make it conservative (it may only leak, never lose).</summary>
+    /// <summary>
+    /// The persisted map, with each block of the in-flight record settled by its parent's owns-UDF over the
+    /// parent's durable bytes: exact (what a scan would compute), in time proportional to the blocks in flight.
+    /// Falls back to a scan when the record overflowed or no copy of it is valid.
+    /// </summary>
+    InFlightRecord,
+    /// <summary>Use the persisted map as it is: ordered writes make it conservative (it may only leak, never lose).</summary>
     PersistedMap,
     /// <summary>Rebuild it from reachability through the owns-UDFs of every root (fixes leaks).</summary>
     Scan,

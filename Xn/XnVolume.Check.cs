@@ -1,4 +1,5 @@
 using ExoFS.Kernel.Disk;
+using ExoFS.Xn.Format;
 using ExoFS.Xn.Recovery;
 
 namespace ExoFS.Xn;
@@ -75,11 +76,39 @@ public sealed partial class XnVolume
         return XnResult<XnCheckReport>.Success(Check());
     }
 
+    /// <summary>
+    /// Recovery without a scan (at load, after an unclean shutdown): each block the in-flight record names is
+    /// settled by its recorded parents' owns-UDFs over their durable bytes (Xn/Recovery/InFlightRecovery.cs);
+    /// every other block keeps the persisted map's bit. The map changes in memory; the caller persists it.
+    /// </summary>
+    internal void SettleInFlight(IReadOnlyList<InFlightRecord.Entry> entries)
+    {
+        var buffer = new byte[BlockSize];
+        byte[]? Read(ulong b)
+        {
+            try { _dev.Read(new BlockNo(b), buffer); return buffer; }
+            catch (IOException) { return null; }
+        }
+        var settle = new InFlightRecovery(Layout.BlockCount, Layout.ReservedEnd, _types, _free.IsAllocated, Read);
+        var verdicts = settle.Settle(entries);
+        ulong freed = 0, allocated = 0;
+        foreach (var (b, isAllocated) in verdicts.OrderBy(v => v.Key))
+        {
+            var one = new Extent(new BlockNo(b), 1);
+            if (isAllocated) { allocated++; if (!_free.IsAllocated(b)) _free.Allocate(one); }
+            else if (_free.IsAllocated(b)) { freed++; _free.Release(one); }
+        }
+        _recoveryActions.Add($"free map settled from the in-flight record ({entries.Count} entr{(entries.Count == 1 ? "y" : "ies")}, " +
+            $"{verdicts.Count} block(s) in flight): {freed} freed, {allocated} allocated");
+        foreach (var u in settle.Undecided) _recoveryActions.Add($"in-flight record: {u}; its blocks keep the map's bit");
+    }
+
     /// <summary>Recovery by scan: the free map becomes reserved ∪ reachable (deferred frees are dropped).</summary>
     internal void RebuildFreeMapByScan()
     {
         var walk = Walk(live: true);
         _deferred.TakeAll();
+        _inflight.Clear();
         _free.Rebuild(b => b < Layout.ReservedEnd || walk.Reached.ContainsKey(b));
     }
 

@@ -8,7 +8,9 @@ namespace ExoFS.Xn;
 // initialized on disk) is never written; writing the child removes the edge. Every metadata write is
 // preceded by the free-map blocks that mark its children allocated, with a barrier in between, so the
 // persisted free map is always a superset of what durable pointers reach. Rule 2 lives in DeferredFrees:
-// frees are released only after a flush that follows the nullified parent's write.
+// frees are released only after a flush that follows the nullified parent's write. The in-flight record
+// (Ordering/InFlight.cs) goes before the map blocks that mark its blocks allocated, and after the ones that
+// release them, so that recovery can settle the map exactly without a scan.
 public sealed partial class XnVolume
 {
     private int _unorderedWrites;      // writes issued since the last barrier
@@ -183,6 +185,7 @@ public sealed partial class XnVolume
                 parent.ChildWritten(e.Block);
         }
         _deferred.Written(e.Block);
+        _inflight.Written(e.Block);
         _segmentDeferred.Written(e.Block);
     }
 
@@ -253,12 +256,20 @@ public sealed partial class XnVolume
             var released = _deferred.TakeReleasable();
             foreach (var x in released) _free.Release(x);
             ReleaseSegmentDeferred();
+            // The blocks whose parents' writes are now durable are settled, and so are the released ones.
+            _inflight.Released(released);
+            _inflight.Durable();
             if (_free.AnyDirty)
             {
-                WriteFreeMap(all: false);
+                WriteMapBlocks(all: false);
                 _dev.Flush();
                 _unorderedWrites = 0;
             }
+            // The map that frees the released blocks is durable before the record stops naming them. The new
+            // record need not be durable now: until it is, the older one is in force, and every block it names
+            // is settled correctly from its parents' durable bytes (they are all durable now). The next record
+            // write before a map write that allocates, or the next flush, makes it durable.
+            if (_inflight.Changed) WriteRecord();
         }
         catch (IOException x)
         {

@@ -481,6 +481,8 @@ public sealed partial class XnVolume
         foreach (var child in children)
         {
             _free.Allocate(child);
+            // In flight until e's write naming it is durable: recovery asks e's durable bytes.
+            _inflight.Add(child, e.Block, e.Type);
             if (segments)
             {
                 // One segment per extent: the head is zero-filled (the parent is tainted until it is
@@ -593,6 +595,7 @@ public sealed partial class XnVolume
         }
         // Rule 2: still allocated on disk and for Alloc until the nullified parent is durable.
         _free.Defer(child);
+        _inflight.Add(child, e.Block, e.Type);
         if (DeferFreesEnabled) _deferred.Add(child, e.Block);
         else _free.Release(child);     // the broken variant the crash suite must catch
         return XnResult.Success;
@@ -697,6 +700,13 @@ public sealed partial class XnVolume
             // Rule 3 (the libFS's, but XN orders its own writes accordingly): the new pointer should be
             // durable before the old one is reset, so a crash can duplicate but never lose the extent.
             (ef.WriteAfter ??= new HashSet<ulong>()).Add(et.Block);
+            // Which parent owns the extent on disk now depends on both parents' writes (inside a segment the
+            // free map holds the whole segment, whoever owns the block).
+            if (!ef.InSegment)
+            {
+                _inflight.Add(child, ef.Block, ef.Type);
+                _inflight.Add(child, et.Block, et.Type);
+            }
         }
         for (ulong b = child.Start.Value; b < child.End.Value; b++)
         {

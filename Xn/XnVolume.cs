@@ -27,6 +27,10 @@ public sealed partial class XnVolume : IDisposable
     private readonly List<RootRecord> _roots = new();
     private readonly BlockRegistry _registry = new();
     private readonly DeferredFrees _deferred = new();
+    private readonly InFlight _inflight = new();
+    private ulong _recordSequence;       // sequence of the newest record written (or loaded)
+    private int _recordSlot;             // slot holding it
+    private byte[]? _recordBuffer;
     private ulong _catalogueGeneration;
     private int _catalogueSlot;          // slot holding the newest valid catalogue
     private bool _disposed;
@@ -103,6 +107,10 @@ public sealed partial class XnVolume : IDisposable
             // interrupted format is never mistaken for a volume.
             var empty = Catalogue.Empty.Encode(SlotBytes(layout))!;
             for (int slot = 0; slot < 2; slot++) dev.Write(new BlockNo(layout.SlotStart(slot)), empty);
+            // Both record slots hold a valid empty record: a slot left from an earlier format would be trusted.
+            vol._recordSlot = 1;
+            vol.WriteRecord();
+            vol.WriteRecord();
             vol.WriteFreeMap(all: true);
             dev.Flush();
             vol._super.WriteTo(block);
@@ -206,14 +214,42 @@ public sealed partial class XnVolume : IDisposable
             vol._registry.Add(new RegistryEntry(r.Block, new TypeId(r.Type), RegistryEntry.CatalogueParent, 0, vol._roots.Count - 1));
         }
 
+        // The newer valid record slot wins, as for the catalogue; a torn slot leaves the older record in force.
+        InFlightRecord.Slot? record = null;
+        for (int slot = 0; slot < 2; slot++)
+        {
+            var image = new byte[RecordSlotBytes(layout)];
+            dev.Read(new BlockNo(layout.RecordSlotStart(slot)), image);
+            if (InFlightRecord.Decode(image, out _) is { } r && (record is null || r.Sequence > record.Sequence))
+            {
+                record = r;
+                vol._recordSlot = slot;
+            }
+        }
+        vol._recordSequence = record?.Sequence ?? 0;
+        var recovery = options.Recovery;
+        if (mapOk && !super.Clean && recovery == XnRecovery.InFlightRecord && (record is null || record.Overflow))
+        {
+            recovery = XnRecovery.Scan;
+            vol._recoveryActions.Add(record is null ? "in-flight record: no valid copy; recovering by scan"
+                : "in-flight record overflowed (more blocks in flight than it holds); recovering by scan");
+        }
+
+        bool mapChanged = !mapOk;
         if (!mapOk)
         {
             vol.RebuildFreeMapByScan();
             if (options.ReadOnly) vol._loadFindings.Add("free map checksum mismatch: rebuilt in memory by reachability");
             else vol._loadRepairs.Add("free map checksum mismatch: rebuilt by reachability and rewritten");
         }
-        else if (!super.Clean && options.Recovery == XnRecovery.Scan)
+        else if (!super.Clean && recovery == XnRecovery.InFlightRecord)
         {
+            vol.SettleInFlight(record!.Entries);
+            mapChanged = vol._free.AnyDirty;
+        }
+        else if (!super.Clean && recovery == XnRecovery.Scan)
+        {
+            mapChanged = true;
             ulong before = vol._free.FreeCount;
             vol.RebuildFreeMapByScan();
             ulong after = vol._free.FreeCount;
@@ -225,7 +261,15 @@ public sealed partial class XnVolume : IDisposable
         if (!options.ReadOnly)
         {
             // A corrupt free map gets here only when the caller asked to repair it (TolerateCorruptFreeMap).
-            if (!mapOk || (!super.Clean && options.Recovery == XnRecovery.Scan)) vol.WriteFreeMap(all: !mapOk);
+            if (mapChanged)
+            {
+                vol.WriteMapBlocks(all: !mapOk);
+                // The settled map is on the medium before the record that no longer names those blocks.
+                dev.Barrier();
+            }
+            // Whatever the record held is settled now (or by the scan): the record on disk becomes the empty
+            // one in memory, made durable by the flush below.
+            if (record is null || record.Overflow || record.Entries.Count > 0) vol.WriteRecord();
             // Mark the volume in use: a crash from here on is detected at the next load.
             vol._super = super with { Clean = false, MountCount = super.MountCount + 1 };
             vol._super.WriteTo(block);
@@ -375,8 +419,40 @@ public sealed partial class XnVolume : IDisposable
         return XnResult<TypeId>.Success(default);
     }
 
-    /// <summary>Writes changed free-map blocks (or all of them).</summary>
+    /// <summary>
+    /// Writes changed free-map blocks (or all of them), preceded, when the blocks in flight changed, by the
+    /// in-flight record and a barrier: a block the map marks allocated must be named by the durable record
+    /// until a pointer to it is durable (Xn/README.md, "Recovery"). The caller orders what follows.
+    /// </summary>
     private void WriteFreeMap(bool all)
+    {
+        if (_inflight.Changed && !IsReadOnly)
+        {
+            WriteRecord();
+            _dev.Barrier();
+            _unorderedWrites = 0;
+        }
+        WriteMapBlocks(all);
+    }
+
+    /// <summary>Writes the blocks in flight now to the record slot not holding the newest record (no barrier).</summary>
+    private void WriteRecord()
+    {
+        int bytes = RecordSlotBytes(Layout);
+        if (_recordBuffer is null || _recordBuffer.Length != bytes) _recordBuffer = new byte[bytes];
+        int slot = 1 - _recordSlot;
+        int used = InFlightRecord.Encode(_recordSequence + 1, _inflight.Snapshot(), _recordBuffer);
+        try { _dev.Write(new BlockNo(Layout.RecordSlotStart(slot)), _recordBuffer.AsSpan(0, used)); }
+        catch (IOException) { _inflight.MarkChanged(); throw; }
+        _unorderedWrites++;
+        _recordSlot = slot;
+        _recordSequence++;
+    }
+
+    private static int RecordSlotBytes(Layout layout) => checked((int)layout.RecordSlotBlocks * Layout.BlockSize);
+
+    /// <summary>Writes changed free-map blocks (or all of them), and nothing else.</summary>
+    private void WriteMapBlocks(bool all)
     {
         if (all) _free.MarkAllDirty();
         var block = new byte[Layout.BlockSize];

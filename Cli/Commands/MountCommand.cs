@@ -22,7 +22,7 @@ public sealed class MountCommand : ICommand
         var mountPoint = Cli.Argument<string>("MOUNTPOINT", "An empty directory to mount on");
         var root = Cli.Option<string>("--libfs", "The root to mount (exofs info IMAGE lists them); needed when the image has several");
         var foregroundOption = Cli.Option<bool>("--foreground", "Serve in this process until unmounted or interrupted", "-f");
-        var options = Cli.Option<string[]>("-o", "Mount options, comma-separated (ro, rw, allow_other, default_permissions, ...); may repeat");
+        var options = Cli.Option<string[]>("-o", "Mount options, comma-separated (ro, rw, allow_other, default_permissions, recovery=record|scan|map, ...); may repeat");
         options.AllowMultipleArgumentsPerToken = false;
         options.CompletionSources.Add("ro", "rw", "allow_other", "default_permissions");
         var daemonChildOption = new Option<bool>(DaemonChildFlag) { Hidden = true };

@@ -71,7 +71,7 @@ internal static class MountDaemon
         if (request.ToFuseOptions(log, out string optionError) is null) return Refuse(optionError);
 
         using var stopper = new Stopper();
-        var host = ExoHost.OpenImage(request.Image, out string? why, new HostOptions { ReadOnly = request.ReadOnly });
+        var host = ExoHost.OpenImage(request.Image, out string? why, new HostOptions { ReadOnly = request.ReadOnly, Recovery = request.Recovery });
         if (!host.Ok) return Refuse(host.Error == Errno.EBUSY ? XnImage.InUse(request.Image) : $"{request.Image}: {why}");
         log($"exofs: host for {request.Image} up (pid {Environment.ProcessId}); {host.Value.Recovery}");
         var server = new HostServer(host.Value, request.Image, log);

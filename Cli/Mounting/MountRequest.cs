@@ -1,4 +1,6 @@
+using ExoFS.Host;
 using ExoFS.Mount;
+using ExoFS.Xn;
 
 namespace ExoFS.Cli.Mounting;
 
@@ -20,6 +22,25 @@ internal sealed record MountRequest(string Image, string MountPoint, string? Roo
     /// <summary>"ro" among the options (a later "rw" undoes it): the image is opened read-only and never written.</summary>
     public bool ReadOnly =>
         Options.SelectMany(o => o.Split(',')).Select(o => o.Trim()).LastOrDefault(o => o is "ro" or "rw") == "ro";
+
+    /// <summary>
+    /// How XN recovers after an unclean shutdown: <c>recovery=record</c> (the default: settle the blocks in flight
+    /// from XN's record, no scan), <c>recovery=scan</c> (rebuild the free map by walking every root) or
+    /// <c>recovery=map</c> (trust the persisted map as it is; may leak). The last one given wins.
+    /// </summary>
+    public XnRecovery Recovery =>
+        Options.SelectMany(o => o.Split(',')).Select(o => o.Trim()).LastOrDefault(o => o.StartsWith(RecoveryOption, StringComparison.Ordinal))
+            is { } r && ParseRecovery(r[RecoveryOption.Length..]) is { } mode ? mode : new HostOptions().Recovery;
+
+    private const string RecoveryOption = "recovery=";
+
+    private static XnRecovery? ParseRecovery(string value) => value switch
+    {
+        "record" => XnRecovery.InFlightRecord,
+        "scan" => XnRecovery.Scan,
+        "map" => XnRecovery.PersistedMap,
+        _ => null,
+    };
 
     /// <summary>
     /// Turns the -o list into mount options: allow_other, private, fsname=, spin= and debug map to their fields,
@@ -59,6 +80,14 @@ internal sealed record MountRequest(string Image, string MountPoint, string? Roo
                             return null;
                         }
                         spin = TimeSpan.FromMicroseconds(us);
+                    }
+                    else if (opt.StartsWith(RecoveryOption, StringComparison.Ordinal))
+                    {
+                        if (ParseRecovery(opt[RecoveryOption.Length..]) is null)
+                        {
+                            error = $"recovery= takes record, scan or map, not '{opt[RecoveryOption.Length..]}'";
+                            return null;
+                        }
                     }
                     else if (opt.StartsWith("subtype=", StringComparison.Ordinal)) { error = "the subtype is always exofs (mounts show as fuse.exofs)"; return null; }
                     else extra.Add(opt);

@@ -5,12 +5,13 @@ namespace ExoFS.Xn.Format;
 /// <summary>
 /// XN's superblock (block 0). Offsets: 0 magic "EXOFS-XN", 8 version u32, 12 block size u32,
 /// 16 block count u64, 24 free map start u64, 32 free map blocks u64, 40 catalogue start u64,
-/// 48 catalogue slot blocks u64, 56 clean flag u32, 64 mount count u64, 4092 CRC32C of bytes [0,4092).
+/// 48 catalogue slot blocks u64, 56 clean flag u32, 64 mount count u64, 72 in-flight record start u64,
+/// 80 in-flight record slot blocks u64, 4092 CRC32C of bytes [0,4092). Version 2 added the record.
 /// </summary>
 internal sealed record Superblock(Layout Layout, bool Clean, ulong MountCount)
 {
     public static ReadOnlySpan<byte> Magic => "EXOFS-XN"u8;
-    public const uint Version = 1;
+    public const uint Version = 2;
 
     public void WriteTo(Span<byte> block)
     {
@@ -25,6 +26,8 @@ internal sealed record Superblock(Layout Layout, bool Clean, ulong MountCount)
         BinaryPrimitives.WriteUInt64LittleEndian(block[48..], Layout.CatalogueSlotBlocks);
         BinaryPrimitives.WriteUInt32LittleEndian(block[56..], Clean ? 1u : 0u);
         BinaryPrimitives.WriteUInt64LittleEndian(block[64..], MountCount);
+        BinaryPrimitives.WriteUInt64LittleEndian(block[72..], Layout.RecordStart);
+        BinaryPrimitives.WriteUInt64LittleEndian(block[80..], Layout.RecordSlotBlocks);
         BinaryPrimitives.WriteUInt32LittleEndian(block[4092..], Crc32C.Compute(block[..4092]));
     }
 
@@ -41,7 +44,8 @@ internal sealed record Superblock(Layout Layout, bool Clean, ulong MountCount)
         var layout = new Layout(
             BinaryPrimitives.ReadUInt64LittleEndian(block[16..]), BinaryPrimitives.ReadUInt64LittleEndian(block[24..]),
             BinaryPrimitives.ReadUInt64LittleEndian(block[32..]), BinaryPrimitives.ReadUInt64LittleEndian(block[40..]),
-            BinaryPrimitives.ReadUInt64LittleEndian(block[48..]));
+            BinaryPrimitives.ReadUInt64LittleEndian(block[48..]),
+            BinaryPrimitives.ReadUInt64LittleEndian(block[72..]), BinaryPrimitives.ReadUInt64LittleEndian(block[80..]));
         if (!layout.IsConsistent(out var geo)) { why = "superblock: " + geo; return null; }
         uint clean = BinaryPrimitives.ReadUInt32LittleEndian(block[56..]);
         if (clean > 1) { why = "superblock: bad clean flag"; return null; }

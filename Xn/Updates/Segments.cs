@@ -543,6 +543,8 @@ public sealed partial class XnVolume
             _free.Allocate(to);
             // Rule 2: the old blocks stay allocated until the parent's redirected pointer is durable.
             _free.Defer(from);
+            _inflight.Add(to, e.Block, e.Type);
+            _inflight.Add(from, e.Block, e.Type);
             if (DeferFreesEnabled) _deferred.Add(from, e.Block);
             else _free.Release(from);
         }

@@ -195,6 +195,20 @@ public sealed class MountCliTests : IDisposable
     }
 
     [Fact]
+    public void Mount_recovery_option_picks_xn_recovery_and_stays_out_of_fuse()
+    {
+        Assert.Equal(ExoFS.Xn.XnRecovery.InFlightRecord, new MountRequest("/x.img", "/mnt", null, []).Recovery);
+        Assert.Equal(new ExoFS.Host.HostOptions().Recovery, new MountRequest("/x.img", "/mnt", null, []).Recovery);
+        var scan = new MountRequest("/x.img", "/mnt", null, ["noatime,recovery=scan"]);
+        Assert.Equal(ExoFS.Xn.XnRecovery.Scan, scan.Recovery);
+        Assert.Equal(["noatime"], scan.ToFuseOptions(_ => { }, out _)!.ExtraOptions);
+        Assert.Equal(ExoFS.Xn.XnRecovery.PersistedMap, new MountRequest("/x.img", "/mnt", null, ["recovery=scan", "recovery=map"]).Recovery);
+        Assert.Equal(ExoFS.Xn.XnRecovery.InFlightRecord, new MountRequest("/x.img", "/mnt", null, ["recovery=record"]).Recovery);
+        Assert.Null(new MountRequest("/x.img", "/mnt", null, ["recovery=fast"]).ToFuseOptions(_ => { }, out string error));
+        Assert.Equal("recovery= takes record, scan or map, not 'fast'", error);
+    }
+
+    [Fact]
     public void Mount_options_map_well_known_words_and_drop_fstab_ones()
     {
         var request = new MountRequest("/x.img", "/mnt", null, ["rw,defaults,noauto,allow_other,noatime", "fsname=mine,x-systemd.automount,_netdev"]);

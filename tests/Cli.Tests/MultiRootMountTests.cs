@@ -96,7 +96,7 @@ public sealed class MultiRootMountTests : IDisposable
 
         var mount = _h.Exofs("mount", image, a, "--libfs", "home");
         Assert.True(mount.Exit == 0, mount.ToString());
-        Assert.Contains("recovery: xn: free map rebuilt by reachability", mount.Out);
+        Assert.Contains("recovery: xn: free map settled from the in-flight record", mount.Out);
         // Nothing was synced before the kill, so which of the stress's files survive is open; the root serves.
         _h.Ok($"ls {m} > /dev/null && echo after > {m}/after && test $(cat {m}/after) = after");
         _h.Umount(a);

@@ -132,11 +132,11 @@ public sealed class XnCliTests : IDisposable
         // Consistent once the recovery a mount does has run: exit 0, and it says what that recovery will do.
         Assert.Equal(0, code);
         Assert.Contains("not cleanly unmounted", output);
-        Assert.Contains("a mount's recovery will do: xn: free map rebuilt by reachability: 1 leaked block(s) reclaimed", output);
+        Assert.Contains("a mount's recovery will do: xn: free map settled from the in-flight record (1 entry, 1 block(s) in flight): 1 freed", output);
         Assert.Equal(before, File.ReadAllBytes(path));   // checked in memory: the image is untouched
         (code, output, _) = Run("fsck", path, "--repair");
         Assert.Equal(1, code);
-        Assert.Contains("recovered: xn: free map rebuilt by reachability: 1 leaked block(s) reclaimed", output);
+        Assert.Contains("recovered: xn: free map settled from the in-flight record (1 entry, 1 block(s) in flight): 1 freed", output);
         (code, output, _) = Run("fsck", path);
         Assert.Equal(0, code);
     }

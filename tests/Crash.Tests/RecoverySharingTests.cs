@@ -57,14 +57,13 @@ public sealed class RecoverySharingTests(ITestOutputHelper output)
         var noRule1 = new Workload(CrashWorkloads.StandardSetup,
             [CrashOp.Unlink("/A/foo"), CrashOp.Sync(), CrashOp.Sync(), CrashOp.Create("/foo"), CrashOp.Write("/foo", 0, 8192, 3), CrashOp.Sync()]);
         var noRule2 = new Workload(CrashWorkloads.StandardSetup,
-            [CrashOp.Truncate("/A/foo", 0), CrashOp.Write("/bar", 0, 8192, 3), CrashOp.Sync()]);
+            [CrashOp.Truncate("/A/foo", 0), CrashOp.Create("/foo"), CrashOp.Write("/foo", 0, 8192, 3), CrashOp.Sync()]);
         var entryFirst = new Workload(CrashWorkloads.StandardSetup,
             [CrashOp.Unlink("/bar"), CrashOp.Create("/foo"), CrashOp.Write("/foo", 0, 5000, 3), CrashOp.Sync()]);
         // Each broken target runs its workload after a passing one, so the cache is warm when the bug shows.
         var warm = CrashWorkloads.Exhaustive(1).Take(4).ToList();
         AssertSameVerdicts(() => new FfsCrashTarget("ffs-xn-no-rule1", configureWorkloadVolume: v => v.OrderingEnabled = false), [.. warm, noRule1]);
-        AssertSameVerdicts(() => new FfsCrashTarget("ffs-xn-no-rule2", configureWorkloadVolume: v => v.DeferFreesEnabled = false,
-            recovery: XnRecovery.PersistedMap), [.. warm, noRule2]);
+        AssertSameVerdicts(() => new FfsCrashTarget("ffs-xn-no-rule2", configureWorkloadVolume: v => v.DeferFreesEnabled = false), [.. warm, noRule2]);
         AssertSameVerdicts(() => new FfsCrashTarget("ffs-entry-before-inode", configureWorkloadFs: fs => fs.OrderDirectoryWrites = false), [.. warm, entryFirst]);
         var r = CrashExplorer.Run(new FfsCrashTarget("ffs-xn-no-rule1", configureWorkloadVolume: v => v.OrderingEnabled = false), noRule1, Shared);
         Assert.False(r.Passed);

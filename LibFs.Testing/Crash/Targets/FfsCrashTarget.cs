@@ -9,7 +9,7 @@ namespace ExoFS.LibFs.Testing.Crash;
 /// FFS on XN as a crash target. The stack is built here (kernel, XN volume, environment, FFS), acting as the
 /// host does, rather than through <see cref="Host.ExoHost"/> so that the workload's volume can be configured
 /// (tests switch XN rules off) and recovery can run XN's global check itself. Recovery is exactly what a
-/// host's mount does: XN load with the host's options (its free map rebuilt by a reachability scan after an
+/// host's mount does: XN load with the host's options (its free map settled from the in-flight record after an
 /// unclean shutdown), then FFS mount in a guest environment (its recovery scan with repair). Problems are FFS's fsck of the recovered file system and XN's invariants; XN leaks are not
 /// problems (XN's persisted free map may over-approximate by design).
 /// </summary>
