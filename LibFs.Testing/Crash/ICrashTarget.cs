@@ -57,6 +57,13 @@ public sealed class CrashMount(IFileSystem fs, Action? unmount = null) : IDispos
 /// <summary>The outcome of <see cref="ICrashTarget.Recover"/>: a mount (null when the image would not mount) and problems.</summary>
 public sealed record CrashRecovery(CrashMount? Mount, IReadOnlyList<string> Problems)
 {
+    /// <summary>
+    /// What the libFS's recovery found in the crashed image, before repairing it, that is not a leak (one line
+    /// each). Not a problem by itself: the oracle reports it when the target promises
+    /// <see cref="CrashGuarantees.LeaksOnly"/>.
+    /// </summary>
+    public IReadOnlyList<string> Damage { get; init; } = [];
+
     /// <summary>An image that could not be mounted at all.</summary>
     public static CrashRecovery Unmountable(string why) => new(null, [why]);
 }
