@@ -307,6 +307,7 @@ internal sealed class Allocator
             return Errno.OK;
         }
         bool was = (_blockBitmaps[g][bit >> 3] & (1 << (bit & 7))) != 0;
+        if (used && !was) _bitmapsSetSinceSync.Add(_groups[g].BlockBitmap);
         if (!used && was)
         {
             if (_blocksToRelease.Add(b.Value)) _freeBlocks[g]++;
@@ -320,6 +321,14 @@ internal sealed class Allocator
     }
 
     private readonly HashSet<ulong> _blocksToRelease = new();
+    private readonly HashSet<ulong> _bitmapsSetSinceSync = new();
+
+    /// <summary>
+    /// Block-bitmap blocks that gained a set bit since the last sync: an inode-table block is ordered after them
+    /// (<see cref="InodeTable.Put"/>), so a pointer to a new block never reaches the disk before its bit even
+    /// when a block is written back alone (XN's sync orders them anyway: the bitmap has no dependencies).
+    /// </summary>
+    public IReadOnlyCollection<ulong> BitmapsSetSinceSync => _bitmapsSetSinceSync;
 
     /// <summary>Blocks freed whose bitmap bits wait for a sync (fsck accepts their set bits).</summary>
     public IReadOnlyCollection<ulong> BlocksAwaitingRelease => _blocksToRelease;
@@ -334,6 +343,7 @@ internal sealed class Allocator
             if (err != Errno.OK) return err;
         }
         _blocksToRelease.Clear();
+        _bitmapsSetSinceSync.Clear(); // the sync that just completed wrote them
         return Errno.OK;
     }
 

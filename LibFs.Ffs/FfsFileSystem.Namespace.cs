@@ -445,7 +445,16 @@ public sealed partial class FfsFileSystem
                     if (OrderRenames && (err = _disk.WriteBack(dotdot)) != Errno.OK) return err;
                 }
                 if ((err = _dirs.Remove(pIno, p, name)) != Errno.OK) return err;
+                if (sDir && OrderDirectoryWrites && (err = _disk.WriteBack(new BlockNo(oldEntryBlock))) != Errno.OK) return err;
             }
+            else if (sDir && OrderDirectoryWrites)
+            {
+                var moved = _dirs.Find(pIno, p, newName);
+                if (!moved.Ok) return moved.Error;
+                if ((err = _disk.WriteBack(new BlockNo(_map.Lookup(p, moved.Value.Block)))) != Errno.OK) return err;
+            }
+            // (A renamed directory's name is on disk before anything later changes inside it: else a crash could
+            // show a later entry under the directory's old path, which that entry never had.)
 
             // Rule 2, counts down last: link debts, written once the removals are durable (InodeTable).
             if (sCounted) _inodes.Unlinked(sIno, s, 1);
