@@ -166,7 +166,9 @@ public sealed partial class FfsFileSystem
             if (!cr.Ok) return Errno.EIO;
             var child = cr.Value;
             if (FileMode.IsDir(child.Mode)) return Errno.EISDIR;
-            var err = _dirs.Remove(parent.Value, pr.Value, name);
+            var err = PersistNewNamesOf(e.Value.Ino, _map.Lookup(pr.Value, e.Value.Block));
+            if (err != Errno.OK) return err;
+            err = _dirs.Remove(parent.Value, pr.Value, name);
             if (err != Errno.OK) return err;
             var now = Timespec.Now();
             // Rule 2: the count drops on disk only once the removal is (a link debt, paid after the next sync).
@@ -242,8 +244,14 @@ public sealed partial class FfsFileSystem
                 if ((err = _inodes.Put(ino.Value, inode)) != Errno.OK) return err;
             }
             _unorderedEntries = !OrderLinkCounts;
-            try { err = _dirs.Add(newParent.Value, pr.Value, newName, ino.Value, DirBlock.FileTypeOf(inode.Mode), _alloc.DataGoal(newParent.Value)); }
+            BlockNo linkedIn;
+            try { err = _dirs.Add(newParent.Value, pr.Value, newName, ino.Value, DirBlock.FileTypeOf(inode.Mode), _alloc.DataGoal(newParent.Value), out linkedIn); }
             finally { _unorderedEntries = false; }
+            if (err == Errno.OK)
+            {
+                if (!_linkedSinceSync.TryGetValue(ino.Value, out var blocks)) _linkedSinceSync[ino.Value] = blocks = new HashSet<ulong>();
+                blocks.Add(linkedIn.Value);
+            }
             if (err != Errno.OK)
             {
                 if (OrderLinkCounts) { inode.Nlink--; _inodes.Put(ino.Value, inode); } // no entry names it: at once
@@ -295,6 +303,27 @@ public sealed partial class FfsFileSystem
 
     // Set around one entry write of the "entry before its link count" broken variant.
     private bool _unorderedEntries;
+
+    // Directory blocks holding names link made since the last sync, by inode (cleared at each sync).
+    private readonly Dictionary<ulong, HashSet<ulong>> _linkedSinceSync = new();
+
+    /// <summary>
+    /// Rule 3 beyond rename: before a name of <paramref name="ino"/> is removed (in directory block
+    /// <paramref name="removedIn"/>), the names link gave it since the last sync in other blocks are written
+    /// back, so that a crash between the two cannot leave a file that kept a name under none. Lock held.
+    /// </summary>
+    private Errno PersistNewNamesOf(ulong ino, ulong removedIn)
+    {
+        if (!OrderRenames || !_linkedSinceSync.TryGetValue(ino, out var blocks)) return Errno.OK;
+        foreach (ulong b in blocks)
+        {
+            if (b == removedIn) continue; // one block: one write carries both
+            var err = _disk.WriteBack(new BlockNo(b));
+            if (err != Errno.OK) return err;
+        }
+        _linkedSinceSync.Remove(ino);
+        return Errno.OK;
+    }
 
     /// <summary>The inode-bitmap block holding <paramref name="ino"/>'s bit.</summary>
     private BlockNo InodeBitmapBlock(ulong ino) => new(_alloc.Groups[_alloc.GroupOfIno(ino)].InodeBitmap);
@@ -417,6 +446,11 @@ public sealed partial class FfsFileSystem
                 _inodes.Put(npIno, np);
                 return why;
             }
+
+            // A replaced file's other names made since the last sync reach the disk before this one goes (rule 3).
+            if (d is not null && !FileMode.IsDir(d.Mode)
+                && (err = PersistNewNamesOf(dIno, _map.Lookup(np, dst.Value.Block))) != Errno.OK) return Undo(err);
+            if ((err = PersistNewNamesOf(sIno, _map.Lookup(p, src.Value.Block))) != Errno.OK) return Undo(err);
 
             // Within one directory block the rename is one write: atomic, no crash sees two names or none.
             err = pIno == npIno ? _dirs.RenameInBlock(pIno, p, name, newName, sIno, sType) : Errno.EXDEV;

@@ -373,6 +373,7 @@ public sealed partial class FfsFileSystem : IFileSystem, IReportsRecovery, ISelf
     {
         var err = _disk.Sync();
         if (err != Errno.OK) return err;
+        _linkedSinceSync.Clear(); // the names link made are durable
         // Inodes cleared before this sync are now cleared on disk: their numbers may be reused.
         if ((err = _alloc.CommitInodeFrees()) != Errno.OK) return err;
         // Pointers nullified before this sync are gone on disk: the blocks' bitmap bits may clear.
