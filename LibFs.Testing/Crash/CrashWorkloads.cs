@@ -20,13 +20,13 @@ public static class CrashWorkloads
 
     /// <summary>
     /// The starting state every generated workload builds before crashes are explored: /A holding an
-    /// 8 KiB /A/foo, an empty /B, and a 100-byte /bar with an extended attribute "user.k", all durable.
+    /// 8 KiB /A/foo, an empty /B, and a 100-byte /bar, all durable.
     /// </summary>
     public static IReadOnlyList<CrashOp> StandardSetup { get; } =
     [
         CrashOp.Mkdir("/A"), CrashOp.Mkdir("/B"),
         CrashOp.Create("/A/foo"), CrashOp.Write("/A/foo", 0, 8192, 1),
-        CrashOp.Create("/bar"), CrashOp.Write("/bar", 0, 100, 2), CrashOp.SetXattr("/bar", "user.k", 40, 3),
+        CrashOp.Create("/bar"), CrashOp.Write("/bar", 0, 100, 2),
     ];
 
     /// <summary>
@@ -80,7 +80,7 @@ public static class CrashWorkloads
             < 65 => CrashOp.Rmdir(Dirs[rng.Next(2)]),
             < 68 => CrashOp.Symlink(File(), SymlinkTexts[rng.Next(SymlinkTexts.Length)]),
             < 71 => CrashOp.SetXattr(File(), rng.Next(2) == 0 ? "user.k" : "user.n", 1 + rng.Next(300), 1 + rng.Next(1000)),
-            < 73 => CrashOp.RemoveXattr(File(), rng.Next(2) == 0 ? "user.k" : "user.n"),
+            < 73 => CrashOp.RemoveXattr(previous is { Kind: CrashOpKind.SetXattr } x ? x.Path : File(), rng.Next(2) == 0 ? "user.k" : "user.n"),
             < 75 => CrashOp.Chmod(AnyPath(), (uint)rng.Next(0x200)),
             < 77 => CrashOp.Chown(AnyPath(), (uint)rng.Next(3) * 500, (uint)rng.Next(3) * 500),
             < 79 => CrashOp.Utimes(AnyPath(), 1_000_000_000 + rng.Next(1_000_000)),
@@ -174,7 +174,7 @@ public static class CrashWorkloads
         CrashOp.Mkdir("/B/foo"), CrashOp.Rmdir("/B"),
         CrashOp.Write("/A/foo", SingleIndirectOffset, 5000, 14), CrashOp.Write("/bar", DoubleIndirectOffset, 4096, 15),
         CrashOp.Symlink("/A/bar", "/bar"), CrashOp.Link("/bar", "/A/baz"),
-        CrashOp.SetXattr("/A/foo", "user.n", 100, 16), CrashOp.RemoveXattr("/bar", "user.k"),
+        CrashOp.SetXattr("/A/foo", "user.n", 100, 16), CrashOp.RemoveXattr("/A/foo", "user.n"),
         CrashOp.Chmod("/A/foo", 0x180 /* 0600 */), CrashOp.Chown("/bar", 1000, 1000), CrashOp.Utimes("/A", 1_000_000_000),
     ];
 

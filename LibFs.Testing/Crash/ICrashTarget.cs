@@ -20,6 +20,12 @@ public interface ICrashTarget
     /// <summary>The promises the oracle checks.</summary>
     CrashGuarantees Guarantees { get; }
 
+    /// <summary>
+    /// Whether the target's file system has the step kind at all (a toy may have no symlinks or xattrs): a step it
+    /// lacks is left out of the workload, on the model as on the target.
+    /// </summary>
+    bool Supports(CrashOpKind kind) => true;
+
     /// <summary>Device size in blocks for a crash run (small keeps each crash image cheap).</summary>
     ulong DeviceBlocks { get; }
 

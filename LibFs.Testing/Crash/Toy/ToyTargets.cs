@@ -25,6 +25,9 @@ public sealed class ShadowToyTarget(ToyBug bug = ToyBug.None) : ICrashTarget
 
     public CrashGuarantees Guarantees => Strongest;
 
+    /// <summary>The toy has no symlinks and no xattrs.</summary>
+    public bool Supports(CrashOpKind kind) => kind is not (CrashOpKind.Symlink or CrashOpKind.SetXattr or CrashOpKind.RemoveXattr);
+
     public ulong DeviceBlocks => 64;
 
     public void Format(IBlockDevice device) => ShadowToyFileSystem.Format(new ToyBlockStore(device));
@@ -56,6 +59,9 @@ public sealed class XnToyTarget(string name = "toy-xn", Action<XnVolume>? config
     public string Name { get; } = name;
 
     public CrashGuarantees Guarantees => ShadowToyTarget.Strongest;
+
+    /// <summary>The toy has no symlinks and no xattrs.</summary>
+    public bool Supports(CrashOpKind kind) => kind is not (CrashOpKind.Symlink or CrashOpKind.SetXattr or CrashOpKind.RemoveXattr);
 
     public ulong DeviceBlocks => 128;
 
