@@ -21,10 +21,11 @@ public interface ICrashTarget
     CrashGuarantees Guarantees { get; }
 
     /// <summary>
-    /// Whether the target's file system has the step kind at all (a toy may have no symlinks or xattrs): a step it
-    /// lacks is left out of the workload, on the model as on the target.
+    /// Whether the target's file system can take the step at all (a toy may have no symlinks or xattrs, or no room
+    /// for a sparse file megabytes long): a step it cannot take is left out of the workload, on the model as on the
+    /// target.
     /// </summary>
-    bool Supports(CrashOpKind kind) => true;
+    bool Supports(CrashOp op) => true;
 
     /// <summary>Device size in blocks for a crash run (small keeps each crash image cheap).</summary>
     ulong DeviceBlocks { get; }
