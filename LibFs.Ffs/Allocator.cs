@@ -290,17 +290,60 @@ internal sealed class Allocator
     /// </summary>
     public Func<Errno> Reclaim { get; set; } = () => Errno.OK;
 
-    /// <summary>Records that this FFS now owns (or no longer owns) <paramref name="b"/>.</summary>
+    /// <summary>
+    /// Records that this FFS now owns (or no longer owns) <paramref name="b"/>. A freed block's bit is cleared
+    /// only after the next sync (<see cref="CommitBlockFrees"/>), when the nullified pointer is durable (soft
+    /// updates' rule 2, as XN defers the block's reuse): else a crash could show a claimed block its bitmap calls
+    /// free. The free count drops at once.
+    /// </summary>
     public Errno MarkBlock(BlockNo b, bool used)
     {
         int g = GroupOfBlock(b);
         if (g >= _groups.Length) return Errno.OK; // beyond the groups: XN's map is the only record
         int bit = (int)(b.Value % FfsLayout.BlocksPerGroup);
+        if (used && _blocksToRelease.Remove(b.Value))
+        {
+            _freeBlocks[g]--; // taken again before its bit was cleared: the bit stays
+            return Errno.OK;
+        }
         bool was = (_blockBitmaps[g][bit >> 3] & (1 << (bit & 7))) != 0;
+        if (used && !was) _bitmapsSetSinceSync.Add(_groups[g].BlockBitmap);
+        if (!used && was)
+        {
+            if (_blocksToRelease.Add(b.Value)) _freeBlocks[g]++;
+            return Errno.OK;
+        }
         if (was == used) return Errno.OK;
         var err = SetBit(_groups[g].BlockBitmap, _blockBitmaps[g], bit, used);
         if (err != Errno.OK) return err;
         if (used) _freeBlocks[g]--; else _freeBlocks[g]++;
+        return Errno.OK;
+    }
+
+    private readonly HashSet<ulong> _blocksToRelease = new();
+    private readonly HashSet<ulong> _bitmapsSetSinceSync = new();
+
+    /// <summary>
+    /// Block-bitmap blocks that gained a set bit since the last sync: an inode-table block is ordered after them
+    /// (<see cref="InodeTable.Put"/>), so a pointer to a new block never reaches the disk before its bit even
+    /// when a block is written back alone (XN's sync orders them anyway: the bitmap has no dependencies).
+    /// </summary>
+    public IReadOnlyCollection<ulong> BitmapsSetSinceSync => _bitmapsSetSinceSync;
+
+    /// <summary>Blocks freed whose bitmap bits wait for a sync (fsck accepts their set bits).</summary>
+    public IReadOnlyCollection<ulong> BlocksAwaitingRelease => _blocksToRelease;
+
+    /// <summary>Clears the bitmap bits of every block freed before the sync that just completed.</summary>
+    public Errno CommitBlockFrees()
+    {
+        foreach (ulong b in _blocksToRelease)
+        {
+            int g = GroupOfBlock(new BlockNo(b));
+            var err = SetBit(_groups[g].BlockBitmap, _blockBitmaps[g], (int)(b % FfsLayout.BlocksPerGroup), false);
+            if (err != Errno.OK) return err;
+        }
+        _blocksToRelease.Clear();
+        _bitmapsSetSinceSync.Clear(); // the sync that just completed wrote them
         return Errno.OK;
     }
 
@@ -323,9 +366,18 @@ internal sealed class Allocator
         blockBitmap.CopyTo(_blockBitmaps[g], 0);
         inodeBitmap.CopyTo(_inodeBitmaps[g], 0);
         _freeBlocks[g] = (uint)(GroupBlocks(g) - (ulong)PopCount(_blockBitmaps[g], (int)GroupBlocks(g)));
+        // Bits of freed blocks still waiting for a sync (fsck keeps them set) are free already.
+        if (_blocksToRelease.Count > 0)
+            _freeBlocks[g] += (uint)_blocksToRelease.Count(b => GroupOfBlock(new BlockNo(b)) == g && IsMarked(b));
         _freeInodes[g] = (uint)(InodeCapacity(g) - PopCount(_inodeBitmaps[g], InodeCapacity(g)));
         _inodeCursor[g] = 0;
         return Errno.OK;
+    }
+
+    private bool IsMarked(ulong b)
+    {
+        int g = GroupOfBlock(new BlockNo(b)), bit = (int)(b % FfsLayout.BlocksPerGroup);
+        return (_blockBitmaps[g][bit >> 3] & (1 << (bit & 7))) != 0;
     }
 
     public byte[] BlockBitmap(int g) => _blockBitmaps[g];

@@ -41,11 +41,19 @@ internal sealed class Directory
         _tableOf = tableOf;
     }
 
-    /// <summary>Writes entry bytes naming <paramref name="ino"/>, ordered after the inode's table block.</summary>
-    private Errno WriteEntry(ulong block, int offset, ReadOnlySpan<byte> bytes, ulong ino) =>
-        _tableOf(ino) is { } table
-            ? _disk.WriteRaw(new BlockNo(block), offset, bytes, table)
-            : _disk.WriteRaw(new BlockNo(block), offset, bytes);
+    /// <summary>
+    /// Writes entry bytes naming <paramref name="ino"/>, ordered after the inode's table block (soft updates'
+    /// rule 1: the inode, and the link count that pays for this name, are on disk before the name) and, with
+    /// <paramref name="alsoAfter"/>, after that block too (mkdir: the parent's table block, whose link count
+    /// pays for the new directory's ".."). Writing the same bytes again with another block adds that edge.
+    /// </summary>
+    private Errno WriteEntry(ulong block, int offset, ReadOnlySpan<byte> bytes, ulong ino, BlockNo? alsoAfter = null)
+    {
+        if (_tableOf(ino) is not { } table) return _disk.WriteRaw(new BlockNo(block), offset, bytes);
+        var err = _disk.WriteRaw(new BlockNo(block), offset, bytes, table);
+        if (err == Errno.OK && alsoAfter is { } also && also != table) err = _disk.WriteRaw(new BlockNo(block), offset, bytes, also);
+        return err;
+    }
 
     public static ulong BlockCount(DiskInode dir) => dir.Size / FfsLayout.BlockSize;
 
@@ -110,11 +118,11 @@ internal sealed class Directory
     }
 
     /// <summary>Adds an entry (the caller has checked the name is absent). May grow the directory by a block.</summary>
-    public Errno Add(ulong dirIno, DiskInode dir, string name, ulong ino, byte fileType, BlockNo hint) =>
-        Add(dirIno, dir, name, ino, fileType, hint, out _);
+    public Errno Add(ulong dirIno, DiskInode dir, string name, ulong ino, byte fileType, BlockNo hint, BlockNo? alsoAfter = null) =>
+        Add(dirIno, dir, name, ino, fileType, hint, out _, alsoAfter);
 
-    /// <summary><see cref="Add(ulong, DiskInode, string, ulong, byte, BlockNo)"/>, also naming the disk block that now holds the entry.</summary>
-    public Errno Add(ulong dirIno, DiskInode dir, string name, ulong ino, byte fileType, BlockNo hint, out BlockNo changed)
+    /// <summary><see cref="Add(ulong, DiskInode, string, ulong, byte, BlockNo, BlockNo?)"/>, also naming the disk block that now holds the entry.</summary>
+    public Errno Add(ulong dirIno, DiskInode dir, string name, ulong ino, byte fileType, BlockNo hint, out BlockNo changed, BlockNo? alsoAfter = null)
     {
         changed = BlockNo.Zero;
         var idxr = IndexOf(dirIno, dir);
@@ -136,7 +144,7 @@ internal sealed class Directory
                 int room = DirBlock.FindRoom(buf, nameBytes.Length);
                 if (room < 0) continue;
                 int at = DirBlock.Insert(buf, room, ino, fileType, nameBytes);
-                var err = WriteEntry(disk, room, buf.AsSpan(room, at - room + DirBlock.RecordSize(nameBytes.Length)), ino);
+                var err = WriteEntry(disk, room, buf.AsSpan(room, at - room + DirBlock.RecordSize(nameBytes.Length)), ino, alsoAfter);
                 if (err != Errno.OK) return err;
                 idx.ByName[name] = new Entry(lb, at, ino, fileType);
                 idx.InsertHint = lb;
@@ -157,7 +165,7 @@ internal sealed class Directory
         var block = new byte[FfsLayout.BlockSize];
         DirBlock.InitEmpty(block);
         int pos = DirBlock.Insert(block, 0, ino, fileType, nameBytes);
-        var werr = WriteEntry(nb.Value, 0, block, ino);
+        var werr = WriteEntry(nb.Value, 0, block, ino, alsoAfter);
         if (werr != Errno.OK) return werr;
         dir.Size = (blocks + 1) * FfsLayout.BlockSize;
         idx.ByName[name] = new Entry(blocks, pos, ino, fileType);
@@ -209,11 +217,11 @@ internal sealed class Directory
     private static bool IsEmptyBlock(byte[] block) => DirBlock.Parse(block) is { } records && records.All(r => r.Ino == 0);
 
     /// <summary>Points an existing entry at another inode (rename over a target, "..").</summary>
-    public Errno Retarget(ulong dirIno, DiskInode dir, string name, ulong ino, byte fileType) =>
-        Retarget(dirIno, dir, name, ino, fileType, out _);
+    public Errno Retarget(ulong dirIno, DiskInode dir, string name, ulong ino, byte fileType, BlockNo? alsoAfter = null) =>
+        Retarget(dirIno, dir, name, ino, fileType, out _, alsoAfter);
 
-    /// <summary><see cref="Retarget(ulong, DiskInode, string, ulong, byte)"/>, also naming the disk block changed.</summary>
-    public Errno Retarget(ulong dirIno, DiskInode dir, string name, ulong ino, byte fileType, out BlockNo changed)
+    /// <summary><see cref="Retarget(ulong, DiskInode, string, ulong, byte, BlockNo?)"/>, also naming the disk block changed.</summary>
+    public Errno Retarget(ulong dirIno, DiskInode dir, string name, ulong ino, byte fileType, out BlockNo changed, BlockNo? alsoAfter = null)
     {
         changed = BlockNo.Zero;
         var idxr = IndexOf(dirIno, dir);
@@ -226,10 +234,78 @@ internal sealed class Directory
         if (err != Errno.OK) return err;
         System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(bytes, ino);
         bytes[11] = fileType;
-        err = WriteEntry(b, e.Offset, bytes, ino);
+        err = WriteEntry(b, e.Offset, bytes, ino, alsoAfter);
         if (err != Errno.OK) return err;
         idxr.Value.ByName[name] = e with { Ino = ino, FileType = fileType };
         changed = new BlockNo(b);
+        return Errno.OK;
+    }
+
+    /// <summary>
+    /// Renames within one directory in one block write, so that no crash sees both names or neither: the entry
+    /// <paramref name="from"/> goes and <paramref name="to"/> names <paramref name="ino"/> (retargeted if it exists,
+    /// else inserted), both in <paramref name="from"/>'s block. EXDEV when they cannot share that block (the
+    /// target lives in another block, or the block has no room for the new name): the caller renames in two
+    /// writes. The caller has checked both names.
+    /// </summary>
+    public Errno RenameInBlock(ulong dirIno, DiskInode dir, string from, string to, ulong ino, byte fileType)
+    {
+        var idxr = IndexOf(dirIno, dir);
+        if (!idxr.Ok) return idxr.Error;
+        var idx = idxr.Value;
+        if (!idx.ByName.TryGetValue(from, out var src)) return Errno.ENOENT;
+        bool replace = idx.ByName.TryGetValue(to, out var dst);
+        if (replace && dst.Block != src.Block) return Errno.EXDEV;
+        var rb = ReadBlock(dir, src.Block, _scratch);
+        if (!rb.Ok) return rb.Error;
+        var (buf, disk) = rb.Value;
+        var edited = (byte[])buf.Clone();
+        DirBlock.Remove(edited, src.Offset);
+        int at;
+        if (replace)
+        {
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(edited.AsSpan(dst.Offset), ino);
+            edited[dst.Offset + 11] = fileType;
+            at = dst.Offset;
+        }
+        else
+        {
+            byte[] nameBytes = Encoding.UTF8.GetBytes(to);
+            int room = DirBlock.FindRoom(edited, nameBytes.Length);
+            if (room < 0) return Errno.EXDEV;
+            at = DirBlock.Insert(edited, room, ino, fileType, nameBytes);
+        }
+        var err = WriteEntry(disk, 0, edited, ino);
+        if (err != Errno.OK) return err;
+        idx.ByName.Remove(from);
+        idx.ByName[to] = new Entry(src.Block, at, ino, fileType);
+        return Errno.OK;
+    }
+
+    /// <summary>
+    /// Swaps the inodes two entries of one directory name, in one block write when both lie in one block (atomic);
+    /// EXDEV when they do not (the caller retargets each).
+    /// </summary>
+    public Errno ExchangeInBlock(ulong dirIno, DiskInode dir, string a, string b)
+    {
+        var idxr = IndexOf(dirIno, dir);
+        if (!idxr.Ok) return idxr.Error;
+        var idx = idxr.Value;
+        if (!idx.ByName.TryGetValue(a, out var ea) || !idx.ByName.TryGetValue(b, out var eb)) return Errno.ENOENT;
+        if (ea.Block != eb.Block) return Errno.EXDEV;
+        var rb = ReadBlock(dir, ea.Block, _scratch);
+        if (!rb.Ok) return rb.Error;
+        var (buf, disk) = rb.Value;
+        var edited = (byte[])buf.Clone();
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(edited.AsSpan(ea.Offset), eb.Ino);
+        edited[ea.Offset + 11] = eb.FileType;
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(edited.AsSpan(eb.Offset), ea.Ino);
+        edited[eb.Offset + 11] = ea.FileType;
+        // Ordered after both inodes' table blocks (their raised counts).
+        var err = WriteEntry(disk, 0, edited, eb.Ino, _tableOf(ea.Ino));
+        if (err != Errno.OK) return err;
+        idx.ByName[a] = ea with { Ino = eb.Ino, FileType = eb.FileType };
+        idx.ByName[b] = eb with { Ino = ea.Ino, FileType = ea.FileType };
         return Errno.OK;
     }
 

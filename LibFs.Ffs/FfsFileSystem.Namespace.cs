@@ -119,19 +119,32 @@ public sealed partial class FfsFileSystem
                 err = b.Ok ? _disk.WriteRaw(new(b.Value), 0, symlink) : b.Error;
             }
         }
-        if (err == Errno.OK) err = _inodes.Put(ino, inode);
-        // The entry's block is ordered after the new inode's table block (see Directory), so a crash cannot
-        // leave the name bound to a free inode; nothing is written now.
-        if (err == Errno.OK) err = _dirs.Add(parentIno, parent, name, ino, DirBlock.FileTypeOf(mode), _alloc.DataGoal(parentIno));
+        // Rule 1, all ordered at write-back, nothing written now: the inode's bitmap bit before the inode (else a
+        // crash could show a live inode its bitmap calls free), a new directory's group count before it (a
+        // placement hint: a crash may leave it too high, never too low), the inode before the entry naming it
+        // (see Directory), and for a directory the parent's raised link count (paying for the new "..") before
+        // the entry too.
+        if (err == Errno.OK) err = _inodes.Put(ino, inode, after: InodeBitmapBlock(ino));
+        if (err == Errno.OK && dir && OrderDirectoryWrites) err = _inodes.Put(ino, inode, after: _superBlock);
+        bool parentCounted = false;
+        if (err == Errno.OK && dir && OrderLinkCounts)
+        {
+            parent.Nlink++;
+            parentCounted = true;
+            err = _inodes.Put(parentIno, parent);
+        }
+        BlockNo? parentTable = parentCounted ? _alloc.Locate(parentIno).Block : null;
+        if (err == Errno.OK) err = _dirs.Add(parentIno, parent, name, ino, DirBlock.FileTypeOf(mode), _alloc.DataGoal(parentIno), parentTable);
         if (err != Errno.OK)
         {
-            // Undo: nothing names the new inode yet, so it can go at once.
+            // Undo: nothing names the new inode yet, so it and the parent's count can go at once.
             _inodes.Put(ino, inode);
             Destroy(ino, inode);
+            if (parentCounted) parent.Nlink--;
             _inodes.Put(parentIno, parent); // the directory may have grown a block before failing
             return err;
         }
-        if (dir) parent.Nlink++;
+        if (dir && !parentCounted) parent.Nlink++; // the broken variant: the count after the entry
         Touch(parent, now);
         if ((err = _inodes.Put(parentIno, parent)) != Errno.OK) return err;
         _inodes.AddLookup(ino);
@@ -153,10 +166,13 @@ public sealed partial class FfsFileSystem
             if (!cr.Ok) return Errno.EIO;
             var child = cr.Value;
             if (FileMode.IsDir(child.Mode)) return Errno.EISDIR;
-            var err = _dirs.Remove(parent.Value, pr.Value, name);
+            var err = PersistNewNamesOf(e.Value.Ino, _map.Lookup(pr.Value, e.Value.Block));
+            if (err != Errno.OK) return err;
+            err = _dirs.Remove(parent.Value, pr.Value, name);
             if (err != Errno.OK) return err;
             var now = Timespec.Now();
-            if (child.Nlink > 0) child.Nlink--;
+            // Rule 2: the count drops on disk only once the removal is (a link debt, paid after the next sync).
+            _inodes.Unlinked(e.Value.Ino, child, 1);
             Touch(child, now, mtime: false);
             Touch(pr.Value, now);
             if ((err = _inodes.Put(e.Value.Ino, child)) != Errno.OK) return err;
@@ -189,9 +205,10 @@ public sealed partial class FfsFileSystem
             var err = _dirs.Remove(parent.Value, pr.Value, name);
             if (err != Errno.OK) return err;
             var now = Timespec.Now();
-            child.Nlink = 0;
+            // Rule 2: both counts drop on disk only once the removal is (link debts, paid after the next sync).
+            _inodes.Unlinked(ino, child, child.Nlink);
             Touch(child, now, mtime: false);
-            if (pr.Value.Nlink > 0) pr.Value.Nlink--;
+            _inodes.Unlinked(parent.Value, pr.Value, 1);
             Touch(pr.Value, now);
             if ((err = _inodes.Put(ino, child)) != Errno.OK) return err;
             if ((err = _inodes.Put(parent.Value, pr.Value)) != Errno.OK) return err;
@@ -217,15 +234,31 @@ public sealed partial class FfsFileSystem
             if (existing.Error != Errno.ENOENT) return existing.Error;
             if (inode.Nlink == 0) return Errno.ENOENT; // an unlinked inode cannot be linked back
             if (inode.Nlink >= uint.MaxValue - 1) return Errno.EMLINK;
-            // The new name's block is ordered after the inode's table block (see Directory).
-            var err = _dirs.Add(newParent.Value, pr.Value, newName, ino.Value, DirBlock.FileTypeOf(inode.Mode), _alloc.DataGoal(newParent.Value));
+            var now = Timespec.Now();
+            var err = Errno.OK;
+            // Rule 1: the raised count is written first and the new name's block is ordered after the inode's
+            // table block (see Directory), so a crash leaves the count too high at worst, never too low.
+            if (OrderLinkCounts)
+            {
+                inode.Nlink++;
+                if ((err = _inodes.Put(ino.Value, inode)) != Errno.OK) return err;
+            }
+            _unorderedEntries = !OrderLinkCounts;
+            BlockNo linkedIn;
+            try { err = _dirs.Add(newParent.Value, pr.Value, newName, ino.Value, DirBlock.FileTypeOf(inode.Mode), _alloc.DataGoal(newParent.Value), out linkedIn); }
+            finally { _unorderedEntries = false; }
+            if (err == Errno.OK)
+            {
+                if (!_linkedSinceSync.TryGetValue(ino.Value, out var blocks)) _linkedSinceSync[ino.Value] = blocks = new HashSet<ulong>();
+                blocks.Add(linkedIn.Value);
+            }
             if (err != Errno.OK)
             {
+                if (OrderLinkCounts) { inode.Nlink--; _inodes.Put(ino.Value, inode); } // no entry names it: at once
                 _inodes.Put(newParent.Value, pr.Value);
                 return err;
             }
-            var now = Timespec.Now();
-            inode.Nlink++;
+            if (!OrderLinkCounts) inode.Nlink++; // the broken variant: the count after the entry, unordered
             Touch(inode, now, mtime: false);
             Touch(pr.Value, now);
             if ((err = _inodes.Put(ino.Value, inode)) != Errno.OK) return err;
@@ -254,6 +287,46 @@ public sealed partial class FfsFileSystem
     /// names (the "entry before its inode" broken variant the crash explorer must catch).
     /// </summary>
     internal bool OrderDirectoryWrites { get; set; } = true;
+
+    /// <summary>
+    /// Crash tests only: false breaks rule 1 for link counts (the "entry before its link count" broken variant):
+    /// link writes its new entry unordered and raises the count after it, mkdir does not order the entry after the
+    /// parent's raised count, and rename does not raise the count of a file while it has two names.
+    /// </summary>
+    internal bool OrderLinkCounts { get; set; } = true;
+
+    /// <summary>
+    /// Crash tests only: false drops rule 3 on rename (the new name durable before the old one goes): no forced
+    /// write of the new entry, of a moved directory's "..", before the old entry is removed.
+    /// </summary>
+    internal bool OrderRenames { get; set; } = true;
+
+    // Set around one entry write of the "entry before its link count" broken variant.
+    private bool _unorderedEntries;
+
+    // Directory blocks holding names link made since the last sync, by inode (cleared at each sync).
+    private readonly Dictionary<ulong, HashSet<ulong>> _linkedSinceSync = new();
+
+    /// <summary>
+    /// Rule 3 beyond rename: before a name of <paramref name="ino"/> is removed (in directory block
+    /// <paramref name="removedIn"/>), the names link gave it since the last sync in other blocks are written
+    /// back, so that a crash between the two cannot leave a file that kept a name under none. Lock held.
+    /// </summary>
+    private Errno PersistNewNamesOf(ulong ino, ulong removedIn)
+    {
+        if (!OrderRenames || !_linkedSinceSync.TryGetValue(ino, out var blocks)) return Errno.OK;
+        foreach (ulong b in blocks)
+        {
+            if (b == removedIn) continue; // one block: one write carries both
+            var err = _disk.WriteBack(new BlockNo(b));
+            if (err != Errno.OK) return err;
+        }
+        _linkedSinceSync.Remove(ino);
+        return Errno.OK;
+    }
+
+    /// <summary>The inode-bitmap block holding <paramref name="ino"/>'s bit.</summary>
+    private BlockNo InodeBitmapBlock(ulong ino) => new(_alloc.Groups[_alloc.GroupOfIno(ino)].InodeBitmap);
 
     /// <summary>True if directory <paramref name="ancestor"/> is <paramref name="dir"/> or one of its ancestors.</summary>
     private Result<bool> IsAncestorOrSelf(ulong ancestor, ulong dir)
@@ -342,53 +415,98 @@ public sealed partial class FfsFileSystem
             }
 
             byte sType = DirBlock.FileTypeOf(s.Mode);
+            bool moveDir = sDir && pIno != npIno;
             Errno err;
-            // The new entry's block is ordered after the inode it names (see Directory), so a crash cannot
-            // leave the name bound to an inode not yet initialized on disk (which fsck would drop).
             // A renamed directory's earlier entry changes go to disk before its new name does: otherwise a
             // crash could show a name (unlinked before the rename) under a path it never had.
             if (sDir && OrderDirectoryWrites && (err = PersistDirectoryBlocks(s)) != Errno.OK) return err;
-            if (sDir && pIno != npIno)
+
+            // Soft updates' order (McKusick & Ganger). Rule 1, counts up first: a file about to have two names
+            // has its count raised now (and lowered, a link debt, once the old name's removal is durable); a
+            // directory moving to another parent raises that parent's count (for the moved "..") now, and the
+            // old parent's drops last.
+            bool sCounted = false, npCounted = false;
+            if (OrderLinkCounts && !sDir)
             {
-                // A moved directory's ".." goes to disk first: if a crash leaves it under both names, fsck
-                // keeps the one in the parent ".." names, which is then the new one.
-                if ((err = _dirs.Retarget(sIno, s, "..", npIno, DirBlock.FileTypeOf(FileMode.Directory), out var dotdot)) != Errno.OK) return err;
-                if ((err = _disk.WriteBack(dotdot)) != Errno.OK) return err;
+                s.Nlink++;
+                sCounted = true;
+                if ((err = _inodes.Put(sIno, s)) != Errno.OK) return err;
             }
-            var oldEntry = _dirs.Find(pIno, p, name);
-            if (!oldEntry.Ok) return oldEntry.Error;
-            ulong oldEntryBlock = _map.Lookup(p, oldEntry.Value.Block);
-            // The new name is made before the old one goes, so a failure (ENOSPC growing the target
-            // directory) leaves the source where it was.
-            BlockNo newEntryBlock;
-            if (d is not null) err = _dirs.Retarget(npIno, np, newName, sIno, sType, out newEntryBlock);
-            else err = _dirs.Add(npIno, np, newName, sIno, sType, _alloc.DataGoal(npIno), out newEntryBlock);
-            if (err != Errno.OK)
+            if (OrderLinkCounts && moveDir)
             {
+                np.Nlink++;
+                npCounted = true;
+                if ((err = _inodes.Put(npIno, np)) != Errno.OK) return err;
+            }
+            Errno Undo(Errno why)
+            {
+                // Nothing names the inode twice yet: the raised counts go back at once.
+                if (sCounted) { s.Nlink--; _inodes.Put(sIno, s); }
+                if (npCounted) np.Nlink--;
                 _inodes.Put(npIno, np);
-                return err;
+                return why;
             }
-            // Rule 3 (XN leaves it to the libFS): the new name reaches the disk before the old one is
-            // removed, so a crash in between leaves the inode under both names (fsck fixes the counts),
-            // never under neither. XN orders every later write after this one.
-            // (One block is written whole, so a rename within it is atomic and needs no ordering.)
-            if (newEntryBlock.Value != oldEntryBlock && (err = _disk.WriteBack(newEntryBlock)) != Errno.OK) return err;
-            if ((err = _dirs.Remove(pIno, p, name)) != Errno.OK) return err;
+
+            // A replaced file's other names made since the last sync reach the disk before this one goes (rule 3).
+            if (d is not null && !FileMode.IsDir(d.Mode)
+                && (err = PersistNewNamesOf(dIno, _map.Lookup(np, dst.Value.Block))) != Errno.OK) return Undo(err);
+            if ((err = PersistNewNamesOf(sIno, _map.Lookup(p, src.Value.Block))) != Errno.OK) return Undo(err);
+
+            // Within one directory block the rename is one write: atomic, no crash sees two names or none.
+            err = pIno == npIno ? _dirs.RenameInBlock(pIno, p, name, newName, sIno, sType) : Errno.EXDEV;
+            if (err != Errno.OK && err != Errno.EXDEV) return Undo(err);
+            if (err == Errno.EXDEV)
+            {
+                var oldEntry = _dirs.Find(pIno, p, name);
+                if (!oldEntry.Ok) return Undo(oldEntry.Error);
+                ulong oldEntryBlock = _map.Lookup(p, oldEntry.Value.Block);
+                // The new name is made before the old one goes, so a failure (ENOSPC growing the target
+                // directory) leaves the source where it was. Its block is ordered after the inode's (Directory).
+                BlockNo newEntryBlock;
+                if (d is not null) err = _dirs.Retarget(npIno, np, newName, sIno, sType, out newEntryBlock);
+                else err = _dirs.Add(npIno, np, newName, sIno, sType, _alloc.DataGoal(npIno), out newEntryBlock);
+                if (err != Errno.OK) return Undo(err);
+                // Rule 3 (XN leaves it to the libFS): the new name reaches the disk before the old one is
+                // removed, so a crash in between leaves the inode under both names (a file: its raised count
+                // matches them), never under neither. XN orders every later write after this one.
+                if (OrderRenames && newEntryBlock.Value != oldEntryBlock && (err = _disk.WriteBack(newEntryBlock)) != Errno.OK) return err;
+                if (moveDir)
+                {
+                    // A moved directory's ".." is the move's commit point: after the new entry is durable (fsck
+                    // then keeps the name in the parent ".." names and drops the other as stale), before the old
+                    // entry goes; ordered after the new parent's raised count (Directory).
+                    if ((err = _dirs.Retarget(sIno, s, "..", npIno, DirBlock.FileTypeOf(FileMode.Directory), out var dotdot)) != Errno.OK) return err;
+                    if (OrderRenames && (err = _disk.WriteBack(dotdot)) != Errno.OK) return err;
+                }
+                if ((err = _dirs.Remove(pIno, p, name)) != Errno.OK) return err;
+                if (sDir && OrderDirectoryWrites && (err = _disk.WriteBack(new BlockNo(oldEntryBlock))) != Errno.OK) return err;
+            }
+            else if (sDir && OrderDirectoryWrites)
+            {
+                var moved = _dirs.Find(pIno, p, newName);
+                if (!moved.Ok) return moved.Error;
+                if ((err = _disk.WriteBack(new BlockNo(_map.Lookup(p, moved.Value.Block)))) != Errno.OK) return err;
+            }
+            // (A renamed directory's name is on disk before anything later changes inside it: else a crash could
+            // show a later entry under the directory's old path, which that entry never had.)
+
+            // Rule 2, counts down last: link debts, written once the removals are durable (InodeTable).
+            if (sCounted) _inodes.Unlinked(sIno, s, 1);
+            if (moveDir)
+            {
+                if (OrderLinkCounts) _inodes.Unlinked(pIno, p, 1);
+                else { if (p.Nlink > 0) p.Nlink--; np.Nlink++; } // the broken variant: at once
+            }
             if (d is not null)
             {
                 if (FileMode.IsDir(d.Mode))
                 {
-                    d.Nlink = 0;
-                    if (np.Nlink > 0) np.Nlink--; // the replaced directory's ".." no longer counts
+                    _inodes.Unlinked(dIno, d, d.Nlink);
+                    _inodes.Unlinked(npIno, np, 1); // the replaced directory's ".." no longer counts
                 }
-                else if (d.Nlink > 0) d.Nlink--;
+                else _inodes.Unlinked(dIno, d, 1);
                 Touch(d, now, mtime: false);
                 if ((err = _inodes.Put(dIno, d)) != Errno.OK) return err;
-            }
-            if (sDir && pIno != npIno)
-            {
-                if (p.Nlink > 0) p.Nlink--;
-                np.Nlink++;
             }
             Touch(s, now, mtime: false);
             Touch(p, now);
@@ -401,21 +519,59 @@ public sealed partial class FfsFileSystem
         }
     }
 
-    /// <summary>RENAME_EXCHANGE: the two names swap inodes atomically (under the lock). Lock held.</summary>
+    /// <summary>
+    /// RENAME_EXCHANGE: the two names swap inodes (atomically under the lock). Lock held. On disk: in one
+    /// directory block it is one write, atomic. Across two blocks each write takes a name from one inode, so a
+    /// crash between them leaves one inode under both names and the other under none (a leak: the counts are
+    /// raised first, so none is too low); the two writes are ordered, the first forced out.
+    /// </summary>
     private Errno Exchange(ulong pIno, DiskInode p, string name, ulong sIno, DiskInode s,
         ulong npIno, DiskInode np, string newName, ulong dIno, DiskInode d, Timespec now)
     {
         bool sDir = FileMode.IsDir(s.Mode), dDir = FileMode.IsDir(d.Mode);
-        // Each name will bind the other inode: each entry's block is ordered after the table block of the
-        // inode it now names (see Directory), so neither can reach the disk ahead of that inode.
-        var err = _dirs.Retarget(pIno, p, name, dIno, DirBlock.FileTypeOf(d.Mode));
-        if (err == Errno.OK) err = _dirs.Retarget(npIno, np, newName, sIno, DirBlock.FileTypeOf(s.Mode));
-        if (err != Errno.OK) return err;
-        if (pIno != npIno)
+        bool across = pIno != npIno;
+        Errno err;
+        // Rule 1, counts up first: each file may have both names for a moment; a directory changing parent
+        // raises its new parent's count now, and its old parent's drops last.
+        bool counted = OrderLinkCounts;
+        if (counted)
         {
-            byte dirType = DirBlock.FileTypeOf(FileMode.Directory);
-            if (sDir && (err = _dirs.Retarget(sIno, s, "..", npIno, dirType)) != Errno.OK) return err;
-            if (dDir && (err = _dirs.Retarget(dIno, d, "..", pIno, dirType)) != Errno.OK) return err;
+            if (!sDir) s.Nlink++;
+            if (!dDir) d.Nlink++;
+            if (across && dDir) p.Nlink++;
+            if (across && sDir) np.Nlink++;
+            if ((err = _inodes.Put(sIno, s)) != Errno.OK) return err;
+            if ((err = _inodes.Put(dIno, d)) != Errno.OK) return err;
+            if ((err = _inodes.Put(pIno, p)) != Errno.OK) return err;
+            if (across && (err = _inodes.Put(npIno, np)) != Errno.OK) return err;
+        }
+        err = across ? Errno.EXDEV : _dirs.ExchangeInBlock(pIno, p, name, newName);
+        if (err == Errno.EXDEV)
+        {
+            // Each name will bind the other inode: each entry's block is ordered after the table block of the
+            // inode it now names (see Directory), so neither can reach the disk ahead of that inode.
+            err = _dirs.Retarget(npIno, np, newName, sIno, DirBlock.FileTypeOf(s.Mode), out var first);
+            if (err == Errno.OK && OrderRenames) err = _disk.WriteBack(first);
+            if (err == Errno.OK) err = _dirs.Retarget(pIno, p, name, dIno, DirBlock.FileTypeOf(d.Mode));
+            if (err != Errno.OK) return err;
+            if (across)
+            {
+                byte dirType = DirBlock.FileTypeOf(FileMode.Directory);
+                if (sDir && (err = _dirs.Retarget(sIno, s, "..", npIno, dirType)) != Errno.OK) return err;
+                if (dDir && (err = _dirs.Retarget(dIno, d, "..", pIno, dirType)) != Errno.OK) return err;
+            }
+        }
+        else if (err != Errno.OK) return err;
+        // Rule 2, counts down last (link debts).
+        if (counted)
+        {
+            if (!sDir) _inodes.Unlinked(sIno, s, 1);
+            if (!dDir) _inodes.Unlinked(dIno, d, 1);
+            if (across && sDir) _inodes.Unlinked(pIno, p, 1);
+            if (across && dDir) _inodes.Unlinked(npIno, np, 1);
+        }
+        else if (across)
+        {
             int delta = (sDir ? 1 : 0) - (dDir ? 1 : 0);
             p.Nlink = (uint)(p.Nlink - delta);
             np.Nlink = (uint)(np.Nlink + delta);

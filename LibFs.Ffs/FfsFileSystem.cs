@@ -48,8 +48,11 @@ public sealed partial class FfsFileSystem : IFileSystem, IReportsRecovery, ISelf
     /// <summary>FFS's fsck of this live instance (see <see cref="Fsck.Check"/>).</summary>
     public IReadOnlyList<string> CheckConsistency() => Fsck.Check(this).Problems;
 
-    /// <summary>What the mount-time recovery repaired, one line each, for the host's recovery report.</summary>
-    public IReadOnlyList<string> RecoveryActions => RecoveryReport?.Repaired ?? [];
+    /// <summary>
+    /// What the mount-time recovery repaired, one line each with its class in front ("leak: ..." or
+    /// "damage: ...", see <see cref="FsckFindingKind"/>), for the host's recovery report.
+    /// </summary>
+    public IReadOnlyList<string> RecoveryActions => RecoveryReport?.RepairedWithClass ?? [];
 
     public string Name => "ffs";
 
@@ -60,7 +63,7 @@ public sealed partial class FfsFileSystem : IFileSystem, IReportsRecovery, ISelf
         _alloc = alloc;
         _inodes = new InodeTable(disk, alloc);
         _map = new BlockMap(disk, alloc);
-        _dirs = new Directory(disk, _map, ino => OrderDirectoryWrites ? _alloc.Locate(ino).Block : null);
+        _dirs = new Directory(disk, _map, ino => OrderDirectoryWrites && !_unorderedEntries ? _alloc.Locate(ino).Block : null);
         _nextGeneration = Math.Max(1, alloc.Sb.NextGeneration);
     }
 
@@ -388,6 +391,7 @@ public sealed partial class FfsFileSystem : IFileSystem, IReportsRecovery, ISelf
             return err;
         }
         var zero = new DiskInode();
+        _inodes.ForgiveLinkDebt(ino);
         if ((err = _inodes.Put(ino, zero)) != Errno.OK) return err;
         if ((err = _inodes.PutInline(ino, zero)) != Errno.OK) return err;
         _dirs.Drop(ino);
@@ -415,8 +419,13 @@ public sealed partial class FfsFileSystem : IFileSystem, IReportsRecovery, ISelf
     {
         var err = _disk.Sync();
         if (err != Errno.OK) return err;
+        _linkedSinceSync.Clear(); // the names link made are durable
         // Inodes cleared before this sync are now cleared on disk: their numbers may be reused.
         if ((err = _alloc.CommitInodeFrees()) != Errno.OK) return err;
+        // Pointers nullified before this sync are gone on disk: the blocks' bitmap bits may clear.
+        if ((err = _alloc.CommitBlockFrees()) != Errno.OK) return err;
+        // Entries removed before this sync are gone on disk: the link counts they paid for may drop (rule 2).
+        if ((err = _inodes.PayLinkDebts()) != Errno.OK) return err;
         if (_inodes.AwaitingFree.Count == 0) return Errno.OK;
         foreach (ulong ino in _inodes.TakeAwaitingFree())
         {

@@ -8,9 +8,36 @@ using ExoFS.LibFs.Ffs.Format;
 
 namespace ExoFS.LibFs.Ffs;
 
+/// <summary>
+/// What an fsck finding means after a crash. <see cref="Leak"/> is soft updates' whole allowance (McKusick &amp;
+/// Ganger): space or an inode allocated but unreachable (an unreachable inode, blocks past a file's end, a bitmap
+/// bit set for nothing, a block count above what the inode owns), a link count too high, a per-group directory
+/// count too high, or a moved directory's stale old entry (its ".." names the new parent: see
+/// <see cref="Fsck"/>). <see cref="Damage"/> is anything else: a link count too low, an entry naming a free
+/// inode, a directory linked twice, an allocated inode or claimed block its bitmap calls free.
+/// </summary>
+public enum FsckFindingKind { Leak, Damage }
+
+/// <summary>One finding: the line reported and its class.</summary>
+public readonly record struct FsckFinding(string What, FsckFindingKind Kind)
+{
+    public bool IsLeak => Kind == FsckFindingKind.Leak;
+    /// <summary>The line with its class in front ("leak: ...", "damage: ..."), as a recovery report shows it.</summary>
+    public override string ToString() => $"{(IsLeak ? "leak" : "damage")}: {What}";
+}
+
 /// <summary>What <see cref="Fsck"/> found and, with repair, what it fixed.</summary>
 public sealed record FsckReport(IReadOnlyList<string> Problems, IReadOnlyList<string> Repaired, IReadOnlyList<string> Unrepaired)
 {
+    /// <summary>Every problem with its class, in the order of <see cref="Problems"/>.</summary>
+    public IReadOnlyList<FsckFinding> Findings { get; init; } = [];
+
+    /// <summary>The findings that are not leaks (empty when a crash left soft updates' allowance at most).</summary>
+    public IReadOnlyList<FsckFinding> Damage => Findings.Where(f => !f.IsLeak).ToList();
+
+    /// <summary>What repair did, each line with its class in front (<see cref="FsckFinding.ToString"/>).</summary>
+    public IReadOnlyList<string> RepairedWithClass { get; init; } = [];
+
     /// <summary>True when nothing was wrong.</summary>
     public bool Clean => Problems.Count == 0;
     /// <summary>fsck(8) exit status: 0 clean, 1 all problems corrected, 4 problems left.</summary>
@@ -44,11 +71,16 @@ public static class Fsck
         var problems = new List<string>();
         var repaired = new List<string>();
         var unrepaired = new List<string>();
-        void Problem(string what, bool fixedIt)
+        var findings = new List<FsckFinding>();
+        var repairedWithClass = new List<string>();
+        void Problem(string what, bool fixedIt, bool leak = false)
         {
             problems.Add(what);
+            var f = new FsckFinding(what, leak ? FsckFindingKind.Leak : FsckFindingKind.Damage);
+            findings.Add(f);
             if (!repair) return;
             (fixedIt ? repaired : unrepaired).Add(what);
+            if (fixedIt) repairedWithClass.Add(f.ToString());
         }
 
         var disk = fs.Disk;
@@ -89,10 +121,12 @@ public static class Fsck
                     continue;
                 }
                 var inode = DiskInode.ReadFrom(tableBlock.AsSpan(inBlock * FfsLayout.InodeSize, FfsLayout.InodeSize));
+                // A live file system's link decrements wait for a sync (InodeTable); judge its in-memory count.
+                inode.Nlink -= inodes.LinkDebt(ino);
                 bool marked = alloc.InodeAllocated(ino);
                 if (inode.IsFree)
                 {
-                    if (marked && !releasing.Contains(ino)) Problem($"inode {ino}: free but marked allocated", repair);
+                    if (marked && !releasing.Contains(ino)) Problem($"inode {ino}: free but marked allocated", repair, leak: true);
                     continue;
                 }
                 if (!marked) Problem($"inode {ino}: in use but not marked allocated", repair);
@@ -113,7 +147,7 @@ public static class Fsck
                     ulong keep = (inode.Size + FfsLayout.BlockSize - 1) / FfsLayout.BlockSize;
                     if (HasBlocksFrom(fs, inode, keep))
                     {
-                        Problem($"inode {ino}: blocks past the end of the file", repair);
+                        Problem($"inode {ino}: blocks past the end of the file", repair, leak: true);
                         if (repair)
                         {
                             fs.Map.Truncate(ino, inode, keep);
@@ -128,7 +162,7 @@ public static class Fsck
                 }
                 if (count != inode.Blocks)
                 {
-                    Problem($"inode {ino}: block count {inode.Blocks}, owns {count}", repair);
+                    Problem($"inode {ino}: block count {inode.Blocks}, owns {count}", repair, leak: inode.Blocks > count);
                     if (repair) { inode.Blocks = count; inodes.Put(ino, inode); }
                 }
             }
@@ -201,8 +235,13 @@ public static class Fsck
                     if (FileMode.IsDir(child.Mode) && (enqueued.Contains(rec.Ino) || !IsHome(rec.Ino, dirIno)))
                     {
                         // A directory named twice: a crash between the two halves of a rename. The name in
-                        // the parent its ".." names stays (rename writes ".." first); others go.
-                        Problem($"directory {rec.Ino} is linked from more than one place ('{rec.Name}' in {dirIno})", repair);
+                        // the parent its ".." names stays; others go. A moved directory's ".." is its rename's
+                        // commit point (written after the new entry is durable, before the old one goes), so an
+                        // entry in another live directory than the one ".." names is that rename's other half:
+                        // a stale entry, a leak. Two entries in the directory ".." names are damage.
+                        var home = fs.Dirs.Find(rec.Ino, live[rec.Ino], "..");
+                        bool stale = home.Ok && home.Value.Ino != dirIno && live.TryGetValue(home.Value.Ino, out var h) && FileMode.IsDir(h.Mode);
+                        Problem($"directory {rec.Ino} is linked from more than one place ('{rec.Name}' in {dirIno})", repair, leak: stale);
                         if (repair) badEntries.Add((rec.Name, true, 0, 0));
                         continue;
                     }
@@ -233,14 +272,14 @@ public static class Fsck
             if (!reachable)
             {
                 if (inode.Nlink == 0 && inMemory.Contains(ino)) continue; // an open or looked-up orphan
-                Problem($"inode {ino}: unreachable (link count {inode.Nlink})", repair);
+                Problem($"inode {ino}: unreachable (link count {inode.Nlink})", repair, leak: true);
                 if (repair) { fs.FreeInodeForFsck(ino, inode); ReleaseClaims(owner, ino); freed.Add(ino); }
                 continue;
             }
             uint expected = isDir ? 2 + subdirs.GetValueOrDefault(ino) : refs[ino];
             if (inode.Nlink != expected)
             {
-                Problem($"inode {ino}: link count {inode.Nlink}, should be {expected}", repair);
+                Problem($"inode {ino}: link count {inode.Nlink}, should be {expected}", repair, leak: inode.Nlink > expected);
                 if (repair) { inode.Nlink = expected; inodes.Put(ino, inode); }
             }
         }
@@ -252,7 +291,8 @@ public static class Fsck
             var wantBlocks = new byte[FfsLayout.BlockSize];
             var wantInodes = new byte[FfsLayout.BlockSize];
             ulong first = (ulong)g * FfsLayout.BlocksPerGroup;
-            foreach (ulong b in owner.Keys)
+            // Freed blocks keep their bits until the next sync (Allocator.MarkBlock): expected set.
+            foreach (ulong b in owner.Keys.Concat(alloc.BlocksAwaitingRelease))
                 if (b >= first && b < first + alloc.GroupBlocks(g))
                     wantBlocks[(b - first) >> 3] |= (byte)(1 << (int)((b - first) & 7));
             uint dirs = 0;
@@ -273,20 +313,26 @@ public static class Fsck
             }
             var haveBlocks = alloc.BlockBitmap(g);
             var haveInodes = alloc.InodeBitmap(g);
-            int diffBlocks = Differences(haveBlocks, wantBlocks, (int)alloc.GroupBlocks(g));
-            if (diffBlocks > 0)
-                Problem($"group {g}: block bitmap differs from the pointers in {diffBlocks} blocks", repair);
-            bool inodeMapWrong = Differences(haveInodes, wantInodes, alloc.InodeCapacity(g)) > 0;
-            if (inodeMapWrong) Problem($"group {g}: inode bitmap differs from the inode table", repair);
+            // Bits set for nothing are leaks; a claimed block or live inode whose bit is clear is damage.
+            var (blocksLeaked, blocksUnmarked) = Differences(haveBlocks, wantBlocks, (int)alloc.GroupBlocks(g));
+            int diffBlocks = blocksLeaked + blocksUnmarked;
+            if (blocksLeaked > 0)
+                Problem($"group {g}: block bitmap marks {blocksLeaked} block(s) no pointer claims", repair, leak: true);
+            if (blocksUnmarked > 0)
+                Problem($"group {g}: block bitmap differs from the pointers in {blocksUnmarked} claimed block(s) it marks free", repair);
+            var (inodesLeaked, inodesUnmarked) = Differences(haveInodes, wantInodes, alloc.InodeCapacity(g));
+            bool inodeMapWrong = inodesLeaked + inodesUnmarked > 0;
+            if (inodesLeaked > 0) Problem($"group {g}: inode bitmap marks {inodesLeaked} free inode(s) allocated", repair, leak: true);
+            if (inodesUnmarked > 0) Problem($"group {g}: inode bitmap differs from the inode table in {inodesUnmarked} inode(s) it marks free", repair);
             if (repair && (diffBlocks > 0 || inodeMapWrong)) alloc.RewriteBitmaps(g, wantBlocks, wantInodes);
             if (alloc.Groups[g].Directories != dirs)
             {
-                Problem($"group {g}: directory count {alloc.Groups[g].Directories}, should be {dirs}", repair);
+                Problem($"group {g}: directory count {alloc.Groups[g].Directories}, should be {dirs}", repair, leak: alloc.Groups[g].Directories > dirs);
                 if (repair) alloc.SetDirectories(g, dirs);
             }
         }
         if (repair && problems.Count > 0) fs.Dirs.DropAll();
-        return new FsckReport(problems, repaired, unrepaired);
+        return new FsckReport(problems, repaired, unrepaired) { Findings = findings, RepairedWithClass = repairedWithClass };
     }
 
     /// <summary>Adds one to <paramref name="names"/>[child] for each subdirectory entry of directory <paramref name="ino"/>.</summary>
@@ -348,12 +394,18 @@ public static class Fsck
         foreach (var b in owner.Where(kv => kv.Value == ino).Select(kv => kv.Key).ToList()) owner.Remove(b);
     }
 
-    private static int Differences(byte[] have, byte[] want, int bits)
+    /// <summary>Bits set in <paramref name="have"/> only (extra), and set in <paramref name="want"/> only (missing).</summary>
+    private static (int Extra, int Missing) Differences(byte[] have, byte[] want, int bits)
     {
-        int n = 0;
+        int extra = 0, missing = 0;
         for (int i = 0; i < bits; i++)
-            if (((have[i >> 3] ^ want[i >> 3]) & (1 << (i & 7))) != 0) n++;
-        return n;
+        {
+            int bit = 1 << (i & 7);
+            bool h = (have[i >> 3] & bit) != 0, w = (want[i >> 3] & bit) != 0;
+            if (h && !w) extra++;
+            else if (w && !h) missing++;
+        }
+        return (extra, missing);
     }
 
     private static ulong ClaimTree(IFfsDisk disk, ulong block, int level, ulong ino, Action<ulong, ulong, string> claim)

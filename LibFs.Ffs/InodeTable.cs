@@ -10,6 +10,12 @@ namespace ExoFS.LibFs.Ffs;
 /// Orphans: an inode whose link count reached zero stays allocated while the kernel still holds lookups or
 /// handles; it is freed at the last Forget/Release, or at unmount. After a crash, the mount-time recovery
 /// scan (run when the superblock's clean flag is not set) frees every allocated inode with link count zero.
+/// Link counts follow soft updates' rules 1 and 2 (McKusick &amp; Ganger): an increment is written at once, so
+/// it is on disk before the entry it pays for (the entry's block is ordered after the table block); a decrement
+/// is a <em>link debt</em> kept in memory and written only after the sync that made the entry's removal durable
+/// (<see cref="PayLinkDebts"/>). Until then the disk's count is the in-memory one plus the debt: a crash finds
+/// a count too high (a leak fsck fixes), never one too low. <see cref="Get"/> and <see cref="Put"/> show and
+/// take the in-memory count.
 /// Caller must hold the file system lock.
 /// </summary>
 internal sealed class InodeTable
@@ -42,17 +48,72 @@ internal sealed class InodeTable
         var err = _disk.Read(block, offset, buf);
         if (err != Errno.OK) return err;
         var inode = DiskInode.ReadFrom(buf);
-        return inode.IsFree ? Errno.ENOENT : inode;
+        if (inode.IsFree) return Errno.ENOENT;
+        inode.Nlink -= LinkDebt(ino);
+        return inode;
     }
 
-    /// <summary>Writes the inode's raw attributes (mode, links, owner, size, times, ...).</summary>
-    public Errno Put(ulong ino, DiskInode inode)
+    /// <summary>
+    /// Writes the inode's raw attributes (mode, links, owner, size, times, ...); the link count written is
+    /// <paramref name="inode"/>'s plus the inode's link debt. With <paramref name="after"/>, the table block
+    /// reaches the disk only after that block's current contents (a new inode after its bitmap bit).
+    /// </summary>
+    public Errno Put(ulong ino, DiskInode inode, BlockNo? after = null)
     {
         var (block, offset, _) = _alloc.Locate(ino);
         Span<byte> buf = stackalloc byte[DiskInode.AttrBytes];
+        uint debt = LinkDebt(ino);
+        inode.Nlink += debt;
         inode.WriteAttrsTo(buf);
-        return _disk.WriteRaw(block, offset, buf);
+        inode.Nlink -= debt;
+        var err = after is { } a ? _disk.WriteRaw(block, offset, buf, a) : _disk.WriteRaw(block, offset, buf);
+        // A pointer this inode (or an indirect block it roots) gained goes to disk after the new block's bitmap bit.
+        foreach (ulong bitmap in _alloc.BitmapsSetSinceSync)
+            if (err == Errno.OK) err = _disk.WriteRaw(block, offset, buf, new BlockNo(bitmap));
+        return err;
     }
+
+    // Link decrements not yet written: the entries they pay for are removed in memory but maybe not on disk.
+    private readonly Dictionary<ulong, uint> _linkDebt = new();
+
+    /// <summary>Link decrements of <paramref name="ino"/> waiting for a sync (0 if none).</summary>
+    public uint LinkDebt(ulong ino) => _linkDebt.GetValueOrDefault(ino);
+
+    /// <summary>
+    /// Lowers <paramref name="ino"/>'s in-memory link count by <paramref name="n"/> while its count on disk stays
+    /// as it is until <see cref="PayLinkDebts"/> (soft updates' rule 2: an entry is removed durably before the
+    /// count that pays for it drops). The caller then <see cref="Put"/>s the inode with the lower count.
+    /// </summary>
+    public void Unlinked(ulong ino, DiskInode inode, uint n)
+    {
+        n = Math.Min(n, inode.Nlink);
+        if (n == 0) return;
+        inode.Nlink -= n;
+        _linkDebt[ino] = LinkDebt(ino) + n;
+    }
+
+    /// <summary>
+    /// After a sync: every removal a debt waited for is durable, so each indebted inode's count is written as it
+    /// is in memory (these writes go to the next sync).
+    /// </summary>
+    public Errno PayLinkDebts()
+    {
+        if (_linkDebt.Count == 0) return Errno.OK;
+        var owed = _linkDebt.Keys.ToList();
+        var err = Errno.OK;
+        foreach (ulong ino in owed)
+        {
+            var r = GetAny(ino);
+            _linkDebt.Remove(ino);
+            if (!r.Ok) continue;
+            var e = Put(ino, r.Value);
+            if (err == Errno.OK) err = e;
+        }
+        return err;
+    }
+
+    /// <summary>Forgets <paramref name="ino"/>'s debt (it is being freed: its slot is cleared whole).</summary>
+    public void ForgiveLinkDebt(ulong ino) => _linkDebt.Remove(ino);
 
     /// <summary>Writes the inode's inline area (a short symlink target).</summary>
     public Errno PutInline(ulong ino, DiskInode inode)

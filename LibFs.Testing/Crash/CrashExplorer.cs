@@ -166,7 +166,7 @@ public static class CrashExplorer
                 for (int i = 0; i < workload.Setup.Count; i++)
                 {
                     var op = workload.Setup[i];
-                    if (_oracle.Apply(op) == Errno.OK && op.Kind is CrashOpKind.Create or CrashOpKind.Mkdir)
+                    if (target.Supports(op) && _oracle.Apply(op) == Errno.OK && op.Kind is CrashOpKind.Create or CrashOpKind.Mkdir)
                         _oracle.RecordInode(op.Path, cached.Inodes[i]);
                 }
                 return cached;
@@ -195,6 +195,8 @@ public static class CrashExplorer
 
         private CrashFailure? Step(IFileSystem fs, CrashOp op, out InodeNo ino)
         {
+            ino = default;
+            if (!target.Supports(op)) return null;
             var expected = _oracle.Apply(op);
             var actual = OpRunner.Run(fs, op, out ino);
             if (_failure is not null) return _failure;

@@ -35,6 +35,17 @@ public sealed record CrashGuarantees
     public bool NamespaceOpsAtomic { get; init; }
 
     /// <summary>
+    /// Soft updates' guarantee (McKusick &amp; Ganger): recovery of a crashed image, before it repairs anything,
+    /// finds at most leaks — blocks or inodes allocated but unreachable, link counts too high — never a link count
+    /// too low, a directory linked twice, or an entry naming a freed or uninitialized inode. Checked as: the
+    /// target's check of the crashed, unrepaired image reports no damage-class finding
+    /// (<see cref="CrashRecovery.Damage"/>), and no leaked inode is one the workload durably linked and never
+    /// unlinked (an inode that was durably linked and has not since lost its last name is still found under a
+    /// name it had: rule 3, a rename cannot turn a live file into a leak).
+    /// </summary>
+    public bool LeaksOnly { get; init; }
+
+    /// <summary>
     /// A write or truncate is all or nothing: after a crash a file's content is exactly one it had at a step
     /// boundary. When false, the weaker byte rule applies: the size is one the file had at a boundary; a byte no
     /// write or truncate touched and that every boundary state has must hold its durable value; any other
@@ -52,5 +63,5 @@ public sealed record CrashGuarantees
     /// <summary>One line per promise, for reports.</summary>
     public override string ToString() =>
         $"sync={SyncPersistsAll} fsync-file={FsyncPersistsFile} fsync-names={FsyncPersistsNames} " +
-        $"fsyncdir={FsyncDirPersistsEntries} ns-atomic={NamespaceOpsAtomic} writes-atomic={WritesAtomic}";
+        $"fsyncdir={FsyncDirPersistsEntries} ns-atomic={NamespaceOpsAtomic} leaks-only={LeaksOnly} writes-atomic={WritesAtomic}";
 }

@@ -4,12 +4,16 @@ using System.Text;
 namespace ExoFS.LibFs.Testing.Crash;
 
 /// <summary>What a workload step does. Paths are absolute ("/A/foo") inside the crash namespace.</summary>
-public enum CrashOpKind { Create, Write, Truncate, Rename, Link, Unlink, Mkdir, Rmdir, Fsync, Sync }
+public enum CrashOpKind { Create, Write, Truncate, Rename, Link, Unlink, Mkdir, Rmdir, Fsync, Sync, Symlink, SetXattr, RemoveXattr, Chmod, Chown, Utimes }
 
 /// <summary>
 /// One step of a crash workload. <see cref="Path"/> is the operand (unused by Sync), <see cref="Target"/> the
 /// second path of Rename and Link. Write puts <see cref="Length"/> bytes of <see cref="Pattern"/> at
 /// <see cref="Offset"/>; Truncate sets the size to <see cref="Offset"/>. Fsync on a directory is fsyncdir.
+/// Symlink makes <see cref="Path"/> a symlink whose text is <see cref="Target"/>; SetXattr sets attribute
+/// <see cref="Target"/> to <see cref="Length"/> pattern bytes, RemoveXattr removes it; Chmod sets the permission
+/// bits to <see cref="Offset"/>, Chown the owner to <see cref="Offset"/> and group to <see cref="Length"/>,
+/// Utimes atime and mtime to <see cref="Offset"/> seconds.
 /// </summary>
 public sealed record CrashOp(CrashOpKind Kind, string Path = "", string Target = "", long Offset = 0, int Length = 0, int Seed = 0)
 {
@@ -23,6 +27,12 @@ public sealed record CrashOp(CrashOpKind Kind, string Path = "", string Target =
     public static CrashOp Rmdir(string path) => new(CrashOpKind.Rmdir, path);
     public static CrashOp Fsync(string path) => new(CrashOpKind.Fsync, path);
     public static CrashOp Sync() => new(CrashOpKind.Sync);
+    public static CrashOp Symlink(string path, string text) => new(CrashOpKind.Symlink, path, text);
+    public static CrashOp SetXattr(string path, string name, int length, int seed) => new(CrashOpKind.SetXattr, path, name, 0, length, seed);
+    public static CrashOp RemoveXattr(string path, string name) => new(CrashOpKind.RemoveXattr, path, name);
+    public static CrashOp Chmod(string path, uint mode) => new(CrashOpKind.Chmod, path, "", mode);
+    public static CrashOp Chown(string path, uint uid, uint gid) => new(CrashOpKind.Chown, path, "", uid, (int)gid);
+    public static CrashOp Utimes(string path, long seconds) => new(CrashOpKind.Utimes, path, "", seconds);
 
     /// <summary>A persistence operation: the oracle may tighten what must survive once it returns.</summary>
     public bool IsPersistence => Kind is CrashOpKind.Fsync or CrashOpKind.Sync;
@@ -40,7 +50,11 @@ public sealed record CrashOp(CrashOpKind Kind, string Path = "", string Target =
     {
         CrashOpKind.Write => string.Create(CultureInfo.InvariantCulture, $"write {Path} {Offset} {Length} seed={Seed}"),
         CrashOpKind.Truncate => string.Create(CultureInfo.InvariantCulture, $"truncate {Path} {Offset}"),
-        CrashOpKind.Rename or CrashOpKind.Link => $"{Kind.ToString().ToLowerInvariant()} {Path} {Target}",
+        CrashOpKind.Rename or CrashOpKind.Link or CrashOpKind.Symlink or CrashOpKind.RemoveXattr => $"{Kind.ToString().ToLowerInvariant()} {Path} {Target}",
+        CrashOpKind.SetXattr => string.Create(CultureInfo.InvariantCulture, $"setxattr {Path} {Target} {Length} seed={Seed}"),
+        CrashOpKind.Chmod => $"chmod {Path} {Convert.ToString(Offset, 8)}",
+        CrashOpKind.Chown => string.Create(CultureInfo.InvariantCulture, $"chown {Path} {Offset}:{Length}"),
+        CrashOpKind.Utimes => string.Create(CultureInfo.InvariantCulture, $"utimes {Path} {Offset}"),
         CrashOpKind.Sync => "sync",
         _ => $"{Kind.ToString().ToLowerInvariant()} {Path}",
     };

@@ -40,6 +40,9 @@ public sealed class CrashOracle
         _current = FsSnapshot.Take(_model);
     }
 
+    /// <summary>The promises this oracle checks.</summary>
+    public CrashGuarantees Guarantees => _g;
+
     /// <summary>Bumped whenever a persistence step tightens what is legal: crash images checked before are stale.</summary>
     public int Version { get; private set; }
 
@@ -176,8 +179,9 @@ public sealed class CrashOracle
                 problems.Add($"inode {group.Key}: link count {nlink} but {group.Count()} name(s): {string.Join(", ", group.Select(g => g.Key))}");
         }
 
-        if (_g.NamespaceOpsAtomic)
+        if (_g.NamespaceOpsAtomic || _g.LeaksOnly)
         {
+            // Never lost (atomic steps; with leaks only, rule 3: a live file never becomes a leak).
             foreach (var ino in _durablyLinked)
             {
                 if (ino == 1 || !_realIno.TryGetValue(ino, out var real)) continue;
@@ -188,6 +192,9 @@ public sealed class CrashOracle
                     problems.Add($"{ModelName(ino)} lost: it was durably linked and never unlinked, but none of its names ({string.Join(", ", had)}) holds it");
                 }
             }
+        }
+        if (_g.NamespaceOpsAtomic)
+        {
             foreach (var group in observed.Paths.Where(p => !IsReserved(p.Key)).GroupBy(p => p.Value.Ino))
             {
                 var candidates = _realIno.Where(m => m.Value == group.Key).Select(m => m.Key).ToList();

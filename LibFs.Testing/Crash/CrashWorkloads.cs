@@ -29,9 +29,17 @@ public static class CrashWorkloads
         CrashOp.Create("/bar"), CrashOp.Write("/bar", 0, 100, 2),
     ];
 
+    /// <summary>
+    /// A file offset whose block FFS maps through its single indirect block (past the 12 direct blocks), and one
+    /// through its double indirect block (past 12 + 512 blocks). Sparse writes there keep crash images small.
+    /// The triple indirect range begins past 1 GiB, more than the in-memory model and snapshots can hold.
+    /// </summary>
+    public const long SingleIndirectOffset = 60_000, DoubleIndirectOffset = 2_200_000;
+
     // Offsets and lengths around block boundaries, where ordering bugs live.
     private static readonly long[] Offsets = [0, 1, 100, 4095, 4096, 5000, 8191, 8192, 12288, 16000];
     private static readonly int[] Lengths = [1, 100, 4096, 4097, 5000, 8192, 9000];
+    private static readonly string[] SymlinkTexts = ["/bar", "A/foo", new string('t', 300)]; // the last is too long to be inline
 
     /// <summary>The workload of <paramref name="seed"/>: the standard setup and 1..<paramref name="maxOps"/> random steps.</summary>
     public static Workload Random(int seed, int maxOps = 6)
@@ -52,19 +60,31 @@ public static class CrashWorkloads
         string AnyPath() =>
             previous is { Kind: not CrashOpKind.Sync } p && rng.Next(2) == 0 ? (p.Kind is CrashOpKind.Rename or CrashOpKind.Link ? p.Target : p.Path)
             : rng.Next(4) == 0 ? Dirs[rng.Next(Dirs.Count)] : File();
+        long Offset() => rng.Next(8) switch
+        {
+            0 => rng.Next(16384),
+            1 => SingleIndirectOffset + rng.Next(8192),
+            2 => DoubleIndirectOffset + rng.Next(8192),
+            _ => Offsets[rng.Next(Offsets.Length)],
+        };
         int roll = rng.Next(100);
         return roll switch
         {
-            < 14 => CrashOp.Create(File()),
-            < 34 => CrashOp.Write(File(), rng.Next(3) == 0 ? rng.Next(16384) : Offsets[rng.Next(Offsets.Length)],
-                                  rng.Next(3) == 0 ? 1 + rng.Next(9000) : Lengths[rng.Next(Lengths.Length)], 1 + rng.Next(1000)),
-            < 40 => CrashOp.Truncate(File(), Offsets[rng.Next(Offsets.Length)] + (rng.Next(2) == 0 ? 0 : 4096)),
-            < 52 => rng.Next(5) == 0 ? CrashOp.Rename(Dirs[rng.Next(2)], Dirs[rng.Next(2)]) : CrashOp.Rename(File(), File()),
-            < 58 => CrashOp.Link(File(), File()),
-            < 66 => CrashOp.Unlink(File()),
-            < 70 => CrashOp.Mkdir(Dirs[rng.Next(2)]),
-            < 74 => CrashOp.Rmdir(Dirs[rng.Next(2)]),
-            < 90 => CrashOp.Fsync(AnyPath()),
+            < 12 => CrashOp.Create(File()),
+            < 30 => CrashOp.Write(File(), Offset(), rng.Next(3) == 0 ? 1 + rng.Next(9000) : Lengths[rng.Next(Lengths.Length)], 1 + rng.Next(1000)),
+            < 36 => CrashOp.Truncate(File(), rng.Next(6) == 0 ? Offset() : Offsets[rng.Next(Offsets.Length)] + (rng.Next(2) == 0 ? 0 : 4096)),
+            < 47 => rng.Next(5) == 0 ? CrashOp.Rename(Dirs[rng.Next(2)], Dirs[rng.Next(2)]) : CrashOp.Rename(File(), File()),
+            < 52 => CrashOp.Link(File(), File()),
+            < 59 => CrashOp.Unlink(File()),
+            < 62 => CrashOp.Mkdir(Dirs[rng.Next(2)]),
+            < 65 => CrashOp.Rmdir(Dirs[rng.Next(2)]),
+            < 68 => CrashOp.Symlink(File(), SymlinkTexts[rng.Next(SymlinkTexts.Length)]),
+            < 71 => CrashOp.SetXattr(File(), rng.Next(2) == 0 ? "user.k" : "user.n", 1 + rng.Next(300), 1 + rng.Next(1000)),
+            < 73 => CrashOp.RemoveXattr(previous is { Kind: CrashOpKind.SetXattr } x ? x.Path : File(), rng.Next(2) == 0 ? "user.k" : "user.n"),
+            < 75 => CrashOp.Chmod(AnyPath(), (uint)rng.Next(0x200)),
+            < 77 => CrashOp.Chown(AnyPath(), (uint)rng.Next(3) * 500, (uint)rng.Next(3) * 500),
+            < 79 => CrashOp.Utimes(AnyPath(), 1_000_000_000 + rng.Next(1_000_000)),
+            < 92 => CrashOp.Fsync(AnyPath()),
             _ => CrashOp.Sync(),
         };
     }
@@ -152,12 +172,16 @@ public static class CrashWorkloads
         CrashOp.Link("/A/foo", "/B/bar"),
         CrashOp.Unlink("/A/foo"),
         CrashOp.Mkdir("/B/foo"), CrashOp.Rmdir("/B"),
+        CrashOp.Write("/A/foo", SingleIndirectOffset, 5000, 14), CrashOp.Write("/bar", DoubleIndirectOffset, 4096, 15),
+        CrashOp.Symlink("/A/bar", "/bar"), CrashOp.Link("/bar", "/A/baz"),
+        CrashOp.SetXattr("/A/foo", "user.n", 100, 16), CrashOp.RemoveXattr("/A/foo", "user.n"),
+        CrashOp.Chmod("/A/foo", 0x180 /* 0600 */), CrashOp.Chown("/bar", 1000, 1000), CrashOp.Utimes("/A", 1_000_000_000),
     ];
 
     /// <summary>
     /// Every workload of 1..<paramref name="maxLength"/> core steps, each step followed by a persistence
-    /// point: an fsync of the path it touched (its target for rename and link) or a sync. With 16 core steps
-    /// that is 32 one-step units: 32 workloads of length 1 and 1024 of length 2. Order is fixed, so an index
+    /// point: an fsync of the path it touched (its target for rename and link) or a sync. With 25 core steps
+    /// that is 50 one-step units: 50 workloads of length 1 and 2500 of length 2. Order is fixed, so an index
     /// names a workload (<c>exofs crashtest --exhaustive 2 --seed INDEX --cases 1</c>).
     /// </summary>
     public static IReadOnlyList<Workload> Exhaustive(int maxLength)

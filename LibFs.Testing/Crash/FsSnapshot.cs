@@ -13,7 +13,7 @@ public sealed class FsSnapshot
     /// <summary>Path ("/A/foo") → entry, for every name found.</summary>
     public Dictionary<string, SnapshotEntry> Paths { get; } = new(StringComparer.Ordinal);
 
-    /// <summary>Regular-file inode → its whole content.</summary>
+    /// <summary>Regular-file inode → its whole content; symlink inode → its text (UTF-8).</summary>
     public Dictionary<ulong, byte[]> Contents { get; } = new();
 
     /// <summary>Walks <paramref name="fs"/> from the root down to <paramref name="maxDepth"/> levels of directories.</summary>
@@ -40,6 +40,13 @@ public sealed class FsSnapshot
             }
             else if (FileMode.IsRegular(attr.Mode) && !snap.Contents.ContainsKey(attr.Ino.Value))
                 snap.Contents[attr.Ino.Value] = fs.ReadFile(attr.Ino);
+            else if (FileMode.IsSymlink(attr.Mode))
+            {
+                // A symlink's content is its text (so the content rule judges it like a file's).
+                var text = fs.ReadLink(attr.Ino);
+                if (!text.Ok) throw new UnexpectedErrnoException($"readlink {path}", text.Error);
+                snap.Contents[attr.Ino.Value] = System.Text.Encoding.UTF8.GetBytes(text.Value);
+            }
         }
     }
 }

@@ -20,6 +20,13 @@ public interface ICrashTarget
     /// <summary>The promises the oracle checks.</summary>
     CrashGuarantees Guarantees { get; }
 
+    /// <summary>
+    /// Whether the target's file system can take the step at all (a toy may have no symlinks or xattrs, or no room
+    /// for a sparse file megabytes long): a step it cannot take is left out of the workload, on the model as on the
+    /// target.
+    /// </summary>
+    bool Supports(CrashOp op) => true;
+
     /// <summary>Device size in blocks for a crash run (small keeps each crash image cheap).</summary>
     ulong DeviceBlocks { get; }
 
@@ -57,6 +64,13 @@ public sealed class CrashMount(IFileSystem fs, Action? unmount = null) : IDispos
 /// <summary>The outcome of <see cref="ICrashTarget.Recover"/>: a mount (null when the image would not mount) and problems.</summary>
 public sealed record CrashRecovery(CrashMount? Mount, IReadOnlyList<string> Problems)
 {
+    /// <summary>
+    /// What the libFS's recovery found in the crashed image, before repairing it, that is not a leak (one line
+    /// each). Not a problem by itself: the oracle reports it when the target promises
+    /// <see cref="CrashGuarantees.LeaksOnly"/>.
+    /// </summary>
+    public IReadOnlyList<string> Damage { get; init; } = [];
+
     /// <summary>An image that could not be mounted at all.</summary>
     public static CrashRecovery Unmountable(string why) => new(null, [why]);
 }

@@ -46,6 +46,14 @@ public static class OpRunner
                 var (newParent, newName, err2) = ResolveParent(fs, op.Target);
                 return err2 != Errno.OK ? err2 : fs.Rename(parent, name, newParent, newName, RenameFlags.None);
             }
+            case CrashOpKind.Symlink:
+            {
+                var r = fs.Symlink(parent, name, op.Target, Caller.Root);
+                if (!r.Ok) return r.Error;
+                ino = r.Value.Ino;
+                fs.Forget(ino, 1);
+                return Errno.OK;
+            }
         }
 
         // The remaining steps act on an existing inode.
@@ -96,6 +104,17 @@ public static class OpRunner
                     if (!h.Ok) return h.Error;
                     try { return fs.Fsync(attr.Ino, h.Value, dataOnly: false); }
                     finally { fs.Release(attr.Ino, h.Value); }
+                }
+                case CrashOpKind.SetXattr: return fs.SetXattr(attr.Ino, op.Target, op.Data(), XattrFlags.None);
+                case CrashOpKind.RemoveXattr: return fs.RemoveXattr(attr.Ino, op.Target);
+                case CrashOpKind.Chmod:
+                    return fs.SetAttr(attr.Ino, new SetAttrRequest { Mode = FileMode.TypeOf(attr.Mode) | ((uint)op.Offset & FileMode.PermMask) }).Error;
+                case CrashOpKind.Chown:
+                    return fs.SetAttr(attr.Ino, new SetAttrRequest { Uid = (uint)op.Offset, Gid = (uint)op.Length }).Error;
+                case CrashOpKind.Utimes:
+                {
+                    var t = TimeSet.To(new Timespec(op.Offset, 0));
+                    return fs.SetAttr(attr.Ino, new SetAttrRequest { Atime = t, Mtime = t }).Error;
                 }
                 default:
                     throw new ArgumentException($"unknown crash op {op.Kind}", nameof(op));

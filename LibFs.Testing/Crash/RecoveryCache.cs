@@ -18,8 +18,9 @@ namespace ExoFS.LibFs.Testing.Crash;
 internal sealed class RecoveredImage
 {
     private RecoveredImage(IReadOnlyList<string> recoveryProblems, bool mounted, FsSnapshot? snapshot,
-        string? readError, string? unmountError)
+        string? readError, string? unmountError, IReadOnlyList<string>? damage = null)
     {
+        Damage = damage ?? [];
         RecoveryProblems = recoveryProblems;
         Mounted = mounted;
         Snapshot = snapshot;
@@ -29,6 +30,8 @@ internal sealed class RecoveredImage
 
     /// <summary>Recovery's and the target's own checks' problems, in the order the target gave them.</summary>
     public IReadOnlyList<string> RecoveryProblems { get; }
+    /// <summary>Damage-class findings of recovery before it repaired (<see cref="CrashRecovery.Damage"/>).</summary>
+    public IReadOnlyList<string> Damage { get; }
     /// <summary>False when the image would not mount (or recovery threw).</summary>
     public bool Mounted { get; }
     /// <summary>The recovered file system as read back; null when it would not mount or reading failed.</summary>
@@ -56,7 +59,7 @@ internal sealed class RecoveredImage
             catch (Exception e) { unmountError = $"unmounting the recovered file system threw {e.GetType().Name}: {e.Message}"; }
             image.Dispose();
         }
-        return new(recovery.Problems.ToArray(), true, snapshot, readError, unmountError);
+        return new(recovery.Problems.ToArray(), true, snapshot, readError, unmountError, recovery.Damage.ToArray());
     }
 
     /// <summary>The start of the clock every recovery runs under.</summary>
@@ -66,6 +69,8 @@ internal sealed class RecoveredImage
     public List<string> Judge(CrashOracle oracle)
     {
         var problems = new List<string>(RecoveryProblems);
+        if (oracle.Guarantees.LeaksOnly)
+            problems.AddRange(Damage.Select(d => $"recovery found more than leaks: {d}"));
         if (!Mounted)
         {
             if (problems.Count == 0) problems.Add("recovery gave no file system");

@@ -40,13 +40,58 @@ public sealed class FfsCrashTests(ITestOutputHelper output)
     }
 
     /// <summary>The workload passes on the intact target and fails on the broken one: the switch is what is caught.</summary>
-    private void AssertCaughtOnlyWhenBroken(ICrashTarget broken, params CrashOp[] ops)
+    private CrashFailure AssertCaughtOnlyWhenBroken(ICrashTarget broken, params CrashOp[] ops)
     {
         var intact = Explore.Run(new FfsCrashTarget(), ops);
         Assert.True(intact.Passed, "intact FFS fails the same workload: " + intact.Failure);
         var r = Explore.Run(broken, ops);
         output.WriteLine(r.Failure?.ToString() ?? "passed");
         Assert.False(r.Passed);
+        return r.Failure!;
+    }
+
+    [Fact]
+    public void Ffs_writing_a_directory_entry_before_the_link_count_it_needs_is_caught_by_leaks_only()
+    {
+        // link writes /B/bar unordered and raises /A/foo's count after it: a crash can leave two names and a
+        // count of one. Recovery finds a link count too low, which is damage, not a leak.
+        var f = AssertCaughtOnlyWhenBroken(
+            new FfsCrashTarget("ffs-entry-before-link-count", configureWorkloadFs: fs => fs.OrderLinkCounts = false),
+            CrashOp.Link("/A/foo", "/B/bar"), CrashOp.Sync());
+        Assert.Contains(f.Problems, p => p.StartsWith("recovery found more than leaks: ", StringComparison.Ordinal) && p.Contains("link count 1, should be 2"));
+    }
+
+    [Fact]
+    public void Ffs_dropping_rule_3_on_rename_is_caught_by_leaks_only()
+    {
+        // Without the forced write of the new name, the old entry's block (no ordering edge) goes to disk in an
+        // earlier level than the new one (ordered after the inode): a crash between them leaves the file under
+        // neither name. fsck calls that inode a leak; the leaks-only rule says a durably linked file never is one.
+        var f = AssertCaughtOnlyWhenBroken(
+            new FfsCrashTarget("ffs-no-rule-3", configureWorkloadFs: fs => fs.OrderRenames = false),
+            CrashOp.Rename("/A/foo", "/B/foo"), CrashOp.Sync());
+        Assert.Contains(f.Problems, p => p.Contains("lost: it was durably linked and never unlinked"));
+    }
+
+    [Fact]
+    public void Ffs_dropping_rule_3_when_moving_a_directory_is_caught()
+    {
+        var f = AssertCaughtOnlyWhenBroken(
+            new FfsCrashTarget("ffs-no-rule-3", configureWorkloadFs: fs => fs.OrderRenames = false),
+            CrashOp.Mkdir("/A/foo2"), CrashOp.Sync(), CrashOp.Rename("/A/foo2", "/B/baz"), CrashOp.Sync());
+        Assert.NotEmpty(f.Problems);
+    }
+
+    /// <summary>
+    /// The leaks-only promise is checked on the unrepaired image: an intact FFS crashed in the middle of a rename
+    /// across directories recovers with leaks (a raised link count) and nothing else, and the same state passes.
+    /// </summary>
+    [Fact]
+    public void Ffs_guarantees_promise_leaks_only()
+    {
+        Assert.True(FfsCrashTarget.FfsGuarantees.LeaksOnly);
+        var r = Explore.Run(new FfsCrashTarget(), CrashOp.Rename("/A/foo", "/B/foo"), CrashOp.Rename("/B", "/A/sub"), CrashOp.Sync());
+        Assert.True(r.Passed, r.Failure?.ToString());
     }
 
     [Fact]

@@ -26,14 +26,17 @@ public sealed class FfsCrashTarget(string name = "ffs", Action<XnVolume>? config
 {
     /// <summary>
     /// What FFS promises after a crash, in one place. fsync, fsyncdir and sync all make everything durable
-    /// (FFS implements each as an XN sync). Namespace steps are not promised atomic and writes not atomic:
-    /// FFS writes directory blocks, inode tables and data in one unordered group at each sync and repairs at
-    /// mount, so a crash during a sync may leave a step half done; the weaker per-byte content rule applies.
+    /// (FFS implements each as an XN sync). Leaks only (soft updates' guarantee): FFS orders its namespace
+    /// writes by soft updates' three rules, so recovery finds at most leaks, and a rename never loses the file.
+    /// Namespace steps are not promised atomic: a rename of a file between two directory blocks (another
+    /// directory, or a full block) leaves it under both names if a crash falls between the two writes (its
+    /// link count raised to match), as soft updates does; a rename within one block, and a directory's move
+    /// (whose ".." decides), are atomic. Writes are not atomic: the weaker per-byte content rule applies.
     /// </summary>
     public static CrashGuarantees FfsGuarantees { get; } = new()
     {
         SyncPersistsAll = true, FsyncPersistsFile = true, FsyncPersistsNames = true, FsyncDirPersistsEntries = true,
-        NamespaceOpsAtomic = false, WritesAtomic = false,
+        NamespaceOpsAtomic = false, LeaksOnly = true, WritesAtomic = false,
     };
 
     public string Name { get; } = name;
@@ -82,15 +85,12 @@ public sealed class FfsCrashTarget(string name = "ffs", Action<XnVolume>? config
             return CrashRecovery.Unmountable($"ffs mount: {fs.Error}: {error}");
         }
         var problems = Fsck.Check(fs.Value).Problems.Select(p => $"ffs fsck: {p}").ToList();
-        // FFS's recovery is documented to repair only what a crash may legitimately leave (orphans, bitmaps,
-        // counts). An entry naming a free inode is not among them: it means an entry reached the disk before
-        // its inode, or an inode was freed before its entry, and repair would hide it from the oracle.
-        if (fs.Value.RecoveryReport is { } rec)
-            problems.AddRange(rec.Problems.Where(p => p.Contains(" names free inode ", StringComparison.Ordinal))
-                .Select(p => $"ffs recovery had to repair: {p}"));
         problems.AddRange(vol.Check().Errors.Select(f => $"xn: {f}"));
+        // What FFS's recovery found before repairing, beyond leaks (the oracle's LeaksOnly judges it): an entry
+        // naming a free inode, a link count too low, a directory named twice... Repair would hide it.
+        var damage = fs.Value.RecoveryReport is { } rec ? rec.Damage.Select(f => $"ffs: {f.What}").ToList() : [];
         // Only read from here on: dropping the volume without unmounting writes nothing more.
-        return new CrashRecovery(new CrashMount(fs.Value, () => { }), problems);
+        return new CrashRecovery(new CrashMount(fs.Value, () => { }), problems) { Damage = damage };
     }
 
     /// <summary>FFS as a host mounts it: a guest environment granted the root, mounting through its session.</summary>

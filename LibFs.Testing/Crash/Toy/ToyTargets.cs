@@ -25,6 +25,9 @@ public sealed class ShadowToyTarget(ToyBug bug = ToyBug.None) : ICrashTarget
 
     public CrashGuarantees Guarantees => Strongest;
 
+    /// <summary>The toy has no symlinks and no xattrs, and its one serialized image holds no file past 64 KiB.</summary>
+    public bool Supports(CrashOp op) => ToyTargetLimits.Supports(op);
+
     public ulong DeviceBlocks => 64;
 
     public void Format(IBlockDevice device) => ShadowToyFileSystem.Format(new ToyBlockStore(device));
@@ -56,6 +59,9 @@ public sealed class XnToyTarget(string name = "toy-xn", Action<XnVolume>? config
     public string Name { get; } = name;
 
     public CrashGuarantees Guarantees => ShadowToyTarget.Strongest;
+
+    /// <summary>The toy has no symlinks and no xattrs, and its one serialized image holds no file past 64 KiB.</summary>
+    public bool Supports(CrashOp op) => ToyTargetLimits.Supports(op);
 
     public ulong DeviceBlocks => 128;
 
@@ -105,4 +111,11 @@ public sealed class XnToyTarget(string name = "toy-xn", Action<XnVolume>? config
         if (!vol.Ok) throw new IOException($"xn load: {vol}");
         return (vol.Value, kernel.CreateEnvironment("toy"));
     }
+}
+
+internal static class ToyTargetLimits
+{
+    public static bool Supports(CrashOp op) =>
+        op.Kind is not (CrashOpKind.Symlink or CrashOpKind.SetXattr or CrashOpKind.RemoveXattr)
+        && !(op.Kind is CrashOpKind.Write or CrashOpKind.Truncate && op.Offset + op.Length > 64 * 1024);
 }
