@@ -55,7 +55,19 @@ internal sealed class Directory
         return err;
     }
 
-    public static ulong BlockCount(DiskInode dir) => dir.Size / FfsLayout.BlockSize;
+    /// <summary>The most blocks a directory may span (4 GiB of entries); a damaged size is never walked past it.</summary>
+    public const ulong MaxDirBlocks = 1UL << 20;
+
+    /// <summary>
+    /// The blocks a directory's entries span: its size in blocks, but never more than the blocks it owns (a
+    /// directory has no holes) or <see cref="MaxDirBlocks"/>, so a damaged size cannot send a walk through 2^52
+    /// lookups. <see cref="SizeAgreesWithBlocks"/> says whether the size is one a directory can have.
+    /// </summary>
+    public static ulong BlockCount(DiskInode dir) => Math.Min(dir.Size / FfsLayout.BlockSize, Math.Min(dir.Blocks, MaxDirBlocks));
+
+    /// <summary>Whether a directory's size is a whole number of blocks it can own.</summary>
+    public static bool SizeAgreesWithBlocks(DiskInode dir) =>
+        dir.Size % FfsLayout.BlockSize == 0 && dir.Size / FfsLayout.BlockSize <= Math.Min(dir.Blocks, MaxDirBlocks);
 
     private Result<Index> IndexOf(ulong dirIno, DiskInode dir)
     {

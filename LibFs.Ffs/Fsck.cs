@@ -196,6 +196,7 @@ public static class Fsck
             var dir = live[dirIno];
             bool sawDot = false, sawDotDot = false;
             var badEntries = new List<(string Name, bool Drop, byte Type, ulong Ino)>();
+            if (!Directory.SizeAgreesWithBlocks(dir)) Problem($"directory {dirIno}: size {dir.Size} disagrees with its {dir.Blocks} blocks", false);
             for (ulong lb = 0; lb < Directory.BlockCount(dir); lb++)
             {
                 ulong b = fs.Map.Lookup(dir, lb);
