@@ -278,7 +278,7 @@ public sealed class Cleaner
         var block = new byte[LfsLayout.BlockSize];
         uint off = disk.FirstOffset;
         uint stamp = _fs.Usage.LastWrite(v.Slot);
-        while (off + 2 <= segBlocks)
+        while (off + LfsLayout.MinPartialBlocks <= segBlocks)
         {
             var err = disk.Read(start + off, block);
             if (err != Errno.OK) return err;
