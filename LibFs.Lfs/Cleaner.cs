@@ -278,7 +278,7 @@ public sealed class Cleaner
         var block = new byte[LfsLayout.BlockSize];
         uint off = disk.FirstOffset;
         uint stamp = _fs.Usage.LastWrite(v.Slot);
-        while (off + LfsLayout.MinPartialBlocks <= segBlocks)
+        while (off + 2 <= segBlocks)
         {
             var err = disk.Read(start + off, block);
             if (err != Errno.OK) return err;

@@ -245,7 +245,6 @@ public sealed partial class LfsFileSystem
                     ulong endSoFar = (ulong)offset + (ulong)done;
                     if (endSoFar > i.Rec.Size) i.Rec.Size = endSoFar;
                     var err = Flush(withImap: false);
-                    if (err == Errno.OK && !Log.Unlinked) err = _disk.Sync(); // as AfterChange: whole partials to the disk
                     if (err != Errno.OK) { failure = err; break; }
                 }
             }

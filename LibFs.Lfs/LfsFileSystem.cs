@@ -537,10 +537,7 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
     private void AfterChange()
     {
         if (_dirtyBlocks + _dirty.Count / 8 < DirtyBudget) return;
-        // A failure resurfaces at the next sync. The unit goes on to the disk at once: left in XN's cache, a
-        // budget's worth of blocks fills the guest's page frames and is written back piecemeal (runs split at
-        // frame pressure, each a rotation) instead of as the whole partial segments the log laid out.
-        if (Flush(withImap: false) == Errno.OK && !_log.Unlinked) _disk.Sync();
+        Flush(withImap: false); // a failure resurfaces at the next sync
     }
 
     // ---------------------------------------------------------------- space

@@ -26,7 +26,7 @@ internal static class RollForward
         var unit = new List<(ulong Start, Summary Sum)>();
         int partials = 0, units = 0;
         var block = new byte[LfsLayout.BlockSize];
-        while (slot >= 0 && disk.SegmentStart(slot) != 0 && off + LfsLayout.MinPartialBlocks <= segBlocks)
+        while (slot >= 0 && disk.SegmentStart(slot) != 0 && off + 2 <= segBlocks)
         {
             ulong start = disk.SegmentStart(slot) + off;
             if (disk.Read(start, block) != Errno.OK) break;
@@ -45,7 +45,7 @@ internal static class RollForward
             partials++;
             seq++;
             off += 1 + (uint)sum.Entries.Count;
-            if (off + LfsLayout.MinPartialBlocks > segBlocks)
+            if (off + 2 > segBlocks)
             {
                 if (sum.NextSlot == Summary.NoSlot) { slot = -1; off = disk.FirstOffset; }
                 else { slot = (int)sum.NextSlot; off = disk.FirstOffset; }

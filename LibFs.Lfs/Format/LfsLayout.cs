@@ -28,13 +28,6 @@ public static class LfsLayout
     public const int MinSegmentBytes = 256 << 10, MaxSegmentBytes = 4 << 20, DefaultSegmentBytes = 1 << 20;
     public const int SegmentBlocksMin = MinSegmentBytes / BlockSize;
 
-    /// <summary>
-    /// A segment with fewer blocks than this left after a partial is full: the log moves to the next one
-    /// rather than write a partial that small (a disk request and an XN claim for a block or two; with 1 MiB
-    /// segments the 2-block tail after one 253-block partial cost a third of sequential bandwidth's overhead).
-    /// </summary>
-    public const uint MinPartialBlocks = 8;
-
     /// <summary>File blocks a file can map: 12 direct, then one tree of depth 1, 2 and 3.</summary>
     public const ulong MaxFileBlocks = DirectPointers + 512UL + 512UL * 512 + 512UL * 512 * 512;
 }

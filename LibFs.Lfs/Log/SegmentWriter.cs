@@ -74,9 +74,7 @@ internal sealed class SegmentWriter
     public int PartialsWritten { get; private set; }
 
     /// <summary>Blocks still free in the head segment (0 if none is bound).</summary>
-    public uint HeadRemaining => HeadSlot < 0 ? 0
-        : _partialOffset >= 0 ? _segBlocks - HeadOffset - 1 - (uint)_entries.Count
-        : HeadOffset + LfsLayout.MinPartialBlocks > _segBlocks ? 0 : _segBlocks - HeadOffset;
+    public uint HeadRemaining => HeadSlot < 0 ? 0 : _segBlocks - HeadOffset - (uint)(_partialOffset < 0 ? 0 : 1 + _entries.Count);
 
     /// <summary>Appends one block; returns its log address. The address is final; the bytes reach XN when the partial closes.</summary>
     public Result<ulong> Append(LogKind kind, ulong ino, ulong index, ReadOnlySpan<byte> block, uint now)
@@ -108,7 +106,7 @@ internal sealed class SegmentWriter
 
     private Errno Open()
     {
-        if (HeadSlot < 0 || HeadOffset + LfsLayout.MinPartialBlocks > _segBlocks)
+        if (HeadSlot < 0 || HeadOffset + 2 > _segBlocks)
         {
             var s = _disk.AllocSegment(HeadSlot < 0 ? 0 : _disk.SegmentStart(HeadSlot) + _segBlocks);
             if (!s.Ok) return s.Error;
@@ -128,7 +126,7 @@ internal sealed class SegmentWriter
         uint end = (uint)_partialOffset + 1 + (uint)_entries.Count;
         uint next = Summary.NoSlot;
         int nextSlot = -1;
-        if (end + LfsLayout.MinPartialBlocks > _segBlocks)
+        if (end + 2 > _segBlocks)
         {
             // The segment is full: bind the next one now, so this summary can name it.
             var s = _disk.AllocSegment(_disk.SegmentStart(HeadSlot) + _segBlocks);
@@ -149,7 +147,7 @@ internal sealed class SegmentWriter
         NextSeq++;
         _partialOffset = -1;
         _entries.Clear();
-        if (end + LfsLayout.MinPartialBlocks > _segBlocks)
+        if (end + 2 > _segBlocks)
         {
             if (nextSlot >= 0) { HeadSlot = nextSlot; HeadOffset = _disk.FirstOffset; }
             else HeadOffset = _segBlocks; // the next Open binds a segment no summary names
