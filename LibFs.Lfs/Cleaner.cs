@@ -148,7 +148,7 @@ public sealed class Cleaner
         var list = new List<SegmentInfo>();
         foreach (int s in _fs.Usage.AllocatedSlots)
         {
-            if (s == _fs.Log.HeadSlot) continue;
+            if (_fs.IsHead(s)) continue;
             uint live = _fs.Usage.Live(s);
             if (live >= _fs.Usage.SegmentBlocks - 1) continue; // nothing to gain
             list.Add(new SegmentInfo(s, live / seg, unchecked(now - _fs.Usage.LastWrite(s)), live));
@@ -178,7 +178,7 @@ public sealed class Cleaner
         // the dirty state is there, EnsureSpace kept it), so the victims' dead blocks are known.
         if (_fs.PendingBlocks() > 8 && _fs.Flush(withImap: false) != Errno.OK) return;
         // Segments already empty only wait for a checkpoint to go back to XN: no copying needed.
-        if (_fs.Usage.AllocatedSlots.Any(s => s != _fs.Log.HeadSlot && _fs.Usage.Live(s) == 0))
+        if (_fs.Usage.AllocatedSlots.Any(s => !_fs.IsHead(s) && _fs.Usage.Live(s) == 0))
             _fs.WriteCheckpoint(clean: false);
         for (int round = 0; round < 64 && _fs.ImmediateBlocks() < _fs.NeedFor(extra); round++)
             if (!Pass(_fs.NeedFor(extra))) return;
@@ -195,28 +195,29 @@ public sealed class Cleaner
             if (!Pass(target)) return;
     }
 
-    /// <summary>One pass: picks victims whose live blocks fit the room there is, moves them, checkpoints, releases. False if nothing could be gained.</summary>
+    /// <summary>
+    /// One pass: picks victims whose live blocks fit the room there is, moves them, checkpoints, releases. False
+    /// if nothing could be gained. Survivors go to the cleaner's own log head when they fit there, leaving a
+    /// free segment for the main log (the checkpoint's inode map); near full, to the main head as they come.
+    /// </summary>
     private bool Pass(ulong need)
     {
-        ulong room = _fs.ImmediateBlocks();
-        ulong pending = _fs.PendingBlocks();
-        if (room <= pending + 2) return false;
-        ulong budget = room - pending - 2;
-        var victims = new List<SegmentInfo>();
-        ulong moving = 0, freed = 0;
-        foreach (var s in Policy.Order(Candidates()))
+        // New data goes to the main head first, so what the cleaner's head gets is survivors only.
+        if (_fs.Flush(withImap: false) != Errno.OK) return false;
+        ulong segBlocks = _fs.Usage.SegmentBlocks;
+        ulong freeSegments = _fs.Disk.FreeBlocks / segBlocks;
+        var head = _fs.CleanerLog;
+        ulong cleanerRoom = head.HeadRemaining + (freeSegments > 1 ? freeSegments - 1 : 0) * segBlocks;
+        var victims = PickVictims(need, cleanerRoom > 2 ? cleanerRoom - 2 : 0);
+        if (victims.Count == 0)
         {
-            ulong cost = CopyCost(s.LiveBlocks) + s.LiveBlocks;
-            if (cost >= _fs.Usage.SegmentBlocks) continue; // copying it out would use what it frees
-            if (moving + cost > budget) continue;
-            victims.Add(s);
-            moving += cost;
-            freed += _fs.Usage.SegmentBlocks;
-            if (room + freed >= need + moving) break;
-            if (victims.Count >= 16) break;
+            head = null;
+            ulong room = _fs.ImmediateBlocks(), pending = _fs.PendingBlocks();
+            if (room <= pending + 2) return false;
+            victims = PickVictims(need, room - pending - 2);
         }
         if (victims.Count == 0) return false;
-        var survivors = new List<(LfsInode Inode, double Age)>();
+        var survivors = new List<(LfsInode Inode, double Age, uint Stamp)>();
         foreach (var v in victims)
         {
             var err = Collect(v, survivors);
@@ -227,7 +228,10 @@ public sealed class Cleaner
             : survivors.Select(s => s.Inode).Distinct().ToList();
         _fs.Log.CleanerAppending = true;
         ulong before = _fs.Log.CleanerBlocks;
-        var e = _fs.Flush(withImap: false, first);
+        var stamps = new Dictionary<LfsInode, uint>();
+        foreach (var (inode, _, stamp) in survivors)
+            stamps[inode] = stamps.TryGetValue(inode, out uint had) && (int)(had - stamp) > 0 ? had : stamp;
+        var e = _fs.Flush(withImap: false, first, head, head is null ? null : stamps);
         _fs.Log.CleanerAppending = false;
         BlocksMoved += _fs.Log.CleanerBlocks - before;
         if (e != Errno.OK) return false;
@@ -245,15 +249,35 @@ public sealed class Cleaner
         return true;
     }
 
+    /// <summary>Victims in policy order whose copying fits <paramref name="budget"/> blocks, until they free what <paramref name="need"/> asks.</summary>
+    private List<SegmentInfo> PickVictims(ulong need, ulong budget)
+    {
+        ulong room = _fs.ImmediateBlocks();
+        var victims = new List<SegmentInfo>();
+        ulong moving = 0, freed = 0;
+        foreach (var s in Policy.Order(Candidates()))
+        {
+            ulong cost = CopyCost(s.LiveBlocks) + s.LiveBlocks;
+            if (cost >= _fs.Usage.SegmentBlocks) continue; // copying it out would use what it frees
+            if (moving + cost > budget) continue;
+            victims.Add(s);
+            moving += cost;
+            freed += _fs.Usage.SegmentBlocks;
+            if (room + freed >= need + moving) break;
+            if (victims.Count >= 16) break;
+        }
+        return victims;
+    }
+
     /// <summary>Reads victim <paramref name="v"/>'s summaries and re-dirties every block still live. Lock held.</summary>
-    private Errno Collect(SegmentInfo v, List<(LfsInode, double)> survivors)
+    private Errno Collect(SegmentInfo v, List<(LfsInode, double, uint)> survivors)
     {
         var disk = _fs.Disk;
         ulong start = disk.SegmentStart(v.Slot);
         uint segBlocks = disk.Super.SegmentBlocks;
         var block = new byte[LfsLayout.BlockSize];
         uint off = disk.FirstOffset;
-        double age = unchecked(_fs.Log.Clock - _fs.Usage.LastWrite(v.Slot));
+        uint stamp = _fs.Usage.LastWrite(v.Slot);
         while (off + 2 <= segBlocks)
         {
             var err = disk.Read(start + off, block);
@@ -268,7 +292,12 @@ public sealed class Cleaner
                 BlocksRead++;
                 var r = Revive(e, addr, block);
                 if (!r.Ok) return r.Error;
-                if (r.Value is { } ino) survivors.Add((ino, age));
+                if (r.Value is { } ino)
+                {
+                    // The file's own age where it is known (its last new data), else the victim's.
+                    uint st = ino.DataClock != 0 && (int)(stamp - ino.DataClock) > 0 ? ino.DataClock : stamp;
+                    survivors.Add((ino, unchecked(_fs.Log.Clock - st), st));
+                }
             }
             off += 1 + (uint)sum.Entries.Count;
         }

@@ -31,6 +31,11 @@ internal sealed class LfsInode
     public int Opens;
     /// <summary>Deleted: a tombstone goes to the log at the next flush.</summary>
     public bool Deleted;
+    /// <summary>
+    /// The log clock when new data of this file last reached the log (0: not since mount). The cleaner stamps
+    /// the file's copied blocks with it, so their segment's age is the data's age (not kept on disk).
+    /// </summary>
+    public uint DataClock;
 
     public Timespec Mtime => new(Rec.MtimeSec, Rec.MtimeNsec);
 }

@@ -77,6 +77,14 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
     internal InodeMap Imap => _imap;
     internal BlockTree Tree => _tree;
     internal SegmentWriter Log => _log;
+    private SegmentWriter? _cleanerLog;
+    /// <summary>
+    /// The cleaner's own log head (bound lazily, a fresh segment each mount): segments it fills hold only
+    /// survivors, so copied (cold) blocks do not mix with new (hot) ones again. Lock held.
+    /// </summary>
+    internal SegmentWriter CleanerLog => _cleanerLog ??= new SegmentWriter(_disk, _usage, -1, 0, SegmentWriter.CleanerSeqBase, cleanerOf: _log);
+    /// <summary>True for a segment a log head is writing into (never a victim, never released).</summary>
+    internal bool IsHead(int slot) => slot == _log.HeadSlot || (_cleanerLog is { } c && slot == c.HeadSlot);
     internal ulong CheckpointSeq => _cpSeq;
 
     internal static uint NowSeconds() => (uint)DateTimeOffset.UtcNow.ToUnixTimeSeconds();
@@ -359,7 +367,15 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
     /// then inode records (the imap entries move with them), and with <paramref name="withImap"/> the dirty
     /// imap blocks. <paramref name="first"/> inodes go first (the cleaner's age-sorted survivors). Lock held.
     /// </summary>
-    internal Errno Flush(bool withImap, IReadOnlyList<LfsInode>? first = null)
+    internal Errno Flush(bool withImap, IReadOnlyList<LfsInode>? first = null, SegmentWriter? to = null,
+        IReadOnlyDictionary<LfsInode, uint>? stamps = null)
+    {
+        var log = to ?? _log;
+        try { return FlushTo(log, withImap, first, stamps); }
+        finally { log.Stamp = null; }
+    }
+
+    private Errno FlushTo(SegmentWriter log, bool withImap, IReadOnlyList<LfsInode>? first, IReadOnlyDictionary<LfsInode, uint>? stamps)
     {
         uint now = NowSeconds();
         var order = new List<LfsInode>();
@@ -371,15 +387,17 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
         foreach (var i in order)
         {
             if (i.Deleted) continue;
+            if (stamps is not null) log.Stamp = stamps.TryGetValue(i, out uint st) ? st : null;
             foreach (var (fb, data) in i.DirtyData)
             {
-                var a = _log.Append(LogKind.Data, i.Ino, fb, data, now);
+                var a = log.Append(LogKind.Data, i.Ino, fb, data, now);
                 if (!a.Ok) return a.Error;
                 var old = _tree.Set(i, fb, a.Value);
                 if (!old.Ok) return old.Error;
                 _usage.Kill(old.Value);
             }
             _dirtyBlocks -= i.DirtyData.Count;
+            if (i.DirtyData.Count > 0 && stamps is null && !log.CleanerAppending) i.DataClock = log.Clock;
             i.DirtyData.Clear();
             if (i.XattrDirty)
             {
@@ -387,7 +405,7 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
                 if (i.Xattrs is { Count: > 0 } xs)
                 {
                     XattrBlock.TryWrite(xs, block);
-                    var a = _log.Append(LogKind.Xattr, i.Ino, 0, block, now);
+                    var a = log.Append(LogKind.Xattr, i.Ino, 0, block, now);
                     if (!a.Ok) return a.Error;
                     i.Rec.Xattr = a.Value;
                 }
@@ -400,7 +418,7 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
             foreach (var (key, node) in i.Nodes.Where(kv => kv.Value.Dirty && BlockTree.DepthOf(kv.Key) == depth).OrderBy(kv => kv.Key).ToList())
             {
                 BlockTree.Encode(node, block);
-                var a = _log.Append(LogKind.Node, i.Ino, key, block, now);
+                var a = log.Append(LogKind.Node, i.Ino, key, block, now);
                 if (!a.Ok) return a.Error;
                 ulong old = _tree.SetNodeAddr(i, key, a.Value);
                 _usage.Kill(old);
@@ -409,6 +427,7 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
             }
         }
         // Inode records, 16 to a block, after everything they point to.
+        log.Stamp = stamps is { Count: > 0 } ? stamps.Values.Max() : null;
         var records = order.ToList();
         for (int at = 0; at < records.Count; at += LfsLayout.InodesPerBlock)
         {
@@ -419,7 +438,7 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
                 var rec = group[s].Deleted ? new InodeRecord { Ino = group[s].Ino } : group[s].Rec;
                 rec.WriteTo(block.AsSpan(s * LfsLayout.InodeSize));
             }
-            var a = _log.Append(LogKind.Inodes, 0, (ulong)at, block, now);
+            var a = log.Append(LogKind.Inodes, 0, (ulong)at, block, now);
             if (!a.Ok) return a.Error;
             int live = 0;
             for (int s = 0; s < group.Count; s++)
@@ -441,14 +460,14 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
         {
             foreach (int b in _imap.DirtyBlocks.OrderBy(b => b).ToList())
             {
-                var a = _log.Append(LogKind.Imap, 0, (ulong)b, _imap.EncodeBlock(b), now);
+                var a = log.Append(LogKind.Imap, 0, (ulong)b, _imap.EncodeBlock(b), now);
                 if (!a.Ok) return a.Error;
                 _usage.Kill(_imap.BlockAddrs[b]);
                 _imap.BlockAddrs[b] = a.Value;
             }
             _imap.ClearDirty();
         }
-        err = _log.EndUnit(now);
+        err = log.EndUnit(now);
         _dirtyBlocks = 0;
         return err;
     }
@@ -489,7 +508,7 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
         bool any = false;
         foreach (int s in _usage.AllocatedSlots.ToList())
         {
-            if (s == _log.HeadSlot || _usage.Live(s) != 0) continue;
+            if (IsHead(s) || _usage.Live(s) != 0) continue;
             var err = _disk.FreeSegment(s);
             if (err != Errno.OK) return err;
             _usage.Detach(s);
@@ -586,7 +605,7 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
         ulong crumbs = 0;
         foreach (int s in _usage.AllocatedSlots)
         {
-            if (s == _log.HeadSlot) continue;
+            if (IsHead(s)) continue;
             uint live = _usage.Live(s);
             ulong dead = SegBlocks - live;
             if (live > 0 && dead <= Cleaner.CopyCost(live)) crumbs += dead;

@@ -38,6 +38,7 @@ internal sealed class SegmentUsage
     public void Attach(int slot, ulong start)
     {
         _allocated[slot] = true;
+        _lastWrite[slot] = 0; // a reused slot starts young only when something is written to it
         int i = _bySlotStart.BinarySearch((start, slot), Comparer<(ulong, int)>.Create((a, b) => a.Item1.CompareTo(b.Item1)));
         _bySlotStart.Insert(i < 0 ? ~i : i, (start, slot));
     }

@@ -20,9 +20,22 @@ internal sealed class SegmentWriter
     private byte[] _buf;
     private int _partialOffset = -1; // where the open partial's summary goes, -1 if none is open
     private uint _crc = 0xFFFFFFFF;
+    private readonly SegmentWriter? _cleanerOf;
 
-    public SegmentWriter(ILfsDisk disk, SegmentUsage usage, int headSlot, uint headOffset, ulong nextSeq)
+    /// <summary>
+    /// Where the cleaner head's sequence numbers start: a space of their own, so that no summary the cleaner
+    /// writes can ever carry a number roll-forward expects on the main log (a reused slot keeps stale summaries).
+    /// </summary>
+    public const ulong CleanerSeqBase = 1UL << 63;
+
+    /// <param name="cleanerOf">
+    /// Null for the main log head. Otherwise this is the cleaner's head beside that main head: every block it
+    /// appends counts as a cleaner block there (one log clock for ages), its summaries number from
+    /// <see cref="CleanerSeqBase"/>, and nothing rolls it forward: each cleaning pass ends with a checkpoint.
+    /// </param>
+    public SegmentWriter(ILfsDisk disk, SegmentUsage usage, int headSlot, uint headOffset, ulong nextSeq, SegmentWriter? cleanerOf = null)
     {
+        _cleanerOf = cleanerOf;
         _disk = disk;
         _usage = usage;
         _segBlocks = disk.Super.SegmentBlocks;
@@ -48,6 +61,15 @@ internal sealed class SegmentWriter
     /// measured in it, so the cleaner's notion of old and young data does not depend on how fast the host runs.
     /// </summary>
     public uint Clock => (uint)(NewBlocks + CleanerBlocks);
+    private uint LogClock => _cleanerOf?.Clock ?? Clock;
+
+    /// <summary>
+    /// The log-clock time recorded as the appended blocks' last write; null: now. The cleaner sets it to the
+    /// victim's, so a segment of copied cold blocks still looks as old as its data (Sprite's age is the
+    /// youngest block's modify time, not the time of the copy).
+    /// </summary>
+    public uint? Stamp { get; set; }
+
     /// <summary>Called after each partial is handed to the disk (tests, crash mutants).</summary>
     public int PartialsWritten { get; private set; }
 
@@ -67,8 +89,10 @@ internal sealed class SegmentWriter
         block[..LfsLayout.BlockSize].CopyTo(_buf.AsSpan((1 + n) * LfsLayout.BlockSize));
         _crc = Crc32C.Compute(block[..LfsLayout.BlockSize], _crc);
         _entries.Add(new SummaryEntry(kind, (uint)ino, index));
-        if (CleanerAppending) CleanerBlocks++; else NewBlocks++;
-        _usage.Add(addr, Clock);
+        if (_cleanerOf is { } main) main.CleanerBlocks++;
+        else if (CleanerAppending) CleanerBlocks++;
+        else NewBlocks++;
+        _usage.Add(addr, Stamp ?? LogClock);
         if (_entries.Count == Summary.MaxEntries || (uint)_partialOffset + 1 + (uint)_entries.Count >= _segBlocks)
         {
             var err = Close(endOfUnit: false, now);
@@ -118,7 +142,7 @@ internal sealed class SegmentWriter
         sum.WriteTo(_buf);
         var err = _disk.Write(_disk.SegmentStart(HeadSlot) + (ulong)_partialOffset, _buf.AsSpan(0, (int)(1 + _entries.Count) * LfsLayout.BlockSize));
         if (err != Errno.OK) return err;
-        _usage.Touch(HeadSlot, Clock);
+        if (_cleanerOf is null) _usage.Touch(HeadSlot, LogClock);
         PartialsWritten++;
         NextSeq++;
         _partialOffset = -1;

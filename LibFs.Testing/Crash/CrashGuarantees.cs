@@ -54,6 +54,14 @@ public sealed record CrashGuarantees
     /// </summary>
     public bool WritesAtomic { get; init; }
 
+    /// <summary>
+    /// Prefix semantics (a log-structured file system's promise): after a crash the whole state equals the
+    /// state after some prefix of the steps, and that prefix includes every step before the last fsync,
+    /// fsyncdir or sync that returned. Checked, on top of the per-path rules, as: the recovered namespace and
+    /// every file's content equal one whole step-boundary state since the last persistence step.
+    /// </summary>
+    public bool PrefixSemantics { get; init; }
+
     /// <summary>Names in the root directory that belong to the libFS itself (e.g. "lost+found") and are ignored.</summary>
     public IReadOnlyList<string> ReservedRootNames { get; init; } = [];
 
@@ -63,5 +71,6 @@ public sealed record CrashGuarantees
     /// <summary>One line per promise, for reports.</summary>
     public override string ToString() =>
         $"sync={SyncPersistsAll} fsync-file={FsyncPersistsFile} fsync-names={FsyncPersistsNames} " +
-        $"fsyncdir={FsyncDirPersistsEntries} ns-atomic={NamespaceOpsAtomic} leaks-only={LeaksOnly} writes-atomic={WritesAtomic}";
+        $"fsyncdir={FsyncDirPersistsEntries} ns-atomic={NamespaceOpsAtomic} leaks-only={LeaksOnly} writes-atomic={WritesAtomic}" +
+        (PrefixSemantics ? " prefix=True" : "");
 }

@@ -32,12 +32,15 @@ public sealed class CrashOracle
     private readonly HashSet<ulong> _durablyLinked = new();
     private readonly Dictionary<ulong, ulong> _realIno = new() { [1] = 1 };
     private readonly Dictionary<ulong, string> _firstPath = new();
+    // With PrefixSemantics: every whole state at a step boundary since the last persistence step (the first is durable).
+    private List<FsSnapshot> _prefixStates;
 
     /// <summary>Starts from an empty, durable file system (a freshly formatted device).</summary>
     public CrashOracle(CrashGuarantees guarantees)
     {
         _g = guarantees ?? throw new ArgumentNullException(nameof(guarantees));
         _current = FsSnapshot.Take(_model);
+        _prefixStates = [_current];
     }
 
     /// <summary>The promises this oracle checks.</summary>
@@ -58,6 +61,7 @@ public sealed class CrashOracle
         var err = OpRunner.Run(_model, op, out _);
         if (err != Errno.OK) return err;
         _current = FsSnapshot.Take(_model);
+        if (_g.PrefixSemantics) _prefixStates.Add(_current);
         // Bytes a step rewrote are not settled even where the new value happens to equal the old one.
         if (op.Kind is CrashOpKind.Write or CrashOpKind.Truncate && _current.Paths.TryGetValue(op.Path, out var f))
         {
@@ -100,6 +104,7 @@ public sealed class CrashOracle
             if (_g.SyncPersistsAll) MarkAllDurable();
             return;
         }
+        if (op.Kind == CrashOpKind.Fsync && _g.PrefixSemantics) _prefixStates = [_current]; // every step before it is durable
         if (op.Kind != CrashOpKind.Fsync || !_current.Paths.TryGetValue(op.Path, out var target)) return;
         if (!target.IsDir)
         {
@@ -134,6 +139,7 @@ public sealed class CrashOracle
         foreach (var (ino, c) in counts) _maxNames[ino] = c;
         _durablyLinked.Clear();
         _durablyLinked.UnionWith(counts.Keys);
+        _prefixStates = [_current];
         Version++;
     }
 
@@ -202,7 +208,33 @@ public sealed class CrashOracle
                     problems.Add($"inode {group.Key} has {group.Count()} names ({string.Join(", ", group.Select(g => g.Key))}), more than it ever had at once (a half-done rename or link)");
             }
         }
+        if (_g.PrefixSemantics && !_prefixStates.Any(state => SameState(state, observed)))
+            problems.Add($"the state is none of the {_prefixStates.Count} states after a prefix of the steps since the last persistence step");
         return problems;
+    }
+
+    // PrefixSemantics: the observed state is exactly the model's state: the same names, kinds, link counts of
+    // files and contents, and one observed inode per model inode (the known numbers where they are known).
+    private bool SameState(FsSnapshot model, FsSnapshot observed)
+    {
+        var seen = observed.Paths.Where(p => !IsReserved(p.Key)).ToList();
+        if (seen.Count != model.Paths.Count) return false;
+        var toObserved = new Dictionary<ulong, ulong>();
+        var toModel = new Dictionary<ulong, ulong>();
+        foreach (var (path, o) in seen)
+        {
+            if (!model.Paths.TryGetValue(path, out var m) || m.IsDir != o.IsDir) return false;
+            if (_realIno.TryGetValue(m.Ino, out var real) && real != o.Ino) return false;
+            if (toObserved.TryGetValue(m.Ino, out var mapped) ? mapped != o.Ino : toModel.ContainsKey(o.Ino)) return false;
+            toObserved[m.Ino] = o.Ino;
+            toModel[o.Ino] = m.Ino;
+            if (m.IsDir) continue;
+            if (m.Nlink != o.Nlink) return false;
+            bool isFile = model.Contents.TryGetValue(m.Ino, out var want);
+            if (isFile != observed.Contents.TryGetValue(o.Ino, out var data)) return false;
+            if (isFile && !data.AsSpan().SequenceEqual(want)) return false;
+        }
+        return true;
     }
 
     private bool Matches(SnapshotEntry? legal, SnapshotEntry? seen, FsSnapshot observed, out string? why)

@@ -11,6 +11,7 @@ public static class CrashTargets
     public static IReadOnlyList<ICrashTarget> All { get; } =
     [
         new FfsCrashTarget(),
+        new LfsCrashTarget(),
         new ShadowToyTarget(),
         new ShadowToyTarget(ToyBug.MissingBarrier),
         new ShadowToyTarget(ToyBug.InPlace),
