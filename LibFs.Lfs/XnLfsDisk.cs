@@ -49,16 +49,16 @@ internal sealed class XnLfsDisk : ILfsDisk
 
     public static IReadOnlyList<TypeSpec> Specs { get; } = new[]
     {
-        new TypeSpec(LfsUdfs.SegTabType, LfsUdfs.SegTabOwns, new[] { new ByteRange(0, LfsLayout.BlockSize) }, Array.Empty<ByteRange>()),
-        new TypeSpec(LfsUdfs.SuperType, LfsUdfs.SuperOwns, new[] { new ByteRange(0, LfsLayout.BlockSize) }, new[] { new ByteRange(0, LfsSuper.HeaderSize) }),
+        new TypeSpec(LfsUdfs.SegTabType, LfsUdfs.SegTabOwns, new[] { new ByteRange(0, LfsLayout.BlockSize) }, Array.Empty<ByteRange>()) { ChecksumOffset = LfsLayout.ChecksumOffset },
+        new TypeSpec(LfsUdfs.SuperType, LfsUdfs.SuperOwns, new[] { new ByteRange(0, LfsLayout.BlockSize) }, new[] { new ByteRange(0, LfsSuper.HeaderSize) }) { ChecksumOffset = LfsLayout.ChecksumOffset },
     };
 
     /// <summary>The types when segments are XN segments: head (a segment type), segment table, superblock.</summary>
     public static IReadOnlyList<TypeSpec> XSpecs { get; } = new[]
     {
-        new TypeSpec(LfsUdfs.SegHeadType, LfsUdfs.SegHeadOwns, new[] { new ByteRange(0, LfsLayout.BlockSize) }, new[] { new ByteRange(0, SegHead.EntriesOffset) }) { Segment = true },
-        new TypeSpec(LfsUdfs.XSegTabType, LfsUdfs.XSegTabOwns, new[] { new ByteRange(0, LfsLayout.BlockSize) }, Array.Empty<ByteRange>()),
-        new TypeSpec(LfsUdfs.XSuperType, LfsUdfs.XSuperOwns, new[] { new ByteRange(0, LfsLayout.BlockSize) }, new[] { new ByteRange(0, LfsSuper.HeaderSize) }),
+        new TypeSpec(LfsUdfs.SegHeadType, LfsUdfs.SegHeadOwns, new[] { new ByteRange(0, LfsLayout.BlockSize) }, new[] { new ByteRange(0, SegHead.EntriesOffset) }) { Segment = true, ChecksumOffset = LfsLayout.ChecksumOffset },
+        new TypeSpec(LfsUdfs.XSegTabType, LfsUdfs.XSegTabOwns, new[] { new ByteRange(0, LfsLayout.BlockSize) }, Array.Empty<ByteRange>()) { ChecksumOffset = LfsLayout.ChecksumOffset },
+        new TypeSpec(LfsUdfs.XSuperType, LfsUdfs.XSuperOwns, new[] { new ByteRange(0, LfsLayout.BlockSize) }, new[] { new ByteRange(0, LfsSuper.HeaderSize) }) { ChecksumOffset = LfsLayout.ChecksumOffset },
     };
 
     /// <summary>Registers (or looks up) the XN-segment variant's types: (head, segtab, super).</summary>

@@ -18,6 +18,11 @@ namespace ExoFS.LibFs.Lfs.Format;
 public static class LfsLayout
 {
     public const int BlockSize = 4096;
+    /// <summary>
+    /// Where XN keeps its CRC-32C (TypeSpec.ChecksumOffset) in each of the LFS's typed blocks (superblock,
+    /// segment tables, segment heads): their last 4 bytes, outside every raw range and UDF read set.
+    /// </summary>
+    public const int ChecksumOffset = BlockSize - 4;
     public const ulong RootIno = 1;
     public const int InodeSize = 256;
     public const int InodesPerBlock = BlockSize / InodeSize;
@@ -58,10 +63,10 @@ public sealed record LfsSuper(uint SegmentBlocks, uint SegmentSlots, uint SegTab
     uint MaxInodes, long Created, uint CleanerPolicy, uint CleanStartPercent, uint CleanStopPercent)
 {
     public const ulong Magic = 0x3130_5346_4C4F_5845; // "EXOLFS01"
-    public const uint Version = 1;
+    public const uint Version = 2;
     public const int HeaderSize = 256;
     public const int EntriesOffset = 256, EntrySize = 16;
-    public const int Entries = (LfsLayout.BlockSize - EntriesOffset) / EntrySize;
+    public const int Entries = (LfsLayout.ChecksumOffset - EntriesOffset) / EntrySize;
     public const int FirstSegTabEntry = 2;
     public const int MaxSegTabBlocks = Entries - FirstSegTabEntry;
 
@@ -105,11 +110,14 @@ public sealed record LfsSuper(uint SegmentBlocks, uint SegmentSlots, uint SegTab
     }
 }
 
-/// <summary>A segment-table block: 256 entries of 16 bytes (start u64, count u32, 0 u32), one per segment slot; 0 = no segment.</summary>
+/// <summary>
+/// A segment-table block: 255 entries of 16 bytes (start u64, count u32, 0 u32), one per segment slot; 0 = no
+/// segment; XN's CRC-32C in the last 4 bytes.
+/// </summary>
 public static class SegTab
 {
     public const int EntrySize = 16;
-    public const int Entries = LfsLayout.BlockSize / EntrySize;
+    public const int Entries = LfsLayout.ChecksumOffset / EntrySize;
     public static int EntryOffset(int slotInBlock) => slotInBlock * EntrySize;
 }
 

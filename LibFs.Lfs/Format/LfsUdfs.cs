@@ -86,10 +86,10 @@ public static class LfsUdfs
         """;
 }
 
-/// <summary>The head block of a segment bound as an XN segment: raw header [0,16), claim entries from 16.</summary>
+/// <summary>The head block of a segment bound as an XN segment: raw header [0,16), claim entries from 16, XN's CRC-32C in the last 4 bytes.</summary>
 public static class SegHead
 {
     public const int EntriesOffset = 16, EntrySize = 16;
-    public const int Entries = (LfsLayout.BlockSize - EntriesOffset) / EntrySize;
+    public const int Entries = (LfsLayout.ChecksumOffset - EntriesOffset) / EntrySize;
     public static int EntryOffset(int e) => EntriesOffset + e * EntrySize;
 }

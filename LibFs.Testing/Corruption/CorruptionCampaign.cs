@@ -55,6 +55,13 @@ public enum CorruptionOutcome
 public sealed record CorruptionCase(int Case, Damage Damage, BlockClass Target, bool Changed, CorruptionOutcome Outcome,
     string? Fsck, string? Refused, bool ReadOnly, IReadOnlyList<string> ReadErrors, IReadOnlyList<string> Mismatches, string? Failure)
 {
+    /// <summary>
+    /// The damaged block is a whole older version of itself (a stale block, or a torn write whose stale sectors are
+    /// all that differ): self-consistent, with the checksum it had then, so a per-block checksum cannot tell it from
+    /// the current one; only a cross-check (a parent that records its child's generation or checksum) could.
+    /// </summary>
+    public bool OlderVersion { get; init; }
+
     /// <summary>Damage to a metadata block that fsck did not report.</summary>
     public bool MetadataUndetected => Changed && Target.IsMetadata && Fsck is null && Outcome is not (CorruptionOutcome.Crash or CorruptionOutcome.Hang);
     /// <summary>Damage to a free block that anything noticed or that changed what is served.</summary>
@@ -227,7 +234,10 @@ public static class CorruptionCampaign
         else outcome = CorruptionOutcome.Harmless;
         lock (state)
             return new CorruptionCase(number, damage, target, changed, outcome, state.Fsck, state.Refused, state.ReadOnly,
-                state.Errors.ToList(), state.Mismatches.ToList(), failure);
+                state.Errors.ToList(), state.Mismatches.ToList(), failure)
+            {
+                OlderVersion = changed && bytes.AsSpan().SequenceEqual(image.StaleBlock(damage.Block)),
+            };
     }
 
     private sealed class CaseState

@@ -241,18 +241,20 @@ public sealed class CorruptionCampaignTests
 
     // These hold only once XN's per-type checksums and FFS's data checksums are in (branch csum); on today's
     // main fsck misses most metadata damage and the data-checksums option does not exist.
-    [Theory(Skip = "enable when XN checksums land (csum)")]
+    // Whole older versions of a block (stale, or torn where only the stale sectors differ) carry a valid checksum
+    // of their own and are left out: per-block checksums cannot see them (see CorruptionCase.OlderVersion).
+    [Theory]
     [InlineData("ffs")]
     [InlineData("lfs")]
     public void Every_metadata_damage_is_reported_by_fsck(string libFs)
     {
         var image = CorruptionImages.Get(libFs);
         var report = CorruptionCampaign.Run(image, new CorruptionOptions { LibFs = libFs, Seed = 2, Cases = 300, Timeout = TimeSpan.FromSeconds(30) });
-        Assert.Empty(report.Cases.Where(c => c.MetadataUndetected).Select(c => c + " replay: " + report.Replay(c)));
-        Assert.Empty(report.Cases.Where(c => c.Target.IsMetadata && c.Outcome == CorruptionOutcome.WrongBytes).Select(c => c.ToString()));
+        Assert.Empty(report.Cases.Where(c => c.MetadataUndetected && !c.OlderVersion).Select(c => c + " replay: " + report.Replay(c)));
+        Assert.Empty(report.Cases.Where(c => c.Target.IsMetadata && !c.OlderVersion && c.Outcome == CorruptionOutcome.WrongBytes).Select(c => c.ToString()));
     }
 
-    [Fact(Skip = "enable when XN checksums land (csum)")]
+    [Fact]
     public void With_data_checksums_no_wrong_bytes_are_served_and_data_damage_is_detected_on_read()
     {
         var report = CorruptionCampaign.Run(new CorruptionOptions
@@ -261,9 +263,9 @@ public sealed class CorruptionCampaignTests
             Timeout = TimeSpan.FromSeconds(30),
         }, out string? error);
         Assert.True(report is not null, error);
-        Assert.Empty(report.Cases.Where(c => c.Outcome == CorruptionOutcome.WrongBytes).Select(c => c + " replay: " + report.Replay(c)));
+        Assert.Empty(report.Cases.Where(c => c.Outcome == CorruptionOutcome.WrongBytes && !c.OlderVersion).Select(c => c + " replay: " + report.Replay(c)));
         var data = report.ByTarget.Single(t => t.Name == "xn.data");
         Assert.True(data.Changed > 0);
-        Assert.Equal(0, data.Failed);
+        Assert.Empty(report.Cases.Where(c => c.Target.Name == "xn.data" && c.Failed && !c.OlderVersion).Select(c => c.ToString()));
     }
 }
