@@ -83,15 +83,39 @@ internal sealed class DataChecksums
         Span<byte> bytes = whole ? into : _block;
         var err = _disk.Read(new BlockNo(b), 0, bytes);
         if (err != Errno.OK) return err;
-        var v = Verify(b, bytes);
+        var v = Check(ino, b, bytes);
         if (v != Errno.OK)
         {
-            if (v == Errno.EIO) Damaged?.Invoke(b, $"data block {b} of inode {ino}: checksum mismatch");
             if (whole) into.Clear();   // never hand out bytes that failed
             return v;
         }
         if (!whole) bytes.Slice(inBlock, into.Length).CopyTo(into);
         return Errno.OK;
+    }
+
+    /// <summary>
+    /// Verifies whole blocks <paramref name="first"/>.. of file <paramref name="ino"/>, already read into
+    /// <paramref name="blocks"/> (a run read in one request): on the first mismatch the block is named, every
+    /// byte is cleared and EIO returned.
+    /// </summary>
+    public Errno VerifyRun(ulong ino, ulong first, Span<byte> blocks)
+    {
+        for (int k = 0; k < blocks.Length / FfsLayout.BlockSize; k++)
+        {
+            var v = Check(ino, first + (ulong)k, blocks.Slice(k * FfsLayout.BlockSize, FfsLayout.BlockSize));
+            if (v == Errno.OK) continue;
+            blocks.Clear();   // never hand out bytes that failed
+            return v;
+        }
+        return Errno.OK;
+    }
+
+    /// <summary><see cref="Verify"/>, naming a mismatching block of file <paramref name="ino"/>.</summary>
+    private Errno Check(ulong ino, ulong b, ReadOnlySpan<byte> bytes)
+    {
+        var v = Verify(b, bytes);
+        if (v == Errno.EIO) Damaged?.Invoke(b, $"data block {b} of inode {ino}: checksum mismatch");
+        return v;
     }
 
     /// <summary>OK when <paramref name="bytes"/> (block <paramref name="b"/>) match the recorded slot or none is recorded; EIO when not.</summary>

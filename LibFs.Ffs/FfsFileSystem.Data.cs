@@ -292,17 +292,7 @@ public sealed partial class FfsFileSystem
         if (!whole) return sums.Read(ino, first.Value, inBlock, into);
         // With data checksums a run is still one device request; each of its blocks is verified before any is served.
         var err = _disk.ReadDataBlocks(first, into);
-        if (err != Errno.OK) return err;
-        for (int k = 0; k < into.Length / FfsLayout.BlockSize; k++)
-        {
-            ulong b = first.Value + (ulong)k;
-            var v = sums.Verify(b, into.Slice(k * FfsLayout.BlockSize, FfsLayout.BlockSize));
-            if (v == Errno.OK) continue;
-            if (v == Errno.EIO) sums.Damaged?.Invoke(b, $"data block {b} of inode {ino}: checksum mismatch");
-            into.Clear();   // never hand out bytes that failed
-            return v;
-        }
-        return Errno.OK;
+        return err != Errno.OK ? err : sums.VerifyRun(ino, first.Value, into);
     }
 
     /// <summary>Writes report their errors when made; a flush only checks the handle.</summary>

@@ -1,3 +1,4 @@
+using ExoFS.Xn;
 using ExoFS.LibFs.Lfs.Format;
 
 namespace ExoFS.LibFs.Lfs;
@@ -33,14 +34,14 @@ internal static class RollForward
             var sum = Summary.ReadFrom(block);
             if (sum is null || sum.Seq != seq || sum.Slot != (uint)slot || sum.Offset != off) break;
             if (off + 1 + (uint)sum.Entries.Count > segBlocks) break;
-            uint crc = 0xFFFFFFFF;
+            uint crc = 0;
             bool readOk = true;
             for (int i = 0; i < sum.Entries.Count; i++)
             {
                 if (disk.Read(start + 1 + (ulong)i, block) != Errno.OK) { readOk = false; break; }
-                crc = Crc32C.Compute(block, crc);
+                crc = XnCrc32C.Compute(block, crc);
             }
-            if (!readOk || Crc32C.Finish(crc) != sum.DataCrc) break;
+            if (!readOk || crc != sum.DataCrc) break;
             unit.Add((start, sum));
             partials++;
             seq++;

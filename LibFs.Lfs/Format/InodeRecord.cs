@@ -1,3 +1,4 @@
+using ExoFS.Xn;
 using System.Buffers.Binary;
 
 namespace ExoFS.LibFs.Lfs.Format;
@@ -44,7 +45,7 @@ public sealed class InodeRecord
         BinaryPrimitives.WriteUInt64LittleEndian(r[96..], Xattr);
         for (int i = 0; i < Direct.Length; i++) BinaryPrimitives.WriteUInt64LittleEndian(r[(104 + i * 8)..], Direct[i]);
         for (int i = 0; i < 3; i++) BinaryPrimitives.WriteUInt64LittleEndian(r[(200 + i * 8)..], Roots[i]);
-        BinaryPrimitives.WriteUInt32LittleEndian(r[252..], Crc32C.Finish(Crc32C.Compute(r[..252])));
+        BinaryPrimitives.WriteUInt32LittleEndian(r[252..], XnCrc32C.Compute(r[..252]));
     }
 
     /// <summary>The record, or null for an empty slot or a damaged record (bad checksum).</summary>
@@ -53,7 +54,7 @@ public sealed class InodeRecord
         r = r[..LfsLayout.InodeSize];
         ulong ino = BinaryPrimitives.ReadUInt64LittleEndian(r);
         if (ino == 0) return null;
-        if (BinaryPrimitives.ReadUInt32LittleEndian(r[252..]) != Crc32C.Finish(Crc32C.Compute(r[..252]))) return null;
+        if (BinaryPrimitives.ReadUInt32LittleEndian(r[252..]) != XnCrc32C.Compute(r[..252])) return null;
         var x = new InodeRecord
         {
             Ino = ino,

@@ -1,3 +1,4 @@
+using ExoFS.Xn;
 using System.Buffers.Binary;
 using System.Numerics;
 
@@ -37,20 +38,6 @@ public static class LfsLayout
     public const ulong MaxFileBlocks = DirectPointers + 512UL + 512UL * 512 + 512UL * 512 * 512;
 }
 
-/// <summary>CRC-32C (Castagnoli) with the hardware instruction where there is one.</summary>
-public static class Crc32C
-{
-    public static uint Compute(ReadOnlySpan<byte> data, uint crc = 0xFFFFFFFF)
-    {
-        int i = 0;
-        for (; i + 8 <= data.Length; i += 8) crc = BitOperations.Crc32C(crc, BinaryPrimitives.ReadUInt64LittleEndian(data[i..]));
-        for (; i < data.Length; i++) crc = BitOperations.Crc32C(crc, data[i]);
-        return crc;
-    }
-
-    public static uint Finish(uint crc) => ~crc;
-}
-
 /// <summary>
 /// The LFS superblock, the XN root: header <c>[0,256)</c> (raw-writable): magic u64 @0, version u32 @8,
 /// segment blocks u32 @12, segment slots u32 @16, segment-table blocks u32 @20, checkpoint blocks u32 @24,
@@ -86,14 +73,14 @@ public sealed record LfsSuper(uint SegmentBlocks, uint SegmentSlots, uint SegTab
         BinaryPrimitives.WriteUInt32LittleEndian(header[40..], CleanerPolicy);
         BinaryPrimitives.WriteUInt32LittleEndian(header[44..], CleanStartPercent);
         BinaryPrimitives.WriteUInt32LittleEndian(header[48..], CleanStopPercent);
-        BinaryPrimitives.WriteUInt32LittleEndian(header[252..], Crc32C.Finish(Crc32C.Compute(header[..252])));
+        BinaryPrimitives.WriteUInt32LittleEndian(header[252..], XnCrc32C.Compute(header[..252]));
     }
 
     /// <summary>The header, or null if it is not a valid LFS superblock.</summary>
     public static LfsSuper? ReadFrom(ReadOnlySpan<byte> header)
     {
         if (header.Length < HeaderSize || BinaryPrimitives.ReadUInt64LittleEndian(header) != Magic) return null;
-        if (BinaryPrimitives.ReadUInt32LittleEndian(header[252..]) != Crc32C.Finish(Crc32C.Compute(header[..252]))) return null;
+        if (BinaryPrimitives.ReadUInt32LittleEndian(header[252..]) != XnCrc32C.Compute(header[..252])) return null;
         if (BinaryPrimitives.ReadUInt32LittleEndian(header[8..]) != Version) return null;
         var s = new LfsSuper(
             BinaryPrimitives.ReadUInt32LittleEndian(header[12..]), BinaryPrimitives.ReadUInt32LittleEndian(header[16..]),
@@ -164,7 +151,7 @@ public sealed record Summary(ulong Seq, uint Slot, uint Offset, uint Flags, uint
             BinaryPrimitives.WriteUInt32LittleEndian(e[4..], Entries[i].Ino);
             BinaryPrimitives.WriteUInt64LittleEndian(e[8..], Entries[i].Index);
         }
-        BinaryPrimitives.WriteUInt32LittleEndian(block[60..], Crc32C.Finish(Crc32C.Compute(block[..LfsLayout.BlockSize])));
+        BinaryPrimitives.WriteUInt32LittleEndian(block[60..], XnCrc32C.Compute(block[..LfsLayout.BlockSize]));
     }
 
     /// <summary>The summary, or null if the block is not one (bad magic, checksum or count).</summary>
@@ -175,7 +162,7 @@ public sealed record Summary(ulong Seq, uint Slot, uint Offset, uint Flags, uint
         block[..LfsLayout.BlockSize].CopyTo(copy);
         uint crc = BinaryPrimitives.ReadUInt32LittleEndian(copy[60..]);
         copy[60..64].Clear();
-        if (crc != Crc32C.Finish(Crc32C.Compute(copy))) return null;
+        if (crc != XnCrc32C.Compute(copy)) return null;
         int count = (int)BinaryPrimitives.ReadUInt32LittleEndian(block[24..]);
         if (count is < 0 or > MaxEntries) return null;
         var entries = new SummaryEntry[count];
@@ -245,7 +232,7 @@ public sealed record CheckpointRecord(ulong Seq, long TimeNs, uint HeadSlot, uin
             BinaryPrimitives.WriteUInt32LittleEndian(region[(off + 4)..], u.LastWrite);
             off += 8;
         }
-        BinaryPrimitives.WriteUInt32LittleEndian(region[124..], Crc32C.Finish(Crc32C.Compute(region)));
+        BinaryPrimitives.WriteUInt32LittleEndian(region[124..], XnCrc32C.Compute(region));
     }
 
     /// <summary>The checkpoint, or null if the region is torn, blank or not one.</summary>
@@ -255,7 +242,7 @@ public sealed record CheckpointRecord(ulong Seq, long TimeNs, uint HeadSlot, uin
         var copy = region.ToArray();
         uint crc = BinaryPrimitives.ReadUInt32LittleEndian(copy.AsSpan(124));
         copy.AsSpan(124, 4).Clear();
-        if (crc != Crc32C.Finish(Crc32C.Compute(copy))) return null;
+        if (crc != XnCrc32C.Compute(copy)) return null;
         uint imapCount = BinaryPrimitives.ReadUInt32LittleEndian(region[56..]);
         uint slots = BinaryPrimitives.ReadUInt32LittleEndian(region[60..]);
         if (HeaderSize + (imapCount + (ulong)slots) * 8 > (ulong)region.Length) return null;

@@ -1,3 +1,4 @@
+using ExoFS.Xn;
 using ExoFS.LibFs.Lfs.Format;
 
 namespace ExoFS.LibFs.Lfs.Log;
@@ -19,7 +20,7 @@ internal sealed class SegmentWriter
     private readonly List<SummaryEntry> _entries = new();
     private byte[] _buf;
     private int _partialOffset = -1; // where the open partial's summary goes, -1 if none is open
-    private uint _crc = 0xFFFFFFFF;
+    private uint _crc;   // running XnCrc32C of the partial segment's blocks
     private readonly SegmentWriter? _cleanerOf;
 
     /// <summary>
@@ -87,7 +88,7 @@ internal sealed class SegmentWriter
         int n = _entries.Count;
         ulong addr = _disk.SegmentStart(HeadSlot) + (ulong)_partialOffset + 1 + (ulong)n;
         block[..LfsLayout.BlockSize].CopyTo(_buf.AsSpan((1 + n) * LfsLayout.BlockSize));
-        _crc = Crc32C.Compute(block[..LfsLayout.BlockSize], _crc);
+        _crc = XnCrc32C.Compute(block[..LfsLayout.BlockSize], _crc);
         _entries.Add(new SummaryEntry(kind, (uint)ino, index));
         if (_cleanerOf is { } main) main.CleanerBlocks++;
         else if (CleanerAppending) CleanerBlocks++;
@@ -117,7 +118,7 @@ internal sealed class SegmentWriter
         }
         _partialOffset = (int)HeadOffset;
         _entries.Clear();
-        _crc = 0xFFFFFFFF;
+        _crc = 0;
         return Errno.OK;
     }
 
@@ -138,7 +139,7 @@ internal sealed class SegmentWriter
             }
         }
         var sum = new Summary(NextSeq, (uint)HeadSlot, (uint)_partialOffset, endOfUnit ? 0 : Summary.Continues, next,
-            DateTime.UtcNow.Ticks * 100 - DateTime.UnixEpoch.Ticks * 100, Crc32C.Finish(_crc), _entries.ToArray());
+            DateTime.UtcNow.Ticks * 100 - DateTime.UnixEpoch.Ticks * 100, _crc, _entries.ToArray());
         sum.WriteTo(_buf);
         var err = _disk.Write(_disk.SegmentStart(HeadSlot) + (ulong)_partialOffset, _buf.AsSpan(0, (int)(1 + _entries.Count) * LfsLayout.BlockSize));
         if (err != Errno.OK) return err;

@@ -1,71 +1,26 @@
 using System.Buffers.Binary;
-using System.Runtime.Intrinsics.Arm;
-using System.Runtime.Intrinsics.X86;
+using System.Numerics;
 
 namespace ExoFS.Xn.Format;
 
 /// <summary>
 /// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78). Every XN on-disk structure carries one so that
 /// random bytes over it are detected rather than trusted, and so does every block of a type that declares
-/// <see cref="TypeSpec.ChecksumOffset"/> (<see cref="BlockChecksum"/>). Uses the CPU's CRC32C instruction
-/// (SSE4.2 on x64, the CRC extension on Arm64) eight bytes at a time where there is one, the table
-/// otherwise; both give the same value. (The System.IO.Hashing package the repository references,
-/// 10.0.x, offers only the IEEE CRC-32, not this polynomial.)
+/// <see cref="TypeSpec.ChecksumOffset"/> (<see cref="BlockChecksum"/>). The framework's
+/// <see cref="BitOperations.Crc32C(uint, ulong)"/> does the work, eight bytes at a time (the CPU's CRC32C
+/// instruction where there is one, its own software form otherwise). (The System.IO.Hashing package the
+/// repository references, 10.0.x, offers only the IEEE CRC-32, not this polynomial.)
 /// </summary>
 internal static class Crc32C
 {
-    private static readonly uint[] Table = BuildTable();
-
-    private static uint[] BuildTable()
-    {
-        var table = new uint[256];
-        for (uint i = 0; i < 256; i++)
-        {
-            uint c = i;
-            for (int k = 0; k < 8; k++)
-                c = (c & 1) != 0 ? 0x82F63B78u ^ (c >> 1) : c >> 1;
-            table[i] = c;
-        }
-        return table;
-    }
-
     /// <summary>Continues a running CRC (start with <c>0</c>); returns the finished value.</summary>
-    public static uint Compute(ReadOnlySpan<byte> data, uint crc = 0) => ~Update(~crc, data);
-
-    /// <summary>The raw (not inverted) CRC register after <paramref name="data"/>.</summary>
-    private static uint Update(uint crc, ReadOnlySpan<byte> data)
+    public static uint Compute(ReadOnlySpan<byte> data, uint crc = 0)
     {
-        if (Sse42.X64.IsSupported)
-        {
-            ulong c = crc;
-            while (data.Length >= 8)
-            {
-                c = Sse42.X64.Crc32(c, BinaryPrimitives.ReadUInt64LittleEndian(data));
-                data = data[8..];
-            }
-            crc = (uint)c;
-            foreach (byte b in data) crc = Sse42.Crc32(crc, b);
-            return crc;
-        }
-        if (Crc32.Arm64.IsSupported)
-        {
-            while (data.Length >= 8)
-            {
-                crc = Crc32.Arm64.ComputeCrc32C(crc, BinaryPrimitives.ReadUInt64LittleEndian(data));
-                data = data[8..];
-            }
-            foreach (byte b in data) crc = Crc32.ComputeCrc32C(crc, b);
-            return crc;
-        }
-        return UpdateTable(crc, data);
-    }
-
-    /// <summary>The table-driven form, one byte at a time (also what tests compare the fast path with).</summary>
-    internal static uint UpdateTable(uint crc, ReadOnlySpan<byte> data)
-    {
-        foreach (byte b in data)
-            crc = Table[(crc ^ b) & 0xFF] ^ (crc >> 8);
-        return crc;
+        crc = ~crc;
+        int i = 0;
+        for (; i + 8 <= data.Length; i += 8) crc = BitOperations.Crc32C(crc, BinaryPrimitives.ReadUInt64LittleEndian(data[i..]));
+        for (; i < data.Length; i++) crc = BitOperations.Crc32C(crc, data[i]);
+        return ~crc;
     }
 }
 
