@@ -9,6 +9,13 @@ public sealed partial class FfsFileSystem
     private const ulong MaxFileSize = BlockMap.MaxFileBlocks * FfsLayout.BlockSize;
     private const int MaxXattrValue = 65536;
 
+    /// <summary>
+    /// Crash tests only: false drops the inode write of a setattr that changes no size (chmod, chown, utimes): the
+    /// caller is told the new attributes, the disk keeps the old ones (the broken variant the crash oracle's
+    /// attribute rule must catch).
+    /// </summary>
+    internal bool WriteAttributeChanges { get; set; } = true;
+
     public Result<FileAttr> SetAttr(InodeNo ino, SetAttrRequest request)
     {
         lock (_lock)
@@ -55,7 +62,7 @@ public sealed partial class FfsFileSystem
                 i.MtimeNsec = t.Nsec;
             }
             Touch(i, now, mtime: false);
-            var perr = _inodes.Put(ino.Value, i);
+            var perr = WriteAttributeChanges || request.Size is not null ? _inodes.Put(ino.Value, i) : Errno.OK;
             return perr != Errno.OK ? perr : ToAttr(ino.Value, i);
         }
     }

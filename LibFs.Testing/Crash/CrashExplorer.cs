@@ -99,7 +99,8 @@ public static class CrashExplorer
 
     private sealed class Exploration(ICrashTarget target, Workload workload, CrashExplorerOptions options)
     {
-        private readonly CrashOracle _oracle = new(target.Guarantees);
+        // The model and the target read the same logical clock (below), so mtimes are judged too.
+        private readonly CrashOracle _oracle = new(target.Guarantees, sharedClock: true);
         private readonly RecoveryCache _recovered = RecoveryCache.For(target);
         private ImageKeys? _keys;
         private readonly HashSet<string> _seenImages = new(StringComparer.Ordinal);
@@ -161,18 +162,20 @@ public static class CrashExplorer
         {
             string key = string.Join(";", workload.Setup);
             var cache = SetupCache.GetOrCreateValue(target);
+            var clock = new LogicalClock(SetupClockStart);
+            using var clockScope = LogicalClock.Use(clock);
             if (cache.TryGetValue(key, out var cached))
             {
+                // The model takes the setup's steps under the clock the cached image was made under.
                 for (int i = 0; i < workload.Setup.Count; i++)
                 {
                     var op = workload.Setup[i];
+                    clock.Tick();
                     if (target.Supports(op) && _oracle.Apply(op) == Errno.OK && op.Kind is CrashOpKind.Create or CrashOpKind.Mkdir)
                         _oracle.RecordInode(op.Path, cached.Inodes[i]);
                 }
                 return cached;
             }
-            var clock = new LogicalClock(SetupClockStart);
-            using var clockScope = LogicalClock.Use(clock);
             var mem = new MemoryDevice(target.DeviceBlocks);
             target.Format(mem);
             var inodes = new InodeNo[workload.Setup.Count];

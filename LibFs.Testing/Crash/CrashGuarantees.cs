@@ -5,8 +5,9 @@ namespace ExoFS.LibFs.Testing.Crash;
 /// (<see cref="CrashOracle"/>) checks exactly these promises and nothing stronger; a promise left false is
 /// not checked. Whatever the flags, these always hold: recovery succeeds and the target's own checks
 /// (XN invariants, libFS fsck) are clean; every name binds an inode it bound at some step boundary since
-/// that name last became durable; every file's bytes obey the content rule below; a file's link count
-/// equals the names found for it; and a clean unmount makes everything durable.
+/// that name last became durable; every file's bytes obey the content rule below; every inode's
+/// <see cref="Attributes"/> each hold a value the inode had at a step boundary since they last became
+/// durable; a file's link count equals the names found for it; and a clean unmount makes everything durable.
 /// </summary>
 public sealed record CrashGuarantees
 {
@@ -25,6 +26,20 @@ public sealed record CrashGuarantees
 
     /// <summary>After fsync of a directory returns, its entries (which names exist and what they bind) are durable.</summary>
     public bool FsyncDirPersistsEntries { get; init; }
+
+    /// <summary>
+    /// After fsync of a file or directory returns, its attributes (those of <see cref="Attributes"/>: mode,
+    /// owner and group, mtime, xattrs) are durable, as Linux's fsync(2) writes the inode with the data.
+    /// </summary>
+    public bool FsyncPersistsAttributes { get; init; }
+
+    /// <summary>
+    /// The attributes the libFS keeps, which the oracle judges (all by default): after a crash each one of an
+    /// inode holds a value the inode had at a step boundary since its attributes last became durable (each
+    /// attribute on its own: a crash may keep one step's chmod and lose the next one's setxattr). A libFS
+    /// that does not keep one (a toy without owners or times) leaves it out.
+    /// </summary>
+    public CrashAttributes Attributes { get; init; } = CrashAttributes.All;
 
     /// <summary>
     /// Every namespace step (create, link, unlink, rename, mkdir, rmdir) is all or nothing. Checked as: an
@@ -71,6 +86,26 @@ public sealed record CrashGuarantees
     /// <summary>One line per promise, for reports.</summary>
     public override string ToString() =>
         $"sync={SyncPersistsAll} fsync-file={FsyncPersistsFile} fsync-names={FsyncPersistsNames} " +
-        $"fsyncdir={FsyncDirPersistsEntries} ns-atomic={NamespaceOpsAtomic} leaks-only={LeaksOnly} writes-atomic={WritesAtomic}" +
+        $"fsyncdir={FsyncDirPersistsEntries} fsync-attrs={FsyncPersistsAttributes} attrs={Attributes} ns-atomic={NamespaceOpsAtomic} leaks-only={LeaksOnly} writes-atomic={WritesAtomic}" +
         (PrefixSemantics ? " prefix=True" : "");
+}
+
+/// <summary>The attributes of an inode the crash oracle can judge (<see cref="CrashGuarantees.Attributes"/>).</summary>
+[Flags]
+public enum CrashAttributes
+{
+    None = 0,
+    /// <summary>The mode's permission bits (set-id and sticky bits included).</summary>
+    Mode = 1,
+    /// <summary>Owner and group.</summary>
+    Owner = 2,
+    /// <summary>
+    /// The modification time. Comparable because workloads run under a <see cref="LogicalClock"/> that the
+    /// model and the target read alike; atime and ctime are never judged (reads move atime under relatime;
+    /// recovery's repairs stamp ctime).
+    /// </summary>
+    Mtime = 4,
+    /// <summary>The extended attributes: the set of names and each value.</summary>
+    Xattrs = 8,
+    All = Mode | Owner | Mtime | Xattrs,
 }

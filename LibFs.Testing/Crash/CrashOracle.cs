@@ -10,10 +10,13 @@ namespace ExoFS.LibFs.Testing.Crash;
 /// <item>for every path, the bindings it had at step boundaries (absent, or a model inode and its type);</item>
 /// <item>for every regular file, the contents it had at step boundaries (the first one is the durable one)
 /// and the byte ranges writes and truncates touched;</item>
+/// <item>for every inode, the values each of its judged attributes (<see cref="CrashGuarantees.Attributes"/>)
+/// had at step boundaries since its attributes were last durable;</item>
 /// <item>which inodes are durably linked (must not vanish) and the most names each had at once.</item>
 /// </list>
 /// A crash state is legal when each path binds one of its recorded bindings, with the file content rule of
-/// <see cref="CrashGuarantees.WritesAtomic"/>, link counts match names, and (with
+/// <see cref="CrashGuarantees.WritesAtomic"/> and the attribute rule (each judged attribute of the inode holds
+/// one of its recorded values), link counts match names, and (with
 /// <see cref="CrashGuarantees.NamespaceOpsAtomic"/>) no durably linked inode is lost or over-linked.
 /// Persistence steps reset histories exactly as far as the target's <see cref="CrashGuarantees"/> promise.
 /// The per-path rule treats paths independently: it admits some combinations no single boundary had (two
@@ -28,6 +31,8 @@ public sealed class CrashOracle
     private readonly Dictionary<string, List<SnapshotEntry?>> _names = new(StringComparer.Ordinal);
     private readonly Dictionary<ulong, List<byte[]>> _contents = new();
     private readonly Dictionary<ulong, List<(long Start, long End)>> _touched = new();
+    private readonly Dictionary<ulong, List<SnapshotAttrs>> _attrs = new();
+    private readonly CrashAttributes _judged;
     private readonly Dictionary<ulong, int> _maxNames = new();
     private readonly HashSet<ulong> _durablyLinked = new();
     private readonly Dictionary<ulong, ulong> _realIno = new() { [1] = 1 };
@@ -36,9 +41,17 @@ public sealed class CrashOracle
     private List<FsSnapshot> _prefixStates;
 
     /// <summary>Starts from an empty, durable file system (a freshly formatted device).</summary>
-    public CrashOracle(CrashGuarantees guarantees)
+    /// <param name="guarantees">What the target promises.</param>
+    /// <param name="sharedClock">
+    /// True when the model and the target read one <see cref="LogicalClock"/> that ticks only between steps (as
+    /// the crash explorer runs them), so the times a step stamps are the same on both: only then is mtime
+    /// judged (when <see cref="CrashGuarantees.Attributes"/> names it). Under the wall clock the model's
+    /// times are not the target's.
+    /// </param>
+    public CrashOracle(CrashGuarantees guarantees, bool sharedClock = false)
     {
         _g = guarantees ?? throw new ArgumentNullException(nameof(guarantees));
+        _judged = sharedClock ? _g.Attributes : _g.Attributes & ~CrashAttributes.Mtime;
         _current = FsSnapshot.Take(_model);
         _prefixStates = [_current];
     }
@@ -83,6 +96,11 @@ public sealed class CrashOracle
             if (!_contents.TryGetValue(ino, out var h)) _contents[ino] = [data];
             else if (!h[^1].AsSpan().SequenceEqual(data)) h.Add(data);
         }
+        foreach (var (ino, a) in _current.Attributes)
+        {
+            if (!_attrs.TryGetValue(ino, out var h)) _attrs[ino] = [a];
+            else if (h[^1] != a) h.Add(a);
+        }
         var counts = NameCounts(_current);
         foreach (var (ino, c) in counts)
             _maxNames[ino] = Math.Max(c, _maxNames.GetValueOrDefault(ino));
@@ -106,6 +124,7 @@ public sealed class CrashOracle
         }
         if (op.Kind == CrashOpKind.Fsync && _g.PrefixSemantics) _prefixStates = [_current]; // every step before it is durable
         if (op.Kind != CrashOpKind.Fsync || !_current.Paths.TryGetValue(op.Path, out var target)) return;
+        if (_g.FsyncPersistsAttributes && _current.Attributes.TryGetValue(target.Ino, out var attrs)) _attrs[target.Ino] = [attrs];
         if (!target.IsDir)
         {
             if (_g.FsyncPersistsFile)
@@ -134,6 +153,9 @@ public sealed class CrashOracle
         foreach (var ino in _contents.Keys.ToList())
             _contents[ino] = _current.Contents.TryGetValue(ino, out var data) ? [data] : [.. _contents[ino].TakeLast(1)];
         _touched.Clear();
+        foreach (var ino in _attrs.Keys.ToList())
+            _attrs[ino] = _current.Attributes.TryGetValue(ino, out var a) ? [a] : [.. _attrs[ino].TakeLast(1)];
+        foreach (var (ino, a) in _current.Attributes) _attrs.TryAdd(ino, [a]);
         var counts = NameCounts(_current);
         _maxNames.Clear();
         foreach (var (ino, c) in counts) _maxNames[ino] = c;
@@ -228,6 +250,7 @@ public sealed class CrashOracle
             if (toObserved.TryGetValue(m.Ino, out var mapped) ? mapped != o.Ino : toModel.ContainsKey(o.Ino)) return false;
             toObserved[m.Ino] = o.Ino;
             toModel[o.Ino] = m.Ino;
+            if (!SameAttributes(model, m.Ino, observed, o.Ino)) return false;
             if (m.IsDir) continue;
             if (m.Nlink != o.Nlink) return false;
             bool isFile = model.Contents.TryGetValue(m.Ino, out var want);
@@ -235,6 +258,15 @@ public sealed class CrashOracle
             if (isFile && !data.AsSpan().SequenceEqual(want)) return false;
         }
         return true;
+    }
+
+    private bool SameAttributes(FsSnapshot model, ulong ino, FsSnapshot observed, ulong seenIno)
+    {
+        if (!observed.Attributes.TryGetValue(seenIno, out var o) || !model.Attributes.TryGetValue(ino, out var m)) return true;
+        return (!Judged(CrashAttributes.Mode) || o.Mode == m.Mode)
+            && (!Judged(CrashAttributes.Owner) || (o.Uid == m.Uid && o.Gid == m.Gid))
+            && (!Judged(CrashAttributes.Mtime) || o.Mtime == m.Mtime)
+            && (!Judged(CrashAttributes.Xattrs) || o.Xattrs == m.Xattrs);
     }
 
     private bool Matches(SnapshotEntry? legal, SnapshotEntry? seen, FsSnapshot observed, out string? why)
@@ -245,10 +277,45 @@ public sealed class CrashOracle
         if (l.IsDir != s.IsDir) return false;
         // An inode created during the step being crashed has no known number yet: any number may be it.
         if (_realIno.TryGetValue(l.Ino, out var real) && real != s.Ino) return false;
+        if (!AttributesLegal(l.Ino, s.Ino, observed, out why)) return false;
         if (l.IsDir) return true;
         if (!observed.Contents.TryGetValue(s.Ino, out var data)) { why = "content unreadable"; return false; }
         return ContentLegal(l.Ino, data, out why);
     }
+
+    /// <summary>
+    /// The attribute rule for model inode <paramref name="ino"/> seen as <paramref name="seenIno"/>: each judged
+    /// attribute holds a value the inode had at a step boundary since its attributes were last durable (each on its
+    /// own). Not judged when the observed snapshot carries no attributes (one built by hand).
+    /// </summary>
+    private bool AttributesLegal(ulong ino, ulong seenIno, FsSnapshot observed, out string? why)
+    {
+        why = null;
+        if (_judged == CrashAttributes.None || !observed.Attributes.TryGetValue(seenIno, out var seen)) return true;
+        if (!_attrs.TryGetValue(ino, out var h)) return true; // never seen by the model (cannot happen for a bound inode)
+        var wrong = new List<string>(0);
+        if (Judged(CrashAttributes.Mode) && !h.Any(a => a.Mode == seen.Mode))
+            wrong.Add($"mode {Octal(seen.Mode)} is none it had ({string.Join(", ", h.Select(a => Octal(a.Mode)).Distinct())})");
+        if (Judged(CrashAttributes.Owner) && !h.Any(a => a.Uid == seen.Uid && a.Gid == seen.Gid))
+            wrong.Add($"owner {seen.Uid}:{seen.Gid} is none it had ({string.Join(", ", h.Select(a => $"{a.Uid}:{a.Gid}").Distinct())})");
+        if (Judged(CrashAttributes.Mtime) && !h.Any(a => a.Mtime == seen.Mtime))
+            wrong.Add($"mtime {Time(seen.Mtime)} is none it had ({string.Join(", ", h.Select(a => Time(a.Mtime)).Distinct())})");
+        if (Judged(CrashAttributes.Xattrs) && !h.Any(a => a.Xattrs == seen.Xattrs))
+            wrong.Add($"xattrs {{{XattrSummary(seen.Xattrs)}}} are none it had ({string.Join(" | ", h.Select(a => "{" + XattrSummary(a.Xattrs) + "}").Distinct())})");
+        if (wrong.Count > 0) why = string.Join("; ", wrong);
+        return why is null;
+    }
+
+    private bool Judged(CrashAttributes a) => (_judged & a) != 0;
+
+    private static string Octal(uint mode) => "0" + Convert.ToString(mode & 0xFFF, 8);
+
+    private static string Time(Timespec t) => string.Create(CultureInfo.InvariantCulture, $"{t.Sec}.{t.Nsec:D9}");
+
+    // Names with value lengths, e.g. "user.k:100b, user.n:3b"; values differ by content too, which the text cannot show briefly.
+    private static string XattrSummary(string text) =>
+        string.Join(", ", text.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(line => { int eq = line.IndexOf('='); return $"{line[..eq]}:{(line.Length - eq - 1) / 2}b"; }));
 
     /// <summary>The content rule of <see cref="CrashGuarantees.WritesAtomic"/> for model file <paramref name="ino"/>.</summary>
     private bool ContentLegal(ulong ino, byte[] data, out string? why)

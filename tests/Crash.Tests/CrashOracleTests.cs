@@ -131,4 +131,122 @@ public sealed class CrashOracleTests
         s.Paths["/a"] = s.Paths["/a"] with { Nlink = 2 };
         Assert.Contains(o.Check(s), p => p.Contains("link count 2 but 1 name"));
     }
+
+    // ------------------------------------------------------------------ attributes
+
+    /// <summary>
+    /// An oracle and a twin model taking the same steps: the twin's snapshots are real ones (attributes
+    /// included, the twin's inode numbers recorded as the target's), edited to play a crashed target.
+    /// </summary>
+    private sealed class Twin
+    {
+        public readonly CrashOracle Oracle;
+        private readonly LibFs.Testing.Model.ModelFileSystem _model = new();
+
+        public Twin(CrashGuarantees g, bool sharedClock, params CrashOp[] setup)
+        {
+            Oracle = new CrashOracle(g, sharedClock);
+            foreach (var op in setup) Step(op);
+            Oracle.MarkAllDurable();
+        }
+
+        public void Step(CrashOp op)
+        {
+            Assert.Equal(Errno.OK, Oracle.Apply(op));
+            Assert.Equal(Errno.OK, OpRunner.Run(_model, op, out var ino));
+            if (op.Kind is CrashOpKind.Create or CrashOpKind.Mkdir) Oracle.RecordInode(op.Path, ino);
+            if (op.IsPersistence) Oracle.Completed(op);
+        }
+
+        /// <summary>The twin's state with <paramref name="edit"/> applied to the attributes of <paramref name="path"/>'s inode.</summary>
+        public FsSnapshot Seen(string path, Func<SnapshotAttrs, SnapshotAttrs>? edit = null)
+        {
+            var s = FsSnapshot.Take(_model);
+            ulong ino = s.Paths[path].Ino;
+            if (edit is not null) s.Attributes[ino] = edit(s.Attributes[ino]);
+            return s;
+        }
+
+        public SnapshotAttrs Now(string path)
+        {
+            var s = FsSnapshot.Take(_model);
+            return s.Attributes[s.Paths[path].Ino];
+        }
+    }
+
+    private static readonly CrashGuarantees WithAttrs = CrashGuarantees.PosixMinimum with { FsyncPersistsAttributes = true };
+
+    [Fact]
+    public void An_unsynced_chmod_may_be_lost_but_a_mode_never_set_is_flagged_and_sync_settles_it()
+    {
+        var t = new Twin(WithAttrs, sharedClock: false, CrashOp.Create("/f"));
+        uint before = t.Now("/f").Mode;
+        t.Step(CrashOp.Chmod("/f", 0x180));
+        Assert.Empty(t.Oracle.Check(t.Seen("/f")));
+        Assert.Empty(t.Oracle.Check(t.Seen("/f", a => a with { Mode = before })));
+        Assert.Contains(t.Oracle.Check(t.Seen("/f", a => a with { Mode = LibFs.FileMode.Regular | 0x1FF })), p => p.Contains("mode 0777 is none it had (0644, 0600)"));
+        t.Step(CrashOp.Sync());
+        Assert.Contains(t.Oracle.Check(t.Seen("/f", a => a with { Mode = before })), p => p.Contains("mode 0644 is none it had (0600)"));
+    }
+
+    [Fact]
+    public void Fsync_settles_a_files_attributes_only_if_the_libfs_promises_it()
+    {
+        foreach (bool promise in new[] { true, false })
+        {
+            var t = new Twin(CrashGuarantees.PosixMinimum with { FsyncPersistsAttributes = promise }, false, CrashOp.Create("/f"), CrashOp.Create("/g"));
+            t.Step(CrashOp.Chown("/f", 7, 8));
+            t.Step(CrashOp.Chown("/g", 7, 8));
+            t.Step(CrashOp.Fsync("/f"));
+            Assert.Equal(promise, t.Oracle.Check(t.Seen("/f", a => a with { Uid = 0, Gid = 0 })).Any(p => p.Contains("owner 0:0 is none it had (7:8)")));
+            Assert.Empty(t.Oracle.Check(t.Seen("/g", a => a with { Uid = 0, Gid = 0 }))); // another file's fsync settles nothing of /g
+        }
+    }
+
+    [Fact]
+    public void Each_attribute_is_judged_on_its_own_and_xattr_values_count()
+    {
+        var t = new Twin(WithAttrs, false, CrashOp.Create("/f"), CrashOp.SetXattr("/f", "user.a", 10, 1));
+        var durable = t.Now("/f");
+        t.Step(CrashOp.Chmod("/f", 0x180));
+        t.Step(CrashOp.SetXattr("/f", "user.b", 5, 2));
+        t.Step(CrashOp.RemoveXattr("/f", "user.a"));
+        // The chmod kept and both xattr steps lost: no boundary had it, each attribute alone did.
+        Assert.Empty(t.Oracle.Check(t.Seen("/f", a => a with { Xattrs = durable.Xattrs })));
+        Assert.Empty(t.Oracle.Check(t.Seen("/f", a => a with { Mode = durable.Mode })));
+        // A value no step set, a name never set, and a value from the right name at the wrong length.
+        string wrongValue = SnapshotAttrs.XattrText([new("user.a", CrashOp.SetXattr("/f", "user.a", 10, 99).Data())]);
+        string strayName = SnapshotAttrs.XattrText([new("user.z", CrashOp.SetXattr("/f", "user.z", 10, 1).Data())]);
+        string shorter = SnapshotAttrs.XattrText([new("user.a", CrashOp.SetXattr("/f", "user.a", 9, 1).Data())]);
+        foreach (var bad in new[] { wrongValue, strayName, shorter })
+            Assert.Contains(t.Oracle.Check(t.Seen("/f", a => a with { Xattrs = bad })), p => p.Contains("xattrs {") && p.Contains("are none it had"));
+        t.Step(CrashOp.Fsync("/f"));
+        Assert.Contains(t.Oracle.Check(t.Seen("/f", a => a with { Xattrs = durable.Xattrs })), p => p.Contains("are none it had ({user.b:5b})"));
+    }
+
+    [Fact]
+    public void Mtime_is_judged_only_on_a_shared_clock_and_only_where_the_libfs_keeps_it()
+    {
+        using var scope = LogicalClock.Use(new LogicalClock(new Timespec(1_700_000_000, 0)));
+        foreach (var (shared, kept) in new[] { (true, CrashAttributes.All), (false, CrashAttributes.All), (true, CrashAttributes.Mode) })
+        {
+            var t = new Twin(WithAttrs with { Attributes = kept }, shared, CrashOp.Create("/f"));
+            t.Step(CrashOp.Utimes("/f", 1_000_000_000));
+            t.Step(CrashOp.Sync());
+            var problems = t.Oracle.Check(t.Seen("/f", a => a with { Mtime = new Timespec(1_000_000_001, 0), Uid = 9 }));
+            bool judged = shared && kept.HasFlag(CrashAttributes.Mtime);
+            Assert.Equal(judged, problems.Any(p => p.Contains("mtime 1000000001.000000000 is none it had (1000000000.000000000)")));
+            Assert.Equal(kept.HasFlag(CrashAttributes.Owner), problems.Any(p => p.Contains("owner")));
+        }
+    }
+
+    [Fact]
+    public void A_directorys_attributes_are_judged_too()
+    {
+        var t = new Twin(WithAttrs, false, CrashOp.Mkdir("/d"));
+        t.Step(CrashOp.Chmod("/d", 0x1C0));
+        t.Step(CrashOp.Sync());
+        Assert.Empty(t.Oracle.Check(t.Seen("/d")));
+        Assert.Contains(t.Oracle.Check(t.Seen("/d", a => a with { Mode = LibFs.FileMode.Directory | 0x1ED })), p => p.StartsWith("/d: ") && p.Contains("mode 0755 is none it had (0700)"));
+    }
 }

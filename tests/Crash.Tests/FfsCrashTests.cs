@@ -105,6 +105,27 @@ public sealed class FfsCrashTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Ffs_dropping_a_chmod_inode_write_is_caught_by_the_attribute_rule()
+    {
+        // The chmod is acknowledged but its inode never reaches the disk: after the fsync (which persists a file's
+        // attributes) the only legal mode is the new one, and the recovered image still shows the old.
+        var f = AssertCaughtOnlyWhenBroken(
+            new FfsCrashTarget("ffs-drops-attribute-writes", configureWorkloadFs: fs => fs.WriteAttributeChanges = false),
+            CrashOp.Chmod("/A/foo", 0x180 /* 0600 */), CrashOp.Fsync("/A/foo"));
+        Assert.Contains(f.Problems, p => p.StartsWith("/A/foo: ", StringComparison.Ordinal) && p.Contains("mode 0644 is none it had (0600)"));
+    }
+
+    [Fact]
+    public void Ffs_dropping_a_chown_or_utimes_inode_write_is_caught_by_the_attribute_rule()
+    {
+        var broken = new FfsCrashTarget("ffs-drops-attribute-writes", configureWorkloadFs: fs => fs.WriteAttributeChanges = false);
+        var chown = AssertCaughtOnlyWhenBroken(broken, CrashOp.Chown("/bar", 1000, 500), CrashOp.Sync());
+        Assert.Contains(chown.Problems, p => p.StartsWith("/bar: ", StringComparison.Ordinal) && p.Contains("owner 0:0 is none it had (1000:500)"));
+        var utimes = AssertCaughtOnlyWhenBroken(broken, CrashOp.Utimes("/A", 1_000_000_000), CrashOp.Fsync("/A"));
+        Assert.Contains(utimes.Problems, p => p.StartsWith("/A: ", StringComparison.Ordinal) && p.Contains("mtime") && p.Contains("(1000000000.000000000)"));
+    }
+
+    [Fact]
     public void Ffs_on_xn_with_rule_1_off_is_caught()
     {
         // /A/foo's blocks are freed (after the first sync) and made reusable (after the second), then reused

@@ -36,6 +36,7 @@ public sealed class FfsCrashTarget(string name = "ffs", Action<XnVolume>? config
     public static CrashGuarantees FfsGuarantees { get; } = new()
     {
         SyncPersistsAll = true, FsyncPersistsFile = true, FsyncPersistsNames = true, FsyncDirPersistsEntries = true,
+        FsyncPersistsAttributes = true, Attributes = CrashAttributes.All,
         NamespaceOpsAtomic = false, LeaksOnly = true, WritesAtomic = false,
     };
 

@@ -28,6 +28,7 @@ public sealed class LfsCrashTarget(string name = "lfs", Action<LfsFileSystem>? c
     public static CrashGuarantees LfsGuarantees { get; } = new()
     {
         SyncPersistsAll = true, FsyncPersistsFile = true, FsyncPersistsNames = true, FsyncDirPersistsEntries = true,
+        FsyncPersistsAttributes = true, Attributes = CrashAttributes.All,
         NamespaceOpsAtomic = true, WritesAtomic = true, PrefixSemantics = true,
     };
 

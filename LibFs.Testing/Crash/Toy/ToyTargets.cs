@@ -20,6 +20,7 @@ public sealed class ShadowToyTarget(ToyBug bug = ToyBug.None) : ICrashTarget
     public static CrashGuarantees Strongest { get; } = new()
     {
         SyncPersistsAll = true, FsyncPersistsFile = true, FsyncPersistsNames = true, FsyncDirPersistsEntries = true,
+        FsyncPersistsAttributes = true, Attributes = CrashAttributes.Mode, // the toy keeps no owner, times or xattrs
         NamespaceOpsAtomic = true, WritesAtomic = true,
     };
 
