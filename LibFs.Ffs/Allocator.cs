@@ -52,7 +52,7 @@ internal sealed class Allocator
     public IReadOnlyList<GroupEntry> Groups => _groups;
     public uint InodesPerGroup => Sb.InodesPerGroup;
 
-    public ulong GroupBlocks(int g) => Math.Min(FfsLayout.BlocksPerGroup, Sb.TotalBlocks - (ulong)g * FfsLayout.BlocksPerGroup);
+    public ulong GroupBlocks(int g) => Math.Min(Sb.BlocksPerGroup, Sb.TotalBlocks - (ulong)g * Sb.BlocksPerGroup);
     /// <summary>Inodes whose table blocks exist in group <paramref name="g"/> (the table grows on demand).</summary>
     public int InodesInGroup(int g) => (int)_groups[g].InodeTableBlocks * FfsLayout.InodesPerBlock;
     /// <summary>Inodes group <paramref name="g"/> can hold once its table is fully grown.</summary>
@@ -103,7 +103,7 @@ internal sealed class Allocator
         return n;
     }
 
-    public int GroupOfBlock(BlockNo b) => (int)(b.Value / FfsLayout.BlocksPerGroup);
+    public int GroupOfBlock(BlockNo b) => (int)(b.Value / Sb.BlocksPerGroup);
     public int GroupOfIno(ulong ino) => (int)((ino - 1) / Sb.InodesPerGroup);
 
     /// <summary>True if <paramref name="ino"/> names a slot of some group's inode table.</summary>
@@ -300,7 +300,7 @@ internal sealed class Allocator
     {
         int g = GroupOfBlock(b);
         if (g >= _groups.Length) return Errno.OK; // beyond the groups: XN's map is the only record
-        int bit = (int)(b.Value % FfsLayout.BlocksPerGroup);
+        int bit = (int)(b.Value % Sb.BlocksPerGroup);
         if (used && _blocksToRelease.Remove(b.Value))
         {
             _freeBlocks[g]--; // taken again before its bit was cleared: the bit stays
@@ -339,7 +339,7 @@ internal sealed class Allocator
         foreach (ulong b in _blocksToRelease)
         {
             int g = GroupOfBlock(new BlockNo(b));
-            var err = SetBit(_groups[g].BlockBitmap, _blockBitmaps[g], (int)(b % FfsLayout.BlocksPerGroup), false);
+            var err = SetBit(_groups[g].BlockBitmap, _blockBitmaps[g], (int)(b % Sb.BlocksPerGroup), false);
             if (err != Errno.OK) return err;
         }
         _blocksToRelease.Clear();
@@ -376,7 +376,7 @@ internal sealed class Allocator
 
     private bool IsMarked(ulong b)
     {
-        int g = GroupOfBlock(new BlockNo(b)), bit = (int)(b % FfsLayout.BlocksPerGroup);
+        int g = GroupOfBlock(new BlockNo(b)), bit = (int)(b % Sb.BlocksPerGroup);
         return (_blockBitmaps[g][bit >> 3] & (1 << (bit & 7))) != 0;
     }
 

@@ -21,12 +21,14 @@ internal sealed class DataChecksums
     private readonly HashSet<ulong> _fixed;     // FFS metadata blocks written raw, never data
     private readonly byte[] _block = new byte[FfsLayout.BlockSize];
     private readonly byte[] _slot = new byte[4];
+    private readonly ulong _blocksPerGroup;
     private static readonly byte[] Zero = new byte[FfsLayout.BlockSize];
 
-    public DataChecksums(IFfsDisk disk, ulong[] runs, IEnumerable<ulong> fixedMetadata)
+    public DataChecksums(IFfsDisk disk, ulong[] runs, IEnumerable<ulong> fixedMetadata, ulong blocksPerGroup)
     {
         _disk = disk;
         _runs = runs;
+        _blocksPerGroup = blocksPerGroup;
         _fixed = new HashSet<ulong>(fixedMetadata);
     }
 
@@ -43,11 +45,11 @@ internal sealed class DataChecksums
     /// <summary>Where <paramref name="b"/>'s slot lies; false for a block outside the groups.</summary>
     private bool Locate(ulong b, out BlockNo csum, out int offset)
     {
-        ulong g = b / FfsLayout.BlocksPerGroup;
+        ulong g = b / _blocksPerGroup;
         csum = default;
         offset = 0;
         if (g >= (ulong)_runs.Length) return false;
-        var (i, off) = CsumBlock.SlotOf(b % FfsLayout.BlocksPerGroup);
+        var (i, off) = CsumBlock.SlotOf(b % _blocksPerGroup);
         csum = new BlockNo(_runs[g] + (ulong)i);
         offset = off;
         return true;

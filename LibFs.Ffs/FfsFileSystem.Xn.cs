@@ -15,17 +15,17 @@ public sealed partial class FfsFileSystem
     /// Makes a new FFS under a new XN root <paramref name="rootName"/> of the session's volume (registering
     /// the FFS types, installing the root, laying out the groups) and returns it mounted. The root's
     /// capability goes into <paramref name="wallet"/> (a fresh one if null). <paramref name="error"/> says
-    /// why on failure.
+    /// why on failure. <paramref name="blocksPerGroup"/>: the allocation group size (0: the largest, one bitmap block's).
     /// </summary>
     public static Result<FfsFileSystem> Format(XnSession session, ulong deviceBlocks, out string? error,
-        string rootName = DefaultRootName, CapabilityWallet? wallet = null, bool dataChecksums = false)
+        string rootName = DefaultRootName, CapabilityWallet? wallet = null, bool dataChecksums = false, uint blocksPerGroup = 0)
     {
         var xn = new XnClient(session, wallet);
         var disk = XnFfsDisk.Create(xn, deviceBlocks);
         if (!disk.Ok) { error = $"registering the FFS types: {xn.LastRefusal}"; return disk.Error; }
         var root = xn.InstallRoot(rootName, disk.Value.SuperType);
         if (!root.Ok) { error = $"installing root '{rootName}': {xn.LastRefusal}"; return root.Error; }
-        var fs = FormatOn(disk.Value, root.Value.Block, deviceBlocks, dataChecksums);
+        var fs = FormatOn(disk.Value, root.Value.Block, deviceBlocks, dataChecksums, blocksPerGroup);
         error = fs.Ok ? null : $"laying out FFS: {fs.Error} {xn.LastRefusal}".TrimEnd();
         return fs;
     }

@@ -79,15 +79,20 @@ public sealed partial class FfsFileSystem : IFileSystem, IReportsRecovery, ISelf
 
     /// <summary>
     /// Lays out a new file system whose superblock is <paramref name="superBlock"/> (an XN root block,
-    /// zero-filled) on a device of <paramref name="totalBlocks"/> blocks, and mounts it.
+    /// zero-filled) on a device of <paramref name="totalBlocks"/> blocks, and mounts it. <paramref name="blocksPerGroup"/>:
+    /// the allocation group size (0: <see cref="FfsLayout.BlocksPerGroup"/>; smaller groups are for tests that want
+    /// several groups on a small device).
     /// </summary>
-    internal static Result<FfsFileSystem> FormatOn(IFfsDisk disk, BlockNo superBlock, ulong totalBlocks, bool dataChecksums = false)
+    internal static Result<FfsFileSystem> FormatOn(IFfsDisk disk, BlockNo superBlock, ulong totalBlocks, bool dataChecksums = false,
+        uint blocksPerGroup = 0)
     {
-        ulong groups = (totalBlocks + FfsLayout.BlocksPerGroup - 1) / FfsLayout.BlocksPerGroup;
-        if (groups == 0 || totalBlocks > FfsLayout.MaxBlocks || totalBlocks < 64) return Errno.EINVAL;
-        uint ipg = FfsLayout.InodesForGroup(Math.Min(totalBlocks, FfsLayout.BlocksPerGroup));
+        ulong bpg = blocksPerGroup == 0 ? FfsLayout.BlocksPerGroup : blocksPerGroup;
+        if (bpg < Superblock.MinBlocksPerGroup || bpg > FfsLayout.BlocksPerGroup || bpg % 8 != 0) return Errno.EINVAL;
+        ulong groups = (totalBlocks + bpg - 1) / bpg;
+        if (groups == 0 || groups > FfsLayout.MaxGroups || totalBlocks < 64) return Errno.EINVAL;
+        uint ipg = FfsLayout.InodesForGroup(Math.Min(totalBlocks, bpg));
         var sb = new Superblock(Superblock.CurrentVersion, (uint)groups, ipg, totalBlocks, 0, 1,
-            DateTimeOffset.UtcNow.ToUnixTimeSeconds()) { Features = dataChecksums ? Superblock.FeatureDataChecksums : 0 };
+            DateTimeOffset.UtcNow.ToUnixTimeSeconds()) { Features = dataChecksums ? Superblock.FeatureDataChecksums : 0, BlocksPerGroup = (uint)bpg };
         var csumRuns = new ulong[dataChecksums ? groups : 0];
         var header = new byte[Superblock.HeaderSize];
         sb.WriteTo(header);
@@ -99,8 +104,8 @@ public sealed partial class FfsFileSystem : IFileSystem, IReportsRecovery, ISelf
         for (int g = 0; g < (int)groups; g++)
         {
             int off = Superblock.GroupOffset(g);
-            var hint = new BlockNo((ulong)g * FfsLayout.BlocksPerGroup);
-            ulong groupBlocks = Math.Min(FfsLayout.BlocksPerGroup, totalBlocks - hint.Value);
+            var hint = new BlockNo((ulong)g * bpg);
+            ulong groupBlocks = Math.Min(bpg, totalBlocks - hint.Value);
             int capacity = Allocator.TableCapacityBlocks(groupBlocks, ipg);
             var bb = disk.FindFree(hint, 1);
             if (!bb.Ok) return bb.Error;
@@ -160,8 +165,8 @@ public sealed partial class FfsFileSystem : IFileSystem, IReportsRecovery, ISelf
         }
         foreach (ulong b in owned_)
         {
-            int g = (int)(b / FfsLayout.BlocksPerGroup);
-            if (g < (int)groups) blockMaps[g][(b % FfsLayout.BlocksPerGroup) >> 3] |= (byte)(1 << (int)(b % 8));
+            int g = (int)(b / bpg);
+            if (g < (int)groups) blockMaps[g][(b % bpg) >> 3] |= (byte)(1 << (int)(b % 8));
         }
         inodeMaps[0][0] = 1; // inode 1: the root directory
         for (int g = 0; g < (int)groups; g++)
@@ -196,7 +201,7 @@ public sealed partial class FfsFileSystem : IFileSystem, IReportsRecovery, ISelf
         if (err != Errno.OK) return err;
         var sbOrNull = Superblock.ReadFrom(buf);
         if (sbOrNull is not { } sb || sb.TotalBlocks > disk.DeviceBlocks
-            || (sb.TotalBlocks + FfsLayout.BlocksPerGroup - 1) / FfsLayout.BlocksPerGroup != sb.GroupCount)
+            || (sb.TotalBlocks + sb.BlocksPerGroup - 1) / sb.BlocksPerGroup != sb.GroupCount)
             return Errno.EUCLEAN;
         var entries = new GroupEntry[sb.GroupCount];
         var blockMaps = new byte[sb.GroupCount][];
@@ -267,7 +272,7 @@ public sealed partial class FfsFileSystem : IFileSystem, IReportsRecovery, ISelf
             fixedBlocks.Add(ge.InodeBitmap);
             for (ulong i = 0; i < ge.InodeTableBlocks; i++) fixedBlocks.Add(ge.InodeTable + i);
         }
-        Sums = new DataChecksums(_disk, runs, fixedBlocks);
+        Sums = new DataChecksums(_disk, runs, fixedBlocks, _alloc.Sb.BlocksPerGroup);
         if (_disk is XnFfsDisk xd)
         {
             xd.Sums = Sums;

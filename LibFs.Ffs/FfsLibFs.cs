@@ -16,6 +16,7 @@ public sealed class FfsLibFs : ILibFs
     public IReadOnlyDictionary<string, string> FormatOptions { get; } = new Dictionary<string, string>
     {
         ["data-checksums"] = "a CRC-32C per data block, verified on every read (on or off; default off; also exofs mkfs --data-checksums)",
+        ["blocks-per-group"] = "allocation group size in blocks, a multiple of 8 from 64 to 32736 (default 32736; small groups put several on a small image)",
     };
 
     /// <summary><c>-o errors=remount-ro</c> (default) or <c>errors=continue</c>: what a checksum failure does, as ext4's.</summary>
@@ -25,14 +26,26 @@ public sealed class FfsLibFs : ILibFs
     {
         ArgumentNullException.ThrowIfNull(guest);
         bool dataChecksums = false;
+        uint blocksPerGroup = (uint)FfsLayout.BlocksPerGroup;
         foreach (var (key, value) in guest.Options)
         {
+            if (key == "blocks-per-group")
+            {
+                if (!uint.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out blocksPerGroup)
+                    || blocksPerGroup < Superblock.MinBlocksPerGroup || blocksPerGroup > FfsLayout.BlocksPerGroup || blocksPerGroup % 8 != 0)
+                {
+                    error = $"ffs: blocks-per-group takes a multiple of 8 from {Superblock.MinBlocksPerGroup} to {FfsLayout.BlocksPerGroup}, not '{value}'";
+                    return Errno.EINVAL;
+                }
+                continue;
+            }
             if (key != "data-checksums") { error = $"ffs: unknown option '{key}' (ffs takes: {string.Join(", ", FormatOptions.Keys)})"; return Errno.EINVAL; }
             if (value is not ("on" or "off" or "1" or "0" or "true" or "false" or "")) { error = $"ffs: data-checksums takes on or off, not '{value}'"; return Errno.EINVAL; }
             dataChecksums = value is "on" or "1" or "true" or "";
         }
-        if (guest.DeviceBlocks > FfsLayout.MaxBlocks) { error = $"ffs supports at most {FfsLayout.MaxBlocks} blocks"; return Errno.EFBIG; }
-        var fs = FfsFileSystem.Format(guest.Session, guest.DeviceBlocks, out error, guest.RootName, guest.Wallet, dataChecksums);
+        ulong maxBlocks = FfsLayout.MaxGroups * (ulong)blocksPerGroup;
+        if (guest.DeviceBlocks > maxBlocks) { error = $"ffs supports at most {maxBlocks} blocks ({FfsLayout.MaxGroups} groups of {blocksPerGroup})"; return Errno.EFBIG; }
+        var fs = FfsFileSystem.Format(guest.Session, guest.DeviceBlocks, out error, guest.RootName, guest.Wallet, dataChecksums, blocksPerGroup);
         return fs.Ok ? new Result<IFileSystem>(fs.Value) : fs.Error;
     }
 

@@ -291,7 +291,7 @@ public static class Fsck
         {
             var wantBlocks = new byte[FfsLayout.BlockSize];
             var wantInodes = new byte[FfsLayout.BlockSize];
-            ulong first = (ulong)g * FfsLayout.BlocksPerGroup;
+            ulong first = (ulong)g * alloc.Sb.BlocksPerGroup;
             // Freed blocks keep their bits until the next sync (Allocator.MarkBlock): expected set.
             foreach (ulong b in owner.Keys.Concat(alloc.BlocksAwaitingRelease))
                 if (b >= first && b < first + alloc.GroupBlocks(g))

@@ -65,6 +65,13 @@ public record struct Superblock(
     public uint Features { get; init; }
     public readonly bool DataChecksums => (Features & FeatureDataChecksums) != 0;
 
+    /// <summary>
+    /// Blocks per allocation group, chosen at mkfs: <see cref="FfsLayout.BlocksPerGroup"/> (what one bitmap block
+    /// covers) unless smaller groups were asked for (a multiple of 8, at least <see cref="MinBlocksPerGroup"/>).
+    /// </summary>
+    public uint BlocksPerGroup { get; init; } = (uint)FfsLayout.BlocksPerGroup;
+    public const uint MinBlocksPerGroup = 64;
+
     public static int GroupOffset(int group) => GroupTableOffset + group * GroupEntry.Size;
 
     /// <summary>Decodes the header; null when the magic, block size or geometry do not match this format.</summary>
@@ -72,7 +79,8 @@ public record struct Superblock(
     {
         if (BinaryPrimitives.ReadUInt64LittleEndian(s[MagicOffset..]) != MagicValue) return null;
         if (BinaryPrimitives.ReadUInt32LittleEndian(s[BlockSizeOffset..]) != FfsLayout.BlockSize) return null;
-        if (BinaryPrimitives.ReadUInt32LittleEndian(s[BlocksPerGroupOffset..]) != FfsLayout.BlocksPerGroup) return null;
+        uint blocksPerGroup = BinaryPrimitives.ReadUInt32LittleEndian(s[BlocksPerGroupOffset..]);
+        if (blocksPerGroup < MinBlocksPerGroup || blocksPerGroup > FfsLayout.BlocksPerGroup || blocksPerGroup % 8 != 0) return null;
         if (BinaryPrimitives.ReadUInt32LittleEndian(s[InodeSizeOffset..]) != FfsLayout.InodeSize) return null;
         var sb = new Superblock(
             BinaryPrimitives.ReadUInt32LittleEndian(s[VersionOffset..]),
@@ -82,7 +90,7 @@ public record struct Superblock(
             BinaryPrimitives.ReadUInt32LittleEndian(s[CleanOffset..]),
             BinaryPrimitives.ReadUInt64LittleEndian(s[NextGenerationOffset..]),
             BinaryPrimitives.ReadInt64LittleEndian(s[CreatedOffset..]))
-        { Features = BinaryPrimitives.ReadUInt32LittleEndian(s[FeaturesOffset..]) };
+        { Features = BinaryPrimitives.ReadUInt32LittleEndian(s[FeaturesOffset..]), BlocksPerGroup = blocksPerGroup };
         if ((sb.Features & ~KnownFeatures) != 0) return null;
         if (sb.Version != CurrentVersion || sb.GroupCount == 0 || sb.GroupCount > FfsLayout.MaxGroups
             || sb.InodesPerGroup == 0 || sb.InodesPerGroup % FfsLayout.InodesPerBlock != 0) return null;
@@ -97,7 +105,7 @@ public record struct Superblock(
         BinaryPrimitives.WriteUInt32LittleEndian(s[VersionOffset..], Version);
         BinaryPrimitives.WriteUInt32LittleEndian(s[BlockSizeOffset..], FfsLayout.BlockSize);
         BinaryPrimitives.WriteUInt32LittleEndian(s[GroupCountOffset..], GroupCount);
-        BinaryPrimitives.WriteUInt32LittleEndian(s[BlocksPerGroupOffset..], (uint)FfsLayout.BlocksPerGroup);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[BlocksPerGroupOffset..], BlocksPerGroup);
         BinaryPrimitives.WriteUInt32LittleEndian(s[InodesPerGroupOffset..], InodesPerGroup);
         BinaryPrimitives.WriteUInt32LittleEndian(s[InodeSizeOffset..], FfsLayout.InodeSize);
         BinaryPrimitives.WriteUInt64LittleEndian(s[TotalBlocksOffset..], TotalBlocks);

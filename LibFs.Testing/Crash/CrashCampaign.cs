@@ -73,7 +73,7 @@ public static class CrashCampaign
         }
         return Enumerable.Range(0, o.Cases ?? 100)
             .Select(i => unchecked(o.Seed + i))
-            .Select(s => (CrashWorkloads.Random(s, o.MaxOps), $"exofs crashtest --libfs {targetName} --seed {s} --cases 1"))
+            .Select(s => (CrashWorkloads.Random(s, o.MaxOps, tripleIndirect: true), $"exofs crashtest --libfs {targetName} --seed {s} --cases 1"))
             .ToList();
     }
 

@@ -29,7 +29,7 @@ public sealed class CrashOracle
     private readonly ModelFileSystem _model = new();
     private FsSnapshot _current;
     private readonly Dictionary<string, List<SnapshotEntry?>> _names = new(StringComparer.Ordinal);
-    private readonly Dictionary<ulong, List<byte[]>> _contents = new();
+    private readonly Dictionary<ulong, List<FileContent>> _contents = new();
     private readonly Dictionary<ulong, List<(long Start, long End)>> _touched = new();
     private readonly Dictionary<ulong, List<SnapshotAttrs>> _attrs = new();
     private readonly CrashAttributes _judged;
@@ -94,7 +94,7 @@ public sealed class CrashOracle
         foreach (var (ino, data) in _current.Contents)
         {
             if (!_contents.TryGetValue(ino, out var h)) _contents[ino] = [data];
-            else if (!h[^1].AsSpan().SequenceEqual(data)) h.Add(data);
+            else if (!h[^1].Equals(data)) h.Add(data);
         }
         foreach (var (ino, a) in _current.Attributes)
         {
@@ -255,7 +255,7 @@ public sealed class CrashOracle
             if (m.Nlink != o.Nlink) return false;
             bool isFile = model.Contents.TryGetValue(m.Ino, out var want);
             if (isFile != observed.Contents.TryGetValue(o.Ino, out var data)) return false;
-            if (isFile && !data.AsSpan().SequenceEqual(want)) return false;
+            if (isFile && !data!.Equals(want)) return false;
         }
         return true;
     }
@@ -318,11 +318,11 @@ public sealed class CrashOracle
             .Select(line => { int eq = line.IndexOf('='); return $"{line[..eq]}:{(line.Length - eq - 1) / 2}b"; }));
 
     /// <summary>The content rule of <see cref="CrashGuarantees.WritesAtomic"/> for model file <paramref name="ino"/>.</summary>
-    private bool ContentLegal(ulong ino, byte[] data, out string? why)
+    private bool ContentLegal(ulong ino, FileContent data, out string? why)
     {
         why = null;
         var h = _contents[ino];
-        if (h.Any(c => c.AsSpan().SequenceEqual(data))) return true;
+        if (h.Any(c => c.Equals(data))) return true;
         if (_g.WritesAtomic)
         {
             why = $"{data.Length} bytes match none of the {h.Count} contents it had (sizes {string.Join(", ", h.Select(c => c.Length))})";
@@ -333,20 +333,45 @@ public sealed class CrashOracle
             why = $"size {data.Length} is none it had ({string.Join(", ", h.Select(c => c.Length).Distinct())})";
             return false;
         }
+        // Only chunks where the observed or the durable content holds data can break the rule: elsewhere the observed
+        // byte is zero and so is the durable one, legal whether the byte is settled or not.
         var durable = h[0];
-        var touched = new bool[data.Length];
-        foreach (var (start, end) in _touched.GetValueOrDefault(ino) ?? [])
-            for (long i = Math.Max(0, start); i < Math.Min(end, data.Length); i++) touched[i] = true;
-        for (int i = 0; i < data.Length; i++)
+        var touched = _touched.GetValueOrDefault(ino) ?? [];
+        var chunks = new SortedSet<long>();
+        foreach (long k in data.DataChunks) chunks.Add(k);
+        foreach (long k in durable.DataChunks) chunks.Add(k);
+        var versions = new (long Length, byte[] Bytes)[h.Count];
+        foreach (long k in chunks)
         {
-            bool settled = !touched[i] && h.All(c => i < c.Length && c[i] == durable[i]);
-            byte b = data[i];
-            bool ok = settled ? b == durable[i] : b == 0 || h.Any(c => i < c.Length && c[i] == b);
-            if (!ok)
+            long first = k * FileContent.ChunkSize;
+            if (first >= data.Length) break;
+            int count = (int)Math.Min(FileContent.ChunkSize, data.Length - first);
+            var seen = data.Chunk(k);
+            var old = durable.Chunk(k);
+            for (int v = 0; v < h.Count; v++) versions[v] = (h[v].Length, h[v].Chunk(k).ToArray());
+            for (int j = 0; j < count; j++)
             {
-                why = string.Create(CultureInfo.InvariantCulture,
-                    $"byte {i} is 0x{b:x2}, {(settled ? $"durable value is 0x{durable[i]:x2}" : "which no write put there")}");
-                return false;
+                long i = first + j;
+                bool isTouched = false;
+                foreach (var (start, stop) in touched)
+                    if (i >= start && i < stop) { isTouched = true; break; }
+                bool settled = !isTouched;
+                for (int v = 0; v < versions.Length && settled; v++)
+                    settled = i < versions[v].Length && versions[v].Bytes[j] == old[j];
+                byte b = seen[j];
+                bool ok;
+                if (settled) ok = b == old[j];
+                else
+                {
+                    ok = b == 0;
+                    for (int v = 0; v < versions.Length && !ok; v++) ok = i < versions[v].Length && versions[v].Bytes[j] == b;
+                }
+                if (!ok)
+                {
+                    why = string.Create(CultureInfo.InvariantCulture,
+                        $"byte {i} is 0x{b:x2}, {(settled ? $"durable value is 0x{old[j]:x2}" : "which no write put there")}");
+                    return false;
+                }
             }
         }
         return true;

@@ -33,8 +33,8 @@ public sealed class FsSnapshot
     /// <summary>Path ("/A/foo") → entry, for every name found.</summary>
     public Dictionary<string, SnapshotEntry> Paths { get; } = new(StringComparer.Ordinal);
 
-    /// <summary>Regular-file inode → its whole content; symlink inode → its text (UTF-8).</summary>
-    public Dictionary<ulong, byte[]> Contents { get; } = new();
+    /// <summary>Regular-file inode → its whole content (sparse: see <see cref="FileContent"/>); symlink inode → its text (UTF-8).</summary>
+    public Dictionary<ulong, FileContent> Contents { get; } = new();
 
     /// <summary>
     /// Inode → its attributes, read once per inode before its content (so a read's atime update cannot show).
@@ -68,13 +68,13 @@ public sealed class FsSnapshot
                 if (depth > 1) Walk(fs, snap, attr.Ino, path, depth - 1);
             }
             else if (FileMode.IsRegular(attr.Mode) && !snap.Contents.ContainsKey(attr.Ino.Value))
-                snap.Contents[attr.Ino.Value] = fs.ReadFile(attr.Ino);
+                snap.Contents[attr.Ino.Value] = FileContent.Read(fs, attr.Ino, (long)attr.Size);
             else if (FileMode.IsSymlink(attr.Mode))
             {
                 // A symlink's content is its text (so the content rule judges it like a file's).
                 var text = fs.ReadLink(attr.Ino);
                 if (!text.Ok) throw new UnexpectedErrnoException($"readlink {path}", text.Error);
-                snap.Contents[attr.Ino.Value] = Encoding.UTF8.GetBytes(text.Value);
+                snap.Contents[attr.Ino.Value] = FileContent.FromBytes(Encoding.UTF8.GetBytes(text.Value));
             }
         }
     }

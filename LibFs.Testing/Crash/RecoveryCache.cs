@@ -88,7 +88,7 @@ internal sealed class RecoveredImage
 
     /// <summary>Rough bytes held, for the cache's bound.</summary>
     public long ApproximateBytes =>
-        256 + (Snapshot is null ? 0 : Snapshot.Paths.Count * 96L + Snapshot.Contents.Values.Sum(c => (long)c.Length + 32));
+        256 + (Snapshot is null ? 0 : Snapshot.Paths.Count * 96L + Snapshot.Contents.Values.Sum(c => c.StoredBytes + 64));
 }
 
 /// <summary>

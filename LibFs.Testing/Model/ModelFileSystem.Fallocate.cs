@@ -115,13 +115,20 @@ public sealed partial class ModelFileSystem
             if (err != Errno.OK) return err;
             long size = (long)node!.Size;
             if (offset < 0 || offset >= size) return Errno.ENXIO;
-            bool wantData = whence == SeekWhence.Data;
-            for (long ci = offset / ChunkSize; ci * ChunkSize < size; ci++)
+            // Steps over chunks, not over the bytes between them: a sparse file a gigabyte long has few chunks.
+            long from = offset / ChunkSize;
+            if (whence == SeekWhence.Data)
             {
-                if (node.Chunks!.ContainsKey(ci) == wantData) return Math.Max(offset, ci * ChunkSize);
+                long next = long.MaxValue;
+                foreach (long ci in node.Chunks!.Keys)
+                    if (ci >= from && ci < next) next = ci;
+                // No data from here to the end of file.
+                return next != long.MaxValue && next * ChunkSize < size ? Math.Max(offset, next * ChunkSize) : Errno.ENXIO;
             }
-            // No data from here to the end of file; the end of file is always a hole.
-            return wantData ? Errno.ENXIO : size;
+            long hole = from;
+            while (node.Chunks!.ContainsKey(hole)) hole++;
+            // The end of file is always a hole.
+            return Math.Min(size, Math.Max(offset, hole * ChunkSize));
         }
     }
 }

@@ -167,6 +167,9 @@ public sealed class CrashOracleTests
             return s;
         }
 
+        /// <summary>A step only the twin takes: the crashed target shows what no step of the workload did.</summary>
+        public void TwinOnly(CrashOp op) => Assert.Equal(Errno.OK, OpRunner.Run(_model, op, out _));
+
         public SnapshotAttrs Now(string path)
         {
             var s = FsSnapshot.Take(_model);
@@ -248,5 +251,43 @@ public sealed class CrashOracleTests
         t.Step(CrashOp.Sync());
         Assert.Empty(t.Oracle.Check(t.Seen("/d")));
         Assert.Contains(t.Oracle.Check(t.Seen("/d", a => a with { Mode = LibFs.FileMode.Directory | 0x1ED })), p => p.StartsWith("/d: ") && p.Contains("mode 0755 is none it had (0700)"));
+    }
+
+    [Fact]
+    public void A_gigabyte_long_sparse_file_is_held_and_judged_by_its_data()
+    {
+        long at = CrashWorkloads.TripleIndirectOffset;
+        var t = new Twin(PosixOnly, false, CrashOp.Create("/f"), CrashOp.Write("/f", at, 5000, 1));
+        t.Step(CrashOp.Write("/f", at + 1000, 100, 2));
+        var seen = t.Seen("/f");
+        var content = seen.Contents[seen.Paths["/f"].Ino];
+        Assert.Equal(at + 5000, content.Length);
+        Assert.InRange(content.StoredBytes, 4096, 3 * 4096); // the data's chunks, not a gigabyte
+        Assert.Equal(CrashOp.Write("/f", at + 1000, 1, 2).Data()[0], content[at + 1000]);
+        Assert.Empty(t.Oracle.Check(seen));
+
+        var garbage = new Twin(PosixOnly, false, CrashOp.Create("/f"), CrashOp.Write("/f", at, 5000, 1));
+        garbage.Step(CrashOp.Write("/f", at + 1000, 100, 2));
+        garbage.TwinOnly(CrashOp.Write("/f", at + 3000, 10, 3)); // settled bytes changed
+        Assert.Contains(garbage.Oracle.Check(garbage.Seen("/f")), p => p.Contains($"byte {at + 3000} is") && p.Contains("durable value"));
+        var hole = new Twin(PosixOnly, false, CrashOp.Create("/f"), CrashOp.Write("/f", at, 5000, 1));
+        hole.Step(CrashOp.Write("/f", at + 1000, 100, 2));
+        hole.TwinOnly(CrashOp.Write("/f", 4096, 1, 4)); // data in a hole far from any write
+        Assert.Contains(hole.Oracle.Check(hole.Seen("/f")), p => p.Contains("byte 4096 is") && p.Contains("durable value is 0x00"));
+    }
+
+    [Fact]
+    public void File_contents_equal_by_bytes_whatever_their_chunks()
+    {
+        FileContent a = new byte[10000], b = (byte[])[.. new byte[9999], 0];
+        Assert.Equal(a, b);
+        Assert.Equal(0, a.StoredBytes);
+        var data = new byte[10000];
+        data[5000] = 7;
+        FileContent c = data;
+        Assert.NotEqual(a, c);
+        Assert.Equal(4096, c.StoredBytes);
+        Assert.Equal(data, c.ToArray());
+        Assert.NotEqual(FileContent.FromBytes(new byte[10]), FileContent.FromBytes(new byte[11]));
     }
 }

@@ -39,6 +39,37 @@ public sealed class FfsCrashTests(ITestOutputHelper output)
         Assert.Equal(0, r.Failed);
     }
 
+    /// <summary>
+    /// What the workloads reach on the crash target's small format: three allocation groups, /A and /B placed in
+    /// groups of their own (so a create in /A lands in another group than the root's), and the core step at the
+    /// triple-indirect offset mapped through the inode's triple indirect pointer.
+    /// </summary>
+    [Fact]
+    public void Crash_workloads_reach_several_groups_and_the_triple_indirect_block()
+    {
+        var target = new FfsCrashTarget();
+        var dev = new Kernel.Disk.MemoryDevice(target.DeviceBlocks);
+        target.Format(dev);
+        using var mount = target.Mount(dev);
+        var fs = (FfsFileSystem)mount.Fs;
+        foreach (var op in CrashWorkloads.StandardSetup.Concat(CrashWorkloads.CoreOps.Where(o => o.Kind == CrashOpKind.Create)))
+            Assert.Equal(LibFs.Errno.OK, OpRunner.Run(fs, op, out _));
+        var triple = CrashWorkloads.CoreOps.Single(o => o.Kind == CrashOpKind.Write && o.Offset == CrashWorkloads.TripleIndirectOffset);
+        Assert.Equal(LibFs.Errno.OK, OpRunner.Run(fs, triple, out var foo));
+
+        Assert.Equal(3, fs.Alloc.GroupCount);
+        int Group(string path)
+        {
+            return fs.Alloc.GroupOfIno(LibFs.Testing.FsOps.Resolve(fs, path).Ino.Value);
+        }
+        Assert.Equal(0, Group("/bar"));
+        Assert.Equal(new[] { 0, 1, 2 }, new[] { Group("/bar"), Group("/A"), Group("/B") }.Order());
+        Assert.NotEqual(Group("/foo"), Group("/A/bar")); // the core creates: one in the root's group, one in /A's
+        var inode = fs.Inodes.Get(foo.Value).Value;
+        Assert.NotEqual(0UL, inode.Ptr[LibFs.Ffs.Format.DiskInode.Ind3Slot]);
+        Assert.Equal(Group("/A"), fs.Alloc.GroupOfBlock(new Kernel.Disk.BlockNo(inode.Ptr[LibFs.Ffs.Format.DiskInode.Ind3Slot])));
+    }
+
     /// <summary>The workload passes on the intact target and fails on the broken one: the switch is what is caught.</summary>
     private CrashFailure AssertCaughtOnlyWhenBroken(ICrashTarget broken, params CrashOp[] ops)
     {
@@ -129,21 +160,21 @@ public sealed class FfsCrashTests(ITestOutputHelper output)
     public void Ffs_on_xn_with_rule_1_off_is_caught()
     {
         // /A/foo's blocks are freed (after the first sync) and made reusable (after the second), then reused
-        // by /foo: a pointer that lands before the block's new contents shows /A/foo's old bytes in /foo.
+        // by /A/bar (in /A's group): a pointer that lands before the block's new contents shows /A/foo's old bytes.
         AssertCaughtOnlyWhenBroken(
             new FfsCrashTarget("ffs-xn-no-rule1", configureWorkloadVolume: vol => vol.OrderingEnabled = false),
-            CrashOp.Unlink("/A/foo"), CrashOp.Sync(), CrashOp.Sync(), CrashOp.Create("/foo"), CrashOp.Write("/foo", 0, 8192, 3), CrashOp.Sync());
+            CrashOp.Unlink("/A/foo"), CrashOp.Sync(), CrashOp.Sync(), CrashOp.Create("/A/bar"), CrashOp.Write("/A/bar", 0, 8192, 3), CrashOp.Sync());
     }
 
     [Fact]
     public void Ffs_on_xn_with_rule_2_off_is_caught()
     {
-        // Truncating /A/foo frees its blocks without waiting for its nullified pointers to be durable, and /foo
-        // reuses them at once: a crash after /foo's data reached the disk but before /A/foo's truncated inode did
-        // shows /foo's bytes in /A/foo. Recovery is a mount's (the default: the free map settled from XN's
+        // Truncating /A/foo frees its blocks without waiting for its nullified pointers to be durable, and /A/bar
+        // (in /A's allocation group) reuses them at once: a crash after /A/bar's data reached the disk but before
+        // /A/foo's truncated inode did shows /A/bar's bytes in /A/foo. Recovery is a mount's (the default: the free map settled from XN's
         // in-flight record, which mends the map the mutant persisted, so what is caught is the reuse itself).
         AssertCaughtOnlyWhenBroken(
             new FfsCrashTarget("ffs-xn-no-rule2", configureWorkloadVolume: vol => vol.DeferFreesEnabled = false),
-            CrashOp.Truncate("/A/foo", 0), CrashOp.Create("/foo"), CrashOp.Write("/foo", 0, 8192, 3), CrashOp.Sync());
+            CrashOp.Truncate("/A/foo", 0), CrashOp.Create("/A/bar"), CrashOp.Write("/A/bar", 0, 8192, 3), CrashOp.Sync());
     }
 }

@@ -55,9 +55,9 @@ public sealed class RecoverySharingTests(ITestOutputHelper output)
     public void Broken_xn_and_ffs_fail_with_the_same_failure_sharing_recoveries()
     {
         var noRule1 = new Workload(CrashWorkloads.StandardSetup,
-            [CrashOp.Unlink("/A/foo"), CrashOp.Sync(), CrashOp.Sync(), CrashOp.Create("/foo"), CrashOp.Write("/foo", 0, 8192, 3), CrashOp.Sync()]);
+            [CrashOp.Unlink("/A/foo"), CrashOp.Sync(), CrashOp.Sync(), CrashOp.Create("/A/bar"), CrashOp.Write("/A/bar", 0, 8192, 3), CrashOp.Sync()]);
         var noRule2 = new Workload(CrashWorkloads.StandardSetup,
-            [CrashOp.Truncate("/A/foo", 0), CrashOp.Create("/foo"), CrashOp.Write("/foo", 0, 8192, 3), CrashOp.Sync()]);
+            [CrashOp.Truncate("/A/foo", 0), CrashOp.Create("/A/bar"), CrashOp.Write("/A/bar", 0, 8192, 3), CrashOp.Sync()]);
         var entryFirst = new Workload(CrashWorkloads.StandardSetup,
             [CrashOp.Unlink("/bar"), CrashOp.Create("/foo"), CrashOp.Write("/foo", 0, 5000, 3), CrashOp.Sync()]);
         // Each broken target runs its workload after a passing one, so the cache is warm when the bug shows.

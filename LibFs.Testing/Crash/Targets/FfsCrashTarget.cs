@@ -44,12 +44,22 @@ public sealed class FfsCrashTarget(string name = "ffs", Action<XnVolume>? config
 
     public CrashGuarantees Guarantees => FfsGuarantees;
 
-    /// <summary>2 MiB: one allocation group, small enough that a crash image costs little to build.</summary>
-    public ulong DeviceBlocks => 512;
+    /// <summary>
+    /// 3 MiB in three allocation groups of 256 blocks (<see cref="SmallFormat"/>): small enough that a crash image costs
+    /// little to build and recover, with groups enough that directories spread (root in group 0, /A and /B in the
+    /// others) and a file's blocks follow its directory's group.
+    /// </summary>
+    public ulong DeviceBlocks => 768;
+
+    /// <summary>mkfs settings of the crash images: groups of 256 blocks (64 inodes each) instead of 32736.</summary>
+    public static IReadOnlyDictionary<string, string> SmallFormat { get; } = new Dictionary<string, string>
+    {
+        ["blocks-per-group"] = "256",
+    };
 
     public void Format(IBlockDevice device)
     {
-        var host = Host.ExoHost.Format(device, [new Host.RootRequest("ffs", FfsFileSystem.DefaultRootName)], out var error,
+        var host = Host.ExoHost.Format(device, [new Host.RootRequest("ffs", FfsFileSystem.DefaultRootName, SmallFormat)], out var error,
             libFses: [new FfsLibFs()]);
         if (!host.Ok) throw new IOException($"ffs format: {error}");
         host.Value.Dispose();
