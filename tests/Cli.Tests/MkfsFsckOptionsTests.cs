@@ -67,12 +67,20 @@ public sealed class MkfsFsckOptionsTests : IDisposable
         Assert.Equal("greedy", root.Options["cleaner"]);
         var unnamed = MkfsCommand.ParseRoot("lfs:segment=1M", out _);
         Assert.Equal("lfs", unnamed!.Name);
-        // FFS takes only data-checksums, and refuses others in one line (the libFS's own refusal); no image is left behind.
+        // FFS takes only data-checksums and blocks-per-group, and refuses others in one line (the libFS's own refusal);
+        // no image is left behind.
         string image = Path.Combine(_dir, "t.img");
         var (code, _, err) = Exofs("mkfs", image, "--size", "16M", "--libfs", "ffs:x=1");
         Assert.NotEqual(0, code);
-        Assert.Contains("ffs: unknown option 'x' (ffs takes: data-checksums)", err);
+        Assert.Contains("ffs: unknown option 'x' (ffs takes: data-checksums, blocks-per-group)", err);
         Assert.False(File.Exists(image));
+        (code, _, err) = Exofs("mkfs", image, "--size", "16M", "--libfs", "ffs:blocks-per-group=100");
+        Assert.NotEqual(0, code);
+        Assert.Contains("ffs: blocks-per-group takes a multiple of 8 from 64 to 32736, not '100'", err);
+        Assert.False(File.Exists(image));
+        // Small groups: a 16 MiB image in 16 groups of 256 blocks, mounted and checked clean.
+        Assert.Equal(0, Exofs("mkfs", image, "--size", "16M", "--libfs", "ffs:blocks-per-group=256").Code);
+        Assert.Equal(0, Exofs("fsck", "-n", image).Code);
     }
 
     [Fact]
