@@ -50,6 +50,15 @@ public sealed record CrashGuarantees
     public bool NamespaceOpsAtomic { get; init; }
 
     /// <summary>
+    /// Every namespace step is all or nothing, except that a rename may leave the file under both its old and its
+    /// new name (soft updates' rename between two directory blocks: rule 3 makes the new name durable before the
+    /// old one goes). Checked as <see cref="NamespaceOpsAtomic"/>'s "no inode has more names than it ever had at
+    /// once", not counting names the inode was renamed away from since they were last durable. Implied by
+    /// <see cref="NamespaceOpsAtomic"/>, which counts every name.
+    /// </summary>
+    public bool RenameMayLeaveBothNames { get; init; }
+
+    /// <summary>
     /// Soft updates' guarantee (McKusick &amp; Ganger): recovery of a crashed image, before it repairs anything,
     /// finds at most leaks — blocks or inodes allocated but unreachable, link counts too high — never a link count
     /// too low, a directory linked twice, or an entry naming a freed or uninitialized inode. Checked as: the
@@ -86,7 +95,7 @@ public sealed record CrashGuarantees
     /// <summary>One line per promise, for reports.</summary>
     public override string ToString() =>
         $"sync={SyncPersistsAll} fsync-file={FsyncPersistsFile} fsync-names={FsyncPersistsNames} " +
-        $"fsyncdir={FsyncDirPersistsEntries} fsync-attrs={FsyncPersistsAttributes} attrs={Attributes} ns-atomic={NamespaceOpsAtomic} leaks-only={LeaksOnly} writes-atomic={WritesAtomic}" +
+        $"fsyncdir={FsyncDirPersistsEntries} fsync-attrs={FsyncPersistsAttributes} attrs={Attributes} ns-atomic={NamespaceOpsAtomic} rename-both={RenameMayLeaveBothNames} leaks-only={LeaksOnly} writes-atomic={WritesAtomic}" +
         (PrefixSemantics ? " prefix=True" : "");
 }
 

@@ -34,6 +34,8 @@ public sealed class CrashOracle
     private readonly Dictionary<ulong, List<SnapshotAttrs>> _attrs = new();
     private readonly CrashAttributes _judged;
     private readonly Dictionary<ulong, int> _maxNames = new();
+    // Names each inode was renamed away from since they were last durable (RenameMayLeaveBothNames).
+    private readonly Dictionary<ulong, HashSet<string>> _renamedFrom = new();
     private readonly HashSet<ulong> _durablyLinked = new();
     private readonly Dictionary<ulong, ulong> _realIno = new() { [1] = 1 };
     private readonly Dictionary<ulong, string> _firstPath = new();
@@ -71,8 +73,14 @@ public sealed class CrashOracle
         ArgumentNullException.ThrowIfNull(op);
         long sizeBefore = op.Kind == CrashOpKind.Truncate && _current.Paths.TryGetValue(op.Path, out var t) && !t.IsDir
             ? _current.Contents[t.Ino].Length : 0;
+        ulong? renamed = op.Kind == CrashOpKind.Rename && _current.Paths.TryGetValue(op.Path, out var r) ? r.Ino : null;
         var err = OpRunner.Run(_model, op, out _);
         if (err != Errno.OK) return err;
+        if (renamed is { } moved && op.Path != op.Target)
+        {
+            if (!_renamedFrom.TryGetValue(moved, out var from)) _renamedFrom[moved] = from = new(StringComparer.Ordinal);
+            from.Add(op.Path);
+        }
         _current = FsSnapshot.Take(_model);
         if (_g.PrefixSemantics) _prefixStates.Add(_current);
         // Bytes a step rewrote are not settled even where the new value happens to equal the old one.
@@ -161,6 +169,7 @@ public sealed class CrashOracle
         foreach (var (ino, c) in counts) _maxNames[ino] = c;
         _durablyLinked.Clear();
         _durablyLinked.UnionWith(counts.Keys);
+        _renamedFrom.Clear();
         _prefixStates = [_current];
         Version++;
     }
@@ -172,6 +181,7 @@ public sealed class CrashOracle
         {
             SnapshotEntry? now = _current.Paths.TryGetValue(p, out var e) ? Bare(e) : null;
             _names[p] = [now];
+            foreach (var from in _renamedFrom.Values) from.Remove(p);
             if (now is { } n)
             {
                 _durablyLinked.Add(n.Ino);
@@ -221,13 +231,18 @@ public sealed class CrashOracle
                 }
             }
         }
-        if (_g.NamespaceOpsAtomic)
+        if (_g.NamespaceOpsAtomic || _g.RenameMayLeaveBothNames)
         {
+            // With RenameMayLeaveBothNames, a name the inode was renamed away from may linger: it does not count.
+            int Counted(ulong m, IEnumerable<string> names) => _g.NamespaceOpsAtomic || !_renamedFrom.TryGetValue(m, out var from)
+                ? names.Count() : names.Count(n => !from.Contains(n));
             foreach (var group in observed.Paths.Where(p => !IsReserved(p.Key)).GroupBy(p => p.Value.Ino))
             {
                 var candidates = _realIno.Where(m => m.Value == group.Key).Select(m => m.Key).ToList();
-                if (candidates.Count > 0 && candidates.All(m => group.Count() > _maxNames.GetValueOrDefault(m, int.MaxValue)))
-                    problems.Add($"inode {group.Key} has {group.Count()} names ({string.Join(", ", group.Select(g => g.Key))}), more than it ever had at once (a half-done rename or link)");
+                var names = group.Select(g => g.Key).ToList();
+                if (candidates.Count > 0 && candidates.All(m => Counted(m, names) > _maxNames.GetValueOrDefault(m, int.MaxValue)))
+                    problems.Add($"inode {group.Key} has {group.Count()} names ({string.Join(", ", names)}), more than it ever had at once" +
+                                 (_g.NamespaceOpsAtomic ? " (a half-done rename or link)" : ", not counting names it was renamed away from"));
             }
         }
         if (_g.PrefixSemantics && !_prefixStates.Any(state => SameState(state, observed)))

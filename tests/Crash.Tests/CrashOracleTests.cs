@@ -290,4 +290,31 @@ public sealed class CrashOracleTests
         Assert.Equal(data, c.ToArray());
         Assert.NotEqual(FileContent.FromBytes(new byte[10]), FileContent.FromBytes(new byte[11]));
     }
+
+    [Fact]
+    public void A_rename_may_leave_both_names_under_soft_updates_rule_but_no_other_extra_name()
+    {
+        var both = new CrashGuarantees { RenameMayLeaveBothNames = true };
+        var o = Oracle(both, CrashOp.Create("/a"));
+        o.Apply(CrashOp.Rename("/a", "/b"));
+        Assert.Empty(o.Check(Observed(("/a", 10, []), ("/b", 10, []))));
+        Assert.Empty(o.Check(Observed(("/b", 10, []))));
+
+        // Names from links and unlinks, none a rename's source: at most the two it had at once.
+        foreach (var (g, flagged) in new[] { (both, true), (PosixOnly, false) })
+        {
+            var l = Oracle(g, CrashOp.Create("/a"));
+            foreach (var op in new[] { CrashOp.Link("/a", "/b"), CrashOp.Unlink("/b"), CrashOp.Link("/a", "/c"), CrashOp.Unlink("/c") })
+                Assert.Equal(Errno.OK, l.Apply(op));
+            var problems = l.Check(Observed(("/a", 10, []), ("/b", 10, []), ("/c", 10, [])));
+            Assert.Equal(flagged, problems.Any(p => p.Contains("more than it ever had at once, not counting names it was renamed away from")));
+        }
+
+        // Once the rename is durable the old name no longer may linger (the per-path rule says so too).
+        var s = Oracle(both, CrashOp.Create("/a"));
+        s.Apply(CrashOp.Rename("/a", "/b"));
+        s.Apply(CrashOp.Sync());
+        s.Completed(CrashOp.Sync());
+        Assert.NotEmpty(s.Check(Observed(("/a", 10, []), ("/b", 10, []))));
+    }
 }
