@@ -135,6 +135,13 @@ public sealed partial class ExoHost : IDisposable
     /// <summary>What recovery did so far: XN's at load, then each guest's at its first attach.</summary>
     public RecoveryReport Recovery { get { lock (_gate) return new RecoveryReport(WasClean, _recovery.ToList()); } }
 
+    /// <summary>
+    /// Roots whose libFS, attached in this host, deferred its recovery and may hold leaks (never damage) until
+    /// <c>exofs fsck --repair</c> (see <see cref="IReportsRecovery.LeaksPending"/>).
+    /// </summary>
+    public IReadOnlyList<string> LeaksPending { get { lock (_gate) return _leaksPending.ToList(); } }
+    private readonly SortedSet<string> _leaksPending = new(StringComparer.Ordinal);
+
     /// <summary>The roots of the image, with the libFS (of those this process knows) that serves each.</summary>
     public IReadOnlyList<HostRoot> Roots() =>
         _volume.Roots().Select(r => new HostRoot(r.Name, r.Block, r.Type, LibFsCatalog.ForRootType(r.Type)?.Name, r.Owner)).ToList();
@@ -348,7 +355,11 @@ public sealed partial class ExoHost : IDisposable
                 return fs.Error;
             }
             if (fs.Value is IReportsRecovery r)
+            {
                 _recovery.AddRange(r.RecoveryActions.Select(a => $"{libFs.Name} root '{rootName}': {a}"));
+                if (r.LeaksPending) _leaksPending.Add(rootName);
+                else if (!readOnly) _leaksPending.Remove(rootName);
+            }
             guest = new Guest(this, env, session, libFs, rootName, readOnly, fs.Value, solo);
             _guests.Add(guest);
             error = null;
@@ -384,7 +395,8 @@ public sealed partial class ExoHost : IDisposable
     /// and detached. Returns the recovered host, on the overlay, read-write in memory: check it to see whether
     /// damage beyond what recovery repairs remains. Disposing it drops the overlay (and the device if owned).
     /// </summary>
-    public static Result<ExoHost> RecoverInMemory(IBlockDevice device, out string? error, bool ownsDevice = false, HostOptions? options = null)
+    public static Result<ExoHost> RecoverInMemory(IBlockDevice device, out string? error, bool ownsDevice = false, HostOptions? options = null,
+        IReadOnlyDictionary<string, string>? rootOptions = null)
     {
         var overlay = new OverlayDevice(device);   // reads through to the image, keeps every write in memory
         var host = Load(overlay, out error, (options ?? new HostOptions()) with { ReadOnly = false }, ownsDevice: true);
@@ -394,7 +406,7 @@ public sealed partial class ExoHost : IDisposable
             return host.Error;
         }
         if (ownsDevice) host.Value._alsoOwned = device;
-        if (host.Value.RunRootRecovery(out error) is { } failed && failed != Errno.OK)
+        if (host.Value.RunRootRecovery(out error, rootOptions) is { } failed && failed != Errno.OK)
         {
             host.Value.Dispose();
             return failed;
@@ -404,15 +416,18 @@ public sealed partial class ExoHost : IDisposable
 
     /// <summary>
     /// Attaches and detaches every root a registered libFS serves, so each runs its own recovery (recorded in
-    /// <see cref="Recovery"/>). Nothing to do after a clean shutdown.
+    /// <see cref="Recovery"/>). Nothing to do after a clean shutdown. Each root gets those of
+    /// <paramref name="options"/> its libFS takes (<see cref="ILibFs.MountOptionKeys"/>), e.g. how to recover.
     /// </summary>
-    public Errno RunRootRecovery(out string? error)
+    public Errno RunRootRecovery(out string? error, IReadOnlyDictionary<string, string>? options = null)
     {
         error = null;
         if (WasClean || IsReadOnly) return Errno.OK;
         foreach (var root in Roots().Where(r => r.LibFs is not null))
         {
-            var guest = Attach(root.Name, out error);
+            var keys = LibFsCatalog.ForRootType(root.Type)?.MountOptionKeys ?? [];
+            var mine = options?.Where(o => keys.Contains(o.Key)).ToDictionary(o => o.Key, o => o.Value);
+            var guest = Attach(root.Name, out error, options: mine);
             if (!guest.Ok) return guest.Error;
             guest.Value.Dispose();
         }
