@@ -29,9 +29,12 @@ public sealed class FfsRootChecker : IXnRootChecker
         return findings;
     }
 
-    /// <summary>What was repaired; nothing when the root is not an FFS that mounts (Check reports why).</summary>
+    /// <summary>
+    /// What was repaired, each line with its class in front ("leak: ...", "damage: ..."); nothing when the root is
+    /// not an FFS that mounts (Check reports why).
+    /// </summary>
     public IEnumerable<string> Repair(XnRootView root) =>
-        RunOn(root, repair: true, out _, out _)?.Repaired.ToList() ?? [];
+        RunOn(root, repair: true, out _, out _)?.RepairedWithClass.ToList() ?? [];
 
     /// <summary>Mounts the root through <paramref name="root"/>'s session without recovery and runs fsck; null with <paramref name="failure"/> if it does not mount.</summary>
     private static FsckReport? RunOn(XnRootView root, bool repair, out string? failure, out bool leaksPending)
