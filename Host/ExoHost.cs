@@ -108,6 +108,21 @@ public sealed partial class ExoHost : IDisposable
         _ownsDevice = ownsDevice;
         WasClean = volume.WasClean;
         _recovery.AddRange(volume.RecoveryActions.Select(a => $"xn: {a}"));
+        if (!WasClean) RecordRecovery(RecoveryRecord.AfterCrash, _recovery);
+    }
+
+    /// <summary>
+    /// The host's record of the last recovery (or repair that changed something) on this image, as the superblock
+    /// holds it; null when none was ever written (or it does not decode).
+    /// </summary>
+    public RecoveryRecord? LastRecovery => RecoveryRecord.Decode(_volume.HostArea, out _);
+
+    /// <summary>Writes the last-recovery record (durable at once); nothing on a read-only volume. A failure is not fatal: it is a report.</summary>
+    private void RecordRecovery(string kind, IReadOnlyList<string> lines)
+    {
+        if (_volume.IsReadOnly) return;
+        var record = RecoveryRecord.From(kind, _volume.Geometry.MountCount, lines.ToList());
+        _volume.WriteHostArea(record.Encode(Xn.Format.Superblock.HostAreaBytes));
     }
 
     /// <summary>The device, for test harnesses that reboot a host on it (internal: a guest never sees it).</summary>
@@ -359,6 +374,8 @@ public sealed partial class ExoHost : IDisposable
                 _recovery.AddRange(r.RecoveryActions.Select(a => $"{libFs.Name} root '{rootName}': {a}"));
                 if (r.LeaksPending) _leaksPending.Add(rootName);
                 else if (!readOnly) _leaksPending.Remove(rootName);
+                // After a crash, the record grows with each root's first attach (its recovery ran in it).
+                if (!WasClean && r.RecoveryActions.Count > 0) RecordRecovery(RecoveryRecord.AfterCrash, _recovery);
             }
             guest = new Guest(this, env, session, libFs, rootName, readOnly, fs.Value, solo);
             _guests.Add(guest);
@@ -507,7 +524,9 @@ public sealed partial class ExoHost : IDisposable
             var repaired = _volume.Repair();
             if (!repaired.Ok) { error = repaired.Detail; return repaired.Error == XnError.Io ? Errno.EIO : Errno.EROFS; }
             var checkers = Checkers(extraCheckers);
-            var fixes = _volume.RepairRoots(checkers).Select(f => f.ToString()).ToList();
+            var fixed_ = _volume.RepairRoots(checkers);
+            var fixes = fixed_.Select(f => f.ToString()).ToList();
+            if (fixes.Count > 0) RecordRecovery(RecoveryRecord.Repair, fixed_.Select(f => f.Detail).ToList());
             var left = _volume.Check().Findings.ToList();
             left.AddRange(_volume.CheckRoots(checkers));
             error = null;
