@@ -104,6 +104,33 @@ public class DeferredRecoveryTests
     }
 
     [Fact]
+    public void While_leaks_are_pending_a_stale_entry_of_a_moved_directory_cannot_remove_or_move_it()
+    {
+        var (dev, _) = CrashWithOrphan();
+        using var host = Load(dev);
+        using var guest = host.Attach("ffs", out string? error).Value;
+        var fs = (FfsFileSystem)guest.FileSystem;
+        Assert.True(fs.LeaksPending);
+        var a = fs.MkDir(InodeNo.Root, "a", 0x1ED, Me).Value.Ino;
+        var b = fs.MkDir(InodeNo.Root, "b", 0x1ED, Me).Value.Ino;
+        var d = fs.MkDir(a, "d", 0x1ED, Me).Value.Ino;
+        // What a crash in the middle of moving d from b to a leaves: d's ".." names a, b's old entry remains.
+        lock (fs.Lock)
+        {
+            var bDir = fs.Inodes.Get(b.Value).Value;
+            Assert.Equal(Errno.OK, fs.Dirs.Add(b.Value, bDir, "d", d.Value, Format.DirBlock.FileTypeOf(FileMode.Directory), fs.Alloc.DataGoal(b.Value)));
+        }
+        Assert.Equal(d, fs.Lookup(b, "d").Value.Ino);
+        Assert.Equal(Errno.EUCLEAN, fs.RmDir(b, "d"));
+        Assert.Equal(Errno.EUCLEAN, fs.Rename(b, "d", InodeNo.Root, "elsewhere", RenameFlags.None));
+        var e = fs.MkDir(InodeNo.Root, "e", 0x1ED, Me).Value.Ino;
+        Assert.Equal(Errno.EUCLEAN, fs.Rename(InodeNo.Root, "e", b, "d", RenameFlags.None));   // replacing d through it
+        // Through its real entry the directory behaves as always.
+        Assert.Equal(Errno.OK, fs.Rename(a, "d", InodeNo.Root, "d2", RenameFlags.None));
+        Assert.Equal(Errno.OK, fs.RmDir(InodeNo.Root, "d2"));
+    }
+
+    [Fact]
     public void A_bad_ffs_recovery_value_is_refused_with_one_line()
     {
         var (dev, _) = CrashWithOrphan();
