@@ -510,6 +510,39 @@ public sealed partial class XnVolume : IDisposable
     /// <summary>Writes everything dirty in a legal order and flushes; see <see cref="XnSession.Sync"/>.</summary>
     internal XnResult Sync() { lock (_gate) return SyncLocked(); }
 
+    /// <summary>The host's area of the superblock (<see cref="Superblock.HostArea"/>), as loaded or last written.</summary>
+    internal byte[] HostArea
+    {
+        get { lock (_gate) return _super.HostArea?.ToArray() ?? new byte[Superblock.HostAreaBytes]; }
+    }
+
+    /// <summary>
+    /// Replaces the host's area of the superblock and makes it durable now (one block write, then a flush). The
+    /// rest of the superblock is rewritten as it is (still "in use" while loaded). Refused on a read-only volume.
+    /// </summary>
+    internal XnResult WriteHostArea(ReadOnlySpan<byte> bytes)
+    {
+        if (bytes.Length > Superblock.HostAreaBytes) return XnResult.Fail(XnError.OutOfDisk, $"host area holds {Superblock.HostAreaBytes} bytes, not {bytes.Length}");
+        lock (_gate)
+        {
+            if (_disposed) return XnResult.Fail(XnError.Io, "volume closed");
+            if (IsReadOnly) return XnResult.Fail(XnError.ReadOnly, "read-only volume");
+            var area = new byte[Superblock.HostAreaBytes];
+            bytes.CopyTo(area);
+            var super = _super with { HostArea = area };
+            var block = new byte[Layout.BlockSize];
+            super.WriteTo(block);
+            try
+            {
+                _dev.Write(BlockNo.Zero, block);
+                _dev.Flush();
+            }
+            catch (IOException e) { return XnResult.Fail(XnError.Io, $"superblock: {e.Message}"); }
+            _super = super;
+            return XnResult.Success;
+        }
+    }
+
     /// <summary>Syncs, then marks the volume clean on disk. A read-only volume writes nothing.</summary>
     public void Dispose()
     {
