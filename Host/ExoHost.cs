@@ -108,6 +108,21 @@ public sealed partial class ExoHost : IDisposable
         _ownsDevice = ownsDevice;
         WasClean = volume.WasClean;
         _recovery.AddRange(volume.RecoveryActions.Select(a => $"xn: {a}"));
+        if (!WasClean) RecordRecovery(RecoveryRecord.AfterCrash, _recovery);
+    }
+
+    /// <summary>
+    /// The host's record of the last recovery (or repair that changed something) on this image, as the superblock
+    /// holds it; null when none was ever written (or it does not decode).
+    /// </summary>
+    public RecoveryRecord? LastRecovery => RecoveryRecord.Decode(_volume.HostArea, out _);
+
+    /// <summary>Writes the last-recovery record (durable at once); nothing on a read-only volume. A failure is not fatal: it is a report.</summary>
+    private void RecordRecovery(string kind, IReadOnlyList<string> lines)
+    {
+        if (_volume.IsReadOnly) return;
+        var record = RecoveryRecord.From(kind, _volume.Geometry.MountCount, lines.ToList());
+        _volume.WriteHostArea(record.Encode(Xn.Format.Superblock.HostAreaBytes));
     }
 
     /// <summary>The device, for test harnesses that reboot a host on it (internal: a guest never sees it).</summary>
@@ -134,6 +149,13 @@ public sealed partial class ExoHost : IDisposable
 
     /// <summary>What recovery did so far: XN's at load, then each guest's at its first attach.</summary>
     public RecoveryReport Recovery { get { lock (_gate) return new RecoveryReport(WasClean, _recovery.ToList()); } }
+
+    /// <summary>
+    /// Roots whose libFS, attached in this host, deferred its recovery and may hold leaks (never damage) until
+    /// <c>exofs fsck --repair</c> (see <see cref="IReportsRecovery.LeaksPending"/>).
+    /// </summary>
+    public IReadOnlyList<string> LeaksPending { get { lock (_gate) return _leaksPending.ToList(); } }
+    private readonly SortedSet<string> _leaksPending = new(StringComparer.Ordinal);
 
     /// <summary>The roots of the image, with the libFS (of those this process knows) that serves each.</summary>
     public IReadOnlyList<HostRoot> Roots() =>
@@ -348,7 +370,13 @@ public sealed partial class ExoHost : IDisposable
                 return fs.Error;
             }
             if (fs.Value is IReportsRecovery r)
+            {
                 _recovery.AddRange(r.RecoveryActions.Select(a => $"{libFs.Name} root '{rootName}': {a}"));
+                if (r.LeaksPending) _leaksPending.Add(rootName);
+                else if (!readOnly) _leaksPending.Remove(rootName);
+                // After a crash, the record grows with each root's first attach (its recovery ran in it).
+                if (!WasClean && r.RecoveryActions.Count > 0) RecordRecovery(RecoveryRecord.AfterCrash, _recovery);
+            }
             guest = new Guest(this, env, session, libFs, rootName, readOnly, fs.Value, solo);
             _guests.Add(guest);
             error = null;
@@ -384,7 +412,8 @@ public sealed partial class ExoHost : IDisposable
     /// and detached. Returns the recovered host, on the overlay, read-write in memory: check it to see whether
     /// damage beyond what recovery repairs remains. Disposing it drops the overlay (and the device if owned).
     /// </summary>
-    public static Result<ExoHost> RecoverInMemory(IBlockDevice device, out string? error, bool ownsDevice = false, HostOptions? options = null)
+    public static Result<ExoHost> RecoverInMemory(IBlockDevice device, out string? error, bool ownsDevice = false, HostOptions? options = null,
+        IReadOnlyDictionary<string, string>? rootOptions = null)
     {
         var overlay = new OverlayDevice(device);   // reads through to the image, keeps every write in memory
         var host = Load(overlay, out error, (options ?? new HostOptions()) with { ReadOnly = false }, ownsDevice: true);
@@ -394,7 +423,7 @@ public sealed partial class ExoHost : IDisposable
             return host.Error;
         }
         if (ownsDevice) host.Value._alsoOwned = device;
-        if (host.Value.RunRootRecovery(out error) is { } failed && failed != Errno.OK)
+        if (host.Value.RunRootRecovery(out error, rootOptions) is { } failed && failed != Errno.OK)
         {
             host.Value.Dispose();
             return failed;
@@ -404,15 +433,18 @@ public sealed partial class ExoHost : IDisposable
 
     /// <summary>
     /// Attaches and detaches every root a registered libFS serves, so each runs its own recovery (recorded in
-    /// <see cref="Recovery"/>). Nothing to do after a clean shutdown.
+    /// <see cref="Recovery"/>). Nothing to do after a clean shutdown. Each root gets those of
+    /// <paramref name="options"/> its libFS takes (<see cref="ILibFs.MountOptionKeys"/>), e.g. how to recover.
     /// </summary>
-    public Errno RunRootRecovery(out string? error)
+    public Errno RunRootRecovery(out string? error, IReadOnlyDictionary<string, string>? options = null)
     {
         error = null;
         if (WasClean || IsReadOnly) return Errno.OK;
         foreach (var root in Roots().Where(r => r.LibFs is not null))
         {
-            var guest = Attach(root.Name, out error);
+            var keys = LibFsCatalog.ForRootType(root.Type)?.MountOptionKeys ?? [];
+            var mine = options?.Where(o => keys.Contains(o.Key)).ToDictionary(o => o.Key, o => o.Value);
+            var guest = Attach(root.Name, out error, options: mine);
             if (!guest.Ok) return guest.Error;
             guest.Value.Dispose();
         }
@@ -492,7 +524,9 @@ public sealed partial class ExoHost : IDisposable
             var repaired = _volume.Repair();
             if (!repaired.Ok) { error = repaired.Detail; return repaired.Error == XnError.Io ? Errno.EIO : Errno.EROFS; }
             var checkers = Checkers(extraCheckers);
-            var fixes = _volume.RepairRoots(checkers).Select(f => f.ToString()).ToList();
+            var fixed_ = _volume.RepairRoots(checkers);
+            var fixes = fixed_.Select(f => f.ToString()).ToList();
+            if (fixes.Count > 0) RecordRecovery(RecoveryRecord.Repair, fixed_.Select(f => f.Detail).ToList());
             var left = _volume.Check().Findings.ToList();
             left.AddRange(_volume.CheckRoots(checkers));
             error = null;

@@ -183,6 +183,19 @@ public sealed partial class FfsFileSystem
         }
     }
 
+    /// <summary>
+    /// While leaks a deferred recovery left are pending (<see cref="LeaksPending"/>), a directory moved across
+    /// parents at the crash may still have its old entry (fsck's stale entry, a leak: its ".." names the new
+    /// parent). Removing or moving the directory through that entry would drop counts its real parent pays, turning
+    /// a leak into damage, so it is refused (EUCLEAN) until fsck --repair removes the entry. Lock held.
+    /// </summary>
+    private bool IsStaleDirEntry(ulong parent, ulong ino, DiskInode dir)
+    {
+        if (!_leaksPending || !FileMode.IsDir(dir.Mode)) return false;
+        var up = _dirs.Find(ino, dir, "..");
+        return up.Ok && up.Value.Ino != parent;
+    }
+
     public Errno RmDir(InodeNo parent, string name)
     {
         lock (_lock)
@@ -199,6 +212,7 @@ public sealed partial class FfsFileSystem
             if (!cr.Ok) return Errno.EIO;
             var child = cr.Value;
             if (!FileMode.IsDir(child.Mode)) return Errno.ENOTDIR;
+            if (IsStaleDirEntry(parent.Value, ino, child)) return Errno.EUCLEAN;
             var n = _dirs.CountEntries(ino, child);
             if (!n.Ok) return n.Error;
             if (n.Value > 0) return Errno.ENOTEMPTY;
@@ -374,6 +388,7 @@ public sealed partial class FfsFileSystem
             if (!sr.Ok) return Errno.EIO;
             var s = sr.Value;
             bool sDir = FileMode.IsDir(s.Mode);
+            if (IsStaleDirEntry(pIno, sIno, s)) return Errno.EUCLEAN;
             DiskInode? d = null;
             ulong dIno = 0;
             if (dst.Ok)
@@ -382,6 +397,7 @@ public sealed partial class FfsFileSystem
                 var dr = _inodes.Get(dIno);
                 if (!dr.Ok) return Errno.EIO;
                 d = dr.Value;
+                if (IsStaleDirEntry(npIno, dIno, d)) return Errno.EUCLEAN;
             }
             // Loops, in Linux's order: the source may not be an ancestor of the new parent (EINVAL); the
             // target may not be an ancestor of the old parent (ENOTEMPTY, or EINVAL for an exchange).

@@ -32,11 +32,13 @@ public sealed partial class FfsFileSystem
 
     /// <summary>
     /// Mounts the FFS under root <paramref name="rootName"/>, binding it with <paramref name="rootCap"/>.
-    /// If the last session did not unmount cleanly, recovery runs first (see <see cref="RecoveryReport"/>).
+    /// If the last session did not unmount cleanly, recovery runs first (see <see cref="RecoveryReport"/>), or is
+    /// deferred with <paramref name="recovery"/> = <see cref="FfsRecovery.Defer"/> (see <see cref="LeaksPending"/>).
     /// EUCLEAN when the root does not hold an FFS; <paramref name="error"/> says why on failure.
     /// </summary>
     public static Result<FfsFileSystem> Mount(XnSession session, Capability rootCap, ulong deviceBlocks, out string? error,
-        string rootName = DefaultRootName, bool readOnly = false, FfsErrorsPolicy errors = FfsErrorsPolicy.RemountReadOnly)
+        string rootName = DefaultRootName, bool readOnly = false, FfsErrorsPolicy errors = FfsErrorsPolicy.RemountReadOnly,
+        FfsRecovery recovery = FfsRecovery.Walk)
     {
         var wallet = new CapabilityWallet();
         wallet.Put(rootName, rootCap);
@@ -49,9 +51,22 @@ public sealed partial class FfsFileSystem
         if (!disk.Ok) { error = $"registering the FFS types: {xn.LastRefusal}"; return readOnly ? Errno.EUCLEAN : disk.Error; }
         disk.Value.ErrorsPolicy = errors;
         if (root.Value.Type != disk.Value.SuperType) { error = $"root '{rootName}' is not an FFS superblock"; return Errno.EUCLEAN; }
-        var fs = MountOn(disk.Value, root.Value.Block, recover: !readOnly, readOnly: readOnly);
+        var fs = MountOn(disk.Value, root.Value.Block, recover: !readOnly, readOnly: readOnly, recovery);
         error = fs.Ok ? null : fs.Error == Errno.EUCLEAN ? $"root '{rootName}' does not hold a valid FFS" : $"mount: {fs.Error} {xn.LastRefusal}".TrimEnd();
         return fs;
     }
+}
 
+/// <summary>
+/// What a mount after an unclean shutdown does about FFS's own structures (<c>-o ffs-recovery=</c>).
+/// </summary>
+public enum FfsRecovery
+{
+    /// <summary>Walk every inode and directory and repair (reclaim leaks) before serving: time grows with the files.</summary>
+    Walk,
+    /// <summary>
+    /// Serve at once and leave the leaks a crash may have left (soft updates' allowance) to <c>exofs fsck --repair</c>,
+    /// as FreeBSD mounts a soft-updates FFS after a crash; the superblock records that leaks may be pending.
+    /// </summary>
+    Defer,
 }

@@ -17,8 +17,10 @@ namespace ExoFS.LibFs.Ffs;
 /// Durability: every change goes to XN's buffer cache at once (pointers through Alloc/Free, the rest
 /// through WriteRaw); XN writes blocks back in an order that never persists a pointer to an uninitialized
 /// block. <see cref="Sync"/>/<see cref="Fsync"/> flush everything. The superblock's clean flag is cleared
-/// at mount and set at unmount; a mount that finds it cleared runs the recovery scan (<see cref="Fsck"/>
-/// with repair), which frees orphaned inodes and rebuilds bitmaps and counts.
+/// at mount and set at unmount. A mount that finds it cleared either runs the recovery walk (<see cref="Fsck"/>
+/// with repair: frees orphaned inodes, rebuilds bitmaps and counts) or, with <see cref="FfsRecovery.Defer"/>,
+/// skips it — soft updates leave only leaks — and keeps <see cref="Superblock.LeaksPending"/> set on disk until
+/// a walk (fsck --repair) reclaims them.
 /// </summary>
 public sealed partial class FfsFileSystem : IFileSystem, IReportsRecovery, ISelfChecking
 {
@@ -42,8 +44,19 @@ public sealed partial class FfsFileSystem : IFileSystem, IReportsRecovery, ISelf
     private bool _disposed;
     private bool _readOnly;
 
-    /// <summary>What the mount-time recovery scan did (null if the image was clean).</summary>
+    /// <summary>What the mount-time recovery scan did (null if the image was clean, or the walk was deferred).</summary>
     public FsckReport? RecoveryReport { get; private set; }
+
+    /// <summary>
+    /// Leaks (and only leaks) may remain from a crash whose recovery walk a mount deferred; persisted in the
+    /// superblock's clean word until a walk with repair that leaves nothing unrepaired clears it.
+    /// </summary>
+    public bool LeaksPending => _leaksPending;
+    private bool _leaksPending;
+
+    /// <summary>The line a mount reports while <see cref="LeaksPending"/>.</summary>
+    public const string LeaksPendingLine =
+        "leaks not reclaimed yet (the walk after the crash was deferred; soft updates leave only leaks); 'exofs fsck --repair' reclaims them";
 
     /// <summary>FFS's fsck of this live instance (see <see cref="Fsck.Check"/>).</summary>
     public IReadOnlyList<string> CheckConsistency() => Fsck.Check(this).Problems;
@@ -52,7 +65,11 @@ public sealed partial class FfsFileSystem : IFileSystem, IReportsRecovery, ISelf
     /// What the mount-time recovery repaired, one line each with its class in front ("leak: ..." or
     /// "damage: ...", see <see cref="FsckFindingKind"/>), for the host's recovery report.
     /// </summary>
-    public IReadOnlyList<string> RecoveryActions => RecoveryReport?.RepairedWithClass ?? [];
+    public IReadOnlyList<string> RecoveryActions =>
+        RecoveryReport is { } walked ? walked.RepairedWithClass : _leaksPending ? [LeaksPendingLine] : [];
+
+    /// <summary>A walk with repair left nothing unrepaired (fsck --repair): the flag clears at the next header write.</summary>
+    internal void LeaksReclaimed() => _leaksPending = false;
 
     public string Name => "ffs";
 
@@ -194,7 +211,7 @@ public sealed partial class FfsFileSystem : IFileSystem, IReportsRecovery, ISelf
 
     /// <summary>Mounts the file system whose superblock is <paramref name="superBlock"/>; EUCLEAN if it is not one.</summary>
     internal static Result<FfsFileSystem> MountOn(IFfsDisk disk, BlockNo superBlock, bool recover = true,
-        bool readOnly = false)
+        bool readOnly = false, FfsRecovery recovery = FfsRecovery.Walk)
     {
         var buf = new byte[FfsLayout.BlockSize];
         var err = disk.Read(superBlock, 0, buf);
@@ -218,7 +235,7 @@ public sealed partial class FfsFileSystem : IFileSystem, IReportsRecovery, ISelf
             if ((err = disk.Read(new BlockNo(entries[g].InodeBitmap), 0, inodeMaps[g])) != Errno.OK) return err;
         }
         var alloc = new Allocator(disk, superBlock, sb, entries, blockMaps, inodeMaps);
-        var fs = new FfsFileSystem(disk, superBlock, alloc) { _readOnly = readOnly };
+        var fs = new FfsFileSystem(disk, superBlock, alloc) { _readOnly = readOnly, _leaksPending = (sb.Clean & Superblock.LeaksPending) != 0 };
         if (sb.DataChecksums)
         {
             var runs = new ulong[sb.GroupCount];
@@ -237,11 +254,21 @@ public sealed partial class FfsFileSystem : IFileSystem, IReportsRecovery, ISelf
             fs.MeasureForeign();
             return fs;
         }
-        if (sb.Clean == 0 && recover)
+        bool unclean = (sb.Clean & Superblock.CleanUnmounted) == 0;
+        if (recover && recovery == FfsRecovery.Walk && (unclean || fs._leaksPending))
         {
-            // The last session did not unmount cleanly: orphans may hold blocks and the bitmaps may
-            // disagree with the pointers. Repair from the pointers, which XN kept consistent.
+            // The last session did not unmount cleanly (or a mount after a crash deferred this walk): orphans
+            // may hold blocks and the bitmaps may disagree with the pointers. Repair from the pointers, which
+            // XN kept consistent.
             fs.RecoveryReport = Fsck.Run(fs, repair: true);
+            if (fs.RecoveryReport.Unrepaired.Count == 0) fs._leaksPending = false;
+        }
+        else if (recover && unclean)
+        {
+            // Deferred: soft updates' order leaves at most leaks (see README), which cost space, never
+            // correctness, so the file system serves at once. The flag reaches the disk with the header below,
+            // before anything this mount writes can matter, and stays until a walk reclaims the leaks.
+            fs._leaksPending = true;
         }
         if ((err = fs.WriteHeader(clean: false)) != Errno.OK) return err;
         if ((err = disk.Sync()) != Errno.OK) return err;
@@ -282,7 +309,11 @@ public sealed partial class FfsFileSystem : IFileSystem, IReportsRecovery, ISelf
 
     private Errno WriteHeader(bool clean)
     {
-        var sb = _alloc.Sb with { Clean = clean ? 1u : 0u, NextGeneration = _nextGeneration };
+        var sb = _alloc.Sb with
+        {
+            Clean = (clean ? Superblock.CleanUnmounted : 0) | (_leaksPending ? Superblock.LeaksPending : 0),
+            NextGeneration = _nextGeneration,
+        };
         var header = new byte[Superblock.HeaderSize];
         sb.WriteTo(header);
         return _disk.WriteRaw(_superBlock, 0, header);

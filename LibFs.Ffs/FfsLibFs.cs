@@ -19,8 +19,15 @@ public sealed class FfsLibFs : ILibFs
         ["blocks-per-group"] = "allocation group size in blocks, a multiple of 8 from 64 to 32736 (default 32736; small groups put several on a small image)",
     };
 
-    /// <summary><c>-o errors=remount-ro</c> (default) or <c>errors=continue</c>: what a checksum failure does, as ext4's.</summary>
-    public IReadOnlyCollection<string> MountOptionKeys { get; } = ["errors"];
+    /// <summary>
+    /// <c>-o errors=remount-ro</c> (default) or <c>errors=continue</c>: what a checksum failure does, as ext4's.
+    /// <c>-o ffs-recovery=defer</c> (default) or <c>ffs-recovery=walk</c>: after a crash, serve at once and leave the
+    /// leaks to fsck --repair, or walk the whole root (and reclaim them, and any left from before) first.
+    /// </summary>
+    public IReadOnlyCollection<string> MountOptionKeys { get; } = ["errors", RecoveryOption];
+
+    /// <summary>The mount option choosing <see cref="FfsRecovery"/>.</summary>
+    public const string RecoveryOption = "ffs-recovery";
 
     public Result<IFileSystem> Format(GuestContext guest, out string? error)
     {
@@ -54,9 +61,16 @@ public sealed class FfsLibFs : ILibFs
         ArgumentNullException.ThrowIfNull(guest);
         if (guest.Wallet.Get(guest.RootName) is not { } cap) { error = $"no capability for root '{guest.RootName}'"; return Errno.EACCES; }
         var errors = FfsErrorsPolicy.RemountReadOnly;
+        var recovery = FfsRecovery.Defer;
         foreach (var (key, value) in guest.Options)
         {
-            if (key != "errors") { error = $"ffs: unknown mount option '{key}' (ffs takes: errors=remount-ro|continue)"; return Errno.EINVAL; }
+            if (key == RecoveryOption)
+            {
+                if (value is not ("walk" or "defer")) { error = $"ffs: ffs-recovery= takes walk or defer, not '{value}'"; return Errno.EINVAL; }
+                recovery = value == "walk" ? FfsRecovery.Walk : FfsRecovery.Defer;
+                continue;
+            }
+            if (key != "errors") { error = $"ffs: unknown mount option '{key}' (ffs takes: errors=remount-ro|continue, ffs-recovery=walk|defer)"; return Errno.EINVAL; }
             errors = value switch
             {
                 "remount-ro" => FfsErrorsPolicy.RemountReadOnly,
@@ -65,7 +79,7 @@ public sealed class FfsLibFs : ILibFs
             };
             if (errors < 0) { error = $"ffs: errors= takes remount-ro or continue, not '{value}'"; return Errno.EINVAL; }
         }
-        var fs = FfsFileSystem.Mount(guest.Session, cap, guest.DeviceBlocks, out error, guest.RootName, guest.ReadOnly, errors);
+        var fs = FfsFileSystem.Mount(guest.Session, cap, guest.DeviceBlocks, out error, guest.RootName, guest.ReadOnly, errors, recovery);
         if (fs.Ok) fs.Value.OnClosed = guest.NotifyClosed;
         return fs.Ok ? new Result<IFileSystem>(fs.Value) : fs.Error;
     }

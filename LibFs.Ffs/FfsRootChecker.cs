@@ -17,21 +17,30 @@ public sealed class FfsRootChecker : IXnRootChecker
 
     public IEnumerable<XnFinding> Check(XnRootView root)
     {
-        var report = RunOn(root, repair: false, out string? failure);
+        var report = RunOn(root, repair: false, out string? failure, out bool leaksPending);
         string where = $"ffs root '{root.Root.Name}'";
-        return report is null
-            ? [new XnFinding(XnFindingKind.LibFs, root.Root.Block.Value, $"{where}: {failure}")]
-            : report.Problems.Select(p => new XnFinding(XnFindingKind.LibFs, root.Root.Block.Value, $"{where}: {p}")).ToList();
+        if (report is null) return [new XnFinding(XnFindingKind.LibFs, root.Root.Block.Value, $"{where}: {failure}")];
+        var findings = report.Problems.Select(p => new XnFinding(XnFindingKind.LibFs, root.Root.Block.Value, $"{where}: {p}")).ToList();
+        // The flag is itself something --repair fixes (it clears once a repairing walk leaves nothing), even
+        // when the crash happened to leave no leak: otherwise every mount would go on reporting one.
+        if (leaksPending)
+            findings.Add(new XnFinding(XnFindingKind.LibFs, root.Root.Block.Value,
+                $"{where}: leaks pending (a mount after a crash deferred FFS's walk); --repair reclaims them and clears the flag"));
+        return findings;
     }
 
-    /// <summary>What was repaired; nothing when the root is not an FFS that mounts (Check reports why).</summary>
+    /// <summary>
+    /// What was repaired, each line with its class in front ("leak: ...", "damage: ..."); nothing when the root is
+    /// not an FFS that mounts (Check reports why).
+    /// </summary>
     public IEnumerable<string> Repair(XnRootView root) =>
-        RunOn(root, repair: true, out _)?.Repaired.ToList() ?? [];
+        RunOn(root, repair: true, out _, out _)?.RepairedWithClass.ToList() ?? [];
 
     /// <summary>Mounts the root through <paramref name="root"/>'s session without recovery and runs fsck; null with <paramref name="failure"/> if it does not mount.</summary>
-    private static FsckReport? RunOn(XnRootView root, bool repair, out string? failure)
+    private static FsckReport? RunOn(XnRootView root, bool repair, out string? failure, out bool leaksPending)
     {
         ArgumentNullException.ThrowIfNull(root);
+        leaksPending = false;
         var xn = new XnClient(root.Session);
         var disk = XnFfsDisk.Create(xn, ulong.MaxValue, lookupOnly: !repair);
         if (!disk.Ok) { failure = $"FFS types missing ({xn.LastRefusal})"; return null; }
@@ -40,6 +49,8 @@ public sealed class FfsRootChecker : IXnRootChecker
         using var mounted = fs.Value;
         failure = null;
         var report = Fsck.Run(mounted, repair);
+        leaksPending = mounted.LeaksPending;
+        if (repair && report.Unrepaired.Count == 0) mounted.LeaksReclaimed();   // written with the clean header at unmount
         // Data checksums: a damaged data block is reported, never repaired (nothing here knows the right bytes).
         var damaged = mounted.ScrubData();
         return damaged.Count == 0 ? report

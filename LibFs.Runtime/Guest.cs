@@ -78,6 +78,12 @@ public interface IReportsRecovery
 {
     /// <summary>One line per repair done at the last mount (empty when the root was clean).</summary>
     IReadOnlyList<string> RecoveryActions { get; }
+
+    /// <summary>
+    /// The libFS deferred part of its recovery: what is left is leaks only (space, never correctness), reclaimed by
+    /// <c>exofs fsck --repair</c>. A host then serves without a full check (which would report those leaks).
+    /// </summary>
+    bool LeaksPending => false;
 }
 
 /// <summary>

@@ -259,6 +259,7 @@ public sealed partial class XnVolume
             // The blocks whose parents' writes are now durable are settled, and so are the released ones.
             _inflight.Released(released);
             _inflight.Durable();
+            _settledCount = 0;
             if (_free.AnyDirty)
             {
                 WriteMapBlocks(all: false);

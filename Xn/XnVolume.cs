@@ -431,9 +431,50 @@ public sealed partial class XnVolume : IDisposable
             WriteRecord();
             _dev.Barrier();
             _unorderedWrites = 0;
+            // Settle again only once the items have grown by an eighth of the record since the last time, so
+            // items whose parents stay dirty in the cache do not cost two flushes per write-back.
+            int capacity = RecordCapacity(Layout);
+            if (_inflight.Count > capacity / 2 && _inflight.Count > _settledCount + capacity / 8) Settle(all);
         }
         WriteMapBlocks(all);
     }
+
+    /// <summary>
+    /// Keeps a long run of write-backs without a sync from overflowing the in-flight record (an overflowed
+    /// record makes the next recovery scan every root). Called with a record naming every block in flight just
+    /// written and barriered: writes the map, flushes, and then settles what a sync's tail settles — the frees
+    /// whose nullified parents are now durable are released, and the items whose parents' writes are now
+    /// durable drop — and writes the map again with the releases, flushed, so the map that frees the released
+    /// blocks is durable before a record stops naming them (the caller's next record write does that). Only
+    /// blocks already written are settled: dirty and tainted blocks stay as they are.
+    /// </summary>
+    private void Settle(bool all)
+    {
+        WriteMapBlocks(all);
+        _dev.Flush();
+        _unorderedWrites = 0;
+        var released = _deferred.TakeReleasable();
+        foreach (var x in released) _free.Release(x);
+        ReleaseSegmentDeferred();
+        _inflight.Released(released);
+        _inflight.Durable();
+        if (_free.AnyDirty)
+        {
+            WriteMapBlocks(all: false);
+            _dev.Flush();
+        }
+        if (_inflight.Changed)
+        {
+            WriteRecord();
+            _dev.Barrier();
+        }
+        _unorderedWrites = 0;
+        _settledCount = _inflight.Count;
+    }
+
+    private int _settledCount;          // items left in flight by the last Settle
+
+    private static int RecordCapacity(Layout layout) => InFlightRecord.Capacity(RecordSlotBytes(layout));
 
     /// <summary>Writes the blocks in flight now to the record slot not holding the newest record (no barrier).</summary>
     private void WriteRecord()
@@ -468,6 +509,39 @@ public sealed partial class XnVolume : IDisposable
 
     /// <summary>Writes everything dirty in a legal order and flushes; see <see cref="XnSession.Sync"/>.</summary>
     internal XnResult Sync() { lock (_gate) return SyncLocked(); }
+
+    /// <summary>The host's area of the superblock (<see cref="Superblock.HostArea"/>), as loaded or last written.</summary>
+    internal byte[] HostArea
+    {
+        get { lock (_gate) return _super.HostArea?.ToArray() ?? new byte[Superblock.HostAreaBytes]; }
+    }
+
+    /// <summary>
+    /// Replaces the host's area of the superblock and makes it durable now (one block write, then a flush). The
+    /// rest of the superblock is rewritten as it is (still "in use" while loaded). Refused on a read-only volume.
+    /// </summary>
+    internal XnResult WriteHostArea(ReadOnlySpan<byte> bytes)
+    {
+        if (bytes.Length > Superblock.HostAreaBytes) return XnResult.Fail(XnError.OutOfDisk, $"host area holds {Superblock.HostAreaBytes} bytes, not {bytes.Length}");
+        lock (_gate)
+        {
+            if (_disposed) return XnResult.Fail(XnError.Io, "volume closed");
+            if (IsReadOnly) return XnResult.Fail(XnError.ReadOnly, "read-only volume");
+            var area = new byte[Superblock.HostAreaBytes];
+            bytes.CopyTo(area);
+            var super = _super with { HostArea = area };
+            var block = new byte[Layout.BlockSize];
+            super.WriteTo(block);
+            try
+            {
+                _dev.Write(BlockNo.Zero, block);
+                _dev.Flush();
+            }
+            catch (IOException e) { return XnResult.Fail(XnError.Io, $"superblock: {e.Message}"); }
+            _super = super;
+            return XnResult.Success;
+        }
+    }
 
     /// <summary>Syncs, then marks the volume clean on disk. A read-only volume writes nothing.</summary>
     public void Dispose()

@@ -13,7 +13,12 @@
 # into $BENCH_DIR; its "cold" read after a remount and drop_caches still reads tmpfs pages from memory, which
 # is the point: it is the cost of the FUSE round trips alone.
 #
-#   bash scripts/bench-fuse.sh [--rounds N] [OUT]   (default 3 rounds, OUT bench-fuse.md; root, for drop_caches)
+#   bash scripts/bench-fuse.sh [--rounds N] [--images disk|tmpfs] [OUT]
+#       (default 3 rounds, images on disk, OUT bench-fuse.md; root, for drop_caches)
+#
+# --images tmpfs puts the three image files on a tmpfs of their own, so every daemon's backing store is RAM,
+# as passthrough_ll's is: the ratios to passthrough_ll then measure what each daemon adds, not the disk. With
+# the default (images on disk under $BENCH_DIR) a "cold" read really reads the disk and fsync really flushes it.
 #
 # The tree is the first 4,500 files of /usr/include in byte order (a tarball made with fixed order, owner
 # and times, so every run on the same machine untars the same bytes). Work files go to $BENCH_DIR
@@ -21,10 +26,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=3
-if [ "${1:-}" = "--rounds" ]; then
-  [[ "${2:-}" =~ ^[1-9][0-9]*$ ]] || { echo "bench-fuse: --rounds takes a positive number, not '${2:-}'" >&2; exit 2; }
-  rounds=$2; shift 2
-fi
+images=disk
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --rounds)
+      [[ "${2:-}" =~ ^[1-9][0-9]*$ ]] || { echo "bench-fuse: --rounds takes a positive number, not '${2:-}'" >&2; exit 2; }
+      rounds=$2; shift 2 ;;
+    --images)
+      [[ "${2:-}" =~ ^(disk|tmpfs)$ ]] || { echo "bench-fuse: --images takes disk or tmpfs, not '${2:-}'" >&2; exit 2; }
+      images=$2; shift 2 ;;
+    -*) echo "bench-fuse: unknown option '$1'" >&2; exit 2 ;;
+    *) break ;;
+  esac
+done
 out="${1:-bench-fuse.md}"
 work="${BENCH_DIR:-/var/tmp/exofs-bench}"
 exofs="$PWD/out/exofs/exofs"
@@ -38,7 +52,9 @@ done
 mkdir -p "$work"
 mnt="$work/mnt"
 tmpfs="$work/tmpfs"     # what passthrough_ll serves
-mkdir -p "$mnt" "$tmpfs"
+imgdir="$work"          # where the three image files live
+[ "$images" = tmpfs ] && imgdir="$work/images"
+mkdir -p "$mnt" "$tmpfs" "$imgdir"
 daemon_pid=""           # fuse2fs's or passthrough_ll's, while mounted
 
 cleanup() {
@@ -47,6 +63,7 @@ cleanup() {
   fi
   if [ -n "$daemon_pid" ]; then wait "$daemon_pid" 2>/dev/null || true; fi
   if grep -q " $tmpfs " /proc/self/mountinfo; then umount "$tmpfs" || true; fi
+  if [ "$images" = tmpfs ] && grep -q " $imgdir " /proc/self/mountinfo; then umount "$imgdir" || true; fi
 }
 trap cleanup EXIT
 
@@ -60,6 +77,9 @@ if [ ! -x "$ptll" ] || [ "$examples/passthrough_ll.c" -nt "$ptll" ]; then
     { echo "bench-fuse: could not compile passthrough_ll" >&2; exit 1; }
 fi
 grep -q " $tmpfs " /proc/self/mountinfo || mount -t tmpfs -o size=1200M exofs-bench "$tmpfs"
+if [ "$images" = tmpfs ]; then
+  grep -q " $imgdir " /proc/self/mountinfo || mount -t tmpfs -o size=3600M exofs-bench-images "$imgdir"
+fi
 
 # ---------------------------------------------------------------- the source tarball
 tarball="$work/src.tar"
@@ -79,10 +99,10 @@ wait_mounted() { # $1: the daemon's name, for the message
 
 mount_fs() {   # $1: exofs | lfs | fuse2fs | ptll; mounts what make_fs made on $mnt
   case "$1" in
-    exofs) "$exofs" mount "$work/exofs.img" "$mnt" >/dev/null ;;
-    lfs) "$exofs" mount "$work/lfs.img" "$mnt" >/dev/null ;;
+    exofs) "$exofs" mount "$imgdir/exofs.img" "$mnt" >/dev/null ;;
+    lfs) "$exofs" mount "$imgdir/lfs.img" "$mnt" >/dev/null ;;
     fuse2fs)
-      fuse2fs -f "$work/ext4.img" "$mnt" -o fakeroot >"$work/fuse2fs.log" 2>&1 &
+      fuse2fs -f "$imgdir/ext4.img" "$mnt" -o fakeroot >"$work/fuse2fs.log" 2>&1 &
       daemon_pid=$!
       wait_mounted fuse2fs ;;
     ptll)
@@ -101,9 +121,9 @@ umount_fs() {  # returns once the daemon has written everything and exited
 
 make_fs() {
   case "$1" in
-    exofs) rm -f "$work/exofs.img"; "$exofs" mkfs "$work/exofs.img" --size 1G >/dev/null ;;
-    lfs) rm -f "$work/lfs.img"; "$exofs" mkfs "$work/lfs.img" --size 1G --libfs lfs >/dev/null ;;
-    fuse2fs) rm -f "$work/ext4.img"; truncate -s 1G "$work/ext4.img"; mkfs.ext4 -q -F -O ^has_journal "$work/ext4.img" ;;
+    exofs) rm -f "$imgdir/exofs.img"; "$exofs" mkfs "$imgdir/exofs.img" --size 1G >/dev/null ;;
+    lfs) rm -f "$imgdir/lfs.img"; "$exofs" mkfs "$imgdir/lfs.img" --size 1G --libfs lfs >/dev/null ;;
+    fuse2fs) rm -f "$imgdir/ext4.img"; truncate -s 1G "$imgdir/ext4.img"; mkfs.ext4 -q -F -O ^has_journal "$imgdir/ext4.img" ;;
     ptll) find "$tmpfs" -mindepth 1 -delete ;;
   esac
 }
@@ -157,7 +177,7 @@ for round in $(seq 1 "$rounds"); do
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 for img in exofs lfs; do
-  "$exofs" fsck "$work/$img.img" >/dev/null || { echo "bench-fuse: the ExoFS $img image is not clean after the run" >&2; exit 1; }
+  "$exofs" fsck "$imgdir/$img.img" >/dev/null || { echo "bench-fuse: the ExoFS $img image is not clean after the run" >&2; exit 1; }
 done
 
 median() {     # "1.2 0.9 1.5 " -> "1.20 (0.90-1.50)"; a single value stands alone
@@ -170,7 +190,7 @@ ratios() {     # per-round $1 / $2 of two lists in round order, space-separated
     awk '{ if ($2 > 0) printf "%.2f ", $1 / $2 }'
 }
 {
-  echo "Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/^Mem:/ {print $2}') GiB RAM, Linux $(uname -r), images on $(df -T "$work" | awk 'NR==2 {print $2}'); $(date -u '+%Y-%m-%d %H:%M UTC')."
+  echo "Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/^Mem:/ {print $2}') GiB RAM, Linux $(uname -r), images on $(df -T "$imgdir" | awk 'NR==2 {print $2}'); $(date -u '+%Y-%m-%d %H:%M UTC')."
   echo "Load average (1/5/15 min): $load_before before, $load_after after. Tree: $files files, $((bytes / 1048576)) MiB (first 4,500 files of /usr/include)."
   echo
   echo "Each figure: the median of $rounds rounds, with the range in brackets."

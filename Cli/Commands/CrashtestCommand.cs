@@ -34,10 +34,13 @@ public sealed class CrashtestCommand : ICommand
         var formatOptions = Cli.Option<string>("--options", "With --corrupt: the libFS's format options, KEY=VALUE,... (as mkfs --libfs NAME:KEY=VALUE)");
         var timeout = Cli.Option<int>("--timeout", "With --corrupt: seconds before a case counts as a hang (default 10)");
         timeout.DefaultValueFactory = _ => 10;
-        var json = Cli.Option<bool>("--json", "With --corrupt: print one JSON object (the figures and every failing case)");
+        var json = Cli.Option<bool>("--json", "With --corrupt or --simulate: print one JSON object (the figures and every failing case)");
+        var simulate = Cli.Option<bool>("--simulate", "Instead of one libFS: the seeded multi-guest simulation (several guests of one host, crash states across all)");
+        var guests = Cli.Option<string>("--guests", $"With --simulate: the guests, ffs, ffs:ROOT or hostile, comma-separated (default {CrashtestSimulate.DefaultGuests})");
         var command = new Command(Name, "Crash-consistency campaign against a libFS; last line 'N passed, N failed' (exit 0 all passed, 1 some failed)")
         {
             libfs, seed, cases, exhaustive, maxOps, states, shrink, corrupt, firstCase, dataChecksums, formatOptions, timeout, json,
+            simulate, guests,
         };
         command.SetAction(r =>
         {
@@ -45,6 +48,21 @@ public sealed class CrashtestCommand : ICommand
             if (r.GetValue(corrupt) is { } count)
                 return RunCorrupt(r, count, r.GetValue(libfs), r.GetResult(seed) is null ? 1 : r.GetValue(seed), r.GetValue(firstCase),
                     r.GetValue(dataChecksums), r.GetValue(formatOptions), r.GetValue(timeout), r.GetValue(json));
+            if (r.GetValue(simulate))
+            {
+                if (r.GetResult(corrupt) is not null) return Bad(stderr, "--simulate and --corrupt are two campaigns: choose one");
+                foreach (var other in new Option[] { libfs, exhaustive, shrink, firstCase, dataChecksums, formatOptions, timeout })
+                    if (r.GetResult(other) is { Implicit: false }) return Bad(stderr, $"{other.Name} does not apply to --simulate");
+                int simCases = r.GetValue(cases) ?? 10;
+                if (simCases < 1) return Bad(stderr, $"--cases: '{simCases}' is not a positive integer");
+                int steps = r.GetResult(maxOps) is { Implicit: false } ? r.GetValue(maxOps) : CrashtestSimulate.DefaultSteps;
+                if (steps < 1) return Bad(stderr, $"--max-ops: '{steps}' is not a positive integer");
+                int perPoint = r.GetResult(states) is { Implicit: false } ? r.GetValue(states) : CrashtestSimulate.DefaultStates;
+                if (perPoint < 0) return Bad(stderr, $"--states: '{perPoint}' is not a non-negative integer");
+                return CrashtestSimulate.Run(r.GetValue(guests) ?? CrashtestSimulate.DefaultGuests, r.GetResult(seed) is null ? 1 : r.GetValue(seed),
+                    simCases, steps, perPoint, r.GetValue(json), Cli.Out(r), stderr);
+            }
+            if (r.GetResult(guests) is { Implicit: false }) return Bad(stderr, "--guests needs --simulate");
             foreach (var only in new Option[] { firstCase, dataChecksums, formatOptions, json })
                 if (r.GetResult(only) is { Implicit: false }) return Bad(stderr, $"{only.Name} needs --corrupt");
             int? c = r.GetValue(cases);

@@ -104,8 +104,8 @@ public sealed class FsckCommand : ICommand
         {
             stdout.WriteLine($"{path}: was not cleanly unmounted");
             if (!repair) return CheckAfterRecovery(stdout, stderr, path);
-            // --repair: the recovery a mount does, for real, then the check.
-            if (host.RunRootRecovery(out string? failed) != LibFs.Errno.OK)
+            // --repair: the recovery a mount does, for real, with each libFS's full walk, then the check.
+            if (host.RunRootRecovery(out string? failed, WalkRoots) != LibFs.Errno.OK)
                 return Fail(stderr, $"{path}: recovery failed: {failed}", ErrorsLeft);
             foreach (var a in host.Recovery.Actions) stdout.WriteLine($"{path}: recovered: {a}");
         }
@@ -144,12 +144,16 @@ public sealed class FsckCommand : ICommand
         try { dev = ExoFS.Kernel.Disk.ImageFileDevice.Open(path, ExoFS.Kernel.Disk.ImageOpenMode.ReadOnly); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return Fail(stderr, $"{path}: {e.Message.Split('\n')[0]}", Operational); }
         var recovered = ExoHost.RecoverInMemory(dev, out string? error, ownsDevice: true,
-            new HostOptions { PageFrames = ExoHost.ImagePageFrames, TolerateCorruptFreeMap = true });
+            new HostOptions { PageFrames = ExoHost.ImagePageFrames, TolerateCorruptFreeMap = true }, WalkRoots);
         if (!recovered.Ok) return Fail(stderr, $"{path}: the recovery a mount would do fails: {error}", ErrorsLeft);
         using var host = recovered.Value;
         var actions = host.Recovery.Actions;
         if (actions.Count == 0) stdout.WriteLine($"{path}: a mount's recovery finds nothing to do");
-        foreach (var a in actions) stdout.WriteLine($"{path}: a mount's recovery will do: {a}");
+        // XN's part is what every mount does; a libFS's walk is what fsck --repair (or a mount that walks) does:
+        // a default mount defers FFS's, which after a crash finds leaks only.
+        foreach (var a in actions)
+            stdout.WriteLine(a.StartsWith("xn: ", StringComparison.Ordinal) ? $"{path}: a mount's recovery will do: {a}"
+                : $"{path}: recovery (fsck --repair; a mount defers leaks) will do: {a}");
         var findings = host.Check().Findings;
         foreach (var f in findings) stdout.WriteLine($"{path}: after recovery: {f}");
         Summary(stdout, path, host, findings.Count == 0
@@ -157,6 +161,9 @@ public sealed class FsckCommand : ICommand
             : $"{findings.Count} problem(s) remain after the recovery a mount would do; run with --repair to fix what XN can");
         return findings.Count == 0 ? Clean : ErrorsLeft;
     }
+
+    /// <summary>Mount options that make each libFS walk its whole root after a crash instead of deferring (FFS's -o ffs-recovery=walk).</summary>
+    private static readonly Dictionary<string, string> WalkRoots = new(StringComparer.Ordinal) { [ExoFS.LibFs.Ffs.FfsLibFs.RecoveryOption] = "walk" };
 
     /// <summary>
     /// The check of an image a running host holds (its daemon answers <c>exofs fsck</c> with this): XN's

@@ -69,6 +69,9 @@ public sealed class InfoCommand : ICommand
                 .Select(Spectre.Console.Markup.Escape).ToArray());
         Spectre.Console.AnsiConsole.Write(types);
         if (!vol.Recovery.WasClean) Spectre.Console.AnsiConsole.WriteLine($"recovery: {vol.Recovery}");
+        var last = new StringWriter();
+        WriteLastRecovery(last, vol);
+        Spectre.Console.AnsiConsole.Write(new Spectre.Console.Text(last.ToString()));
     }
 
     /// <summary>The report for <paramref name="host"/>; <paramref name="mounted"/> lists the roots a daemon serves now.</summary>
@@ -101,6 +104,17 @@ public sealed class InfoCommand : ICommand
         foreach (var (id, spec, partitions) in types)
             o.WriteLine($"  {id.Value,4} {spec.Name,-24} {partitions} partition(s), {spec.RawRead.Count} raw-read / {spec.RawWrite.Count} raw-write range(s)"
                         + (spec.AclUdf is null ? "" : ", acl") + (spec.SizeUdf is null ? "" : ", size"));
+        WriteLastRecovery(o, vol);
+    }
+
+    /// <summary>The host's last-recovery record (kept in XN's superblock), so an unmounted image shows it too.</summary>
+    private static void WriteLastRecovery(TextWriter o, ExoHost vol)
+    {
+        if (vol.LastRecovery is not { } last) { o.WriteLine("last recovery: none recorded"); return; }
+        o.WriteLine($"last recovery: {last.Summary}");
+        foreach (var line in last.Lines) o.WriteLine($"  {line}");
+        int dropped = last.Sources.Sum(s => s.Lines) - last.Lines.Count;
+        if (dropped > 0) o.WriteLine($"  ... and {dropped} more line(s)");
     }
 
     private static void WriteJson(TextWriter o, string path, ExoHost vol, IReadOnlyList<(string MountPoint, string Root)> mounted)
@@ -161,6 +175,27 @@ public sealed class InfoCommand : ICommand
                 w.WriteEndObject();
             }
             w.WriteEndArray();
+            if (vol.LastRecovery is { } last)
+            {
+                w.WriteStartObject("lastRecovery");
+                w.WriteString("when", last.When.UtcDateTime.ToString("O", System.Globalization.CultureInfo.InvariantCulture));
+                w.WriteNumber("mountCount", last.MountCount);
+                w.WriteString("kind", last.Kind);
+                w.WriteStartArray("sources");
+                foreach (var (source, lines) in last.Sources)
+                {
+                    w.WriteStartObject();
+                    w.WriteString("source", source);
+                    w.WriteNumber("lines", lines);
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+                w.WriteStartArray("lines");
+                foreach (var line in last.Lines) w.WriteStringValue(line);
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
+            else w.WriteNull("lastRecovery");
             w.WriteEndObject();
         }
         o.WriteLine(Encoding.UTF8.GetString(ms.ToArray()));

@@ -91,15 +91,17 @@ internal sealed class HostServer : IDisposable
             }
             // After an unclean shutdown, the first read-write mount recovers every root (each libFS's recovery runs
             // as it is attached and detached), then checks the image: what recovery could not repair is named and
-            // the mount refused, rather than served as if it were good.
+            // the mount refused, rather than served as if it were good. A libFS that deferred its walk (FFS: soft
+            // updates leave only leaks) has made its cheap checks at attach; the full check, a walk of every root,
+            // would cost what the deferral saves and report those leaks, so it is left to fsck.
             if (!_host.WasClean && !request.ReadOnly && !_checkedAfterRecovery)
             {
-                if (_host.RunRootRecovery(out string? failed) != LibFs.Errno.OK)
+                if (_host.RunRootRecovery(out string? failed, libFsOptions) != LibFs.Errno.OK)
                 {
                     error = $"{_image}: recovery failed: {failed}";
                     return null;
                 }
-                var left = _host.Check().Findings;
+                var left = _host.LeaksPending.Count > 0 ? [] : _host.Check().Findings;
                 if (left.Count > 0)
                 {
                     error = $"{_image}: damage remains after recovery ({left.Count} problem(s), first: {left[0]}); " +

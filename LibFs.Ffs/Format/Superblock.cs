@@ -57,6 +57,13 @@ public record struct Superblock(
         BlocksPerGroupOffset = 20, InodesPerGroupOffset = 24, InodeSizeOffset = 28, TotalBlocksOffset = 32,
         CleanOffset = 40, NextGenerationOffset = 48, CreatedOffset = 56, FeaturesOffset = 64;
 
+    /// <summary>
+    /// <see cref="Clean"/> bits: <see cref="CleanUnmounted"/>, the last session unmounted cleanly;
+    /// <see cref="LeaksPending"/>, a mount after a crash deferred its recovery walk, so leaks (soft updates'
+    /// allowance, nothing else) may remain until a walk (fsck --repair, or a mount that walks) reclaims them.
+    /// </summary>
+    public const uint CleanUnmounted = 1, LeaksPending = 2;
+
     /// <summary><see cref="Features"/> bit: data blocks carry CRC-32Cs in ffs.csum blocks (mkfs --data-checksums).</summary>
     public const uint FeatureDataChecksums = 1;
     public const uint KnownFeatures = FeatureDataChecksums;

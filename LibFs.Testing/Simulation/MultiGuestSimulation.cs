@@ -14,7 +14,8 @@ namespace ExoFS.LibFs.Testing.Simulation;
 
 /// <summary>
 /// The deterministic multi-guest simulation (DESIGN §3, "Scheduling"): one host, one device, several FFS roots
-/// each served by its own guest, and an auditor guest, interleaved slice by slice by the host kernel's scheduler.
+/// each served by its own guest, an auditor guest and (<see cref="SimulationOptions.Hostile"/>) a hostile one,
+/// interleaved slice by slice by the host kernel's scheduler.
 /// <para>
 /// Each environment claims slices of the time-slice vector (how many and which, from the seed). An FFS guest runs
 /// one step of its seeded crash-namespace workload per slice it gets; the device I/O the step did becomes a disk
@@ -110,6 +111,10 @@ internal sealed class SimulationRun(SimulationOptions options)
     private ExoHost _host = null!;
     private ExoScheduler _sched = null!;
     private ExoEnvironment? _auditor;
+    private Guest? _hostileGuest;
+    private HostileSimFileSystem? _hostile;
+    private Random? _hostileRng;
+    private int _attacks, _refused;
     private string _where = "attach";
     private int _crashPoints, _crashStates;
     private bool _crashFailed;
@@ -125,14 +130,17 @@ internal sealed class SimulationRun(SimulationOptions options)
             try { _host?.Dispose(); } catch (Exception e) { _problems.Add($"closing the host threw {e.GetType().Name}: {e.Message}"); }
             _crash?.Dispose();
         }
-        return new SimulationResult(options.Seed, _trace, _problems, _crashPoints, _crashStates);
+        return new SimulationResult(options.Seed, _trace, _problems, _crashPoints, _crashStates) { Attacks = _attacks, AttacksRefused = _refused };
     }
 
     private void Simulate()
     {
         // mkfs on the plain device, unobserved: the run starts from empty, durable, cleanly unmounted roots.
         _mem = new MemoryDevice(options.DeviceBlocks);
-        var made = ExoHost.Format(_mem, options.Roots.Select(r => new RootRequest("ffs", r)).ToList(), out var error, libFses: [new FfsLibFs()]);
+        var requests = options.Roots.Select(r => new RootRequest("ffs", r)).ToList();
+        var hostileLibFs = new HostileSimLibFs();
+        if (options.Hostile) requests.Add(new RootRequest(hostileLibFs.Name, SimulationOptions.HostileRoot));
+        var made = ExoHost.Format(_mem, requests, out var error, libFses: [new FfsLibFs(), hostileLibFs]);
         if (!made.Ok) { _problems.Add($"format: {error}"); return; }
         made.Value.Dispose();
 
@@ -151,6 +159,17 @@ internal sealed class SimulationRun(SimulationOptions options)
             _guests.Add(new FsGuest(g.Value, fs, MultiGuestSimulation.Workload(seed, options.OpsPerGuest), seed, Ffs, _crash is not null));
         }
 
+        if (options.Hostile)
+        {
+            var h = _host.Attach(SimulationOptions.HostileRoot, out error, libFs: hostileLibFs);
+            if (!h.Ok) { _problems.Add($"attach '{SimulationOptions.HostileRoot}': {error}"); return; }
+            _hostileGuest = h.Value;
+            _hostile = (HostileSimFileSystem)h.Value.FileSystem;
+            var prepared = _hostile.Prepare();
+            if (!prepared.Ok) { _problems.Add($"hostile guest: preparing its own root: {prepared}"); return; }
+            _hostileRng = new Random(MultiGuestSimulation.GuestSeed(options.Seed, options.Roots.Count));
+        }
+
         // The host's kernel: every guest's environment belongs to it.
         var kernel = _guests[0].Env.Kernel;
         _sched = kernel.Scheduler;
@@ -158,7 +177,7 @@ internal sealed class SimulationRun(SimulationOptions options)
         var rng = new Random(options.Seed);
         // Each FFS guest claims between a half and a whole of an equal share of the ring, at seeded places; the
         // auditor one slice. The slices left free, and those of sleeping owners, are what the kernel donates.
-        int share = Math.Max(2, _sched.Length / (_guests.Count + (options.Auditor ? 1 : 0)));
+        int share = Math.Max(2, _sched.Length / (_guests.Count + (options.Auditor ? 1 : 0) + (options.Hostile ? 1 : 0)));
         foreach (var g in _guests)
         {
             // The host's policy: no guest may hold more than its share, however many it asks for.
@@ -166,6 +185,13 @@ internal sealed class SimulationRun(SimulationOptions options)
             Claim(g.Env, share / 2 + rng.Next(share / 2) + 1, rng);
             Require(_sched.SetWakeup(g.Env, MultiGuestSimulation.DiskDonePredicate), g.Env);
             _trace.Add($"guest {g.Guest.EnvironmentName} root '{g.Root}' workload seed {g.Seed}: {g.Ops.Count} steps");
+        }
+        if (_hostileGuest is not null)
+        {
+            if (_sched.SetSliceQuota(_hostileGuest.Environment, share) != ScheduleStatus.Ok) throw new InvalidOperationException("slice quota of the hostile guest refused");
+            // No predicate: it is always runnable, so it runs on every slice it claimed while it has attacks left.
+            Claim(_hostileGuest.Environment, share / 2 + rng.Next(share / 2) + 1, rng);
+            _trace.Add($"guest {_hostileGuest.EnvironmentName} root '{SimulationOptions.HostileRoot}' hostile: {options.OpsPerGuest} attacks");
         }
         if (options.Auditor)
         {
@@ -176,14 +202,15 @@ internal sealed class SimulationRun(SimulationOptions options)
         }
         if (_crash is not null) _crash.PersistencePoint += OnPersistencePoint;
 
-        long limit = 64L * _guests.Sum(g => g.Ops.Count) + 1_000;
-        for (long n = 0; _guests.Any(g => !g.Done); n++)
+        long limit = 64L * (_guests.Sum(g => g.Ops.Count) + (options.Hostile ? options.OpsPerGuest : 0)) + 1_000;
+        for (long n = 0; _guests.Any(g => !g.Done) || HostileBusy; n++)
         {
             if (n == limit) { _problems.Add($"no progress: {limit} slices and steps remain"); break; }
             var d = _sched.Step();
             string head = $"t{d.Tick} {d.Slice} {d.Grant.ToString().ToLowerInvariant()}";
             if (d.Runner is not { } who) { _trace.Add(head); continue; }
             if (_auditor is not null && who == _auditor.Id) { Audit(head); continue; }
+            if (_hostileGuest is not null && who == _hostileGuest.Environment.Id) { RunAttack(head); continue; }
             var g = _guests.First(x => x.Env.Id == who);
             RunStep(g, head, stats);
             if (_crashFailed) break;
@@ -252,6 +279,36 @@ internal sealed class SimulationRun(SimulationOptions options)
         if (_crash is not null) CheckPoint($"after {_where}");
     }
 
+    private bool HostileBusy => _hostile is not null && _attacks < options.OpsPerGuest;
+
+    /// <summary>
+    /// One attack of the hostile guest, on a seeded FFS root and a block that root (or another) owns: XN must refuse
+    /// it with the attack's exact error, and the victim's tree must still be its model's.
+    /// </summary>
+    private void RunAttack(string head)
+    {
+        var rng = _hostileRng!;
+        var victim = _guests[rng.Next(_guests.Count)];
+        int which = rng.Next(HostileSimFileSystem.Attacks.Count);
+        ulong skip = (ulong)rng.Next(64);
+        _where = $"hostile attack {_attacks + 1} ({HostileSimFileSystem.Attacks[which]} on root '{victim.Root}')";
+        var super = _host.Roots().First(r => r.Name == victim.Root).Block;
+        var block = _hostile!.ForeignBlock(super, skip) ?? super;
+        var outcome = _hostile.Attack(which, victim.Root, super, block);
+        _attacks++;
+        if (outcome.Refused) _refused++;
+        else _problems.Add($"{_where}: {outcome}");
+        string got = ModelEquivalence.Dump(victim.Fs), want = ModelEquivalence.Dump(victim.Model);
+        if (got != want) _problems.Add($"{_where}: root '{victim.Root}' no longer matches its model\nmodel:\n{want}\n{victim.Root}:\n{got}");
+        _trace.Add($"{head} {_hostileGuest!.EnvironmentName} attack #{_attacks} root '{victim.Root}' {outcome} tree={MultiGuestSimulation.Digest(got)}");
+        if (!HostileBusy)
+        {
+            int freed = _sched.ReleaseAll(_hostileGuest.Environment);
+            _trace.Add($"{_hostileGuest.EnvironmentName} done: {_refused}/{_attacks} attacks refused as expected; released {freed} slice(s)");
+        }
+        if (_crash is not null) CheckPoint($"after {_where}");
+    }
+
     private void Audit(string head)
     {
         var report = _host.CheckXn();
@@ -274,6 +331,7 @@ internal sealed class SimulationRun(SimulationOptions options)
         }
         _where = "unmount";
         foreach (var g in _guests) g.Guest.Dispose();
+        _hostileGuest?.Dispose();
         if (_auditor is not null) _auditor.Kernel.DestroyEnvironment(_auditor);
         var check = _host.Check();
         foreach (var f in check.Findings) _problems.Add($"host check: {f}");
@@ -335,7 +393,13 @@ internal sealed class SimulationRun(SimulationOptions options)
         _crashFailed = true;
     }
 
-    /// <summary>Recovers a crash image as a mount would (XN's recovery at load, each libFS's at attach) and checks every root against its oracle.</summary>
+    /// <summary>FFS walks its root at attach (as fsck --repair does) instead of deferring, so the host's check after it sees no leak.</summary>
+    private static readonly Dictionary<string, string> Walk = new(StringComparer.Ordinal) { [FfsLibFs.RecoveryOption] = "walk" };
+
+    /// <summary>
+    /// Recovers a crash image as a mount would (XN's recovery at load, each libFS's at attach, FFS's with its walk
+    /// rather than deferred) and checks every root against its oracle.
+    /// </summary>
     private List<string> CheckImage(MemoryDevice image)
     {
         var problems = new List<string>();
@@ -346,7 +410,7 @@ internal sealed class SimulationRun(SimulationOptions options)
             using var host = loaded.Value;
             foreach (var g in _guests)
             {
-                var a = host.Attach(g.Root, out error);
+                var a = host.Attach(g.Root, out error, options: Walk);
                 if (!a.Ok) { problems.Add($"attach '{g.Root}': {error}"); continue; }
                 using var guest = a.Value;
                 try { problems.AddRange(g.Oracle!.Check(FsSnapshot.Take(guest.FileSystem)).Select(p => $"root '{g.Root}': {p}")); }

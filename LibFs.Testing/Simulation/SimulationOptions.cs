@@ -14,6 +14,16 @@ public sealed record SimulationOptions
     /// <summary>Workload steps per FFS guest (the crash namespace's standard setup counts toward them).</summary>
     public int OpsPerGuest { get; init; } = 30;
 
+    /// <summary>
+    /// Add the hostile guest (<see cref="HostileSimLibFs"/>, root <see cref="HostileRoot"/>): one attack on the FFS
+    /// roots per slice it gets, <see cref="OpsPerGuest"/> in all, each of which XN must refuse with its exact error
+    /// while every FFS root keeps matching its model.
+    /// </summary>
+    public bool Hostile { get; init; }
+
+    /// <summary>The hostile guest's root.</summary>
+    public const string HostileRoot = "hostile";
+
     /// <summary>Add the auditor guest: an environment that wakes every <see cref="AuditEvery"/> slices run by anyone and checks XN's invariants.</summary>
     public bool Auditor { get; init; } = true;
 
@@ -43,6 +53,10 @@ public sealed record SimulationOptions
 /// </summary>
 public sealed record SimulationResult(int Seed, IReadOnlyList<string> Trace, IReadOnlyList<string> Problems, int CrashPoints, int CrashStates)
 {
+    /// <summary>Attacks the hostile guest made, and how many XN refused with the expected error.</summary>
+    public int Attacks { get; init; }
+    public int AttacksRefused { get; init; }
+
     /// <summary>True when every step agreed with its root's model and every check was clean.</summary>
     public bool Clean => Problems.Count == 0;
 

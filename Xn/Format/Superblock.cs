@@ -6,10 +6,19 @@ namespace ExoFS.Xn.Format;
 /// XN's superblock (block 0). Offsets: 0 magic "EXOFS-XN", 8 version u32, 12 block size u32,
 /// 16 block count u64, 24 free map start u64, 32 free map blocks u64, 40 catalogue start u64,
 /// 48 catalogue slot blocks u64, 56 clean flag u32, 64 mount count u64, 72 in-flight record start u64,
-/// 80 in-flight record slot blocks u64, 4092 CRC32C of bytes [0,4092). Version 2 added the record.
+/// 80 in-flight record slot blocks u64, [1024,4092) the host's area (opaque to XN, kept as it is),
+/// 4092 CRC32C of bytes [0,4092). Version 2 added the record.
 /// </summary>
 internal sealed record Superblock(Layout Layout, bool Clean, ulong MountCount)
 {
+    public const int HostAreaOffset = 1024, HostAreaBytes = 4092 - HostAreaOffset;
+
+    /// <summary>
+    /// Bytes the host that owns the volume keeps here (its last-recovery record); XN writes them back unchanged
+    /// with every superblock write. Null: zeros. No guest can reach block 0.
+    /// </summary>
+    public byte[]? HostArea { get; init; }
+
     public static ReadOnlySpan<byte> Magic => "EXOFS-XN"u8;
     public const uint Version = 2;
 
@@ -28,6 +37,7 @@ internal sealed record Superblock(Layout Layout, bool Clean, ulong MountCount)
         BinaryPrimitives.WriteUInt64LittleEndian(block[64..], MountCount);
         BinaryPrimitives.WriteUInt64LittleEndian(block[72..], Layout.RecordStart);
         BinaryPrimitives.WriteUInt64LittleEndian(block[80..], Layout.RecordSlotBlocks);
+        HostArea?.CopyTo(block[HostAreaOffset..]);
         BinaryPrimitives.WriteUInt32LittleEndian(block[4092..], Crc32C.Compute(block[..4092]));
     }
 
@@ -50,6 +60,9 @@ internal sealed record Superblock(Layout Layout, bool Clean, ulong MountCount)
         uint clean = BinaryPrimitives.ReadUInt32LittleEndian(block[56..]);
         if (clean > 1) { why = "superblock: bad clean flag"; return null; }
         why = "";
-        return new Superblock(layout, clean == 1, BinaryPrimitives.ReadUInt64LittleEndian(block[64..]));
+        return new Superblock(layout, clean == 1, BinaryPrimitives.ReadUInt64LittleEndian(block[64..]))
+        {
+            HostArea = block.Slice(HostAreaOffset, HostAreaBytes).ToArray(),
+        };
     }
 }

@@ -16,13 +16,13 @@ namespace ExoFS.Bench;
 /// opens it, creates files of one block without syncing, then runs a sync on a device that "loses power"
 /// after the in-flight record and the free map reach the disk and before any metadata does, and drops
 /// the process's handles without a clean shutdown. Then it times the mount: ExoHost.Load (XN load and
-/// recovery) and, separately, attaching the FFS roots (FFS's own mount-time recovery). The page cache holding
+/// recovery) and, separately, attaching the FFS roots (FFS's own recovery: deferred by default, or its walk). The page cache holding
 /// the image is dropped before each timing (posix_fadvise DONTNEED after fsync), so reads come from the disk.
 /// </summary>
 public sealed class MountAfterCrashBench : IBenchmark
 {
     public string Name => "mount-after-crash";
-    public string Help => "mount time after a crash, record vs scan [--files N] [--size GiB] [--rounds R] [--in-flight K] [--image PATH] [--warm]";
+    public string Help => "mount time after a crash: record+defer, record+walk, scan+walk [--files N] [--size GiB] [--rounds R] [--in-flight K] [--image PATH] [--warm]";
 
     public int Run(string[] args)
     {
@@ -49,32 +49,44 @@ public sealed class MountAfterCrashBench : IBenchmark
 
         Console.WriteLine($"mount after a crash: {image} ({gib} GiB sparse, {files} files under two FFS roots); " +
             $"{inFlight} creates of 4 KiB files in flight at the crash; page cache {(warm ? "warm" : "dropped")} before each mount");
-        var results = new Dictionary<XnRecovery, List<(double Xn, double Ffs, string Actions)>>();
-        foreach (var mode in new[] { XnRecovery.InFlightRecord, XnRecovery.Scan }) results[mode] = new();
+        // The mount a user gets (XN from its record, FFS's walk deferred), FFS walking at mount, and the scan of old.
+        var configs = new (XnRecovery Xn, FfsRecovery Ffs)[]
+        {
+            (XnRecovery.InFlightRecord, FfsRecovery.Defer), (XnRecovery.InFlightRecord, FfsRecovery.Walk), (XnRecovery.Scan, FfsRecovery.Walk),
+        };
+        var results = configs.ToDictionary(c => c, _ => new List<(double Xn, double Ffs, string Actions)>());
         for (int r = 0; r < rounds; r++)
-            foreach (var mode in results.Keys)
+            foreach (var config in configs)
             {
                 if (!Crash(image, inFlight, r, out string? why)) { Console.Error.WriteLine($"mount-after-crash: crash run: {why}"); return 1; }
                 if (!warm) DropCache(image);
-                var m = Mount(image, mode, out why);
-                if (m is null) { Console.Error.WriteLine($"mount-after-crash: mount ({mode}): {why}"); return 1; }
-                results[mode].Add(m.Value);
+                var m = Mount(image, config.Xn, config.Ffs, out why);
+                if (m is null) { Console.Error.WriteLine($"mount-after-crash: mount ({Label(config)}): {why}"); return 1; }
+                results[config].Add(m.Value);
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"round {r} {Label(mode),-6} xn load+recovery {m.Value.Xn * 1000,9:F1} ms   ffs attach {m.Value.Ffs * 1000,9:F1} ms   ({m.Value.Actions})"));
+                    $"round {r} {Label(config),-12} xn load+recovery {m.Value.Xn * 1000,9:F1} ms   ffs attach {m.Value.Ffs * 1000,9:F1} ms   " +
+                    $"mount {(m.Value.Xn + m.Value.Ffs) * 1000,9:F1} ms   ({m.Value.Actions})"));
             }
-        var rec = results[XnRecovery.InFlightRecord].Select(x => x.Xn).ToList();
-        var scan = results[XnRecovery.Scan].Select(x => x.Xn).ToList();
-        var ratios = Enumerable.Range(0, rounds).Select(i => scan[i] / rec[i]).ToList();
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"xn recovery: record {rec.Min() * 1000:F1}..{rec.Max() * 1000:F1} ms, scan {scan.Min() * 1000:F1}..{scan.Max() * 1000:F1} ms, " +
-            $"scan/record {ratios.Min():F0}x..{ratios.Max():F0}x (per round)"));
-        var ffsAll = results.Values.SelectMany(l => l).Select(x => x.Ffs).ToList();
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"ffs attach (its own recovery, either mode): {ffsAll.Min() * 1000:F1}..{ffsAll.Max() * 1000:F1} ms"));
+        List<double> Total((XnRecovery, FfsRecovery) c) => results[c].Select(x => x.Xn + x.Ffs).ToList();
+        string Range(List<double> l) => string.Create(CultureInfo.InvariantCulture, $"{l.Min() * 1000:F1}..{l.Max() * 1000:F1} ms");
+        string Ratio(List<double> slow, List<double> fast)
+        {
+            var q = Enumerable.Range(0, rounds).Select(i => slow[i] / fast[i]).ToList();
+            return string.Create(CultureInfo.InvariantCulture, $"{q.Min():F0}x..{q.Max():F0}x");
+        }
+        var fast = Total(configs[0]);
+        var walk = Total(configs[1]);
+        var scan = Total(configs[2]);
+        var rec = results[configs[0]].Concat(results[configs[1]]).Select(x => x.Xn).ToList();
+        var xnScan = results[configs[2]].Select(x => x.Xn).ToList();
+        Console.WriteLine($"xn recovery: record {Range(rec)}, scan {Range(xnScan)}");
+        Console.WriteLine($"whole mount (xn + both ffs attaches): record+defer {Range(fast)}, record+walk {Range(walk)}, scan+walk {Range(scan)}");
+        Console.WriteLine($"per round: record+walk / record+defer {Ratio(walk, fast)}, scan+walk / record+defer {Ratio(scan, fast)}");
         return 0;
     }
 
-    private static string Label(XnRecovery mode) => mode == XnRecovery.InFlightRecord ? "record" : "scan";
+    private static string Label((XnRecovery Xn, FfsRecovery Ffs) c) =>
+        (c.Xn == XnRecovery.InFlightRecord ? "record" : "scan") + "+" + (c.Ffs == FfsRecovery.Defer ? "defer" : "walk");
 
     /// <summary>
     /// Formats a sparse image with two FFS roots (one FFS root holds at most 983,040 inodes: one per 16 KiB of a
@@ -168,22 +180,28 @@ public sealed class MountAfterCrashBench : IBenchmark
         return cut;
     }
 
-    /// <summary>Times ExoHost.Load (XN's load and recovery) and attaching the FFS root (FFS's recovery).</summary>
-    private static (double Xn, double Ffs, string Actions)? Mount(string image, XnRecovery mode, out string? why)
+    /// <summary>
+    /// Times the mount: ExoHost.OpenImage (XN's load and recovery), then attaching both FFS roots as a mount does
+    /// (FFS's own recovery: its walk, or the deferral), with <c>ffs-recovery=</c> <paramref name="ffs"/>.
+    /// </summary>
+    private static (double Xn, double Ffs, string Actions)? Mount(string image, XnRecovery mode, FfsRecovery ffs, out string? why)
     {
         var t0 = Stopwatch.GetTimestamp();
         var host = ExoHost.OpenImage(image, out why, new HostOptions { Recovery = mode });
         var t1 = Stopwatch.GetTimestamp();
         if (!host.Ok) return null;
         using var h = host.Value;
+        var options = new Dictionary<string, string> { [FfsLibFs.RecoveryOption] = ffs == FfsRecovery.Walk ? "walk" : "defer" };
         foreach (string root in Roots)
         {
-            var guest = h.Attach(root, out why);
+            var guest = h.Attach(root, out why, options: options);
             if (!guest.Ok) return null;
             guest.Value.Dispose();
         }
         var t2 = Stopwatch.GetTimestamp();
         string actions = string.Join("; ", h.Recovery.Actions.Where(a => a.StartsWith("xn:", StringComparison.Ordinal)));
+        int ffsLines = h.Recovery.Actions.Count(a => !a.StartsWith("xn:", StringComparison.Ordinal));
+        actions += string.Create(CultureInfo.InvariantCulture, $"; ffs: {ffsLines} line(s), {h.LeaksPending.Count} root(s) with leaks pending");
         return (Stopwatch.GetElapsedTime(t0, t1).TotalSeconds, Stopwatch.GetElapsedTime(t1, t2).TotalSeconds, actions);
     }
 

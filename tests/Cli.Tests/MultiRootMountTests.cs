@@ -74,7 +74,7 @@ public sealed class MultiRootMountTests : IDisposable
     }
 
     [FuseFact]
-    public void Kill_9_of_the_daemon_then_fsck_says_what_recovery_will_do_and_mount_reports_it()
+    public void Kill_9_of_the_daemon_then_fsck_says_what_recovery_will_do_mount_defers_the_leaks_and_repair_reclaims_them()
     {
         string image = MakeTwoRootImage("256M");
         string a = _h.NewMountPoint("a");
@@ -96,22 +96,37 @@ public sealed class MultiRootMountTests : IDisposable
         Assert.Contains("a mount's recovery will do", check.Out);
         Assert.Contains("consistent once recovered", check.Out);
 
-        // FFS orders its namespace writes by soft updates' rules: what its recovery will do and does is
-        // reclaiming leaks (unreachable inodes and blocks, link counts too high), nothing else.
-        var ffsActions = check.Out.Split('\n').Where(l => l.Contains("a mount's recovery will do: ffs root", StringComparison.Ordinal)).ToList();
-        Assert.All(ffsActions, l => Assert.Matches(@"ffs root '\w+': leak: ", l));
+        // FFS orders its namespace writes by soft updates' rules: what its walk will do is reclaiming leaks
+        // (unreachable inodes and blocks, link counts too high), nothing else.
+        var ffsActions = check.Out.Split('\n').Where(l => l.Contains("will do: ffs root", StringComparison.Ordinal)).ToList();
+        Assert.All(ffsActions, l => Assert.Matches(@"recovery \(fsck --repair; a mount defers leaks\) will do: ffs root '\w+': leak: ", l));
+        // So the mount defers the walk, and says so: XN's recovery, then the leaks left for fsck --repair.
         var mount = _h.Exofs("mount", image, a, "--libfs", "home");
         Assert.True(mount.Exit == 0, mount.ToString());
         Assert.Contains("recovery: xn: free map settled from the in-flight record", mount.Out);
-        var done = mount.Out.Split('\n').Where(l => l.Contains("ffs root", StringComparison.Ordinal)).ToList();
-        Assert.All(done, l => Assert.Matches(@"ffs root '\w+': leak: ", l));
+        Assert.Contains("recovery: ffs root 'home': leaks not reclaimed yet", mount.Out);
+        Assert.Contains("'exofs fsck --repair' reclaims them", mount.Out);
         Assert.DoesNotContain("damage:", mount.Out + check.Out);
         // Which of the stress's files survive is open; the root serves.
         _h.Ok($"ls {m} > /dev/null && echo after > {m}/after && test $(cat {m}/after) = after");
         _h.Umount(a);
+        // The flag outlives the clean unmount; --repair reclaims what the crash left, leaks only, and clears it.
+        var repair = _h.Exofs("fsck", image, "--repair");
+        Assert.True(repair.Exit == 1, repair.ToString());
+        Assert.Contains("leaks pending", repair.Out);
+        var fixes = repair.Out.Split('\n').Where(l => l.Contains(": leak: ", StringComparison.Ordinal) || l.Contains(": damage: ", StringComparison.Ordinal)).ToList();
+        Assert.All(fixes, l => Assert.Contains(": leak: ", l));
+        Assert.DoesNotContain("damage:", repair.Out);
+        Assert.Contains("repaired", repair.Out);
         var clean = _h.Exofs("fsck", image);
         Assert.True(clean.Exit == 0, clean.ToString());
         Assert.DoesNotContain("not cleanly", clean.Out);
+        Assert.DoesNotContain("leaks pending", clean.Out);
+        // And the next mount has nothing to report.
+        var again = _h.Exofs("mount", image, a, "--libfs", "home");
+        Assert.True(again.Exit == 0, again.ToString());
+        Assert.DoesNotContain("recovery:", again.Out);
+        _h.Umount(a);
     }
 
     [FuseFact]

@@ -191,6 +191,51 @@ public class InFlightRecordTests
         Assert.True(sawOverflow, "no crash state recovered from an overflowed record");
     }
 
+    [Fact]
+    public void Write_backs_without_a_sync_settle_the_record_before_it_overflows()
+    {
+        // 420 unmergeable allocations as above (the record holds 340), but the libFS writes its blocks back as
+        // it goes and never syncs: a write-back's record settles what earlier write-backs made durable, so no
+        // record on disk ever overflows and every crash state still settles like a scan.
+        var (f, crash) = StaleDisk(512, seed: 25);
+        var root = f.RootA.Block;
+        ulong ind1 = f.FreeBlock();
+        Assert.True(f.A.Alloc(root, 0, Set(Slot(0, 12), ind1), f.Indirect, One(ind1)).Ok);
+        ulong ind2 = f.FreeBlock(ind1 + 1);
+        Assert.True(f.A.Alloc(root, 1, Set(Slot(1, 12), ind2), f.Indirect, One(ind2)).Ok);
+        var tally = new Tally();
+        int overflowed = 0;
+        crash.PersistencePoint += (dev, _) =>
+        {
+            foreach (var st in dev.EnumerateCrashStates(4, tally.States))
+            {
+                var image = dev.Materialize(st);
+                var v = XnVolume.Load(image.Clone(), new ExoKernel(), new XnOptions { ReadOnly = true }).Value;
+                if (v.RecoveryActions.Any(a => a.Contains("overflowed", StringComparison.Ordinal))) overflowed++;
+                AssertSettlesLikeAScan(image, tally);
+            }
+        };
+        ulong d = f.FreeBlock(ind2 + 1);
+        var written = new List<ulong>();
+        for (int i = 0; i < 420; i++, d++)
+        {
+            Assert.True(f.A.Alloc(new BlockNo(i % 2 == 0 ? ind1 : ind2), i / 2 / 64, Set(8 * (i / 2), d), XnTypes.Data, One(d)).Ok);
+            written.Add(d);
+            if (i % 30 != 29) continue;
+            foreach (var b in written) Assert.True(f.A.WriteBack(new BlockNo(b)).Ok);
+            written.Clear();
+            Assert.True(f.A.WriteBack(new BlockNo(ind1)).Ok);
+            Assert.True(f.A.WriteBack(new BlockNo(ind2)).Ok);
+            Assert.True(f.A.WriteBack(root).Ok);
+        }
+        Assert.Equal(0, overflowed);
+        Assert.True(tally.States > 0);
+        // Everything written so far made durable, as the device's own write-back would: the newest record holds.
+        crash.Flush();
+        var durable = XnVolume.Load(crash.MaterializeDurable(), new ExoKernel(), new XnOptions { ReadOnly = true }).Value;
+        Assert.DoesNotContain(durable.RecoveryActions, a => a.Contains("overflowed", StringComparison.Ordinal) || a.Contains("scan", StringComparison.Ordinal));
+    }
+
     /// <summary>
     /// The strongest form: random operations by two environments (allocations, frees, cross-block moves,
     /// write-backs, syncs) on a disk of stale bytes, crashed at every barrier and flush with sampled subsets of
