@@ -29,6 +29,43 @@ public sealed class XnSession
     /// <summary>The environment every call of this session acts for.</summary>
     public ExoEnvironment Environment { get; }
 
+    // ------------------------------------------------------------------ the caller (the acl-UDF's principal)
+
+    // Per logical thread of control, so that concurrent requests of different users through one session each
+    // carry their own caller (the session itself is shared by all of a libFS's threads).
+    private readonly AsyncLocal<XnCaller?> _caller = new();
+
+    /// <summary>
+    /// The caller the libFS names for the calls this thread makes next (null: none named, the libFS acting for
+    /// itself). XN passes it to acl-UDFs as r3 = uid, r4 = gid, r5 = 1 (0/0/0 when none is named) beside r2 = the
+    /// session's environment id, which is XN's own fact. The uid and gid are the libFS's claim, not XN's: an acl
+    /// may use them for the libFS's own invariants (who may change an inode), never to protect one libFS from another.
+    /// </summary>
+    public XnCaller? Caller => _caller.Value;
+
+    /// <summary>Names the caller for this thread's following calls until <see cref="ClearCaller"/> or another <see cref="SetCaller"/>.</summary>
+    public void SetCaller(uint uid, uint gid) => _caller.Value = new XnCaller(uid, gid);
+
+    /// <summary>Forgets the caller named on this thread: later calls act for the libFS itself.</summary>
+    public void ClearCaller() => _caller.Value = null;
+
+    /// <summary>Names the caller for this thread until the returned scope is disposed (which restores the one before).</summary>
+    public CallerScope ActAs(uint uid, uint gid)
+    {
+        var before = _caller.Value;
+        _caller.Value = new XnCaller(uid, gid);
+        return new CallerScope(this, before);
+    }
+
+    /// <summary>Restores the caller named before <see cref="ActAs"/>.</summary>
+    public readonly struct CallerScope : IDisposable
+    {
+        private readonly XnSession? _session;
+        private readonly XnCaller? _before;
+        internal CallerScope(XnSession session, XnCaller? before) { _session = session; _before = before; }
+        public void Dispose() { if (_session is not null) _session._caller.Value = _before; }
+    }
+
     /// <summary>True when the volume was loaded read-only: every change is refused with <see cref="XnError.ReadOnly"/>.</summary>
     public bool IsReadOnly => _vol.IsReadOnly;
 
