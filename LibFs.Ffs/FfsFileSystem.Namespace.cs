@@ -85,6 +85,8 @@ public sealed partial class FfsFileSystem
     /// <summary>Creates an inode of <paramref name="mode"/> named <paramref name="name"/> in a directory. Lock held.</summary>
     private Result<FileAttr> MakeNode(ulong parentIno, string name, uint mode, ulong rdev, Caller caller, byte[]? symlink)
     {
+        // XN's acl-UDFs see the caller this request is for (Xn/README.md, "acl and size").
+        using var actAs = _disk.ActAs(caller.Uid, caller.Gid);
         var pr = ParentDir(parentIno, name, allowDots: false);
         if (!pr.Ok) return pr.Error;
         var parent = pr.Value;
