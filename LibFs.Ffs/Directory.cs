@@ -50,10 +50,24 @@ internal sealed class Directory
     private Errno WriteEntry(ulong block, int offset, ReadOnlySpan<byte> bytes, ulong ino, BlockNo? alsoAfter = null)
     {
         bytes = Records(offset, bytes);
+        if (Malformed) bytes = Malform(bytes);
         if (_tableOf(ino) is not { } table) return _disk.WriteRaw(new BlockNo(block), offset, bytes);
         var err = _disk.WriteRaw(new BlockNo(block), offset, bytes, table);
         if (err == Errno.OK && alsoAfter is { } also && also != table) err = _disk.WriteRaw(new BlockNo(block), offset, bytes, also);
         return err;
+    }
+
+    /// <summary>Tests only: every entry write is malformed (<see cref="FfsFileSystem.MalformedDirectoryEntries"/>).</summary>
+    internal bool Malformed { get; set; }
+
+    /// <summary>A copy of entry bytes whose first record's length is off the 8-byte grain (so the records no longer tile the block).</summary>
+    private static byte[] Malform(ReadOnlySpan<byte> bytes)
+    {
+        var bad = bytes.ToArray();
+        if (bad.Length < DirBlock.HeaderSize) return bad;
+        var len = bad.AsSpan(8, 2);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(len, (ushort)(System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(len) + 4));
+        return bad;
     }
 
     /// <summary>
@@ -204,7 +218,8 @@ internal sealed class Directory
         if (!rb.Ok) return rb.Error;
         var (buf, disk) = rb.Value;
         DirBlock.Remove(buf, e.Offset);
-        var err = _disk.WriteRaw(new BlockNo(disk), 0, buf.AsSpan(0, e.Offset + DirBlock.HeaderSize));
+        ReadOnlySpan<byte> removal = buf.AsSpan(0, e.Offset + DirBlock.HeaderSize);
+        var err = _disk.WriteRaw(new BlockNo(disk), 0, Malformed ? Malform(removal) : removal);
         if (err != Errno.OK) return err;
         idxr.Value.ByName.Remove(name);
         idxr.Value.InsertHint = e.Block;
