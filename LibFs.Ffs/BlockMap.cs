@@ -66,17 +66,15 @@ internal sealed class BlockMap
     private ExoFS.Xn.Edit[] WithInodeFields(DiskInode inode, int inodeOffset, int slot, int count, ExoFS.Xn.Edit[] pointers)
     {
         if (slot < 0 || slot >= DiskInode.XattrSlot) return pointers;
-        var edits = new List<ExoFS.Xn.Edit>(pointers.Length + 2);
-        edits.AddRange(pointers);
-        edits.Add(FieldEdit.U32(inodeOffset + DiskInode.KindOffset, FileMode.IsDir(inode.Mode) ? DiskInode.KindDirectory : DiskInode.KindFile));
-        if (slot < FfsLayout.DirectPointers && GrowSizeWithBlocks)
-        {
-            if ((inode.Flags & DiskInode.FlagBlocksPastEof) != 0)
-                edits.Add(FieldEdit.U32(inodeOffset + DiskInode.FlagsOffset, inode.Flags));
-            else
-                edits.Add(FieldEdit.U64(inodeOffset + DiskInode.SizeOffset, Math.Max(inode.Size, (ulong)(slot + count) * FfsLayout.BlockSize)));
-        }
-        return edits.ToArray();
+        bool sized = slot < FfsLayout.DirectPointers && GrowSizeWithBlocks;
+        var edits = new ExoFS.Xn.Edit[pointers.Length + (sized ? 2 : 1)];
+        pointers.CopyTo(edits, 0);
+        edits[pointers.Length] = FieldEdit.U32(inodeOffset + DiskInode.KindOffset, FileMode.IsDir(inode.Mode) ? DiskInode.KindDirectory : DiskInode.KindFile);
+        if (sized)
+            edits[^1] = (inode.Flags & DiskInode.FlagBlocksPastEof) != 0
+                ? FieldEdit.U32(inodeOffset + DiskInode.FlagsOffset, inode.Flags)
+                : FieldEdit.U64(inodeOffset + DiskInode.SizeOffset, Math.Max(inode.Size, (ulong)(slot + count) * FfsLayout.BlockSize));
+        return edits;
     }
 
     private readonly IFfsDisk _disk;
