@@ -906,10 +906,10 @@ public sealed partial class XnVolume
         _principal[2] = caller?.Gid ?? 0;
         _principal[3] = caller is null ? 0UL : 1UL;
         var r = t.Acl!.Run(proposed, aclPartition, _udfOut, _principal);
-        string who = caller is { } c ? $"uid {c.Uid} gid {c.Gid}" : "no caller named";
         if (!r.Ok) return Fail(XnError.AclDenied, $"acl of type '{t.Name}' faults on the proposed bytes of block {block} partition {aclPartition} ({r.Fault})");
-        return r.Value != 0 ? XnResult.Success
-            : Fail(XnError.AclDenied, $"acl of type '{t.Name}' refuses the change to block {block} partition {aclPartition} (environment {s.Environment.Id.Value}, {who})");
+        if (r.Value != 0) return XnResult.Success;
+        string who = caller is { } c ? $"uid {c.Uid} gid {c.Gid}" : "no caller named";
+        return Fail(XnError.AclDenied, $"acl of type '{t.Name}' refuses the change to block {block} partition {aclPartition} (environment {s.Environment.Id.Value}, {who})");
     }
 
     /// <summary>
