@@ -91,6 +91,20 @@ internal sealed class XnFfsDisk : IFfsDisk
         return disk;
     }
 
+    /// <summary>
+    /// Why the FFS types could not be registered or found, in one line: an image whose stored FFS types are not this
+    /// format's (an older FFS format: XN says the type exists with another spec, or a format-3 type is missing) is
+    /// named as such; anything else is XN's refusal as it is.
+    /// </summary>
+    public static string TypesRefused(XnClient xn)
+    {
+        bool older = xn.LastError == XnError.TypeExists
+            || (xn.LastError == XnError.UnknownType && Specs.Any(s => xn.LastRefusal?.Contains($"'{s.Name}'") == true));
+        return older
+            ? $"an FFS image of an older format (its stored FFS types are not format {Superblock.CurrentVersion}'s: {xn.LastRefusal}); re-make it with exofs mkfs"
+            : xn.LastRefusal ?? "XN refused the FFS types";
+    }
+
     // ---------------------------------------------------------------- checksum failures
 
     /// <summary>What happens after a checksum failure; set from the mount option <c>errors=</c>.</summary>
