@@ -49,11 +49,33 @@ internal sealed class Directory
     /// </summary>
     private Errno WriteEntry(ulong block, int offset, ReadOnlySpan<byte> bytes, ulong ino, BlockNo? alsoAfter = null)
     {
+        bytes = Records(offset, bytes);
+        if (Malformed) bytes = Malform(bytes);
         if (_tableOf(ino) is not { } table) return _disk.WriteRaw(new BlockNo(block), offset, bytes);
         var err = _disk.WriteRaw(new BlockNo(block), offset, bytes, table);
         if (err == Errno.OK && alsoAfter is { } also && also != table) err = _disk.WriteRaw(new BlockNo(block), offset, bytes, also);
         return err;
     }
+
+    /// <summary>Tests only: every entry write is malformed (<see cref="FfsFileSystem.MalformedDirectoryEntries"/>).</summary>
+    internal bool Malformed { get; set; }
+
+    /// <summary>A copy of entry bytes whose first record's length is off the 8-byte grain (so the records no longer tile the block).</summary>
+    private static byte[] Malform(ReadOnlySpan<byte> bytes)
+    {
+        var bad = bytes.ToArray();
+        if (bad.Length < DirBlock.HeaderSize) return bad;
+        var len = bad.AsSpan(8, 2);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(len, (ushort)(System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(len) + 4));
+        return bad;
+    }
+
+    /// <summary>
+    /// The part of a write at <paramref name="offset"/> that lies in the records: a whole block's last 8 bytes are a
+    /// spare word and XN's checksum (ffs.dir's raw-write range stops before the checksum).
+    /// </summary>
+    private static ReadOnlySpan<byte> Records(int offset, ReadOnlySpan<byte> bytes) =>
+        offset + bytes.Length > DirBlock.RecordsEnd ? bytes[..Math.Max(0, DirBlock.RecordsEnd - offset)] : bytes;
 
     /// <summary>The most blocks a directory may span (4 GiB of entries); a damaged size is never walked past it.</summary>
     public const ulong MaxDirBlocks = 1UL << 20;
@@ -196,7 +218,8 @@ internal sealed class Directory
         if (!rb.Ok) return rb.Error;
         var (buf, disk) = rb.Value;
         DirBlock.Remove(buf, e.Offset);
-        var err = _disk.WriteRaw(new BlockNo(disk), 0, buf.AsSpan(0, e.Offset + DirBlock.HeaderSize));
+        ReadOnlySpan<byte> removal = buf.AsSpan(0, e.Offset + DirBlock.HeaderSize);
+        var err = _disk.WriteRaw(new BlockNo(disk), 0, Malformed ? Malform(removal) : removal);
         if (err != Errno.OK) return err;
         idxr.Value.ByName.Remove(name);
         idxr.Value.InsertHint = e.Block;
@@ -330,7 +353,7 @@ internal sealed class Directory
         DirBlock.InitEmpty(block);
         int dot = DirBlock.Insert(block, 0, dirIno, DirBlock.FileTypeOf(FileMode.Directory), "."u8);
         DirBlock.Insert(block, dot, parentIno, DirBlock.FileTypeOf(FileMode.Directory), ".."u8);
-        var err = _disk.WriteRaw(new BlockNo(nb.Value), 0, block);
+        var err = _disk.WriteRaw(new BlockNo(nb.Value), 0, Records(0, block));
         if (err != Errno.OK) return err;
         dir.Size = FfsLayout.BlockSize;
         _cache.Remove(dirIno);

@@ -78,7 +78,7 @@ public sealed partial class FfsFileSystem
         {
             i.Flags &= ~DiskInode.FlagBlocksPastEof;
             ulong keep = (size + FfsLayout.BlockSize - 1) / FfsLayout.BlockSize;
-            var err = _map.Truncate(ino, i, keep);
+            var err = SizeAgreesWithBlocks ? _map.Truncate(ino, i, keep) : Errno.OK;
             if (err != Errno.OK) return err;
             int tail = (int)(size % FfsLayout.BlockSize);
             if (tail != 0)
@@ -267,7 +267,8 @@ public sealed partial class FfsFileSystem
             // Whole blocks went to the device already; what stays dirty is partial blocks, pointers and the inode.
             Dirtied(cachedBlocks + 1);
             ulong end = (ulong)offset + (ulong)done;
-            if (end > i.Size) i.Size = end;
+            // A write that wrote nothing (refused at its first block) leaves the size alone.
+            if (done > 0 && end > i.Size) i.Size = end;
             if (done > 0) Touch(i, Timespec.Now());
             var perr = _inodes.Put(ino.Value, i);
             if (done == 0) return failure != Errno.OK ? failure : perr;

@@ -85,6 +85,8 @@ public sealed partial class FfsFileSystem
     /// <summary>Creates an inode of <paramref name="mode"/> named <paramref name="name"/> in a directory. Lock held.</summary>
     private Result<FileAttr> MakeNode(ulong parentIno, string name, uint mode, ulong rdev, Caller caller, byte[]? symlink)
     {
+        // XN's acl-UDFs see the caller this request is for (Xn/README.md, "acl and size").
+        using var actAs = _disk.ActAs(caller.Uid, caller.Gid);
         var pr = ParentDir(parentIno, name, allowDots: false);
         if (!pr.Ok) return pr.Error;
         var parent = pr.Value;
@@ -314,6 +316,24 @@ public sealed partial class FfsFileSystem
     /// write of the new entry, of a moved directory's "..", before the old entry is removed.
     /// </summary>
     internal bool OrderRenames { get; set; } = true;
+
+    /// <summary>
+    /// Tests only (the buggy FFS XN must refuse): true writes every directory entry malformed (its record's length
+    /// off the 8-byte grain, so the records no longer tile the block), which ffs.dir's acl refuses.
+    /// </summary>
+    internal bool MalformedDirectoryEntries { get => _dirs.Malformed; set => _dirs.Malformed = value; }
+
+    /// <summary>
+    /// Tests only (the buggy FFS XN must refuse): false lets a truncate shrink the size without freeing the blocks
+    /// past it, and an Alloc into the inode's direct slots not grow the size (<see cref="BlockMap.GrowSizeWithBlocks"/>):
+    /// a size that disagrees with the blocks the inode owns, which XN's size check refuses.
+    /// </summary>
+    internal bool SizeAgreesWithBlocks
+    {
+        get => _sizeAgrees;
+        set { _sizeAgrees = value; _map.GrowSizeWithBlocks = value; }
+    }
+    private bool _sizeAgrees = true;
 
     // Set around one entry write of the "entry before its link count" broken variant.
     private bool _unorderedEntries;

@@ -22,7 +22,7 @@ public sealed partial class FfsFileSystem
     {
         var xn = new XnClient(session, wallet);
         var disk = XnFfsDisk.Create(xn, deviceBlocks);
-        if (!disk.Ok) { error = $"registering the FFS types: {xn.LastRefusal}"; return disk.Error; }
+        if (!disk.Ok) { error = $"registering the FFS types: {XnFfsDisk.TypesRefused(xn)}"; return disk.Error; }
         var root = xn.InstallRoot(rootName, disk.Value.SuperType);
         if (!root.Ok) { error = $"installing root '{rootName}': {xn.LastRefusal}"; return root.Error; }
         var fs = FormatOn(disk.Value, root.Value.Block, deviceBlocks, dataChecksums, blocksPerGroup);
@@ -48,12 +48,23 @@ public sealed partial class FfsFileSystem
         // A read-only volume takes no registrations: the types must already be there (EUCLEAN otherwise).
         readOnly |= session.IsReadOnly;
         var disk = XnFfsDisk.Create(xn, deviceBlocks, lookupOnly: readOnly);
-        if (!disk.Ok) { error = $"registering the FFS types: {xn.LastRefusal}"; return readOnly ? Errno.EUCLEAN : disk.Error; }
+        if (!disk.Ok) { error = $"registering the FFS types: {XnFfsDisk.TypesRefused(xn)}"; return readOnly ? Errno.EUCLEAN : disk.Error; }
         disk.Value.ErrorsPolicy = errors;
         if (root.Value.Type != disk.Value.SuperType) { error = $"root '{rootName}' is not an FFS superblock"; return Errno.EUCLEAN; }
         var fs = MountOn(disk.Value, root.Value.Block, recover: !readOnly, readOnly: readOnly, recovery);
-        error = fs.Ok ? null : fs.Error == Errno.EUCLEAN ? $"root '{rootName}' does not hold a valid FFS" : $"mount: {fs.Error} {xn.LastRefusal}".TrimEnd();
+        error = fs.Ok ? null : fs.Error == Errno.EUCLEAN ? $"root '{rootName}' {WhyNotValid(disk.Value, root.Value.Block)}" : $"mount: {fs.Error} {xn.LastRefusal}".TrimEnd();
         return fs;
+    }
+
+    /// <summary>Why the superblock at <paramref name="superBlock"/> does not mount: an older FFS format named as such, else "not valid".</summary>
+    internal static string WhyNotValid(IFfsDisk disk, ExoFS.Kernel.Disk.BlockNo superBlock)
+    {
+        var buf = new byte[FfsLayout.BlockSize];
+        if (disk.Read(superBlock, 0, buf) == Errno.OK
+            && System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(buf.AsSpan(Superblock.MagicOffset)) == Superblock.MagicValue
+            && System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(buf.AsSpan(Superblock.VersionOffset)) is var v && v != Superblock.CurrentVersion)
+            return $"holds an FFS of format {v}; this build reads format {Superblock.CurrentVersion} only: re-make it with exofs mkfs";
+        return "does not hold a valid FFS";
     }
 }
 

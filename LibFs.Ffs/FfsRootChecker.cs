@@ -43,9 +43,9 @@ public sealed class FfsRootChecker : IXnRootChecker
         leaksPending = false;
         var xn = new XnClient(root.Session);
         var disk = XnFfsDisk.Create(xn, ulong.MaxValue, lookupOnly: !repair);
-        if (!disk.Ok) { failure = $"FFS types missing ({xn.LastRefusal})"; return null; }
+        if (!disk.Ok) { failure = $"FFS types missing ({XnFfsDisk.TypesRefused(xn)})"; return null; }
         var fs = FfsFileSystem.MountOn(disk.Value, root.Root.Block, recover: false, readOnly: !repair);
-        if (!fs.Ok) { failure = $"not a valid FFS ({fs.Error})"; return null; }
+        if (!fs.Ok) { failure = fs.Error == Errno.EUCLEAN ? $"root {FfsFileSystem.WhyNotValid(disk.Value, root.Root.Block)}" : $"not a valid FFS ({fs.Error})"; return null; }
         using var mounted = fs.Value;
         failure = null;
         var report = Fsck.Run(mounted, repair);

@@ -5,7 +5,8 @@ using ExoFS.Xn;
 namespace ExoFS.LibFs.Ffs;
 
 /// <summary>The kind of block a pointer names, which XN type it is registered as.</summary>
-internal enum BlockKind { Data, Inodes, Ind1, Ind2, Ind3, Bitmap, Xattr, InodeBitmap, Csum }
+/// <remarks>A directory's blocks and indirect blocks are <see cref="Dir"/> and <see cref="DInd1"/>..<see cref="DInd3"/> (format 3).</remarks>
+internal enum BlockKind { Data, Inodes, Ind1, Ind2, Ind3, Bitmap, Xattr, InodeBitmap, Csum, Dir, DInd1, DInd2, DInd3 }
 
 /// <summary>XN edits (byte-range replacements in a parent block) of FFS's little-endian pointer and count fields.</summary>
 internal static class FieldEdit
@@ -66,6 +67,12 @@ internal interface IFfsDisk
     /// one block. Used to shift a file's blocks (fallocate's collapse and insert).
     /// </summary>
     Errno Move(BlockNo from, int fromPartition, IReadOnlyList<Edit> fromEdits, BlockNo to, int toPartition, IReadOnlyList<Edit> toEdits, BlockNo child);
+
+    /// <summary>
+    /// Names the caller a request is for, to XN, until the scope is disposed: XN passes its uid and gid to the
+    /// acl-UDFs (the libFS's claim, for its own invariants). Null where there is no XN to tell.
+    /// </summary>
+    IDisposable? ActAs(uint uid, uint gid);
 
     /// <summary>Blocks XN can give out now, to whoever asks (FFS's own free blocks among them).</summary>
     ulong FreeBlocks { get; }

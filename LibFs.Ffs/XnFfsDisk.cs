@@ -49,8 +49,13 @@ internal sealed class XnFfsDisk : IFfsDisk
         new TypeSpec(FfsUdfs.Ind1Type, FfsUdfs.Ind1Owns, WholeBlock, Array.Empty<ByteRange>()) { ChecksumOffset = FfsLayout.TailChecksumOffset },
         new TypeSpec(FfsUdfs.Ind2Type, FfsUdfs.Ind2Owns, WholeBlock, Array.Empty<ByteRange>()) { ChecksumOffset = FfsLayout.TailChecksumOffset },
         new TypeSpec(FfsUdfs.Ind3Type, FfsUdfs.Ind3Owns, WholeBlock, Array.Empty<ByteRange>()) { ChecksumOffset = FfsLayout.TailChecksumOffset },
+        new TypeSpec(FfsUdfs.DirType, FfsUdfs.DirOwns, WholeBlock, AllButTail, AclUdf: FfsUdfs.DirAcl) { ChecksumOffset = FfsLayout.TailChecksumOffset },
+        new TypeSpec(FfsUdfs.DInd1Type, FfsUdfs.DInd1Owns, WholeBlock, Array.Empty<ByteRange>()) { ChecksumOffset = FfsLayout.TailChecksumOffset },
+        new TypeSpec(FfsUdfs.DInd2Type, FfsUdfs.DInd2Owns, WholeBlock, Array.Empty<ByteRange>()) { ChecksumOffset = FfsLayout.TailChecksumOffset },
+        new TypeSpec(FfsUdfs.DInd3Type, FfsUdfs.DInd3Owns, WholeBlock, Array.Empty<ByteRange>()) { ChecksumOffset = FfsLayout.TailChecksumOffset },
         new TypeSpec(FfsUdfs.InodesType, FfsUdfs.InodesOwns, WholeBlock,
-            FfsUdfs.InodesRawWrite().Select(r => new ByteRange(r.Offset, r.Length)).ToArray()) { ChecksumOffset = DiskInode.BlockChecksumOffset },
+            FfsUdfs.InodesRawWrite().Select(r => new ByteRange(r.Offset, r.Length)).ToArray(), AclUdf: FfsUdfs.InodesAcl, SizeUdf: FfsUdfs.InodesSize)
+        { ChecksumOffset = DiskInode.BlockChecksumOffset },
         new TypeSpec(FfsUdfs.SuperType, FfsUdfs.SuperOwns, WholeBlock,
             FfsUdfs.SuperRawWrite().Select(r => new ByteRange(r.Offset, r.Length)).ToArray()) { ChecksumOffset = Superblock.ChecksumOffset },
     };
@@ -77,9 +82,27 @@ internal sealed class XnFfsDisk : IFfsDisk
         disk._types[(int)BlockKind.Ind1] = ids[4];
         disk._types[(int)BlockKind.Ind2] = ids[5];
         disk._types[(int)BlockKind.Ind3] = ids[6];
-        disk._types[(int)BlockKind.Inodes] = ids[7];
-        disk.SuperType = ids[8];
+        disk._types[(int)BlockKind.Dir] = ids[7];
+        disk._types[(int)BlockKind.DInd1] = ids[8];
+        disk._types[(int)BlockKind.DInd2] = ids[9];
+        disk._types[(int)BlockKind.DInd3] = ids[10];
+        disk._types[(int)BlockKind.Inodes] = ids[11];
+        disk.SuperType = ids[12];
         return disk;
+    }
+
+    /// <summary>
+    /// Why the FFS types could not be registered or found, in one line: an image whose stored FFS types are not this
+    /// format's (an older FFS format: XN says the type exists with another spec, or a format-3 type is missing) is
+    /// named as such; anything else is XN's refusal as it is.
+    /// </summary>
+    public static string TypesRefused(XnClient xn)
+    {
+        bool older = xn.LastError == XnError.TypeExists
+            || (xn.LastError == XnError.UnknownType && Specs.Any(s => xn.LastRefusal?.Contains($"'{s.Name}'") == true));
+        return older
+            ? $"an FFS image of an older format (its stored FFS types are not format {Superblock.CurrentVersion}'s: {xn.LastRefusal}); re-make it with exofs mkfs"
+            : xn.LastRefusal ?? "XN refused the FFS types";
     }
 
     // ---------------------------------------------------------------- checksum failures
@@ -186,6 +209,8 @@ internal sealed class XnFfsDisk : IFfsDisk
         _readOnly ? Errno.EROFS : Checked(_xn.Move(from, fromPartition, fromEdits, to, toPartition, toEdits, new Extent(child, 1)), from);
 
     public Result<BlockNo> FindFree(BlockNo hint, ulong count) => _xn.FindFree(hint, count);
+
+    public IDisposable? ActAs(uint uid, uint gid) => _xn.Session.ActAs(uid, gid);
 
     public ulong FreeBlocks => _xn.FreeBlocks;
 

@@ -27,12 +27,18 @@ public readonly record struct ByteRange(int Offset, int Length)
 /// <summary>One byte-range replacement in a block: bytes [Offset, Offset+Bytes.Length) become <see cref="Bytes"/>.</summary>
 public readonly record struct Edit(int Offset, ReadOnlyMemory<byte> Bytes);
 
+/// <summary>The caller a libFS names for a request (<see cref="XnSession.ActAs"/>): the uid and gid it claims.</summary>
+public readonly record struct XnCaller(uint Uid, uint Gid);
+
 /// <summary>
 /// A metadata type as a libFS describes it. <see cref="OwnsUdf"/> is UDF text (UDF-SPEC.md); its
 /// <c>.types</c> list names child types: "xn.data", an already-registered type, or this type itself.
 /// <see cref="RawWrite"/> ranges are the bytes <c>WriteRaw</c> may change; pointer fields lie outside them.
-/// <see cref="AclUdf"/> runs on the proposed bytes of a changed partition and must return nonzero;
-/// <see cref="SizeUdf"/> returns the number of meaningful bytes.
+/// <see cref="AclUdf"/> runs on the proposed bytes of every change to a block of this type (updates and raw
+/// writes) and must return nonzero; with <c>.inputs 4</c> it sees the principal in r2..r5 (environment id, uid,
+/// gid, 1 when the libFS named a caller). <see cref="SizeUdf"/> returns, per owns partition, the byte size S of
+/// the object the partition describes; after every change the partition may own at most ceil(S/4096) blocks of
+/// the size-UDF's <c>.types</c> (xn.data when it names none). Xn/README.md, "acl and size".
 /// </summary>
 public sealed record TypeSpec(string Name, string OwnsUdf, IReadOnlyList<ByteRange> RawRead,
                               IReadOnlyList<ByteRange> RawWrite, string? AclUdf = null, string? SizeUdf = null)

@@ -23,6 +23,7 @@ public enum XnError
     NotRawRange,
     /// <summary>owns() after the edits is not owns() before plus/minus exactly the claimed extent.</summary>
     DiffMismatch,
+    /// <summary>The type's acl-UDF refused the change (or faulted on the proposed bytes): Xn/README.md, "acl and size".</summary>
     AclDenied,
     /// <summary>The extent (or part of it) is allocated or reserved.</summary>
     NotFree,
@@ -53,6 +54,11 @@ public enum XnError
     /// the device: damaged, misdirected or torn. It is not served; XN lists it in <c>XnVolume.ChecksumFailures</c>.
     /// </summary>
     BadChecksum,
+    /// <summary>
+    /// After the change, an owns partition would hold more blocks of its size-UDF's types than its size covers
+    /// (or the size-UDF faults): Xn/README.md, "acl and size".
+    /// </summary>
+    SizeMismatch,
 }
 
 /// <summary>The outcome of an XN call without a value.</summary>

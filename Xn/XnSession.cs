@@ -29,6 +29,57 @@ public sealed class XnSession
     /// <summary>The environment every call of this session acts for.</summary>
     public ExoEnvironment Environment { get; }
 
+    // ------------------------------------------------------------------ the caller (the acl-UDF's principal)
+
+    // Per thread, so that concurrent requests of different users through one session each carry their own caller
+    // (the session is shared by all of a libFS's threads). Thread-static rather than AsyncLocal: setting it costs
+    // no allocation, and a libFS names its caller around synchronous calls.
+    [ThreadStatic] private static XnSession? t_callerSession;
+    [ThreadStatic] private static XnCaller t_caller;
+
+    /// <summary>
+    /// The caller the libFS names for the calls this thread makes next through this session (null: none named, the
+    /// libFS acting for itself). XN passes it to acl-UDFs as r3 = uid, r4 = gid, r5 = 1 (0/0/0 when none is named)
+    /// beside r2 = the session's environment id, which is XN's own fact. The uid and gid are the libFS's claim, not
+    /// XN's: an acl may use them for the libFS's own invariants (who may change an inode), never to protect one
+    /// libFS from another. One caller per thread: naming one for another session replaces it.
+    /// </summary>
+    public XnCaller? Caller => ReferenceEquals(t_callerSession, this) ? t_caller : null;
+
+    /// <summary>Names the caller for this thread's following calls until <see cref="ClearCaller"/> or another <see cref="SetCaller"/>.</summary>
+    public void SetCaller(uint uid, uint gid)
+    {
+        t_callerSession = this;
+        t_caller = new XnCaller(uid, gid);
+    }
+
+    /// <summary>Forgets the caller named on this thread: later calls act for the libFS itself.</summary>
+    public void ClearCaller()
+    {
+        if (ReferenceEquals(t_callerSession, this)) t_callerSession = null;
+    }
+
+    /// <summary>Names the caller for this thread until the returned scope is disposed (which restores the one before).</summary>
+    public CallerScope ActAs(uint uid, uint gid)
+    {
+        var scope = new CallerScope(t_callerSession, t_caller);
+        SetCaller(uid, gid);
+        return scope;
+    }
+
+    /// <summary>Restores the caller named before <see cref="ActAs"/>.</summary>
+    public sealed class CallerScope : IDisposable
+    {
+        private readonly XnSession? _session;
+        private readonly XnCaller _caller;
+        internal CallerScope(XnSession? session, XnCaller caller) { _session = session; _caller = caller; }
+        public void Dispose()
+        {
+            t_callerSession = _session;
+            t_caller = _caller;
+        }
+    }
+
     /// <summary>True when the volume was loaded read-only: every change is refused with <see cref="XnError.ReadOnly"/>.</summary>
     public bool IsReadOnly => _vol.IsReadOnly;
 

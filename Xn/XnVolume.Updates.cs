@@ -382,12 +382,18 @@ public sealed partial class XnVolume
         if (e.Dead)
             return Fail(XnError.FreeDeferred, $"block {block} was freed inside its segment and its former parent's nullifying write is not durable yet");
         var t = _types.Get(e.Type)!;
-        // Raw-write ranges are disjoint from every read set (checked at registration), so a raw write can
-        // never change what the block owns: no UDF needs to run.
+        // Raw-write ranges are disjoint from every owns read set (checked at registration), so a raw write can
+        // never change what the block owns: owns need not run. The acl and size-UDF may read raw bytes: they
+        // rule on the proposed bytes of every raw write (types with neither pay one test).
         if (!t.IsRawWritable(offset, bytes.Length))
             return Fail(XnError.NotRawRange, $"bytes [{offset},{(long)offset + bytes.Length}) are not in the raw-write ranges of type '{t.Name}'");
         p = EnsurePage(e);
         if (!p.Ok) return p;
+        if (t.GuardsRawWrites && ChecksEnabled)
+        {
+            p = CheckRawWrite(s, e, t, offset, bytes);
+            if (!p.Ok) return p;
+        }
         bytes.CopyTo(e.Bytes[offset..]);
         e.Dirty = true;
         return XnResult.Success;
@@ -470,7 +476,7 @@ public sealed partial class XnVolume
                 r = CompareDiff(t, before, after, children.Select(c => new Owned(childType, c.Start.Value, c.Count)), removed: null);
                 if (!r.Ok) return r;
             }
-            r = CheckAcl(t, proposed, partition, parent);
+            r = CheckAclAndSize(s, e, t, proposed, partition, after, eds!);
             if (!r.Ok) return r;
         }
 
@@ -570,7 +576,7 @@ public sealed partial class XnVolume
                 r = CompareDiff(t, before, after, added: null, removed: owned);
                 if (!r.Ok) return r;
             }
-            r = CheckAcl(t, proposed, partition, parent);
+            r = CheckAclAndSize(s, e, t, proposed, partition, after, eds!);
             if (!r.Ok) return r;
         }
 
@@ -673,11 +679,11 @@ public sealed partial class XnVolume
                     if (!r.Ok) return r;
                 }
             }
-            r = CheckAcl(tf, pf, fromPartition, from);
+            r = CheckAclAndSize(s, ef, tf, pf, fromPartition, fromAfter, fromEdits);
             if (!r.Ok) return r;
             if (!samePartition)
             {
-                r = CheckAcl(tt, pt, toPartition, to);
+                r = CheckAclAndSize(s, et, tt, pt, toPartition, toAfter!, toEdits);
                 if (!r.Ok) return r;
             }
         }
@@ -823,17 +829,157 @@ public sealed partial class XnVolume
         for (int i = 0; i < edits.Count; i++) edits[i].Bytes.Span.CopyTo(into[edits[i].Offset..]);
     }
 
-    // Most types have no acl: that test stays inline in every update.
+    // Most types have neither an acl nor a size-UDF: that test stays inline in every update.
+    /// <summary>
+    /// The acl and size checks of an update to <paramref name="partition"/> of <paramref name="e"/> on the
+    /// proposed bytes, with owns after = <paramref name="after"/>. An edit may carry raw bytes anywhere, so one
+    /// that reaches bytes another partition's acl or size-UDF reads has that partition checked too, on the
+    /// whole proposed block (rare: a libFS's edits stay in the partition they update).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private XnResult CheckAcl(XnType t, byte[] proposed, int partition, BlockNo block) =>
-        t.Acl is null ? XnResult.Success : RunAcl(t, proposed, partition, block);
+    private XnResult CheckAclAndSize(XnSession s, RegistryEntry e, XnType t, byte[] proposed, int partition, List<UdfExtent> after,
+                                     IReadOnlyList<Edit> edits) =>
+        !t.GuardsRawWrites ? XnResult.Success : RunAclAndSize(s, e, t, proposed, partition, after, edits);
 
-    private XnResult RunAcl(XnType t, byte[] proposed, int partition, BlockNo block)
+    private readonly byte[] _proposedWhole = new byte[BlockSize];
+
+    private XnResult RunAclAndSize(XnSession s, RegistryEntry e, XnType t, byte[] proposed, int partition, List<UdfExtent> after,
+                                   IReadOnlyList<Edit> edits)
+    {
+        if (t.Acl is not null)
+        {
+            var r = RunAcl(s, t, proposed, t.AclPartition(partition), e.BlockNo);
+            if (!r.Ok) return r;
+        }
+        if (t.Size is not null)
+        {
+            var r = RunSize(t, proposed, partition, after, e.BlockNo);
+            if (!r.Ok) return r;
+        }
+        bool whole = false;
+        int aclOthers = t.Acl is { Partitions: > 1 } acl ? acl.Partitions : 0;
+        int sizeOthers = t.Size?.Partitions ?? 0;
+        for (int q = 0; q < Math.Max(aclOthers, sizeOthers); q++)
+        {
+            if (q == partition) continue;
+            bool runAcl = q < aclOthers && TouchedBy(t.AclRanges(q), edits);
+            bool runSize = q < sizeOthers && TouchedBy(t.SizeRanges(q), edits);
+            if (!runAcl && !runSize) continue;
+            if (!whole)
+            {
+                Propose(e.Bytes, edits, _proposedWhole);
+                whole = true;
+            }
+            if (runAcl)
+            {
+                var r = RunAcl(s, t, _proposedWhole, q, e.BlockNo);
+                if (!r.Ok) return r;
+            }
+            if (runSize)
+            {
+                // Edits never reach another partition's owns read set (CheckEdits), so q owns what it owned.
+                var owned = Output(e, t, q, out var fault);
+                if (owned is null) return Fail(XnError.Corrupt, $"owns of block {e.Block} partition {q} faults ({fault})");
+                var r = RunSize(t, _proposedWhole, q, owned, e.BlockNo);
+                if (!r.Ok) return r;
+            }
+        }
+        return XnResult.Success;
+    }
+
+    private static bool TouchedBy(ReadOnlySpan<int> ranges, IReadOnlyList<Edit> edits)
+    {
+        for (int i = 0; i < edits.Count; i++)
+            if (XnType.Touches(ranges, edits[i].Offset, edits[i].Bytes.Length)) return true;
+        return false;
+    }
+
+    // r2..r5 of an acl run: environment, uid, gid, caller named (Xn/README.md, "acl and size"). Filled per run, under _gate.
+    private readonly ulong[] _principal = new ulong[ExoFS.Xn.Types.TypeTable.AclInputs];
+
+    private XnResult RunAcl(XnSession s, XnType t, byte[] proposed, int aclPartition, BlockNo block)
     {
         _udfOut.Clear();
-        var r = t.Acl!.Run(proposed, t.Acl.Partitions == 1 ? 0 : partition, _udfOut);
-        if (!r.Ok) return Fail(XnError.AclDenied, $"acl of type '{t.Name}' faults on block {block} ({r.Fault})");
-        return r.Value != 0 ? XnResult.Success : Fail(XnError.AclDenied, $"acl of type '{t.Name}' refuses the change to block {block} partition {partition}");
+        var caller = s.Caller;
+        _principal[0] = (ulong)s.Environment.Id.Value;
+        _principal[1] = caller?.Uid ?? 0;
+        _principal[2] = caller?.Gid ?? 0;
+        _principal[3] = caller is null ? 0UL : 1UL;
+        var r = t.Acl!.Run(proposed, aclPartition, _udfOut, _principal);
+        if (!r.Ok) return Fail(XnError.AclDenied, $"acl of type '{t.Name}' faults on the proposed bytes of block {block} partition {aclPartition} ({r.Fault})");
+        if (r.Value != 0) return XnResult.Success;
+        string who = caller is { } c ? $"uid {c.Uid} gid {c.Gid}" : "no caller named";
+        return Fail(XnError.AclDenied, $"acl of type '{t.Name}' refuses the change to block {block} partition {aclPartition} (environment {s.Environment.Id.Value}, {who})");
+    }
+
+    /// <summary>
+    /// The size check of owns partition <paramref name="partition"/>: S = size-UDF(proposed, partition) bytes, and
+    /// the blocks of the size-UDF's types among <paramref name="owned"/> must number at most ceil(S / 4096).
+    /// </summary>
+    private XnResult RunSize(XnType t, byte[] proposed, int partition, List<UdfExtent> owned, BlockNo block)
+    {
+        _udfOut.Clear();
+        var r = t.Size!.Run(proposed, partition, _udfOut);
+        if (!r.Ok) return Fail(XnError.SizeMismatch, $"size UDF of type '{t.Name}' faults on the proposed bytes of block {block} partition {partition} ({r.Fault})");
+        if (r.Value < 0) return Fail(XnError.SizeMismatch, $"size UDF of type '{t.Name}' gives a negative size ({r.Value}) for block {block} partition {partition}");
+        ulong blocks = SizedBlocks(t, owned);
+        ulong covered = ((ulong)r.Value + (BlockSize - 1)) / BlockSize;
+        return blocks <= covered ? XnResult.Success
+            : Fail(XnError.SizeMismatch, $"block {block} partition {partition} ('{t.Name}') would own {blocks} block(s) of its sized types, but its size of {r.Value} bytes covers {covered}");
+    }
+
+    internal static ulong SizedBlocks(XnType t, List<UdfExtent> owned)
+    {
+        ulong n = 0;
+        foreach (var o in System.Runtime.InteropServices.CollectionsMarshal.AsSpan(owned))
+            if (t.IsSized(o.TypeIndex)) n += o.Count;
+        return n;
+    }
+
+    /// <summary>
+    /// The acl and size checks of a raw write of <paramref name="bytes"/> at <paramref name="offset"/> to
+    /// <paramref name="e"/>: the acl's one partition always, or each acl partition whose read set the write
+    /// meets; each size partition whose read set it meets (owns is unchanged by a raw write, so a size check
+    /// elsewhere could not change its verdict). Builds the proposal from the page and the write in scratch:
+    /// nothing changes here.
+    /// </summary>
+    private XnResult CheckRawWrite(XnSession s, RegistryEntry e, XnType t, int offset, ReadOnlySpan<byte> bytes)
+    {
+        var page = e.Bytes;
+        var proposed = _proposedA;
+        var acl = t.Acl;
+        var size = t.Size;
+        bool oneAcl = acl is { Partitions: 1 };
+        // The bytes every check to be run reads, then the write over them.
+        if (acl is not null)
+            for (int p = 0; p < acl.Partitions; p++)
+                if (oneAcl || XnType.Touches(t.AclRanges(p), offset, bytes.Length)) CopyRanges(page, t.AclRanges(p), proposed);
+        if (size is not null)
+            for (int p = 0; p < size.Partitions; p++)
+                if (XnType.Touches(t.SizeRanges(p), offset, bytes.Length)) CopyRanges(page, t.SizeRanges(p), proposed);
+        bytes.CopyTo(proposed.AsSpan(offset));
+        if (acl is not null)
+            for (int p = 0; p < acl.Partitions; p++)
+                if (oneAcl || XnType.Touches(t.AclRanges(p), offset, bytes.Length))
+                {
+                    var r = RunAcl(s, t, proposed, p, e.BlockNo);
+                    if (!r.Ok) return r;
+                }
+        if (size is not null)
+            for (int p = 0; p < size.Partitions; p++)
+                if (XnType.Touches(t.SizeRanges(p), offset, bytes.Length))
+                {
+                    var owned = Output(e, t, p, out var fault);
+                    if (owned is null) return Fail(XnError.Corrupt, $"owns of block {e.Block} partition {p} faults ({fault})");
+                    var r = RunSize(t, proposed, p, owned, e.BlockNo);
+                    if (!r.Ok) return r;
+                }
+        return XnResult.Success;
+    }
+
+    private static void CopyRanges(ReadOnlySpan<byte> page, ReadOnlySpan<int> ranges, byte[] into)
+    {
+        for (int i = 0; i < ranges.Length; i += 2) page[ranges[i]..ranges[i + 1]].CopyTo(into.AsSpan(ranges[i]));
     }
 
     /// <summary>

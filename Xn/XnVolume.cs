@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using ExoFS.Kernel;
 using ExoFS.Kernel.Capabilities;
 using ExoFS.Kernel.Disk;
@@ -194,6 +195,14 @@ public sealed partial class XnVolume : IDisposable
             return Corrupt(Catalogue.OldFormatMessage);
         if (best is null) return Corrupt("catalogue: no valid copy (" + string.Join("; ", reasons) + ")");
         vol._catalogueGeneration = best.Generation;
+        // The CRC covers the header and payload only; the rest of the payload's last block is written as zeros,
+        // so anything else there is damage (harmless to the load, but fsck should say so).
+        var loaded = new byte[SlotBytes(layout)];
+        dev.Read(new BlockNo(layout.SlotStart(vol._catalogueSlot)), loaded);
+        int payloadEnd = Catalogue.HeaderBytes + (int)BinaryPrimitives.ReadUInt32LittleEndian(loaded.AsSpan(16));
+        int blockEnd = Math.Min(loaded.Length, (payloadEnd + Layout.BlockSize - 1) / Layout.BlockSize * Layout.BlockSize);
+        if (loaded.AsSpan(payloadEnd, blockEnd - payloadEnd).IndexOfAnyExcept((byte)0) is int bad and >= 0)
+            vol._loadFindings.Add($"catalogue slot {vol._catalogueSlot}: byte {payloadEnd + bad} past its payload is not zero (damaged)");
 
         foreach (var spec in best.Types)
         {

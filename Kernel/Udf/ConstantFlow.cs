@@ -30,13 +30,18 @@ internal static class ConstantFlow
         }
     }
 
-    /// <summary>The register state on entry to each instruction; null for unreachable instructions.</summary>
-    public static State?[] Run(Insn[] code)
+    /// <summary>
+    /// The register state on entry to each instruction; null for unreachable instructions. The
+    /// <paramref name="inputs"/> registers after r1 hold caller values, unknown here (never "zero": a load
+    /// through one must stay checked at run time).
+    /// </summary>
+    public static State?[] Run(Insn[] code, int inputs = 0)
     {
         var states = new State?[code.Length];
         var entry = new State();
         for (int r = 0; r < UdfLimits.Registers; r++) entry.R[r] = Value.Const(0);
         entry.R[1] = new Value(true, 1, 0);
+        for (int r = 2; r < 2 + inputs; r++) entry.R[r] = Value.Unknown;
         states[0] = entry;
         var work = new Stack<int>();
         var queued = new bool[code.Length];

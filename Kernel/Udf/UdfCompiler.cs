@@ -4,7 +4,7 @@ using System.Reflection.Emit;
 namespace ExoFS.Kernel.Udf;
 
 /// <summary>The compiled body of one verified UDF, closed over its <see cref="UdfCompiler.Context"/>.</summary>
-internal delegate UdfResult UdfBody(ref byte block, int partition, List<UdfExtent> output);
+internal delegate UdfResult UdfBody(ref byte block, int partition, List<UdfExtent> output, ulong[]? inputs);
 
 /// <summary>
 /// Compiles a verified UDF to a DynamicMethod. Registers become IL locals; the block is a managed
@@ -35,6 +35,7 @@ internal static class UdfCompiler
     private static readonly MethodInfo AddMethod = typeof(List<UdfExtent>).GetMethod(nameof(List<UdfExtent>.Add))!;
     private static readonly MethodInfo ReserveMethod = typeof(UdfCompiler).GetMethod(nameof(ReserveExtents), BindingFlags.Static | BindingFlags.NonPublic)!;
     private static readonly MethodInfo TrimMethod = typeof(UdfCompiler).GetMethod(nameof(TrimExtents), BindingFlags.Static | BindingFlags.NonPublic)!;
+    private static readonly MethodInfo InputMethod = typeof(UdfInterpreter).GetMethod(nameof(UdfInterpreter.Input))!;
     private static readonly FieldInfo RangesField = typeof(Context).GetField(nameof(Context.Ranges))!;
     private static readonly FieldInfo LowField = typeof(Context).GetField(nameof(Context.Low))!;
     private static readonly FieldInfo LengthField = typeof(Context).GetField(nameof(Context.Length))!;
@@ -46,7 +47,7 @@ internal static class UdfCompiler
         var code = udf.Code;
         int n = code.Length;
         var method = new DynamicMethod("udf:" + udf.Name, typeof(UdfResult),
-            [typeof(Context), typeof(byte).MakeByRefType(), typeof(int), typeof(List<UdfExtent>)],
+            [typeof(Context), typeof(byte).MakeByRefType(), typeof(int), typeof(List<UdfExtent>), typeof(ulong[])],
             typeof(UdfCompiler).Module, skipVisibility: true);
         // Locals are zeroed explicitly below, only where the program can read them before writing.
         method.InitLocals = false;
@@ -105,10 +106,18 @@ internal static class UdfCompiler
         il.Emit(OpCodes.Ldarg_2);
         il.Emit(OpCodes.Conv_I8);
         il.Emit(OpCodes.Stloc, reg[1]);
+        int inputs = udf.Program.Inputs;
         for (int r = 0; r < UdfLimits.Registers; r++)
         {
             if (r == 1) continue;
-            il.Emit(OpCodes.Ldc_I8, 0L);
+            if (r >= 2 && r < 2 + inputs)
+            {
+                // r2..r(1+inputs): the caller's values (zero where it passes none), as the interpreter sets them.
+                il.Emit(OpCodes.Ldarg_S, (byte)4);
+                il.Emit(OpCodes.Ldc_I4, r - 2);
+                il.Emit(OpCodes.Call, InputMethod);
+            }
+            else il.Emit(OpCodes.Ldc_I8, 0L);
             il.Emit(OpCodes.Stloc, reg[r]);
         }
         il.Emit(OpCodes.Ldc_I4_0);

@@ -9,7 +9,7 @@ namespace ExoFS.Kernel.Udf;
 /// </summary>
 internal static class UdfInterpreter
 {
-    public static UdfResult Run(VerifiedUdf udf, ReadOnlySpan<byte> block, int partition, List<UdfExtent> output)
+    public static UdfResult Run(VerifiedUdf udf, ReadOnlySpan<byte> block, int partition, List<UdfExtent> output, ulong[]? inputs = null)
     {
         if ((uint)partition >= (uint)udf.Partitions) return UdfResult.Faulted(UdfFault.BadPartition);
         Insn[] code = udf.Code;
@@ -17,6 +17,7 @@ internal static class UdfInterpreter
         Span<ulong> r = stackalloc ulong[UdfLimits.Registers];
         r.Clear();
         r[1] = (ulong)partition;
+        for (int i = 0; i < udf.Program.Inputs; i++) r[2 + i] = (ulong)Input(inputs, i);
         int fuel = udf.Fuel, emitted = 0, pc = 0;
         while (true)
         {
@@ -78,6 +79,9 @@ internal static class UdfInterpreter
             }
         }
     }
+
+    /// <summary>Input <paramref name="i"/> of a run: the caller's value, or 0 where it passes none (shared with compiled code).</summary>
+    public static long Input(ulong[]? inputs, int i) => inputs is not null && (uint)i < (uint)inputs.Length ? (long)inputs[i] : 0;
 
     /// <summary>The fault an emit would raise, shared by interpreter and compiled code.</summary>
     public static UdfFault EmitFault(int emittedSoFar, ulong start, ulong count)

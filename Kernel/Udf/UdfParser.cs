@@ -27,7 +27,7 @@ internal static class UdfParser
     private static UdfProgram ParseOrThrow(string text)
     {
         string? name = null;
-        int? partitions = null, fuel = null;
+        int? partitions = null, fuel = null, inputs = null;
         List<string>? types = null;
         var reads = new List<UdfReadDirective>();
         var code = new List<UdfInstruction>();
@@ -69,6 +69,11 @@ internal static class UdfParser
                         if (tok.Length != 2) throw Error(".fuel takes one number", line);
                         fuel = Int(tok[1], line);
                         break;
+                    case ".inputs":
+                        if (inputs is not null) throw Error("duplicate directive .inputs", line);
+                        if (tok.Length != 2) throw Error(".inputs takes one number", line);
+                        inputs = Int(tok[1], line);
+                        break;
                     case ".types":
                         if (types is not null) throw Error("duplicate directive .types", line);
                         types = tok.Skip(1).ToList();
@@ -100,7 +105,7 @@ internal static class UdfParser
         }
 
         if (name is null) throw new SyntaxError("empty program: no .udf directive");
-        return new UdfProgram(name, partitions ?? 1, types ?? [], reads, fuel ?? UdfLimits.MaxFuel, code, labels);
+        return new UdfProgram(name, partitions ?? 1, types ?? [], reads, fuel ?? UdfLimits.MaxFuel, code, labels, inputs ?? 0);
     }
 
     private static UdfInstruction Instruction(string s, int line)

@@ -20,14 +20,20 @@ public sealed class UdfProgram
     public IReadOnlyList<UdfReadDirective> Reads { get; }
     /// <summary>The <c>.fuel</c> value (<see cref="UdfLimits.MaxFuel"/> when not given).</summary>
     public int Fuel { get; }
+    /// <summary>
+    /// The <c>.inputs</c> count (0 when not given): registers r2..r(1+Inputs) hold values the caller passes
+    /// for this run (e.g. XN's principal for an acl-UDF), zeros when it passes fewer.
+    /// </summary>
+    public int Inputs { get; }
     /// <summary>The instructions, in order.</summary>
     public IReadOnlyList<UdfInstruction> Instructions { get; }
     /// <summary>The labels, in source order.</summary>
     public IReadOnlyList<UdfLabel> Labels { get; }
 
     internal UdfProgram(string name, int partitions, IReadOnlyList<string> typeNames, IReadOnlyList<UdfReadDirective> reads,
-        int fuel, IReadOnlyList<UdfInstruction> instructions, IReadOnlyList<UdfLabel> labels)
+        int fuel, IReadOnlyList<UdfInstruction> instructions, IReadOnlyList<UdfLabel> labels, int inputs = 0)
     {
+        Inputs = inputs;
         Name = name;
         Partitions = partitions;
         TypeNames = typeNames;
@@ -54,6 +60,7 @@ public sealed class UdfProgram
             s.Append(".types ").Append(string.Join(' ', TypeNames)).Append('\n');
         foreach (var r in Reads)
             s.Append(".read ").Append(Num(r.Offset)).Append(' ').Append(Num(r.Length)).Append(' ').Append(Num(r.Stride)).Append('\n');
+        if (Inputs != 0) s.Append(".inputs ").Append(Num(Inputs)).Append('\n');
         s.Append(".fuel ").Append(Num(Fuel)).Append('\n');
         var byIndex = Labels.ToLookup(l => l.Index);
         for (int i = 0; i <= Instructions.Count; i++)

@@ -17,6 +17,11 @@ public static class UdfLimits
     public const int MaxReadRanges = 64;
     /// <summary>Registers r0..r15.</summary>
     public const int Registers = 16;
+    /// <summary>
+    /// Most <c>.inputs</c>: caller-supplied values in r2..r(1+N) at entry (r1 is the partition). A program
+    /// that declares none sees zeros there, as before; the verifier treats declared inputs as unknown.
+    /// </summary>
+    public const int MaxInputs = 4;
 }
 
 /// <summary>How a run ended. Every fault is deterministic: same program, block and partition, same fault.</summary>

@@ -42,6 +42,8 @@ public static class UdfVerifier
             return UdfVerifyResult.Reject($"fuel {program.Fuel} over budget {UdfLimits.MaxFuel}");
         if (program.Fuel < 1)
             return UdfVerifyResult.Reject($"fuel {program.Fuel} must be at least 1");
+        if (program.Inputs is < 0 or > UdfLimits.MaxInputs)
+            return UdfVerifyResult.Reject($"inputs {program.Inputs} out of range 0..{UdfLimits.MaxInputs}");
         if (program.Reads.Count > UdfLimits.MaxReadRanges)
             return UdfVerifyResult.Reject($"too many .read ranges: {program.Reads.Count} (limit {UdfLimits.MaxReadRanges})");
         foreach (var r in program.Reads)
@@ -96,7 +98,7 @@ public static class UdfVerifier
             return UdfVerifyResult.Reject($"missing return: control falls off the end (line {code[n - 1].Line} is not ret)");
 
         var sets = new UdfReadSets(program.Reads, program.Partitions);
-        var states = ConstantFlow.Run(insns);
+        var states = ConstantFlow.Run(insns, program.Inputs);
         for (int i = 0; i < n; i++)
         {
             if (!UdfOps.IsLoad(insns[i].Op) || states[i] is not { } st) continue;

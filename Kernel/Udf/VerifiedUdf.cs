@@ -35,6 +35,8 @@ public sealed class VerifiedUdf
     public int Partitions => Program.Partitions;
     /// <summary>The <c>.types</c> names; <see cref="UdfExtent.TypeIndex"/> indexes this list.</summary>
     public IReadOnlyList<string> TypeNames => Program.TypeNames;
+    /// <summary>The <c>.inputs</c> count: registers r2..r(1+Inputs) hold the caller's values at entry.</summary>
+    public int Inputs => Program.Inputs;
     /// <summary>Most instructions one run may execute.</summary>
     public int Fuel => Program.Fuel;
 
@@ -62,21 +64,31 @@ public sealed class VerifiedUdf
     /// <paramref name="partition"/>, appending emitted extents to <paramref name="output"/>. On a fault the
     /// value is 0 and extents emitted before the fault remain appended.
     /// </summary>
-    public UdfResult Interpret(ReadOnlySpan<byte> block, int partition, List<UdfExtent> output)
+    public UdfResult Interpret(ReadOnlySpan<byte> block, int partition, List<UdfExtent> output) =>
+        Interpret(block, partition, output, null);
+
+    /// <summary>
+    /// <see cref="Interpret(ReadOnlySpan{byte}, int, List{UdfExtent})"/> with the caller's inputs: r2..r(1+<see cref="Inputs"/>)
+    /// start as <paramref name="inputs"/>[0..] (0 past its end or when null); inputs beyond <see cref="Inputs"/> are ignored.
+    /// </summary>
+    public UdfResult Interpret(ReadOnlySpan<byte> block, int partition, List<UdfExtent> output, ulong[]? inputs)
     {
         CheckArgs(block, output);
-        return UdfInterpreter.Run(this, block, partition, output);
+        return UdfInterpreter.Run(this, block, partition, output, inputs);
     }
 
-    /// <summary>Same contract and results as <see cref="Interpret"/>, using compiled IL.</summary>
-    public UdfResult Run(ReadOnlySpan<byte> block, int partition, List<UdfExtent> output)
+    /// <summary>Same contract and results as <see cref="Interpret(ReadOnlySpan{byte}, int, List{UdfExtent})"/>, using compiled IL.</summary>
+    public UdfResult Run(ReadOnlySpan<byte> block, int partition, List<UdfExtent> output) => Run(block, partition, output, null);
+
+    /// <summary>Same contract and results as <see cref="Interpret(ReadOnlySpan{byte}, int, List{UdfExtent}, ulong[])"/>, using compiled IL.</summary>
+    public UdfResult Run(ReadOnlySpan<byte> block, int partition, List<UdfExtent> output, ulong[]? inputs)
     {
         CheckArgs(block, output);
         var body = LazyInitializer.EnsureInitialized(ref _compiled, ref _compileTried, ref _compileLock, _compile);
         // Compiled loads read native-endian memory, so a big-endian host uses the interpreter.
         return body is null
-            ? UdfInterpreter.Run(this, block, partition, output)
-            : body(ref MemoryMarshal.GetReference(block), partition, output);
+            ? UdfInterpreter.Run(this, block, partition, output, inputs)
+            : body(ref MemoryMarshal.GetReference(block), partition, output, inputs);
     }
 
     private static void CheckArgs(ReadOnlySpan<byte> block, List<UdfExtent> output)

@@ -4,7 +4,8 @@ using System.Text;
 namespace ExoFS.LibFs.Ffs.Format;
 
 /// <summary>
-/// Directory-entry packing in one 4096-byte directory block (ext2 style). Records tile the block exactly:
+/// Directory-entry packing in one 4096-byte directory block (ext2 style). Records tile bytes [0, 4088) exactly
+/// (format 3: 4088–4091 spare, 4092–4095 the block's XN checksum; XN's acl for ffs.dir checks the tiling):
 /// <c>ino u64 @0, recLen u16 @8, nameLen u8 @10, fileType u8 @11, name @12</c>; recLen is a multiple of 8
 /// and at least <see cref="RecordSize"/>(nameLen). A record with ino 0 is unused space. Deleting an entry
 /// folds its space into the previous record (or zeroes the ino of a block's first record), so live entries
@@ -13,6 +14,8 @@ namespace ExoFS.LibFs.Ffs.Format;
 public static class DirBlock
 {
     public const int HeaderSize = 12;
+    /// <summary>Where the records end: the last 8 bytes hold a spare word and XN's checksum.</summary>
+    public const int RecordsEnd = FfsLayout.BlockSize - 8;
 
     public static int RecordSize(int nameLen) => (HeaderSize + nameLen + 7) & ~7;
 
@@ -26,7 +29,7 @@ public static class DirBlock
     public static void InitEmpty(Span<byte> block)
     {
         block[..FfsLayout.BlockSize].Clear();
-        BinaryPrimitives.WriteUInt16LittleEndian(block[8..], FfsLayout.BlockSize);
+        BinaryPrimitives.WriteUInt16LittleEndian(block[8..], RecordsEnd);
     }
 
     /// <summary>The records of a block, in order; null if the block is not a well-formed directory block.</summary>
@@ -34,13 +37,13 @@ public static class DirBlock
     {
         var list = new List<Record>();
         int off = 0;
-        while (off < FfsLayout.BlockSize)
+        while (off < RecordsEnd)
         {
-            if (off + HeaderSize > FfsLayout.BlockSize) return null;
+            if (off + HeaderSize > RecordsEnd) return null;
             ulong ino = BinaryPrimitives.ReadUInt64LittleEndian(block[off..]);
             int recLen = BinaryPrimitives.ReadUInt16LittleEndian(block[(off + 8)..]);
             int nameLen = block[off + 10];
-            if (recLen < HeaderSize || recLen % 8 != 0 || off + recLen > FfsLayout.BlockSize) return null;
+            if (recLen < RecordSize(0) || recLen % 8 != 0 || off + recLen > RecordsEnd) return null;
             if (ino != 0 && (nameLen == 0 || RecordSize(nameLen) > recLen)) return null;
             string name = ino == 0 ? "" : Encoding.UTF8.GetString(block.Slice(off + HeaderSize, nameLen));
             list.Add(new Record(off, ino, recLen, block[off + 11], name));
@@ -67,7 +70,7 @@ public static class DirBlock
     {
         int need = RecordSize(nameLen);
         int off = 0;
-        while (off < FfsLayout.BlockSize)
+        while (off < RecordsEnd)
         {
             ulong ino = BinaryPrimitives.ReadUInt64LittleEndian(block[off..]);
             int recLen = BinaryPrimitives.ReadUInt16LittleEndian(block[(off + 8)..]);

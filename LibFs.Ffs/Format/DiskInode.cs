@@ -4,8 +4,8 @@ namespace ExoFS.LibFs.Ffs.Format;
 
 /// <summary>
 /// One 512-byte inode as stored in an inode-table block (8 per block; slot s at byte 512·s).
-/// Bytes 0–87 are raw attributes, 88–95 reserved (in slot 0, bytes 88–91 are the table block's checksum,
-/// XN's), 96–223 the pointer area (12 direct, single, double, triple indirect,
+/// Bytes 0–87 are raw attributes, 88–91 reserved (in slot 0, the table block's checksum, XN's), 92–95 the
+/// kind (file or directory, XN-checked), 96–223 the pointer area (12 direct, single, double, triple indirect,
 /// xattr block; changed only through XN Alloc/Free), 224–511 the inline area (a symlink target of up to
 /// 288 bytes). A free inode is all zeros (mode 0).
 /// </summary>
@@ -17,6 +17,12 @@ public sealed class DiskInode
     public const int AttrBytes = 88;
     /// <summary>Where an inode-table block's checksum lies: bytes 88–91 of slot 0, outside every raw range and read set.</summary>
     public const int BlockChecksumOffset = AttrBytes;
+    /// <summary>
+    /// The inode's kind (u32; bytes 92–95, in the owns-UDF's read set, so only an XN update changes it): whether
+    /// its blocks are directory blocks (<see cref="KindDirectory"/>) or data (0). Format 3.
+    /// </summary>
+    public const int KindOffset = 92;
+    public const uint KindFile = 0, KindDirectory = 1;
     public const int PointerOffset = 96;
     public const int PointerBytes = 128;
     public const int Ind1Slot = 12, Ind2Slot = 13, Ind3Slot = 14, XattrSlot = 15;

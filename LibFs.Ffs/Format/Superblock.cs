@@ -47,7 +47,7 @@ public record struct Superblock(
 {
     public const ulong MagicValue = 0x31305346464F5845; // "EXOFFS01" read as little-endian u64
     /// <summary>2: checksummed metadata (the header's last four bytes, 511-pointer indirect blocks, 32736-block groups).</summary>
-    public const uint CurrentVersion = 2;
+    public const uint CurrentVersion = 3;
     /// <summary>The raw header FFS writes: bytes 0–251. Bytes 252–255 are the block's checksum (XN's).</summary>
     public const int HeaderSize = 252;
     public const int ChecksumOffset = HeaderSize;

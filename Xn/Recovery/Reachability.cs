@@ -59,14 +59,6 @@ internal sealed class Reachability
                 Findings.Add(new XnFinding(XnFindingKind.Corrupt, block, "block could not be read"));
                 continue;
             }
-            if (t.Size is { } size)
-            {
-                output.Clear();
-                var sr = size.Run(bytes, 0, output);
-                if (!sr.Ok || sr.Value < 0 || sr.Value > bytes.Length)
-                    Findings.Add(new XnFinding(XnFindingKind.OwnsFault, block,
-                        $"size UDF of type '{t.Name}' gives {(sr.Ok ? sr.Value.ToString(System.Globalization.CultureInfo.InvariantCulture) : sr.Fault.ToString())}, not 0..4096"));
-            }
             for (int p = 0; p < t.Partitions; p++)
             {
                 output.Clear();
@@ -76,6 +68,7 @@ internal sealed class Reachability
                     Findings.Add(new XnFinding(XnFindingKind.OwnsFault, block, $"owns of type '{t.Name}' partition {p} faults ({r.Fault})"));
                     continue;
                 }
+                if (t.Size is { } size) CheckSize(t, size, bytes, p, output, block);
                 bool inSegment = _segmentOf.TryGetValue(block, out ulong seg);
                 foreach (var x in output)
                 {
@@ -130,6 +123,26 @@ internal sealed class Reachability
     }
 
     /// <summary>Marks <paramref name="block"/> reached; false (with a finding) if someone already owns it.</summary>
+    private readonly List<UdfExtent> _sizeScratch = new();
+
+    /// <summary>The invariant every update keeps (Xn/README.md, "acl and size"): partition p owns at most ceil(S/4096) sized blocks.</summary>
+    private void CheckSize(XnType t, VerifiedUdf size, byte[] bytes, int p, List<UdfExtent> owned, ulong block)
+    {
+        _sizeScratch.Clear();
+        var sr = size.Run(bytes, p, _sizeScratch);
+        ulong blocks = XnVolume.SizedBlocks(t, owned);
+        if (!sr.Ok || sr.Value < 0)
+        {
+            Findings.Add(new XnFinding(XnFindingKind.SizeMismatch, block,
+                $"size UDF of type '{t.Name}' partition {p} gives {(sr.Ok ? sr.Value.ToString(System.Globalization.CultureInfo.InvariantCulture) : sr.Fault.ToString())}, not a size"));
+            return;
+        }
+        ulong covered = ((ulong)sr.Value + 4095) / 4096;
+        if (blocks > covered)
+            Findings.Add(new XnFinding(XnFindingKind.SizeMismatch, block,
+                $"type '{t.Name}' partition {p} owns {blocks} sized block(s) but its size of {sr.Value} bytes covers {covered}"));
+    }
+
     private bool Claim(ulong block, TypeId type, string owner)
     {
         if (Reached.TryGetValue(block, out var had))

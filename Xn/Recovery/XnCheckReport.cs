@@ -23,6 +23,8 @@ public enum XnFindingKind
     LibFs,
     /// <summary>A block inside a segment owns a block outside that segment (or a segment is owned inside one).</summary>
     OutsideSegment,
+    /// <summary>An owns partition holds more blocks of its size-UDF's types than the size it gives covers.</summary>
+    SizeMismatch,
 }
 
 /// <summary>One broken invariant: which, where, and a line of explanation.</summary>

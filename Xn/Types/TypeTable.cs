@@ -73,12 +73,34 @@ internal sealed class TypeTable
             if (acl!.Partitions != 1 && acl.Partitions != udf.Partitions)
                 return Fail(XnError.UdfRejected, $"acl UDF has {acl.Partitions} partitions; it needs 1 or {udf.Partitions} (the owns-UDF's)");
         }
+        if (acl is not null && acl.Inputs > AclInputs)
+            return Fail(XnError.UdfRejected, $"acl UDF declares {acl.Inputs} inputs; XN passes {AclInputs} (environment, uid, gid, caller named)");
+        TypeId[]? sized = null;
         if (spec.SizeUdf is not null)
         {
             var v = VerifyCached(spec.SizeUdf);
             if (!v.Accepted) return Fail(XnError.UdfRejected, $"size UDF rejected: {v.Reason}");
             size = v.Udf;
+            // The size of partition p's object is checked against the blocks owns partition p emits, so the
+            // size-UDF has exactly the owns-UDF's partitions. It decides from the block alone: no inputs.
+            if (size!.Partitions != udf.Partitions)
+                return Fail(XnError.UdfRejected, $"size UDF has {size.Partitions} partitions; it needs {udf.Partitions} (the owns-UDF's)");
+            if (size.Inputs != 0) return Fail(XnError.UdfRejected, "size UDF may not declare .inputs: a size depends on the block alone");
+            // Its .types name the types whose blocks the size bounds (xn.data when it names none).
+            if (size.TypeNames.Count > 0)
+            {
+                sized = new TypeId[size.TypeNames.Count];
+                for (int i = 0; i < sized.Length; i++)
+                {
+                    string n = size.TypeNames[i];
+                    if (n == spec.Name) sized[i] = id;
+                    else if (_byName.TryGetValue(n, out var st)) sized[i] = st.Id;
+                    else return Fail(XnError.UnknownType, $"size UDF names unknown type '{n}'");
+                }
+            }
         }
+        // What owns emits is a fact about the block, the same for every reader: no inputs.
+        if (udf.Inputs != 0) return Fail(XnError.UdfRejected, "owns UDF may not declare .inputs: what a block owns depends on its bytes alone");
 
         if (spec.ChecksumOffset is { } co)
         {
@@ -96,8 +118,11 @@ internal sealed class TypeTable
             if (output.Count > 0)
                 return Fail(XnError.ZeroBlockOwns, $"owns UDF claims {output.Count} extent(s) on an all-zero block (partition {p})");
         }
-        return XnResult<XnType>.Success(new XnType(id, spec, udf, children, acl, size));
+        return XnResult<XnType>.Success(new XnType(id, spec, udf, children, acl, size, sized));
     }
+
+    /// <summary>Inputs XN passes an acl-UDF (r2 environment id, r3 uid, r4 gid, r5 1 when the libFS named a caller).</summary>
+    internal const int AclInputs = 4;
 
     /// <summary>Most UDF texts <see cref="VerifyCached"/> remembers; past it the cache starts over.</summary>
     internal const int VerifiedCacheLimit = 1024;

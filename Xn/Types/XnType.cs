@@ -16,7 +16,12 @@ internal sealed class XnType
     private readonly bool[] _rawRead;
     private readonly int[][] _checkedBytes;   // per partition: the bytes its update checks read
 
-    public XnType(TypeId id, TypeSpec spec, VerifiedUdf? owns, TypeId[] childTypes, VerifiedUdf? acl, VerifiedUdf? size)
+    private readonly int[][] _aclRanges = [], _sizeRanges = [];   // per acl / size partition: merged read set
+    private readonly bool[] _sizedIndex = [];                      // per owns .types index: counted by the size check
+
+    /// <param name="sizedTypes">The types whose blocks the size check counts (the size-UDF's <c>.types</c>; xn.data by default).</param>
+    public XnType(TypeId id, TypeSpec spec, VerifiedUdf? owns, TypeId[] childTypes, VerifiedUdf? acl, VerifiedUdf? size,
+                  TypeId[]? sizedTypes = null)
     {
         Id = id;
         Spec = spec;
@@ -24,6 +29,13 @@ internal sealed class XnType
         ChildTypes = childTypes;
         Acl = acl;
         Size = size;
+        SizedTypes = size is null ? [] : sizedTypes ?? [XnTypes.Data];
+        if (acl is not null) _aclRanges = Enumerable.Range(0, acl.Partitions).Select(p => Merge(new List<UdfByteRange>(acl.ReadSet(p)))).ToArray();
+        if (size is not null)
+        {
+            _sizeRanges = Enumerable.Range(0, size.Partitions).Select(p => Merge(new List<UdfByteRange>(size.ReadSet(p)))).ToArray();
+            _sizedIndex = childTypes.Select(c => SizedTypes.Contains(c)).ToArray();
+        }
         _byteOwner = new short[BlockSize];
         _rawRead = new bool[BlockSize];
         if (owns is null)
@@ -46,13 +58,14 @@ internal sealed class XnType
             var ranges = new List<UdfByteRange>(owns.ReadSet(p));
             int ap = acl is null ? -1 : acl.Partitions == 1 ? 0 : p;
             if (ap >= 0 && ap < acl!.Partitions) ranges.AddRange(acl.ReadSet(ap));
+            if (size is not null && p < size.Partitions) ranges.AddRange(size.ReadSet(p));
             _checkedBytes[p] = Merge(ranges);
         }
     }
 
     /// <summary>
     /// The bytes the checks of an update to partition <paramref name="partition"/> read: owns' read set
-    /// for that partition and the acl's (for its partition: 0 if it has one, else the same), as sorted,
+    /// for that partition, the acl's (for its partition: 0 if it has one, else the same) and the size-UDF's, as sorted,
     /// merged [start, end) pairs. The verifier confines every load of a run to the read set of the run's
     /// partition, so a proposal whose bytes are right in these ranges gives the checks exactly the results
     /// they would give on the whole proposed block.
@@ -79,6 +92,27 @@ internal sealed class XnType
     public TypeId[] ChildTypes { get; }
     public VerifiedUdf? Acl { get; }
     public VerifiedUdf? Size { get; }
+    /// <summary>The types whose blocks an owns partition's size check counts (empty without a size-UDF).</summary>
+    public TypeId[] SizedTypes { get; }
+    /// <summary>True when a raw write may need the acl or size check (types with neither pay nothing).</summary>
+    public bool GuardsRawWrites => Acl is not null || Size is not null;
+
+    /// <summary>The acl partition that rules on a change to owns partition <paramref name="partition"/>.</summary>
+    public int AclPartition(int partition) => Acl!.Partitions == 1 ? 0 : partition;
+    /// <summary>Merged [start, end) pairs of acl partition <paramref name="p"/>'s read set.</summary>
+    public ReadOnlySpan<int> AclRanges(int p) => _aclRanges[p];
+    /// <summary>Merged [start, end) pairs of size partition <paramref name="p"/>'s read set.</summary>
+    public ReadOnlySpan<int> SizeRanges(int p) => _sizeRanges[p];
+    /// <summary>Whether the size check counts blocks emitted with owns <c>.types</c> index <paramref name="typeIndex"/>.</summary>
+    public bool IsSized(int typeIndex) => _sizedIndex[typeIndex];
+
+    /// <summary>Whether bytes [offset, offset+length) meet any of the merged ranges.</summary>
+    public static bool Touches(ReadOnlySpan<int> ranges, int offset, int length)
+    {
+        for (int i = 0; i < ranges.Length; i += 2)
+            if (offset < ranges[i + 1] && ranges[i] < offset + length) return true;
+        return false;
+    }
     public bool IsData => Owns is null;
     /// <summary>Offset of the type's CRC-32C field in each block, or -1 when the type has none.</summary>
     public int ChecksumOffset => Spec.ChecksumOffset ?? -1;

@@ -277,7 +277,7 @@ public sealed partial class XnVolume
                 r = CompareDiff(t, before, after, typed.Select(c => new Owned(c.Type, c.Extent.Start.Value, c.Extent.Count)).ToList(), removed: null);
                 if (!r.Ok) return r;
             }
-            r = CheckAcl(t, proposed, partition, parent);
+            r = CheckAclAndSize(s, e, t, proposed, partition, after, eds!);
             if (!r.Ok) return r;
         }
 
@@ -447,7 +447,7 @@ public sealed partial class XnVolume
             if (fault != UdfFault.None) return Fail(XnError.DiffMismatch, $"owns faults on the proposed bytes ({fault})");
             r = CompareDiff(t, before, after, [new Owned(owned.Type, to.Start.Value, to.Count)], removed: owned);
             if (!r.Ok) return r;
-            r = CheckAcl(t, proposed, partition, parent);
+            r = CheckAclAndSize(s, e, t, proposed, partition, after, eds!);
             if (!r.Ok) return r;
         }
         // Pages for the copies, last: reading the originals and taking frames may write back or evict

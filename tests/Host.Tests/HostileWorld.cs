@@ -186,7 +186,7 @@ internal sealed class HostileWorld : IDisposable
     {
         var buf = new byte[4096];
         var bytes = Encoding.UTF8.GetBytes(name);
-        foreach (var b in VictimBlocks().Where(b => b.Type == XnTypes.DataName).OrderBy(b => b.Block))
+        foreach (var b in VictimBlocks().Where(b => b.Type == ExoFS.LibFs.Ffs.Format.FfsUdfs.DirType).OrderBy(b => b.Block))
         {
             Dev.Read(new BlockNo(b.Block), buf);
             if (buf.AsSpan().IndexOf(bytes) >= 0 && buf.AsSpan().IndexOf(HelloBytes) < 0) return b.Block;

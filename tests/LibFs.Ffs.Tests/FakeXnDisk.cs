@@ -19,7 +19,8 @@ internal sealed class FakeXnDisk : IFfsDisk
     private readonly HashSet<ulong> _used = new();
     private static readonly VerifiedUdf Super = Verify(FfsUdfs.SuperOwns), Inodes = Verify(FfsUdfs.InodesOwns),
         Ind1 = Verify(FfsUdfs.Ind1Owns), Ind2 = Verify(FfsUdfs.Ind2Owns), Ind3 = Verify(FfsUdfs.Ind3Owns),
-        InodeBitmap = Verify(FfsUdfs.InodeBitmapOwns);
+        InodeBitmap = Verify(FfsUdfs.InodeBitmapOwns),
+        DInd1 = Verify(FfsUdfs.DInd1Owns), DInd2 = Verify(FfsUdfs.DInd2Owns), DInd3 = Verify(FfsUdfs.DInd3Owns);
     private static readonly (int, int)[] SuperRaw = FfsUdfs.SuperRawWrite().ToArray();
     private static readonly (int, int)[] InodesRaw = FfsUdfs.InodesRawWrite().ToArray();
     private static readonly (int, int)[] LeafRaw = [(0, FfsLayout.TailChecksumOffset)];
@@ -75,7 +76,7 @@ internal sealed class FakeXnDisk : IFfsDisk
         (int, int)[]? ranges = kind switch
         {
             null => SuperRaw, BlockKind.Inodes => InodesRaw, BlockKind.Data => null,
-            BlockKind.Bitmap or BlockKind.Xattr or BlockKind.Csum => LeafRaw, BlockKind.InodeBitmap => InodeBitmapRaw,
+            BlockKind.Bitmap or BlockKind.Xattr or BlockKind.Csum or BlockKind.Dir => LeafRaw, BlockKind.InodeBitmap => InodeBitmapRaw,
             _ => Array.Empty<(int, int)>(),
         };
         int end = offset + bytes.Length;
@@ -89,7 +90,7 @@ internal sealed class FakeXnDisk : IFfsDisk
     private VerifiedUdf? UdfOf(ulong b) => _kind.GetValueOrDefault(b, BlockKind.Data) switch
     {
         null => Super, BlockKind.Inodes => Inodes, BlockKind.Ind1 => Ind1, BlockKind.Ind2 => Ind2, BlockKind.Ind3 => Ind3,
-        BlockKind.InodeBitmap => InodeBitmap, _ => null,
+        BlockKind.InodeBitmap => InodeBitmap, BlockKind.DInd1 => DInd1, BlockKind.DInd2 => DInd2, BlockKind.DInd3 => DInd3, _ => null,
     };
 
     public static HashSet<(string, ulong)> Owns(VerifiedUdf udf, byte[] block, int partition)
@@ -109,6 +110,8 @@ internal sealed class FakeXnDisk : IFfsDisk
         BlockKind.Data => FfsUdfs.DataType, BlockKind.Inodes => FfsUdfs.InodesType, BlockKind.Ind1 => FfsUdfs.Ind1Type,
         BlockKind.Ind2 => FfsUdfs.Ind2Type, BlockKind.Bitmap => FfsUdfs.BitmapType, BlockKind.Xattr => FfsUdfs.XattrType,
         BlockKind.InodeBitmap => FfsUdfs.InodeBitmapType, BlockKind.Csum => FfsUdfs.CsumType,
+        BlockKind.Dir => FfsUdfs.DirType, BlockKind.DInd1 => FfsUdfs.DInd1Type, BlockKind.DInd2 => FfsUdfs.DInd2Type,
+        BlockKind.DInd3 => FfsUdfs.DInd3Type,
         _ => FfsUdfs.Ind3Type,
     };
 
@@ -118,10 +121,13 @@ internal sealed class FakeXnDisk : IFfsDisk
         var old = Block(parent.Value);
         var now = (byte[])old.Clone();
         foreach (var e in edits) e.Bytes.Span.CopyTo(now.AsSpan(e.Offset));
-        // Edits may touch only the partition's own read set (else another partition changed unseen).
+        // Edits may touch only the partition's own read set (else another partition changed unseen), or raw bytes
+        // (an inode's size and flags ride in the Alloc of its direct blocks).
         var set = udf.ReadSet(partition);
+        var raw = _kind.GetValueOrDefault(parent.Value, BlockKind.Data) == BlockKind.Inodes ? InodesRaw : [];
         foreach (var e in edits)
-            if (!set.Any(r => e.Offset >= r.Offset && e.Offset + e.Bytes.Length <= r.End))
+            if (!set.Any(r => e.Offset >= r.Offset && e.Offset + e.Bytes.Length <= r.End)
+                && !raw.Any(r => e.Offset >= r.Item1 && e.Offset + e.Bytes.Length <= r.Item1 + r.Item2))
                 throw new InvalidOperationException($"edit at {e.Offset} outside partition {partition}'s read set");
         return (Owns(udf, old, partition), Owns(udf, now, partition), now);
     }
@@ -190,6 +196,8 @@ internal sealed class FakeXnDisk : IFfsDisk
         }
         return Errno.OK;
     }
+
+    public IDisposable? ActAs(uint uid, uint gid) => null;
 
     public Errno Free(BlockNo parent, int partition, IReadOnlyList<Edit> edits, BlockNo child)
     {

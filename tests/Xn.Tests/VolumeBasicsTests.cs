@@ -157,7 +157,7 @@ public class SizeAndAclRegistrationTests
         """;
 
     [Fact]
-    public void Check_reports_a_block_whose_size_udf_is_out_of_range()
+    public void Check_reports_a_block_that_owns_more_data_blocks_than_its_size_covers()
     {
         using var f = new XnFixture();
         const string owns = ".udf t.sized.owns\n.types xn.data\n.read 8 8\n  ld64 r2, [r0+8]\n  beq r2, 0, done\n  emit 0, r2, 1\ndone:\n  ret 0\n";
@@ -166,9 +166,14 @@ public class SizeAndAclRegistrationTests
         Assert.True(id.Ok, id.ToString());
         var root = f.A.InstallRoot("sized", id.Value).Value.Block;
         Assert.True(f.A.WriteRaw(root, 0, BitConverter.GetBytes(100UL)).Ok);
+        ulong d = f.FreeBlock();
+        Assert.True(f.A.Alloc(root, 0, [new Edit(8, BitConverter.GetBytes(d))], XnTypes.Data, new Extent(new BlockNo(d), 1)).Ok);
         Assert.True(f.Vol.Check().Clean);
-        Assert.True(f.A.WriteRaw(root, 0, BitConverter.GetBytes(5000UL)).Ok);
-        Assert.Contains(f.Vol.Check().Findings, x => x.Kind == XnFindingKind.OwnsFault && x.Detail.Contains("size UDF"));
+        // The update path refuses the disagreement; with checks off (what a buggy or damaged volume shows) Check finds it.
+        Assert.Equal(XnError.SizeMismatch, f.A.WriteRaw(root, 0, BitConverter.GetBytes(0UL)).Error);
+        f.Vol.ChecksEnabled = false;
+        Assert.True(f.A.WriteRaw(root, 0, BitConverter.GetBytes(0UL)).Ok);
+        Assert.Contains(f.Vol.Check().Findings, x => x.Kind == XnFindingKind.SizeMismatch && x.Block == root.Value);
     }
 
     [Fact]

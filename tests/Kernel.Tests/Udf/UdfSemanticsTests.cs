@@ -14,6 +14,39 @@ public class UdfSemanticsTests
         Assert.Equal(0, RunBoth(udf, new byte[4096], 0).Result.Value);
     }
 
+    [Fact]
+    public void Declared_inputs_start_in_r2_onward_and_are_zero_where_the_caller_passes_none()
+    {
+        var udf = Accept(".udf t\n.inputs 3\n mul r0, r2, 1000000\n mul r3, r3, 1000\n add r0, r0, r3\n add r0, r0, r4\n add r0, r0, r5\n ret r0\n");
+        Assert.Equal(3, udf.Inputs);
+        foreach (var (inputs, expected) in new (ulong[]?, long)[] { ([7, 8, 9], 7_008_009), ([7, 8, 9, 100], 7_008_009), ([7], 7_000_000), (null, 0) })
+        {
+            Assert.Equal(expected, udf.Interpret(new byte[4096], 0, [], inputs).Value);
+            Assert.Equal(expected, udf.Run(new byte[4096], 0, [], inputs).Value);
+        }
+        // A program without .inputs ignores what a caller passes: its registers start at zero as always.
+        var plain = Accept(".udf t\n add r0, r2, r3\n ret r0\n");
+        Assert.Equal(0, plain.Run(new byte[4096], 0, [], [5, 6]).Value);
+        Assert.Equal(0, plain.Interpret(new byte[4096], 0, [], [5, 6]).Value);
+    }
+
+    [Fact]
+    public void A_load_through_an_input_is_checked_at_run_time_not_proven_as_if_it_were_zero()
+    {
+        // Without .inputs, r2 is the constant 0 and the load is proven in range; with .inputs it is unknown, so
+        // an input pointing outside the read set must fault in both forms (it may not read past the block).
+        var udf = Accept(".udf t\n.inputs 1\n.read 0 16\n ld64 r0, [r2+0]\n ret r0\n");
+        var block = new byte[4096];
+        PutU64(block, 8, 77);
+        Assert.Equal(77, udf.Run(block, 0, [], [8]).Value);
+        Assert.Equal(77, udf.Interpret(block, 0, [], [8]).Value);
+        foreach (ulong bad in new ulong[] { 16, 4096, 1UL << 40, ulong.MaxValue - 3 })
+        {
+            Assert.Equal(UdfFault.LoadOutOfReadSet, udf.Run(block, 0, [], [bad]).Fault);
+            Assert.Equal(UdfFault.LoadOutOfReadSet, udf.Interpret(block, 0, [], [bad]).Fault);
+        }
+    }
+
     [Theory]
     [InlineData("li r2, -5\n ret r2", -5)]
     [InlineData("li r2, 0xFFFFFFFFFFFFFFFF\n ret r2", -1)]

@@ -27,6 +27,20 @@ public class UdfVerifierTests
     }
 
     [Theory]
+    [InlineData(5)] [InlineData(-1)]
+    public void Inputs_outside_0_to_4_are_rejected(int n) =>
+        Assert.Equal($"inputs {n} out of range 0..4", Reject($".udf x\n.inputs {n}\n ret 0"));
+
+    [Fact]
+    public void Inputs_directive_survives_the_canonical_text_form()
+    {
+        var p = UdfProgram.Parse(".udf x\n.inputs 3\n ret r4\n").Program!;
+        Assert.Equal(3, p.Inputs);
+        Assert.Equal(3, UdfProgram.Parse(p.ToText()).Program!.Inputs);
+        Assert.Equal(0, UdfProgram.Parse(".udf x\n ret 0\n").Program!.Inputs);
+    }
+
+    [Theory]
     [InlineData(0)] [InlineData(1025)] [InlineData(-3)]
     public void Partitions_outside_1_to_1024_are_rejected(int n) =>
         Assert.Equal($"partitions {n} out of range 1..1024", Reject($".udf x\n.partitions {n}\n ret 0"));
