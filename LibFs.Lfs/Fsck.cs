@@ -58,6 +58,7 @@ public static class LfsFsck
         }
 
         var inodes = new Dictionary<ulong, LfsInode>();
+        ulong reserved = 0;
         foreach (ulong ino in fs.Imap.LiveInodes().ToList())
         {
             ulong e = fs.Imap.Get(ino);
@@ -71,12 +72,13 @@ public static class LfsFsck
             {
                 if (kind == LogKind.Data) data++;
                 Claim(addr, $"inode {ino} {(kind == LogKind.Data ? "block" : "node")} {index:x}");
-            });
+            }, _ => { data++; reserved++; });
             if (werr != Errno.OK) problems.Add($"inode {ino}: its block map cannot be read ({werr})");
             if (i.Value.Rec.Xattr != 0) Claim(i.Value.Rec.Xattr, $"inode {ino} xattrs");
             if (data != i.Value.Rec.Blocks) problems.Add($"inode {ino}: {data} blocks mapped, the inode says {i.Value.Rec.Blocks}");
             if (i.Value.Rec.Nlink == 0 && i.Value.Lookups == 0 && i.Value.Opens == 0) problems.Add($"inode {ino}: no links and no references, not freed");
         }
+        if (reserved != fs.Tree.Reserved) problems.Add($"fallocate reservations: {reserved} reserved pointers, the count says {fs.Tree.Reserved}");
         foreach (int s in fs.Usage.AllocatedSlots)
             if (fs.Usage.Live(s) != counts.GetValueOrDefault(s))
                 problems.Add($"segment {s}: usage says {fs.Usage.Live(s)} live blocks, {counts.GetValueOrDefault(s)} found");

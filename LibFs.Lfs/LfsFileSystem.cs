@@ -144,6 +144,7 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
         int headSlot = best.HeadSlot == uint.MaxValue || disk.SegmentStart((int)best.HeadSlot) == 0 ? -1 : (int)best.HeadSlot;
         var log = new SegmentWriter(disk, usage, headSlot, best.HeadOffset, best.NextPartialSeq);
         var fs = new LfsFileSystem(disk, usage, imap, log, readOnly, policy) { _cpSeq = best.Seq, _nextGeneration = Math.Max(1, best.NextGeneration) };
+        fs._tree.Reserved = best.Reserved;
         fs.Cleaner.Restore(best.SegmentsCleaned, best.CleanerBlocksRead, best.CleanerBlocksMoved, best.NewBlocks);
         var rf = rollForward ? Lfs.RollForward.Run(fs) : new RollForwardResult(0, 0, headSlot, best.HeadOffset, best.NextPartialSeq);
         if (!rf.Ok) return rf.Error;
@@ -180,6 +181,7 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
     internal Errno RecomputeUsage()
     {
         _usage.Reset();
+        _tree.Reserved = 0;
         foreach (ulong b in _imap.BlockAddrs) if (b != 0) _usage.Add(b, 0);
         foreach (ulong b in _imap.LiveInodeBlocks) _usage.Add(b, 0);
         foreach (ulong ino in _imap.LiveInodes().ToList())
@@ -187,7 +189,9 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
             var r = GetInode(ino);
             if (!r.Ok) return r.Error == Errno.ENOENT ? Errno.EUCLEAN : r.Error;
             var i = r.Value;
-            var err = _tree.Walk(i, (kind, _, addr) => _usage.Add(addr, 0));
+            ulong reserved = 0;
+            var err = _tree.Walk(i, (kind, _, addr) => _usage.Add(addr, 0), _ => reserved++);
+            _tree.Reserved += reserved;
             if (err != Errno.OK) return err;
             if (i.Rec.Xattr != 0) _usage.Add(i.Rec.Xattr, 0);
         }
@@ -317,7 +321,7 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
         if (i.DirtyData.TryGetValue(fb, out var d)) { d.CopyTo(into); return Errno.OK; }
         var a = _tree.Lookup(i, fb);
         if (!a.Ok) return a.Error;
-        if (a.Value == 0) { into[..LfsLayout.BlockSize].Clear(); return Errno.OK; }
+        if (a.Value is 0 or LfsLayout.ReservedBlock) { into[..LfsLayout.BlockSize].Clear(); return Errno.OK; }
         return _disk.Read(a.Value, into);
     }
 
@@ -329,6 +333,8 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
             _dirtyBlocks++;
             var a = _tree.Lookup(i, fb);
             if (a.Ok && a.Value == 0) i.Rec.Blocks++;
+            // A reserved block being written: the dirty block takes the reservation's place (and its count).
+            else if (a.Ok && a.Value == LfsLayout.ReservedBlock) _tree.Set(i, fb, 0);
         }
         i.DirtyData[fb] = data;
         MarkDirty(i);
@@ -487,7 +493,7 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
         var cp = new CheckpointRecord(seq, DateTime.UtcNow.Ticks * 100 - DateTime.UnixEpoch.Ticks * 100,
             _log.HeadSlot < 0 ? uint.MaxValue : (uint)_log.HeadSlot, _log.HeadOffset, _log.NextSeq, _imap.NextIno, _nextGeneration,
             clean ? CheckpointRecord.CleanFlag : 0, _imap.BlockAddrs.Take(_imap.UsedBlocks).ToArray(), _usage.Snapshot(),
-            Cleaner.SegmentsCleaned, Cleaner.BlocksRead, Cleaner.BlocksMoved, _log.NewBlocks);
+            Cleaner.SegmentsCleaned, Cleaner.BlocksRead, Cleaner.BlocksMoved, _log.NewBlocks) { Reserved = _tree.Reserved };
         var region = new byte[(int)_disk.Super.CheckpointBlocks * LfsLayout.BlockSize];
         cp.WriteTo(region);
         if ((err = _disk.WriteCheckpoint((int)(seq % 2), region)) != Errno.OK) return err;
@@ -569,13 +575,16 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
 
     /// <summary>
     /// Makes sure the log has room for the dirty state plus <paramref name="extra"/> new blocks, cleaning if it
-    /// must; ENOSPC only when even cleaning every reclaimable block would not make enough. Lock held.
+    /// must; ENOSPC only when even cleaning every reclaimable block would not make enough. Of those blocks,
+    /// <paramref name="uncounted"/> (default: all) are not yet in statfs's used count: a write into a reserved
+    /// block passes 0, its space being counted already, so it cannot fail where the reservation holds. The
+    /// fast path leaves room for every reservation too, so no other call takes what fallocate promised. Lock held.
     /// </summary>
-    internal Errno EnsureSpace(ulong extra)
+    internal Errno EnsureSpace(ulong extra, ulong? uncounted = null)
     {
         if (_readOnly) return Errno.EROFS;
-        if (NeedFor(extra) <= ImmediateBlocks()) return Errno.OK;
-        if (FreeBlocksHonest() < extra) return Errno.ENOSPC;
+        if (NeedFor(extra) + ReservedCharge(_tree.Reserved) <= ImmediateBlocks()) return Errno.OK;
+        if (FreeBlocksHonest() < (uncounted ?? extra)) return Errno.ENOSPC;
         Cleaner.CleanFor(extra);
         return NeedFor(extra) <= ImmediateBlocks() ? Errno.OK : Errno.ENOSPC;
     }
@@ -585,7 +594,7 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
 
     /// <summary>
     /// Free space as statfs reports it: everything the LFS could hold, less the live blocks, less the blocks
-    /// the dirty state will add, less the cleaner's reserve. Lock held.
+    /// the dirty state will add, less fallocate's reservations, less the cleaner's reserve. Lock held.
     /// </summary>
     internal ulong FreeBlocksHonest()
     {
@@ -610,9 +619,18 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
             ulong dead = SegBlocks - live;
             if (live > 0 && dead <= Cleaner.CopyCost(live)) crumbs += dead;
         }
-        ulong used = _usage.TotalLive + pendingNew + ReserveBlocks + crumbs;
+        ulong used = _usage.TotalLive + pendingNew + ReservedCharge(_tree.Reserved) + ReserveBlocks + crumbs;
         return TotalBlocks > used ? TotalBlocks - used : 0;
     }
+
+    /// <summary>
+    /// What <paramref name="reserved"/> fallocated blocks take from statfs's free space: the blocks, and the dead
+    /// blocks writing them can strand in segments too full to be worth cleaning (up to
+    /// <see cref="Cleaner.CopyCost"/> per segment they fill). Without that margin the crumbs their own writing
+    /// leaves could eat the room they were promised.
+    /// </summary>
+    internal ulong ReservedCharge(ulong reserved) =>
+        reserved == 0 ? 0 : reserved + reserved / 16 + 3 * ((reserved + SegBlocks - 1) / SegBlocks);
 
     private static Errno CheckName(string name)
     {

@@ -34,6 +34,13 @@ public static class LfsLayout
     public const int MinSegmentBytes = 256 << 10, MaxSegmentBytes = 4 << 20, DefaultSegmentBytes = 1 << 20;
     public const int SegmentBlocksMin = MinSegmentBytes / BlockSize;
 
+    /// <summary>
+    /// A block-map pointer that names no block: the file block was allocated by fallocate and not written
+    /// since. It reads as zeros, counts in st_blocks and is data to SEEK_DATA; its space is held in the
+    /// reservation count (<see cref="CheckpointRecord.Reserved"/>), not in the log.
+    /// </summary>
+    public const ulong ReservedBlock = ulong.MaxValue;
+
     /// <summary>File blocks a file can map: 12 direct, then one tree of depth 1, 2 and 3.</summary>
     public const ulong MaxFileBlocks = DirectPointers + 512UL + 512UL * 512 + 512UL * 512 * 512;
 }
@@ -187,7 +194,8 @@ public readonly record struct SegUsage(uint LiveBlocks, uint LastWrite);
 /// A checkpoint region (<see cref="BlocksFor"/> blocks): magic u64 @0, sequence u64 @8, time ns s64 @16,
 /// head slot u32 @24 (uint.MaxValue: none), head offset u32 @28, next partial sequence u64 @32, next inode
 /// u64 @40, next generation u64 @48, imap blocks u32 @56, slots u32 @60, flags u32 @64 (bit 0: clean unmount),
-/// cleaner figures @72 (segments cleaned u64, blocks read u64, live blocks moved u64, new blocks u64), crc u32
+/// cleaner figures @72 (segments cleaned u64, blocks read u64, live blocks moved u64, new blocks u64), file
+/// blocks reserved by fallocate u64 @104 (pointers equal to <see cref="LfsLayout.ReservedBlock"/>), crc u32
 /// @124 over the whole region with this field zero; from @128 the imap block addresses (u64 each), then per
 /// slot its usage (live u32, last write u32).
 /// </summary>
@@ -198,6 +206,9 @@ public sealed record CheckpointRecord(ulong Seq, long TimeNs, uint HeadSlot, uin
     public const ulong Magic = 0x544E_494F_504B_4843; // "CHKPOINT"
     public const int HeaderSize = 128;
     public const uint CleanFlag = 1;
+
+    /// <summary>File blocks fallocate reserved and nothing has written yet, across every file (0 in older images: none).</summary>
+    public ulong Reserved { get; init; }
 
     public static uint BlocksFor(uint maxInodes, uint slots)
     {
@@ -224,6 +235,7 @@ public sealed record CheckpointRecord(ulong Seq, long TimeNs, uint HeadSlot, uin
         BinaryPrimitives.WriteUInt64LittleEndian(region[80..], CleanerBlocksRead);
         BinaryPrimitives.WriteUInt64LittleEndian(region[88..], CleanerBlocksMoved);
         BinaryPrimitives.WriteUInt64LittleEndian(region[96..], NewBlocks);
+        BinaryPrimitives.WriteUInt64LittleEndian(region[104..], Reserved);
         int off = HeaderSize;
         foreach (ulong a in ImapBlocks) { BinaryPrimitives.WriteUInt64LittleEndian(region[off..], a); off += 8; }
         foreach (var u in Usage)
@@ -257,6 +269,7 @@ public sealed record CheckpointRecord(ulong Seq, long TimeNs, uint HeadSlot, uin
             BinaryPrimitives.ReadUInt64LittleEndian(region[32..]), BinaryPrimitives.ReadUInt64LittleEndian(region[40..]),
             BinaryPrimitives.ReadUInt64LittleEndian(region[48..]), BinaryPrimitives.ReadUInt32LittleEndian(region[64..]),
             imap, usage, BinaryPrimitives.ReadUInt64LittleEndian(region[72..]), BinaryPrimitives.ReadUInt64LittleEndian(region[80..]),
-            BinaryPrimitives.ReadUInt64LittleEndian(region[88..]), BinaryPrimitives.ReadUInt64LittleEndian(region[96..]));
+            BinaryPrimitives.ReadUInt64LittleEndian(region[88..]), BinaryPrimitives.ReadUInt64LittleEndian(region[96..]))
+        { Reserved = BinaryPrimitives.ReadUInt64LittleEndian(region[104..]) };
     }
 }
