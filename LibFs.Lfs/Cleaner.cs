@@ -184,16 +184,24 @@ public sealed class Cleaner
             if (!Pass(_fs.NeedFor(extra))) return;
     }
 
-    /// <summary>At a sync: clean while free space is under the start threshold, until it is over the stop threshold.</summary>
-    internal void Background()
+    /// <summary>
+    /// At a sync, or a background tick in a mount: clean while free space is under the start threshold, until it
+    /// is over the stop threshold (at most <paramref name="maxPasses"/> passes).
+    /// </summary>
+    internal void Background(int maxPasses = 16)
     {
         ulong total = _fs.TotalBlocks;
         if (total == 0 || StartPercent == 0) return;
-        if (_fs.ImmediateBlocks() * 100 >= total * StartPercent) return;
+        // Between the thresholds, a cleaning already started goes on (hysteresis: passes cut short by maxPasses resume).
+        if (!_backgroundActive && _fs.ImmediateBlocks() * 100 >= total * StartPercent) return;
+        _backgroundActive = true;
         ulong target = total * StopPercent / 100;
-        for (int round = 0; round < 16 && _fs.ImmediateBlocks() < target; round++)
-            if (!Pass(target)) return;
+        for (int round = 0; round < maxPasses && _fs.ImmediateBlocks() < target; round++)
+            if (!Pass(target)) { _backgroundActive = false; return; }
+        if (_fs.ImmediateBlocks() >= target) _backgroundActive = false;
     }
+
+    private bool _backgroundActive;
 
     /// <summary>
     /// One pass: picks victims whose live blocks fit the room there is, moves them, checkpoints, releases. False

@@ -27,6 +27,13 @@ public sealed record LfsMountOptions
     public string? Cleaner { get; init; }
     /// <summary>Serve read-only (a root the host granted read rights only): every change is EROFS, nothing is written.</summary>
     public bool ReadOnly { get; init; }
+    /// <summary>
+    /// How often the mounted file system looks at its free segments and cleans in the background when they are
+    /// under the start threshold (null or zero: never; the cleaner then runs at sync and on demand only). A
+    /// host's mount (<see cref="LfsLibFs"/>) sets <see cref="LfsLibFs.DefaultCleanerInterval"/> unless
+    /// <c>-o cleaner-interval=0</c>.
+    /// </summary>
+    public TimeSpan? CleanerInterval { get; init; }
     /// <summary>Crash tests only: skip roll-forward (the "roll-forward off" mutant).</summary>
     internal bool NoRollForward { get; init; }
 }
@@ -110,6 +117,7 @@ public sealed partial class LfsFileSystem
         var disk = OpenDisk(xn, root.Value, readOnly, out error);
         if (!disk.Ok) return disk.Error;
         var fs = MountOn(disk.Value, readOnly, policy, rollForward: options?.NoRollForward != true);
+        if (fs.Ok && !readOnly && options?.CleanerInterval is { } every && every > TimeSpan.Zero) fs.Value.StartBackgroundCleaner(every);
         error = fs.Ok ? null : fs.Error == Errno.EUCLEAN ? $"root '{rootName}' does not hold a valid LFS" : $"mount: {fs.Error} {xn.LastRefusal}".TrimEnd();
         return fs;
     }

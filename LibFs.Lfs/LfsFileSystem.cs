@@ -212,6 +212,8 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
 
     private void DisposeCore()
     {
+        // The timer first (outside the lock: a tick may be waiting for it), so no tick runs after the checkpoint.
+        StopBackgroundCleaner();
         lock (_lock)
         {
             if (_disposed) return;
