@@ -39,13 +39,28 @@ public static class LfsFsck
         if (newest != fs.CheckpointSeq) problems.Add($"newest valid checkpoint is {newest}, the file system wrote {fs.CheckpointSeq}");
 
         var owner = new Dictionary<ulong, string>();
-        var counts = new Dictionary<int, uint>();
-        void Claim(ulong addr, string what)
+        var counts = new Dictionary<int, uint>(); // live fragments per slot
+        var fragments = new Dictionary<ulong, int>(); // packed blocks: the fragments claimed so far, as a bit mask
+        const string PackedOwner = "packed small files";
+        void Claim(ulong ptr, string what)
         {
+            ulong addr = LfsLayout.BlockOf(ptr);
             int slot = fs.Usage.SlotOf(addr);
             if (slot < 0) { problems.Add($"{what}: block {addr} is in no bound segment"); return; }
+            if (LfsLayout.IsPacked(ptr))
+            {
+                int first = LfsLayout.PackedFirst(ptr), n = LfsLayout.PackedFragments(ptr);
+                if (first + n > LfsLayout.FragmentsPerBlock) { problems.Add($"{what}: fragments {first}+{n} run past block {addr}"); return; }
+                int mask = ((1 << n) - 1) << first;
+                if (!owner.TryAdd(addr, PackedOwner) && owner[addr] != PackedOwner) { problems.Add($"{what}: block {addr} already belongs to {owner[addr]}"); return; }
+                int had = fragments.GetValueOrDefault(addr);
+                if ((had & mask) != 0) { problems.Add($"{what}: fragments of block {addr} already belong to another file"); return; }
+                fragments[addr] = had | mask;
+                counts[slot] = counts.GetValueOrDefault(slot) + (uint)n;
+                return;
+            }
             if (!owner.TryAdd(addr, what)) { problems.Add($"{what}: block {addr} already belongs to {owner[addr]}"); return; }
-            counts[slot] = counts.GetValueOrDefault(slot) + 1;
+            counts[slot] = counts.GetValueOrDefault(slot) + LfsLayout.FragmentsPerBlock;
         }
         for (int b = 0; b < fs.Imap.UsedBlocks; b++)
             if (fs.Imap.BlockAddrs[b] != 0) Claim(fs.Imap.BlockAddrs[b], $"imap block {b}");
@@ -54,7 +69,7 @@ public static class LfsFsck
             int slot = fs.Usage.SlotOf(b);
             if (slot < 0) { problems.Add($"inode block {b} is in no bound segment"); continue; }
             if (!owner.TryAdd(b, "inode block")) { problems.Add($"inode block {b} already belongs to {owner[b]}"); continue; }
-            counts[slot] = counts.GetValueOrDefault(slot) + 1;
+            counts[slot] = counts.GetValueOrDefault(slot) + LfsLayout.FragmentsPerBlock;
         }
 
         var inodes = new Dictionary<ulong, LfsInode>();
@@ -80,8 +95,8 @@ public static class LfsFsck
         }
         if (reserved != fs.Tree.Reserved) problems.Add($"fallocate reservations: {reserved} reserved pointers, the count says {fs.Tree.Reserved}");
         foreach (int s in fs.Usage.AllocatedSlots)
-            if (fs.Usage.Live(s) != counts.GetValueOrDefault(s))
-                problems.Add($"segment {s}: usage says {fs.Usage.Live(s)} live blocks, {counts.GetValueOrDefault(s)} found");
+            if (fs.Usage.LiveFragments(s) != counts.GetValueOrDefault(s))
+                problems.Add($"segment {s}: usage says {fs.Usage.LiveFragments(s)} live fragments, {counts.GetValueOrDefault(s)} found");
         if (fs.Usage.Anomaly is { } a) problems.Add($"segment usage: {a}");
 
         // Names: every entry names a live inode; link counts match; ".." is the parent.

@@ -276,7 +276,7 @@ public sealed partial class LfsFileSystem
         {
             if ((err = EnsureSpace(2, uncounted: 0)) != Errno.OK) return err;
             data = new byte[Bs];
-            if ((err = _disk.Read(a.Value, data)) != Errno.OK) return err;
+            if ((err = ReadPointer(a.Value, data)) != Errno.OK) return err;
         }
         if ((err = Unmap(i, from)) != Errno.OK) return err;
         PutBlock(i, to, data!);

@@ -122,6 +122,14 @@ public sealed partial class LfsFileSystem
         return fs;
     }
 
+    /// <summary>The one-line refusal of an intact LFS superblock of another format version (null if that is not why it failed).</summary>
+    private static string? OlderFormat(XnClient xn, RootInfo root)
+    {
+        var buf = new byte[LfsLayout.BlockSize];
+        if (xn.Read(root.Block, 0, buf) != Errno.OK || LfsSuper.VersionOf(buf) is not { } v || v == LfsSuper.Version) return null;
+        return $"root '{root.Name}' holds an LFS of format version {v}; this exofs reads version {LfsSuper.Version} only (make a new image)";
+    }
+
     /// <summary>The LFS disk under <paramref name="root"/>, either variant (by the root's type); EUCLEAN if the root is not an LFS.</summary>
     internal static Result<XnLfsDisk> OpenDisk(XnClient xn, RootInfo root, bool lookupOnly, out string? error)
     {
@@ -129,14 +137,14 @@ public sealed partial class LfsFileSystem
         if (x.Ok && root.Type == x.Value.Super)
         {
             var d = XnLfsDisk.Open(xn, root.Block, x.Value.SegTab, x.Value.Head);
-            error = d.Ok ? null : $"root '{root.Name}' does not hold a valid LFS ({d.Error})";
+            error = d.Ok ? null : OlderFormat(xn, root) ?? $"root '{root.Name}' does not hold a valid LFS ({d.Error})";
             return d;
         }
         var types = XnLfsDisk.Types(xn, lookupOnly);
         if (types.Ok && root.Type == types.Value.Super)
         {
             var d = XnLfsDisk.Open(xn, root.Block, types.Value.SegTab);
-            error = d.Ok ? null : $"root '{root.Name}' does not hold a valid LFS ({d.Error})";
+            error = d.Ok ? null : OlderFormat(xn, root) ?? $"root '{root.Name}' does not hold a valid LFS ({d.Error})";
             return d;
         }
         error = $"root '{root.Name}' is not an LFS superblock";

@@ -323,8 +323,85 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
         if (i.DirtyData.TryGetValue(fb, out var d)) { d.CopyTo(into); return Errno.OK; }
         var a = _tree.Lookup(i, fb);
         if (!a.Ok) return a.Error;
-        if (a.Value is 0 or LfsLayout.ReservedBlock) { into[..LfsLayout.BlockSize].Clear(); return Errno.OK; }
-        return _disk.Read(a.Value, into);
+        return ReadPointer(a.Value, into);
+    }
+
+    /// <summary>The file block a data pointer names: zeros for a hole or a reservation, a packed file's fragments then zeros.</summary>
+    internal Errno ReadPointer(ulong ptr, Span<byte> into)
+    {
+        into = into[..LfsLayout.BlockSize];
+        if (ptr is 0 or LfsLayout.ReservedBlock) { into.Clear(); return Errno.OK; }
+        if (!LfsLayout.IsPacked(ptr)) return _disk.Read(ptr, into);
+        var block = new byte[LfsLayout.BlockSize];
+        var err = _disk.Read(LfsLayout.PackedAddr(ptr), block);
+        if (err != Errno.OK) return err;
+        into.Clear();
+        block.AsSpan(LfsLayout.PackedFirst(ptr) * LfsLayout.FragmentSize, LfsLayout.PackedFragments(ptr) * LfsLayout.FragmentSize).CopyTo(into);
+        return Errno.OK;
+    }
+
+    /// <summary>Whether the flush packs <paramref name="i"/>'s data with other small files' (see <see cref="LfsLayout.PackedMaxBytes"/>).</summary>
+    private static bool Packable(LfsInode i) =>
+        !i.Deleted && FileMode.IsRegular(i.Rec.Mode) && i.Rec.Size is > 0 and <= LfsLayout.PackedMaxBytes
+        && i.DirtyData.Count == 1 && i.DirtyData.ContainsKey(0);
+
+    /// <summary>
+    /// Appends the small files' block 0 packed, up to <see cref="LfsLayout.PackedMaxMembers"/> files a block, in
+    /// inode order (so the summary's 16-bit deltas reach), and points each file at its fragments. Lock held.
+    /// </summary>
+    private Errno AppendPacked(SegmentWriter log, List<LfsInode> tails, IReadOnlyDictionary<LfsInode, uint>? stamps, uint now)
+    {
+        const int Frag = LfsLayout.FragmentSize;
+        tails.Sort((a, b) => a.Ino.CompareTo(b.Ino));
+        var block = new byte[LfsLayout.BlockSize];
+        var group = new List<LfsInode>();
+        int used = 0;
+        Errno Emit()
+        {
+            if (group.Count == 0) return Errno.OK;
+            Array.Clear(block);
+            ulong deltas = 0;
+            int at = 0;
+            for (int k = 0; k < group.Count; k++)
+            {
+                var i = group[k];
+                i.DirtyData[0].AsSpan(0, (int)i.Rec.Size).CopyTo(block.AsSpan(at * Frag));
+                if (k > 0) deltas |= (group[k].Ino - group[0].Ino) << (16 * (k - 1));
+                at += (int)((i.Rec.Size + Frag - 1) / Frag);
+            }
+            if (stamps is not null)
+                log.Stamp = group.Select(g => stamps.TryGetValue(g, out uint st) ? st : (uint?)null).Where(x => x is not null).DefaultIfEmpty(null).Max();
+            var a = log.Append(LogKind.Packed, group[0].Ino, deltas, block, now);
+            if (!a.Ok) return a.Error;
+            _usage.KillFragments(a.Value, (uint)(LfsLayout.FragmentsPerBlock - at)); // the block counted whole when appended
+            at = 0;
+            foreach (var i in group)
+            {
+                int n = (int)((i.Rec.Size + Frag - 1) / Frag);
+                var old = _tree.Set(i, 0, LfsLayout.Packed(a.Value, at, n));
+                if (!old.Ok) return old.Error;
+                _usage.Kill(old.Value);
+                at += n;
+                i.DirtyData.Remove(0);
+                _dirtyBlocks--;
+                if (stamps is null && !log.CleanerAppending) i.DataClock = log.Clock;
+            }
+            group.Clear();
+            used = 0;
+            return Errno.OK;
+        }
+        foreach (var i in tails)
+        {
+            int n = (int)((i.Rec.Size + Frag - 1) / Frag);
+            if (group.Count > 0 && (used + n > LfsLayout.FragmentsPerBlock || group.Count == LfsLayout.PackedMaxMembers || i.Ino - group[0].Ino > ushort.MaxValue))
+            {
+                var err = Emit();
+                if (err != Errno.OK) return err;
+            }
+            group.Add(i);
+            used += n;
+        }
+        return Emit();
     }
 
     /// <summary>Makes <paramref name="data"/> the new content of file block <paramref name="fb"/> (in memory until the flush). Lock held.</summary>
@@ -391,12 +468,15 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
         var seen = new HashSet<LfsInode>(order);
         order.AddRange(_dirty.Where(i => !seen.Contains(i)).OrderBy(i => i.Ino));
         var block = new byte[LfsLayout.BlockSize];
+        var tails = new List<LfsInode>();
         Errno err;
         foreach (var i in order)
         {
             if (i.Deleted) continue;
             if (stamps is not null) log.Stamp = stamps.TryGetValue(i, out uint st) ? st : null;
-            foreach (var (fb, data) in i.DirtyData)
+            bool packed = Packable(i);
+            if (packed) tails.Add(i);
+            else foreach (var (fb, data) in i.DirtyData)
             {
                 var a = log.Append(LogKind.Data, i.Ino, fb, data, now);
                 if (!a.Ok) return a.Error;
@@ -404,9 +484,12 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
                 if (!old.Ok) return old.Error;
                 _usage.Kill(old.Value);
             }
-            _dirtyBlocks -= i.DirtyData.Count;
-            if (i.DirtyData.Count > 0 && stamps is null && !log.CleanerAppending) i.DataClock = log.Clock;
-            i.DirtyData.Clear();
+            if (!packed)
+            {
+                _dirtyBlocks -= i.DirtyData.Count;
+                if (i.DirtyData.Count > 0 && stamps is null && !log.CleanerAppending) i.DataClock = log.Clock;
+                i.DirtyData.Clear();
+            }
             if (i.XattrDirty)
             {
                 ulong old = i.Rec.Xattr;
@@ -434,6 +517,8 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
                 node.Dirty = false;
             }
         }
+        // Small files' data, packed, still before the inode records that point to it.
+        if (tails.Count > 0 && (err = AppendPacked(log, tails, stamps, now)) != Errno.OK) return err;
         // Inode records, 16 to a block, after everything they point to.
         log.Stamp = stamps is { Count: > 0 } ? stamps.Values.Max() : null;
         var records = order.ToList();
@@ -477,6 +562,7 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
         }
         err = log.EndUnit(now);
         _dirtyBlocks = 0;
+        _nextBudgetCheck = 0;
         return err;
     }
 
@@ -544,9 +630,22 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
     /// <summary>After a change: flush when the dirty budget is spent, clean when clean segments run low. Lock held.</summary>
     private void AfterChange()
     {
-        if (_dirtyBlocks + _dirty.Count / 8 < DirtyBudget) return;
+        int load = _dirtyBlocks + _dirty.Count / 8;
+        if (load < DirtyBudget || load < _nextBudgetCheck) return;
+        // The budget is what the flush will write: a small file's block packs into a few fragments, so many
+        // small files make one larger write unit (fewer, longer log writes) rather than many short ones.
+        int packable = _dirty.Count(Packable);
+        int willWrite = load - packable + packable / 4;
+        if (willWrite < DirtyBudget)
+        {
+            _nextBudgetCheck = load + (DirtyBudget - willWrite);
+            return;
+        }
+        _nextBudgetCheck = 0;
         Flush(withImap: false); // a failure resurfaces at the next sync
     }
+
+    private int _nextBudgetCheck;
 
     // ---------------------------------------------------------------- space
 
