@@ -7,12 +7,18 @@ namespace ExoFS.LibFs.Lfs;
 /// A file's block map: 12 direct pointers, then trees of depth 1, 2 and 3 (512 pointers a node). A node's
 /// key is (tree t, depth d, prefix): the root of tree t is (t, 0, 0); its child at index i is (t, 1, i); and
 /// so on. Nodes move in the log like everything else: changing a pointer dirties the node and every node
-/// above it, and the flush writes them bottom-up. Lock held.
+/// above it, and the flush writes them bottom-up. A pointer may be <see cref="LfsLayout.ReservedBlock"/> (a
+/// fallocated block not written since): it names no log block, so it is never killed or walked as one, and
+/// <see cref="Reserved"/> counts such pointers over every file. Lock held.
 /// </summary>
 internal sealed class BlockTree
 {
+    private const ulong Rsv = LfsLayout.ReservedBlock;
     private readonly ILfsDisk _disk;
     private readonly SegmentUsage _usage;
+
+    /// <summary>Pointers equal to <see cref="LfsLayout.ReservedBlock"/> in every file's map: blocks the log owes fallocate.</summary>
+    public ulong Reserved { get; set; }
 
     public BlockTree(ILfsDisk disk, SegmentUsage usage)
     {
@@ -103,6 +109,7 @@ internal sealed class BlockTree
         {
             old = ino.Rec.Direct[idx[0]];
             ino.Rec.Direct[idx[0]] = addr;
+            CountReserved(old, addr);
             return old;
         }
         ulong a = ino.Rec.Roots[t - 1];
@@ -120,7 +127,62 @@ internal sealed class BlockTree
         }
         old = n!.Ptr[idx[t - 1]];
         n.Ptr[idx[t - 1]] = addr;
+        CountReserved(old, addr);
         return old;
+    }
+
+    private void CountReserved(ulong old, ulong now)
+    {
+        if (old == Rsv) Reserved--;
+        if (now == Rsv) Reserved++;
+    }
+
+    /// <summary>A data pointer goes: a log block dies, a reservation is given back.</summary>
+    private void Drop(ulong addr)
+    {
+        if (addr == Rsv) Reserved--;
+        else _usage.Kill(addr);
+    }
+
+    /// <summary>
+    /// The first file block in [<paramref name="from"/>, <paramref name="to"/>) whose pointer is set
+    /// (<paramref name="mapped"/>: a log block or a reservation) or clear (a hole), or <paramref name="to"/> if
+    /// none; subtrees without a node are skipped whole. Dirty data the map does not name yet is the caller's.
+    /// </summary>
+    public Result<ulong> Next(LfsInode ino, ulong from, ulong to, bool mapped)
+    {
+        to = Math.Min(to, LfsLayout.MaxFileBlocks);
+        for (ulong fb = from; fb < Math.Min(to, LfsLayout.DirectPointers); fb++)
+            if ((ino.Rec.Direct[fb] != 0) == mapped) return fb;
+        for (int t = 1; t <= 3; t++)
+        {
+            ulong lo = TreeBase(t), hi = lo + Span(t, -1);
+            if (hi <= from || lo >= to) continue;
+            var r = NextIn(ino, t, 0, 0, ino.Rec.Roots[t - 1], lo, Math.Max(from, lo), Math.Min(to, hi), mapped);
+            if (!r.Ok || r.Value < Math.Min(to, hi)) return r;
+        }
+        return to;
+    }
+
+    private Result<ulong> NextIn(LfsInode ino, int t, int d, ulong prefix, ulong addr, ulong first, ulong from, ulong to, bool mapped)
+    {
+        var nr = Node(ino, Key(t, d, prefix), addr, create: false);
+        if (!nr.Ok) return nr.Error;
+        if (nr.Value is not { } n) return mapped ? to : from;
+        ulong span = Span(t, d);
+        for (int i = (int)((from - first) / span); i < LfsLayout.PointersPerBlock; i++)
+        {
+            ulong lo = first + (ulong)i * span;
+            if (lo >= to) break;
+            if (d == t - 1)
+            {
+                if ((n.Ptr[i] != 0) == mapped) return Math.Max(lo, from);
+                continue;
+            }
+            var r = NextIn(ino, t, d + 1, prefix * 512 + (ulong)i, n.Ptr[i], lo, Math.Max(lo, from), Math.Min(to, lo + span), mapped);
+            if (!r.Ok || r.Value < Math.Min(to, lo + span)) return r;
+        }
+        return to;
     }
 
     /// <summary>
@@ -132,7 +194,7 @@ internal sealed class BlockTree
     {
         ulong freed = 0;
         for (ulong fb = keep; fb < LfsLayout.DirectPointers; fb++)
-            if (ino.Rec.Direct[fb] != 0) { _usage.Kill(ino.Rec.Direct[fb]); ino.Rec.Direct[fb] = 0; freed++; }
+            if (ino.Rec.Direct[fb] != 0) { Drop(ino.Rec.Direct[fb]); ino.Rec.Direct[fb] = 0; freed++; }
         for (int t = 1; t <= 3; t++)
         {
             ulong root = ino.Rec.Roots[t - 1];
@@ -167,7 +229,7 @@ internal sealed class BlockTree
             if (hi <= keep) { empty = false; continue; }
             if (d == t - 1)
             {
-                _usage.Kill(n.Ptr[i]);
+                Drop(n.Ptr[i]);
                 n.Ptr[i] = 0;
                 n.Dirty = true;
                 freed++;
@@ -188,15 +250,23 @@ internal sealed class BlockTree
         return (freed, empty);
     }
 
-    /// <summary>Every log block the file's map holds (data and nodes), loading nodes as it goes; for fsck and recovery.</summary>
-    public Errno Walk(LfsInode ino, Action<LogKind, ulong, ulong> visit)
+    /// <summary>
+    /// Every log block the file's map holds (data and nodes), loading nodes as it goes; for fsck and recovery.
+    /// Reserved pointers name no block: they go to <paramref name="reserved"/> (with the file block) instead.
+    /// </summary>
+    public Errno Walk(LfsInode ino, Action<LogKind, ulong, ulong> visit, Action<ulong>? reserved = null)
     {
+        Action<LogKind, ulong, ulong> v = (kind, index, addr) =>
+        {
+            if (addr != Rsv) visit(kind, index, addr);
+            else reserved?.Invoke(index);
+        };
         for (int i = 0; i < LfsLayout.DirectPointers; i++)
-            if (ino.Rec.Direct[i] != 0) visit(LogKind.Data, (ulong)i, ino.Rec.Direct[i]);
+            if (ino.Rec.Direct[i] != 0) v(LogKind.Data, (ulong)i, ino.Rec.Direct[i]);
         for (int t = 1; t <= 3; t++)
         {
             if (ino.Rec.Roots[t - 1] == 0 && !ino.Nodes.ContainsKey(Key(t, 0, 0))) continue;
-            var err = WalkNode(ino, t, 0, 0, ino.Rec.Roots[t - 1], TreeBase(t), visit);
+            var err = WalkNode(ino, t, 0, 0, ino.Rec.Roots[t - 1], TreeBase(t), v);
             if (err != Errno.OK) return err;
         }
         return Errno.OK;

@@ -151,7 +151,7 @@ public sealed class Cleaner
             if (_fs.IsHead(s)) continue;
             uint live = _fs.Usage.Live(s);
             if (live >= _fs.Usage.SegmentBlocks - 1) continue; // nothing to gain
-            list.Add(new SegmentInfo(s, live / seg, unchecked(now - _fs.Usage.LastWrite(s)), live));
+            list.Add(new SegmentInfo(s, _fs.Usage.LiveFragments(s) / (seg * LfsLayout.FragmentsPerBlock), unchecked(now - _fs.Usage.LastWrite(s)), live));
         }
         return list;
     }
@@ -184,16 +184,24 @@ public sealed class Cleaner
             if (!Pass(_fs.NeedFor(extra))) return;
     }
 
-    /// <summary>At a sync: clean while free space is under the start threshold, until it is over the stop threshold.</summary>
-    internal void Background()
+    /// <summary>
+    /// At a sync, or a background tick in a mount: clean while free space is under the start threshold, until it
+    /// is over the stop threshold (at most <paramref name="maxPasses"/> passes).
+    /// </summary>
+    internal void Background(int maxPasses = 16)
     {
         ulong total = _fs.TotalBlocks;
         if (total == 0 || StartPercent == 0) return;
-        if (_fs.ImmediateBlocks() * 100 >= total * StartPercent) return;
+        // Between the thresholds, a cleaning already started goes on (hysteresis: passes cut short by maxPasses resume).
+        if (!_backgroundActive && _fs.ImmediateBlocks() * 100 >= total * StartPercent) return;
+        _backgroundActive = true;
         ulong target = total * StopPercent / 100;
-        for (int round = 0; round < 16 && _fs.ImmediateBlocks() < target; round++)
-            if (!Pass(target)) return;
+        for (int round = 0; round < maxPasses && _fs.ImmediateBlocks() < target; round++)
+            if (!Pass(target)) { _backgroundActive = false; return; }
+        if (_fs.ImmediateBlocks() >= target) _backgroundActive = false;
     }
+
+    private bool _backgroundActive;
 
     /// <summary>
     /// One pass: picks victims whose live blocks fit the room there is, moves them, checkpoints, releases. False
@@ -326,6 +334,27 @@ public sealed class Cleaner
                     if (!i.Ok) return i.Error;
                     _fs.MarkDirty(i.Value);
                     any = i.Value;
+                }
+                return any;
+            }
+            case LogKind.Packed:
+            {
+                // Each member whose block 0 still points into this block has its data copied out (repacked).
+                LfsInode? any = null;
+                for (int k = 0; k < LfsLayout.PackedMaxMembers; k++)
+                {
+                    ulong delta = k == 0 ? 0 : (e.Index >> (16 * (k - 1))) & 0xFFFF;
+                    if (k > 0 && delta == 0) break;
+                    var m = _fs.GetInode(e.Ino + delta);
+                    if (!m.Ok) continue;
+                    var member = m.Value;
+                    ulong ptr = member.Rec.Direct[0];
+                    if (!LfsLayout.IsPacked(ptr) || LfsLayout.PackedAddr(ptr) != addr || member.DirtyData.ContainsKey(0)) continue;
+                    var data = new byte[LfsLayout.BlockSize];
+                    var err = _fs.ReadPointer(ptr, data);
+                    if (err != Errno.OK) return err;
+                    _fs.PutBlock(member, 0, data);
+                    any = member;
                 }
                 return any;
             }

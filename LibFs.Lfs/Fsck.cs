@@ -39,13 +39,28 @@ public static class LfsFsck
         if (newest != fs.CheckpointSeq) problems.Add($"newest valid checkpoint is {newest}, the file system wrote {fs.CheckpointSeq}");
 
         var owner = new Dictionary<ulong, string>();
-        var counts = new Dictionary<int, uint>();
-        void Claim(ulong addr, string what)
+        var counts = new Dictionary<int, uint>(); // live fragments per slot
+        var fragments = new Dictionary<ulong, int>(); // packed blocks: the fragments claimed so far, as a bit mask
+        const string PackedOwner = "packed small files";
+        void Claim(ulong ptr, string what)
         {
+            ulong addr = LfsLayout.BlockOf(ptr);
             int slot = fs.Usage.SlotOf(addr);
             if (slot < 0) { problems.Add($"{what}: block {addr} is in no bound segment"); return; }
+            if (LfsLayout.IsPacked(ptr))
+            {
+                int first = LfsLayout.PackedFirst(ptr), n = LfsLayout.PackedFragments(ptr);
+                if (first + n > LfsLayout.FragmentsPerBlock) { problems.Add($"{what}: fragments {first}+{n} run past block {addr}"); return; }
+                int mask = ((1 << n) - 1) << first;
+                if (!owner.TryAdd(addr, PackedOwner) && owner[addr] != PackedOwner) { problems.Add($"{what}: block {addr} already belongs to {owner[addr]}"); return; }
+                int had = fragments.GetValueOrDefault(addr);
+                if ((had & mask) != 0) { problems.Add($"{what}: fragments of block {addr} already belong to another file"); return; }
+                fragments[addr] = had | mask;
+                counts[slot] = counts.GetValueOrDefault(slot) + (uint)n;
+                return;
+            }
             if (!owner.TryAdd(addr, what)) { problems.Add($"{what}: block {addr} already belongs to {owner[addr]}"); return; }
-            counts[slot] = counts.GetValueOrDefault(slot) + 1;
+            counts[slot] = counts.GetValueOrDefault(slot) + LfsLayout.FragmentsPerBlock;
         }
         for (int b = 0; b < fs.Imap.UsedBlocks; b++)
             if (fs.Imap.BlockAddrs[b] != 0) Claim(fs.Imap.BlockAddrs[b], $"imap block {b}");
@@ -54,10 +69,11 @@ public static class LfsFsck
             int slot = fs.Usage.SlotOf(b);
             if (slot < 0) { problems.Add($"inode block {b} is in no bound segment"); continue; }
             if (!owner.TryAdd(b, "inode block")) { problems.Add($"inode block {b} already belongs to {owner[b]}"); continue; }
-            counts[slot] = counts.GetValueOrDefault(slot) + 1;
+            counts[slot] = counts.GetValueOrDefault(slot) + LfsLayout.FragmentsPerBlock;
         }
 
         var inodes = new Dictionary<ulong, LfsInode>();
+        ulong reserved = 0;
         foreach (ulong ino in fs.Imap.LiveInodes().ToList())
         {
             ulong e = fs.Imap.Get(ino);
@@ -71,15 +87,16 @@ public static class LfsFsck
             {
                 if (kind == LogKind.Data) data++;
                 Claim(addr, $"inode {ino} {(kind == LogKind.Data ? "block" : "node")} {index:x}");
-            });
+            }, _ => { data++; reserved++; });
             if (werr != Errno.OK) problems.Add($"inode {ino}: its block map cannot be read ({werr})");
             if (i.Value.Rec.Xattr != 0) Claim(i.Value.Rec.Xattr, $"inode {ino} xattrs");
             if (data != i.Value.Rec.Blocks) problems.Add($"inode {ino}: {data} blocks mapped, the inode says {i.Value.Rec.Blocks}");
             if (i.Value.Rec.Nlink == 0 && i.Value.Lookups == 0 && i.Value.Opens == 0) problems.Add($"inode {ino}: no links and no references, not freed");
         }
+        if (reserved != fs.Tree.Reserved) problems.Add($"fallocate reservations: {reserved} reserved pointers, the count says {fs.Tree.Reserved}");
         foreach (int s in fs.Usage.AllocatedSlots)
-            if (fs.Usage.Live(s) != counts.GetValueOrDefault(s))
-                problems.Add($"segment {s}: usage says {fs.Usage.Live(s)} live blocks, {counts.GetValueOrDefault(s)} found");
+            if (fs.Usage.LiveFragments(s) != counts.GetValueOrDefault(s))
+                problems.Add($"segment {s}: usage says {fs.Usage.LiveFragments(s)} live fragments, {counts.GetValueOrDefault(s)} found");
         if (fs.Usage.Anomaly is { } a) problems.Add($"segment usage: {a}");
 
         // Names: every entry names a live inode; link counts match; ".." is the parent.

@@ -56,10 +56,13 @@ public sealed partial class LfsFileSystem
         }
     }
 
-    /// <summary>Sets a regular file's size: blocks past the end die, the tail of the last block is zeroed. Lock held.</summary>
+    /// <summary>
+    /// Sets a regular file's size: blocks past the end die, the tail of the last block is zeroed. As on ext4, a
+    /// size that does not grow the file also drops blocks fallocate(KEEP_SIZE) left past the end. Lock held.
+    /// </summary>
     private Errno Truncate(LfsInode i, ulong size)
     {
-        if (size < i.Rec.Size)
+        if (size <= i.Rec.Size)
         {
             ulong keep = (size + LfsLayout.BlockSize - 1) / LfsLayout.BlockSize;
             foreach (ulong fb in i.DirtyData.Keys.Where(fb => fb >= keep).ToList())
@@ -73,7 +76,7 @@ public sealed partial class LfsFileSystem
             if (!freed.Ok) return freed.Error;
             i.Rec.Blocks -= Math.Min(i.Rec.Blocks, freed.Value);
             int tail = (int)(size % LfsLayout.BlockSize);
-            if (tail != 0)
+            if (tail != 0 && size < i.Rec.Size)
             {
                 ulong fb = size / LfsLayout.BlockSize;
                 var a = _tree.Lookup(i, fb);
@@ -222,8 +225,11 @@ public sealed partial class LfsFileSystem
                 int chunk = Math.Min(data.Length - done, LfsLayout.BlockSize - inBlock);
                 if (!i.DirtyData.ContainsKey(fb))
                 {
-                    // A new block in the log (and, every 512 blocks, a tree node) for each block not yet dirty.
-                    var space = EnsureSpace(2);
+                    // A new block in the log (and, every 512 blocks, a tree node) for each block not yet dirty;
+                    // a reserved block's space is counted already.
+                    var at = _tree.Lookup(i, fb);
+                    if (!at.Ok) { failure = at.Error; break; }
+                    var space = at.Value == LfsLayout.ReservedBlock ? EnsureSpace(2, uncounted: 0) : EnsureSpace(2);
                     if (space != Errno.OK) { failure = space; break; }
                 }
                 byte[] blk;

@@ -27,6 +27,13 @@ public sealed record LfsMountOptions
     public string? Cleaner { get; init; }
     /// <summary>Serve read-only (a root the host granted read rights only): every change is EROFS, nothing is written.</summary>
     public bool ReadOnly { get; init; }
+    /// <summary>
+    /// How often the mounted file system looks at its free segments and cleans in the background when they are
+    /// under the start threshold (null or zero: never; the cleaner then runs at sync and on demand only). A
+    /// host's mount (<see cref="LfsLibFs"/>) sets <see cref="LfsLibFs.DefaultCleanerInterval"/> unless
+    /// <c>-o cleaner-interval=0</c>.
+    /// </summary>
+    public TimeSpan? CleanerInterval { get; init; }
     /// <summary>Crash tests only: skip roll-forward (the "roll-forward off" mutant).</summary>
     internal bool NoRollForward { get; init; }
 }
@@ -110,8 +117,17 @@ public sealed partial class LfsFileSystem
         var disk = OpenDisk(xn, root.Value, readOnly, out error);
         if (!disk.Ok) return disk.Error;
         var fs = MountOn(disk.Value, readOnly, policy, rollForward: options?.NoRollForward != true);
+        if (fs.Ok && !readOnly && options?.CleanerInterval is { } every && every > TimeSpan.Zero) fs.Value.StartBackgroundCleaner(every);
         error = fs.Ok ? null : fs.Error == Errno.EUCLEAN ? $"root '{rootName}' does not hold a valid LFS" : $"mount: {fs.Error} {xn.LastRefusal}".TrimEnd();
         return fs;
+    }
+
+    /// <summary>The one-line refusal of an intact LFS superblock of another format version (null if that is not why it failed).</summary>
+    private static string? OlderFormat(XnClient xn, RootInfo root)
+    {
+        var buf = new byte[LfsLayout.BlockSize];
+        if (xn.Read(root.Block, 0, buf) != Errno.OK || LfsSuper.VersionOf(buf) is not { } v || v == LfsSuper.Version) return null;
+        return $"root '{root.Name}' holds an LFS of format version {v}; this exofs reads version {LfsSuper.Version} only (make a new image)";
     }
 
     /// <summary>The LFS disk under <paramref name="root"/>, either variant (by the root's type); EUCLEAN if the root is not an LFS.</summary>
@@ -121,14 +137,14 @@ public sealed partial class LfsFileSystem
         if (x.Ok && root.Type == x.Value.Super)
         {
             var d = XnLfsDisk.Open(xn, root.Block, x.Value.SegTab, x.Value.Head);
-            error = d.Ok ? null : $"root '{root.Name}' does not hold a valid LFS ({d.Error})";
+            error = d.Ok ? null : OlderFormat(xn, root) ?? $"root '{root.Name}' does not hold a valid LFS ({d.Error})";
             return d;
         }
         var types = XnLfsDisk.Types(xn, lookupOnly);
         if (types.Ok && root.Type == types.Value.Super)
         {
             var d = XnLfsDisk.Open(xn, root.Block, types.Value.SegTab);
-            error = d.Ok ? null : $"root '{root.Name}' does not hold a valid LFS ({d.Error})";
+            error = d.Ok ? null : OlderFormat(xn, root) ?? $"root '{root.Name}' does not hold a valid LFS ({d.Error})";
             return d;
         }
         error = $"root '{root.Name}' is not an LFS superblock";

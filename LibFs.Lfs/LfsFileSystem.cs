@@ -144,6 +144,7 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
         int headSlot = best.HeadSlot == uint.MaxValue || disk.SegmentStart((int)best.HeadSlot) == 0 ? -1 : (int)best.HeadSlot;
         var log = new SegmentWriter(disk, usage, headSlot, best.HeadOffset, best.NextPartialSeq);
         var fs = new LfsFileSystem(disk, usage, imap, log, readOnly, policy) { _cpSeq = best.Seq, _nextGeneration = Math.Max(1, best.NextGeneration) };
+        fs._tree.Reserved = best.Reserved;
         fs.Cleaner.Restore(best.SegmentsCleaned, best.CleanerBlocksRead, best.CleanerBlocksMoved, best.NewBlocks);
         var rf = rollForward ? Lfs.RollForward.Run(fs) : new RollForwardResult(0, 0, headSlot, best.HeadOffset, best.NextPartialSeq);
         if (!rf.Ok) return rf.Error;
@@ -180,6 +181,7 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
     internal Errno RecomputeUsage()
     {
         _usage.Reset();
+        _tree.Reserved = 0;
         foreach (ulong b in _imap.BlockAddrs) if (b != 0) _usage.Add(b, 0);
         foreach (ulong b in _imap.LiveInodeBlocks) _usage.Add(b, 0);
         foreach (ulong ino in _imap.LiveInodes().ToList())
@@ -187,7 +189,9 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
             var r = GetInode(ino);
             if (!r.Ok) return r.Error == Errno.ENOENT ? Errno.EUCLEAN : r.Error;
             var i = r.Value;
-            var err = _tree.Walk(i, (kind, _, addr) => _usage.Add(addr, 0));
+            ulong reserved = 0;
+            var err = _tree.Walk(i, (kind, _, addr) => _usage.Add(addr, 0), _ => reserved++);
+            _tree.Reserved += reserved;
             if (err != Errno.OK) return err;
             if (i.Rec.Xattr != 0) _usage.Add(i.Rec.Xattr, 0);
         }
@@ -208,6 +212,8 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
 
     private void DisposeCore()
     {
+        // The timer first (outside the lock: a tick may be waiting for it), so no tick runs after the checkpoint.
+        StopBackgroundCleaner();
         lock (_lock)
         {
             if (_disposed) return;
@@ -317,8 +323,85 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
         if (i.DirtyData.TryGetValue(fb, out var d)) { d.CopyTo(into); return Errno.OK; }
         var a = _tree.Lookup(i, fb);
         if (!a.Ok) return a.Error;
-        if (a.Value == 0) { into[..LfsLayout.BlockSize].Clear(); return Errno.OK; }
-        return _disk.Read(a.Value, into);
+        return ReadPointer(a.Value, into);
+    }
+
+    /// <summary>The file block a data pointer names: zeros for a hole or a reservation, a packed file's fragments then zeros.</summary>
+    internal Errno ReadPointer(ulong ptr, Span<byte> into)
+    {
+        into = into[..LfsLayout.BlockSize];
+        if (ptr is 0 or LfsLayout.ReservedBlock) { into.Clear(); return Errno.OK; }
+        if (!LfsLayout.IsPacked(ptr)) return _disk.Read(ptr, into);
+        var block = new byte[LfsLayout.BlockSize];
+        var err = _disk.Read(LfsLayout.PackedAddr(ptr), block);
+        if (err != Errno.OK) return err;
+        into.Clear();
+        block.AsSpan(LfsLayout.PackedFirst(ptr) * LfsLayout.FragmentSize, LfsLayout.PackedFragments(ptr) * LfsLayout.FragmentSize).CopyTo(into);
+        return Errno.OK;
+    }
+
+    /// <summary>Whether the flush packs <paramref name="i"/>'s data with other small files' (see <see cref="LfsLayout.PackedMaxBytes"/>).</summary>
+    private static bool Packable(LfsInode i) =>
+        !i.Deleted && FileMode.IsRegular(i.Rec.Mode) && i.Rec.Size is > 0 and <= LfsLayout.PackedMaxBytes
+        && i.DirtyData.Count == 1 && i.DirtyData.ContainsKey(0);
+
+    /// <summary>
+    /// Appends the small files' block 0 packed, up to <see cref="LfsLayout.PackedMaxMembers"/> files a block, in
+    /// inode order (so the summary's 16-bit deltas reach), and points each file at its fragments. Lock held.
+    /// </summary>
+    private Errno AppendPacked(SegmentWriter log, List<LfsInode> tails, IReadOnlyDictionary<LfsInode, uint>? stamps, uint now)
+    {
+        const int Frag = LfsLayout.FragmentSize;
+        tails.Sort((a, b) => a.Ino.CompareTo(b.Ino));
+        var block = new byte[LfsLayout.BlockSize];
+        var group = new List<LfsInode>();
+        int used = 0;
+        Errno Emit()
+        {
+            if (group.Count == 0) return Errno.OK;
+            Array.Clear(block);
+            ulong deltas = 0;
+            int at = 0;
+            for (int k = 0; k < group.Count; k++)
+            {
+                var i = group[k];
+                i.DirtyData[0].AsSpan(0, (int)i.Rec.Size).CopyTo(block.AsSpan(at * Frag));
+                if (k > 0) deltas |= (group[k].Ino - group[0].Ino) << (16 * (k - 1));
+                at += (int)((i.Rec.Size + Frag - 1) / Frag);
+            }
+            if (stamps is not null)
+                log.Stamp = group.Select(g => stamps.TryGetValue(g, out uint st) ? st : (uint?)null).Where(x => x is not null).DefaultIfEmpty(null).Max();
+            var a = log.Append(LogKind.Packed, group[0].Ino, deltas, block, now);
+            if (!a.Ok) return a.Error;
+            _usage.KillFragments(a.Value, (uint)(LfsLayout.FragmentsPerBlock - at)); // the block counted whole when appended
+            at = 0;
+            foreach (var i in group)
+            {
+                int n = (int)((i.Rec.Size + Frag - 1) / Frag);
+                var old = _tree.Set(i, 0, LfsLayout.Packed(a.Value, at, n));
+                if (!old.Ok) return old.Error;
+                _usage.Kill(old.Value);
+                at += n;
+                i.DirtyData.Remove(0);
+                _dirtyBlocks--;
+                if (stamps is null && !log.CleanerAppending) i.DataClock = log.Clock;
+            }
+            group.Clear();
+            used = 0;
+            return Errno.OK;
+        }
+        foreach (var i in tails)
+        {
+            int n = (int)((i.Rec.Size + Frag - 1) / Frag);
+            if (group.Count > 0 && (used + n > LfsLayout.FragmentsPerBlock || group.Count == LfsLayout.PackedMaxMembers || i.Ino - group[0].Ino > ushort.MaxValue))
+            {
+                var err = Emit();
+                if (err != Errno.OK) return err;
+            }
+            group.Add(i);
+            used += n;
+        }
+        return Emit();
     }
 
     /// <summary>Makes <paramref name="data"/> the new content of file block <paramref name="fb"/> (in memory until the flush). Lock held.</summary>
@@ -329,6 +412,8 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
             _dirtyBlocks++;
             var a = _tree.Lookup(i, fb);
             if (a.Ok && a.Value == 0) i.Rec.Blocks++;
+            // A reserved block being written: the dirty block takes the reservation's place (and its count).
+            else if (a.Ok && a.Value == LfsLayout.ReservedBlock) _tree.Set(i, fb, 0);
         }
         i.DirtyData[fb] = data;
         MarkDirty(i);
@@ -383,12 +468,15 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
         var seen = new HashSet<LfsInode>(order);
         order.AddRange(_dirty.Where(i => !seen.Contains(i)).OrderBy(i => i.Ino));
         var block = new byte[LfsLayout.BlockSize];
+        var tails = new List<LfsInode>();
         Errno err;
         foreach (var i in order)
         {
             if (i.Deleted) continue;
             if (stamps is not null) log.Stamp = stamps.TryGetValue(i, out uint st) ? st : null;
-            foreach (var (fb, data) in i.DirtyData)
+            bool packed = Packable(i);
+            if (packed) tails.Add(i);
+            else foreach (var (fb, data) in i.DirtyData)
             {
                 var a = log.Append(LogKind.Data, i.Ino, fb, data, now);
                 if (!a.Ok) return a.Error;
@@ -396,9 +484,12 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
                 if (!old.Ok) return old.Error;
                 _usage.Kill(old.Value);
             }
-            _dirtyBlocks -= i.DirtyData.Count;
-            if (i.DirtyData.Count > 0 && stamps is null && !log.CleanerAppending) i.DataClock = log.Clock;
-            i.DirtyData.Clear();
+            if (!packed)
+            {
+                _dirtyBlocks -= i.DirtyData.Count;
+                if (i.DirtyData.Count > 0 && stamps is null && !log.CleanerAppending) i.DataClock = log.Clock;
+                i.DirtyData.Clear();
+            }
             if (i.XattrDirty)
             {
                 ulong old = i.Rec.Xattr;
@@ -426,6 +517,8 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
                 node.Dirty = false;
             }
         }
+        // Small files' data, packed, still before the inode records that point to it.
+        if (tails.Count > 0 && (err = AppendPacked(log, tails, stamps, now)) != Errno.OK) return err;
         // Inode records, 16 to a block, after everything they point to.
         log.Stamp = stamps is { Count: > 0 } ? stamps.Values.Max() : null;
         var records = order.ToList();
@@ -469,6 +562,7 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
         }
         err = log.EndUnit(now);
         _dirtyBlocks = 0;
+        _nextBudgetCheck = 0;
         return err;
     }
 
@@ -487,7 +581,7 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
         var cp = new CheckpointRecord(seq, DateTime.UtcNow.Ticks * 100 - DateTime.UnixEpoch.Ticks * 100,
             _log.HeadSlot < 0 ? uint.MaxValue : (uint)_log.HeadSlot, _log.HeadOffset, _log.NextSeq, _imap.NextIno, _nextGeneration,
             clean ? CheckpointRecord.CleanFlag : 0, _imap.BlockAddrs.Take(_imap.UsedBlocks).ToArray(), _usage.Snapshot(),
-            Cleaner.SegmentsCleaned, Cleaner.BlocksRead, Cleaner.BlocksMoved, _log.NewBlocks);
+            Cleaner.SegmentsCleaned, Cleaner.BlocksRead, Cleaner.BlocksMoved, _log.NewBlocks) { Reserved = _tree.Reserved };
         var region = new byte[(int)_disk.Super.CheckpointBlocks * LfsLayout.BlockSize];
         cp.WriteTo(region);
         if ((err = _disk.WriteCheckpoint((int)(seq % 2), region)) != Errno.OK) return err;
@@ -536,9 +630,22 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
     /// <summary>After a change: flush when the dirty budget is spent, clean when clean segments run low. Lock held.</summary>
     private void AfterChange()
     {
-        if (_dirtyBlocks + _dirty.Count / 8 < DirtyBudget) return;
+        int load = _dirtyBlocks + _dirty.Count / 8;
+        if (load < DirtyBudget || load < _nextBudgetCheck) return;
+        // The budget is what the flush will write: a small file's block packs into a few fragments, so many
+        // small files make one larger write unit (fewer, longer log writes) rather than many short ones.
+        int packable = _dirty.Count(Packable);
+        int willWrite = load - packable + packable / 4;
+        if (willWrite < DirtyBudget)
+        {
+            _nextBudgetCheck = load + (DirtyBudget - willWrite);
+            return;
+        }
+        _nextBudgetCheck = 0;
         Flush(withImap: false); // a failure resurfaces at the next sync
     }
+
+    private int _nextBudgetCheck;
 
     // ---------------------------------------------------------------- space
 
@@ -569,13 +676,16 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
 
     /// <summary>
     /// Makes sure the log has room for the dirty state plus <paramref name="extra"/> new blocks, cleaning if it
-    /// must; ENOSPC only when even cleaning every reclaimable block would not make enough. Lock held.
+    /// must; ENOSPC only when even cleaning every reclaimable block would not make enough. Of those blocks,
+    /// <paramref name="uncounted"/> (default: all) are not yet in statfs's used count: a write into a reserved
+    /// block passes 0, its space being counted already, so it cannot fail where the reservation holds. The
+    /// fast path leaves room for every reservation too, so no other call takes what fallocate promised. Lock held.
     /// </summary>
-    internal Errno EnsureSpace(ulong extra)
+    internal Errno EnsureSpace(ulong extra, ulong? uncounted = null)
     {
         if (_readOnly) return Errno.EROFS;
-        if (NeedFor(extra) <= ImmediateBlocks()) return Errno.OK;
-        if (FreeBlocksHonest() < extra) return Errno.ENOSPC;
+        if (NeedFor(extra) + ReservedCharge(_tree.Reserved) <= ImmediateBlocks()) return Errno.OK;
+        if (FreeBlocksHonest() < (uncounted ?? extra)) return Errno.ENOSPC;
         Cleaner.CleanFor(extra);
         return NeedFor(extra) <= ImmediateBlocks() ? Errno.OK : Errno.ENOSPC;
     }
@@ -585,7 +695,7 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
 
     /// <summary>
     /// Free space as statfs reports it: everything the LFS could hold, less the live blocks, less the blocks
-    /// the dirty state will add, less the cleaner's reserve. Lock held.
+    /// the dirty state will add, less fallocate's reservations, less the cleaner's reserve. Lock held.
     /// </summary>
     internal ulong FreeBlocksHonest()
     {
@@ -610,9 +720,18 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
             ulong dead = SegBlocks - live;
             if (live > 0 && dead <= Cleaner.CopyCost(live)) crumbs += dead;
         }
-        ulong used = _usage.TotalLive + pendingNew + ReserveBlocks + crumbs;
+        ulong used = _usage.TotalLive + pendingNew + ReservedCharge(_tree.Reserved) + ReserveBlocks + crumbs;
         return TotalBlocks > used ? TotalBlocks - used : 0;
     }
+
+    /// <summary>
+    /// What <paramref name="reserved"/> fallocated blocks take from statfs's free space: the blocks, and the dead
+    /// blocks writing them can strand in segments too full to be worth cleaning (up to
+    /// <see cref="Cleaner.CopyCost"/> per segment they fill). Without that margin the crumbs their own writing
+    /// leaves could eat the room they were promised.
+    /// </summary>
+    internal ulong ReservedCharge(ulong reserved) =>
+        reserved == 0 ? 0 : reserved + reserved / 16 + 3 * ((reserved + SegBlocks - 1) / SegBlocks);
 
     private static Errno CheckName(string name)
     {

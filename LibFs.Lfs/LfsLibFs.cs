@@ -10,7 +10,8 @@ namespace ExoFS.LibFs.Lfs;
 /// <summary>
 /// The LFS's registration: how a host makes, mounts and checks an LFS root, through the guest's session only.
 /// Tunables (<c>exofs mkfs --libfs lfs:segment=512K,cleaner=greedy</c>): segment, cleaner, clean-start,
-/// clean-stop, inodes; at mount (<c>-o cleaner=greedy</c>): cleaner.
+/// clean-stop, inodes; at mount (<c>-o cleaner=greedy,cleaner-interval=5</c>): cleaner, cleaner-interval (seconds
+/// between background cleaner checks, 0 for none).
 /// </summary>
 public sealed class LfsLibFs : ILibFs
 {
@@ -43,7 +44,10 @@ public sealed class LfsLibFs : ILibFs
         ["inodes"] = "most inodes the file system may hold (default: from the device size)",
     };
 
-    public IReadOnlyCollection<string> MountOptionKeys { get; } = ["cleaner"];
+    public IReadOnlyCollection<string> MountOptionKeys { get; } = ["cleaner", "cleaner-interval"];
+
+    /// <summary>How often a mount checks whether to clean in the background, unless <c>-o cleaner-interval=</c> says otherwise.</summary>
+    public static readonly TimeSpan DefaultCleanerInterval = TimeSpan.FromSeconds(5);
 
     public Result<IFileSystem> Format(GuestContext guest, out string? error)
     {
@@ -88,9 +92,19 @@ public sealed class LfsLibFs : ILibFs
         ArgumentNullException.ThrowIfNull(guest);
         if (guest.Wallet.Get(guest.RootName) is not { } cap) { error = $"no capability for root '{guest.RootName}'"; return Errno.EACCES; }
         foreach (var key in guest.Options.Keys)
-            if (key != "cleaner") { error = $"lfs: unknown mount option '{key}' (lfs takes: cleaner)"; return Errno.EINVAL; }
+            if (!MountOptionKeys.Contains(key)) { error = $"lfs: unknown mount option '{key}' (lfs takes: {string.Join(", ", MountOptionKeys)})"; return Errno.EINVAL; }
         var mount = (_mount ?? new LfsMountOptions()) with { ReadOnly = guest.ReadOnly };
         if (guest.Options.GetValueOrDefault("cleaner") is { } cleaner) mount = mount with { Cleaner = cleaner };
+        if (guest.Options.GetValueOrDefault("cleaner-interval") is { } every)
+        {
+            if (!double.TryParse(every, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double seconds) || seconds > 86400)
+            {
+                error = $"lfs: cleaner-interval takes seconds (0 for none), not '{every}'";
+                return Errno.EINVAL;
+            }
+            mount = mount with { CleanerInterval = TimeSpan.FromSeconds(seconds) };
+        }
+        else if (mount.CleanerInterval is null) mount = mount with { CleanerInterval = DefaultCleanerInterval };
         var fs = LfsFileSystem.Mount(guest.Session, cap, out error, guest.RootName, mount);
         if (fs.Ok) fs.Value.OnClosed = guest.NotifyClosed;
         return fs.Ok ? new Result<IFileSystem>(fs.Value) : fs.Error;

@@ -5,7 +5,9 @@ namespace ExoFS.LibFs.Lfs;
 /// <summary>
 /// The segment usage table: live blocks and last write time per segment slot, and which slot holds a given
 /// log address. A block is live while the current (in-memory) state references it; the count drops when a
-/// pointer to it is replaced or removed, even before the change reaches the log. Lock held.
+/// pointer to it is replaced or removed, even before the change reaches the log. Counts are kept in fragments
+/// (8 to a block): an ordinary block is 8, a packed pointer (<see cref="LfsLayout.IsPacked"/>) its own
+/// fragments, so a packed block stays live while any file's fragments in it do. Lock held.
 /// </summary>
 internal sealed class SegmentUsage
 {
@@ -25,12 +27,17 @@ internal sealed class SegmentUsage
 
     public int Slots => _live.Length;
     public uint SegmentBlocks => _segBlocks;
-    public uint Live(int slot) => _live[slot];
+    private const uint F = LfsLayout.FragmentsPerBlock;
+    /// <summary>Live blocks in <paramref name="slot"/>, a partly live packed block counting whole.</summary>
+    public uint Live(int slot) => (_live[slot] + F - 1) / F;
+    /// <summary>Live fragments in <paramref name="slot"/>.</summary>
+    public uint LiveFragments(int slot) => _live[slot];
     public uint LastWrite(int slot) => _lastWrite[slot];
     public bool IsAllocated(int slot) => _allocated[slot];
     public IEnumerable<int> AllocatedSlots => _bySlotStart.Select(s => s.Slot);
     public int AllocatedCount => _bySlotStart.Count;
-    public ulong TotalLive { get; private set; }
+    public ulong TotalLive => (_totalLive + F - 1) / F;
+    private ulong _totalLive;
 
     /// <summary>Set when a count went wrong (fsck reports it); counts never wrap.</summary>
     public string? Anomaly { get; private set; }
@@ -47,7 +54,7 @@ internal sealed class SegmentUsage
     {
         _allocated[slot] = false;
         _bySlotStart.RemoveAll(s => s.Slot == slot);
-        TotalLive -= _live[slot];
+        _totalLive -= _live[slot];
         _live[slot] = 0;
     }
 
@@ -66,42 +73,52 @@ internal sealed class SegmentUsage
         return addr < start + _segBlocks ? slot : -1;
     }
 
-    /// <summary>A block at <paramref name="addr"/> became live (it was just appended).</summary>
-    public void Add(ulong addr, uint now)
+    /// <summary>The block (or packed fragments) <paramref name="ptr"/> names became live (it was just appended, or is recounted).</summary>
+    public void Add(ulong ptr, uint now)
     {
+        ulong addr = LfsLayout.BlockOf(ptr);
+        uint n = LfsLayout.IsPacked(ptr) ? (uint)LfsLayout.PackedFragments(ptr) : F;
         int s = SlotOf(addr);
         if (s < 0) { Anomaly ??= $"live block {addr} outside every segment"; return; }
-        _live[s]++;
+        _live[s] += n;
         _lastWrite[s] = Math.Max(_lastWrite[s], now);
-        TotalLive++;
+        _totalLive += n;
     }
 
-    /// <summary>The block at <paramref name="addr"/> is no longer referenced.</summary>
-    public void Kill(ulong addr)
+    /// <summary>The block (or packed fragments) <paramref name="ptr"/> names is no longer referenced.</summary>
+    public void Kill(ulong ptr)
     {
-        if (addr == 0) return;
+        if (ptr == 0) return;
+        if (LfsLayout.IsPacked(ptr)) KillFragments(LfsLayout.PackedAddr(ptr), (uint)LfsLayout.PackedFragments(ptr));
+        else KillFragments(ptr, F);
+    }
+
+    /// <summary><paramref name="n"/> fragments of the block at <paramref name="addr"/> are no longer referenced (a packed block's unused tail).</summary>
+    public void KillFragments(ulong addr, uint n)
+    {
+        if (n == 0) return;
         int s = SlotOf(addr);
         if (s < 0) { Anomaly ??= $"dead block {addr} outside every segment"; return; }
-        if (_live[s] == 0) { Anomaly ??= $"segment {s} would go below zero live blocks (block {addr})"; return; }
-        _live[s]--;
-        TotalLive--;
+        if (_live[s] < n) { Anomaly ??= $"segment {s} would go below zero live fragments (block {addr})"; return; }
+        _live[s] -= n;
+        _totalLive -= n;
     }
 
     public void Load(SegUsage[] usage)
     {
-        TotalLive = 0;
+        _totalLive = 0;
         for (int s = 0; s < _live.Length && s < usage.Length; s++)
         {
-            _live[s] = _allocated[s] ? usage[s].LiveBlocks : 0;
+            _live[s] = _allocated[s] ? usage[s].LiveFragments : 0;
             _lastWrite[s] = usage[s].LastWrite;
-            TotalLive += _live[s];
+            _totalLive += _live[s];
         }
     }
 
     public void Reset()
     {
         Array.Clear(_live);
-        TotalLive = 0;
+        _totalLive = 0;
         Anomaly = null;
     }
 

@@ -34,6 +34,36 @@ public static class LfsLayout
     public const int MinSegmentBytes = 256 << 10, MaxSegmentBytes = 4 << 20, DefaultSegmentBytes = 1 << 20;
     public const int SegmentBlocksMin = MinSegmentBytes / BlockSize;
 
+    /// <summary>
+    /// A block-map pointer that names no block: the file block was allocated by fallocate and not written
+    /// since. It reads as zeros, counts in st_blocks and is data to SEEK_DATA; its space is held in the
+    /// reservation count (<see cref="CheckpointRecord.Reserved"/>), not in the log.
+    /// </summary>
+    public const ulong ReservedBlock = ulong.MaxValue;
+
+    /// <summary>
+    /// Small files share log blocks: a regular file of at most <see cref="PackedMaxBytes"/> whose block 0 is
+    /// flushed alone has it written as a run of 512-byte fragments inside a <see cref="LogKind.Packed"/> block
+    /// holding up to <see cref="PackedMaxMembers"/> files' data (as FFS fragments or F2FS inline data). The
+    /// pointer to it is packed: bits 62-63 = 2, fragment count − 1 in bits 59-61, first fragment in bits 56-58,
+    /// the block's address in bits 0-55. The file block reads as those fragments, then zeros. Segment usage is
+    /// counted in fragments (<see cref="FragmentsPerBlock"/> to a block), so a packed block is live while any of
+    /// its fragments is.
+    /// </summary>
+    public const int FragmentSize = 512, FragmentsPerBlock = BlockSize / FragmentSize;
+    public const ulong PackedMaxBytes = 3 * 1024;
+    /// <summary>Members of one packed block: its summary entry names the first inode and four 16-bit deltas.</summary>
+    public const int PackedMaxMembers = 5;
+
+    public static bool IsPacked(ulong ptr) => ptr >> 62 == 2;
+    public static ulong Packed(ulong addr, int firstFragment, int fragments) =>
+        (2UL << 62) | ((ulong)(fragments - 1) << 59) | ((ulong)firstFragment << 56) | addr;
+    public static ulong PackedAddr(ulong ptr) => ptr & ((1UL << 56) - 1);
+    public static int PackedFirst(ulong ptr) => (int)((ptr >> 56) & 7);
+    public static int PackedFragments(ulong ptr) => (int)((ptr >> 59) & 7) + 1;
+    /// <summary>The block a data pointer lives in (its own value unless packed).</summary>
+    public static ulong BlockOf(ulong ptr) => IsPacked(ptr) ? PackedAddr(ptr) : ptr;
+
     /// <summary>File blocks a file can map: 12 direct, then one tree of depth 1, 2 and 3.</summary>
     public const ulong MaxFileBlocks = DirectPointers + 512UL + 512UL * 512 + 512UL * 512 * 512;
 }
@@ -50,7 +80,8 @@ public sealed record LfsSuper(uint SegmentBlocks, uint SegmentSlots, uint SegTab
     uint MaxInodes, long Created, uint CleanerPolicy, uint CleanStartPercent, uint CleanStopPercent)
 {
     public const ulong Magic = 0x3130_5346_4C4F_5845; // "EXOLFS01"
-    public const uint Version = 2;
+    /// <summary>3: packed small-file blocks and segment usage in fragments (2: whole blocks only).</summary>
+    public const uint Version = 3;
     public const int HeaderSize = 256;
     public const int EntriesOffset = 256, EntrySize = 16;
     public const int Entries = (LfsLayout.ChecksumOffset - EntriesOffset) / EntrySize;
@@ -74,6 +105,14 @@ public sealed record LfsSuper(uint SegmentBlocks, uint SegmentSlots, uint SegTab
         BinaryPrimitives.WriteUInt32LittleEndian(header[44..], CleanStartPercent);
         BinaryPrimitives.WriteUInt32LittleEndian(header[48..], CleanStopPercent);
         BinaryPrimitives.WriteUInt32LittleEndian(header[252..], XnCrc32C.Compute(header[..252]));
+    }
+
+    /// <summary>The format version of an intact LFS header of any version (null if it is not one), to name an older image.</summary>
+    public static uint? VersionOf(ReadOnlySpan<byte> header)
+    {
+        if (header.Length < HeaderSize || BinaryPrimitives.ReadUInt64LittleEndian(header) != Magic) return null;
+        if (BinaryPrimitives.ReadUInt32LittleEndian(header[252..]) != XnCrc32C.Compute(header[..252])) return null;
+        return BinaryPrimitives.ReadUInt32LittleEndian(header[8..]);
     }
 
     /// <summary>The header, or null if it is not a valid LFS superblock.</summary>
@@ -109,7 +148,11 @@ public static class SegTab
 }
 
 /// <summary>What a log block holds, as its summary entry says.</summary>
-public enum LogKind : byte { Data = 1, Node = 2, Inodes = 3, Imap = 4, Xattr = 5 }
+/// <summary>
+/// What a log block is. <see cref="Packed"/>: several small files' block 0 (see <see cref="LfsLayout.PackedMaxBytes"/>);
+/// its summary entry's inode is the first member and its index four 16-bit deltas to the others (0: none).
+/// </summary>
+public enum LogKind : byte { Data = 1, Node = 2, Inodes = 3, Imap = 4, Xattr = 5, Packed = 6 }
 
 /// <summary>One summary entry: the kind of block, the inode it belongs to and where in it (file block, tree-node key or imap block index).</summary>
 public readonly record struct SummaryEntry(LogKind Kind, uint Ino, ulong Index);
@@ -170,7 +213,7 @@ public sealed record Summary(ulong Seq, uint Slot, uint Offset, uint Flags, uint
         {
             var e = block.Slice(HeaderSize + i * EntrySize, EntrySize);
             var kind = (LogKind)e[0];
-            if (kind is < LogKind.Data or > LogKind.Xattr) return null;
+            if (kind is < LogKind.Data or > LogKind.Packed) return null;
             entries[i] = new SummaryEntry(kind, BinaryPrimitives.ReadUInt32LittleEndian(e[4..]), BinaryPrimitives.ReadUInt64LittleEndian(e[8..]));
         }
         return new Summary(BinaryPrimitives.ReadUInt64LittleEndian(block[8..]), BinaryPrimitives.ReadUInt32LittleEndian(block[16..]),
@@ -181,13 +224,15 @@ public sealed record Summary(ulong Seq, uint Slot, uint Offset, uint Flags, uint
 }
 
 /// <summary>Per-segment usage as a checkpoint stores it: live blocks and the last write (the log clock: blocks appended, see SegmentWriter.Clock).</summary>
-public readonly record struct SegUsage(uint LiveBlocks, uint LastWrite);
+/// <summary>A segment's usage: live fragments (8 to a block, see <see cref="LfsLayout.FragmentsPerBlock"/>) and last write.</summary>
+public readonly record struct SegUsage(uint LiveFragments, uint LastWrite);
 
 /// <summary>
 /// A checkpoint region (<see cref="BlocksFor"/> blocks): magic u64 @0, sequence u64 @8, time ns s64 @16,
 /// head slot u32 @24 (uint.MaxValue: none), head offset u32 @28, next partial sequence u64 @32, next inode
 /// u64 @40, next generation u64 @48, imap blocks u32 @56, slots u32 @60, flags u32 @64 (bit 0: clean unmount),
-/// cleaner figures @72 (segments cleaned u64, blocks read u64, live blocks moved u64, new blocks u64), crc u32
+/// cleaner figures @72 (segments cleaned u64, blocks read u64, live blocks moved u64, new blocks u64), file
+/// blocks reserved by fallocate u64 @104 (pointers equal to <see cref="LfsLayout.ReservedBlock"/>), crc u32
 /// @124 over the whole region with this field zero; from @128 the imap block addresses (u64 each), then per
 /// slot its usage (live u32, last write u32).
 /// </summary>
@@ -198,6 +243,9 @@ public sealed record CheckpointRecord(ulong Seq, long TimeNs, uint HeadSlot, uin
     public const ulong Magic = 0x544E_494F_504B_4843; // "CHKPOINT"
     public const int HeaderSize = 128;
     public const uint CleanFlag = 1;
+
+    /// <summary>File blocks fallocate reserved and nothing has written yet, across every file (0 in older images: none).</summary>
+    public ulong Reserved { get; init; }
 
     public static uint BlocksFor(uint maxInodes, uint slots)
     {
@@ -224,11 +272,12 @@ public sealed record CheckpointRecord(ulong Seq, long TimeNs, uint HeadSlot, uin
         BinaryPrimitives.WriteUInt64LittleEndian(region[80..], CleanerBlocksRead);
         BinaryPrimitives.WriteUInt64LittleEndian(region[88..], CleanerBlocksMoved);
         BinaryPrimitives.WriteUInt64LittleEndian(region[96..], NewBlocks);
+        BinaryPrimitives.WriteUInt64LittleEndian(region[104..], Reserved);
         int off = HeaderSize;
         foreach (ulong a in ImapBlocks) { BinaryPrimitives.WriteUInt64LittleEndian(region[off..], a); off += 8; }
         foreach (var u in Usage)
         {
-            BinaryPrimitives.WriteUInt32LittleEndian(region[off..], u.LiveBlocks);
+            BinaryPrimitives.WriteUInt32LittleEndian(region[off..], u.LiveFragments);
             BinaryPrimitives.WriteUInt32LittleEndian(region[(off + 4)..], u.LastWrite);
             off += 8;
         }
@@ -257,6 +306,7 @@ public sealed record CheckpointRecord(ulong Seq, long TimeNs, uint HeadSlot, uin
             BinaryPrimitives.ReadUInt64LittleEndian(region[32..]), BinaryPrimitives.ReadUInt64LittleEndian(region[40..]),
             BinaryPrimitives.ReadUInt64LittleEndian(region[48..]), BinaryPrimitives.ReadUInt32LittleEndian(region[64..]),
             imap, usage, BinaryPrimitives.ReadUInt64LittleEndian(region[72..]), BinaryPrimitives.ReadUInt64LittleEndian(region[80..]),
-            BinaryPrimitives.ReadUInt64LittleEndian(region[88..]), BinaryPrimitives.ReadUInt64LittleEndian(region[96..]));
+            BinaryPrimitives.ReadUInt64LittleEndian(region[88..]), BinaryPrimitives.ReadUInt64LittleEndian(region[96..]))
+        { Reserved = BinaryPrimitives.ReadUInt64LittleEndian(region[104..]) };
     }
 }

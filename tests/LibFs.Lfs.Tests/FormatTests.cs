@@ -61,6 +61,34 @@ public sealed class FormatTests
     }
 
     [Fact]
+    public void An_older_format_version_is_refused_but_named()
+    {
+        var s = new LfsSuper(256, 100, 1, CheckpointRecord.BlocksFor(4096, 100), 4096, 5, 1, 10, 20);
+        var h = new byte[LfsSuper.HeaderSize];
+        s.WriteTo(h);
+        Assert.Equal(LfsSuper.Version, LfsSuper.VersionOf(h));
+        // Version 2 (whole-block usage, no packed blocks), with its checksum made right.
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(h.AsSpan(8), 2);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(h.AsSpan(252), ExoFS.Xn.XnCrc32C.Compute(h.AsSpan(0, 252)));
+        Assert.Null(LfsSuper.ReadFrom(h));
+        Assert.Equal(2u, LfsSuper.VersionOf(h));
+        h[20] ^= 1; // damaged, not older: not named as a version
+        Assert.Null(LfsSuper.VersionOf(h));
+    }
+
+    [Fact]
+    public void Packed_pointers_round_trip_and_are_told_apart_from_addresses_and_reservations()
+    {
+        ulong p = LfsLayout.Packed(123_456_789, 5, 3);
+        Assert.True(LfsLayout.IsPacked(p));
+        Assert.Equal((123_456_789UL, 5, 3), (LfsLayout.PackedAddr(p), LfsLayout.PackedFirst(p), LfsLayout.PackedFragments(p)));
+        Assert.Equal(123_456_789UL, LfsLayout.BlockOf(p));
+        Assert.False(LfsLayout.IsPacked(123_456_789));
+        Assert.False(LfsLayout.IsPacked(LfsLayout.ReservedBlock));
+        Assert.True(LfsLayout.IsPacked(LfsLayout.Packed(1, 0, 8)));
+    }
+
+    [Fact]
     public void Superblock_round_trips_and_nonsense_sizes_are_refused()
     {
         var s = new LfsSuper(256, 100, 1, CheckpointRecord.BlocksFor(4096, 100), 4096, 5, 1, 10, 20);
