@@ -47,7 +47,8 @@ for tool in fuse2fs mkfs.ext4 postmark fusermount3 gcc pkg-config; do
   command -v "$tool" >/dev/null || { echo "bench-fuse: $tool is missing (bash scripts/prereqs.sh installs it)" >&2; exit 1; }
 done
 [ "$(id -u)" -eq 0 ] || { echo "bench-fuse: run as root (it drops the page cache between phases)" >&2; exit 1; }
-[ -x "$exofs" ] || dotnet build Cli/Cli.csproj -c Release -nologo -v quiet -o out/exofs
+# Always build: an out/exofs left by an older checkout would otherwise be measured instead of this one.
+dotnet build Cli/Cli.csproj -c Release -nologo -v quiet -o out/exofs >/dev/null || { echo "bench-fuse: the build failed" >&2; exit 1; }
 
 mkdir -p "$work"
 mnt="$work/mnt"
