@@ -359,7 +359,7 @@ public sealed partial class XnVolume : IDisposable
                 : XnResult<TypeId>.Fail(XnError.TypeExists, $"type '{n}' exists with a different specification");
         var v = _types.Validate(spec!);
         if (!v.Ok) return XnResult<TypeId>.Fail(v.Error, v.Detail);
-        var specs = _types.UserSpecs.Append(spec!).ToList();
+        var specs = _types.UserSpecs.Append(v.Value.Spec).ToList();   // XN's own copy of the spec, as validated
         var w = WriteCatalogue(_roots, specs);
         if (!w.Ok) return w;
         _types.Add(v.Value);

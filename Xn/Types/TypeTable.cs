@@ -32,8 +32,55 @@ internal sealed class TypeTable
     public XnType? Get(TypeId id) => id.Value < _types.Count ? _types[id.Value] : null;
     public XnType? Find(string name) => _byName.GetValueOrDefault(name);
 
-    /// <summary>Validates <paramref name="spec"/> as the next type; does not add it.</summary>
+    /// <summary>
+    /// Validates <paramref name="spec"/> as the next type; does not add it. A spec accepted before, at the same id
+    /// and with its child and sized type names naming the same ids here, gets the same <see cref="XnType"/> back
+    /// without the checks: every check is a pure function of the spec's text and ranges and of those ids, and an
+    /// XnType is immutable. Every volume load re-validates its catalogue's types, and the crash explorer loads
+    /// thousands of images; rejections are not cached. The cache is bounded like <see cref="VerifyCached"/>'s.
+    /// </summary>
     public XnResult<XnType> Validate(TypeSpec spec)
+    {
+        if (spec?.RawRead is null || spec.RawWrite is null || spec.OwnsUdf is null || spec.Name is null) return ValidateUncached(spec!);
+        // The ranges are copied first: what is checked, cached and kept is XN's own copy, which no caller can change.
+        spec = spec with { RawRead = [.. spec.RawRead], RawWrite = [.. spec.RawWrite] };
+        if (Accepted.TryGetValue(spec, out var known) && known.Id.Value == _types.Count
+            && Resolves(known.Owns?.TypeNames, known.ChildTypes, spec.Name)
+            && (known.Size is null || Resolves(known.Size.TypeNames.Count > 0 ? known.Size.TypeNames : null, known.SizedTypes, spec.Name)))
+            return XnResult<XnType>.Success(known);
+        var r = ValidateUncached(spec);
+        if (r.Ok)
+        {
+            if (Accepted.Count >= VerifiedCacheLimit) Accepted.Clear();
+            Accepted[spec] = r.Value;
+        }
+        return r;
+    }
+
+    /// <summary>Whether <paramref name="names"/> name exactly <paramref name="ids"/> in this table (null: no names to check).</summary>
+    private bool Resolves(IReadOnlyList<string>? names, IReadOnlyList<TypeId> ids, string self)
+    {
+        if (names is null) return true;
+        if (names.Count != ids.Count) return false;
+        for (int i = 0; i < names.Count; i++)
+        {
+            ushort want = names[i] == self ? (ushort)_types.Count : _byName.TryGetValue(names[i], out var t) ? t.Id.Value : ushort.MaxValue;
+            if (want != ids[i].Value) return false;
+        }
+        return true;
+    }
+
+    private static readonly ConcurrentDictionary<TypeSpec, XnType> Accepted = new(SpecComparer.Instance);
+
+    /// <summary>Specs compared as <see cref="TypeSpec.SameAs"/> does (records compare their range lists by reference).</summary>
+    private sealed class SpecComparer : IEqualityComparer<TypeSpec>
+    {
+        public static readonly SpecComparer Instance = new();
+        public bool Equals(TypeSpec? a, TypeSpec? b) => ReferenceEquals(a, b) || (a is not null && b is not null && a.SameAs(b));
+        public int GetHashCode(TypeSpec s) => HashCode.Combine(s.Name, s.OwnsUdf.Length, s.AclUdf?.Length, s.SizeUdf?.Length, s.ChecksumOffset, s.Segment);
+    }
+
+    private XnResult<XnType> ValidateUncached(TypeSpec spec)
     {
         if (spec is null) return Fail(XnError.UdfRejected, "type spec is null");
         if (string.IsNullOrEmpty(spec.Name) || Encoding.UTF8.GetByteCount(spec.Name) > Format.Catalogue.MaxNameBytes)

@@ -17,7 +17,44 @@ public class LoadCostTests
         var a = one.TypeTable.Find("t.inode")!;
         var b = two.TypeTable.Find("t.inode")!;
         Assert.Same(a.Owns, b.Owns);
-        Assert.NotSame(a, b);   // the type (with this volume's ids) is per volume; only the verified code is shared
+        // The same spec at the same id with its child types at the same ids: the validated type itself is shared.
+        Assert.Same(a, b);
+    }
+
+    [Fact]
+    public void A_validated_type_is_shared_only_where_its_ids_agree()
+    {
+        // t.inode names t.indirect as a child type. A table where t.indirect has another id (a type registered
+        // before it) must validate t.inode afresh, with that id, not take the type another table validated.
+        var first = new Types.TypeTable();
+        var ind1 = first.Validate(TestTypes.Indirect).Value;
+        first.Add(ind1);
+        var inode1 = first.Validate(TestTypes.Inode).Value;
+
+        var second = new Types.TypeTable();
+        var filler = second.Validate(TestTypes.Indirect with { Name = "t.filler" }).Value;
+        second.Add(filler);
+        var ind2 = second.Validate(TestTypes.Indirect).Value;
+        second.Add(ind2);
+        var inode2 = second.Validate(TestTypes.Inode).Value;
+
+        Assert.NotEqual(ind1.Id, ind2.Id);
+        Assert.NotSame(inode1, inode2);
+        Assert.Contains(ind2.Id, inode2.ChildTypes);
+        Assert.DoesNotContain(ind1.Id, inode2.ChildTypes);
+    }
+
+    [Fact]
+    public void Changing_a_spec_after_registering_it_changes_nothing_XN_keeps()
+    {
+        var raw = new List<ByteRange>(TestTypes.Inode.RawWrite);
+        var spec = TestTypes.Inode with { RawWrite = raw };
+        var table = new Types.TypeTable();
+        table.Add(table.Validate(TestTypes.Indirect).Value);
+        var t = table.Validate(spec).Value;
+        raw.Add(new ByteRange(0, 4096));
+        Assert.NotSame(spec.RawWrite, t.Spec.RawWrite);
+        Assert.True(t.Spec.RawWrite.SequenceEqual(TestTypes.Inode.RawWrite));
     }
 
     [Fact]

@@ -97,7 +97,11 @@ public sealed class FfsCrashTarget(string name = "ffs", Action<XnVolume>? config
             vol.Dispose();
             return CrashRecovery.Unmountable($"ffs mount: {fs.Error}: {error}");
         }
-        var problems = Fsck.Check(fs.Value).Problems.Select(p => $"ffs fsck: {p}").ToList();
+        // A recovery walk that found nothing to repair was this check, on these same structures: a second walk
+        // would find nothing either. After a repair (or with no walk: a clean image) the check runs.
+        var problems = fs.Value.RecoveryReport is { Clean: true }
+            ? new List<string>()
+            : Fsck.Check(fs.Value).Problems.Select(p => $"ffs fsck: {p}").ToList();
         problems.AddRange(vol.Check().Errors.Select(f => $"xn: {f}"));
         // What FFS's recovery found before repairing, beyond leaks (the oracle's LeaksOnly judges it): an entry
         // naming a free inode, a link count too low, a directory named twice... Repair would hide it.
