@@ -68,6 +68,11 @@ internal sealed class XnFfsDisk : IFfsDisk
     {
         var disk = new XnFfsDisk(xn, deviceBlocks) { _readOnly = lookupOnly };
         var ids = new List<TypeId>();
+        // The types the image already has are checked first (registering an existing name with its spec writes
+        // nothing): an image of another FFS format is refused before any type of this format is added to it.
+        if (!lookupOnly)
+            foreach (var spec in Specs)
+                if (xn.FindType(spec.Name).Ok && xn.RegisterType(spec) is { Ok: false } existing) return existing.Error;
         foreach (var spec in Specs)
         {
             var r = lookupOnly ? xn.FindType(spec.Name) : xn.RegisterType(spec);

@@ -38,4 +38,20 @@ public class RuntimeTests
         stranger.Wallet.Put("r", granted.Value);
         Assert.True(stranger.MountRoot("r").Ok);
     }
+
+    [Fact]
+    public void An_image_of_another_ffs_format_is_refused_before_any_new_type_is_added_to_it()
+    {
+        // An image whose ffs.inodes is not this format's (as a format-2 image's is): the refusal adds nothing.
+        var kernel = new ExoKernel();
+        using var vol = XnVolume.Format(new MemoryDevice(4096), kernel).Value;
+        var xn = new XnClient(vol.Attach(kernel.CreateEnvironment("ffs")));
+        Assert.True(xn.RegisterType(XnFfsDisk.Specs[0] with { Name = "ffs.inodes" }).Ok);
+        var before = vol.TypeTable.Count;
+        var disk = XnFfsDisk.Create(xn, vol.BlockCount);
+        Assert.False(disk.Ok);
+        Assert.Contains("older format", XnFfsDisk.TypesRefused(xn));
+        Assert.Equal(before, vol.TypeTable.Count);
+        Assert.False(xn.FindType("ffs.dir").Ok);
+    }
 }
