@@ -39,17 +39,15 @@ public sealed partial class FfsFileSystem
             Errno err;
             if (mode is FallocateMode.CollapseRange or FallocateMode.InsertRange)
             {
-                if (off % Bs != 0 || len % Bs != 0) return Errno.EINVAL;
+                bad = FallocateRules.CheckShift(mode, off, len, size, Bs, MaxFileSize);
+                if (bad != Errno.OK) return bad;
                 if (mode == FallocateMode.CollapseRange)
                 {
-                    if (end >= size) return Errno.EINVAL; // reaching the end of file would be a truncate
                     err = Collapse(ino.Value, i, off / Bs, len / Bs);
                     if (err == Errno.OK) i.Size = size - len;
                 }
                 else
                 {
-                    if (len > MaxFileSize - size) return Errno.EFBIG;
-                    if (off >= size) return Errno.EINVAL; // inserting at the end would be a plain extend
                     err = Insert(ino.Value, i, off / Bs, len / Bs);
                     if (err == Errno.OK) i.Size = size + len;
                 }

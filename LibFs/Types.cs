@@ -144,6 +144,19 @@ public static class FallocateRules
         if (mode.HasFlag(FallocateMode.UnshareRange)) return Errno.ENOTSUP;
         return Errno.OK;
     }
+
+    /// <summary>
+    /// COLLAPSE_RANGE or INSERT_RANGE of [offset, offset+length) on a file of <paramref name="size"/> bytes: OK, or
+    /// ext4's errno (EINVAL for a range not in whole blocks, a collapse reaching the end of file — that would be a
+    /// truncate — or an insert at or past it — a plain extend; EFBIG for an insert past the largest file).
+    /// </summary>
+    public static Errno CheckShift(FallocateMode mode, ulong offset, ulong length, ulong size, ulong blockSize, ulong maxFileSize)
+    {
+        if (offset % blockSize != 0 || length % blockSize != 0) return Errno.EINVAL;
+        if (mode == FallocateMode.CollapseRange) return offset + length >= size ? Errno.EINVAL : Errno.OK;
+        if (length > maxFileSize - size) return Errno.EFBIG;
+        return offset >= size ? Errno.EINVAL : Errno.OK;
+    }
 }
 
 /// <summary>The lseek(2) whence values a libFS answers: the kernel resolves SEEK_SET, SEEK_CUR and SEEK_END itself.</summary>
