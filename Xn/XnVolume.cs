@@ -4,8 +4,10 @@ using ExoFS.Kernel.Capabilities;
 using ExoFS.Kernel.Disk;
 using ExoFS.Xn.Format;
 using ExoFS.Xn.Ordering;
+using ExoFS.Xn.Recovery;
 using ExoFS.Xn.Registry;
 using ExoFS.Xn.Types;
+using ExoFS.Xn.Updates;
 
 namespace ExoFS.Xn;
 
@@ -16,26 +18,26 @@ namespace ExoFS.Xn;
 /// call is checked against the capabilities that environment presented. All members are thread-safe:
 /// one lock serializes XN, as in the original.
 /// </summary>
-public sealed partial class XnVolume : IDisposable
+public sealed class XnVolume : IDisposable
 {
     private readonly object _gate = new();
     private readonly IBlockDevice _dev;
     private readonly ExoKernel _kernel;
     private readonly XnOptions _options;
     private Superblock _super;
-    private readonly FreeMap _free;
-    private readonly TypeTable _types = new();
-    private readonly List<RootRecord> _roots = new();
-    private readonly BlockRegistry _registry = new();
-    private readonly DeferredFrees _deferred = new();
-    private readonly InFlight _inflight = new();
-    private ulong _recordSequence;       // sequence of the newest record written (or loaded)
-    private int _recordSlot;             // slot holding it
-    private byte[]? _recordBuffer;
+    // The parts (Xn/README.md, "Code map"); each runs under _gate and shares _state.
+    private readonly VolumeState _state;
+    private readonly ChecksumRecord _checksums = new();
+    private readonly MapWriter _map;
+    private readonly WriteOrder _order;
+    private readonly PageCache _cache;
+    private readonly UpdateChecks _checks;
+    private readonly Segments _segs;
+    private readonly BlockUpdates _updates;
+    private readonly Transfers _transfers;
+    private readonly VolumeCheck _check;
     private ulong _catalogueGeneration;
     private int _catalogueSlot;          // slot holding the newest valid catalogue
-    private bool _disposed;
-    private readonly List<string> _loadFindings = new();
     private readonly List<string> _loadRepairs = new();
     private readonly List<string> _recoveryActions = new();
 
@@ -45,20 +47,20 @@ public sealed partial class XnVolume : IDisposable
     /// the page; the free-map and registry bookkeeping still happen), so the difference is the whole cost
     /// of protection. Never off in production.
     /// </summary>
-    internal bool ChecksEnabled { get; set; } = true;
+    internal bool ChecksEnabled { get => _state.ChecksEnabled; set => _state.ChecksEnabled = value; }
 
     /// <summary>
     /// Crash-test-only switch (a deliberately broken XN the crash suite must catch): with false, rule 1 is
     /// off — write-back ignores taint and Sync writes every dirty block in one unordered batch, parents
     /// first and with no barriers, so a durable pointer may name a block whose contents never arrived.
     /// </summary>
-    internal bool OrderingEnabled { get; set; } = true;
+    internal bool OrderingEnabled { get => _state.OrderingEnabled; set => _state.OrderingEnabled = value; }
 
     /// <summary>
     /// Crash-test-only switch: with false, rule 2 is off — a freed extent is reusable at once, before the
     /// parent's nullifying write is durable, so a crash can leave an old pointer naming a reused block.
     /// </summary>
-    internal bool DeferFreesEnabled { get; set; } = true;
+    internal bool DeferFreesEnabled { get => _state.DeferFreesEnabled; set => _state.DeferFreesEnabled = value; }
 
     private XnVolume(IBlockDevice dev, ExoKernel kernel, XnOptions options, Superblock super)
     {
@@ -66,7 +68,16 @@ public sealed partial class XnVolume : IDisposable
         _kernel = kernel;
         _options = options;
         _super = super;
-        _free = new FreeMap(super.Layout);
+        _state = new VolumeState(dev, kernel, options, super.Layout);
+        _map = new MapWriter(_state);
+        _order = new WriteOrder(_state, _map);
+        _cache = new PageCache(_state, _gate, _checksums, _order);
+        _checks = new UpdateChecks(_state, _cache);
+        _segs = new Segments(_state, _cache, _checks, _order, _map);
+        _cache.Segments = _segs;
+        _updates = new BlockUpdates(_state, _cache, _checks, _segs, _order);
+        _transfers = new Transfers(_state, _checks, _segs, _updates, _order);
+        _check = new VolumeCheck(_state, _checksums);
     }
 
     internal Layout Layout => _super.Layout;
@@ -81,7 +92,7 @@ public sealed partial class XnVolume : IDisposable
     /// <summary>First block XN may hand out (everything before is superblock, free map, catalogues).</summary>
     public BlockNo FirstDataBlock => new(Layout.ReservedEnd);
     /// <summary>Blocks free for allocation now (deferred frees not counted).</summary>
-    public ulong FreeBlocks { get { lock (_gate) return _free.FreeCount; } }
+    public ulong FreeBlocks { get { lock (_gate) return _state.Free.FreeCount; } }
     /// <summary>Whether the superblock said the last shutdown was clean when this volume was loaded.</summary>
     public bool WasClean { get; private set; } = true;
 
@@ -99,7 +110,7 @@ public sealed partial class XnVolume : IDisposable
             return XnResult<XnVolume>.Fail(XnError.NoSpace, $"device has {dev.BlockCount} blocks; XN needs {Layout.MinBlocks}..{Layout.MaxBlocks}");
         var layout = Layout.For(dev.BlockCount);
         var vol = new XnVolume(dev, kernel, new XnOptions(), new Superblock(layout, Clean: false, MountCount: 1));
-        vol._free.Allocate(new Extent(BlockNo.Zero, layout.ReservedEnd));
+        vol._state.Free.Allocate(new Extent(BlockNo.Zero, layout.ReservedEnd));
         vol.WasClean = true;
         try
         {
@@ -109,10 +120,10 @@ public sealed partial class XnVolume : IDisposable
             var empty = Catalogue.Empty.Encode(SlotBytes(layout))!;
             for (int slot = 0; slot < 2; slot++) dev.Write(new BlockNo(layout.SlotStart(slot)), empty);
             // Both record slots hold a valid empty record: a slot left from an earlier format would be trusted.
-            vol._recordSlot = 1;
-            vol.WriteRecord();
-            vol.WriteRecord();
-            vol.WriteFreeMap(all: true);
+            vol._map.SetRecordInForce(1, 0);
+            vol._map.WriteRecord();
+            vol._map.WriteRecord();
+            vol._map.WriteFreeMap(all: true);
             dev.Flush();
             vol._super.WriteTo(block);
             dev.Write(BlockNo.Zero, block);
@@ -168,16 +179,16 @@ public sealed partial class XnVolume : IDisposable
         for (ulong i = 0; i < layout.FreeMapBlocks; i++)
         {
             dev.Read(new BlockNo(layout.FreeMapStart + i), block);
-            if (!vol._free.Decode((int)i, block))
+            if (!vol._state.Free.Decode((int)i, block))
             {
                 mapOk = false;
                 if (!options.TolerateCorruptFreeMap)
                     return Corrupt($"free map block {layout.FreeMapStart + i}: checksum mismatch");
             }
         }
-        vol._free.AfterDecode();
+        vol._state.Free.AfterDecode();
         for (ulong b = 0; b < layout.ReservedEnd; b++)
-            if (!vol._free.IsAllocated(b) && mapOk)
+            if (!vol._state.Free.IsAllocated(b) && mapOk)
                 return Corrupt($"free map: reserved block {b} is marked free");
 
         // The newer valid slot wins; a slot torn by a crash fails its checksum and the other is used.
@@ -202,40 +213,41 @@ public sealed partial class XnVolume : IDisposable
         int payloadEnd = Catalogue.HeaderBytes + (int)BinaryPrimitives.ReadUInt32LittleEndian(loaded.AsSpan(16));
         int blockEnd = Math.Min(loaded.Length, (payloadEnd + Layout.BlockSize - 1) / Layout.BlockSize * Layout.BlockSize);
         if (loaded.AsSpan(payloadEnd, blockEnd - payloadEnd).IndexOfAnyExcept((byte)0) is int bad and >= 0)
-            vol._loadFindings.Add($"catalogue slot {vol._catalogueSlot}: byte {payloadEnd + bad} past its payload is not zero (damaged)");
+            vol._state.Findings.Add($"catalogue slot {vol._catalogueSlot}: byte {payloadEnd + bad} past its payload is not zero (damaged)");
 
         foreach (var spec in best.Types)
         {
-            var t = vol._types.Validate(spec);
+            var t = vol._state.Types.Validate(spec);
             if (!t.Ok) return Corrupt($"type catalogue: type '{spec.Name}' fails re-verification: {t.Error}: {t.Detail}");
-            if (vol._types.Find(spec.Name) is not null) return Corrupt($"type catalogue: duplicate type '{spec.Name}'");
-            vol._types.Add(t.Value);
+            if (vol._state.Types.Find(spec.Name) is not null) return Corrupt($"type catalogue: duplicate type '{spec.Name}'");
+            vol._state.Types.Add(t.Value);
         }
         var names = new HashSet<string>(StringComparer.Ordinal);
         foreach (var r in best.Roots)
         {
             if (!names.Add(r.Name)) return Corrupt($"root catalogue: duplicate root '{r.Name}'");
-            if (vol._types.Get(new TypeId(r.Type)) is null) return Corrupt($"root catalogue: root '{r.Name}' has unknown type {r.Type}");
+            if (vol._state.Types.Get(new TypeId(r.Type)) is null) return Corrupt($"root catalogue: root '{r.Name}' has unknown type {r.Type}");
             if (r.Block < layout.ReservedEnd || r.Block >= layout.BlockCount)
                 return Corrupt($"root catalogue: root '{r.Name}' block {r.Block} outside the data area");
-            if (mapOk && !vol._free.IsAllocated(r.Block)) return Corrupt($"root catalogue: root '{r.Name}' block {r.Block} is marked free");
-            vol._roots.Add(r);
-            vol._registry.Add(new RegistryEntry(r.Block, new TypeId(r.Type), RegistryEntry.CatalogueParent, 0, vol._roots.Count - 1));
+            if (mapOk && !vol._state.Free.IsAllocated(r.Block)) return Corrupt($"root catalogue: root '{r.Name}' block {r.Block} is marked free");
+            vol._state.Roots.Add(r);
+            vol._state.Registry.Add(new RegistryEntry(r.Block, new TypeId(r.Type), RegistryEntry.CatalogueParent, 0, vol._state.Roots.Count - 1));
         }
 
         // The newer valid record slot wins, as for the catalogue; a torn slot leaves the older record in force.
         InFlightRecord.Slot? record = null;
+        int recordSlot = 0;
         for (int slot = 0; slot < 2; slot++)
         {
-            var image = new byte[RecordSlotBytes(layout)];
+            var image = new byte[MapWriter.RecordSlotBytes(layout)];
             dev.Read(new BlockNo(layout.RecordSlotStart(slot)), image);
             if (InFlightRecord.Decode(image, out _) is { } r && (record is null || r.Sequence > record.Sequence))
             {
                 record = r;
-                vol._recordSlot = slot;
+                recordSlot = slot;
             }
         }
-        vol._recordSequence = record?.Sequence ?? 0;
+        vol._map.SetRecordInForce(recordSlot, record?.Sequence ?? 0);
         var recovery = options.Recovery;
         if (mapOk && !super.Clean && recovery == XnRecovery.InFlightRecord && (record is null || record.Overflow))
         {
@@ -247,21 +259,21 @@ public sealed partial class XnVolume : IDisposable
         bool mapChanged = !mapOk;
         if (!mapOk)
         {
-            vol.RebuildFreeMapByScan();
-            if (options.ReadOnly) vol._loadFindings.Add("free map checksum mismatch: rebuilt in memory by reachability");
+            vol._check.RebuildFreeMapByScan();
+            if (options.ReadOnly) vol._state.Findings.Add("free map checksum mismatch: rebuilt in memory by reachability");
             else vol._loadRepairs.Add("free map checksum mismatch: rebuilt by reachability and rewritten");
         }
         else if (!super.Clean && recovery == XnRecovery.InFlightRecord)
         {
-            vol.SettleInFlight(record!.Entries);
-            mapChanged = vol._free.AnyDirty;
+            vol._check.SettleInFlight(record!.Entries, vol._recoveryActions);
+            mapChanged = vol._state.Free.AnyDirty;
         }
         else if (!super.Clean && recovery == XnRecovery.Scan)
         {
             mapChanged = true;
-            ulong before = vol._free.FreeCount;
-            vol.RebuildFreeMapByScan();
-            ulong after = vol._free.FreeCount;
+            ulong before = vol._state.Free.FreeCount;
+            vol._check.RebuildFreeMapByScan();
+            ulong after = vol._state.Free.FreeCount;
             vol._recoveryActions.Add(after >= before
                 ? $"free map rebuilt by reachability: {after - before} leaked block(s) reclaimed"
                 : $"free map rebuilt by reachability: {before - after} reachable block(s) the persisted map had free marked allocated");
@@ -272,13 +284,13 @@ public sealed partial class XnVolume : IDisposable
             // A corrupt free map gets here only when the caller asked to repair it (TolerateCorruptFreeMap).
             if (mapChanged)
             {
-                vol.WriteMapBlocks(all: !mapOk);
+                vol._map.WriteMapBlocks(all: !mapOk);
                 // The settled map is on the medium before the record that no longer names those blocks.
                 dev.Barrier();
             }
             // Whatever the record held is settled now (or by the scan): the record on disk becomes the empty
             // one in memory, made durable by the flush below.
-            if (record is null || record.Overflow || record.Entries.Count > 0) vol.WriteRecord();
+            if (record is null || record.Overflow || record.Entries.Count > 0) vol._map.WriteRecord();
             // Mark the volume in use: a crash from here on is detected at the next load.
             vol._super = super with { Clean = false, MountCount = super.MountCount + 1 };
             vol._super.WriteTo(block);
@@ -291,7 +303,7 @@ public sealed partial class XnVolume : IDisposable
     private static int SlotBytes(Layout layout) => checked((int)layout.CatalogueSlotBlocks * Layout.BlockSize);
 
     /// <summary>Problems found while loading that did not prevent a read-only load (e.g. a rebuilt free map).</summary>
-    public IReadOnlyList<string> LoadFindings { get { lock (_gate) return _loadFindings.ToList(); } }
+    public IReadOnlyList<string> LoadFindings { get { lock (_gate) return _state.Findings.ToList(); } }
 
     /// <summary>What XN's crash recovery did while loading an image not cleanly shut down (empty after a clean shutdown).</summary>
     public IReadOnlyList<string> RecoveryActions { get { lock (_gate) return _recoveryActions.ToList(); } }
@@ -329,40 +341,40 @@ public sealed partial class XnVolume : IDisposable
     }
 
     /// <summary>Names of the installed roots.</summary>
-    public IReadOnlyList<string> RootNames() { lock (_gate) return _roots.Select(r => r.Name).ToList(); }
+    public IReadOnlyList<string> RootNames() { lock (_gate) return _state.Roots.Select(r => r.Name).ToList(); }
 
     /// <summary>A summary of every root: name, block, type name, installer.</summary>
     public IReadOnlyList<(string Name, BlockNo Block, string Type, string Owner)> Roots()
     {
         lock (_gate)
-            return _roots.Select(r => (r.Name, new BlockNo(r.Block), _types.Get(new TypeId(r.Type))!.Name, r.Owner)).ToList();
+            return _state.Roots.Select(r => (r.Name, new BlockNo(r.Block), _state.Types.Get(new TypeId(r.Type))!.Name, r.Owner)).ToList();
     }
 
     /// <summary>Every registered type's spec, by id (0 is xn.data).</summary>
     public IReadOnlyList<(TypeId Id, TypeSpec Spec, int Partitions)> Types()
     {
-        lock (_gate) return _types.All.Select(t => (t.Id, t.Spec, t.Partitions)).ToList();
+        lock (_gate) return _state.Types.All.Select(t => (t.Id, t.Spec, t.Partitions)).ToList();
     }
 
-    internal int FindRoot(string name) => _roots.FindIndex(r => r.Name == name);
-    internal RootRecord RootAt(int index) => _roots[index];
-    internal TypeTable TypeTable => _types;
-    internal FreeMap FreeMap => _free;
-    internal BlockRegistry Registry => _registry;
+    internal int FindRoot(string name) => _state.Roots.FindIndex(r => r.Name == name);
+    internal RootRecord RootAt(int index) => _state.Roots[index];
+    internal TypeTable TypeTable => _state.Types;
+    internal FreeMap FreeMap => _state.Free;
+    internal BlockRegistry Registry => _state.Registry;
 
     internal XnResult<TypeId> RegisterTypeLocked(TypeSpec spec)
     {
         if (IsReadOnly) return XnResult<TypeId>.Fail(XnError.ReadOnly, "volume is read-only");
-        if (spec?.Name is { } n && _types.Find(n) is { } existing)
+        if (spec?.Name is { } n && _state.Types.Find(n) is { } existing)
             return existing.Spec.SameAs(spec)
                 ? XnResult<TypeId>.Success(existing.Id)
                 : XnResult<TypeId>.Fail(XnError.TypeExists, $"type '{n}' exists with a different specification");
-        var v = _types.Validate(spec!);
+        var v = _state.Types.Validate(spec!);
         if (!v.Ok) return XnResult<TypeId>.Fail(v.Error, v.Detail);
-        var specs = _types.UserSpecs.Append(v.Value.Spec).ToList();   // XN's own copy of the spec, as validated
-        var w = WriteCatalogue(_roots, specs);
+        var specs = _state.Types.UserSpecs.Append(v.Value.Spec).ToList();   // XN's own copy of the spec, as validated
+        var w = WriteCatalogue(_state.Roots, specs);
         if (!w.Ok) return w;
-        _types.Add(v.Value);
+        _state.Types.Add(v.Value);
         return XnResult<TypeId>.Success(v.Value.Id);
     }
 
@@ -372,34 +384,34 @@ public sealed partial class XnVolume : IDisposable
         if (string.IsNullOrEmpty(name) || System.Text.Encoding.UTF8.GetByteCount(name) > Catalogue.MaxNameBytes)
             return XnResult<int>.Fail(XnError.UnknownRoot, "root name must be 1..255 bytes");
         if (FindRoot(name) >= 0) return XnResult<int>.Fail(XnError.RootExists, $"root '{name}' exists");
-        if (_types.Get(type) is null) return XnResult<int>.Fail(XnError.UnknownType, $"no type {type}");
-        if (IsSegmentType(type)) return XnResult<int>.Fail(XnError.WrongType, $"type {type} is a segment type: a root is one block, not a segment");
-        if (_free.FindFree(FirstDataBlock, 1) is not { } at) return XnResult<int>.Fail(XnError.NoSpace, "no free block for the root");
+        if (_state.Types.Get(type) is null) return XnResult<int>.Fail(XnError.UnknownType, $"no type {type}");
+        if (_segs.IsSegmentType(type)) return XnResult<int>.Fail(XnError.WrongType, $"type {type} is a segment type: a root is one block, not a segment");
+        if (_state.Free.FindFree(FirstDataBlock, 1) is not { } at) return XnResult<int>.Fail(XnError.NoSpace, "no free block for the root");
         var record = new RootRecord(name, at.Value, type.Value, owner.Name);
         try
         {
             // Rule 1 for the catalogue: the zero-filled root block and its allocation bit are on disk
             // (write, then barrier) before the catalogue entry that points at it.
-            var frames = GetFrames(1);
+            var frames = _cache.GetFrames(1);
             if (frames is null) return XnResult<int>.Fail(XnError.NoSpace, "no page frame for the root block");
             var zero = new byte[Layout.BlockSize];
-            if (_types.Get(type) is { HasChecksum: true } t) BlockChecksum.Stamp(at.Value, type, zero, t.ChecksumOffset);
+            if (_state.Types.Get(type) is { HasChecksum: true } t) BlockChecksum.Stamp(at.Value, type, zero, t.ChecksumOffset);
             _dev.Write(at, zero);
-            _free.Allocate(new Extent(at, 1));
-            WriteFreeMap(all: false);
+            _state.Free.Allocate(new Extent(at, 1));
+            _map.WriteFreeMap(all: false);
             _dev.Barrier();
-            var w = WriteCatalogue(_roots.Append(record).ToList(), _types.UserSpecs);
+            var w = WriteCatalogue(_state.Roots.Append(record).ToList(), _state.Types.UserSpecs);
             if (!w.Ok)
             {
-                _free.Release(new Extent(at, 1));
-                Frames.Release(frames[0]);
+                _state.Free.Release(new Extent(at, 1));
+                _cache.Frames.Release(frames[0]);
                 return XnResult<int>.Fail(w.Error, w.Detail);
             }
-            _roots.Add(record);
-            _registry.Add(new RegistryEntry(at.Value, type, RegistryEntry.CatalogueParent, 0, _roots.Count - 1)
-            { Frame = frames[0], ChildrenRegistered = true });
-            _cachedPages++;
-            return XnResult<int>.Success(_roots.Count - 1);
+            _state.Roots.Add(record);
+            var entry = new RegistryEntry(at.Value, type, RegistryEntry.CatalogueParent, 0, _state.Roots.Count - 1) { ChildrenRegistered = true };
+            _cache.Attach(entry, frames[0]);
+            _state.Registry.Add(entry);
+            return XnResult<int>.Success(_state.Roots.Count - 1);
         }
         catch (IOException e)
         {
@@ -428,96 +440,10 @@ public sealed partial class XnVolume : IDisposable
         return XnResult<TypeId>.Success(default);
     }
 
-    /// <summary>
-    /// Writes changed free-map blocks (or all of them), preceded, when the blocks in flight changed, by the
-    /// in-flight record and a barrier: a block the map marks allocated must be named by the durable record
-    /// until a pointer to it is durable (Xn/README.md, "Recovery"). The caller orders what follows.
-    /// </summary>
-    private void WriteFreeMap(bool all)
-    {
-        if (_inflight.Changed && !IsReadOnly)
-        {
-            WriteRecord();
-            _dev.Barrier();
-            _unorderedWrites = 0;
-            // Settle again only once the items have grown by an eighth of the record since the last time, so
-            // items whose parents stay dirty in the cache do not cost two flushes per write-back.
-            int capacity = RecordCapacity(Layout);
-            if (_inflight.Count > capacity / 2 && _inflight.Count > _settledCount + capacity / 8) Settle(all);
-        }
-        WriteMapBlocks(all);
-    }
-
-    /// <summary>
-    /// Keeps a long run of write-backs without a sync from overflowing the in-flight record (an overflowed
-    /// record makes the next recovery scan every root). Called with a record naming every block in flight just
-    /// written and barriered: writes the map, flushes, and then settles what a sync's tail settles — the frees
-    /// whose nullified parents are now durable are released, and the items whose parents' writes are now
-    /// durable drop — and writes the map again with the releases, flushed, so the map that frees the released
-    /// blocks is durable before a record stops naming them (the caller's next record write does that). Only
-    /// blocks already written are settled: dirty and tainted blocks stay as they are.
-    /// </summary>
-    private void Settle(bool all)
-    {
-        WriteMapBlocks(all);
-        _dev.Flush();
-        _unorderedWrites = 0;
-        var released = _deferred.TakeReleasable();
-        foreach (var x in released) _free.Release(x);
-        ReleaseSegmentDeferred();
-        _inflight.Released(released);
-        _inflight.Durable();
-        if (_free.AnyDirty)
-        {
-            WriteMapBlocks(all: false);
-            _dev.Flush();
-        }
-        if (_inflight.Changed)
-        {
-            WriteRecord();
-            _dev.Barrier();
-        }
-        _unorderedWrites = 0;
-        _settledCount = _inflight.Count;
-    }
-
-    private int _settledCount;          // items left in flight by the last Settle
-
-    private static int RecordCapacity(Layout layout) => InFlightRecord.Capacity(RecordSlotBytes(layout));
-
-    /// <summary>Writes the blocks in flight now to the record slot not holding the newest record (no barrier).</summary>
-    private void WriteRecord()
-    {
-        int bytes = RecordSlotBytes(Layout);
-        if (_recordBuffer is null || _recordBuffer.Length != bytes) _recordBuffer = new byte[bytes];
-        int slot = 1 - _recordSlot;
-        int used = InFlightRecord.Encode(_recordSequence + 1, _inflight.Snapshot(), _recordBuffer);
-        try { _dev.Write(new BlockNo(Layout.RecordSlotStart(slot)), _recordBuffer.AsSpan(0, used)); }
-        catch (IOException) { _inflight.MarkChanged(); throw; }
-        _unorderedWrites++;
-        _recordSlot = slot;
-        _recordSequence++;
-    }
-
-    private static int RecordSlotBytes(Layout layout) => checked((int)layout.RecordSlotBlocks * Layout.BlockSize);
-
-    /// <summary>Writes changed free-map blocks (or all of them), and nothing else.</summary>
-    private void WriteMapBlocks(bool all)
-    {
-        if (all) _free.MarkAllDirty();
-        var block = new byte[Layout.BlockSize];
-        foreach (int i in _free.DirtyBlocks().ToList())
-        {
-            _free.Encode(i, block);
-            _dev.Write(new BlockNo(Layout.FreeMapStart + (ulong)i), block);
-            _unorderedWrites++;
-        }
-    }
-
     // ------------------------------------------------------------------ shutdown
 
     /// <summary>Writes everything dirty in a legal order and flushes; see <see cref="XnSession.Sync"/>.</summary>
-    internal XnResult Sync() { lock (_gate) return SyncLocked(); }
+    internal XnResult Sync() { lock (_gate) return _order.SyncLocked(); }
 
     /// <summary>The host's area of the superblock (<see cref="Superblock.HostArea"/>), as loaded or last written.</summary>
     internal byte[] HostArea
@@ -534,7 +460,7 @@ public sealed partial class XnVolume : IDisposable
         if (bytes.Length > Superblock.HostAreaBytes) return XnResult.Fail(XnError.OutOfDisk, $"host area holds {Superblock.HostAreaBytes} bytes, not {bytes.Length}");
         lock (_gate)
         {
-            if (_disposed) return XnResult.Fail(XnError.Io, "volume closed");
+            if (_state.Closed) return XnResult.Fail(XnError.Io, "volume closed");
             if (IsReadOnly) return XnResult.Fail(XnError.ReadOnly, "read-only volume");
             var area = new byte[Superblock.HostAreaBytes];
             bytes.CopyTo(area);
@@ -557,13 +483,13 @@ public sealed partial class XnVolume : IDisposable
     {
         lock (_gate)
         {
-            if (_disposed) return;
-            if (IsReadOnly) { _disposed = true; _frameSource?.Shutdown(); return; }
+            if (_state.Closed) return;
+            if (IsReadOnly) { _state.Closed = true; _cache.Shutdown(); return; }
             try
             {
-                var synced = SyncLocked();
-                _disposed = true;
-                _frameSource?.Shutdown();
+                var synced = _order.SyncLocked();
+                _state.Closed = true;
+                _cache.Shutdown();
                 if (!synced.Ok) return;   // leave it unclean: the next load recovers
                 var block = new byte[Layout.BlockSize];
                 _super = _super with { Clean = true };
@@ -574,18 +500,138 @@ public sealed partial class XnVolume : IDisposable
             catch (IOException)
             {
                 // The superblock stays "unclean"; the next load recovers. Dispose must not throw.
-                _disposed = true;
-                _frameSource?.Shutdown();
+                _state.Closed = true;
+                _cache.Shutdown();
             }
         }
     }
 
     /// <summary>True after <see cref="Dispose"/>: every session call is refused.</summary>
-    internal bool IsClosed => _disposed;
+    internal bool IsClosed => _state.Closed;
 
     /// <summary>
     /// True while an XN call runs on the thread holding the lock: a call arriving now re-entered XN (for
     /// instance from a revocation upcall of another environment run on this thread) and is refused.
     /// </summary>
     internal bool InCall { get; set; }
+
+    // ------------------------------------------------------------------ the parts' calls (sessions, host, tests)
+    // Every call below runs under _gate, taken by XnSession (or by the member itself where it says lock).
+
+    /// <summary>Pages XN's cache holds now (tests check it stays within <see cref="XnOptions.CachePages"/>).</summary>
+    internal int CachedPages => _cache.CachedPages;
+    /// <summary>Whether <paramref name="block"/> is cached with changes not yet written (tests).</summary>
+    internal bool IsDirty(ulong block) { lock (_gate) return _state.Registry.TryGetValue(block, out var e) && e.Dirty; }
+    /// <summary>Blocks with changes not yet written (tests).</summary>
+    internal int DirtyBlocks { get { lock (_gate) return _state.Registry.DirtyCount; } }
+
+    /// <summary>Ends one XN call: pinned pages become evictable and an over-full cache is trimmed (<see cref="PageCache.EndCall"/>).</summary>
+    internal void EndCall() => _cache.EndCall();
+
+    internal XnResult ReadLocked(XnSession s, BlockNo block, Span<byte> into) => _updates.ReadLocked(s, block, into);
+    internal XnResult<ReadOnlyMemory<byte>> ViewLocked(XnSession s, BlockNo block) => _updates.ViewLocked(s, block);
+    internal void UnbindLocked(XnSession s, BlockNo block) => _updates.UnbindLocked(s, block);
+    internal XnResult ReadRawLocked(XnSession s, BlockNo block, int offset, Span<byte> into) => _updates.ReadRawLocked(s, block, offset, into);
+    internal XnResult WriteRawLocked(XnSession s, BlockNo block, int offset, ReadOnlySpan<byte> bytes) => _updates.WriteRawLocked(s, block, offset, bytes);
+    internal XnResult WriteRawAfterLocked(XnSession s, BlockNo block, int offset, ReadOnlySpan<byte> bytes, BlockNo after) =>
+        _updates.WriteRawAfterLocked(s, block, offset, bytes, after);
+    internal XnResult<BlockNo> FindFreeLocked(BlockNo hint, ulong count) => _updates.FindFreeLocked(hint, count);
+    internal XnResult AllocLocked(XnSession s, BlockNo parent, int partition, IReadOnlyList<Edit> edits, TypeId childType, Extent child) =>
+        _updates.AllocLocked(s, parent, partition, edits, childType, child);
+    internal XnResult AllocLocked(XnSession s, BlockNo parent, int partition, IReadOnlyList<Edit> edits, TypeId childType, IReadOnlyList<Extent> children) =>
+        _updates.AllocLocked(s, parent, partition, edits, childType, children);
+    internal XnResult FreeLocked(XnSession s, BlockNo parent, int partition, IReadOnlyList<Edit> edits, Extent child) =>
+        _updates.FreeLocked(s, parent, partition, edits, child);
+    internal XnResult MoveLocked(XnSession s, BlockNo from, int fromPartition, IReadOnlyList<Edit> fromEdits,
+                                 BlockNo to, int toPartition, IReadOnlyList<Edit> toEdits, Extent child) =>
+        _updates.MoveLocked(s, from, fromPartition, fromEdits, to, toPartition, toEdits, child);
+    internal XnResult ClaimLocked(XnSession s, BlockNo parent, int partition, IReadOnlyList<Edit> edits, TypeId childType, IReadOnlyList<Extent> children) =>
+        _segs.ClaimLocked(s, parent, partition, edits, childType, children);
+    internal XnResult ClaimLocked(XnSession s, BlockNo parent, int partition, IReadOnlyList<Edit> edits, IReadOnlyList<(TypeId Type, Extent Extent)> typed) =>
+        _segs.ClaimLocked(s, parent, partition, edits, typed);
+    internal XnResult RedirectLocked(XnSession s, BlockNo parent, int partition, IReadOnlyList<Edit> edits, Extent from, Extent to, bool copy) =>
+        _segs.RedirectLocked(s, parent, partition, edits, from, to, copy);
+    internal XnResult WriteBackSegmentLocked(ulong block) => _segs.WriteBackSegmentLocked(block);
+    internal XnResult<Extent> SegmentOfLocked(XnSession s, BlockNo block) => _segs.SegmentOfLocked(s, block);
+    internal XnResult WriteBlocksLocked(XnSession s, BlockNo start, ReadOnlySpan<byte> blocks) => _transfers.WriteBlocksLocked(s, start, blocks);
+    internal XnResult WriteThroughLocked(XnSession s, BlockNo start, ReadOnlySpan<byte> blocks) => _transfers.WriteThroughLocked(s, start, blocks);
+    internal XnResult ReadBlocksLocked(XnSession s, BlockNo start, Span<byte> into) => _transfers.ReadBlocksLocked(s, start, into);
+    internal XnResult WriteBackLocked(ulong block) => _order.WriteBackLocked(block);
+    internal XnResult SyncLocked() => _order.SyncLocked();
+
+    // ------------------------------------------------------------------ check, repair, checksums
+
+    /// <summary>
+    /// Checks XN's global invariants on the current (cached over on-disk) state; see <see cref="VolumeCheck.Check"/>.
+    /// Read-only; cheap enough for tests to call after every step.
+    /// </summary>
+    internal XnCheckReport Check() { lock (_gate) return _check.Check(); }
+
+    /// <summary>
+    /// Repairs what XN can repair: syncs, then rebuilds the free map from reachability (reclaiming leaks,
+    /// marking reachable blocks allocated) and persists it. Duplicate ownership is left for the libFS,
+    /// which alone can edit its pointers; the returned report shows what remains.
+    /// </summary>
+    internal XnResult<XnCheckReport> Repair()
+    {
+        lock (_gate)
+        {
+            if (IsReadOnly) return XnResult<XnCheckReport>.Fail(XnError.ReadOnly, "volume is read-only");
+            var s = _order.SyncLocked();
+            if (!s.Ok) return XnResult<XnCheckReport>.Fail(s.Error, s.Detail);
+            _check.RebuildFreeMapByScan();
+            try
+            {
+                _map.WriteFreeMap(all: false);
+                _dev.Flush();
+            }
+            catch (IOException e)
+            {
+                return XnResult<XnCheckReport>.Fail(XnError.Io, $"repair: {e.Message}");
+            }
+            _state.Findings.Clear();
+        }
+        return XnResult<XnCheckReport>.Success(Check());
+    }
+
+    /// <summary>
+    /// A canonical text of XN's in-memory state (registry entries with page hashes and state bits, free
+    /// map, deferred frees, roots, types). Tests compare it before and after a refused call.
+    /// </summary>
+    internal string StateFingerprint() { lock (_gate) return _check.StateFingerprint(); }
+
+    /// <summary>
+    /// Every block that failed its type's checksum since the volume was loaded (block, type name), in the
+    /// order found, each once. The host reports it (fsck, the daemon's log); a libFS sees only the refusal.
+    /// </summary>
+    public IReadOnlyList<(ulong Block, string Type)> ChecksumFailures { get { lock (_gate) return _checksums.Failures.ToList(); } }
+
+    /// <summary>
+    /// Runs every checker in <paramref name="checkers"/> on each root whose type name matches, through a
+    /// fresh read-only environment. A checker that throws is reported as a finding, not propagated.
+    /// </summary>
+    internal IReadOnlyList<XnFinding> CheckRoots(IEnumerable<IXnRootChecker> checkers) =>
+        XnRootCheckRun.ForEachRoot(this, _kernel, checkers, Rights.Read, (checker, view) => checker.Check(view));
+
+    /// <summary>
+    /// Lets every checker in <paramref name="checkers"/> repair its roots, through a fresh environment with
+    /// full rights on each root; returns the fixes (and, as findings, checkers that threw).
+    /// </summary>
+    internal IReadOnlyList<XnFinding> RepairRoots(IEnumerable<IXnRootChecker> checkers) =>
+        XnRootCheckRun.ForEachRoot(this, _kernel, checkers, Rights.All, (checker, view) =>
+            checker.Repair(view).Select(fix => new XnFinding(XnFindingKind.LibFs, view.Root.Block.Value, $"root '{view.Root.Name}': repaired: {fix}")));
+
+    /// <summary>The volume's layout and superblock state.</summary>
+    public XnGeometry Geometry
+    {
+        get
+        {
+            lock (_gate)
+                return new XnGeometry(Layout.BlockCount, IBlockDevice.BlockSize, Layout.FreeMapStart, Layout.FreeMapBlocks,
+                    Layout.CatalogueStart, Layout.CatalogueSlotBlocks, Layout.ReservedEnd, WasClean,
+                    _super.MountCount, _catalogueGeneration);
+        }
+    }
+
+    internal static XnResult Fail(XnError e, string detail) => XnResult.Fail(e, detail);
 }

@@ -130,7 +130,7 @@ internal sealed class Reachability
     {
         _sizeScratch.Clear();
         var sr = size.Run(bytes, p, _sizeScratch);
-        ulong blocks = XnVolume.SizedBlocks(t, owned);
+        ulong blocks = Updates.UpdateChecks.SizedBlocks(t, owned);
         if (!sr.Ok || sr.Value < 0)
         {
             Findings.Add(new XnFinding(XnFindingKind.SizeMismatch, block,

@@ -47,39 +47,25 @@ public static class XnRootCheckers
     public static IReadOnlyList<IXnRootChecker> All { get { lock (Registered) return Registered.ToList(); } }
 }
 
-public sealed partial class XnVolume
+/// <summary>Runs libFS root checkers (<see cref="XnVolume.CheckRoots"/>, <see cref="XnVolume.RepairRoots"/>) through the volume's administrator calls.</summary>
+internal static class XnRootCheckRun
 {
-    /// <summary>
-    /// Runs every checker in <paramref name="checkers"/> on each root whose type name matches, through a
-    /// fresh read-only environment. A checker that throws is reported as a finding, not propagated.
-    /// </summary>
-    internal IReadOnlyList<XnFinding> CheckRoots(IEnumerable<IXnRootChecker> checkers) =>
-        ForEachRoot(checkers, Rights.Read, (checker, view) => checker.Check(view));
-
-    /// <summary>
-    /// Lets every checker in <paramref name="checkers"/> repair its roots, through a fresh environment with
-    /// full rights on each root; returns the fixes (and, as findings, checkers that threw).
-    /// </summary>
-    internal IReadOnlyList<XnFinding> RepairRoots(IEnumerable<IXnRootChecker> checkers) =>
-        ForEachRoot(checkers, Rights.All, (checker, view) =>
-            checker.Repair(view).Select(fix => new XnFinding(XnFindingKind.LibFs, view.Root.Block.Value, $"root '{view.Root.Name}': repaired: {fix}")));
-
-    private List<XnFinding> ForEachRoot(IEnumerable<IXnRootChecker> checkers, Rights rights,
-                                        Func<IXnRootChecker, XnRootView, IEnumerable<XnFinding>> run)
+    internal static List<XnFinding> ForEachRoot(XnVolume volume, Kernel.ExoKernel kernel, IEnumerable<IXnRootChecker> checkers, Rights rights,
+                                               Func<IXnRootChecker, XnRootView, IEnumerable<XnFinding>> run)
     {
         ArgumentNullException.ThrowIfNull(checkers);
         var list = checkers.ToList();
         var findings = new List<XnFinding>();
-        var env = _kernel.CreateEnvironment("fsck");
+        var env = kernel.CreateEnvironment("fsck");
         try
         {
-            foreach (var (name, block, type, _) in Roots())
+            foreach (var (name, block, type, _) in volume.Roots())
             {
                 foreach (var checker in list.Where(c => c.RootType == type))
                 {
                     // A checker's session may not install roots: the checker is libFS code.
-                    var session = Attach(env, mayInstallRoots: false);
-                    var cap = GrantRoot(name, env, rights);
+                    var session = volume.Attach(env, mayInstallRoots: false);
+                    var cap = volume.GrantRoot(name, env, rights);
                     if (!cap.Ok) continue;
                     var root = session.MountRoot(name, cap.Value);
                     if (!root.Ok) continue;
@@ -97,7 +83,7 @@ public sealed partial class XnVolume
         }
         finally
         {
-            _kernel.DestroyEnvironment(env);
+            kernel.DestroyEnvironment(env);
         }
         return findings;
     }

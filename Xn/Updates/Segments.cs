@@ -4,8 +4,9 @@ using ExoFS.Kernel.Udf;
 using ExoFS.Xn.Ordering;
 using ExoFS.Xn.Registry;
 using ExoFS.Xn.Types;
+using static ExoFS.Xn.XnResult;
 
-namespace ExoFS.Xn;
+namespace ExoFS.Xn.Updates;
 
 // Segments: bind at large granularity, access at small (Xn/README.md, "Segments").
 //
@@ -22,36 +23,51 @@ namespace ExoFS.Xn;
 //      durable (until then it is dead: neither written nor claimed).
 // So reachability, "no block owned twice" and protection between roots hold for log blocks as for any
 // other: a libFS holding a segment can write only that segment's blocks, and a segment freed whole
-// takes nothing else with it. The update paths here follow the header of XnVolume.Updates.cs:
+// takes nothing else with it. The update paths here follow the header of Updates/BlockUpdates.cs:
 // authorize, validate, propose in scratch, owns before/after, compare, acl, commit point.
-public sealed partial class XnVolume
+internal sealed class Segments
 {
-    /// <summary>A segment XN knows: its extent, and whether every typed block inside it is registered.</summary>
-    private sealed class SegmentRecord(ulong head, ulong count, bool registered)
+    private const int BlockSize = IBlockDevice.BlockSize;
+    private readonly VolumeState _s;
+    private readonly IBlockDevice _dev;
+    private readonly TypeTable _types;
+    private readonly BlockRegistry _registry;
+    private readonly FreeMap _free;
+    private readonly DeferredFrees _deferred;
+    private readonly InFlight _inflight;
+    private readonly Format.Layout _layout;
+    private readonly Dictionary<ulong, SegmentRecord> _segments;
+    private readonly DeferredFrees _segmentDeferred;
+    private readonly PageCache _cache;
+    private readonly UpdateChecks _checks;
+    private readonly WriteOrder _order;
+    private readonly MapWriter _map;
+
+    public Segments(VolumeState state, PageCache cache, UpdateChecks checks, WriteOrder order, MapWriter map)
     {
-        public ulong Head { get; } = head;
-        public ulong Count { get; } = count;
-        public ulong End => Head + Count;
-        /// <summary>
-        /// Every metadata block inside has been read, so the body entries that are still untyped really are
-        /// untyped. A body access waits for this (else a raw write could land on an inode no one has read yet).
-        /// </summary>
-        public bool Registered { get; set; } = registered;
-        public bool InBody(ulong start, ulong count) => start > Head && count <= End - start && start < End;
-        public Extent Extent => new(new BlockNo(Head), Count);
+        _s = state;
+        _dev = state.Device;
+        _types = state.Types;
+        _registry = state.Registry;
+        _free = state.Free;
+        _deferred = state.Deferred;
+        _inflight = state.InFlight;
+        _layout = state.Layout;
+        _segments = state.Segments.Records;
+        _segmentDeferred = state.Segments.Deferred;
+        _cache = cache;
+        _checks = checks;
+        _order = order;
+        _map = map;
     }
 
-    private readonly Dictionary<ulong, SegmentRecord> _segments = new();
-    /// <summary>Rule 2 inside segments: blocks freed from an in-segment parent stay dead until its write is durable.</summary>
-    private readonly DeferredFrees _segmentDeferred = new();
     private readonly List<UdfExtent> _claimScratch = new();
 
-    private bool IsSegmentType(TypeId t) => _types.Get(t)?.Spec.Segment == true;
+    internal bool IsSegmentType(TypeId t) => _types.Get(t)?.Spec.Segment == true;
 
     /// <summary>The entry of a block the checks above found registered (a missing one is an XN bug).</summary>
-    private RegistryEntry Entry(ulong b) =>
+    internal RegistryEntry Entry(ulong b) =>
         _registry.TryGetValue(b, out var e) ? e : throw new InvalidOperationException($"XN bug: block {b} has no registry entry");
-
     // ------------------------------------------------------------------ registration
 
     /// <summary>
@@ -61,12 +77,12 @@ public sealed partial class XnVolume
     /// is untyped until the head's emissions say otherwise. Blocks already registered (a double claim on a
     /// damaged disk) keep their entry.
     /// </summary>
-    private void RegisterSegment(ulong head, ulong count, TypeId type, RegistryEntry parent, int partition, bool fresh)
+    internal void RegisterSegment(ulong head, ulong count, TypeId type, RegistryEntry parent, int partition, bool fresh)
     {
         if (_registry.TryGetValue(head, out var stale))
         {
             if (!fresh) return;
-            DropFrame(stale);
+            _cache.DropFrame(stale);
         }
         var h = new RegistryEntry(head, type, parent.Block, partition, parent.Root) { Segment = head };
         if (fresh)
@@ -77,7 +93,7 @@ public sealed partial class XnVolume
             h.ChildrenRegistered = true;
             // A zero block owns nothing in any partition (checked at registration).
             h.Outputs = new List<UdfExtent>?[_types.Get(type)!.Partitions];
-            Array.Fill(h.Outputs, KnownEmpty);
+            Array.Fill(h.Outputs, PageCache.KnownEmpty);
         }
         _registry.Add(h);
         for (ulong b = head + 1; b < head + count; b++)
@@ -85,7 +101,7 @@ public sealed partial class XnVolume
             if (_registry.TryGetValue(b, out var old))
             {
                 if (!fresh) continue;
-                DropFrame(old);
+                _cache.DropFrame(old);
             }
             // Untyped body: zeros to its holder until written, never written unless written (no zero-fill
             // write: nothing points at an untyped body block, so rule 1 has nothing to protect).
@@ -101,7 +117,7 @@ public sealed partial class XnVolume
     /// body blocks of that segment (anything not confined is left unregistered: Check reports it). Returns
     /// false when the extent is an ordinary one for the caller to register.
     /// </summary>
-    private bool RegisterSegmentChild(RegistryEntry e, int partition, TypeId type, in UdfExtent o)
+    internal bool RegisterSegmentChild(RegistryEntry e, int partition, TypeId type, in UdfExtent o)
     {
         if (e.InSegment)
         {
@@ -111,7 +127,7 @@ public sealed partial class XnVolume
                 if (_registry.TryGetValue(b, out var be))
                 {
                     if (!be.Body || be.Segment != e.Segment) continue;   // typed twice on a damaged disk: first wins
-                    DropFrame(be);
+                    _cache.DropFrame(be);
                     be.Type = type;
                     be.Parent = e.Block;
                     be.Partition = partition;
@@ -144,14 +160,14 @@ public sealed partial class XnVolume
             var t = _types.Get(x.Type)!;
             if (t.IsData) continue;
             // Not left pinned: a segment may hold many metadata blocks and the cache may be small.
-            bool wasPinned = _pinned.Contains(x);
-            var r = EnsurePage(x);
-            if (!wasPinned) _pinned.Remove(x);
+            bool wasPinned = _cache.IsPinned(x);
+            var r = _cache.EnsurePage(x);
+            if (!wasPinned) _cache.Unpin(x);
             if (!r.Ok) return r;
             for (int p = 0; p < t.Partitions; p++)
             {
                 if (!x.Cached) break;   // evicted while its siblings were read: its children are registered already
-                var output = Output(x, t, p, out var fault);
+                var output = _cache.Output(x, t, p, out var fault);
                 if (output is null) continue;
                 foreach (var o in output)
                 {
@@ -174,7 +190,7 @@ public sealed partial class XnVolume
     internal XnResult PrepareSegmentAccess(RegistryEntry e) => e.Body ? PrepareSegment(e) : XnResult.Success;
 
     /// <summary>Before trusting the body flags of <paramref name="e"/>'s segment (Claim, Redirect): its types are known.</summary>
-    private XnResult PrepareSegment(RegistryEntry e)
+    internal XnResult PrepareSegment(RegistryEntry e)
     {
         if (!e.InSegment) return XnResult.Success;
         if (!_segments.TryGetValue(e.Segment, out var seg)) return Fail(XnError.Corrupt, $"block {e.Block} names segment {e.Segment}, which XN does not know");
@@ -196,17 +212,17 @@ public sealed partial class XnVolume
     }
 
     /// <summary>Whether the current bytes of <paramref name="be"/> (as <paramref name="ct"/>) own nothing; else NotEmpty.</summary>
-    private XnResult CheckOwnsNothing(RegistryEntry be, XnType ct)
+    internal XnResult CheckOwnsNothing(RegistryEntry be, XnType ct)
     {
         if (ct.IsData || (be.ZeroFill && !be.Cached)) return XnResult.Success;
-        var r = EnsurePage(be);
+        var r = _cache.EnsurePage(be);
         if (!r.Ok) return r;
         for (int p = 0; p < ct.Partitions; p++)
         {
-            var fault = RunOwns(ct, be.Bytes, p, _claimScratch);
+            var fault = PageCache.RunOwns(ct, be.Bytes, p, _claimScratch);
             if (fault != UdfFault.None) return Fail(XnError.DiffMismatch, $"owns of '{ct.Name}' faults on the bytes of block {be.Block} (partition {p}: {fault})");
             if (_claimScratch.Count > 0)
-                return Fail(XnError.NotEmpty, $"block {be.Block}'s bytes, as '{ct.Name}', already own {Resolve(ct, _claimScratch[0]).Extent} (partition {p}): a block enters a segment's types owning nothing; claim its children under it afterwards");
+                return Fail(XnError.NotEmpty, $"block {be.Block}'s bytes, as '{ct.Name}', already own {UpdateChecks.Resolve(ct, _claimScratch[0]).Extent} (partition {p}): a block enters a segment's types owning nothing; claim its children under it afterwards");
         }
         return XnResult.Success;
     }
@@ -220,11 +236,11 @@ public sealed partial class XnVolume
     /// <summary>See <see cref="XnSession.Claim(BlockNo, int, IReadOnlyList{Edit}, IReadOnlyList{ValueTuple{TypeId, Extent}})"/>.</summary>
     internal XnResult ClaimLocked(XnSession s, BlockNo parent, int partition, IReadOnlyList<Edit> edits, IReadOnlyList<(TypeId Type, Extent Extent)> typed)
     {
-        if (IsReadOnly) return Fail(XnError.ReadOnly, "volume is read-only");
-        var a = Authorize(s, parent, Rights.Alloc, out var e);
+        if (_s.ReadOnly) return Fail(XnError.ReadOnly, "volume is read-only");
+        var a = _checks.Authorize(s, parent, Rights.Alloc, out var e);
         if (!a.Ok) return a;
         var t = _types.Get(e.Type)!;
-        var r = CheckPartition(t, partition);
+        var r = UpdateChecks.CheckPartition(t, partition);
         if (!r.Ok) return r;
         if (typed is null || typed.Count == 0) return Fail(XnError.OutOfDisk, "no extent to claim");
         foreach (var (childType, _) in typed)
@@ -242,7 +258,7 @@ public sealed partial class XnVolume
         for (int i = 0; i < byStart.Count; i++)
         {
             var (childType, child) = byStart[i];
-            r = CheckExtent(child);
+            r = _checks.CheckExtent(child);
             if (!r.Ok) return r;
             if (i > 0 && byStart[i - 1].Extent.End.Value > child.Start.Value)
                 return Fail(XnError.NotFree, $"extents {byStart[i - 1].Extent} and {child} overlap");
@@ -255,34 +271,34 @@ public sealed partial class XnVolume
                 if (!r.Ok) return r;
             }
         }
-        r = EnsurePage(e);
+        r = _cache.EnsurePage(e);
         if (!r.Ok) return r;
-        var eds = Snapshot(edits);
-        r = CheckEdits(t, partition, eds);
+        var eds = _checks.Snapshot(edits);
+        r = UpdateChecks.CheckEdits(t, partition, eds);
         if (!r.Ok) return r;
 
         byte[]? proposed = null;
         List<UdfExtent>? after = null;
-        if (ChecksEnabled)
+        if (_s.ChecksEnabled)
         {
-            proposed = _proposedA;
-            ProposeFor(t, partition, e.Bytes, eds!, proposed);
-            var before = Output(e, t, partition, out var fault);
+            proposed = _checks.ProposedA;
+            UpdateChecks.ProposeFor(t, partition, e.Bytes, eds!, proposed);
+            var before = _cache.Output(e, t, partition, out var fault);
             if (before is null) return Fail(XnError.Corrupt, $"owns of block {parent} partition {partition} faults ({fault})");
-            after = _scratchAfter;
-            fault = RunOwns(t, proposed, partition, after);
+            after = _checks.ScratchAfter;
+            fault = PageCache.RunOwns(t, proposed, partition, after);
             if (fault != UdfFault.None) return Fail(XnError.DiffMismatch, $"owns faults on the proposed bytes ({fault})");
-            if (typed.Count != 1 || !OneInserted(before, after, t, new Owned(typed[0].Type, typed[0].Extent.Start.Value, typed[0].Extent.Count)))
+            if (typed.Count != 1 || !UpdateChecks.OneInserted(before, after, t, new Owned(typed[0].Type, typed[0].Extent.Start.Value, typed[0].Extent.Count)))
             {
-                r = CompareDiff(t, before, after, typed.Select(c => new Owned(c.Type, c.Extent.Start.Value, c.Extent.Count)).ToList(), removed: null);
+                r = _checks.CompareDiff(t, before, after, typed.Select(c => new Owned(c.Type, c.Extent.Start.Value, c.Extent.Count)).ToList(), removed: null);
                 if (!r.Ok) return r;
             }
-            r = CheckAclAndSize(s, e, t, proposed, partition, after, eds!);
+            r = _checks.CheckAclAndSize(s, e, t, proposed, partition, after, eds!);
             if (!r.Ok) return r;
         }
 
         // Commit point: nothing above changed any state.
-        Commit(e, eds!, proposed, partition, after);
+        _checks.Commit(e, eds!, proposed, partition, after);
         foreach (var (childType, child) in typed)
         {
             var ct = _types.Get(childType)!;
@@ -308,7 +324,7 @@ public sealed partial class XnVolume
         if (!ct.IsData && be.ZeroFill && !be.Cached)
         {
             be.Outputs = new List<UdfExtent>?[ct.Partitions];
-            Array.Fill(be.Outputs, KnownEmpty);
+            Array.Fill(be.Outputs, PageCache.KnownEmpty);
         }
         if (be.ZeroFill && !be.Dirty) be.Dirty = true;
         // A checksummed type's stamp covers the type id: raw bytes claimed into it must be written again.
@@ -333,9 +349,9 @@ public sealed partial class XnVolume
     /// Gives <paramref name="be"/> back to its segment's body (a Free or Redirect from a block inside the
     /// segment): its page and type go; it is dead until its former parent's nullifying write is durable.
     /// </summary>
-    private void ReturnToBody(RegistryEntry be, RegistryEntry parent)
+    internal void ReturnToBody(RegistryEntry be, RegistryEntry parent)
     {
-        DropFrame(be);
+        _cache.DropFrame(be);
         be.Type = XnTypes.Data;
         be.Parent = be.Segment;
         be.Partition = 0;
@@ -352,20 +368,12 @@ public sealed partial class XnVolume
     }
 
     /// <summary>A freed segment leaves the registry whole: every entry inside it, and its in-segment deferred frees.</summary>
-    private void DropSegment(ulong head)
+    internal void DropSegment(ulong head)
     {
         if (!_segments.Remove(head, out var seg)) return;
         for (ulong b = seg.Head; b < seg.End; b++)
-            if (_registry.Remove(b, out var gone)) DropFrame(gone);
+            if (_registry.Remove(b, out var gone)) _cache.DropFrame(gone);
         _segmentDeferred.RemoveWithin(seg.Extent);
-    }
-
-    /// <summary>After a flush: blocks whose in-segment parent's nullifying write is durable become live body again.</summary>
-    private void ReleaseSegmentDeferred()
-    {
-        foreach (var x in _segmentDeferred.TakeReleasable())
-            for (ulong b = x.Start.Value; b < x.End.Value; b++)
-                if (_registry.TryGetValue(b, out var be) && be.Body) be.Dead = false;
     }
 
     // ------------------------------------------------------------------ Redirect
@@ -373,15 +381,15 @@ public sealed partial class XnVolume
     /// <summary>See <see cref="XnSession.Redirect"/>.</summary>
     internal XnResult RedirectLocked(XnSession s, BlockNo parent, int partition, IReadOnlyList<Edit> edits, Extent from, Extent to, bool copy)
     {
-        if (IsReadOnly) return Fail(XnError.ReadOnly, "volume is read-only");
-        var a = Authorize(s, parent, Rights.Alloc | Rights.Free, out var e);
+        if (_s.ReadOnly) return Fail(XnError.ReadOnly, "volume is read-only");
+        var a = _checks.Authorize(s, parent, Rights.Alloc | Rights.Free, out var e);
         if (!a.Ok) return a;
         var t = _types.Get(e.Type)!;
-        var r = CheckPartition(t, partition);
+        var r = UpdateChecks.CheckPartition(t, partition);
         if (!r.Ok) return r;
-        r = CheckExtent(from);
+        r = _checks.CheckExtent(from);
         if (!r.Ok) return r;
-        r = CheckExtent(to);
+        r = _checks.CheckExtent(to);
         if (!r.Ok) return r;
         if (to.Count != from.Count) return Fail(XnError.DiffMismatch, $"a redirect replaces {from} by an extent of the same length, not {to}");
         if (from.Start.Value < to.End.Value && to.Start.Value < from.End.Value) return Fail(XnError.NotFree, $"{to} overlaps {from}");
@@ -398,21 +406,21 @@ public sealed partial class XnVolume
         }
         else
         {
-            if (to.Start.Value < Layout.ReservedEnd) return Fail(XnError.NotFree, $"extent {to} overlaps XN's reserved blocks [0,{Layout.ReservedEnd})");
+            if (to.Start.Value < _layout.ReservedEnd) return Fail(XnError.NotFree, $"extent {to} overlaps XN's reserved blocks [0,{_layout.ReservedEnd})");
             var free = _free.CheckFree(to);
             if (free == XnError.FreeDeferred) return Fail(free, $"extent {to} was freed but its parent's nullifying write is not durable yet");
             if (free != XnError.None) return Fail(free, $"extent {to} is not free");
         }
-        r = EnsurePage(e);
+        r = _cache.EnsurePage(e);
         if (!r.Ok) return r;
-        var eds = Snapshot(edits);
-        r = CheckEdits(t, partition, eds);
+        var eds = _checks.Snapshot(edits);
+        r = UpdateChecks.CheckEdits(t, partition, eds);
         if (!r.Ok) return r;
-        var before = Output(e, t, partition, out var fault);
+        var before = _cache.Output(e, t, partition, out var fault);
         if (before is null) return Fail(XnError.Corrupt, $"owns of block {parent} partition {partition} faults ({fault})");
-        int idx = IndexOf(before, from);
+        int idx = UpdateChecks.IndexOf(before, from);
         if (idx < 0) return Fail(XnError.NotOwned, $"block {parent} partition {partition} does not own {from} (a redirect replaces one whole owned extent)");
-        var owned = Resolve(t, before[idx]);
+        var owned = UpdateChecks.Resolve(t, before[idx]);
         var ct = _types.Get(owned.Type)!;
         if (ct.Spec.Segment) return Fail(XnError.WrongType, $"{from} is a segment: a segment is freed and allocated, never redirected");
 
@@ -426,7 +434,7 @@ public sealed partial class XnVolume
         }
         if (!copy)
         {
-            r = CheckEmpty(owned);
+            r = _checks.CheckEmpty(owned);
             if (!r.Ok) return r;
             if (seg is not null)
                 for (ulong b = to.Start.Value; b < to.End.Value; b++)
@@ -438,16 +446,16 @@ public sealed partial class XnVolume
 
         byte[]? proposed = null;
         List<UdfExtent>? after = null;
-        if (ChecksEnabled)
+        if (_s.ChecksEnabled)
         {
-            proposed = _proposedA;
-            ProposeFor(t, partition, e.Bytes, eds!, proposed);
-            after = _scratchAfter;
-            fault = RunOwns(t, proposed, partition, after);
+            proposed = _checks.ProposedA;
+            UpdateChecks.ProposeFor(t, partition, e.Bytes, eds!, proposed);
+            after = _checks.ScratchAfter;
+            fault = PageCache.RunOwns(t, proposed, partition, after);
             if (fault != UdfFault.None) return Fail(XnError.DiffMismatch, $"owns faults on the proposed bytes ({fault})");
-            r = CompareDiff(t, before, after, [new Owned(owned.Type, to.Start.Value, to.Count)], removed: owned);
+            r = _checks.CompareDiff(t, before, after, [new Owned(owned.Type, to.Start.Value, to.Count)], removed: owned);
             if (!r.Ok) return r;
-            r = CheckAclAndSize(s, e, t, proposed, partition, after, eds!);
+            r = _checks.CheckAclAndSize(s, e, t, proposed, partition, after, eds!);
             if (!r.Ok) return r;
         }
         // Pages for the copies, last: reading the originals and taking frames may write back or evict
@@ -459,25 +467,25 @@ public sealed partial class XnVolume
             foreach (var ae in olds)
                 if (!(ae.ZeroFill && !ae.Cached))
                 {
-                    r = EnsurePage(ae);
+                    r = _cache.EnsurePage(ae);
                     if (!r.Ok) return r;
                 }
             if (seg is null)
             {
-                frames = GetFrames((int)to.Count);
+                frames = _cache.GetFrames((int)to.Count);
                 if (frames is null) return Fail(XnError.NoSpace, "no page frames for the redirected blocks (memory pool exhausted)");
             }
             else
                 for (ulong i = 0; i < to.Count; i++)
                 {
                     news[i] = Entry(to.Start.Value + i);
-                    r = EnsurePage(news[i]!);
+                    r = _cache.EnsurePage(news[i]!);
                     if (!r.Ok) return r;
                 }
         }
 
         // Commit point: nothing above changed any state (but the cache, as in every update).
-        Commit(e, eds!, proposed, partition, after);
+        _checks.Commit(e, eds!, proposed, partition, after);
         for (ulong i = 0; i < to.Count; i++)
         {
             ulong b = to.Start.Value + i;
@@ -491,16 +499,15 @@ public sealed partial class XnVolume
             else
             {
                 be = new RegistryEntry(b, owned.Type, e.Block, partition, e.Root) { OnDisk = false, ChildrenRegistered = true };
-                if (_registry.TryGetValue(b, out var stale)) DropFrame(stale);
+                if (_registry.TryGetValue(b, out var stale)) _cache.DropFrame(stale);
                 if (!copy)
                 {
                     be.ZeroFill = true;
-                    if (!ct.IsData) { be.Outputs = new List<UdfExtent>?[ct.Partitions]; Array.Fill(be.Outputs, KnownEmpty); }
+                    if (!ct.IsData) { be.Outputs = new List<UdfExtent>?[ct.Partitions]; Array.Fill(be.Outputs, PageCache.KnownEmpty); }
                 }
                 else
                 {
-                    be.Frame = frames![(int)i];
-                    _cachedPages++;
+                    _cache.Attach(be, frames![(int)i]);
                 }
                 be.Dirty = true;
                 _registry.Add(be);
@@ -518,7 +525,7 @@ public sealed partial class XnVolume
                 {
                     for (int p = 0; p < ct.Partitions; p++)
                     {
-                        if (RunOwns(ct, ae.Bytes, p, _claimScratch) != UdfFault.None) continue;
+                        if (PageCache.RunOwns(ct, ae.Bytes, p, _claimScratch) != UdfFault.None) continue;
                         foreach (var o in _claimScratch)
                             for (ulong c = o.Start; c < o.Start + o.Count; c++)
                                 if (_registry.TryGetValue(c, out var ce) && ce.Parent == ae.Block) ce.Parent = be.Block;
@@ -533,7 +540,7 @@ public sealed partial class XnVolume
             else
             {
                 _registry.Remove(ae.Block, out _);
-                DropFrame(ae);
+                _cache.DropFrame(ae);
                 e.PendingChildren?.Remove(ae.Block);
             }
         }
@@ -545,39 +552,16 @@ public sealed partial class XnVolume
             _free.Defer(from);
             _inflight.Add(to, e.Block, e.Type);
             _inflight.Add(from, e.Block, e.Type);
-            if (DeferFreesEnabled) _deferred.Add(from, e.Block);
+            if (_s.DeferFreesEnabled) _deferred.Add(from, e.Block);
             else _free.Release(from);
         }
         return XnResult.Success;
     }
 
-    // ------------------------------------------------------------------ partial free, segment write-back, queries
-
-    /// <summary>
-    /// For Free: the owned extent (index into <paramref name="before"/>) that contains <paramref name="child"/>
-    /// strictly (a partial free), or -1. What remains owned is <see cref="Remainder"/>.
-    /// </summary>
-    private static int IndexContaining(List<UdfExtent> before, Extent child)
-    {
-        for (int i = 0; i < before.Count; i++)
-            if (before[i].Start <= child.Start.Value && child.End.Value <= before[i].Start + before[i].Count) return i;
-        return -1;
-    }
-
-    /// <summary>The pieces of <paramref name="whole"/> left after taking <paramref name="part"/> out (zero, one or two).</summary>
-    private static List<Owned> Remainder(Owned whole, Extent part)
-    {
-        var rest = new List<Owned>(2);
-        if (part.Start.Value > whole.Start) rest.Add(whole with { Count = part.Start.Value - whole.Start });
-        ulong end = whole.Start + whole.Count;
-        if (part.End.Value < end) rest.Add(whole with { Start = part.End.Value, Count = end - part.End.Value });
-        return rest;
-    }
-
     /// <summary>See <see cref="XnSession.WriteBackSegment"/>.</summary>
     internal XnResult WriteBackSegmentLocked(ulong block)
     {
-        if (IsReadOnly) return Fail(XnError.ReadOnly, "volume is read-only");
+        if (_s.ReadOnly) return Fail(XnError.ReadOnly, "volume is read-only");
         if (!_registry.TryGetValue(block, out var e) || !e.InSegment || !_segments.TryGetValue(e.Segment, out var seg))
             return Fail(XnError.OutsideSegment, $"block {block} is in no segment XN knows");
         var set = new List<RegistryEntry>();
@@ -586,16 +570,16 @@ public sealed partial class XnVolume
         {
             if (!_registry.TryGetValue(b, out var x) || !x.Dirty) continue;
             if (seen.Add(b)) set.Add(x);
-            foreach (var d in DependencyClosure(x, withChildren: true))
+            foreach (var d in _order.DependencyClosure(x, withChildren: true))
                 if (seen.Add(d.Block)) set.Add(d);
         }
         if (set.Count == 0) return XnResult.Success;
         try
         {
-            var r = WriteInLevels(set);
+            var r = _order.WriteInLevels(set);
             if (!r.Ok) return r;
             // Whatever follows (the segment's parent, a checkpoint) is ordered after this segment.
-            if (_unorderedWrites > 0) { _dev.Barrier(); _unorderedWrites = 0; }
+            _map.BarrierIfUnordered();
         }
         catch (IOException x)
         {
@@ -604,51 +588,13 @@ public sealed partial class XnVolume
         return XnResult.Success;
     }
 
-    /// <summary>See <see cref="XnSession.WriteBlocks"/>: every block is checked first, then all are written.</summary>
-    internal XnResult WriteBlocksLocked(XnSession s, BlockNo start, ReadOnlySpan<byte> blocks)
-    {
-        if (IsReadOnly) return Fail(XnError.ReadOnly, "volume is read-only");
-        if (blocks.Length == 0 || blocks.Length % BlockSize != 0)
-            return Fail(XnError.NotRawRange, $"WriteBlocks takes whole blocks, not {blocks.Length} bytes");
-        ulong n = (ulong)(blocks.Length / BlockSize);
-        var r = CheckExtent(new Extent(start, n));
-        if (!r.Ok) return r;
-        for (ulong i = 0; i < n; i++)
-        {
-            var b = start.Offset(i);
-            var a = Authorize(s, b, Rights.Write, out var e);
-            if (!a.Ok) return a;
-            r = PrepareSegmentAccess(e);
-            if (!r.Ok) return r;
-            if (e.Dead)
-                return Fail(XnError.FreeDeferred, $"block {b} was freed inside its segment and its former parent's nullifying write is not durable yet");
-            var t = _types.Get(e.Type)!;
-            if (!t.IsRawWritable(0, BlockSize))
-                return Fail(XnError.NotRawRange, $"block {b} ('{t.Name}') is not writable whole");
-        }
-        for (ulong i = 0; i < n; i++)
-        {
-            r = WriteRawLocked(s, start.Offset(i), 0, blocks.Slice((int)i * BlockSize, BlockSize));
-            if (!r.Ok) return r;   // only a page-frame shortage or a read error gets here
-        }
-        return XnResult.Success;
-    }
-
     /// <summary>See <see cref="XnSession.SegmentOf"/>.</summary>
     internal XnResult<Extent> SegmentOfLocked(XnSession s, BlockNo block)
     {
-        var a = Authorize(s, block, Rights.Read, out var e);
+        var a = _checks.Authorize(s, block, Rights.Read, out var e);
         if (!a.Ok) return XnResult<Extent>.Fail(a.Error, a.Detail);
         if (!e.InSegment || !_segments.TryGetValue(e.Segment, out var seg))
             return XnResult<Extent>.Fail(XnError.OutsideSegment, $"block {block} is in no segment");
         return XnResult<Extent>.Success(seg.Extent);
     }
-
-    /// <summary>Whether two consecutive blocks of a write batch may share one device request beyond <see cref="MaxRunBlocks"/>: both in one segment.</summary>
-    private static bool SameSegment(RegistryEntry a, RegistryEntry b) => a.InSegment && a.Segment == b.Segment;
-
-    /// <summary>The segment state, for <see cref="StateFingerprint"/>.</summary>
-    private string SegmentFingerprint() =>
-        "segments=" + string.Join(",", _segments.Values.OrderBy(x => x.Head).Select(x => $"{x.Head}+{x.Count}{(x.Registered ? "r" : "")}"))
-        + " segdeferred=" + string.Join(",", _segmentDeferred.Pending);
 }

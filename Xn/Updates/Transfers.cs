@@ -1,8 +1,12 @@
 using ExoFS.Kernel.Capabilities;
 using ExoFS.Kernel.Disk;
+using ExoFS.Xn.Ordering;
 using ExoFS.Xn.Registry;
+using ExoFS.Xn.Types;
+using static ExoFS.Xn.XnResult;
 
-namespace ExoFS.Xn;
+namespace ExoFS.Xn.Updates;
+
 
 // Bulk data transfer: a run of consecutive file-data blocks moves between the caller's buffer and the device
 // in one device request, without a cache page per block (XnSession.WriteThrough, XnSession.ReadBlocks).
@@ -14,22 +18,45 @@ namespace ExoFS.Xn;
 // - a block with a soft ordering edge (WriteAfter) or in I/O takes the cached path, which honours the edge;
 // - segment bodies are refused: their write-back belongs to the segment (WriteBackSegment, Claim's taint).
 // The bytes are in flight like any written-back block: durable at the next Sync, not before.
-public sealed partial class XnVolume
+// WriteBlocks (a run of whole blocks into a segment body, through the cache) is here too.
+internal sealed class Transfers
 {
+    private const int BlockSize = IBlockDevice.BlockSize;
+    private readonly VolumeState _s;
+    private readonly IBlockDevice _dev;
+    private readonly TypeTable _types;
+    private readonly BlockRegistry _registry;
+    private readonly UpdateChecks _checks;
+    private readonly Segments _segs;
+    private readonly BlockUpdates _updates;
+    private readonly WriteOrder _order;
+
+    public Transfers(VolumeState state, UpdateChecks checks, Segments segs, BlockUpdates updates, WriteOrder order)
+    {
+        _s = state;
+        _dev = state.Device;
+        _types = state.Types;
+        _registry = state.Registry;
+        _checks = checks;
+        _segs = segs;
+        _updates = updates;
+        _order = order;
+    }
+
     /// <summary>See <see cref="XnSession.WriteThrough"/>.</summary>
     internal XnResult WriteThroughLocked(XnSession s, BlockNo start, ReadOnlySpan<byte> blocks)
     {
-        if (IsReadOnly) return Fail(XnError.ReadOnly, "volume is read-only");
+        if (_s.ReadOnly) return Fail(XnError.ReadOnly, "volume is read-only");
         if (blocks.Length == 0 || blocks.Length % BlockSize != 0)
             return Fail(XnError.NotRawRange, $"WriteThrough takes whole blocks, not {blocks.Length} bytes");
         int n = blocks.Length / BlockSize;
-        var r = CheckExtent(new Extent(start, (ulong)n));
+        var r = _checks.CheckExtent(new Extent(start, (ulong)n));
         if (!r.Ok) return r;
         var entries = new RegistryEntry[n];
         for (int i = 0; i < n; i++)
         {
             var b = start.Offset((ulong)i);
-            var a = Authorize(s, b, Rights.Write, out var e);
+            var a = _checks.Authorize(s, b, Rights.Write, out var e);
             if (!a.Ok) return a;
             if (e.InSegment || e.Body)
                 return Fail(XnError.OutsideSegment, $"block {b} is in a segment: its body is written with WriteRaw/WriteBlocks and written back with the segment");
@@ -44,7 +71,7 @@ public sealed partial class XnVolume
             {
                 if (!Direct(entries[i]))
                 {
-                    r = WriteRawLocked(s, entries[i].BlockNo, 0, blocks.Slice(i * BlockSize, BlockSize));
+                    r = _updates.WriteRawLocked(s, entries[i].BlockNo, 0, blocks.Slice(i * BlockSize, BlockSize));
                     if (!r.Ok) return r;
                     i++;
                     continue;
@@ -64,7 +91,7 @@ public sealed partial class XnVolume
                 }
                 try { _dev.Write(entries[i].BlockNo, blocks.Slice(i * BlockSize, (j - i) * BlockSize)); }
                 finally { for (int k = i; k < j; k++) entries[k].InIo = false; }
-                for (int k = i; k < j; k++) Written(entries[k]);
+                for (int k = i; k < j; k++) _order.Written(entries[k]);
                 i = j;
             }
         }
@@ -83,14 +110,14 @@ public sealed partial class XnVolume
         if (into.Length == 0 || into.Length % BlockSize != 0)
             return Fail(XnError.NotRawRange, $"ReadBlocks takes whole blocks, not {into.Length} bytes");
         int n = into.Length / BlockSize;
-        var r = CheckExtent(new Extent(start, (ulong)n));
+        var r = _checks.CheckExtent(new Extent(start, (ulong)n));
         if (!r.Ok) return r;
         var entries = new RegistryEntry[n];
         for (int i = 0; i < n; i++)
         {
-            var a = Authorize(s, start.Offset((ulong)i), Rights.Read, out var e);
+            var a = _checks.Authorize(s, start.Offset((ulong)i), Rights.Read, out var e);
             if (!a.Ok) return a;
-            r = PrepareSegmentAccess(e);
+            r = _segs.PrepareSegmentAccess(e);
             if (!r.Ok) return r;
             entries[i] = e;
         }
@@ -102,7 +129,7 @@ public sealed partial class XnVolume
             var e = entries[i];
             if (!FromDevice(e))
             {
-                r = ReadLocked(s, e.BlockNo, into.Slice(i * BlockSize, BlockSize));
+                r = _updates.ReadLocked(s, e.BlockNo, into.Slice(i * BlockSize, BlockSize));
                 if (!r.Ok) return r;
                 i++;
                 continue;
@@ -112,6 +139,36 @@ public sealed partial class XnVolume
             try { _dev.Read(e.BlockNo, into.Slice(i * BlockSize, (j - i) * BlockSize)); }
             catch (IOException x) { return Fail(XnError.Io, $"read blocks {e.Block}+{j - i}: {x.Message}"); }
             i = j;
+        }
+        return XnResult.Success;
+    }
+
+    /// <summary>See <see cref="XnSession.WriteBlocks"/>: every block is checked first, then all are written.</summary>
+    internal XnResult WriteBlocksLocked(XnSession s, BlockNo start, ReadOnlySpan<byte> blocks)
+    {
+        if (_s.ReadOnly) return Fail(XnError.ReadOnly, "volume is read-only");
+        if (blocks.Length == 0 || blocks.Length % BlockSize != 0)
+            return Fail(XnError.NotRawRange, $"WriteBlocks takes whole blocks, not {blocks.Length} bytes");
+        ulong n = (ulong)(blocks.Length / BlockSize);
+        var r = _checks.CheckExtent(new Extent(start, n));
+        if (!r.Ok) return r;
+        for (ulong i = 0; i < n; i++)
+        {
+            var b = start.Offset(i);
+            var a = _checks.Authorize(s, b, Rights.Write, out var e);
+            if (!a.Ok) return a;
+            r = _segs.PrepareSegmentAccess(e);
+            if (!r.Ok) return r;
+            if (e.Dead)
+                return Fail(XnError.FreeDeferred, $"block {b} was freed inside its segment and its former parent's nullifying write is not durable yet");
+            var t = _types.Get(e.Type)!;
+            if (!t.IsRawWritable(0, BlockSize))
+                return Fail(XnError.NotRawRange, $"block {b} ('{t.Name}') is not writable whole");
+        }
+        for (ulong i = 0; i < n; i++)
+        {
+            r = _updates.WriteRawLocked(s, start.Offset(i), 0, blocks.Slice((int)i * BlockSize, BlockSize));
+            if (!r.Ok) return r;   // only a page-frame shortage or a read error gets here
         }
         return XnResult.Success;
     }

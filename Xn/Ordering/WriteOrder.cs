@@ -1,26 +1,50 @@
-using ExoFS.Kernel.Capabilities;
 using ExoFS.Kernel.Disk;
 using ExoFS.Xn.Registry;
+using ExoFS.Xn.Types;
+using static ExoFS.Xn.XnResult;
 
-namespace ExoFS.Xn;
+namespace ExoFS.Xn.Ordering;
 
-// Ordered write-back. Rule 1: a block whose PendingChildren is non-empty (it points at a block not yet
-// initialized on disk) is never written; writing the child removes the edge. Every metadata write is
-// preceded by the free-map blocks that mark its children allocated, with a barrier in between, so the
-// persisted free map is always a superset of what durable pointers reach. Rule 2 lives in DeferredFrees:
-// frees are released only after a flush that follows the nullified parent's write. The in-flight record
-// (Ordering/InFlight.cs) goes before the map blocks that mark its blocks allocated, and after the ones that
-// release them, so that recovery can settle the map exactly without a scan.
-public sealed partial class XnVolume
+/// <summary>
+/// Ordered write-back. Rule 1: a block whose PendingChildren is non-empty (it points at a block not yet
+/// initialized on disk) is never written; writing the child removes the edge. Every metadata write is
+/// preceded by the free-map blocks that mark its children allocated, with a barrier in between (through
+/// <see cref="MapWriter"/>), so the persisted free map is always a superset of what durable pointers reach.
+/// Rule 2 lives in DeferredFrees: frees are released only after a flush that follows the nullified
+/// parent's write. Soft edges (<see cref="RegistryEntry.WriteAfter"/>: a libFS's own ordering, a Move's
+/// new parent first) are honoured by every path here: WriteBack, Sync, write-back under pressure. The one
+/// place XN writes typed blocks is here (<see cref="Stamped"/>), so checksums are stamped here.
+/// </summary>
+internal sealed class WriteOrder
 {
-    private int _unorderedWrites;      // writes issued since the last barrier
+    private const int BlockSize = IBlockDevice.BlockSize;
     private static readonly byte[] ZeroBlock = new byte[IBlockDevice.BlockSize];
+    private readonly VolumeState _s;
+    private readonly IBlockDevice _dev;
+    private readonly TypeTable _types;
+    private readonly BlockRegistry _registry;
+    private readonly FreeMap _free;
+    private readonly DeferredFrees _deferred;
+    private readonly InFlight _inflight;
+    private readonly MapWriter _map;
+
+    public WriteOrder(VolumeState state, MapWriter map)
+    {
+        _s = state;
+        _dev = state.Device;
+        _types = state.Types;
+        _registry = state.Registry;
+        _free = state.Free;
+        _deferred = state.Deferred;
+        _inflight = state.InFlight;
+        _map = map;
+    }
 
     internal XnResult WriteBackLocked(ulong block)
     {
-        if (IsReadOnly) return Fail(XnError.ReadOnly, "volume is read-only");
+        if (_s.ReadOnly) return Fail(XnError.ReadOnly, "volume is read-only");
         if (!_registry.TryGetValue(block, out var e) || !e.Dirty) return XnResult.Success;
-        if (e.Tainted && OrderingEnabled)
+        if (e.Tainted && _s.OrderingEnabled)
             return Fail(XnError.Tainted, $"block {block} points at {e.PendingChildren!.Count} child block(s) not yet written (e.g. {e.PendingChildren.First()})");
         try
         {
@@ -35,9 +59,9 @@ public sealed partial class XnVolume
                     if (!r.Ok) return r;
                 }
             }
-            WriteFreeMap(all: false);
+            _map.WriteFreeMap(all: false);
             // The children written before must reach the medium before this block points at them.
-            if (_unorderedWrites > 0) { _dev.Barrier(); _unorderedWrites = 0; }
+            _map.BarrierIfUnordered();
             WriteBlock(e);
         }
         catch (IOException x)
@@ -52,7 +76,7 @@ public sealed partial class XnVolume
     /// edges (<see cref="RegistryEntry.WriteAfter"/>), with its own unwritten children too when
     /// <paramref name="withChildren"/>, and from those on both kinds of edge. Not <paramref name="e"/> itself.
     /// </summary>
-    private List<RegistryEntry> DependencyClosure(RegistryEntry e, bool withChildren)
+    internal List<RegistryEntry> DependencyClosure(RegistryEntry e, bool withChildren)
     {
         var seen = new HashSet<ulong> { e.Block };
         var result = new List<RegistryEntry>();
@@ -70,47 +94,17 @@ public sealed partial class XnVolume
         return result;
     }
 
-    /// <summary>
-    /// A raw write whose bytes must reach the disk only after <paramref name="after"/>'s current contents:
-    /// the libFS's own ordering that XN cannot see in pointers (FFS: a directory entry names an inode by
-    /// number, so the entry's block goes after the inode's table block). XN records a soft edge that Sync,
-    /// WriteBack and write-back under pressure all honour; the edge holds until <paramref name="block"/> is
-    /// next written. The caller needs Write on <paramref name="block"/> and Read on <paramref name="after"/>
-    /// (an edge can delay only the caller's own block). An edge that would close a cycle is not recorded
-    /// (see below); Sync also drops a soft edge that closes a cycle with Move's edges.
-    /// </summary>
-    internal XnResult WriteRawAfterLocked(XnSession s, BlockNo block, int offset, ReadOnlySpan<byte> bytes, BlockNo after)
-    {
-        if (IsReadOnly) return Fail(XnError.ReadOnly, "volume is read-only");
-        var a = Authorize(s, after, Rights.Read, out var first);
-        if (!a.Ok) return a;
-        var r = WriteRawLocked(s, block, offset, bytes);
-        // A block already clean is on the medium (or queued before the next barrier, which every later
-        // write of this block waits for): nothing to wait for. And if `after` itself must follow this
-        // block (it points at it, directly or through others), the edge would close a cycle; it is not
-        // needed either: until `after` is written, nothing on disk reaches these bytes through it.
-        if (!r.Ok || first.Block == block.Value || !first.Dirty || MustFollow(first, block.Value)) return r;
-        _registry.TryGetValue(block.Value, out var e);
-        (e!.WriteAfter ??= new HashSet<ulong>()).Add(first.Block);
-        return r;
-    }
-
     /// <summary>Whether dirty <paramref name="e"/> must be written after dirty <paramref name="block"/> (through any chain of edges).</summary>
-    private bool MustFollow(RegistryEntry e, ulong block) =>
+    internal bool MustFollow(RegistryEntry e, ulong block) =>
         (e.PendingChildren is { Count: > 0 } || e.WriteAfter is { Count: > 0 })
         && DependencyClosure(e, withChildren: true).Exists(d => d.Block == block);
-
-    /// <summary>Whether <paramref name="block"/> is cached with changes not yet written (tests).</summary>
-    internal bool IsDirty(ulong block) { lock (Gate) return _registry.TryGetValue(block, out var e) && e.Dirty; }
-    /// <summary>Blocks with changes not yet written (tests).</summary>
-    internal int DirtyBlocks { get { lock (Gate) return _registry.DirtyCount; } }
 
     /// <summary>Most blocks <see cref="WriteBatch"/> joins into one device write (256 KiB).</summary>
     private const int MaxRunBlocks = 64;
     private byte[]? _runBuffer;
 
     /// <summary>Writes one untainted dirty block and records what the write makes true.</summary>
-    private void WriteBlock(RegistryEntry e)
+    internal void WriteBlock(RegistryEntry e)
     {
         e.InIo = true;
         // A zero-filled block never materialized is written as zeros: rule 1 is about the disk, and the
@@ -125,7 +119,7 @@ public sealed partial class XnVolume
     /// file costs one system call per 256 KiB instead of per block. A device does not write a request
     /// atomically (the crash model treats it as one write per block), so this changes no ordering promise.
     /// </summary>
-    private void WriteBatch(IReadOnlyList<RegistryEntry> batch)
+    internal void WriteBatch(IReadOnlyList<RegistryEntry> batch)
     {
         for (int i = 0; i < batch.Count;)
         {
@@ -160,7 +154,7 @@ public sealed partial class XnVolume
     /// cache holds what the disk holds. The one place XN writes typed blocks (WriteBlock and WriteBatch,
     /// which segment write-back also uses) goes through here.
     /// </summary>
-    private ReadOnlySpan<byte> Stamped(RegistryEntry e)
+    internal ReadOnlySpan<byte> Stamped(RegistryEntry e)
     {
         var t = _types.Get(e.Type);
         if (t is not { HasChecksum: true }) return e.Cached ? e.Bytes : ZeroBlock;
@@ -171,10 +165,10 @@ public sealed partial class XnVolume
     }
 
     /// <summary>Records what writing <paramref name="e"/>'s current bytes made true.</summary>
-    private void Written(RegistryEntry e)
+    internal void Written(RegistryEntry e)
     {
         e.ZeroFill = false;
-        _unorderedWrites++;
+        _map.Unordered++;
         e.InIo = false;
         e.Dirty = false;
         e.WriteAfter = null;
@@ -186,7 +180,7 @@ public sealed partial class XnVolume
         }
         _deferred.Written(e.Block);
         _inflight.Written(e.Block);
-        _segmentDeferred.Written(e.Block);
+        _s.Segments.Deferred.Written(e.Block);
     }
 
     /// <summary>
@@ -195,7 +189,7 @@ public sealed partial class XnVolume
     /// by its <see cref="RegistryEntry.WriteAfter"/>). The free map goes first, then the levels in order
     /// with a barrier before each; the caller flushes or barriers after the last. Throws IOException.
     /// </summary>
-    private XnResult WriteInLevels(List<RegistryEntry> dirty)
+    internal XnResult WriteInLevels(List<RegistryEntry> dirty)
     {
         var level = new Dictionary<ulong, int>();
         var onStack = new HashSet<ulong>();
@@ -216,19 +210,19 @@ public sealed partial class XnVolume
             return l;
         }
         foreach (var e in dirty) Level(e);
-        if (!OrderingEnabled)
+        if (!_s.OrderingEnabled)
             // The broken variant: one batch, parents (higher levels) first, no barriers between them.
             foreach (var e in dirty) level[e.Block] = 0;
 
-        WriteFreeMap(all: false);
-        if (_unorderedWrites > 0) { _dev.Barrier(); _unorderedWrites = 0; }
+        _map.WriteFreeMap(all: false);
+        _map.BarrierIfUnordered();
         var groups = dirty.GroupBy(e => level[e.Block]).OrderBy(g => g.Key).ToList();
         for (int g = 0; g < groups.Count; g++)
         {
             // A barrier between dependency levels; the caller orders the last one.
             if (g > 0) _dev.Barrier();
-            var batch = (OrderingEnabled ? groups[g].OrderBy(e => e.Block) : groups[g].OrderByDescending(e => e.PendingChildren?.Count ?? 0)).ToList();
-            if (OrderingEnabled && batch.Find(e => e.Tainted) is { } stuck)
+            var batch = (_s.OrderingEnabled ? groups[g].OrderBy(e => e.Block) : groups[g].OrderByDescending(e => e.PendingChildren?.Count ?? 0)).ToList();
+            if (_s.OrderingEnabled && batch.Find(e => e.Tainted) is { } stuck)
                 return Fail(XnError.Tainted, $"block {stuck.Block} is still tainted during sync (a child is not cached)");
             WriteBatch(batch);
         }
@@ -243,34 +237,34 @@ public sealed partial class XnVolume
     /// </summary>
     internal XnResult SyncLocked()
     {
-        if (IsReadOnly || _disposed) return XnResult.Success;
+        if (_s.ReadOnly || _s.Closed) return XnResult.Success;
         try
         {
             var r = WriteInLevels(_registry.Dirty.ToList());
             if (!r.Ok) return r;
             _dev.Flush();
-            _unorderedWrites = 0;
+            _map.Unordered = 0;
 
             // Everything written above is durable: release the frees it made safe, then persist the map
             // so the next load sees them free.
             var released = _deferred.TakeReleasable();
             foreach (var x in released) _free.Release(x);
-            ReleaseSegmentDeferred();
+            _s.Segments.ReleaseDeferred(_registry);
             // The blocks whose parents' writes are now durable are settled, and so are the released ones.
             _inflight.Released(released);
             _inflight.Durable();
-            _settledCount = 0;
+            _map.SettledCount = 0;
             if (_free.AnyDirty)
             {
-                WriteMapBlocks(all: false);
+                _map.WriteMapBlocks(all: false);
                 _dev.Flush();
-                _unorderedWrites = 0;
+                _map.Unordered = 0;
             }
             // The map that frees the released blocks is durable before the record stops naming them. The new
             // record need not be durable now: until it is, the older one is in force, and every block it names
             // is settled correctly from its parents' durable bytes (they are all durable now). The next record
             // write before a map write that allocates, or the next flush, makes it durable.
-            if (_inflight.Changed) WriteRecord();
+            if (_inflight.Changed) _map.WriteRecord();
         }
         catch (IOException x)
         {
@@ -278,4 +272,56 @@ public sealed partial class XnVolume
         }
         return XnResult.Success;
     }
+
+    /// <summary>
+    /// Writes back dirty blocks, the longest dirty first, until <paramref name="wantClean"/> cached pages
+    /// have become clean or nothing more may legally be written. Each pass writes only blocks whose write
+    /// is legal now: untainted (rule 1: every child they point at is on disk) and not waiting for the
+    /// target of a Move (rule 3's order); the free map goes first with a barrier, as for any write-back,
+    /// and a barrier separates passes, so a parent untainted by a pass is written only after its children
+    /// are ordered before it. Nothing is released here (rule 2 waits for a Sync's flush). An I/O error
+    /// leaves the rest dirty; the next Sync reports it.
+    /// </summary>
+    internal void WriteBackUnderPressure(int wantClean)
+    {
+        if (_s.ReadOnly || _s.Closed) return;
+        var batch = new List<RegistryEntry>();
+        int cleaned = 0;
+        try
+        {
+            while (cleaned < wantClean)
+            {
+                batch.Clear();
+                int cachedInBatch = 0;
+                foreach (var e in _registry.Dirty)
+                {
+                    if (e.Tainted || !MoveTargetsWritten(e)) continue;
+                    batch.Add(e);
+                    if (e.Cached && ++cachedInBatch + cleaned >= wantClean) break;
+                }
+                if (batch.Count == 0) break;
+                _map.WriteFreeMap(all: false);
+                _map.BarrierIfUnordered();
+                batch.Sort(static (a, b) => a.Block.CompareTo(b.Block));
+                WriteBatch(batch);
+                cleaned += cachedInBatch;
+            }
+        }
+        catch (IOException)
+        {
+            // Whatever was not written stays dirty; Sync retries it and reports the error to the caller.
+        }
+    }
+
+    /// <summary>False while a block this one gave a pointer to (a cross-block Move) is still dirty.</summary>
+    private bool MoveTargetsWritten(RegistryEntry e)
+    {
+        if (e.WriteAfter is not { } targets) return true;
+        foreach (var t in targets)
+            if (_registry.TryGetValue(t, out var te) && te.Dirty) return false;
+        return true;
+    }
+
+    /// <summary>Whether two consecutive blocks of a write batch may share one device request beyond <see cref="MaxRunBlocks"/>: both in one segment.</summary>
+    private static bool SameSegment(RegistryEntry a, RegistryEntry b) => a.InSegment && a.Segment == b.Segment;
 }
