@@ -60,9 +60,18 @@ public sealed record TypeSpec(string Name, string OwnsUdf, IReadOnlyList<ByteRan
     /// </summary>
     public int? ChecksumOffset { get; init; }
 
+    /// <summary>
+    /// Where XN keeps this type's 8-byte write sequence (u64 LE) in each block (null: none; needs a
+    /// <see cref="ChecksumOffset"/>, whose CRC covers it). XN stamps it at write-back from a volume-wide counter
+    /// and remembers the sequence of each block's last write it knows is durable (the block-version table);
+    /// a block read from the device with an older sequence is a stale copy (a lost write, a rollback) and fails
+    /// like a checksum mismatch (Xn/README.md, "Block versions"). XN's bytes, as the CRC field's.
+    /// </summary>
+    public int? SequenceOffset { get; init; }
+
     /// <summary>Same name, UDF texts, ranges, kind and checksum field (records compare lists by reference, so this is explicit).</summary>
     public bool SameAs(TypeSpec o) =>
         Name == o.Name && OwnsUdf == o.OwnsUdf && AclUdf == o.AclUdf && SizeUdf == o.SizeUdf && Segment == o.Segment
-        && ChecksumOffset == o.ChecksumOffset
+        && ChecksumOffset == o.ChecksumOffset && SequenceOffset == o.SequenceOffset
         && RawRead.SequenceEqual(o.RawRead) && RawWrite.SequenceEqual(o.RawWrite);
 }

@@ -28,6 +28,8 @@ internal sealed class VolumeState(IBlockDevice device, ExoKernel kernel, XnOptio
     public DeferredFrees Deferred { get; } = new();
     public InFlight InFlight { get; } = new();
     public SegmentTable Segments { get; } = new();
+    /// <summary>The block-version table and the write sequence counter (types with a sequence field).</summary>
+    public BlockVersions Versions { get; } = new();
     /// <summary>Problems found while loading (and pages the kernel repossessed while dirty); Check reports them.</summary>
     public List<string> Findings { get; } = new();
 

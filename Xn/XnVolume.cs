@@ -78,6 +78,9 @@ public sealed class XnVolume : IDisposable
         _updates = new BlockUpdates(_state, _cache, _checks, _segs, _order);
         _transfers = new Transfers(_state, _checks, _segs, _updates, _order);
         _check = new VolumeCheck(_state, _checksums);
+        // The block-version table and its lease are stored in the catalogue (Xn/README.md, "Block versions").
+        _state.Versions.Persist = () => WriteCatalogue(_state.Roots, _state.Types.UserSpecs) is { Ok: false } w
+            ? XnResult.Fail(w.Error, w.Detail) : XnResult.Success;
     }
 
     internal Layout Layout => _super.Layout;
@@ -206,6 +209,7 @@ public sealed class XnVolume : IDisposable
             return Corrupt(Catalogue.OldFormatMessage);
         if (best is null) return Corrupt("catalogue: no valid copy (" + string.Join("; ", reasons) + ")");
         vol._catalogueGeneration = best.Generation;
+        vol._state.Versions.Load(best.Versions);
         // The CRC covers the header and payload only; the rest of the payload's last block is written as zeros,
         // so anything else there is damage (harmless to the load, but fsck should say so).
         var loaded = new byte[SlotBytes(layout)];
@@ -422,7 +426,7 @@ public sealed class XnVolume : IDisposable
     /// <summary>Writes the catalogue to the slot not holding the newest copy, then flushes.</summary>
     private XnResult<TypeId> WriteCatalogue(IReadOnlyList<RootRecord> roots, IReadOnlyList<TypeSpec> specs)
     {
-        var next = new Catalogue(_catalogueGeneration + 1, roots, specs);
+        var next = new Catalogue(_catalogueGeneration + 1, roots, specs) { Versions = _state.Versions.Snapshot() };
         var image = next.Encode(SlotBytes(Layout));
         if (image is null) return XnResult<TypeId>.Fail(XnError.NoSpace, "catalogue full: types and roots do not fit");
         int slot = 1 - _catalogueSlot;
@@ -437,6 +441,7 @@ public sealed class XnVolume : IDisposable
         }
         _catalogueSlot = slot;
         _catalogueGeneration = next.Generation;
+        _state.Versions.Persisted();
         return XnResult<TypeId>.Success(default);
     }
 

@@ -16,12 +16,20 @@ internal sealed record RootRecord(string Name, ulong Block, ushort Type, string 
 /// i32 checksum offset (<see cref="TypeSpec.ChecksumOffset"/>; -1 = none).
 /// string = i32 byte length + UTF-8; ranges = u16 count + (i32 offset, i32 length)*; optional = u8 flag + value.
 /// The size UDF's flag byte also carries the type's kind: bit 1 set = a segment type (<see cref="TypeSpec.Segment"/>);
-/// catalogues written before segments existed have only 0 or 1 there, so they read as ordinary types.
+/// catalogues written before segments existed have only 0 or 1 there, so they read as ordinary types. Bit 2 set =
+/// the type has a write sequence field: an i32 sequence offset (<see cref="TypeSpec.SequenceOffset"/>) follows the
+/// checksum offset. After the types, a catalogue may carry the block-version table (written by XN once a type has a
+/// sequence field; older catalogues end after the types and read as an empty table): u64 sequence lease (no block
+/// was stamped with a sequence at or above it), u32 entry count, then per entry (u64 block, u64 sequence of its
+/// last write XN knew durable), ascending by block.
 /// Format 1 ("XNCATLG1") had no checksum offsets; such an image is refused with a line saying so
 /// (<see cref="OldMagic"/>): its libFS formats changed with it, so it is re-made, not converted.
 /// </summary>
 internal sealed record Catalogue(ulong Generation, IReadOnlyList<RootRecord> Roots, IReadOnlyList<TypeSpec> Types)
 {
+    /// <summary>The block-version table (null: none stored). See <see cref="VersionTable"/>.</summary>
+    public VersionTable? Versions { get; init; }
+
     public static ReadOnlySpan<byte> Magic => "XNCATLG2"u8;
     /// <summary>The magic of format 1, before per-type checksums.</summary>
     public static ReadOnlySpan<byte> OldMagic => "XNCATLG1"u8;
@@ -48,7 +56,17 @@ internal sealed record Catalogue(ulong Generation, IReadOnlyList<RootRecord> Roo
         U16((ushort)Roots.Count);
         foreach (var r in Roots) { Str(r.Name); U64(r.Block); U16(r.Type); Str(r.Owner); }
         U16((ushort)Types.Count);
-        foreach (var t in Types) { Str(t.Name); Str(t.OwnsUdf); Ranges(t.RawRead); Ranges(t.RawWrite); Opt(t.AclUdf); Opt(t.SizeUdf, t.Segment ? (byte)2 : (byte)0); I32(t.ChecksumOffset ?? -1); }
+        foreach (var t in Types) { Str(t.Name); Str(t.OwnsUdf); Ranges(t.RawRead); Ranges(t.RawWrite); Opt(t.AclUdf); Opt(t.SizeUdf, (byte)((t.Segment ? 2 : 0) | (t.SequenceOffset is null ? 0 : 4))); I32(t.ChecksumOffset ?? -1);
+                                 if (t.SequenceOffset is { } so) I32(so); }
+        if (Versions is { } v)
+        {
+            // As many entries as fit: an entry left out only means that block is not checked for staleness.
+            U64(v.Lease);
+            int room = Math.Max(0, (slotBytes - HeaderBytes - payload.Count - 4) / 16);
+            int n = Math.Min(room, v.Entries.Count);
+            I32(n);
+            for (int i = 0; i < n; i++) { U64(v.Entries[i].Block); U64(v.Entries[i].Sequence); }
+        }
 
         if (HeaderBytes + payload.Count > slotBytes) return null;
         var image = new byte[slotBytes];
@@ -90,12 +108,23 @@ internal sealed record Catalogue(ulong Generation, IReadOnlyList<RootRecord> Roo
             string? acl = r.Opt(MaxUdfTextBytes);
             string? size = r.Opt(MaxUdfTextBytes, out byte kind);
             int checksum = r.I32();
-            if (checksum < -1) { why = "catalogue: malformed payload"; return null; }
+            int sequence = (kind & 4) != 0 ? r.I32() : -1;
+            if (checksum < -1 || ((kind & 4) != 0 && sequence < 0)) { why = "catalogue: malformed payload"; return null; }
             types.Add(new TypeSpec(name, owns, read, write, acl, size)
-            { Segment = (kind & 2) != 0, ChecksumOffset = checksum < 0 ? null : checksum });
+            { Segment = (kind & 2) != 0, ChecksumOffset = checksum < 0 ? null : checksum, SequenceOffset = sequence < 0 ? null : sequence });
+        }
+        VersionTable? versions = null;
+        if (!r.Failed && !r.AtEnd)
+        {
+            ulong lease = r.U64();
+            int n = r.I32();
+            if (n < 0) { why = "catalogue: malformed payload"; return null; }
+            var entries = new List<(ulong Block, ulong Sequence)>();
+            for (int i = 0; i < n && !r.Failed; i++) entries.Add((r.U64(), r.U64()));
+            versions = new VersionTable(lease, entries);
         }
         if (r.Failed || !r.AtEnd) { why = "catalogue: malformed payload"; return null; }
-        return new Catalogue(gen, roots, types);
+        return new Catalogue(gen, roots, types) { Versions = versions };
     }
 
     /// <summary>A bounds-checked little-endian reader: past the end it sets <see cref="Failed"/> instead of throwing.</summary>
@@ -132,8 +161,8 @@ internal sealed record Catalogue(ulong Generation, IReadOnlyList<RootRecord> Roo
         public string? Opt(int max, out byte kind)
         {
             byte flag = U8();
-            kind = (byte)(flag & 2);
-            return (flag & ~3) != 0 ? Fail() : (flag & 1) != 0 ? Str(max) : null;
+            kind = (byte)(flag & 6);
+            return (flag & ~7) != 0 ? Fail() : (flag & 1) != 0 ? Str(max) : null;
         }
 
         private string? Fail() { Failed = true; return null; }
@@ -147,3 +176,9 @@ internal sealed record Catalogue(ulong Generation, IReadOnlyList<RootRecord> Roo
         }
     }
 }
+
+/// <summary>
+/// The block-version table as stored in the catalogue: the sequence lease and, per block of a sequenced type, the
+/// sequence of its last write XN knew to be durable when the catalogue was written (Xn/README.md, "Block versions").
+/// </summary>
+internal sealed record VersionTable(ulong Lease, IReadOnlyList<(ulong Block, ulong Sequence)> Entries);

@@ -160,6 +160,8 @@ internal sealed class WriteOrder
         if (t is not { HasChecksum: true }) return e.Cached ? e.Bytes : ZeroBlock;
         Span<byte> bytes = e.Cached ? e.Bytes : _stampedZero;
         if (!e.Cached) bytes.Clear();
+        // The write sequence first: the CRC covers it.
+        if (t.HasSequence) _s.Versions.Stamp(e.Block, bytes, t.SequenceOffset);
         Xn.Format.BlockChecksum.Stamp(e.Block, t.Id, bytes, t.ChecksumOffset);
         return bytes;
     }
@@ -181,6 +183,7 @@ internal sealed class WriteOrder
         _deferred.Written(e.Block);
         _inflight.Written(e.Block);
         _s.Segments.Deferred.Written(e.Block);
+        _s.Versions.Written(e.Block);
     }
 
     /// <summary>
@@ -244,6 +247,8 @@ internal sealed class WriteOrder
             if (!r.Ok) return r;
             _dev.Flush();
             _map.Unordered = 0;
+            // The writes just flushed are durable: the block-version table may name them now.
+            _s.Versions.Durable();
 
             // Everything written above is durable: release the frees it made safe, then persist the map
             // so the next load sees them free.
@@ -265,6 +270,13 @@ internal sealed class WriteOrder
             // is settled correctly from its parents' durable bytes (they are all durable now). The next record
             // write before a map write that allocates, or the next flush, makes it durable.
             if (_inflight.Changed) _map.WriteRecord();
+            // The table names only writes made durable above (written after their flush: never newer than
+            // the blocks); a crash before it is durable leaves the older table, which checks less.
+            if (_s.Versions.Changed && _s.Versions.Persist is { } persist)
+            {
+                var p = persist();
+                if (!p.Ok) return p;
+            }
         }
         catch (IOException x)
         {

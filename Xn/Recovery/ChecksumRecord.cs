@@ -18,10 +18,10 @@ internal sealed class ChecksumRecord
     public IReadOnlyList<(ulong Block, string Type)> Failures => _failures;
 
     /// <summary>Adds a failure to the record (once per block) and returns the one-line reason a refusal carries.</summary>
-    public string Record(ulong block, XnType type)
+    public string Record(ulong block, XnType type, string? why = null)
     {
         if (_failed.Add(block)) _failures.Add((block, type.Name));
-        return $"block {block} ('{type.Name}'): checksum mismatch (damaged, torn or misdirected on the device)";
+        return $"block {block} ('{type.Name}'): {why ?? "checksum mismatch (damaged, torn or misdirected on the device)"}";
     }
 
     /// <summary>Whether device bytes <paramref name="bytes"/> read for <paramref name="block"/> pass its type's checksum (types without one always pass).</summary>

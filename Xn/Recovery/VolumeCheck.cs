@@ -51,8 +51,8 @@ internal sealed class VolumeCheck
         var walk = Walk(live: true, out var badChecksums);
         var findings = new List<XnFinding>(_s.Findings.Select(f => new XnFinding(XnFindingKind.Corrupt, 0, f)));
         findings.AddRange(walk.Findings);
-        foreach (var b in badChecksums)
-            findings.Add(new XnFinding(XnFindingKind.Corrupt, b, _checksums.Record(b, _types.Get(walk.Reached[b])!)));
+        foreach (var (b, why) in badChecksums)
+            findings.Add(new XnFinding(XnFindingKind.Corrupt, b, why));
         ulong reachable = (ulong)walk.Reached.Count, allocated = 0, deferred = 0;
         ulong leakStart = 0, leakCount = 0;
         void FlushLeak()
@@ -144,13 +144,14 @@ internal sealed class VolumeCheck
 
     /// <summary>
     /// The reachability walk; <paramref name="badChecksums"/> gets every block read from the device that
-    /// failed its type's checksum (recorded in <see cref="ChecksumRecord"/>). Such a block is still
+    /// failed its type's checksum or is older than the block-version table says (each recorded in
+    /// <see cref="ChecksumRecord"/>), with the reason. Such a block is still
     /// expanded: its pointers are all a walk has, and dropping them would free its children by scan.
     /// </summary>
-    internal Reachability Walk(bool live, out List<ulong> badChecksums)
+    internal Reachability Walk(bool live, out List<(ulong Block, string Why)> badChecksums)
     {
         var buffer = new byte[BlockSize];
-        var bad = badChecksums = new List<ulong>();
+        var bad = badChecksums = new List<(ulong, string)>();
         Reachability? walk = null;
         byte[]? Read(ulong b)
         {
@@ -162,10 +163,10 @@ internal sealed class VolumeCheck
             }
             try { _dev.Read(new BlockNo(b), buffer); }
             catch (IOException) { return null; }
-            if (walk!.Reached.TryGetValue(b, out var type) && _types.Get(type) is { } t && !ChecksumRecord.Holds(b, t, buffer))
+            if (walk!.Reached.TryGetValue(b, out var type) && _types.Get(type) is { } t)
             {
-                bad.Add(b);
-                _checksums.Record(b, t);
+                if (!ChecksumRecord.Holds(b, t, buffer)) bad.Add((b, _checksums.Record(b, t)));
+                else if (t.HasSequence && _s.Versions.IsStale(b, buffer, t.SequenceOffset, out var stale)) bad.Add((b, _checksums.Record(b, t, stale)));
             }
             return buffer;
         }

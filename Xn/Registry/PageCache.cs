@@ -102,10 +102,19 @@ internal sealed class PageCache
                 }
                 // The one place blocks come from the device: a checksummed type is verified here, and a
                 // block that fails is never served (it stays uncached, so every access re-reads and fails).
-                if (_types.Get(e.Type) is { } t && !ChecksumRecord.Holds(e.Block, t, e.Bytes))
+                if (_types.Get(e.Type) is { } t)
                 {
-                    DropFrame(e);
-                    return Fail(XnError.BadChecksum, _checksums.Record(e.Block, t));
+                    if (!ChecksumRecord.Holds(e.Block, t, e.Bytes))
+                    {
+                        DropFrame(e);
+                        return Fail(XnError.BadChecksum, _checksums.Record(e.Block, t));
+                    }
+                    // A valid CRC on an older copy of the block (a lost write, a rollback): the version table says.
+                    if (t.HasSequence && _s.Versions.IsStale(e.Block, e.Bytes, t.SequenceOffset, out var stale))
+                    {
+                        DropFrame(e);
+                        return Fail(XnError.BadChecksum, _checksums.Record(e.Block, t, stale));
+                    }
                 }
                 e.Dirty = false;
             }

@@ -77,7 +77,7 @@ internal sealed class TypeTable
     {
         public static readonly SpecComparer Instance = new();
         public bool Equals(TypeSpec? a, TypeSpec? b) => ReferenceEquals(a, b) || (a is not null && b is not null && a.SameAs(b));
-        public int GetHashCode(TypeSpec s) => HashCode.Combine(s.Name, s.OwnsUdf.Length, s.AclUdf?.Length, s.SizeUdf?.Length, s.ChecksumOffset, s.Segment);
+        public int GetHashCode(TypeSpec s) => HashCode.Combine(s.Name, s.OwnsUdf.Length, s.AclUdf?.Length, s.SizeUdf?.Length, s.ChecksumOffset, s.SequenceOffset, s.Segment);
     }
 
     private XnResult<XnType> ValidateUncached(TypeSpec spec)
@@ -154,6 +154,14 @@ internal sealed class TypeTable
             var bad = CheckChecksumField(co, udf, acl, size, spec.RawWrite);
             if (bad is not null) return Fail(bad.Value.Error, bad.Value.Why);
         }
+        if (spec.SequenceOffset is { } so)
+        {
+            if (spec.ChecksumOffset is not { } cso) return Fail(XnError.NotRawRange, "a sequence field needs a checksum field (the CRC covers it)");
+            var bad = CheckChecksumField(so, udf, acl, size, spec.RawWrite, SequenceBytes, "sequence");
+            if (bad is not null) return Fail(bad.Value.Error, bad.Value.Why);
+            if (new ByteRange(so, SequenceBytes).Overlaps(new ByteRange(cso, Format.BlockChecksum.Bytes)))
+                return Fail(XnError.OverlappingReadSets, $"sequence field {new ByteRange(so, SequenceBytes)} overlaps the checksum field at {cso}");
+        }
 
         // Alloc hands out zero-filled blocks that are immediately "initialized": they must own nothing.
         var output = new List<UdfExtent>();
@@ -211,21 +219,25 @@ internal sealed class TypeTable
     /// may not write XN's bytes) and outside every UDF's read sets (what owns, acl and size decide may not
     /// depend on bytes XN changes at write-back). Null when it does.
     /// </summary>
+    /// <summary>Bytes of a type's write sequence field (<see cref="TypeSpec.SequenceOffset"/>).</summary>
+    internal const int SequenceBytes = 8;
+
     private static (XnError Error, string Why)? CheckChecksumField(int offset, VerifiedUdf owns, VerifiedUdf? acl, VerifiedUdf? size,
-                                                                  IReadOnlyList<ByteRange> rawWrite)
+                                                                  IReadOnlyList<ByteRange> rawWrite,
+                                                                  int bytes = Format.BlockChecksum.Bytes, string what = "checksum")
     {
-        if (offset < 0 || offset > UdfLimits.BlockSize - Format.BlockChecksum.Bytes)
-            return (XnError.NotRawRange, $"checksum field at {offset} is not inside the 4096-byte block");
-        var field = new ByteRange(offset, Format.BlockChecksum.Bytes);
+        if (offset < 0 || offset > UdfLimits.BlockSize - bytes)
+            return (XnError.NotRawRange, $"{what} field at {offset} is not inside the 4096-byte block");
+        var field = new ByteRange(offset, bytes);
         foreach (var r in rawWrite)
-            if (r.Overlaps(field)) return (XnError.OverlappingReadSets, $"checksum field {field} overlaps raw-write range {r}");
+            if (r.Overlaps(field)) return (XnError.OverlappingReadSets, $"{what} field {field} overlaps raw-write range {r}");
         foreach (var (name, udf) in new[] { ("owns", owns), ("acl", acl), ("size", size) })
         {
             if (udf is null) continue;
             for (int p = 0; p < udf.Partitions; p++)
                 foreach (var r in udf.ReadSet(p))
                     if (new ByteRange(r.Offset, r.Length).Overlaps(field))
-                        return (XnError.OverlappingReadSets, $"checksum field {field} overlaps the read set of the {name} UDF's partition {p}");
+                        return (XnError.OverlappingReadSets, $"{what} field {field} overlaps the read set of the {name} UDF's partition {p}");
         }
         return null;
     }

@@ -117,6 +117,9 @@ internal sealed class XnType
     /// <summary>Offset of the type's CRC-32C field in each block, or -1 when the type has none.</summary>
     public int ChecksumOffset => Spec.ChecksumOffset ?? -1;
     public bool HasChecksum => Spec.ChecksumOffset is not null;
+    public int SequenceOffset => Spec.SequenceOffset ?? -1;
+    /// <summary>Whether XN stamps a write sequence into this type's blocks and checks it against the block-version table.</summary>
+    public bool HasSequence => Spec.SequenceOffset is not null;
     public int Partitions => Owns?.Partitions ?? 0;
 
     /// <summary>Whether every byte of [offset, offset+length) may be written raw.</summary>

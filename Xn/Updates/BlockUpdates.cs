@@ -350,6 +350,7 @@ internal sealed class BlockUpdates
                 continue;
             }
             if (_registry.Remove(b, out var gone)) _cache.DropFrame(gone);
+            _s.Versions.Forget(b);
             e.PendingChildren?.Remove(b);
         }
         if (e.InSegment)

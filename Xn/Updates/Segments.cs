@@ -352,6 +352,7 @@ internal sealed class Segments
     internal void ReturnToBody(RegistryEntry be, RegistryEntry parent)
     {
         _cache.DropFrame(be);
+        _s.Versions.Forget(be.Block);
         be.Type = XnTypes.Data;
         be.Parent = be.Segment;
         be.Partition = 0;
@@ -372,7 +373,10 @@ internal sealed class Segments
     {
         if (!_segments.Remove(head, out var seg)) return;
         for (ulong b = seg.Head; b < seg.End; b++)
+        {
             if (_registry.Remove(b, out var gone)) _cache.DropFrame(gone);
+            _s.Versions.Forget(b);
+        }
         _segmentDeferred.RemoveWithin(seg.Extent);
     }
 
@@ -540,6 +544,7 @@ internal sealed class Segments
             else
             {
                 _registry.Remove(ae.Block, out _);
+                _s.Versions.Forget(ae.Block);
                 _cache.DropFrame(ae);
                 e.PendingChildren?.Remove(ae.Block);
             }
