@@ -78,7 +78,6 @@ internal sealed class VolumeCheck
         return new XnCheckReport(findings, reachable, allocated, _free.FreeCount, _layout.ReservedEnd, deferred);
     }
 
-
     /// <summary>
     /// Recovery without a scan (at load, after an unclean shutdown): each block the in-flight record names is
     /// settled by its recorded parents' owns-UDFs over their durable bytes (Xn/Recovery/InFlightRecovery.cs);

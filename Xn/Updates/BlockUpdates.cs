@@ -8,7 +8,6 @@ using static ExoFS.Xn.XnResult;
 
 namespace ExoFS.Xn.Updates;
 
-
 // The update path: every call here runs under the volume's lock, after XnSession named the caller. The pattern
 // of Alloc/Free/Move is always: authorize, validate arguments, build the proposed bytes in a scratch
 // page, run owns() of the named partition before (cached) and after, compare with the claimed

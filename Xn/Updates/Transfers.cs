@@ -7,7 +7,6 @@ using static ExoFS.Xn.XnResult;
 
 namespace ExoFS.Xn.Updates;
 
-
 // Bulk data transfer: a run of consecutive file-data blocks moves between the caller's buffer and the device
 // in one device request, without a cache page per block (XnSession.WriteThrough, XnSession.ReadBlocks).
 // Nothing here changes ownership, so no UDF runs; the checks are the ones a raw write or read of each block
