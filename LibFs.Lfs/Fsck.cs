@@ -13,7 +13,7 @@ public sealed record LfsFsckReport(IReadOnlyList<string> Problems, int Inodes, u
 /// region is valid and names what is in memory; the inode map reaches only valid records of the right inode;
 /// every inode's blocks (data, tree nodes, xattr) lie in bound segments and no block is claimed twice; the
 /// segment usage table matches a recount; directory entries name live inodes, link counts match the names,
-/// every directory's ".." is its parent. Lock taken.
+/// every directory's ".." is its parent; every live log block matches the CRC-32C its summary recorded. Lock taken.
 /// </summary>
 public static class LfsFsck
 {
@@ -98,6 +98,17 @@ public static class LfsFsck
             if (fs.Usage.LiveFragments(s) != counts.GetValueOrDefault(s))
                 problems.Add($"segment {s}: usage says {fs.Usage.LiveFragments(s)} live fragments, {counts.GetValueOrDefault(s)} found");
         if (fs.Usage.Anomaly is { } a) problems.Add($"segment usage: {a}");
+
+        // Every live log block against the CRC-32C its summary recorded (damage, a stale copy, a lost write).
+        if (disk is Log.CheckedLfsDisk checkedDisk)
+        {
+            var block = new byte[LfsLayout.BlockSize];
+            foreach (var (addr, what) in owner.OrderBy(o => o.Key))
+            {
+                if (disk.ReadUnchecked(addr, block) != Errno.OK) { problems.Add($"{what}: block {addr} cannot be read"); continue; }
+                if (checkedDisk.Check(addr, block) is { } bad) problems.Add($"{what}: {bad}");
+            }
+        }
 
         // Names: every entry names a live inode; link counts match; ".." is the parent.
         var links = new Dictionary<ulong, uint>();

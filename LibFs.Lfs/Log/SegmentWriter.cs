@@ -89,7 +89,7 @@ internal sealed class SegmentWriter
         ulong addr = _disk.SegmentStart(HeadSlot) + (ulong)_partialOffset + 1 + (ulong)n;
         block[..LfsLayout.BlockSize].CopyTo(_buf.AsSpan((1 + n) * LfsLayout.BlockSize));
         _crc = XnCrc32C.Compute(block[..LfsLayout.BlockSize], _crc);
-        _entries.Add(new SummaryEntry(kind, (uint)ino, index));
+        _entries.Add(new SummaryEntry(kind, (uint)ino, index, XnCrc32C.Compute(block[..LfsLayout.BlockSize])));
         if (_cleanerOf is { } main) main.CleanerBlocks++;
         else if (CleanerAppending) CleanerBlocks++;
         else NewBlocks++;
