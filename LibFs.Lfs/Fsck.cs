@@ -108,6 +108,27 @@ public static class LfsFsck
                 if (disk.ReadUnchecked(addr, block) != Errno.OK) { problems.Add($"{what}: block {addr} cannot be read"); continue; }
                 if (checkedDisk.Check(addr, block) is { } bad) problems.Add($"{what}: {bad}");
             }
+            // Inode and inode-map blocks no longer live are still the LFS's metadata to XN (lfs.inodes, lfs.imap,
+            // claimed until their segment is cleaned): scrub those too, from each segment's summaries.
+            foreach (int slot in fs.Usage.AllocatedSlots.ToList())
+            {
+                ulong start = disk.SegmentStart(slot);
+                uint segBlocks = disk.Super.SegmentBlocks;
+                uint end = slot == fs.Log.HeadSlot ? fs.Log.HeadOffset : fs.CleanerHeadSlot == slot ? fs.CleanerHeadOffset : segBlocks;
+                for (uint off = disk.FirstOffset; off + 2 <= segBlocks && off < end;)
+                {
+                    if (disk.ReadUnchecked(start + off, block) != Errno.OK || Summary.ReadFrom(block) is not { } sum
+                        || sum.Slot != (uint)slot || sum.Offset != off || off + 1 + (uint)sum.Entries.Count > segBlocks) break;
+                    for (int k = 0; k < sum.Entries.Count; k++)
+                    {
+                        ulong addr = start + off + 1 + (ulong)k;
+                        if (sum.Entries[k].Kind is not (LogKind.Inodes or LogKind.Imap) || owner.ContainsKey(addr)) continue;
+                        if (disk.ReadUnchecked(addr, block) != Errno.OK) { problems.Add($"dead {sum.Entries[k].Kind} block {addr}: cannot be read"); continue; }
+                        if (checkedDisk.Check(addr, block) is { } bad) problems.Add($"dead {sum.Entries[k].Kind} block (still in segment {slot}): {bad}");
+                    }
+                    off += 1 + (uint)sum.Entries.Count;
+                }
+            }
         }
 
         // Names: every entry names a live inode; link counts match; ".." is the parent.

@@ -94,6 +94,9 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
     /// </summary>
     internal SegmentWriter CleanerLog => _cleanerLog ??= new SegmentWriter(_disk, _usage, -1, 0, SegmentWriter.CleanerSeqBase, cleanerOf: _log);
     /// <summary>True for a segment a log head is writing into (never a victim, never released).</summary>
+    /// <summary>The cleaner head's segment and offset (-1, 0 when it has none yet).</summary>
+    internal int CleanerHeadSlot => _cleanerLog?.HeadSlot ?? -1;
+    internal uint CleanerHeadOffset => _cleanerLog?.HeadOffset ?? 0;
     internal bool IsHead(int slot) => slot == _log.HeadSlot || (_cleanerLog is { } c && slot == c.HeadSlot);
     internal ulong CheckpointSeq => _cpSeq;
 
