@@ -288,7 +288,7 @@ public sealed class Cleaner
         uint stamp = _fs.Usage.LastWrite(v.Slot);
         while (off + 2 <= segBlocks)
         {
-            var err = disk.Read(start + off, block);
+            var err = disk.ReadUnchecked(start + off, block);
             if (err != Errno.OK) return err;
             BlocksRead++;
             var sum = Summary.ReadFrom(block);

@@ -13,7 +13,7 @@ public sealed record LfsFsckReport(IReadOnlyList<string> Problems, int Inodes, u
 /// region is valid and names what is in memory; the inode map reaches only valid records of the right inode;
 /// every inode's blocks (data, tree nodes, xattr) lie in bound segments and no block is claimed twice; the
 /// segment usage table matches a recount; directory entries name live inodes, link counts match the names,
-/// every directory's ".." is its parent. Lock taken.
+/// every directory's ".." is its parent; every live log block matches the CRC-32C its summary recorded. Lock taken.
 /// </summary>
 public static class LfsFsck
 {
@@ -98,6 +98,38 @@ public static class LfsFsck
             if (fs.Usage.LiveFragments(s) != counts.GetValueOrDefault(s))
                 problems.Add($"segment {s}: usage says {fs.Usage.LiveFragments(s)} live fragments, {counts.GetValueOrDefault(s)} found");
         if (fs.Usage.Anomaly is { } a) problems.Add($"segment usage: {a}");
+
+        // Every live log block against the CRC-32C its summary recorded (damage, a stale copy, a lost write).
+        if (disk is Log.CheckedLfsDisk checkedDisk)
+        {
+            var block = new byte[LfsLayout.BlockSize];
+            foreach (var (addr, what) in owner.OrderBy(o => o.Key))
+            {
+                if (disk.ReadUnchecked(addr, block) != Errno.OK) { problems.Add($"{what}: block {addr} cannot be read"); continue; }
+                if (checkedDisk.Check(addr, block) is { } bad) problems.Add($"{what}: {bad}");
+            }
+            // Inode and inode-map blocks no longer live are still the LFS's metadata to XN (lfs.inodes, lfs.imap,
+            // claimed until their segment is cleaned): scrub those too, from each segment's summaries.
+            foreach (int slot in fs.Usage.AllocatedSlots.ToList())
+            {
+                ulong start = disk.SegmentStart(slot);
+                uint segBlocks = disk.Super.SegmentBlocks;
+                uint end = slot == fs.Log.HeadSlot ? fs.Log.HeadOffset : fs.CleanerHeadSlot == slot ? fs.CleanerHeadOffset : segBlocks;
+                for (uint off = disk.FirstOffset; off + 2 <= segBlocks && off < end;)
+                {
+                    if (disk.ReadUnchecked(start + off, block) != Errno.OK || Summary.ReadFrom(block) is not { } sum
+                        || sum.Slot != (uint)slot || sum.Offset != off || off + 1 + (uint)sum.Entries.Count > segBlocks) break;
+                    for (int k = 0; k < sum.Entries.Count; k++)
+                    {
+                        ulong addr = start + off + 1 + (ulong)k;
+                        if (sum.Entries[k].Kind is not (LogKind.Inodes or LogKind.Imap) || owner.ContainsKey(addr)) continue;
+                        if (disk.ReadUnchecked(addr, block) != Errno.OK) { problems.Add($"dead {sum.Entries[k].Kind} block {addr}: cannot be read"); continue; }
+                        if (checkedDisk.Check(addr, block) is { } bad) problems.Add($"dead {sum.Entries[k].Kind} block (still in segment {slot}): {bad}");
+                    }
+                    off += 1 + (uint)sum.Entries.Count;
+                }
+            }
+        }
 
         // Names: every entry names a live inode; link counts match; ".." is the parent.
         var links = new Dictionary<ulong, uint>();

@@ -16,6 +16,11 @@ internal interface ILfsDisk
     ulong SegmentStart(int slot);
     /// <summary>Reads one whole block.</summary>
     Errno Read(ulong block, Span<byte> into);
+    /// <summary>
+    /// Reads one whole block without checking it against its summary (<c>CheckedLfsDisk</c>): for a
+    /// summary, which checks itself, and for roll-forward, which checks a unit against its summaries' checksums.
+    /// </summary>
+    Errno ReadUnchecked(ulong block, Span<byte> into) => Read(block, into);
     /// <summary>Writes <c>blocks.Length / 4096</c> whole blocks from <paramref name="start"/>, all inside one segment.</summary>
     Errno Write(ulong start, ReadOnlySpan<byte> blocks);
     /// <summary>Binds a new segment into a free slot (ENOSPC if XN has no free run that long); returns the slot.</summary>

@@ -116,9 +116,11 @@ public sealed partial class LfsFileSystem
         bool readOnly = session.IsReadOnly || options?.ReadOnly == true;
         var disk = OpenDisk(xn, root.Value, readOnly, out error);
         if (!disk.Ok) return disk.Error;
-        var fs = MountOn(disk.Value, readOnly, policy, rollForward: options?.NoRollForward != true);
+        var checkedDisk = ExoFS.LibFs.Lfs.Log.CheckedLfsDisk.Wrap(disk.Value);
+        var fs = MountOn(checkedDisk, readOnly, policy, rollForward: options?.NoRollForward != true);
         if (fs.Ok && !readOnly && options?.CleanerInterval is { } every && every > TimeSpan.Zero) fs.Value.StartBackgroundCleaner(every);
-        error = fs.Ok ? null : fs.Error == Errno.EUCLEAN ? $"root '{rootName}' does not hold a valid LFS" : $"mount: {fs.Error} {xn.LastRefusal}".TrimEnd();
+        error = fs.Ok ? null : fs.Error == Errno.EUCLEAN ? $"root '{rootName}' does not hold a valid LFS"
+            : checkedDisk.FirstProblem is { } bad ? $"mount: {fs.Error}: {bad}" : $"mount: {fs.Error} {xn.LastRefusal}".TrimEnd();
         return fs;
     }
 

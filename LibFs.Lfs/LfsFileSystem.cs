@@ -73,6 +73,16 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
 
     internal object Lock => _lock;
     internal ILfsDisk Disk => _disk;
+    /// <summary>The disk under the check of log blocks against their summaries (tests, tools).</summary>
+    internal ILfsDisk RawDisk => _disk is CheckedLfsDisk c ? c.Inner : _disk;
+    /// <summary>Log blocks that failed their summary's checksum during this mount, in the order met.</summary>
+    public IReadOnlyList<ulong> DamagedBlocks => (_disk as CheckedLfsDisk)?.DamagedBlocks ?? [];
+    /// <summary>Where the one line per damaged log block goes (stderr by default).</summary>
+    public Action<string> DamageLog
+    {
+        get => (_disk as CheckedLfsDisk)?.Log ?? (_ => { });
+        set { if (_disk is CheckedLfsDisk c) c.Log = value; }
+    }
     internal SegmentUsage Usage => _usage;
     internal InodeMap Imap => _imap;
     internal BlockTree Tree => _tree;
@@ -84,6 +94,9 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
     /// </summary>
     internal SegmentWriter CleanerLog => _cleanerLog ??= new SegmentWriter(_disk, _usage, -1, 0, SegmentWriter.CleanerSeqBase, cleanerOf: _log);
     /// <summary>True for a segment a log head is writing into (never a victim, never released).</summary>
+    /// <summary>The cleaner head's segment and offset (-1, 0 when it has none yet).</summary>
+    internal int CleanerHeadSlot => _cleanerLog?.HeadSlot ?? -1;
+    internal uint CleanerHeadOffset => _cleanerLog?.HeadOffset ?? 0;
     internal bool IsHead(int slot) => slot == _log.HeadSlot || (_cleanerLog is { } c && slot == c.HeadSlot);
     internal ulong CheckpointSeq => _cpSeq;
 
@@ -94,6 +107,7 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
     /// <summary>Lays out a new LFS on <paramref name="disk"/> (header already written): the root directory and a first checkpoint.</summary>
     internal static Result<LfsFileSystem> FormatOn(ILfsDisk disk)
     {
+        disk = CheckedLfsDisk.Wrap(disk);
         var usage = new SegmentUsage((int)disk.Super.SegmentSlots, disk.Super.SegmentBlocks);
         var imap = new InodeMap(disk.Super.MaxInodes, Array.Empty<ulong>());
         var fs = new LfsFileSystem(disk, usage, imap, new SegmentWriter(disk, usage, -1, 0, 1), false, null);
@@ -111,6 +125,7 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
     /// <summary>Mounts the LFS on <paramref name="disk"/>: newest valid checkpoint, roll-forward, orphan cleanup. EUCLEAN if damaged.</summary>
     internal static Result<LfsFileSystem> MountOn(ILfsDisk disk, bool readOnly = false, ICleanerPolicy? policy = null, bool rollForward = true)
     {
+        disk = CheckedLfsDisk.Wrap(disk);
         var sup = disk.Super;
         int bytes = (int)sup.CheckpointBlocks * LfsLayout.BlockSize;
         CheckpointRecord? best = null;

@@ -20,8 +20,12 @@ public sealed class LfsRootChecker : IXnRootChecker
         var xn = new XnClient(root.Session);
         var disk = LfsFileSystem.OpenDisk(xn, root.Root, lookupOnly: true, out string? why);
         if (!disk.Ok) return [new XnFinding(XnFindingKind.LibFs, root.Root.Block.Value, $"{where}: not a valid LFS ({disk.Error}: {why})")];
-        var fs = LfsFileSystem.MountOn(disk.Value, readOnly: true);
-        if (!fs.Ok) return [new XnFinding(XnFindingKind.LibFs, root.Root.Block.Value, $"{where}: does not mount ({fs.Error})")];
+        var checkedDisk = ExoFS.LibFs.Lfs.Log.CheckedLfsDisk.Wrap(disk.Value);
+        checkedDisk.Log = _ => { }; // fsck reports what it finds as findings, not log lines
+        var fs = LfsFileSystem.MountOn(checkedDisk, readOnly: true);
+        if (!fs.Ok)
+            return [new XnFinding(XnFindingKind.LibFs, root.Root.Block.Value,
+                $"{where}: does not mount ({fs.Error}{(checkedDisk.FirstProblem is { } bad ? ": " + bad : "")})")];
         using var mounted = fs.Value;
         LfsFsckReport report;
         lock (mounted.Lock) report = LfsFsck.Run(mounted, new List<string>());

@@ -30,7 +30,7 @@ internal static class RollForward
         while (slot >= 0 && disk.SegmentStart(slot) != 0 && off + 2 <= segBlocks)
         {
             ulong start = disk.SegmentStart(slot) + off;
-            if (disk.Read(start, block) != Errno.OK) break;
+            if (disk.ReadUnchecked(start, block) != Errno.OK) break;
             var sum = Summary.ReadFrom(block);
             if (sum is null || sum.Seq != seq || sum.Slot != (uint)slot || sum.Offset != off) break;
             if (off + 1 + (uint)sum.Entries.Count > segBlocks) break;
@@ -38,7 +38,7 @@ internal static class RollForward
             bool readOk = true;
             for (int i = 0; i < sum.Entries.Count; i++)
             {
-                if (disk.Read(start + 1 + (ulong)i, block) != Errno.OK) { readOk = false; break; }
+                if (disk.ReadUnchecked(start + 1 + (ulong)i, block) != Errno.OK) { readOk = false; break; }
                 crc = XnCrc32C.Compute(block, crc);
             }
             if (!readOk || crc != sum.DataCrc) break;
@@ -70,7 +70,7 @@ internal static class RollForward
             {
                 if (sum.Entries[i].Kind != LogKind.Inodes) continue;
                 ulong addr = start + 1 + (ulong)i;
-                var err = fs.Disk.Read(addr, block);
+                var err = fs.Disk.ReadUnchecked(addr, block);
                 if (err != Errno.OK) return err;
                 for (int s = 0; s < LfsLayout.InodesPerBlock; s++)
                 {

@@ -27,6 +27,8 @@ internal sealed class XnLfsDisk : ILfsDisk
     private readonly int[] _claims;
     private readonly ulong[] _claimedEnd;
 
+    private readonly TypeId? _inodesType, _imapType;
+
     public bool XnSegments => _xnSegments;
     public uint FirstOffset => _xnSegments ? 1u : 0u;
 
@@ -34,6 +36,12 @@ internal sealed class XnLfsDisk : ILfsDisk
     {
         _xnSegments = segHeadType is not null;
         _segHeadType = segHeadType ?? default;
+        if (_xnSegments)
+        {
+            var ino = xn.FindType(LfsUdfs.InodesType);
+            var imap = xn.FindType(LfsUdfs.ImapType);
+            if (ino.Ok && imap.Ok) (_inodesType, _imapType) = (ino.Value, imap.Value);
+        }
         _claims = new int[super.SegmentSlots];
         _claimedEnd = new ulong[super.SegmentSlots];
         _xn = xn;
@@ -56,13 +64,15 @@ internal sealed class XnLfsDisk : ILfsDisk
     /// <summary>The types when segments are XN segments: head (a segment type), segment table, superblock.</summary>
     public static IReadOnlyList<TypeSpec> XSpecs { get; } = new[]
     {
+        new TypeSpec(LfsUdfs.InodesType, LfsUdfs.InodesOwns, Array.Empty<ByteRange>(), Array.Empty<ByteRange>()),
+        new TypeSpec(LfsUdfs.ImapType, LfsUdfs.ImapOwns, Array.Empty<ByteRange>(), Array.Empty<ByteRange>()),
         new TypeSpec(LfsUdfs.SegHeadType, LfsUdfs.SegHeadOwns, new[] { new ByteRange(0, LfsLayout.BlockSize) }, new[] { new ByteRange(0, SegHead.EntriesOffset) }) { Segment = true, ChecksumOffset = LfsLayout.ChecksumOffset },
         new TypeSpec(LfsUdfs.XSegTabType, LfsUdfs.XSegTabOwns, new[] { new ByteRange(0, LfsLayout.BlockSize) }, Array.Empty<ByteRange>()) { ChecksumOffset = LfsLayout.ChecksumOffset },
         new TypeSpec(LfsUdfs.XSuperType, LfsUdfs.XSuperOwns, new[] { new ByteRange(0, LfsLayout.BlockSize) }, new[] { new ByteRange(0, LfsSuper.HeaderSize) }) { ChecksumOffset = LfsLayout.ChecksumOffset },
     };
 
-    /// <summary>Registers (or looks up) the XN-segment variant's types: (head, segtab, super).</summary>
-    public static Result<(TypeId Head, TypeId SegTab, TypeId Super)> XTypes(XnClient xn, bool lookupOnly)
+    /// <summary>Registers (or looks up) the XN-segment variant's types: (head, segtab, super, inode blocks, imap blocks).</summary>
+    public static Result<(TypeId Head, TypeId SegTab, TypeId Super, TypeId Inodes, TypeId Imap)> XTypes(XnClient xn, bool lookupOnly)
     {
         var ids = new List<TypeId>();
         foreach (var spec in XSpecs)
@@ -71,7 +81,7 @@ internal sealed class XnLfsDisk : ILfsDisk
             if (!r.Ok) return r.Error;
             ids.Add(r.Value);
         }
-        return (ids[0], ids[1], ids[2]);
+        return (ids[2], ids[3], ids[4], ids[0], ids[1]);
     }
 
     /// <summary>Registers (or, read-only, looks up) the LFS types; returns (segtab, super) ids.</summary>
@@ -215,8 +225,13 @@ internal sealed class XnLfsDisk : ILfsDisk
             int e = _claims[slot];
             if (e >= SegHead.Entries) return Errno.EIO;
             uint n = (uint)(blocks.Length / LfsLayout.BlockSize);
-            var c = _xn.Session.Claim(new BlockNo(_slotStart[slot]), e, new[] { Entry(SegHead.EntryOffset(e), start, n, 0) }, XnTypes.Data,
-                new[] { new Extent(new BlockNo(start), n) });
+            var (inodes, imap) = TypedTail(blocks);
+            uint data = n - inodes - imap;
+            var typed = new List<(TypeId, Extent)>(3);
+            if (data > 0) typed.Add((XnTypes.Data, new Extent(new BlockNo(start), data)));
+            if (inodes > 0) typed.Add((_inodesType!.Value, new Extent(new BlockNo(start + data), inodes)));
+            if (imap > 0) typed.Add((_imapType!.Value, new Extent(new BlockNo(start + data + inodes), imap)));
+            var c = _xn.Session.Claim(new BlockNo(_slotStart[slot]), e, new[] { Entry(SegHead.EntryOffset(e), start, n, inodes | imap << 16) }, typed);
             if (!c.Ok) return XnClient.ToErrno(c.Error);
             _claims[slot] = e + 1;
             _claimedEnd[slot] = Math.Max(_claimedEnd[slot], start + n);
@@ -228,6 +243,22 @@ internal sealed class XnLfsDisk : ILfsDisk
             if (err != Errno.OK) return err;
         }
         return Errno.OK;
+    }
+
+    /// <summary>
+    /// How many of a partial segment's last blocks are inode blocks followed by inode-map blocks (the order a
+    /// flush appends them: inode records last, the map after them), from the summary opening the run; (0, 0)
+    /// when the types are not registered or the run opens with no summary.
+    /// </summary>
+    private (uint Inodes, uint Imap) TypedTail(ReadOnlySpan<byte> blocks)
+    {
+        if (_inodesType is null || Summary.ReadFrom(blocks) is not { } sum || (ulong)(1 + sum.Entries.Count) * LfsLayout.BlockSize != (ulong)blocks.Length)
+            return (0, 0);
+        int i = sum.Entries.Count;
+        uint imap = 0, inodes = 0;
+        while (i > 0 && sum.Entries[i - 1].Kind == LogKind.Imap && imap < ushort.MaxValue) { imap++; i--; }
+        while (i > 0 && sum.Entries[i - 1].Kind == LogKind.Inodes && inodes < ushort.MaxValue) { inodes++; i--; }
+        return (inodes, imap);
     }
 
     public Result<int> AllocSegment(ulong hint)

@@ -80,8 +80,11 @@ public sealed record LfsSuper(uint SegmentBlocks, uint SegmentSlots, uint SegTab
     uint MaxInodes, long Created, uint CleanerPolicy, uint CleanStartPercent, uint CleanStopPercent)
 {
     public const ulong Magic = 0x3130_5346_4C4F_5845; // "EXOLFS01"
-    /// <summary>3: packed small-file blocks and segment usage in fragments (2: whole blocks only).</summary>
-    public const uint Version = 3;
+    /// <summary>
+    /// 4: each summary entry carries its block's CRC-32C, verified on every read (3: packed small-file blocks and
+    /// segment usage in fragments; 2: whole blocks only).
+    /// </summary>
+    public const uint Version = 4;
     public const int HeaderSize = 256;
     public const int EntriesOffset = 256, EntrySize = 16;
     public const int Entries = (LfsLayout.ChecksumOffset - EntriesOffset) / EntrySize;
@@ -154,21 +157,26 @@ public static class SegTab
 /// </summary>
 public enum LogKind : byte { Data = 1, Node = 2, Inodes = 3, Imap = 4, Xattr = 5, Packed = 6 }
 
-/// <summary>One summary entry: the kind of block, the inode it belongs to and where in it (file block, tree-node key or imap block index).</summary>
-public readonly record struct SummaryEntry(LogKind Kind, uint Ino, ulong Index);
+/// <summary>
+/// One summary entry: the kind of block, the inode it belongs to, where in it (file block, tree-node key or imap
+/// block index), and the block's CRC-32C. The LFS never rewrites a live address, so the CRC the summary recorded
+/// when the block was appended stays the block's as long as anything points at it: every read checks it, which
+/// also catches an older copy of a block that carries a valid checksum of its own.
+/// </summary>
+public readonly record struct SummaryEntry(LogKind Kind, uint Ino, ulong Index, uint Crc = 0);
 
 /// <summary>
 /// The summary block opening each partial segment: magic u64 @0, partial sequence u64 @8, slot u32 @16,
 /// offset in segment u32 @20, entry count u32 @24, flags u32 @28 (bit 0: the write unit continues in the next
 /// partial), next slot u32 @32 (where the log goes when this segment is full; uint.MaxValue: not yet chosen),
 /// time (ns since the epoch) s64 @40, crc of the blocks described u32 @48, crc of this block u32 @60; then
-/// from @64, 16-byte entries: kind u8, 0 u8 u16, inode u32, index u64.
+/// from @64, 20-byte entries: kind u8, 0 u8 u16, inode u32, index u64, the block's CRC-32C u32.
 /// </summary>
 public sealed record Summary(ulong Seq, uint Slot, uint Offset, uint Flags, uint NextSlot, long TimeNs, uint DataCrc,
     IReadOnlyList<SummaryEntry> Entries)
 {
     public const ulong Magic = 0x5952_414D_4D55_5346; // "FSUMMARY"
-    public const int HeaderSize = 64, EntrySize = 16;
+    public const int HeaderSize = 64, EntrySize = 20;
     public const int MaxEntries = (LfsLayout.BlockSize - HeaderSize) / EntrySize;
     public const uint Continues = 1;
     public const uint NoSlot = uint.MaxValue;
@@ -193,6 +201,7 @@ public sealed record Summary(ulong Seq, uint Slot, uint Offset, uint Flags, uint
             e[0] = (byte)Entries[i].Kind;
             BinaryPrimitives.WriteUInt32LittleEndian(e[4..], Entries[i].Ino);
             BinaryPrimitives.WriteUInt64LittleEndian(e[8..], Entries[i].Index);
+            BinaryPrimitives.WriteUInt32LittleEndian(e[16..], Entries[i].Crc);
         }
         BinaryPrimitives.WriteUInt32LittleEndian(block[60..], XnCrc32C.Compute(block[..LfsLayout.BlockSize]));
     }
@@ -214,7 +223,8 @@ public sealed record Summary(ulong Seq, uint Slot, uint Offset, uint Flags, uint
             var e = block.Slice(HeaderSize + i * EntrySize, EntrySize);
             var kind = (LogKind)e[0];
             if (kind is < LogKind.Data or > LogKind.Packed) return null;
-            entries[i] = new SummaryEntry(kind, BinaryPrimitives.ReadUInt32LittleEndian(e[4..]), BinaryPrimitives.ReadUInt64LittleEndian(e[8..]));
+            entries[i] = new SummaryEntry(kind, BinaryPrimitives.ReadUInt32LittleEndian(e[4..]), BinaryPrimitives.ReadUInt64LittleEndian(e[8..]),
+                BinaryPrimitives.ReadUInt32LittleEndian(e[16..]));
         }
         return new Summary(BinaryPrimitives.ReadUInt64LittleEndian(block[8..]), BinaryPrimitives.ReadUInt32LittleEndian(block[16..]),
             BinaryPrimitives.ReadUInt32LittleEndian(block[20..]), BinaryPrimitives.ReadUInt32LittleEndian(block[28..]),

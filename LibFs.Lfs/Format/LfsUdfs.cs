@@ -62,17 +62,31 @@ public static class LfsUdfs
     /// <summary>Segment table whose entries are XN segments (head of type <see cref="SegHeadType"/>).</summary>
     public static readonly string XSegTabOwns = SegTabOwns.Replace(".udf lfs.segtab.owns", ".udf lfs.xsegtab.owns").Replace(".types xn.data", ".types lfs.seghead");
 
+    /// <summary>Log blocks of inode records and of the inode map, as XN types them (they own nothing XN follows).</summary>
+    public const string InodesType = "lfs.inodes", ImapType = "lfs.imap";
+    public static readonly string InodesOwns = LeafOwns(InodesType), ImapOwns = LeafOwns(ImapType);
+
+    private static string LeafOwns(string name) => $"""
+        .udf {name}.owns
+        .partitions 1
+        .fuel 1
+          ret  0
+        """;
+
     /// <summary>
     /// A segment's head (block 0, the XN segment type): header [0,16) raw (magic, slot), then 255 claim
-    /// entries of 16 bytes (start u64, count u32): partition e emits entry e, one partial segment (its summary
-    /// and the blocks it describes) as xn.data. So XN knows every log block the LFS wrote, and forgets none.
+    /// entries of 16 bytes (start u64, count u32, inode blocks u16, imap blocks u16): partition e emits entry e,
+    /// one partial segment — its summary and the blocks it describes — as typed extents: the run's last
+    /// <c>imap</c> blocks as lfs.imap, the <c>inode</c> blocks before them as lfs.inodes, the rest (summary, data,
+    /// directory, xattr and tree-node blocks) as xn.data. So XN knows every log block the LFS wrote, forgets none,
+    /// and knows which hold inodes and the inode map; an entry whose typed counts exceed its run emits nothing.
     /// </summary>
     public static readonly string SegHeadOwns = $"""
         .udf lfs.seghead.owns
         .partitions {SegHead.Entries}
-        .types xn.data
+        .types xn.data {InodesType} {ImapType}
         .read {SegHead.EntriesOffset} {SegHead.EntrySize} {SegHead.EntrySize}
-        .fuel 32
+        .fuel 48
           li   r2, {SegHead.EntrySize}
           mul  r2, r1, r2
           add  r2, r2, {SegHead.EntriesOffset}
@@ -80,7 +94,21 @@ public static class LfsUdfs
           beq  r3, 0, done
           ld32 r4, [r2+8]
           beq  r4, 0, done
-          emit 0, r3, r4
+          ld16 r5, [r2+12]
+          ld16 r6, [r2+14]
+          add  r7, r5, r6
+          bltu r4, r7, done
+          sub  r8, r4, r7
+          beq  r8, 0, inodes
+          emit 0, r3, r8
+          add  r3, r3, r8
+        inodes:
+          beq  r5, 0, imap
+          emit 1, r3, r5
+          add  r3, r3, r5
+        imap:
+          beq  r6, 0, done
+          emit 2, r3, r6
         done:
           ret  0
         """;

@@ -89,7 +89,7 @@ internal sealed class SegmentWriter
         ulong addr = _disk.SegmentStart(HeadSlot) + (ulong)_partialOffset + 1 + (ulong)n;
         block[..LfsLayout.BlockSize].CopyTo(_buf.AsSpan((1 + n) * LfsLayout.BlockSize));
         _crc = XnCrc32C.Compute(block[..LfsLayout.BlockSize], _crc);
-        _entries.Add(new SummaryEntry(kind, (uint)ino, index));
+        _entries.Add(new SummaryEntry(kind, (uint)ino, index, XnCrc32C.Compute(block[..LfsLayout.BlockSize])));
         if (_cleanerOf is { } main) main.CleanerBlocks++;
         else if (CleanerAppending) CleanerBlocks++;
         else NewBlocks++;
@@ -152,10 +152,23 @@ internal sealed class SegmentWriter
         {
             if (nextSlot >= 0) { HeadSlot = nextSlot; HeadOffset = _disk.FirstOffset; }
             else HeadOffset = _segBlocks; // the next Open binds a segment no summary names
+            // Filled segments go to the disk at once, each as one request, before they fill XN's cache:
+            // left there, a long write unit fills it and XN writes them back under pressure in 64- and
+            // 128-block pieces (a lost rotation each) between in-flight-record and free-map writes.
+            if (++_filledSinceSync >= SyncEverySegments)
+            {
+                _filledSinceSync = 0;
+                var synced = _disk.Sync();
+                if (synced != Errno.OK) return synced;
+            }
         }
         else HeadOffset = end;
         return Errno.OK;
     }
+
+    /// <summary>Filled segments after which the head makes the log durable (see <see cref="Close"/>).</summary>
+    internal static int SyncEverySegments = 3;
+    private int _filledSinceSync;
 
     /// <summary>A checkpoint now names the head: the log is reachable from it again.</summary>
     public void Checkpointed() => Unlinked = false;

@@ -21,7 +21,7 @@ namespace ExoFS.Bench;
 public sealed class LfsBench : IBenchmark
 {
     public string Name => "lfs";
-    public string Help => "LFS vs FFS: create/read/delete 10,000 1 KB files, 256 MiB sequential write+read, HDD and SSD models [--files N] [--seq-mib M] [--rounds R]";
+    public string Help => "LFS vs FFS: create/read/delete 10,000 1 KB files, 256 MiB sequential write+read, HDD and SSD models [--files N] [--seq-mib M] [--rounds R] [--trace PHASE]";
 
     /// <summary>The HP 97560's media rate: one track (72 sectors of 512 B) per revolution, in bytes per second.</summary>
     private static double MediaRate => HddModel.SectorsPerTrack * HddModel.SectorSize / (HddModel.RevolutionMs / 1000);
@@ -32,6 +32,7 @@ public sealed class LfsBench : IBenchmark
     public int Run(string[] args)
     {
         int files = 10_000, seqMiB = 256, rounds = 1;
+        string? trace = null;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -39,6 +40,7 @@ public sealed class LfsBench : IBenchmark
                 case "--files" when i + 1 < args.Length: files = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--seq-mib" when i + 1 < args.Length: seqMiB = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--rounds" when i + 1 < args.Length: rounds = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--trace" when i + 1 < args.Length: trace = args[++i]; break;
                 default: Console.Error.WriteLine($"lfs bench: unknown argument '{args[i]}'"); return 2;
             }
         }
@@ -47,7 +49,7 @@ public sealed class LfsBench : IBenchmark
         var all = new List<Row>();
         for (int r = 0; r < rounds; r++)
             foreach (var libFs in new ILibFs[] { new FfsLibFs(), new LfsLibFs() })
-                all.AddRange(RunOne(libFs, files, seqMiB));
+                all.AddRange(RunOne(libFs, files, seqMiB, trace));
 
         Console.WriteLine($"{"fs",-4} {"phase",-13} {"ops",7} {"HDD s",8} {"HDD ops/s",10} {"SSD ops/s",10} {"% bandwidth",12} {"% media, data",14} {"wall s",14}");
         foreach (var g in all.GroupBy(x => (x.Fs, x.Phase)))
@@ -69,13 +71,15 @@ public sealed class LfsBench : IBenchmark
         return 0;
     }
 
-    private static List<Row> RunOne(ILibFs libFs, int files, int seqMiB)
+    private static List<Row> RunOne(ILibFs libFs, int files, int seqMiB, string? trace)
     {
         const int fileBytes = 1024;
         ulong blocks = (ulong)Math.Max(1024, seqMiB * 2 + 256) * 256;
         using var raw = new MemoryDevice(blocks);
-        var hdd = new TimedDevice(raw, new HddModel());
-        var ssd = new TimedDevice(hdd, new SsdModel(blocks));
+        var model = new HddModel();
+        var hdd = new TimedDevice(raw, model);
+        var tracer = new TraceDevice(hdd, model);
+        var ssd = new TimedDevice(tracer, new SsdModel(blocks));
         var rows = new List<Row>();
         var formatted = ExoHost.FormatSolo(ssd, new RootRequest(libFs.Name, libFs.Name), out string? error, libFses: [libFs]);
         if (!formatted.Ok) throw new InvalidOperationException($"{libFs.Name}: format failed: {error}");
@@ -84,10 +88,13 @@ public sealed class LfsBench : IBenchmark
         void Phase(string name, long ops, long bytes, bool reads, Action body)
         {
             var (h0, s0, io0) = (hdd.ModeledTime, ssd.ModeledTime, hdd.Stats.Snapshot());
+            tracer.On = trace == name;
             var sw = Stopwatch.StartNew();
             body();
             Check(fs.Sync(), "sync");
             sw.Stop();
+            if (tracer.On) tracer.Report($"{libFs.Name} {name}");
+            tracer.On = false;
             var io = hdd.Stats.Snapshot() - io0;
             rows.Add(new Row(libFs.Name, name, ops, bytes, (hdd.ModeledTime - h0).TotalSeconds, (ssd.ModeledTime - s0).TotalSeconds,
                 reads ? io.BytesRead : io.BytesWritten, sw.Elapsed.TotalSeconds));
@@ -164,5 +171,50 @@ public sealed class LfsBench : IBenchmark
     private static void Check(Errno e, string what)
     {
         if (e != Errno.OK) throw new InvalidOperationException($"{what} failed: {e}");
+    }
+}
+
+/// <summary>
+/// Between the SSD model and the HDD model: with <see cref="On"/>, records each request the HDD serves with the
+/// model's breakdown (controller, seek, rotation, transfer), for <c>--trace PHASE</c>: where a phase's modeled
+/// time goes, by request size, and the first requests in order.
+/// </summary>
+internal sealed class TraceDevice(IBlockDevice inner, HddModel model) : BlockDeviceBase
+{
+    private readonly List<(char Kind, ulong Start, int Blocks, HddServiceBreakdown B)> _log = new();
+    public bool On { get; set; }
+    public override ulong BlockCount => inner.BlockCount;
+
+    protected override void ReadCore(BlockNo start, Span<byte> buffer)
+    {
+        inner.Read(start, buffer);
+        if (On) _log.Add(('R', start.Value, buffer.Length / IBlockDevice.BlockSize, model.Last));
+    }
+
+    protected override void WriteCore(BlockNo start, ReadOnlySpan<byte> data)
+    {
+        inner.Write(start, data);
+        if (On) _log.Add(('W', start.Value, data.Length / IBlockDevice.BlockSize, model.Last));
+    }
+
+    protected override void FlushCore()
+    {
+        inner.Flush();
+        if (On) _log.Add(('F', 0, 0, model.Last));
+    }
+
+    protected override void BarrierCore() => inner.Barrier();
+
+    public void Report(string what)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        double total = _log.Sum(x => x.B.TotalMs);
+        Console.WriteLine(string.Create(inv, $"trace {what}: {_log.Count} requests, {total / 1000:F2} s modeled: controller {_log.Sum(x => x.B.ControllerMs) / total:P1}, seek {_log.Sum(x => x.B.SeekMs) / total:P1}, rotation {_log.Sum(x => x.B.RotationMs) / total:P1}, transfer {_log.Sum(x => x.B.TransferMs) / total:P1}"));
+        foreach (var g in _log.GroupBy(x => (x.Kind, Size: x.Blocks switch { 0 => "0", 1 => "1", <= 8 => "2-8", <= 64 => "9-64", <= 128 => "65-128", <= 256 => "129-256", _ => ">256" }))
+                     .OrderBy(g => g.Key.Kind).ThenBy(g => g.Min(x => x.Blocks)))
+            Console.WriteLine(string.Create(inv, $"  {g.Key.Kind} {g.Key.Size,8} blocks: {g.Count(),6} requests, {g.Sum(x => (long)x.Blocks),8} blocks, {g.Sum(x => x.B.TotalMs) / 1000,7:F2} s (seek {g.Sum(x => x.B.SeekMs) / 1000:F2}, rotation {g.Sum(x => x.B.RotationMs) / 1000:F2})"));
+        foreach (var x in _log.Count <= 120 ? _log : _log.Take(60).Concat(_log.Skip(_log.Count - 60)))
+            Console.WriteLine(string.Create(inv, $"    {x.Kind} {x.Start,8} +{x.Blocks,-4} seek {x.B.SeekMs,6:F2} rot {x.B.RotationMs,6:F2} xfer {x.B.TransferMs,7:F2}"));
+        _log.Clear();
     }
 }

@@ -62,7 +62,7 @@ public sealed class CheckerTests
         // Tear both checkpoint regions: the root no longer mounts, and the checker says so.
         var again = LfsImage.MountDevice(dev, out _).Value;
         ulong cp0, cp1;
-        lock (again.Lock) { cp0 = ((XnLfsDisk)again.Disk).CheckpointStart(0); cp1 = ((XnLfsDisk)again.Disk).CheckpointStart(1); }
+        lock (again.Lock) { cp0 = ((XnLfsDisk)again.RawDisk).CheckpointStart(0); cp1 = ((XnLfsDisk)again.RawDisk).CheckpointStart(1); }
         again.Dispose();
         var junk = new byte[4096];
         junk.AsSpan().Fill(0xEE);

@@ -41,12 +41,6 @@ public sealed class LfsCrashTarget(string name = "lfs", Action<LfsFileSystem>? c
     public string Name { get; } = name;
     public CrashGuarantees Guarantees => LfsGuarantees;
 
-    /// <summary>
-    /// Writes and truncates within 64 MiB: the LFS has no SEEK_DATA/SEEK_HOLE, so reading a file back for the
-    /// oracle reads it whole, and a file a gigabyte long (the workloads' triple-indirect offset, an FFS
-    /// structure) would be read a gigabyte at a time for every crash image.
-    /// </summary>
-    public bool Supports(CrashOp op) => !(op.Kind is CrashOpKind.Write or CrashOpKind.Truncate && op.Offset + op.Length > 64L << 20);
     /// <summary>4 MiB: a dozen 256 KiB segments.</summary>
     public ulong DeviceBlocks => 1024;
 
