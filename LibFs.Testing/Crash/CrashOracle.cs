@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.IO.Hashing;
+using System.Text;
 using ExoFS.LibFs.Testing.Model;
 
 namespace ExoFS.LibFs.Testing.Crash;
@@ -26,7 +28,7 @@ namespace ExoFS.LibFs.Testing.Crash;
 public sealed class CrashOracle
 {
     private readonly CrashGuarantees _g;
-    private readonly ModelFileSystem _model = new();
+    private readonly ModelFileSystem _model;
     private FsSnapshot _current;
     private readonly Dictionary<string, List<SnapshotEntry?>> _names = new(StringComparer.Ordinal);
     private readonly Dictionary<ulong, List<FileContent>> _contents = new();
@@ -41,6 +43,8 @@ public sealed class CrashOracle
     private readonly Dictionary<ulong, string> _firstPath = new();
     // With PrefixSemantics: every whole state at a step boundary since the last persistence step (the first is durable).
     private List<FsSnapshot> _prefixStates;
+    // What this oracle has been told so far, hashed (see History); null once a step ran under the wall clock.
+    private UInt128? _history;
 
     /// <summary>Starts from an empty, durable file system (a freshly formatted device).</summary>
     /// <param name="guarantees">What the target promises.</param>
@@ -54,9 +58,66 @@ public sealed class CrashOracle
     {
         _g = guarantees ?? throw new ArgumentNullException(nameof(guarantees));
         _judged = sharedClock ? _g.Attributes : _g.Attributes & ~CrashAttributes.Mtime;
+        _model = new ModelFileSystem();
         _current = FsSnapshot.Take(_model);
         _prefixStates = [_current];
+        _history = Hash(0, $"oracle {_g} reserved={string.Join(",", _g.ReservedRootNames)} judged={_judged}");
     }
+
+    // A deep copy (see Fork). Snapshots and file contents are never changed once made, so they are shared.
+    private CrashOracle(CrashOracle from)
+    {
+        _g = from._g;
+        _judged = from._judged;
+        _model = from._model.Fork();
+        _current = from._current;
+        foreach (var (path, h) in from._names) _names[path] = [.. h];
+        foreach (var (ino, h) in from._contents) _contents[ino] = [.. h];
+        foreach (var (ino, h) in from._touched) _touched[ino] = [.. h];
+        foreach (var (ino, h) in from._attrs) _attrs[ino] = [.. h];
+        foreach (var (ino, n) in from._maxNames) _maxNames[ino] = n;
+        foreach (var (ino, names) in from._renamedFrom) _renamedFrom[ino] = new(names, StringComparer.Ordinal);
+        _durablyLinked.UnionWith(from._durablyLinked);
+        foreach (var (m, r) in from._realIno) _realIno[m] = r;
+        foreach (var (ino, path) in from._firstPath) _firstPath[ino] = path;
+        _prefixStates = [.. from._prefixStates];
+        _history = from._history;
+        Version = from.Version;
+    }
+
+    /// <summary>
+    /// An independent copy in the same state (same <see cref="History"/>): the crash explorer makes the oracle of a
+    /// setup once and forks it for each workload that starts from that setup. This oracle stays usable.
+    /// </summary>
+    public CrashOracle Fork() => new(this);
+
+    /// <summary>
+    /// A fingerprint of everything this oracle was told (its guarantees, and every <see cref="Apply"/>,
+    /// <see cref="RecordInode"/>, <see cref="Completed"/> and <see cref="MarkAllDurable"/> call with its
+    /// arguments and the logical time of each step): two oracles with the same history are in the same state
+    /// (the model is deterministic under a <see cref="LogicalClock"/>), so they judge a snapshot alike and a
+    /// verdict may be shared (<see cref="RecoveredImage"/>). Null when a step ran under the wall clock, whose
+    /// times make the model's state unrepeatable.
+    /// </summary>
+    public UInt128? History => _history;
+
+    private void Told(string what)
+    {
+        if (_history is { } h) _history = Hash(h, what);
+    }
+
+    private static UInt128 Hash(UInt128 previous, string what)
+    {
+        Span<byte> head = stackalloc byte[16];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt128LittleEndian(head, previous);
+        var hash = new XxHash128();
+        hash.Append(head);
+        hash.Append(Encoding.UTF8.GetBytes(what));
+        return hash.GetCurrentHashAsUInt128();
+    }
+
+    private static string Token(CrashOp op) =>
+        string.Create(CultureInfo.InvariantCulture, $"{(int)op.Kind}|{op.Path}|{op.Target}|{op.Offset}|{op.Length}|{op.Seed}");
 
     /// <summary>The promises this oracle checks.</summary>
     public CrashGuarantees Guarantees => _g;
@@ -71,6 +132,8 @@ public sealed class CrashOracle
     public Errno Apply(CrashOp op)
     {
         ArgumentNullException.ThrowIfNull(op);
+        if (LogicalClock.Current is { } clock) Told($"apply {Token(op)} at {clock.Read()}");
+        else _history = null;
         long sizeBefore = op.Kind == CrashOpKind.Truncate && _current.Paths.TryGetValue(op.Path, out var t) && !t.IsDir
             ? _current.Contents[t.Ino].Length : 0;
         ulong? renamed = op.Kind == CrashOpKind.Rename && _current.Paths.TryGetValue(op.Path, out var r) ? r.Ino : null;
@@ -119,12 +182,14 @@ public sealed class CrashOracle
     /// <summary>Records that <paramref name="path"/>, just created on the target, is inode <paramref name="realIno"/> there.</summary>
     public void RecordInode(string path, InodeNo realIno)
     {
+        Told($"inode {path} {realIno.Value}");
         if (_current.Paths.TryGetValue(path, out var e)) _realIno[e.Ino] = realIno.Value;
     }
 
     /// <summary>Applies what a persistence step that has returned successfully makes durable, per the guarantees.</summary>
     public void Completed(CrashOp op)
     {
+        Told($"completed {Token(op)}");
         if (op.Kind == CrashOpKind.Sync)
         {
             if (_g.SyncPersistsAll) MarkAllDurable();
@@ -156,6 +221,7 @@ public sealed class CrashOracle
     /// <summary>Everything is durable now (after sync, or a clean unmount).</summary>
     public void MarkAllDurable()
     {
+        Told("all durable");
         foreach (var path in _names.Keys.ToList())
             _names[path] = [_current.Paths.TryGetValue(path, out var e) ? Bare(e) : null];
         foreach (var ino in _contents.Keys.ToList())
