@@ -39,6 +39,10 @@ public sealed class CrashOracle
     // Names each inode was renamed away from since they were last durable (RenameMayLeaveBothNames).
     private readonly Dictionary<ulong, HashSet<string>> _renamedFrom = new();
     private readonly HashSet<ulong> _durablyLinked = new();
+    // RENAME_EXCHANGEs since their names were last durable (ExchangeMayOrphanOne): the two model inodes, the two
+    // paths, and which of the paths are not durable yet (the record goes when both are).
+    private sealed record ExchangeRecord(ulong A, ulong B, string PathA, string PathB, HashSet<string> Pending);
+    private readonly List<ExchangeRecord> _exchanges = new();
     private readonly Dictionary<ulong, ulong> _realIno = new() { [1] = 1 };
     private readonly Dictionary<ulong, string> _firstPath = new();
     // With PrefixSemantics: every whole state at a step boundary since the last persistence step (the first is durable).
@@ -78,6 +82,7 @@ public sealed class CrashOracle
         foreach (var (ino, n) in from._maxNames) _maxNames[ino] = n;
         foreach (var (ino, names) in from._renamedFrom) _renamedFrom[ino] = new(names, StringComparer.Ordinal);
         _durablyLinked.UnionWith(from._durablyLinked);
+        foreach (var x in from._exchanges) _exchanges.Add(x with { Pending = new(x.Pending, StringComparer.Ordinal) });
         foreach (var (m, r) in from._realIno) _realIno[m] = r;
         foreach (var (ino, path) in from._firstPath) _firstPath[ino] = path;
         _prefixStates = [.. from._prefixStates];
@@ -136,13 +141,19 @@ public sealed class CrashOracle
         else _history = null;
         long sizeBefore = op.Kind == CrashOpKind.Truncate && _current.Paths.TryGetValue(op.Path, out var t) && !t.IsDir
             ? _current.Contents[t.Ino].Length : 0;
-        ulong? renamed = op.Kind == CrashOpKind.Rename && _current.Paths.TryGetValue(op.Path, out var r) ? r.Ino : null;
+        ulong? renamed = op.Kind is CrashOpKind.Rename or CrashOpKind.Exchange && _current.Paths.TryGetValue(op.Path, out var r) ? r.Ino : null;
+        ulong? swapped = op.Kind == CrashOpKind.Exchange && _current.Paths.TryGetValue(op.Target, out var x) ? x.Ino : null;
         var err = OpRunner.Run(_model, op, out _);
         if (err != Errno.OK) return err;
         if (renamed is { } moved && op.Path != op.Target)
         {
-            if (!_renamedFrom.TryGetValue(moved, out var from)) _renamedFrom[moved] = from = new(StringComparer.Ordinal);
-            from.Add(op.Path);
+            RenamedAway(moved, op.Path);
+            // An exchange moves both: each inode is renamed away from its name.
+            if (swapped is { } other)
+            {
+                RenamedAway(other, op.Target);
+                _exchanges.Add(new ExchangeRecord(moved, other, op.Path, op.Target, new(StringComparer.Ordinal) { op.Path, op.Target }));
+            }
         }
         _current = FsSnapshot.Take(_model);
         if (_g.PrefixSemantics) _prefixStates.Add(_current);
@@ -177,6 +188,12 @@ public sealed class CrashOracle
             _maxNames[ino] = Math.Max(c, _maxNames.GetValueOrDefault(ino));
         _durablyLinked.RemoveWhere(ino => !counts.ContainsKey(ino)); // lost its last name: may vanish
         return Errno.OK;
+    }
+
+    private void RenamedAway(ulong ino, string path)
+    {
+        if (!_renamedFrom.TryGetValue(ino, out var from)) _renamedFrom[ino] = from = new(StringComparer.Ordinal);
+        from.Add(path);
     }
 
     /// <summary>Records that <paramref name="path"/>, just created on the target, is inode <paramref name="realIno"/> there.</summary>
@@ -236,6 +253,7 @@ public sealed class CrashOracle
         _durablyLinked.Clear();
         _durablyLinked.UnionWith(counts.Keys);
         _renamedFrom.Clear();
+        _exchanges.Clear();
         _prefixStates = [_current];
         Version++;
     }
@@ -248,6 +266,8 @@ public sealed class CrashOracle
             SnapshotEntry? now = _current.Paths.TryGetValue(p, out var e) ? Bare(e) : null;
             _names[p] = [now];
             foreach (var from in _renamedFrom.Values) from.Remove(p);
+            foreach (var x in _exchanges) x.Pending.Remove(p);
+            _exchanges.RemoveAll(x => x.Pending.Count == 0);
             if (now is { } n)
             {
                 _durablyLinked.Add(n.Ino);
@@ -290,6 +310,7 @@ public sealed class CrashOracle
             {
                 if (ino == 1 || !_realIno.TryGetValue(ino, out var real)) continue;
                 bool found = observed.Paths.Any(p => p.Value.Ino == real && _names.TryGetValue(p.Key, out var h) && h.Any(b => b?.Ino == ino));
+                if (!found && _g.ExchangeMayOrphanOne && OrphanedByExchange(ino, observed)) continue;
                 if (!found)
                 {
                     var had = _names.Where(n => n.Value.Any(b => b?.Ino == ino)).Select(n => n.Key);
@@ -314,6 +335,21 @@ public sealed class CrashOracle
         if (_g.PrefixSemantics && !_prefixStates.Any(state => SameState(state, observed)))
             problems.Add($"the state is none of the {_prefixStates.Count} states after a prefix of the steps since the last persistence step");
         return problems;
+    }
+
+    // ExchangeMayOrphanOne: model inode `ino` took part in an exchange (since its names were durable) whose other
+    // inode is seen under both of the exchange's names.
+    private bool OrphanedByExchange(ulong ino, FsSnapshot observed)
+    {
+        foreach (var x in _exchanges)
+        {
+            if (x.A != ino && x.B != ino) continue;
+            if (!_realIno.TryGetValue(x.A == ino ? x.B : x.A, out var partner)) continue;
+            if (observed.Paths.TryGetValue(x.PathA, out var a) && a.Ino == partner
+                && observed.Paths.TryGetValue(x.PathB, out var b) && b.Ino == partner)
+                return true;
+        }
+        return false;
     }
 
     // PrefixSemantics: the observed state is exactly the model's state: the same names, kinds, link counts of

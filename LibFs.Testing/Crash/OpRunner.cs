@@ -41,10 +41,11 @@ public static class OpRunner
             }
             case CrashOpKind.Unlink: return fs.Unlink(parent, name);
             case CrashOpKind.Rmdir: return fs.RmDir(parent, name);
-            case CrashOpKind.Rename:
+            case CrashOpKind.Rename or CrashOpKind.Exchange:
             {
                 var (newParent, newName, err2) = ResolveParent(fs, op.Target);
-                return err2 != Errno.OK ? err2 : fs.Rename(parent, name, newParent, newName, RenameFlags.None);
+                var flags = op.Kind == CrashOpKind.Exchange ? RenameFlags.Exchange : RenameFlags.None;
+                return err2 != Errno.OK ? err2 : fs.Rename(parent, name, newParent, newName, flags);
             }
             case CrashOpKind.Symlink:
             {
