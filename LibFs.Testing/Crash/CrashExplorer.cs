@@ -102,7 +102,7 @@ public static class CrashExplorer
     {
         // The model and the target read the same logical clock (below), so mtimes are judged too. Replaced by a
         // fork of the setup's oracle when the setup is cached.
-        private CrashOracle _oracle = new(target.Guarantees, sharedClock: true);
+        private CrashOracle _oracle = null!; // set by Setup
         private readonly RecoveryCache _recovered = RecoveryCache.For(target);
         private ImageKeys? _keys;
         private readonly HashSet<string> _seenImages = new(StringComparer.Ordinal);
@@ -169,6 +169,7 @@ public static class CrashExplorer
                 _oracle = cached.Oracle.Fork();
                 return cached;
             }
+            _oracle = new CrashOracle(target.Guarantees, sharedClock: true);
             var clock = new LogicalClock(SetupClockStart);
             using var clockScope = LogicalClock.Use(clock);
             var mem = new MemoryDevice(target.DeviceBlocks);

@@ -39,6 +39,12 @@ public sealed record CrashOp(CrashOpKind Kind, string Path = "", string Target =
     /// <summary>A persistence operation: the oracle may tighten what must survive once it returns.</summary>
     public bool IsPersistence => Kind is CrashOpKind.Fsync or CrashOpKind.Sync;
 
+    // The bytes of each step, made once: the model and the target both write them, in every workload that has the step.
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<CrashOp, byte[]> Bytes = new();
+
+    /// <summary>The bytes a Write puts (see <see cref="Data"/>), shared and read-only.</summary>
+    internal ReadOnlyMemory<byte> SharedData() => Bytes.GetValue(this, op => op.Data());
+
     /// <summary>The bytes a Write puts: see <see cref="Patterns.Byte"/>.</summary>
     public byte[] Data()
     {
