@@ -69,16 +69,21 @@ public static class CrashWorkloads
     /// workload it gave before that range was added (the multi-guest simulation's, whose tree comparison reads
     /// files whole).
     /// </summary>
-    public static Workload Random(int seed, int maxOps = 6, bool tripleIndirect = false)
+    public static Workload Random(int seed, int maxOps = 6, bool tripleIndirect = false) => Random(seed, maxOps, tripleIndirect, fullDirectory: false);
+
+    /// <summary>
+    /// As <see cref="Random(int, int, bool)"/>; with <paramref name="fullDirectory"/> the workload starts from
+    /// <see cref="FullDirectorySetup"/> instead (the same steps), so any name a step makes in /B takes its thirteenth
+    /// block (<c>exofs crashtest --full-directory</c>).
+    /// </summary>
+    public static Workload Random(int seed, int maxOps, bool tripleIndirect, bool fullDirectory)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxOps, 1);
         var rng = new System.Random(seed);
         int count = 1 + rng.Next(maxOps);
         var ops = new List<CrashOp>(count);
         for (int i = 0; i < count; i++) ops.Add(RandomOp(rng, i > 0 ? ops[^1] : null, tripleIndirect));
-        // One seed in eight starts from the full /B, where any name made there takes the thirteenth block.
-        var setup = tripleIndirect && (seed & 7) == 7 ? FullDirectorySetup : StandardSetup;
-        return new Workload(setup, ops) { Seed = seed };
+        return new Workload(fullDirectory ? FullDirectorySetup : StandardSetup, ops) { Seed = seed };
     }
 
     // Half the fsyncs go to the path the previous step touched (as ACE puts a persistence point on the

@@ -144,6 +144,20 @@ public sealed class FfsCrashTests(ITestOutputHelper output)
         Assert.True(r.StatesChecked > 5, $"only {r.StatesChecked} states checked");
     }
 
+    /// <summary>
+    /// Found by the full-directory campaign (<c>exofs crashtest --libfs ffs --full-directory --cases 2000</c>: seeds
+    /// 327, 1030, 1135, 1143, 1815 fail): renaming a file into /B when /B's twelve direct blocks are full puts the
+    /// new name in a new block behind a new ffs.dind1 block, and the crash model lets the old entry's removal reach
+    /// the disk in the same epoch as those two (rule 3's forced write of the new name does not separate them), so a
+    /// crash leaves the file under neither name. An FFS ordering bug (LibFs.Ffs, not the explorer's): unskip when fixed.
+    /// </summary>
+    [Fact(Skip = "FFS bug: rename into a directory's thirteenth block loses the file after a crash (see the summary)")]
+    public void Ffs_rename_into_a_full_directory_never_loses_the_file()
+    {
+        var r = CrashExplorer.Run(new FfsCrashTarget(), new Workload(CrashWorkloads.FullDirectorySetup, [CrashOp.Rename("/A/foo", "/B/bar")]), CiOptions);
+        Assert.True(r.Passed, r.Failure?.ToString());
+    }
+
     /// <summary>A target judged under other guarantees than its own (to show which promise a passing workload needs).</summary>
     private sealed class WithGuarantees(ICrashTarget inner, CrashGuarantees guarantees) : ICrashTarget
     {
