@@ -59,12 +59,12 @@ public sealed record CrashGuarantees
     public bool RenameMayLeaveBothNames { get; init; }
 
     /// <summary>
-    /// A RENAME_EXCHANGE may leave one of its two inodes under both names and the other under none (a leak), as
-    /// soft updates' exchange between two directory blocks does: each of the two entry writes takes a name from
-    /// one inode, and a crash may fall between them. Checked as: an inode that was durably linked and never lost
-    /// its last name may be missing only when an exchange it took part in since its names were durable shows its
-    /// partner under both of that exchange's names (the partner's extra name is one it was renamed away from, so
-    /// <see cref="RenameMayLeaveBothNames"/>' count accepts it).
+    /// A RENAME_EXCHANGE may leave one of its two inodes under both names (under one, if its own name was not durable
+    /// yet) and the other under none (a leak), as soft updates' exchange between two directory blocks does: each of
+    /// the two entry writes takes a name from one inode, and a crash may fall between them. Checked as: an inode
+    /// that was durably linked and never lost its last name may be missing only when an exchange it took part in
+    /// since its names were durable shows the name it had before naming its partner (the partner's extra name is
+    /// one it was renamed away from, so <see cref="RenameMayLeaveBothNames"/>' count accepts it).
     /// </summary>
     public bool ExchangeMayOrphanOne { get; init; }
 

@@ -337,16 +337,16 @@ public sealed class CrashOracle
         return problems;
     }
 
-    // ExchangeMayOrphanOne: model inode `ino` took part in an exchange (since its names were durable) whose other
-    // inode is seen under both of the exchange's names.
+    // ExchangeMayOrphanOne: model inode `ino` took part in an exchange (since its names were durable) and the name
+    // it held before it is seen naming the exchange's other inode: the write that took the name from it reached the
+    // disk, the one giving it the other name did not.
     private bool OrphanedByExchange(ulong ino, FsSnapshot observed)
     {
         foreach (var x in _exchanges)
         {
             if (x.A != ino && x.B != ino) continue;
-            if (!_realIno.TryGetValue(x.A == ino ? x.B : x.A, out var partner)) continue;
-            if (observed.Paths.TryGetValue(x.PathA, out var a) && a.Ino == partner
-                && observed.Paths.TryGetValue(x.PathB, out var b) && b.Ino == partner)
+            var (oldName, other) = x.A == ino ? (x.PathA, x.B) : (x.PathB, x.A);
+            if (_realIno.TryGetValue(other, out var partner) && observed.Paths.TryGetValue(oldName, out var e) && e.Ino == partner)
                 return true;
         }
         return false;

@@ -58,7 +58,9 @@ public sealed class CrashOracleTests
         Assert.Empty(o.Check(Observed(("/a", 11, []), ("/b", 10, []))));      // done
         Assert.Empty(o.Check(Observed(("/a", 10, []), ("/b", 10, []))));      // between FFS's two writes: 11 leaked
         Assert.Empty(o.Check(Observed(("/a", 11, []), ("/b", 11, []))));
-        Assert.Contains(o.Check(Observed(("/a", 10, []))), p => p.Contains("lost"));  // 11 gone, 10 not under both
+        Assert.Empty(o.Check(Observed(("/a", 11, []))));                      // 10's old name names 11 (11's was not durable)
+        Assert.Contains(o.Check(Observed(("/a", 10, []))), p => p.Contains("lost"));  // 11 gone, its old name /b empty
+        Assert.Contains(o.Check(Observed(("/b", 11, []))), p => p.Contains("lost"));  // 10 gone, its old name /a empty
         var strict = Oracle(leaks with { ExchangeMayOrphanOne = false }, CrashOp.Create("/a"), CrashOp.Create("/b"));
         strict.Apply(CrashOp.Exchange("/a", "/b"));
         Assert.Contains(strict.Check(Observed(("/a", 10, []), ("/b", 10, []))), p => p.Contains("lost"));
