@@ -145,8 +145,8 @@ public sealed class FfsCrashTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// Found by the full-directory campaign (<c>exofs crashtest --libfs ffs --full-directory --cases 2000</c>: seeds
-    /// 327, 1030, 1135, 1143, 1815 fail): renaming a file into /B when /B's twelve direct blocks are full puts the
+    /// Found by the full-directory campaign (<c>exofs crashtest --libfs ffs --full-directory --cases 2000</c>: 16 of
+    /// 2000 fail, each shrinking to a rename into /B, e.g. seed 327): renaming a file into /B when /B's twelve direct blocks are full puts the
     /// new name in a new block behind a new ffs.dind1 block, and the crash model lets the old entry's removal reach
     /// the disk in the same epoch as those two (rule 3's forced write of the new name does not separate them), so a
     /// crash leaves the file under neither name. An FFS ordering bug (LibFs.Ffs, not the explorer's): unskip when fixed.
