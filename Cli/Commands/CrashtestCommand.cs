@@ -24,6 +24,7 @@ public sealed class CrashtestCommand : ICommand
         var exhaustive = Cli.Option<int>("--exhaustive", "Enumerate every workload of up to 1, 2 or 3 steps instead of random ones");
         var maxOps = Cli.Option<int>("--max-ops", "Steps per random workload (default 6)");
         maxOps.DefaultValueFactory = _ => 6;
+        var fullDirectory = Cli.Option<bool>("--full-directory", "Random workloads start with /B grown to twelve full directory blocks (its next name takes the indirect block)");
         var states = Cli.Option<int>("--states", "Crash states checked per crash point (default 4096)");
         states.DefaultValueFactory = _ => 4096;
         var shrink = Cli.Option<int>("--shrink", "Budget of runs for shrinking a failing workload (default 200)");
@@ -39,7 +40,7 @@ public sealed class CrashtestCommand : ICommand
         var guests = Cli.Option<string>("--guests", $"With --simulate: the guests, ffs, ffs:ROOT or hostile, comma-separated (default {CrashtestSimulate.DefaultGuests})");
         var command = new Command(Name, "Crash-consistency campaign against a libFS; last line 'N passed, N failed' (exit 0 all passed, 1 some failed)")
         {
-            libfs, seed, cases, exhaustive, maxOps, states, shrink, corrupt, firstCase, dataChecksums, formatOptions, timeout, json,
+            libfs, seed, cases, exhaustive, maxOps, fullDirectory, states, shrink, corrupt, firstCase, dataChecksums, formatOptions, timeout, json,
             simulate, guests,
         };
         command.SetAction(r =>
@@ -51,7 +52,7 @@ public sealed class CrashtestCommand : ICommand
             if (r.GetValue(simulate))
             {
                 if (r.GetResult(corrupt) is not null) return Bad(stderr, "--simulate and --corrupt are two campaigns: choose one");
-                foreach (var other in new Option[] { libfs, exhaustive, shrink, firstCase, dataChecksums, formatOptions, timeout })
+                foreach (var other in new Option[] { libfs, exhaustive, shrink, fullDirectory, firstCase, dataChecksums, formatOptions, timeout })
                     if (r.GetResult(other) is { Implicit: false }) return Bad(stderr, $"{other.Name} does not apply to --simulate");
                 int simCases = r.GetValue(cases) ?? 10;
                 if (simCases < 1) return Bad(stderr, $"--cases: '{simCases}' is not a positive integer");
@@ -72,9 +73,10 @@ public sealed class CrashtestCommand : ICommand
             if (r.GetValue(maxOps) < 1) return Bad(stderr, $"--max-ops: '{r.GetValue(maxOps)}' is not a positive integer");
             if (r.GetValue(states) < 1) return Bad(stderr, $"--states: '{r.GetValue(states)}' is not a positive integer");
             if (r.GetValue(shrink) < 0) return Bad(stderr, $"--shrink: '{r.GetValue(shrink)}' is not a non-negative integer");
+            if (r.GetValue(fullDirectory) && ex > 0) return Bad(stderr, "--full-directory applies to random workloads (the exhaustive set has its own directory corner)");
             bool seedGiven = r.GetResult(seed) is not null;
             return Run(r.GetValue(libfs) ?? CrashTargets.All[0].Name, seedGiven ? r.GetValue(seed) : 1, seedGiven, c, ex,
-                r.GetValue(maxOps), r.GetValue(states), r.GetValue(shrink), Cli.Out(r), stderr);
+                r.GetValue(maxOps), r.GetValue(fullDirectory), r.GetValue(states), r.GetValue(shrink), Cli.Out(r), stderr);
         });
         return command;
     }
@@ -102,7 +104,7 @@ public sealed class CrashtestCommand : ICommand
         }, json, Cli.Out(r), stderr);
     }
 
-    private static int Run(string libfs, int seed, bool seedGiven, int? cases, int exhaustive, int maxOps, int states, int shrink,
+    private static int Run(string libfs, int seed, bool seedGiven, int? cases, int exhaustive, int maxOps, bool fullDirectory, int states, int shrink,
         TextWriter stdout, TextWriter stderr)
     {
         var target = CrashTargets.Find(libfs);
@@ -112,13 +114,13 @@ public sealed class CrashtestCommand : ICommand
 
         var options = new CrashCampaignOptions
         {
-            Seed = seed, Cases = cases, Exhaustive = exhaustive, MaxOps = maxOps, ShrinkBudget = shrink,
+            Seed = seed, Cases = cases, Exhaustive = exhaustive, MaxOps = maxOps, FullDirectory = fullDirectory, ShrinkBudget = shrink,
             Explorer = new CrashExplorerOptions { MaxStatesPerPoint = states, SamplingSeed = seed },
         };
         int total = CrashCampaign.Plan(target.Name, options).Count;
         string what = exhaustive > 0
             ? $"{total} exhaustive workload(s) of up to {exhaustive} step(s) from index {seed}"
-            : $"{total} random workload(s) of up to {maxOps} step(s) from seed {seed}";
+            : $"{total} random workload(s) of up to {maxOps} step(s) from seed {seed}{(fullDirectory ? ", from the full /B" : "")}";
         stdout.WriteLine($"crashtest {target.Name}: {what}; up to {states} crash states per point");
         stdout.WriteLine($"guarantees: {target.Guarantees}");
 

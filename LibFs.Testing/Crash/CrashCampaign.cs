@@ -17,6 +17,9 @@ public sealed record CrashCampaignOptions
     /// <summary>Most steps in a random workload.</summary>
     public int MaxOps { get; init; } = 6;
 
+    /// <summary>Random mode: every workload starts from <see cref="CrashWorkloads.FullDirectorySetup"/> (/B at twelve full blocks).</summary>
+    public bool FullDirectory { get; init; }
+
     /// <summary>Per-point crash-state bound and sampling (see <see cref="CrashExplorerOptions"/>).</summary>
     public CrashExplorerOptions Explorer { get; init; } = new();
 
@@ -73,7 +76,8 @@ public static class CrashCampaign
         }
         return Enumerable.Range(0, o.Cases ?? 100)
             .Select(i => unchecked(o.Seed + i))
-            .Select(s => (CrashWorkloads.Random(s, o.MaxOps, tripleIndirect: true), $"exofs crashtest --libfs {targetName} --seed {s} --cases 1"))
+            .Select(s => (CrashWorkloads.Random(s, o.MaxOps, tripleIndirect: true, o.FullDirectory),
+                $"exofs crashtest --libfs {targetName}{(o.FullDirectory ? " --full-directory" : "")} --seed {s} --cases 1"))
             .ToList();
     }
 

@@ -82,7 +82,8 @@ public static class CrashExplorer
         };
     }
 
-    private sealed record SetupImage(MemoryDevice Image, InodeNo[] Inodes, ulong Token);
+    // A setup's durable image, and the oracle brought to it (forked for each workload, never changed itself).
+    private sealed record SetupImage(MemoryDevice Image, CrashOracle Oracle, ulong Token);
 
     // Names each setup image for the recovery cache's keys (an image is its setup image plus an overlay).
     private static long _setupTokens;
@@ -99,8 +100,9 @@ public static class CrashExplorer
 
     private sealed class Exploration(ICrashTarget target, Workload workload, CrashExplorerOptions options)
     {
-        // The model and the target read the same logical clock (below), so mtimes are judged too.
-        private readonly CrashOracle _oracle = new(target.Guarantees, sharedClock: true);
+        // The model and the target read the same logical clock (below), so mtimes are judged too. Replaced by a
+        // fork of the setup's oracle when the setup is cached.
+        private CrashOracle _oracle = null!; // set by Setup
         private readonly RecoveryCache _recovered = RecoveryCache.For(target);
         private ImageKeys? _keys;
         private readonly HashSet<string> _seenImages = new(StringComparer.Ordinal);
@@ -119,7 +121,6 @@ public static class CrashExplorer
             var setup = Setup();
             if (setup is null) return _failure;
             Where = "setup";
-            _oracle.MarkAllDurable();
             _keys = new ImageKeys(setup.Token);
 
             var clock = new LogicalClock(WorkloadClockStart);
@@ -157,39 +158,34 @@ public static class CrashExplorer
 
         // Setup runs unobserved on the plain device and ends with a clean unmount, so the workload starts
         // from a known durable state. Its image is cached per target and setup (many workloads share one),
-        // with the inode numbers its creates got, so the oracle can be brought to the same state cheaply.
+        // with the oracle brought to the same state (the model took the same steps, and knows the inode numbers
+        // the creates got): each workload forks that oracle instead of replaying the setup on the model.
         private SetupImage? Setup()
         {
             string key = string.Join(";", workload.Setup);
             var cache = SetupCache.GetOrCreateValue(target);
-            var clock = new LogicalClock(SetupClockStart);
-            using var clockScope = LogicalClock.Use(clock);
             if (cache.TryGetValue(key, out var cached))
             {
-                // The model takes the setup's steps under the clock the cached image was made under.
-                for (int i = 0; i < workload.Setup.Count; i++)
-                {
-                    var op = workload.Setup[i];
-                    clock.Tick();
-                    if (target.Supports(op) && _oracle.Apply(op) == Errno.OK && op.Kind is CrashOpKind.Create or CrashOpKind.Mkdir)
-                        _oracle.RecordInode(op.Path, cached.Inodes[i]);
-                }
+                _oracle = cached.Oracle.Fork();
                 return cached;
             }
+            _oracle = new CrashOracle(target.Guarantees, sharedClock: true);
+            var clock = new LogicalClock(SetupClockStart);
+            using var clockScope = LogicalClock.Use(clock);
             var mem = new MemoryDevice(target.DeviceBlocks);
             target.Format(mem);
-            var inodes = new InodeNo[workload.Setup.Count];
             using (var setup = target.Mount(mem))
             {
                 for (int i = 0; i < workload.Setup.Count; i++)
                 {
                     Where = $"setup step {i + 1} ({workload.Setup[i]})";
                     clock.Tick();
-                    if (Step(setup.Fs, workload.Setup[i], out inodes[i]) is { } f) { _failure = f; return null; }
+                    if (Step(setup.Fs, workload.Setup[i]) is { } f) { _failure = f; return null; }
                 }
             }
+            _oracle.MarkAllDurable();
             if (cache.Count >= 256) cache.Clear();
-            var made = new SetupImage(mem, inodes, (ulong)Interlocked.Increment(ref _setupTokens));
+            var made = new SetupImage(mem, _oracle.Fork(), (ulong)Interlocked.Increment(ref _setupTokens));
             cache[key] = made;
             return made;
         }

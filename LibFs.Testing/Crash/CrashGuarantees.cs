@@ -59,6 +59,16 @@ public sealed record CrashGuarantees
     public bool RenameMayLeaveBothNames { get; init; }
 
     /// <summary>
+    /// A RENAME_EXCHANGE may leave one of its two inodes under both names (under one, if its own name was not durable
+    /// yet) and the other under none (a leak), as soft updates' exchange between two directory blocks does: each of
+    /// the two entry writes takes a name from one inode, and a crash may fall between them. Checked as: an inode
+    /// that was durably linked and never lost its last name may be missing only when an exchange it took part in
+    /// since its names were durable shows the name it had before naming its partner (the partner's extra name is
+    /// one it was renamed away from, so <see cref="RenameMayLeaveBothNames"/>' count accepts it).
+    /// </summary>
+    public bool ExchangeMayOrphanOne { get; init; }
+
+    /// <summary>
     /// Soft updates' guarantee (McKusick &amp; Ganger): recovery of a crashed image, before it repairs anything,
     /// finds at most leaks — blocks or inodes allocated but unreachable, link counts too high — never a link count
     /// too low, a directory linked twice, or an entry naming a freed or uninitialized inode. Checked as: the
@@ -95,7 +105,7 @@ public sealed record CrashGuarantees
     /// <summary>One line per promise, for reports.</summary>
     public override string ToString() =>
         $"sync={SyncPersistsAll} fsync-file={FsyncPersistsFile} fsync-names={FsyncPersistsNames} " +
-        $"fsyncdir={FsyncDirPersistsEntries} fsync-attrs={FsyncPersistsAttributes} attrs={Attributes} ns-atomic={NamespaceOpsAtomic} rename-both={RenameMayLeaveBothNames} leaks-only={LeaksOnly} writes-atomic={WritesAtomic}" +
+        $"fsyncdir={FsyncDirPersistsEntries} fsync-attrs={FsyncPersistsAttributes} attrs={Attributes} ns-atomic={NamespaceOpsAtomic} rename-both={RenameMayLeaveBothNames} exchange-orphan={ExchangeMayOrphanOne} leaks-only={LeaksOnly} writes-atomic={WritesAtomic}" +
         (PrefixSemantics ? " prefix=True" : "");
 }
 

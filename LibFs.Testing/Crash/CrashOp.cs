@@ -4,11 +4,11 @@ using System.Text;
 namespace ExoFS.LibFs.Testing.Crash;
 
 /// <summary>What a workload step does. Paths are absolute ("/A/foo") inside the crash namespace.</summary>
-public enum CrashOpKind { Create, Write, Truncate, Rename, Link, Unlink, Mkdir, Rmdir, Fsync, Sync, Symlink, SetXattr, RemoveXattr, Chmod, Chown, Utimes }
+public enum CrashOpKind { Create, Write, Truncate, Rename, Link, Unlink, Mkdir, Rmdir, Fsync, Sync, Symlink, SetXattr, RemoveXattr, Chmod, Chown, Utimes, Exchange }
 
 /// <summary>
 /// One step of a crash workload. <see cref="Path"/> is the operand (unused by Sync), <see cref="Target"/> the
-/// second path of Rename and Link. Write puts <see cref="Length"/> bytes of <see cref="Pattern"/> at
+/// second path of Rename, Link and Exchange. Write puts <see cref="Length"/> bytes of <see cref="Pattern"/> at
 /// <see cref="Offset"/>; Truncate sets the size to <see cref="Offset"/>. Fsync on a directory is fsyncdir.
 /// Symlink makes <see cref="Path"/> a symlink whose text is <see cref="Target"/>; SetXattr sets attribute
 /// <see cref="Target"/> to <see cref="Length"/> pattern bytes, RemoveXattr removes it; Chmod sets the permission
@@ -22,6 +22,8 @@ public sealed record CrashOp(CrashOpKind Kind, string Path = "", string Target =
     public static CrashOp Truncate(string path, long size) => new(CrashOpKind.Truncate, path, "", size);
     public static CrashOp Rename(string from, string to) => new(CrashOpKind.Rename, from, to);
     public static CrashOp Link(string from, string to) => new(CrashOpKind.Link, from, to);
+    /// <summary>rename(2) with RENAME_EXCHANGE: <paramref name="a"/> and <paramref name="b"/> swap the inodes they name.</summary>
+    public static CrashOp Exchange(string a, string b) => new(CrashOpKind.Exchange, a, b);
     public static CrashOp Unlink(string path) => new(CrashOpKind.Unlink, path);
     public static CrashOp Mkdir(string path) => new(CrashOpKind.Mkdir, path);
     public static CrashOp Rmdir(string path) => new(CrashOpKind.Rmdir, path);
@@ -37,6 +39,12 @@ public sealed record CrashOp(CrashOpKind Kind, string Path = "", string Target =
     /// <summary>A persistence operation: the oracle may tighten what must survive once it returns.</summary>
     public bool IsPersistence => Kind is CrashOpKind.Fsync or CrashOpKind.Sync;
 
+    // The bytes of each step, made once: the model and the target both write them, in every workload that has the step.
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<CrashOp, byte[]> Bytes = new();
+
+    /// <summary>The bytes a Write puts (see <see cref="Data"/>), shared and read-only.</summary>
+    internal ReadOnlyMemory<byte> SharedData() => Bytes.GetValue(this, op => op.Data());
+
     /// <summary>The bytes a Write puts: see <see cref="Patterns.Byte"/>.</summary>
     public byte[] Data()
     {
@@ -50,7 +58,7 @@ public sealed record CrashOp(CrashOpKind Kind, string Path = "", string Target =
     {
         CrashOpKind.Write => string.Create(CultureInfo.InvariantCulture, $"write {Path} {Offset} {Length} seed={Seed}"),
         CrashOpKind.Truncate => string.Create(CultureInfo.InvariantCulture, $"truncate {Path} {Offset}"),
-        CrashOpKind.Rename or CrashOpKind.Link or CrashOpKind.Symlink or CrashOpKind.RemoveXattr => $"{Kind.ToString().ToLowerInvariant()} {Path} {Target}",
+        CrashOpKind.Rename or CrashOpKind.Link or CrashOpKind.Exchange or CrashOpKind.Symlink or CrashOpKind.RemoveXattr => $"{Kind.ToString().ToLowerInvariant()} {Path} {Target}",
         CrashOpKind.SetXattr => string.Create(CultureInfo.InvariantCulture, $"setxattr {Path} {Target} {Length} seed={Seed}"),
         CrashOpKind.Chmod => $"chmod {Path} {Convert.ToString(Offset, 8)}",
         CrashOpKind.Chown => string.Create(CultureInfo.InvariantCulture, $"chown {Path} {Offset}:{Length}"),

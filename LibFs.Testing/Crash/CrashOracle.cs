@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.IO.Hashing;
+using System.Text;
 using ExoFS.LibFs.Testing.Model;
 
 namespace ExoFS.LibFs.Testing.Crash;
@@ -26,7 +28,7 @@ namespace ExoFS.LibFs.Testing.Crash;
 public sealed class CrashOracle
 {
     private readonly CrashGuarantees _g;
-    private readonly ModelFileSystem _model = new();
+    private readonly ModelFileSystem _model;
     private FsSnapshot _current;
     private readonly Dictionary<string, List<SnapshotEntry?>> _names = new(StringComparer.Ordinal);
     private readonly Dictionary<ulong, List<FileContent>> _contents = new();
@@ -37,10 +39,16 @@ public sealed class CrashOracle
     // Names each inode was renamed away from since they were last durable (RenameMayLeaveBothNames).
     private readonly Dictionary<ulong, HashSet<string>> _renamedFrom = new();
     private readonly HashSet<ulong> _durablyLinked = new();
+    // RENAME_EXCHANGEs since their names were last durable (ExchangeMayOrphanOne): the two model inodes, the two
+    // paths, and which of the paths are not durable yet (the record goes when both are).
+    private sealed record ExchangeRecord(ulong A, ulong B, string PathA, string PathB, HashSet<string> Pending);
+    private readonly List<ExchangeRecord> _exchanges = new();
     private readonly Dictionary<ulong, ulong> _realIno = new() { [1] = 1 };
     private readonly Dictionary<ulong, string> _firstPath = new();
     // With PrefixSemantics: every whole state at a step boundary since the last persistence step (the first is durable).
     private List<FsSnapshot> _prefixStates;
+    // What this oracle has been told so far, hashed (see History); null once a step ran under the wall clock.
+    private UInt128? _history;
 
     /// <summary>Starts from an empty, durable file system (a freshly formatted device).</summary>
     /// <param name="guarantees">What the target promises.</param>
@@ -54,9 +62,67 @@ public sealed class CrashOracle
     {
         _g = guarantees ?? throw new ArgumentNullException(nameof(guarantees));
         _judged = sharedClock ? _g.Attributes : _g.Attributes & ~CrashAttributes.Mtime;
+        _model = new ModelFileSystem();
         _current = FsSnapshot.Take(_model);
         _prefixStates = [_current];
+        _history = Hash(0, $"oracle {_g} reserved={string.Join(",", _g.ReservedRootNames)} judged={_judged}");
     }
+
+    // A deep copy (see Fork). Snapshots and file contents are never changed once made, so they are shared.
+    private CrashOracle(CrashOracle from)
+    {
+        _g = from._g;
+        _judged = from._judged;
+        _model = from._model.Fork();
+        _current = from._current;
+        foreach (var (path, h) in from._names) _names[path] = [.. h];
+        foreach (var (ino, h) in from._contents) _contents[ino] = [.. h];
+        foreach (var (ino, h) in from._touched) _touched[ino] = [.. h];
+        foreach (var (ino, h) in from._attrs) _attrs[ino] = [.. h];
+        foreach (var (ino, n) in from._maxNames) _maxNames[ino] = n;
+        foreach (var (ino, names) in from._renamedFrom) _renamedFrom[ino] = new(names, StringComparer.Ordinal);
+        _durablyLinked.UnionWith(from._durablyLinked);
+        foreach (var x in from._exchanges) _exchanges.Add(x with { Pending = new(x.Pending, StringComparer.Ordinal) });
+        foreach (var (m, r) in from._realIno) _realIno[m] = r;
+        foreach (var (ino, path) in from._firstPath) _firstPath[ino] = path;
+        _prefixStates = [.. from._prefixStates];
+        _history = from._history;
+        Version = from.Version;
+    }
+
+    /// <summary>
+    /// An independent copy in the same state (same <see cref="History"/>): the crash explorer makes the oracle of a
+    /// setup once and forks it for each workload that starts from that setup. This oracle stays usable.
+    /// </summary>
+    public CrashOracle Fork() => new(this);
+
+    /// <summary>
+    /// A fingerprint of everything this oracle was told (its guarantees, and every <see cref="Apply"/>,
+    /// <see cref="RecordInode"/>, <see cref="Completed"/> and <see cref="MarkAllDurable"/> call with its
+    /// arguments and the logical time of each step): two oracles with the same history are in the same state
+    /// (the model is deterministic under a <see cref="LogicalClock"/>), so they judge a snapshot alike and a
+    /// verdict may be shared (<see cref="RecoveredImage"/>). Null when a step ran under the wall clock, whose
+    /// times make the model's state unrepeatable.
+    /// </summary>
+    public UInt128? History => _history;
+
+    private void Told(string what)
+    {
+        if (_history is { } h) _history = Hash(h, what);
+    }
+
+    private static UInt128 Hash(UInt128 previous, string what)
+    {
+        Span<byte> head = stackalloc byte[16];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt128LittleEndian(head, previous);
+        var hash = new XxHash128();
+        hash.Append(head);
+        hash.Append(Encoding.UTF8.GetBytes(what));
+        return hash.GetCurrentHashAsUInt128();
+    }
+
+    private static string Token(CrashOp op) =>
+        string.Create(CultureInfo.InvariantCulture, $"{(int)op.Kind}|{op.Path}|{op.Target}|{op.Offset}|{op.Length}|{op.Seed}");
 
     /// <summary>The promises this oracle checks.</summary>
     public CrashGuarantees Guarantees => _g;
@@ -71,15 +137,23 @@ public sealed class CrashOracle
     public Errno Apply(CrashOp op)
     {
         ArgumentNullException.ThrowIfNull(op);
+        if (LogicalClock.Current is { } clock) Told($"apply {Token(op)} at {clock.Read()}");
+        else _history = null;
         long sizeBefore = op.Kind == CrashOpKind.Truncate && _current.Paths.TryGetValue(op.Path, out var t) && !t.IsDir
             ? _current.Contents[t.Ino].Length : 0;
-        ulong? renamed = op.Kind == CrashOpKind.Rename && _current.Paths.TryGetValue(op.Path, out var r) ? r.Ino : null;
+        ulong? renamed = op.Kind is CrashOpKind.Rename or CrashOpKind.Exchange && _current.Paths.TryGetValue(op.Path, out var r) ? r.Ino : null;
+        ulong? swapped = op.Kind == CrashOpKind.Exchange && _current.Paths.TryGetValue(op.Target, out var x) ? x.Ino : null;
         var err = OpRunner.Run(_model, op, out _);
         if (err != Errno.OK) return err;
         if (renamed is { } moved && op.Path != op.Target)
         {
-            if (!_renamedFrom.TryGetValue(moved, out var from)) _renamedFrom[moved] = from = new(StringComparer.Ordinal);
-            from.Add(op.Path);
+            RenamedAway(moved, op.Path);
+            // An exchange moves both: each inode is renamed away from its name.
+            if (swapped is { } other)
+            {
+                RenamedAway(other, op.Target);
+                _exchanges.Add(new ExchangeRecord(moved, other, op.Path, op.Target, new(StringComparer.Ordinal) { op.Path, op.Target }));
+            }
         }
         _current = FsSnapshot.Take(_model);
         if (_g.PrefixSemantics) _prefixStates.Add(_current);
@@ -116,15 +190,23 @@ public sealed class CrashOracle
         return Errno.OK;
     }
 
+    private void RenamedAway(ulong ino, string path)
+    {
+        if (!_renamedFrom.TryGetValue(ino, out var from)) _renamedFrom[ino] = from = new(StringComparer.Ordinal);
+        from.Add(path);
+    }
+
     /// <summary>Records that <paramref name="path"/>, just created on the target, is inode <paramref name="realIno"/> there.</summary>
     public void RecordInode(string path, InodeNo realIno)
     {
+        Told($"inode {path} {realIno.Value}");
         if (_current.Paths.TryGetValue(path, out var e)) _realIno[e.Ino] = realIno.Value;
     }
 
     /// <summary>Applies what a persistence step that has returned successfully makes durable, per the guarantees.</summary>
     public void Completed(CrashOp op)
     {
+        Told($"completed {Token(op)}");
         if (op.Kind == CrashOpKind.Sync)
         {
             if (_g.SyncPersistsAll) MarkAllDurable();
@@ -156,6 +238,7 @@ public sealed class CrashOracle
     /// <summary>Everything is durable now (after sync, or a clean unmount).</summary>
     public void MarkAllDurable()
     {
+        Told("all durable");
         foreach (var path in _names.Keys.ToList())
             _names[path] = [_current.Paths.TryGetValue(path, out var e) ? Bare(e) : null];
         foreach (var ino in _contents.Keys.ToList())
@@ -170,6 +253,7 @@ public sealed class CrashOracle
         _durablyLinked.Clear();
         _durablyLinked.UnionWith(counts.Keys);
         _renamedFrom.Clear();
+        _exchanges.Clear();
         _prefixStates = [_current];
         Version++;
     }
@@ -182,6 +266,8 @@ public sealed class CrashOracle
             SnapshotEntry? now = _current.Paths.TryGetValue(p, out var e) ? Bare(e) : null;
             _names[p] = [now];
             foreach (var from in _renamedFrom.Values) from.Remove(p);
+            foreach (var x in _exchanges) x.Pending.Remove(p);
+            _exchanges.RemoveAll(x => x.Pending.Count == 0);
             if (now is { } n)
             {
                 _durablyLinked.Add(n.Ino);
@@ -224,6 +310,7 @@ public sealed class CrashOracle
             {
                 if (ino == 1 || !_realIno.TryGetValue(ino, out var real)) continue;
                 bool found = observed.Paths.Any(p => p.Value.Ino == real && _names.TryGetValue(p.Key, out var h) && h.Any(b => b?.Ino == ino));
+                if (!found && _g.ExchangeMayOrphanOne && OrphanedByExchange(ino, observed)) continue;
                 if (!found)
                 {
                     var had = _names.Where(n => n.Value.Any(b => b?.Ino == ino)).Select(n => n.Key);
@@ -248,6 +335,21 @@ public sealed class CrashOracle
         if (_g.PrefixSemantics && !_prefixStates.Any(state => SameState(state, observed)))
             problems.Add($"the state is none of the {_prefixStates.Count} states after a prefix of the steps since the last persistence step");
         return problems;
+    }
+
+    // ExchangeMayOrphanOne: model inode `ino` took part in an exchange (since its names were durable) and the name
+    // it held before it is seen naming the exchange's other inode: the write that took the name from it reached the
+    // disk, the one giving it the other name did not.
+    private bool OrphanedByExchange(ulong ino, FsSnapshot observed)
+    {
+        foreach (var x in _exchanges)
+        {
+            if (x.A != ino && x.B != ino) continue;
+            var (oldName, other) = x.A == ino ? (x.PathA, x.B) : (x.PathB, x.A);
+            if (_realIno.TryGetValue(other, out var partner) && observed.Paths.TryGetValue(oldName, out var e) && e.Ino == partner)
+                return true;
+        }
+        return false;
     }
 
     // PrefixSemantics: the observed state is exactly the model's state: the same names, kinds, link counts of

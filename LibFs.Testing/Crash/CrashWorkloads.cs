@@ -30,6 +30,26 @@ public static class CrashWorkloads
     ];
 
     /// <summary>
+    /// The standard setup with /B grown to exactly twelve full directory blocks: 180 hard links to /bar under
+    /// long names (<see cref="FullDirectoryName"/>; fourteen of 255 bytes and one of 236 after "." and ".." in the
+    /// first block, fifteen of 255 in each of the next eleven, each block left with less room than any entry
+    /// needs), so the next name made in /B (the corner steps: <c>create /B/foo</c>, or any random step that adds
+    /// a name there) takes a thirteenth block, which FFS reaches through the directory's single indirect block
+    /// (type ffs.dind1). A file system that packs entries differently sees a large directory all the same.
+    /// </summary>
+    public static IReadOnlyList<CrashOp> FullDirectorySetup { get; } =
+        [.. StandardSetup, .. Enumerable.Range(0, FullDirectoryNames).Select(i => CrashOp.Link("/bar", "/B/" + FullDirectoryName(i)))];
+
+    /// <summary>How many names <see cref="FullDirectorySetup"/> puts in /B.</summary>
+    public const int FullDirectoryNames = 180;
+
+    /// <summary>Name <paramref name="i"/> of <see cref="FullDirectorySetup"/>: 255 bytes, except 236 for the fifteenth.</summary>
+    public static string FullDirectoryName(int i) => $"n{i:D3}".PadRight(i == 14 ? 236 : 255, 'x');
+
+    /// <summary>The exhaustive set's step that grows /B past twelve blocks (on <see cref="FullDirectorySetup"/>).</summary>
+    public static CrashOp GrowDirectory { get; } = CrashOp.Create("/B/foo");
+
+    /// <summary>
     /// File offsets whose blocks FFS maps through its single indirect block (past the 12 direct blocks), its double
     /// indirect block (past 12 + 511 blocks) and its triple indirect block (past 12 + 511 + 511² blocks, just over
     /// 1 GiB). Sparse writes there keep crash images small; the model, snapshots and oracle hold contents sparsely
@@ -49,14 +69,21 @@ public static class CrashWorkloads
     /// workload it gave before that range was added (the multi-guest simulation's, whose tree comparison reads
     /// files whole).
     /// </summary>
-    public static Workload Random(int seed, int maxOps = 6, bool tripleIndirect = false)
+    public static Workload Random(int seed, int maxOps = 6, bool tripleIndirect = false) => Random(seed, maxOps, tripleIndirect, fullDirectory: false);
+
+    /// <summary>
+    /// As <see cref="Random(int, int, bool)"/>; with <paramref name="fullDirectory"/> the workload starts from
+    /// <see cref="FullDirectorySetup"/> instead (the same steps), so any name a step makes in /B takes its thirteenth
+    /// block (<c>exofs crashtest --full-directory</c>).
+    /// </summary>
+    public static Workload Random(int seed, int maxOps, bool tripleIndirect, bool fullDirectory)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxOps, 1);
         var rng = new System.Random(seed);
         int count = 1 + rng.Next(maxOps);
         var ops = new List<CrashOp>(count);
         for (int i = 0; i < count; i++) ops.Add(RandomOp(rng, i > 0 ? ops[^1] : null, tripleIndirect));
-        return new Workload(StandardSetup, ops) { Seed = seed };
+        return new Workload(fullDirectory ? FullDirectorySetup : StandardSetup, ops) { Seed = seed };
     }
 
     // Half the fsyncs go to the path the previous step touched (as ACE puts a persistence point on the
@@ -65,7 +92,7 @@ public static class CrashWorkloads
     {
         string File() => Files[rng.Next(Files.Count)];
         string AnyPath() =>
-            previous is { Kind: not CrashOpKind.Sync } p && rng.Next(2) == 0 ? (p.Kind is CrashOpKind.Rename or CrashOpKind.Link ? p.Target : p.Path)
+            previous is { Kind: not CrashOpKind.Sync } p && rng.Next(2) == 0 ? (p.Kind is CrashOpKind.Rename or CrashOpKind.Link or CrashOpKind.Exchange ? p.Target : p.Path)
             : rng.Next(4) == 0 ? Dirs[rng.Next(Dirs.Count)] : File();
         long Offset() => rng.Next(8) switch
         {
@@ -80,7 +107,12 @@ public static class CrashWorkloads
             < 12 => CrashOp.Create(File()),
             < 30 => CrashOp.Write(File(), Offset(), rng.Next(3) == 0 ? 1 + rng.Next(9000) : Lengths[rng.Next(Lengths.Length)], 1 + rng.Next(1000)),
             < 36 => CrashOp.Truncate(File(), rng.Next(6) == 0 ? Offset() : Offsets[rng.Next(Offsets.Length)] + (rng.Next(2) == 0 ? 0 : 4096)),
-            < 47 => rng.Next(5) == 0 ? CrashOp.Rename(Dirs[rng.Next(2)], Dirs[rng.Next(2)]) : CrashOp.Rename(File(), File()),
+            < 47 => rng.Next(5) switch
+            {
+                0 => CrashOp.Rename(Dirs[rng.Next(2)], Dirs[rng.Next(2)]),
+                1 when tripleIndirect => CrashOp.Exchange(File(), File()), // RENAME_EXCHANGE, often across directories
+                _ => CrashOp.Rename(File(), File()),
+            },
             < 52 => CrashOp.Link(File(), File()),
             < 59 => CrashOp.Unlink(File()),
             < 62 => CrashOp.Mkdir(Dirs[rng.Next(2)]),
@@ -141,7 +173,7 @@ public static class CrashWorkloads
                 break;
         }
         foreach (var p in SimplerPaths(op.Path)) yield return op with { Path = p };
-        if (op.Kind is CrashOpKind.Rename or CrashOpKind.Link)
+        if (op.Kind is CrashOpKind.Rename or CrashOpKind.Link or CrashOpKind.Exchange)
             foreach (var p in SimplerPaths(op.Target)) yield return op with { Target = p };
     }
 
@@ -184,25 +216,23 @@ public static class CrashWorkloads
         CrashOp.SetXattr("/A/foo", "user.n", 100, 16), CrashOp.RemoveXattr("/A/foo", "user.n"),
         CrashOp.Chmod("/A/foo", 0x180 /* 0600 */), CrashOp.Chown("/bar", 1000, 1000), CrashOp.Utimes("/A", 1_000_000_000),
         CrashOp.Write("/A/foo", TripleIndirectOffset, 4096, 17),
+        CrashOp.Exchange("/bar", "/A/foo"), // RENAME_EXCHANGE across directories: two directory blocks
     ];
 
     /// <summary>
     /// Every workload of 1..<paramref name="maxLength"/> core steps, each step followed by a persistence
-    /// point: an fsync of the path it touched (its target for rename and link) or a sync. With 26 core steps
-    /// that is 52 one-step units: 52 workloads of length 1 and 2704 of length 2. Order is fixed, so an index
-    /// names a workload (<c>exofs crashtest --exhaustive 2 --seed INDEX --cases 1</c>).
+    /// point: an fsync of the path it touched (its target for rename, link and exchange) or a sync; then the
+    /// directory corner: on <see cref="FullDirectorySetup"/>, <see cref="GrowDirectory"/> (the thirteenth
+    /// directory block) followed by every sequence of up to <paramref name="maxLength"/> - 1 units. With 27 core
+    /// steps that is 54 one-step units: 54 workloads of length 1 and 2916 of length 2, then 2 + 108 corner
+    /// workloads. Order is fixed, so an index names a workload
+    /// (<c>exofs crashtest --exhaustive 2 --seed INDEX --cases 1</c>).
     /// </summary>
     public static IReadOnlyList<Workload> Exhaustive(int maxLength)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxLength, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(maxLength, 3);
-        var units = new List<CrashOp[]>();
-        foreach (var op in CoreOps)
-        {
-            string touched = op.Kind is CrashOpKind.Rename or CrashOpKind.Link ? op.Target : op.Path;
-            units.Add([op, CrashOp.Fsync(touched)]);
-            units.Add([op, CrashOp.Sync()]);
-        }
+        var units = CoreOps.SelectMany(Units).ToList();
         var result = new List<Workload>();
         var prefixes = new List<CrashOp[]> { Array.Empty<CrashOp>() };
         for (int len = 1; len <= maxLength; len++)
@@ -210,6 +240,20 @@ public static class CrashWorkloads
             prefixes = prefixes.SelectMany(p => units.Select(u => (CrashOp[])[.. p, .. u])).ToList();
             result.AddRange(prefixes.Select(p => new Workload(StandardSetup, p)));
         }
+        var corner = Units(GrowDirectory).ToList();
+        for (int len = 1; len <= maxLength; len++)
+        {
+            result.AddRange(corner.Select(u => new Workload(FullDirectorySetup, u)));
+            if (len < maxLength) corner = corner.SelectMany(p => units.Select(u => (CrashOp[])[.. p, .. u])).ToList();
+        }
         return result;
+    }
+
+    // A step followed by each of its two persistence points.
+    private static IEnumerable<CrashOp[]> Units(CrashOp op)
+    {
+        string touched = op.Kind is CrashOpKind.Rename or CrashOpKind.Link or CrashOpKind.Exchange ? op.Target : op.Path;
+        yield return [op, CrashOp.Fsync(touched)];
+        yield return [op, CrashOp.Sync()];
     }
 }

@@ -41,10 +41,11 @@ public static class OpRunner
             }
             case CrashOpKind.Unlink: return fs.Unlink(parent, name);
             case CrashOpKind.Rmdir: return fs.RmDir(parent, name);
-            case CrashOpKind.Rename:
+            case CrashOpKind.Rename or CrashOpKind.Exchange:
             {
                 var (newParent, newName, err2) = ResolveParent(fs, op.Target);
-                return err2 != Errno.OK ? err2 : fs.Rename(parent, name, newParent, newName, RenameFlags.None);
+                var flags = op.Kind == CrashOpKind.Exchange ? RenameFlags.Exchange : RenameFlags.None;
+                return err2 != Errno.OK ? err2 : fs.Rename(parent, name, newParent, newName, flags);
             }
             case CrashOpKind.Symlink:
             {
@@ -72,7 +73,7 @@ public static class OpRunner
                     if (!h.Ok) return h.Error;
                     try
                     {
-                        var w = fs.Write(attr.Ino, h.Value, op.Offset, op.Data());
+                        var w = fs.Write(attr.Ino, h.Value, op.Offset, op.SharedData().Span);
                         if (!w.Ok) return w.Error;
                         return w.Value == op.Length ? Errno.OK : Errno.EIO; // a short write is a libFS bug here
                     }
@@ -105,7 +106,7 @@ public static class OpRunner
                     try { return fs.Fsync(attr.Ino, h.Value, dataOnly: false); }
                     finally { fs.Release(attr.Ino, h.Value); }
                 }
-                case CrashOpKind.SetXattr: return fs.SetXattr(attr.Ino, op.Target, op.Data(), XattrFlags.None);
+                case CrashOpKind.SetXattr: return fs.SetXattr(attr.Ino, op.Target, op.SharedData().Span, XattrFlags.None);
                 case CrashOpKind.RemoveXattr: return fs.RemoveXattr(attr.Ino, op.Target);
                 case CrashOpKind.Chmod:
                     return fs.SetAttr(attr.Ino, new SetAttrRequest { Mode = FileMode.TypeOf(attr.Mode) | ((uint)op.Offset & FileMode.PermMask) }).Error;

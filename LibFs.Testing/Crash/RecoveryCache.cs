@@ -65,8 +65,26 @@ internal sealed class RecoveredImage
     /// <summary>The start of the clock every recovery runs under.</summary>
     internal static readonly Timespec RecoveryClockStart = new(1_800_000_000, 0);
 
-    /// <summary>One line per broken rule for a crash state that left this image, judged by <paramref name="oracle"/>.</summary>
+    // Verdicts by oracle history (CrashOracle.History): an oracle told the same things judges this image alike, so
+    // the states of a common prefix (the first unit of an exhaustive workload is shared by 52 others) are judged once.
+    private readonly ConcurrentDictionary<UInt128, string[]> _verdicts = new();
+    private const int MaxVerdicts = 64;
+
+    /// <summary>
+    /// One line per broken rule for a crash state that left this image, judged by <paramref name="oracle"/>: computed
+    /// once per oracle history (<see cref="CrashOracle.History"/>) and shared by every oracle with the same history.
+    /// </summary>
     public List<string> Judge(CrashOracle oracle)
+    {
+        ArgumentNullException.ThrowIfNull(oracle);
+        if (oracle.History is not { } history) return JudgeNow(oracle);
+        if (_verdicts.TryGetValue(history, out var known)) return [.. known];
+        var problems = JudgeNow(oracle);
+        if (_verdicts.Count < MaxVerdicts) _verdicts.TryAdd(history, [.. problems]);
+        return problems;
+    }
+
+    private List<string> JudgeNow(CrashOracle oracle)
     {
         var problems = new List<string>(RecoveryProblems);
         if (oracle.Guarantees.LeaksOnly)
@@ -88,7 +106,7 @@ internal sealed class RecoveredImage
 
     /// <summary>Rough bytes held, for the cache's bound.</summary>
     public long ApproximateBytes =>
-        256 + (Snapshot is null ? 0 : Snapshot.Paths.Count * 96L + Snapshot.Contents.Values.Sum(c => c.StoredBytes + 64));
+        256 + 48L * MaxVerdicts + (Snapshot is null ? 0 : Snapshot.Paths.Count * 96L + Snapshot.Contents.Values.Sum(c => c.StoredBytes + 64));
 }
 
 /// <summary>

@@ -86,18 +86,51 @@ public sealed partial class ModelFileSystem
             copy._nodes.Clear();
             foreach (var n in _nodes.Values.Where(n => n.Nlink != 0 || n.Ino == 1))
             {
-                var c = new ModelNode
-                {
-                    Ino = n.Ino, Mode = n.Mode, Nlink = n.Nlink, Uid = n.Uid, Gid = n.Gid, Rdev = n.Rdev, Size = n.Size,
-                    Atime = n.Atime, Mtime = n.Mtime, Ctime = n.Ctime, Target = n.Target, Dir = n.Dir?.Clone(),
-                    Chunks = n.Chunks?.ToDictionary(kv => kv.Key, kv => (byte[])kv.Value.Clone()), PastEof = n.PastEof,
-                };
-                foreach (var kv in n.Xattrs) c.Xattrs[kv.Key] = (byte[])kv.Value.Clone();
+                var c = CopyNode(n);
                 if (c.Chunks is not null) copy._usedChunks += c.Chunks.Count;
                 copy._nodes[c.Ino] = c;
             }
             Dispose();
             return copy;
         }
+    }
+
+    /// <summary>
+    /// An independent deep copy of this instance exactly as it is (orphans, open handles and lookup counts
+    /// included); this one stays usable. The crash explorer forks the model after a workload's setup once
+    /// instead of replaying the setup for every workload.
+    /// </summary>
+    public ModelFileSystem Fork()
+    {
+        lock (_lock)
+        {
+            ThrowIfDisposed();
+            var copy = new ModelFileSystem(_capacityChunks * ChunkSize, _maxInodes)
+            {
+                _nextIno = _nextIno, _nextHandle = _nextHandle, _usedChunks = _usedChunks,
+            };
+            copy._nodes.Clear();
+            foreach (var n in _nodes.Values)
+            {
+                var c = CopyNode(n);
+                c.LookupCount = n.LookupCount;
+                c.OpenCount = n.OpenCount;
+                copy._nodes[c.Ino] = c;
+            }
+            foreach (var (h, open) in _handles) copy._handles[h] = open;
+            return copy;
+        }
+    }
+
+    private static ModelNode CopyNode(ModelNode n)
+    {
+        var c = new ModelNode
+        {
+            Ino = n.Ino, Mode = n.Mode, Nlink = n.Nlink, Uid = n.Uid, Gid = n.Gid, Rdev = n.Rdev, Size = n.Size,
+            Atime = n.Atime, Mtime = n.Mtime, Ctime = n.Ctime, Target = n.Target, Dir = n.Dir?.Clone(),
+            Chunks = n.Chunks?.ToDictionary(kv => kv.Key, kv => (byte[])kv.Value.Clone()), PastEof = n.PastEof,
+        };
+        foreach (var kv in n.Xattrs) c.Xattrs[kv.Key] = (byte[])kv.Value.Clone();
+        return c;
     }
 }

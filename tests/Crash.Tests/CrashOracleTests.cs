@@ -49,6 +49,61 @@ public sealed class CrashOracleTests
     }
 
     [Fact]
+    public void Exchange_across_blocks_may_orphan_one_inode_only_where_its_partner_holds_both_names()
+    {
+        var leaks = new CrashGuarantees { LeaksOnly = true, RenameMayLeaveBothNames = true, ExchangeMayOrphanOne = true };
+        var o = Oracle(leaks, CrashOp.Create("/a"), CrashOp.Create("/b"));
+        Assert.Equal(Errno.OK, o.Apply(CrashOp.Exchange("/a", "/b")));
+        Assert.Empty(o.Check(Observed(("/a", 10, []), ("/b", 11, []))));      // not done
+        Assert.Empty(o.Check(Observed(("/a", 11, []), ("/b", 10, []))));      // done
+        Assert.Empty(o.Check(Observed(("/a", 10, []), ("/b", 10, []))));      // between FFS's two writes: 11 leaked
+        Assert.Empty(o.Check(Observed(("/a", 11, []), ("/b", 11, []))));
+        Assert.Contains(o.Check(Observed(("/a", 10, []))), p => p.Contains("lost"));  // 11 gone, its old name /b empty
+        Assert.Contains(o.Check(Observed(("/b", 11, []))), p => p.Contains("lost"));  // 10 gone, its old name /a empty
+        var strict = Oracle(leaks with { ExchangeMayOrphanOne = false }, CrashOp.Create("/a"), CrashOp.Create("/b"));
+        strict.Apply(CrashOp.Exchange("/a", "/b"));
+        Assert.Contains(strict.Check(Observed(("/a", 10, []), ("/b", 10, []))), p => p.Contains("lost"));
+        o.MarkAllDurable();
+        Assert.Contains(o.Check(Observed(("/a", 11, []), ("/b", 11, []))), p => p.Contains("lost")); // durable now
+
+        // The partner's own name not durable yet (create, then exchange): the orphan's old name names the partner.
+        var fresh = Oracle(leaks, CrashOp.Create("/a"));
+        Assert.Equal(Errno.OK, fresh.Apply(CrashOp.Create("/b")));
+        fresh.RecordInode("/b", new InodeNo(11));
+        Assert.Equal(Errno.OK, fresh.Apply(CrashOp.Exchange("/b", "/a")));
+        Assert.Empty(fresh.Check(Observed(("/a", 11, []))));
+        Assert.Contains(fresh.Check(Observed(("/b", 11, []))), p => p.Contains("lost"));
+    }
+
+    [Fact]
+    public void Oracles_told_the_same_steps_share_a_history_and_a_fork_judges_like_its_original()
+    {
+        using var clock = LogicalClock.Use(new LogicalClock(new Timespec(1_000_000, 0)));
+        var a = Oracle(Atomic, CrashOp.Create("/a"), CrashOp.Write("/a", 0, 10, 1));
+        var b = Oracle(Atomic, CrashOp.Create("/a"), CrashOp.Write("/a", 0, 10, 1));
+        Assert.NotNull(a.History);
+        Assert.Equal(a.History, b.History);
+        var fork = a.Fork();
+        Assert.Equal(a.History, fork.History);
+        a.Apply(CrashOp.Rename("/a", "/b"));
+        fork.Apply(CrashOp.Rename("/a", "/c"));
+        Assert.NotEqual(a.History, fork.History);
+        b.Apply(CrashOp.Rename("/a", "/b"));
+        Assert.Equal(a.History, b.History);
+        var data = Bytes(1, 0, 10);
+        Assert.Empty(fork.Check(Observed(("/c", 10, data))));
+        Assert.NotEmpty(fork.Check(Observed(("/b", 10, data))));  // the original's step did not reach the fork
+        Assert.Empty(a.Check(Observed(("/b", 10, data))));
+    }
+
+    [Fact]
+    public void An_oracle_run_under_the_wall_clock_has_no_history_to_share()
+    {
+        var o = Oracle(Atomic, CrashOp.Create("/a"));
+        Assert.Null(o.History);
+    }
+
+    [Fact]
     public void Rename_over_an_existing_file_never_leaves_the_target_name_empty()
     {
         var o = Oracle(PosixOnly, CrashOp.Create("/a"), CrashOp.Create("/b"));

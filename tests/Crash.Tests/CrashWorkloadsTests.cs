@@ -14,13 +14,18 @@ public sealed class CrashWorkloadsTests
     }
 
     [Fact]
-    public void Exhaustive_length_2_has_every_pair_of_units_after_every_single_unit()
+    public void Exhaustive_length_2_has_every_pair_of_units_after_every_single_unit_then_the_directory_corner()
     {
         int units = 2 * CrashWorkloads.CoreOps.Count;
         var all = CrashWorkloads.Exhaustive(2);
-        Assert.Equal(units + units * units, all.Count);
+        Assert.Equal(units + units * units + 2 + 2 * units, all.Count);
         Assert.All(all.Take(units), w => Assert.Equal(2, w.Ops.Count));
-        Assert.All(all.Skip(units), w => Assert.Equal(4, w.Ops.Count));
+        Assert.All(all.Skip(units).Take(units * units), w => Assert.Equal(4, w.Ops.Count));
+        Assert.All(all.Take(units + units * units), w => Assert.Same(CrashWorkloads.StandardSetup, w.Setup));
+        var corner = all.Skip(units + units * units).ToList();
+        Assert.All(corner, w => Assert.Same(CrashWorkloads.FullDirectorySetup, w.Setup));
+        Assert.All(corner, w => Assert.Equal(CrashWorkloads.GrowDirectory, w.Ops[0]));
+        Assert.Equal([2, 2, .. Enumerable.Repeat(4, 2 * units)], corner.Select(w => w.Ops.Count));
         Assert.All(all, w => Assert.True(w.Ops[1].IsPersistence && w.Ops[^1].IsPersistence));
         Assert.Equal(all.Count, all.Distinct().Count());
         Assert.Equal(all[units + 5], CrashWorkloads.Exhaustive(2)[units + 5]);

@@ -60,6 +60,7 @@ public sealed class CrashtestCommandTests
     [InlineData("--cases", "0")]
     [InlineData("--cases", "x")]
     [InlineData("--exhaustive", "4")]
+    [InlineData("--exhaustive", "2", "--full-directory")]
     [InlineData("--seed")]
     [InlineData("--frobnicate", "1")]
     public void Bad_arguments_exit_2_with_one_line(params string[] args)

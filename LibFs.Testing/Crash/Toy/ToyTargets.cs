@@ -117,6 +117,6 @@ public sealed class XnToyTarget(string name = "toy-xn", Action<XnVolume>? config
 internal static class ToyTargetLimits
 {
     public static bool Supports(CrashOp op) =>
-        op.Kind is not (CrashOpKind.Symlink or CrashOpKind.SetXattr or CrashOpKind.RemoveXattr)
+        op.Kind is not (CrashOpKind.Symlink or CrashOpKind.SetXattr or CrashOpKind.RemoveXattr or CrashOpKind.Exchange)
         && !(op.Kind is CrashOpKind.Write or CrashOpKind.Truncate && op.Offset + op.Length > 64 * 1024);
 }
