@@ -89,7 +89,11 @@ internal sealed class Allocator
     {
         int g = GroupOfBlock(b);
         if (g < _groups.Length) _groupFreeStale[g] = true;
+        BlockChangedHook?.Invoke(b);
     }
+
+    /// <summary>Called by <see cref="BlockChanged"/> for each block (the file system drops read-ahead copies of it).</summary>
+    public Action<BlockNo>? BlockChangedHook { get; set; }
 
     /// <summary>Free blocks of all groups by XN's free map, counted afresh (other libFSes may have changed it).</summary>
     public ulong FreeBlocks

@@ -38,6 +38,7 @@ public sealed partial class FfsFileSystem : IFileSystem, IReportsRecovery, ISelf
     private readonly InodeTable _inodes;
     private readonly BlockMap _map;
     private readonly Directory _dirs;
+    private readonly ReadAhead _readAhead = new();
     private readonly Dictionary<ulong, (ulong Ino, OpenFlags Flags, bool IsDir)> _handles = new();
     private ulong _nextHandle = 1;
     private ulong _nextGeneration;
@@ -78,6 +79,8 @@ public sealed partial class FfsFileSystem : IFileSystem, IReportsRecovery, ISelf
         _disk = disk;
         _superBlock = superBlock;
         _alloc = alloc;
+        // A block claimed or freed is no longer what a read-ahead window copied from it.
+        alloc.BlockChangedHook = b => _readAhead.ForgetDisk(b.Value, 1);
         _inodes = new InodeTable(disk, alloc);
         _map = new BlockMap(disk, alloc);
         _dirs = new Directory(disk, _map, ino => OrderDirectoryWrites && !_unorderedEntries ? _alloc.Locate(ino).Block : null);
@@ -89,6 +92,17 @@ public sealed partial class FfsFileSystem : IFileSystem, IReportsRecovery, ISelf
     internal InodeTable Inodes => _inodes;
     internal BlockMap Map => _map;
     internal Directory Dirs => _dirs;
+    internal ReadAhead ReadAheadWindows => _readAhead;
+
+    /// <summary>
+    /// Blocks FFS reads past a sequential reader's request, within the file's contiguous run (default 256: 1 MiB;
+    /// 0 turns read-ahead off). A tuning knob for benchmarks; see <see cref="ReadAhead"/>.
+    /// </summary>
+    public int ReadAheadBlocks
+    {
+        get { lock (_lock) return _readAhead.Blocks; }
+        set { lock (_lock) _readAhead.Blocks = Math.Max(0, value); }
+    }
     internal BlockNo SuperBlock => _superBlock;
     internal object Lock => _lock;
 
@@ -377,6 +391,7 @@ public sealed partial class FfsFileSystem : IFileSystem, IReportsRecovery, ISelf
     /// <summary>Frees an inode and everything it owns. Caller has checked nothing references it.</summary>
     private Errno Destroy(ulong ino, DiskInode inode)
     {
+        _readAhead.Forget(ino);
         bool dir = FileMode.IsDir(inode.Mode);
         var err = _map.Truncate(ino, inode, 0);
         if (err == Errno.OK) err = _map.FreeXattrBlock(ino, inode);

@@ -344,7 +344,7 @@ public static class Fsck
                 if (repair) alloc.SetDirectories(g, dirs);
             }
         }
-        if (repair && problems.Count > 0) fs.Dirs.DropAll();
+        if (repair && problems.Count > 0) { fs.Dirs.DropAll(); fs.ReadAheadWindows.Clear(); }
         return new FsckReport(problems, repaired, unrepaired) { Findings = findings, RepairedWithClass = repairedWithClass };
     }
 

@@ -193,8 +193,12 @@ internal sealed class FakeXnDisk : IFfsDisk
         return Errno.OK;
     }
 
+    /// <summary>ReadDataBlocks calls: one device request each on XN.</summary>
+    public int DataReads;
+
     public Errno ReadDataBlocks(BlockNo first, Span<byte> into)
     {
+        DataReads++;
         for (int k = 0; k < into.Length / FfsLayout.BlockSize; k++)
         {
             var err = Read(first.Offset((ulong)k), 0, into.Slice(k * FfsLayout.BlockSize, FfsLayout.BlockSize));
