@@ -57,8 +57,16 @@ internal sealed class ReadAhead
     }
 
     /// <summary>True when a read at <paramref name="fileBlock"/> continues <paramref name="ino"/>'s previous read (or starts the file).</summary>
-    public bool IsSequential(ulong ino, ulong fileBlock) =>
-        Blocks > 0 && (_next.TryGetValue(ino, out ulong next) ? next == fileBlock : fileBlock == 0);
+    public bool IsSequential(ulong ino, ulong fileBlock)
+    {
+        if (Blocks <= 0) return false;
+        if (_next.TryGetValue(ino, out ulong next) ? next == fileBlock : fileBlock == 0) return true;
+        // The kernel may send a sequential reader's requests out of order (several in flight): a read that starts
+        // where one of the inode's windows ends continues the stream too.
+        foreach (var w in _windows)
+            if (w.Ino == ino && w.FileBlock + (ulong)w.Count == fileBlock) return true;
+        return false;
+    }
 
     /// <summary>Records where <paramref name="ino"/>'s last read ended, for <see cref="IsSequential"/>.</summary>
     public void ReadEnded(ulong ino, ulong nextFileBlock)
@@ -85,10 +93,9 @@ internal sealed class ReadAhead
         if (_spare is null || w.Data.Length > _spare.Length) _spare = w.Data;
     }
 
-    /// <summary>Keeps a filled window, replacing any other window of the inode and the least recently used beyond <see cref="MaxWindows"/>.</summary>
+    /// <summary>Keeps a filled window, dropping the least recently used beyond <see cref="MaxWindows"/> (a reader whose requests arrive out of order may have two).</summary>
     public void Install(ulong ino, ulong fileBlock, ulong disk, int count, byte[] data)
     {
-        Forget(ino);
         if (_windows.Count >= MaxWindows) { Dropped(_windows[0]); _windows.RemoveAt(0); }
         _windows.Add(new Window { Ino = ino, FileBlock = fileBlock, Disk = disk, Count = count, Data = data });
         Fills++;

@@ -1,3 +1,4 @@
+using ExoFS.Host;
 using ExoFS.Kernel.Disk;
 using ExoFS.LibFs.Ffs.Format;
 
@@ -44,6 +45,23 @@ public class ReadAheadTests
         // (the file's blocks are contiguous on disk but for its indirect blocks, which end a run).
         Assert.True(without >= 32, $"{without} reads without read-ahead");
         Assert.True(withReadAhead <= 10, $"{withReadAhead} reads with read-ahead ({without} without)");
+        fs.Release(ino, fh);
+    }
+
+    [Fact]
+    public void Requests_of_one_stream_arriving_out_of_order_keep_their_windows()
+    {
+        var (fs, disk, ino, fh, data) = File(4 << 20);
+        var buf = new byte[Chunk];
+        disk.DataReads = 0;
+        // The first window ends at chunk 9 (the request and 1 MiB past it); the kernel then has chunks 9 and 3 in flight.
+        foreach (int k in new[] { 0, 9, 3, 10, 4 })
+        {
+            Assert.Equal(Chunk, fs.Read(ino, fh, (long)k * Chunk, buf).Value);
+            Assert.Equal(data.AsSpan(k * Chunk, Chunk).ToArray(), buf);
+        }
+        Assert.Equal(2, fs.ReadAheadWindows.Fills);
+        Assert.Equal(3, disk.DataReads);   // the 12 direct blocks (an indirect block follows them on disk), then two windows
         fs.Release(ino, fh);
     }
 
@@ -119,5 +137,21 @@ public class ReadAheadTests
         Assert.All(tail, b => Assert.Equal(0, b));
         fs.Release(ino, fh);
         fs.Release(g.Ino, gh);
+    }
+
+    [Fact]
+    public void The_ffs_readahead_mount_option_sets_the_window_and_a_bad_value_is_refused_with_one_line()
+    {
+        var dev = new MemoryDevice(8192);
+        var made = ExoHost.Format(dev, [new RootRequest("ffs", "ffs")], out string? error, libFses: [new FfsLibFs()]);
+        Assert.True(made.Ok, error);
+        made.Value.Dispose();
+        using var host = ExoHost.Load(dev, out error).Value;
+        using (var guest = host.Attach("ffs", out error, options: new Dictionary<string, string> { [FfsLibFs.ReadAheadOption] = "256" }, libFs: new FfsLibFs()).Value)
+            Assert.Equal(64, ((FfsFileSystem)guest.FileSystem).ReadAheadBlocks);
+        var bad = host.Attach("ffs", out error, options: new Dictionary<string, string> { [FfsLibFs.ReadAheadOption] = "6" }, libFs: new FfsLibFs());
+        Assert.False(bad.Ok);
+        Assert.Equal(Errno.EINVAL, bad.Error);
+        Assert.Equal("cannot mount root 'ffs': ffs: ffs-readahead= takes KiB, a multiple of 4 from 0 (off) to 16384, not '6'", error);
     }
 }
