@@ -5,12 +5,13 @@ using ExoFS.LibFs.Ffs.Format;
 namespace ExoFS.LibFs.Ffs;
 
 /// <summary>
-/// Allocation groups: the FFS placement policy and the group bitmaps.
+/// Allocation groups: the FFS placement policy and the inode bitmaps.
 ///
-/// XN's free map is the authority on which blocks are free (another libFS may share the disk), so a block
-/// is chosen with XN's FindFree near a goal the policy picks, then claimed with an XN Alloc by the caller;
-/// the group block bitmap records which blocks this FFS owns (fsck compares it with what the pointers say)
-/// and gives the per-group free counts the policy needs. Bitmaps are kept in memory and written through.
+/// XN's free map is the one record of which blocks are free (another libFS may share the disk), and XN exports it
+/// read-only (<see cref="IFfsDisk.CountFree"/>, <see cref="IFfsDisk.FindFree"/>): a block is chosen with FindFree near
+/// a goal the policy picks and claimed with an XN Alloc by the caller, and a group's free count is XN's count over
+/// the group's range. FFS keeps no block bitmap (format 4; format 3's duplicated XN's map and fsck reconciled the
+/// two). Inodes are FFS's own: the inode bitmaps are kept in memory and written through.
 ///
 /// Policy (McKusick et al. 1984): a new directory goes to a group with at least the average number of free
 /// inodes and the fewest directories; any other inode goes to its parent's group (or the next with a free
@@ -22,29 +23,29 @@ internal sealed class Allocator
     private readonly IFfsDisk _disk;
     private readonly BlockNo _super;
     private readonly GroupEntry[] _groups;
-    private readonly byte[][] _blockBitmaps;
     private readonly byte[][] _inodeBitmaps;
-    private readonly uint[] _freeBlocks, _freeInodes;
+    private readonly uint[] _freeInodes;
     private readonly int[] _inodeCursor;
     private readonly bool[] _growFailed;
+    // Each group's free blocks as XN counted them, recounted after this FFS changed a block of the group.
+    private readonly ulong[] _groupFree;
+    private readonly bool[] _groupFreeStale;
 
-    public Allocator(IFfsDisk disk, BlockNo super, Superblock sb, GroupEntry[] groups, byte[][] blockBitmaps, byte[][] inodeBitmaps)
+    public Allocator(IFfsDisk disk, BlockNo super, Superblock sb, GroupEntry[] groups, byte[][] inodeBitmaps)
     {
         _disk = disk;
         _super = super;
         Sb = sb;
         _groups = groups;
-        _blockBitmaps = blockBitmaps;
         _inodeBitmaps = inodeBitmaps;
-        _freeBlocks = new uint[groups.Length];
         _freeInodes = new uint[groups.Length];
         _inodeCursor = new int[groups.Length];
         _growFailed = new bool[groups.Length];
+        _groupFree = new ulong[groups.Length];
+        _groupFreeStale = new bool[groups.Length];
+        Array.Fill(_groupFreeStale, true);
         for (int g = 0; g < groups.Length; g++)
-        {
-            _freeBlocks[g] = (uint)(GroupBlocks(g) - (ulong)PopCount(blockBitmaps[g], (int)GroupBlocks(g)));
             _freeInodes[g] = (uint)(InodeCapacity(g) - PopCount(inodeBitmaps[g], InodeCapacity(g)));
-        }
     }
 
     public Superblock Sb { get; }
@@ -63,13 +64,48 @@ internal sealed class Allocator
         (int)(Math.Min(FfsLayout.InodesForGroup(groupBlocks), inodesPerGroup) / FfsLayout.InodesPerBlock);
     public ulong TotalInodes => (ulong)Enumerable.Range(0, _groups.Length).Sum(InodeCapacity);
     public ulong FreeInodes => _freeInodes.Aggregate(0UL, (a, b) => a + b);
-    public ulong FreeBlocks => _freeBlocks.Aggregate(0UL, (a, b) => a + b);
 
     /// <summary>
-    /// Blocks inside the groups that neither FFS owns nor XN can give out (XN's own structures, other
-    /// libFSes' blocks), measured at mount; they look free in the bitmaps.
+    /// Free blocks of group <paramref name="g"/> by XN's free map: free now, or freed and reusable after the next
+    /// sync (XN defers a freed block until its nullified pointer is durable). Every session's blocks count, so
+    /// another libFS's blocks in the group are simply not free. Cached until this FFS changes a block of the group.
     /// </summary>
-    public ulong Foreign { get; set; }
+    public ulong GroupFreeBlocks(int g)
+    {
+        if (_groupFreeStale[g])
+        {
+            var r = _disk.CountFree(new BlockNo((ulong)g * Sb.BlocksPerGroup), GroupBlocks(g));
+            _groupFree[g] = r.Ok ? r.Value.Free + r.Value.Deferred : 0;
+            _groupFreeStale[g] = !r.Ok;
+        }
+        return _groupFree[g];
+    }
+
+    /// <summary>
+    /// Notes that this FFS claimed or freed <paramref name="b"/> (through XN): the group's free count is recounted
+    /// from XN's map when next asked. XN keeps the only record; nothing is written here.
+    /// </summary>
+    public void BlockChanged(BlockNo b)
+    {
+        int g = GroupOfBlock(b);
+        if (g < _groups.Length) _groupFreeStale[g] = true;
+        BlockChangedHook?.Invoke(b);
+    }
+
+    /// <summary>Called by <see cref="BlockChanged"/> for each block (the file system drops read-ahead copies of it).</summary>
+    public Action<BlockNo>? BlockChangedHook { get; set; }
+
+    /// <summary>Free blocks of all groups by XN's free map, counted afresh (other libFSes may have changed it).</summary>
+    public ulong FreeBlocks
+    {
+        get
+        {
+            Array.Fill(_groupFreeStale, true);
+            ulong n = 0;
+            for (int g = 0; g < _groups.Length; g++) n += GroupFreeBlocks(g);
+            return n;
+        }
+    }
 
     /// <summary>Inode-table blocks reserved but not yet grown into (kept out of the free count, so a growing table does not show as space used).</summary>
     public ulong UngrownTableBlocks
@@ -84,13 +120,13 @@ internal sealed class Allocator
     }
 
     /// <summary>
-    /// Blocks statfs reports free: not owned by FFS (or owned but about to be freed:
-    /// <paramref name="pending"/>), not foreign, not reserved for inode tables. On a full disk data may sit
-    /// in the reserved run, so the difference is taken before clamping at zero.
+    /// Blocks statfs reports free: XN-free in the groups (or owned but about to be freed: <paramref name="pending"/>),
+    /// not reserved for inode tables. On a full disk data may sit in the reserved run, so the difference is taken
+    /// before clamping at zero.
     /// </summary>
     public ulong AvailableBlocks(ulong pending = 0)
     {
-        ulong taken = Foreign + UngrownTableBlocks;
+        ulong taken = UngrownTableBlocks;
         ulong free = FreeBlocks + pending;
         return free > taken ? free - taken : 0;
     }
@@ -197,7 +233,8 @@ internal sealed class Allocator
             return err == Errno.EIO ? Errno.ENOSPC : err;
         }
         _groups[g] = ge with { InodeTableBlocks = ge.InodeTableBlocks + 1 };
-        return MarkBlock(next, true);
+        BlockChanged(next);
+        return Errno.OK;
     }
 
     /// <summary>
@@ -242,7 +279,7 @@ internal sealed class Allocator
         {
             if (_freeInodes[g] == 0 || _freeInodes[g] < avg) continue;
             if (best < 0 || _groups[g].Directories < _groups[best].Directories
-                || (_groups[g].Directories == _groups[best].Directories && _freeBlocks[g] > _freeBlocks[best]))
+                || (_groups[g].Directories == _groups[best].Directories && GroupFreeBlocks(g) > GroupFreeBlocks(best)))
                 best = g;
         }
         return best < 0 ? 0 : best;
@@ -272,7 +309,7 @@ internal sealed class Allocator
 
     /// <summary>
     /// A free block near <paramref name="hint"/> (not yet claimed: the caller claims it with an XN Alloc and
-    /// then <see cref="MarkBlock"/>). On ENOSPC, syncs once so that frees XN deferred until their parents
+    /// then calls <see cref="BlockChanged"/>). On ENOSPC, syncs once so that frees XN deferred until their parents
     /// were durable become reusable, then tries again.
     /// </summary>
     public Result<BlockNo> PickBlock(BlockNo hint)
@@ -290,63 +327,6 @@ internal sealed class Allocator
     /// </summary>
     public Func<Errno> Reclaim { get; set; } = () => Errno.OK;
 
-    /// <summary>
-    /// Records that this FFS now owns (or no longer owns) <paramref name="b"/>. A freed block's bit is cleared
-    /// only after the next sync (<see cref="CommitBlockFrees"/>), when the nullified pointer is durable (soft
-    /// updates' rule 2, as XN defers the block's reuse): else a crash could show a claimed block its bitmap calls
-    /// free. The free count drops at once.
-    /// </summary>
-    public Errno MarkBlock(BlockNo b, bool used)
-    {
-        int g = GroupOfBlock(b);
-        if (g >= _groups.Length) return Errno.OK; // beyond the groups: XN's map is the only record
-        int bit = (int)(b.Value % Sb.BlocksPerGroup);
-        if (used && _blocksToRelease.Remove(b.Value))
-        {
-            _freeBlocks[g]--; // taken again before its bit was cleared: the bit stays
-            return Errno.OK;
-        }
-        bool was = (_blockBitmaps[g][bit >> 3] & (1 << (bit & 7))) != 0;
-        if (used && !was) _bitmapsSetSinceSync.Add(_groups[g].BlockBitmap);
-        if (!used && was)
-        {
-            if (_blocksToRelease.Add(b.Value)) _freeBlocks[g]++;
-            return Errno.OK;
-        }
-        if (was == used) return Errno.OK;
-        var err = SetBit(_groups[g].BlockBitmap, _blockBitmaps[g], bit, used);
-        if (err != Errno.OK) return err;
-        if (used) _freeBlocks[g]--; else _freeBlocks[g]++;
-        return Errno.OK;
-    }
-
-    private readonly HashSet<ulong> _blocksToRelease = new();
-    private readonly HashSet<ulong> _bitmapsSetSinceSync = new();
-
-    /// <summary>
-    /// Block-bitmap blocks that gained a set bit since the last sync: an inode-table block is ordered after them
-    /// (<see cref="InodeTable.Put"/>), so a pointer to a new block never reaches the disk before its bit even
-    /// when a block is written back alone (XN's sync orders them anyway: the bitmap has no dependencies).
-    /// </summary>
-    public IReadOnlyCollection<ulong> BitmapsSetSinceSync => _bitmapsSetSinceSync;
-
-    /// <summary>Blocks freed whose bitmap bits wait for a sync (fsck accepts their set bits).</summary>
-    public IReadOnlyCollection<ulong> BlocksAwaitingRelease => _blocksToRelease;
-
-    /// <summary>Clears the bitmap bits of every block freed before the sync that just completed.</summary>
-    public Errno CommitBlockFrees()
-    {
-        foreach (ulong b in _blocksToRelease)
-        {
-            int g = GroupOfBlock(new BlockNo(b));
-            var err = SetBit(_groups[g].BlockBitmap, _blockBitmaps[g], (int)(b % Sb.BlocksPerGroup), false);
-            if (err != Errno.OK) return err;
-        }
-        _blocksToRelease.Clear();
-        _bitmapsSetSinceSync.Clear(); // the sync that just completed wrote them
-        return Errno.OK;
-    }
-
     private Errno SetBit(ulong bitmapBlock, byte[] map, int bit, bool value)
     {
         byte old = map[bit >> 3];
@@ -356,30 +336,16 @@ internal sealed class Allocator
         return err;
     }
 
-    /// <summary>Replaces a bitmap wholesale (fsck repair), recomputing the group's free counts.</summary>
-    public Errno RewriteBitmaps(int g, byte[] blockBitmap, byte[] inodeBitmap)
+    /// <summary>Replaces group <paramref name="g"/>'s inode bitmap wholesale (fsck repair), recomputing its free inode count.</summary>
+    public Errno RewriteInodeBitmap(int g, byte[] inodeBitmap)
     {
-        var err = _disk.WriteRaw(new BlockNo(_groups[g].BlockBitmap), 0, blockBitmap.AsSpan(0, FfsLayout.BitmapBytes));
+        var err = _disk.WriteRaw(new BlockNo(_groups[g].InodeBitmap), 0, inodeBitmap.AsSpan(0, CsumBlock.InodeBitmapBytes));
         if (err != Errno.OK) return err;
-        err = _disk.WriteRaw(new BlockNo(_groups[g].InodeBitmap), 0, inodeBitmap.AsSpan(0, CsumBlock.InodeBitmapBytes));
-        if (err != Errno.OK) return err;
-        blockBitmap.CopyTo(_blockBitmaps[g], 0);
-        inodeBitmap.CopyTo(_inodeBitmaps[g], 0);
-        _freeBlocks[g] = (uint)(GroupBlocks(g) - (ulong)PopCount(_blockBitmaps[g], (int)GroupBlocks(g)));
-        // Bits of freed blocks still waiting for a sync (fsck keeps them set) are free already.
-        if (_blocksToRelease.Count > 0)
-            _freeBlocks[g] += (uint)_blocksToRelease.Count(b => GroupOfBlock(new BlockNo(b)) == g && IsMarked(b));
+        inodeBitmap.AsSpan(0, CsumBlock.InodeBitmapBytes).CopyTo(_inodeBitmaps[g]);
         _freeInodes[g] = (uint)(InodeCapacity(g) - PopCount(_inodeBitmaps[g], InodeCapacity(g)));
         _inodeCursor[g] = 0;
         return Errno.OK;
     }
 
-    private bool IsMarked(ulong b)
-    {
-        int g = GroupOfBlock(new BlockNo(b)), bit = (int)(b % Sb.BlocksPerGroup);
-        return (_blockBitmaps[g][bit >> 3] & (1 << (bit & 7))) != 0;
-    }
-
-    public byte[] BlockBitmap(int g) => _blockBitmaps[g];
     public byte[] InodeBitmap(int g) => _inodeBitmaps[g];
 }

@@ -256,8 +256,7 @@ internal sealed class BlockMap
             if (err != Errno.OK) return err;
             for (int k = 0; k < c; k++)
             {
-                err = _alloc.MarkBlock(first.Offset((ulong)k), true);
-                if (err != Errno.OK) return err;
+                _alloc.BlockChanged(first.Offset((ulong)k));
                 if (at.Slot >= 0) inode.Ptr[at.Slot + k] = first.Value + (ulong)k;
             }
             inode.Blocks += (ulong)c;
@@ -292,8 +291,7 @@ internal sealed class BlockMap
             var err = _disk.Alloc(parent, partition, edits, kind, b);
             if (err == Errno.EBUSY) { hint = b.Offset(1); continue; }
             if (err != Errno.OK) return err;
-            err = _alloc.MarkBlock(b, true);
-            if (err != Errno.OK) return err;
+            _alloc.BlockChanged(b);
             return b.Value;
         }
         return Errno.ENOSPC;
@@ -357,7 +355,8 @@ internal sealed class BlockMap
         // Saturating: after a crash the on-disk count may trail the pointers (they live in other blocks);
         // fsck sets the true count, and a wrapped one would read as 2^64 blocks.
         if (inode.Blocks > 0) inode.Blocks--;
-        return (_alloc.MarkBlock(new BlockNo(child), false), true);
+        _alloc.BlockChanged(new BlockNo(child));
+        return (Errno.OK, true);
     }
 
     /// <summary>Where a pointer lives: the block holding it, its XN partition, its byte offset, and its inode slot (direct pointers only, else -1).</summary>
@@ -447,7 +446,8 @@ internal sealed class BlockMap
         if (ferr != Errno.OK) return ferr;
         if (s.Slot >= 0) inode.Ptr[s.Slot] = 0;
         inode.Blocks--;
-        return _alloc.MarkBlock(new BlockNo(child), false);
+        _alloc.BlockChanged(new BlockNo(child));
+        return Errno.OK;
     }
 
     /// <summary>
@@ -500,6 +500,7 @@ internal sealed class BlockMap
         if (err != Errno.OK) return err;
         inode.Ptr[DiskInode.XattrSlot] = 0;
         if (inode.Blocks > 0) inode.Blocks--;
-        return _alloc.MarkBlock(new BlockNo(x), false);
+        _alloc.BlockChanged(new BlockNo(x));
+        return Errno.OK;
     }
 }

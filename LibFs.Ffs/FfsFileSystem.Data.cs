@@ -27,6 +27,7 @@ public sealed partial class FfsFileSystem
             var now = Timespec.Now();
             if (request.Size is { } size)
             {
+                _readAhead.Forget(ino.Value);
                 if (FileMode.IsDir(i.Mode)) return Errno.EISDIR;
                 if (!FileMode.IsRegular(i.Mode)) return Errno.EINVAL;
                 if (size > MaxFileSize) return Errno.EFBIG;
@@ -111,6 +112,7 @@ public sealed partial class FfsFileSystem
             bool writing = (flags & OpenFlags.AccessMask) != OpenFlags.ReadOnly;
             if (flags.HasFlag(OpenFlags.Truncate) && writing && i.Size > 0)
             {
+                _readAhead.Forget(ino.Value);
                 var err = Truncate(ino.Value, i, 0);
                 Touch(i, Timespec.Now());
                 _inodes.Put(ino.Value, i);
@@ -187,6 +189,16 @@ public sealed partial class FfsFileSystem
                 int inBlock = (int)(pos % FfsLayout.BlockSize);
                 // Whole blocks go as runs: each stretch contiguous on disk is one read (one device request).
                 int wholeBlocks = inBlock == 0 ? (n - done) / FfsLayout.BlockSize : 0;
+                if (wholeBlocks > 0)
+                {
+                    var served = ReadAheadServe(ino.Value, i, pos / FfsLayout.BlockSize, buffer.Slice(done, wholeBlocks * FfsLayout.BlockSize), continuing: done > 0);
+                    if (!served.Ok) return served.Error;
+                    if (served.Value > 0)
+                    {
+                        done += served.Value * FfsLayout.BlockSize;
+                        continue;
+                    }
+                }
                 var (b, count) = wholeBlocks > 0 ? _map.LookupExtent(i, pos / FfsLayout.BlockSize, wholeBlocks)
                     : (_map.Lookup(i, pos / FfsLayout.BlockSize), 1);
                 int chunk = wholeBlocks > 0 ? count * FfsLayout.BlockSize : Math.Min(n - done, FfsLayout.BlockSize - inBlock);
@@ -200,6 +212,7 @@ public sealed partial class FfsFileSystem
                 }
                 done += chunk;
             }
+            _readAhead.ReadEnded(ino.Value, ((ulong)offset + (ulong)done) / FfsLayout.BlockSize);
             // relatime: record an access only when atime is older than the last change.
             var atime = new Timespec(i.AtimeSec, i.AtimeNsec);
             if (atime.CompareTo(new Timespec(i.MtimeSec, i.MtimeNsec)) <= 0 || atime.CompareTo(new Timespec(i.CtimeSec, i.CtimeNsec)) <= 0)
@@ -226,6 +239,7 @@ public sealed partial class FfsFileSystem
             var r = _inodes.Get(ino.Value);
             if (!r.Ok) return r.Error;
             var i = r.Value;
+            _readAhead.Forget(ino.Value); // its blocks are rewritten or allocated
             int done = 0, cachedBlocks = 0;
             Errno failure = Errno.OK;
             ulong prev = 0;
@@ -282,10 +296,54 @@ public sealed partial class FfsFileSystem
     /// on disk) go to the device as one request with no cache page each; a piece of a block is merged into the
     /// block's cached page. Lock held.
     /// </summary>
-    private Errno WriteFileData(BlockNo first, int inBlock, ReadOnlySpan<byte> bytes) =>
-        inBlock == 0 && bytes.Length % FfsLayout.BlockSize == 0
+    private Errno WriteFileData(BlockNo first, int inBlock, ReadOnlySpan<byte> bytes)
+    {
+        _readAhead.ForgetDisk(first.Value, (ulong)((inBlock + bytes.Length + FfsLayout.BlockSize - 1) / FfsLayout.BlockSize));
+        return inBlock == 0 && bytes.Length % FfsLayout.BlockSize == 0
             ? _disk.WriteDataBlocks(first, bytes)
             : _disk.WriteRaw(first, inBlock, bytes);
+    }
+
+    /// <summary>
+    /// Serves whole file blocks <paramref name="fileBlock"/>.. of <paramref name="ino"/> from a read-ahead window
+    /// (see <see cref="ReadAhead"/>); if none holds them and the read continues the previous one (and asks for fewer
+    /// than <see cref="ReadAhead.Blocks"/>: a larger request is a cluster by itself), first reads the
+    /// request and up to <see cref="ReadAhead.Blocks"/> more of the file's contiguous run (before its end) in one
+    /// device request into a new window (<paramref name="continuing"/>: the rest of a read a window served the start
+    /// of, sequential by definition). Returns the blocks served (0: the caller reads them itself). A window is
+    /// filled unverified; with data checksums the blocks served are verified as they are served, so a damaged
+    /// block read ahead fails (and is reported) only when a reader asks for it. A window that fails to read is
+    /// not kept and the caller's own read reports the error. Lock held.
+    /// </summary>
+    private Result<int> ReadAheadServe(ulong ino, DiskInode i, ulong fileBlock, Span<byte> into, bool continuing)
+    {
+        int served = ServeVerified(ino, fileBlock, into, out var bad);
+        if (bad != Errno.OK) return bad;
+        bool sequential = continuing ? _readAhead.Blocks > 0 : _readAhead.IsSequential(ino, fileBlock);
+        if (served > 0 || !sequential) return served;
+        int want = into.Length / FfsLayout.BlockSize;
+        if (want >= _readAhead.Blocks) return 0;   // a request as large as a window is a cluster already: read it straight
+        ulong fileBlocks = i.Size / FfsLayout.BlockSize; // whole blocks only: the last partial one is read as a piece
+        ulong room = fileBlocks > fileBlock ? fileBlocks - fileBlock : 0;
+        int max = (int)Math.Min(room, (ulong)(want + _readAhead.Blocks));
+        if (max <= want) return 0;
+        var (disk, count) = _map.LookupExtent(i, fileBlock, max);
+        if (_map.LookupError != Errno.OK) return 0;   // the caller's own lookup meets it and reports it
+        if (disk == 0 || count <= want) return 0; // a hole, or no run past the request: nothing to read ahead
+        var window = _readAhead.Buffer(count);
+        if (_disk.ReadDataBlocks(new BlockNo(disk), window.AsSpan(0, count * FfsLayout.BlockSize)) != Errno.OK) return 0;
+        _readAhead.Install(ino, fileBlock, disk, count, window);
+        served = ServeVerified(ino, fileBlock, into, out bad);
+        return bad != Errno.OK ? bad : served;
+    }
+
+    private int ServeVerified(ulong ino, ulong fileBlock, Span<byte> into, out Errno bad)
+    {
+        bad = Errno.OK;
+        int served = _readAhead.Serve(ino, fileBlock, into, out ulong disk);
+        if (served > 0 && Sums is { } sums) bad = sums.VerifyRun(ino, disk, into[..(served * FfsLayout.BlockSize)]);
+        return served;
+    }
 
     /// <summary>
     /// The one place a file's data bytes are read: <c>into.Length</c> bytes from byte <paramref name="inBlock"/>

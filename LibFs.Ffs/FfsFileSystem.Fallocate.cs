@@ -27,6 +27,7 @@ public sealed partial class FfsFileSystem
         if (bad != Errno.OK) return bad;
         lock (_lock)
         {
+            _readAhead.Forget(ino.Value); // blocks come, go or move
             CheckOpen();
             bad = CheckHandle(ino.Value, fh, OpenFlags.ReadOnly);
             if (bad != Errno.OK) return bad;

@@ -38,6 +38,7 @@ public sealed partial class FfsFileSystem : IFileSystem, IReportsRecovery, ISelf
     private readonly InodeTable _inodes;
     private readonly BlockMap _map;
     private readonly Directory _dirs;
+    private readonly ReadAhead _readAhead = new();
     private readonly Dictionary<ulong, (ulong Ino, OpenFlags Flags, bool IsDir)> _handles = new();
     private ulong _nextHandle = 1;
     private ulong _nextGeneration;
@@ -78,6 +79,8 @@ public sealed partial class FfsFileSystem : IFileSystem, IReportsRecovery, ISelf
         _disk = disk;
         _superBlock = superBlock;
         _alloc = alloc;
+        // A block claimed or freed is no longer what a read-ahead window copied from it.
+        alloc.BlockChangedHook = b => _readAhead.ForgetDisk(b.Value, 1);
         _inodes = new InodeTable(disk, alloc);
         _map = new BlockMap(disk, alloc);
         _dirs = new Directory(disk, _map, ino => OrderDirectoryWrites && !_unorderedEntries ? _alloc.Locate(ino).Block : null);
@@ -89,6 +92,17 @@ public sealed partial class FfsFileSystem : IFileSystem, IReportsRecovery, ISelf
     internal InodeTable Inodes => _inodes;
     internal BlockMap Map => _map;
     internal Directory Dirs => _dirs;
+    internal ReadAhead ReadAheadWindows => _readAhead;
+
+    /// <summary>
+    /// Blocks FFS reads past a sequential reader's request, within the file's contiguous run (default 256: 1 MiB;
+    /// 0 turns read-ahead off). A tuning knob for benchmarks; see <see cref="ReadAhead"/>.
+    /// </summary>
+    public int ReadAheadBlocks
+    {
+        get { lock (_lock) return _readAhead.Blocks; }
+        set { lock (_lock) _readAhead.Blocks = Math.Max(0, value); }
+    }
     internal BlockNo SuperBlock => _superBlock;
     internal object Lock => _lock;
 
@@ -117,18 +131,13 @@ public sealed partial class FfsFileSystem : IFileSystem, IReportsRecovery, ISelf
         if (err != Errno.OK) return err;
 
         var entries = new GroupEntry[groups];
-        var owned_ = new List<ulong> { superBlock.Value };
         for (int g = 0; g < (int)groups; g++)
         {
             int off = Superblock.GroupOffset(g);
             var hint = new BlockNo((ulong)g * bpg);
             ulong groupBlocks = Math.Min(bpg, totalBlocks - hint.Value);
             int capacity = Allocator.TableCapacityBlocks(groupBlocks, ipg);
-            var bb = disk.FindFree(hint, 1);
-            if (!bb.Ok) return bb.Error;
-            err = disk.Alloc(superBlock, g, new[] { FieldEdit.U64(off + GroupEntry.BlockBitmapOffset, bb.Value.Value) }, BlockKind.Bitmap, bb.Value);
-            if (err != Errno.OK) return err;
-            var ib = disk.FindFree(bb.Value, 1);
+            var ib = disk.FindFree(hint, 1);
             if (!ib.Ok) return ib.Error;
             err = disk.Alloc(superBlock, g, new[] { FieldEdit.U64(off + GroupEntry.InodeBitmapOffset, ib.Value.Value) }, BlockKind.InodeBitmap, ib.Value);
             if (err != Errno.OK) return err;
@@ -152,7 +161,6 @@ public sealed partial class FfsFileSystem : IFileSystem, IReportsRecovery, ISelf
                     : new[] { FieldEdit.U32(off + GroupEntry.InodeTableBlocksOffset, i + 1) };
                 err = disk.Alloc(superBlock, g, edits, BlockKind.Inodes, it.Value.Offset(i));
                 if (err != Errno.OK) return err;
-                owned_.Add(it.Value.Value + i);
             }
             if (dataChecksums)
             {
@@ -168,31 +176,16 @@ public sealed partial class FfsFileSystem : IFileSystem, IReportsRecovery, ISelf
                 }
                 csumRuns[g] = run.Value.Value;
             }
-            owned_.Add(bb.Value.Value);
-            owned_.Add(ib.Value.Value);
-            entries[g] = new GroupEntry(bb.Value.Value, ib.Value.Value, it.Value.Value, tableBlocks, 0);
+            entries[g] = new GroupEntry(ib.Value.Value, it.Value.Value, tableBlocks, 0);
         }
 
-        var blockMaps = new byte[groups][];
         var inodeMaps = new byte[groups][];
-        for (int g = 0; g < (int)groups; g++)
-        {
-            blockMaps[g] = new byte[FfsLayout.BlockSize];
-            inodeMaps[g] = new byte[FfsLayout.BlockSize];
-        }
-        foreach (ulong b in owned_)
-        {
-            int g = (int)(b / bpg);
-            if (g < (int)groups) blockMaps[g][(b % bpg) >> 3] |= (byte)(1 << (int)(b % 8));
-        }
+        for (int g = 0; g < (int)groups; g++) inodeMaps[g] = new byte[FfsLayout.BlockSize];
         inodeMaps[0][0] = 1; // inode 1: the root directory
-        for (int g = 0; g < (int)groups; g++)
-        {
-            if ((err = disk.WriteRaw(new BlockNo(entries[g].BlockBitmap), 0, blockMaps[g].AsSpan(0, FfsLayout.BitmapBytes))) != Errno.OK) return err;
-            if ((err = disk.WriteRaw(new BlockNo(entries[g].InodeBitmap), 0, inodeMaps[g].AsSpan(0, CsumBlock.InodeBitmapBytes))) != Errno.OK) return err;
-        }
+        // Only group 0's bitmap has a bit set; the others are zero-filled by their Alloc already.
+        if ((err = disk.WriteRaw(new BlockNo(entries[0].InodeBitmap), 0, inodeMaps[0].AsSpan(0, 1))) != Errno.OK) return err;
 
-        var alloc = new Allocator(disk, superBlock, sb, entries, blockMaps, inodeMaps);
+        var alloc = new Allocator(disk, superBlock, sb, entries, inodeMaps);
         alloc.SetDirectories(0, 1);
         var fs = new FfsFileSystem(disk, superBlock, alloc);
         if (dataChecksums) fs.UseDataChecksums(csumRuns);
@@ -205,7 +198,6 @@ public sealed partial class FfsFileSystem : IFileSystem, IReportsRecovery, ISelf
         if ((err = fs._inodes.Put(FfsLayout.RootIno, root)) != Errno.OK) return err;
         if ((err = fs.WriteHeader(clean: false)) != Errno.OK) return err;
         if ((err = disk.Sync()) != Errno.OK) return err;
-        fs.MeasureForeign();
         return fs;
     }
 
@@ -221,20 +213,18 @@ public sealed partial class FfsFileSystem : IFileSystem, IReportsRecovery, ISelf
             || (sb.TotalBlocks + sb.BlocksPerGroup - 1) / sb.BlocksPerGroup != sb.GroupCount)
             return Errno.EUCLEAN;
         var entries = new GroupEntry[sb.GroupCount];
-        var blockMaps = new byte[sb.GroupCount][];
         var inodeMaps = new byte[sb.GroupCount][];
         for (int g = 0; g < entries.Length; g++)
         {
-            entries[g] = GroupEntry.ReadFrom(buf.AsSpan(Superblock.GroupOffset(g)));
-            if (entries[g].BlockBitmap == 0 || entries[g].InodeBitmap == 0 || entries[g].InodeTable == 0
+            var raw = buf.AsSpan(Superblock.GroupOffset(g));
+            entries[g] = GroupEntry.ReadFrom(raw);
+            if (GroupEntry.Reserved(raw) != 0 || entries[g].InodeBitmap == 0 || entries[g].InodeTable == 0
                 || entries[g].InodeTableBlocks == 0 || entries[g].InodeTableBlocks * FfsLayout.InodesPerBlock > sb.InodesPerGroup)
                 return Errno.EUCLEAN;
-            blockMaps[g] = new byte[FfsLayout.BlockSize];
             inodeMaps[g] = new byte[FfsLayout.BlockSize];
-            if ((err = disk.Read(new BlockNo(entries[g].BlockBitmap), 0, blockMaps[g])) != Errno.OK) return err;
             if ((err = disk.Read(new BlockNo(entries[g].InodeBitmap), 0, inodeMaps[g])) != Errno.OK) return err;
         }
-        var alloc = new Allocator(disk, superBlock, sb, entries, blockMaps, inodeMaps);
+        var alloc = new Allocator(disk, superBlock, sb, entries, inodeMaps);
         var fs = new FfsFileSystem(disk, superBlock, alloc) { _readOnly = readOnly, _leaksPending = (sb.Clean & Superblock.LeaksPending) != 0 };
         if (sb.DataChecksums)
         {
@@ -249,17 +239,13 @@ public sealed partial class FfsFileSystem : IFileSystem, IReportsRecovery, ISelf
         alloc.Reclaim = fs.Reclaim;
         var rootInode = fs._inodes.Get(FfsLayout.RootIno);
         if (!rootInode.Ok || !FileMode.IsDir(rootInode.Value.Mode)) return Errno.EUCLEAN;
-        if (readOnly)
-        {
-            fs.MeasureForeign();
-            return fs;
-        }
+        if (readOnly) return fs;
         bool unclean = (sb.Clean & Superblock.CleanUnmounted) == 0;
         if (recover && recovery == FfsRecovery.Walk && (unclean || fs._leaksPending))
         {
             // The last session did not unmount cleanly (or a mount after a crash deferred this walk): orphans
-            // may hold blocks and the bitmaps may disagree with the pointers. Repair from the pointers, which
-            // XN kept consistent.
+            // may hold blocks and inodes, and the inode bitmaps may disagree with the table. Repair from the
+            // pointers, which XN kept consistent.
             fs.RecoveryReport = Fsck.Run(fs, repair: true);
             if (fs.RecoveryReport.Unrepaired.Count == 0) fs._leaksPending = false;
         }
@@ -272,19 +258,7 @@ public sealed partial class FfsFileSystem : IFileSystem, IReportsRecovery, ISelf
         }
         if ((err = fs.WriteHeader(clean: false)) != Errno.OK) return err;
         if ((err = disk.Sync()) != Errno.OK) return err;
-        fs.MeasureForeign();
         return fs;
-    }
-
-    /// <summary>
-    /// Counts the blocks of FFS's groups that are neither FFS's nor XN-free: XN's own structures and other
-    /// libFSes' blocks, which look free in FFS's bitmaps. Right after mounting (and syncing) XN holds no
-    /// deferred frees, so nothing else is in that gap.
-    /// </summary>
-    private void MeasureForeign()
-    {
-        ulong free = _disk.FreeBlocks, mine = _alloc.Sb.TotalBlocks - _alloc.FreeBlocks;
-        _alloc.Foreign = _alloc.Sb.TotalBlocks > mine + free ? _alloc.Sb.TotalBlocks - mine - free : 0;
     }
 
     /// <summary>Data checksums (null when the file system was made without them); see <see cref="DataChecksums"/>.</summary>
@@ -295,7 +269,6 @@ public sealed partial class FfsFileSystem : IFileSystem, IReportsRecovery, ISelf
         var fixedBlocks = new List<ulong> { _superBlock.Value };
         foreach (var ge in _alloc.Groups)
         {
-            fixedBlocks.Add(ge.BlockBitmap);
             fixedBlocks.Add(ge.InodeBitmap);
             for (ulong i = 0; i < ge.InodeTableBlocks; i++) fixedBlocks.Add(ge.InodeTable + i);
         }
@@ -418,6 +391,7 @@ public sealed partial class FfsFileSystem : IFileSystem, IReportsRecovery, ISelf
     /// <summary>Frees an inode and everything it owns. Caller has checked nothing references it.</summary>
     private Errno Destroy(ulong ino, DiskInode inode)
     {
+        _readAhead.Forget(ino);
         bool dir = FileMode.IsDir(inode.Mode);
         var err = _map.Truncate(ino, inode, 0);
         if (err == Errno.OK) err = _map.FreeXattrBlock(ino, inode);
@@ -458,8 +432,6 @@ public sealed partial class FfsFileSystem : IFileSystem, IReportsRecovery, ISelf
         _linkedSinceSync.Clear(); // the names link made are durable
         // Inodes cleared before this sync are now cleared on disk: their numbers may be reused.
         if ((err = _alloc.CommitInodeFrees()) != Errno.OK) return err;
-        // Pointers nullified before this sync are gone on disk: the blocks' bitmap bits may clear.
-        if ((err = _alloc.CommitBlockFrees()) != Errno.OK) return err;
         // Entries removed before this sync are gone on disk: the link counts they paid for may drop (rule 2).
         if ((err = _inodes.PayLinkDebts()) != Errno.OK) return err;
         if (_inodes.AwaitingFree.Count == 0) return Errno.OK;

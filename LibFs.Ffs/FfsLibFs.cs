@@ -23,8 +23,13 @@ public sealed class FfsLibFs : ILibFs
     /// <c>-o errors=remount-ro</c> (default) or <c>errors=continue</c>: what a checksum failure does, as ext4's.
     /// <c>-o ffs-recovery=defer</c> (default) or <c>ffs-recovery=walk</c>: after a crash, serve at once and leave the
     /// leaks to fsck --repair, or walk the whole root (and reclaim them, and any left from before) first.
+    /// <c>-o ffs-readahead=KIB</c>: how far FFS reads past a sequential reader's request (a multiple of 4, at most
+    /// 16384; default 1024; 0 turns read-ahead off).
     /// </summary>
-    public IReadOnlyCollection<string> MountOptionKeys { get; } = ["errors", RecoveryOption];
+    public IReadOnlyCollection<string> MountOptionKeys { get; } = ["errors", RecoveryOption, ReadAheadOption];
+
+    /// <summary>The mount option setting <see cref="FfsFileSystem.ReadAheadBlocks"/> (in KiB).</summary>
+    public const string ReadAheadOption = "ffs-readahead";
 
     /// <summary>The mount option choosing <see cref="FfsRecovery"/>.</summary>
     public const string RecoveryOption = "ffs-recovery";
@@ -62,15 +67,26 @@ public sealed class FfsLibFs : ILibFs
         if (guest.Wallet.Get(guest.RootName) is not { } cap) { error = $"no capability for root '{guest.RootName}'"; return Errno.EACCES; }
         var errors = FfsErrorsPolicy.RemountReadOnly;
         var recovery = FfsRecovery.Defer;
+        int readAheadKiB = -1;
         foreach (var (key, value) in guest.Options)
         {
+            if (key == ReadAheadOption)
+            {
+                if (!int.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out readAheadKiB)
+                    || readAheadKiB % 4 != 0 || readAheadKiB > 16384)
+                {
+                    error = $"ffs: ffs-readahead= takes KiB, a multiple of 4 from 0 (off) to 16384, not '{value}'";
+                    return Errno.EINVAL;
+                }
+                continue;
+            }
             if (key == RecoveryOption)
             {
                 if (value is not ("walk" or "defer")) { error = $"ffs: ffs-recovery= takes walk or defer, not '{value}'"; return Errno.EINVAL; }
                 recovery = value == "walk" ? FfsRecovery.Walk : FfsRecovery.Defer;
                 continue;
             }
-            if (key != "errors") { error = $"ffs: unknown mount option '{key}' (ffs takes: errors=remount-ro|continue, ffs-recovery=walk|defer)"; return Errno.EINVAL; }
+            if (key != "errors") { error = $"ffs: unknown mount option '{key}' (ffs takes: errors=remount-ro|continue, ffs-recovery=walk|defer, ffs-readahead=KIB)"; return Errno.EINVAL; }
             errors = value switch
             {
                 "remount-ro" => FfsErrorsPolicy.RemountReadOnly,
@@ -81,6 +97,7 @@ public sealed class FfsLibFs : ILibFs
         }
         var fs = FfsFileSystem.Mount(guest.Session, cap, guest.DeviceBlocks, out error, guest.RootName, guest.ReadOnly, errors, recovery);
         if (fs.Ok) fs.Value.OnClosed = guest.NotifyClosed;
+        if (fs.Ok && readAheadKiB >= 0) fs.Value.ReadAheadBlocks = readAheadKiB / 4;
         return fs.Ok ? new Result<IFileSystem>(fs.Value) : fs.Error;
     }
 }

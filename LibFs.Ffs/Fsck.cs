@@ -10,11 +10,11 @@ namespace ExoFS.LibFs.Ffs;
 
 /// <summary>
 /// What an fsck finding means after a crash. <see cref="Leak"/> is soft updates' whole allowance (McKusick &amp;
-/// Ganger): space or an inode allocated but unreachable (an unreachable inode, blocks past a file's end, a bitmap
-/// bit set for nothing, a block count above what the inode owns), a link count too high, a per-group directory
-/// count too high, or a moved directory's stale old entry (its ".." names the new parent: see
+/// Ganger): space or an inode allocated but unreachable (an unreachable inode, blocks past a file's end, an inode
+/// bitmap bit set for a free inode, a block count above what the inode owns), a link count too high, a per-group
+/// directory count too high, or a moved directory's stale old entry (its ".." names the new parent: see
 /// <see cref="Fsck"/>). <see cref="Damage"/> is anything else: a link count too low, an entry naming a free
-/// inode, a directory linked twice, an allocated inode or claimed block its bitmap calls free.
+/// inode, a directory linked twice, a live inode its bitmap calls free, a claimed block XN's free map calls free.
 /// </summary>
 public enum FsckFindingKind { Leak, Damage }
 
@@ -47,12 +47,15 @@ public sealed record FsckReport(IReadOnlyList<string> Problems, IReadOnlyList<st
 
 /// <summary>
 /// The FFS checker. It rebuilds the truth from the pointers (the same fields the owns-UDFs read, so this
-/// is XN's view of what FFS owns) and compares: every block claimed once; group bitmaps equal to the
-/// claimed blocks and allocated inodes; directory structure ("." and "..", entries naming live inodes of the
-/// type they say); every inode reachable from the root with the right link count (orphans kept alive by
-/// open handles or kernel lookups on a mounted file system are fine); per-group directory counts.
-/// Repair fixes bitmaps, counts, link counts and entry types, drops entries naming free inodes and frees
-/// unreachable inodes; a block claimed twice or a pointer off the device is reported and left.
+/// is XN's view of what this root owns) and compares: every block claimed once, and allocated in XN's free map
+/// (FFS keeps no block bitmap of its own since format 4: what XN reaches from the root is what FFS owns, so
+/// there is nothing to reconcile; a block XN calls free while a pointer names it is XN's damage, left to
+/// <c>exofs fsck</c>'s XN check); a free inode owns no blocks; inode bitmaps equal to the allocated inodes;
+/// directory structure ("." and "..", entries naming live inodes of the type they say); every inode reachable
+/// from the root with the right link count (orphans kept alive by open handles or kernel lookups on a mounted
+/// file system are fine); per-group directory counts. Repair fixes inode bitmaps, counts, link counts and entry
+/// types, drops entries naming free inodes, frees unreachable inodes and a free inode's blocks; a block claimed
+/// twice or a pointer off the device is reported and left.
 /// </summary>
 public static class Fsck
 {
@@ -99,7 +102,6 @@ public static class Fsck
         for (int g = 0; g < alloc.GroupCount; g++)
         {
             var ge = alloc.Groups[g];
-            Claim(ge.BlockBitmap, 0, $"group {g} block bitmap");
             Claim(ge.InodeBitmap, 0, $"group {g} inode bitmap");
             for (uint k = 0; k < ge.InodeTableBlocks; k++) Claim(ge.InodeTable + k, 0, $"group {g} inode table");
         }
@@ -127,6 +129,15 @@ public static class Fsck
                 if (inode.IsFree)
                 {
                     if (marked && !releasing.Contains(ino)) Problem($"inode {ino}: free but marked allocated", repair, leak: true);
+                    if (inode.Ptr.Any(p => p != 0))
+                    {
+                        // XN's owns-UDF reads pointers whatever the mode: such blocks are this root's but no file's.
+                        Problem($"inode {ino}: free but owns blocks", repair, leak: true);
+                        if (repair) { fs.Map.Truncate(ino, inode, 0); fs.Map.FreeXattrBlock(ino, inode); }
+                        else for (int s = 0; s < 16; s++)
+                            if (inode.Ptr[s] != 0)
+                                ClaimTree(disk, inode.Ptr[s], s < FfsLayout.DirectPointers || s == DiskInode.XattrSlot ? 0 : s - FfsLayout.DirectPointers + 1, ino, Claim);
+                    }
                     continue;
                 }
                 if (!marked) Problem($"inode {ino}: in use but not marked allocated", repair);
@@ -285,17 +296,26 @@ public static class Fsck
             }
         }
 
-        // 3. Bitmaps against the claims and the allocated inodes; directory counts.
+        // 3. The claims against XN's free map, in runs of consecutive blocks: a claimed block XN calls free (or
+        // freed, awaiting a sync) is damage FFS cannot repair (XN's check rebuilds its map from reachability).
+        var claimed = owner.Keys.Where(b => b < device).Order().ToList();
+        for (int i = 0; i < claimed.Count;)
+        {
+            int j = i + 1;
+            while (j < claimed.Count && claimed[j] == claimed[j - 1] + 1) j++;
+            var r = disk.CountFree(new BlockNo(claimed[i]), (ulong)(j - i));
+            if (r.Ok && r.Value.Free + r.Value.Deferred > 0)
+                for (int k = i; k < j; k++)
+                    if (disk.CountFree(new BlockNo(claimed[k]), 1) is { Ok: true } one && one.Value.Free + one.Value.Deferred > 0)
+                        Problem($"block {claimed[k]} ({(owner[claimed[k]] == 0 ? "metadata" : "inode " + owner[claimed[k]])}): claimed, but free in XN's free map", false);
+            i = j;
+        }
+
+        // 4. Inode bitmaps against the allocated inodes; directory counts.
         var pendingNow = alloc.InodesAwaitingRelease.ToDictionary(x => x.Ino, x => x.Directory);
         for (int g = 0; g < alloc.GroupCount; g++)
         {
-            var wantBlocks = new byte[FfsLayout.BlockSize];
             var wantInodes = new byte[FfsLayout.BlockSize];
-            ulong first = (ulong)g * alloc.Sb.BlocksPerGroup;
-            // Freed blocks keep their bits until the next sync (Allocator.MarkBlock): expected set.
-            foreach (ulong b in owner.Keys.Concat(alloc.BlocksAwaitingRelease))
-                if (b >= first && b < first + alloc.GroupBlocks(g))
-                    wantBlocks[(b - first) >> 3] |= (byte)(1 << (int)((b - first) & 7));
             uint dirs = 0;
             for (int slot = 0; slot < alloc.InodesInGroup(g); slot++)
             {
@@ -312,27 +332,19 @@ public static class Fsck
                 wantInodes[slot >> 3] |= (byte)(1 << (slot & 7));
                 if (FileMode.IsDir(inode.Mode)) dirs++;
             }
-            var haveBlocks = alloc.BlockBitmap(g);
             var haveInodes = alloc.InodeBitmap(g);
-            // Bits set for nothing are leaks; a claimed block or live inode whose bit is clear is damage.
-            var (blocksLeaked, blocksUnmarked) = Differences(haveBlocks, wantBlocks, (int)alloc.GroupBlocks(g));
-            int diffBlocks = blocksLeaked + blocksUnmarked;
-            if (blocksLeaked > 0)
-                Problem($"group {g}: block bitmap marks {blocksLeaked} block(s) no pointer claims", repair, leak: true);
-            if (blocksUnmarked > 0)
-                Problem($"group {g}: block bitmap differs from the pointers in {blocksUnmarked} claimed block(s) it marks free", repair);
+            // Bits set for free inodes are leaks; a live inode whose bit is clear is damage.
             var (inodesLeaked, inodesUnmarked) = Differences(haveInodes, wantInodes, alloc.InodeCapacity(g));
-            bool inodeMapWrong = inodesLeaked + inodesUnmarked > 0;
             if (inodesLeaked > 0) Problem($"group {g}: inode bitmap marks {inodesLeaked} free inode(s) allocated", repair, leak: true);
             if (inodesUnmarked > 0) Problem($"group {g}: inode bitmap differs from the inode table in {inodesUnmarked} inode(s) it marks free", repair);
-            if (repair && (diffBlocks > 0 || inodeMapWrong)) alloc.RewriteBitmaps(g, wantBlocks, wantInodes);
+            if (repair && inodesLeaked + inodesUnmarked > 0) alloc.RewriteInodeBitmap(g, wantInodes);
             if (alloc.Groups[g].Directories != dirs)
             {
                 Problem($"group {g}: directory count {alloc.Groups[g].Directories}, should be {dirs}", repair, leak: alloc.Groups[g].Directories > dirs);
                 if (repair) alloc.SetDirectories(g, dirs);
             }
         }
-        if (repair && problems.Count > 0) fs.Dirs.DropAll();
+        if (repair && problems.Count > 0) { fs.Dirs.DropAll(); fs.ReadAheadWindows.Clear(); }
         return new FsckReport(problems, repaired, unrepaired) { Findings = findings, RepairedWithClass = repairedWithClass };
     }
 

@@ -6,7 +6,7 @@ namespace ExoFS.LibFs.Ffs;
 
 /// <summary>The kind of block a pointer names, which XN type it is registered as.</summary>
 /// <remarks>A directory's blocks and indirect blocks are <see cref="Dir"/> and <see cref="DInd1"/>..<see cref="DInd3"/> (format 3).</remarks>
-internal enum BlockKind { Data, Inodes, Ind1, Ind2, Ind3, Bitmap, Xattr, InodeBitmap, Csum, Dir, DInd1, DInd2, DInd3 }
+internal enum BlockKind { Data, Inodes, Ind1, Ind2, Ind3, Xattr, InodeBitmap, Csum, Dir, DInd1, DInd2, DInd3 }
 
 /// <summary>XN edits (byte-range replacements in a parent block) of FFS's little-endian pointer and count fields.</summary>
 internal static class FieldEdit
@@ -76,6 +76,11 @@ internal interface IFfsDisk
 
     /// <summary>Blocks XN can give out now, to whoever asks (FFS's own free blocks among them).</summary>
     ulong FreeBlocks { get; }
+    /// <summary>
+    /// XN's free map over [<paramref name="start"/>, start + <paramref name="count"/>), read-only: blocks free now
+    /// and blocks freed whose reuse waits for a sync. The allocation groups' free space (FFS keeps no block bitmap).
+    /// </summary>
+    Result<XnFreeCount> CountFree(BlockNo start, ulong count);
     /// <summary>A free run of <paramref name="count"/> blocks near <paramref name="hint"/> (ENOSPC if none).</summary>
     Result<BlockNo> FindFree(BlockNo hint, ulong count);
     /// <summary>

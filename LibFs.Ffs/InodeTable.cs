@@ -66,11 +66,8 @@ internal sealed class InodeTable
         inode.Nlink += debt;
         inode.WriteAttrsTo(buf);
         inode.Nlink -= debt;
-        var err = after is { } a ? _disk.WriteRaw(block, offset, buf, a) : _disk.WriteRaw(block, offset, buf);
-        // A pointer this inode (or an indirect block it roots) gained goes to disk after the new block's bitmap bit.
-        foreach (ulong bitmap in _alloc.BitmapsSetSinceSync)
-            if (err == Errno.OK) err = _disk.WriteRaw(block, offset, buf, new BlockNo(bitmap));
-        return err;
+        // A pointer this inode gained needs no order here: XN writes the free-map bit before any pointer to the block.
+        return after is { } a ? _disk.WriteRaw(block, offset, buf, a) : _disk.WriteRaw(block, offset, buf);
     }
 
     // Link decrements not yet written: the entries they pay for are removed in memory but maybe not on disk.

@@ -41,7 +41,6 @@ internal sealed class XnFfsDisk : IFfsDisk
     /// <summary>The FFS types as XN specs, children before parents; each with its checksum field.</summary>
     public static IReadOnlyList<TypeSpec> Specs { get; } = new[]
     {
-        new TypeSpec(FfsUdfs.BitmapType, FfsUdfs.BitmapOwns, WholeBlock, AllButTail) { ChecksumOffset = FfsLayout.TailChecksumOffset },
         new TypeSpec(FfsUdfs.CsumType, FfsUdfs.CsumOwns, WholeBlock, AllButTail) { ChecksumOffset = FfsLayout.TailChecksumOffset },
         new TypeSpec(FfsUdfs.InodeBitmapType, FfsUdfs.InodeBitmapOwns, WholeBlock, [new ByteRange(0, CsumBlock.InodeBitmapBytes)])
         { ChecksumOffset = FfsLayout.TailChecksumOffset },
@@ -80,19 +79,18 @@ internal sealed class XnFfsDisk : IFfsDisk
             ids.Add(r.Value);
         }
         disk._types[(int)BlockKind.Data] = XnTypes.Data;
-        disk._types[(int)BlockKind.Bitmap] = ids[0];
-        disk._types[(int)BlockKind.Csum] = ids[1];
-        disk._types[(int)BlockKind.InodeBitmap] = ids[2];
-        disk._types[(int)BlockKind.Xattr] = ids[3];
-        disk._types[(int)BlockKind.Ind1] = ids[4];
-        disk._types[(int)BlockKind.Ind2] = ids[5];
-        disk._types[(int)BlockKind.Ind3] = ids[6];
-        disk._types[(int)BlockKind.Dir] = ids[7];
-        disk._types[(int)BlockKind.DInd1] = ids[8];
-        disk._types[(int)BlockKind.DInd2] = ids[9];
-        disk._types[(int)BlockKind.DInd3] = ids[10];
-        disk._types[(int)BlockKind.Inodes] = ids[11];
-        disk.SuperType = ids[12];
+        disk._types[(int)BlockKind.Csum] = ids[0];
+        disk._types[(int)BlockKind.InodeBitmap] = ids[1];
+        disk._types[(int)BlockKind.Xattr] = ids[2];
+        disk._types[(int)BlockKind.Ind1] = ids[3];
+        disk._types[(int)BlockKind.Ind2] = ids[4];
+        disk._types[(int)BlockKind.Ind3] = ids[5];
+        disk._types[(int)BlockKind.Dir] = ids[6];
+        disk._types[(int)BlockKind.DInd1] = ids[7];
+        disk._types[(int)BlockKind.DInd2] = ids[8];
+        disk._types[(int)BlockKind.DInd3] = ids[9];
+        disk._types[(int)BlockKind.Inodes] = ids[10];
+        disk.SuperType = ids[11];
         return disk;
     }
 
@@ -214,6 +212,8 @@ internal sealed class XnFfsDisk : IFfsDisk
         _readOnly ? Errno.EROFS : Checked(_xn.Move(from, fromPartition, fromEdits, to, toPartition, toEdits, new Extent(child, 1)), from);
 
     public Result<BlockNo> FindFree(BlockNo hint, ulong count) => _xn.FindFree(hint, count);
+
+    public Result<XnFreeCount> CountFree(BlockNo start, ulong count) => _xn.CountFree(start, count);
 
     public IDisposable? ActAs(uint uid, uint gid) => _xn.Session.ActAs(uid, gid);
 

@@ -120,6 +120,13 @@ public sealed class XnClient
     /// <summary>How many blocks XN could give out now, to any libFS.</summary>
     public ulong FreeBlocks => Session.FreeBlocks;
 
+    /// <summary>XN's free map over a range, read-only: blocks free now and blocks whose free waits for a sync.</summary>
+    public Result<XnFreeCount> CountFree(BlockNo start, ulong count)
+    {
+        var r = Session.CountFree(start, count);
+        return r.Ok ? r.Value : Map(r.Status);
+    }
+
     public Result<BlockNo> FindFree(BlockNo hint, ulong count)
     {
         var r = Session.FindFree(hint, count);

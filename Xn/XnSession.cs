@@ -307,6 +307,15 @@ public sealed class XnSession
     public ulong FreeBlocks => _vol.FreeBlocks;
 
     /// <summary>
+    /// XN's free map over [<paramref name="start"/>, start + <paramref name="count"/>), read-only ("expose
+    /// information"): the blocks free now and the blocks freed but deferred until a later <see cref="Sync"/>
+    /// (rule 2). Disk information about every session's blocks, not a reservation; needs no capability, as
+    /// <see cref="FindFree"/> does not. A range past the disk is clipped. Xn/XnVolume.FreeMapView.cs.
+    /// </summary>
+    public XnResult<XnFreeCount> CountFree(BlockNo start, ulong count) =>
+        Call(() => XnResult<XnFreeCount>.Success(_vol.CountFreeLocked(start, count)));
+
+    /// <summary>
     /// Takes <paramref name="child"/> away from partition <paramref name="partition"/> of
     /// <paramref name="parent"/>: owns after = before − {child}. A metadata child must own nothing. The
     /// extent becomes reusable only once the parent's nullifying write is durable (a later Sync). Needs Free.
@@ -520,3 +529,7 @@ public sealed class XnSession
     /// <summary>The segment holding <paramref name="block"/> (head first), if it is in one. Needs Read.</summary>
     public XnResult<Extent> SegmentOf(BlockNo block) => Call(() => _vol.SegmentOfLocked(this, block));
 }
+
+/// <summary>What <see cref="XnSession.CountFree"/> reports for a range: blocks free now, and blocks freed whose reuse waits for a sync.</summary>
+public readonly record struct XnFreeCount(ulong Free, ulong Deferred);
+

@@ -541,6 +541,17 @@ public sealed class XnVolume : IDisposable
     internal XnResult WriteRawAfterLocked(XnSession s, BlockNo block, int offset, ReadOnlySpan<byte> bytes, BlockNo after) =>
         _updates.WriteRawAfterLocked(s, block, offset, bytes, after);
     internal XnResult<BlockNo> FindFreeLocked(BlockNo hint, ulong count) => _updates.FindFreeLocked(hint, count);
+
+    /// <summary>
+    /// Read-only view of the free map over [<paramref name="start"/>, start + <paramref name="count"/>), clipped to
+    /// the disk, XN's reserved area counted as allocated: blocks free now and blocks whose free waits for a sync.
+    /// </summary>
+    internal XnFreeCount CountFreeLocked(BlockNo start, ulong count)
+    {
+        ulong end = Math.Min(Layout.BlockCount, start.Value + Math.Min(count, Layout.BlockCount));
+        var (free, deferred) = _state.Free.Count(Math.Max(start.Value, Layout.ReservedEnd), end);
+        return new XnFreeCount(free, deferred);
+    }
     internal XnResult AllocLocked(XnSession s, BlockNo parent, int partition, IReadOnlyList<Edit> edits, TypeId childType, Extent child) =>
         _updates.AllocLocked(s, parent, partition, edits, childType, child);
     internal XnResult AllocLocked(XnSession s, BlockNo parent, int partition, IReadOnlyList<Edit> edits, TypeId childType, IReadOnlyList<Extent> children) =>

@@ -3,16 +3,34 @@ namespace ExoFS.Kernel.Disk;
 /// <summary>
 /// A device held in memory, for tests and simulation. Unwritten blocks read as zeros and take no memory.
 /// <para>
-/// Invariant: a stored block array is never mutated after it is installed; a write installs a fresh array.
-/// That makes reads and writes lock-free (a reference swap is atomic) and lets <see cref="Clone"/> share
-/// every block with the original in O(block count) pointer copies. A write is durable the moment it
-/// returns, so <see cref="IBlockDevice.Flush"/> and <see cref="IBlockDevice.Barrier"/> only count.
+/// Storage: a block's bytes live in a slot of a slab, a large array the device fills in order (the first slab
+/// holds one block, each next one twice as many, up to <see cref="MaxSlabBlocks"/>), so a long sequential write
+/// allocates a few large arrays rather than one small array per block, and a device that writes only a few blocks
+/// (a crash state's clone) allocates little. A device <em>owns</em> the slots it filled itself; it overwrites an
+/// owned slot in place. <see cref="Clone"/> copies the slot table (O(block count) references) and gives up
+/// ownership on both sides, so the two share every slot and each side's next write to a block goes to a fresh slot
+/// of its own (copy-on-write per block). A slot installed from outside (<see cref="InstallBlock"/>) is never owned.
+/// </para>
+/// <para>
+/// Thread-safety: reads may run concurrently with each other and with <see cref="Clone"/>; a write must not run
+/// concurrently with a read or a clone of the same device (it may overwrite bytes in place). XN issues a volume's
+/// device calls under its volume lock. A write is durable the moment it returns, so <see cref="IBlockDevice.Flush"/>
+/// and <see cref="IBlockDevice.Barrier"/> only count.
 /// </para>
 /// </summary>
 public sealed class MemoryDevice : BlockDeviceBase
 {
     private const int BlockSize = IBlockDevice.BlockSize;
-    private readonly byte[]?[] _blocks;
+    /// <summary>The largest slab: 256 blocks (1 MiB).</summary>
+    public const int MaxSlabBlocks = 256;
+
+    private readonly byte[]?[] _slab;   // per block: the array holding its bytes (null: never written here)
+    private readonly int[] _at;         // per block: where its bytes start in _slab[block]
+    private readonly ulong[] _owned;    // bit per block: this device alone fills that slot, so it may overwrite it
+
+    private byte[]? _fill;              // the slab new slots come from
+    private int _fillNext;              // its first unused byte
+    private int _nextSlabBlocks = 1;
 
     // Read-only fallback for blocks never written here (crash-state images over a frozen base device).
     // The owner guarantees the backing device no longer changes.
@@ -27,13 +45,17 @@ public sealed class MemoryDevice : BlockDeviceBase
             throw new ArgumentOutOfRangeException(nameof(blockCount), $"A memory device holds at most {int.MaxValue} blocks.");
         if (backing is not null && backing.BlockCount != blockCount)
             throw new ArgumentException("Backing device size differs.", nameof(backing));
-        _blocks = new byte[]?[blockCount];
+        _slab = new byte[]?[blockCount];
+        _at = new int[blockCount];
+        _owned = new ulong[(blockCount + 63) / 64];
         _backing = backing;
     }
 
-    private MemoryDevice(byte[]?[] blocks, IBlockDevice? backing)
+    private MemoryDevice(byte[]?[] slab, int[] at, IBlockDevice? backing)
     {
-        _blocks = blocks;
+        _slab = slab;
+        _at = at;
+        _owned = new ulong[(slab.Length + 63) / 64];
         _backing = backing;
     }
 
@@ -43,17 +65,17 @@ public sealed class MemoryDevice : BlockDeviceBase
         if (image.Length % BlockSize != 0)
             throw new ArgumentException($"Image length {image.Length} is not a multiple of {BlockSize}.", nameof(image));
         var dev = new MemoryDevice((ulong)(image.Length / BlockSize));
-        for (int b = 0; b < dev._blocks.Length; b++)
+        for (int b = 0; b < dev._slab.Length; b++)
         {
             var src = image.Slice(b * BlockSize, BlockSize);
             if (!src.ContainsAnyExcept((byte)0)) continue; // keep zero blocks sparse
-            dev._blocks[b] = src.ToArray();
+            dev.WriteBlock(b, src);
         }
         return dev;
     }
 
     /// <inheritdoc />
-    public override ulong BlockCount => (ulong)_blocks.Length;
+    public override ulong BlockCount => (ulong)_slab.Length;
 
     /// <summary>
     /// An independent copy: later writes to either device do not show in the other. Cheap: blocks are shared
@@ -62,24 +84,32 @@ public sealed class MemoryDevice : BlockDeviceBase
     public MemoryDevice Clone()
     {
         ObjectDisposedException.ThrowIf(IsDisposed, this);
-        return new MemoryDevice((byte[]?[])_blocks.Clone(), _backing);
+        // Both sides give up their slots: from now on each writes a block it shares to a fresh slot. The unused
+        // rest of this device's slab is still its own (no block names it).
+        Array.Clear(_owned);
+        return new MemoryDevice((byte[]?[])_slab.Clone(), (int[])_at.Clone(), _backing);
     }
 
     /// <summary>The whole image as one array (the device must be smaller than 2 GiB).</summary>
     public byte[] Snapshot()
     {
         ObjectDisposedException.ThrowIf(IsDisposed, this);
-        long length = (long)_blocks.Length * BlockSize;
+        long length = (long)_slab.Length * BlockSize;
         if (length > Array.MaxLength)
             throw new InvalidOperationException($"Device of {length} bytes is too large to snapshot into one array.");
         var image = new byte[length];
-        for (int b = 0; b < _blocks.Length; b++)
+        for (int b = 0; b < _slab.Length; b++)
             ReadBlock(b, image.AsSpan(b * BlockSize, BlockSize));
         return image;
     }
 
-    /// <summary>Installs <paramref name="immutable"/> as block <paramref name="block"/> without copying; the caller never mutates it again.</summary>
-    internal void InstallBlock(ulong block, byte[] immutable) => _blocks[block] = immutable;
+    /// <summary>Installs <paramref name="immutable"/> (4096 bytes) as block <paramref name="block"/> without copying; the caller never mutates it again.</summary>
+    internal void InstallBlock(ulong block, byte[] immutable)
+    {
+        _slab[block] = immutable;
+        _at[block] = 0;
+        _owned[block >> 6] &= ~(1UL << (int)(block & 63));
+    }
 
     /// <inheritdoc />
     protected override void ReadCore(BlockNo start, Span<byte> buffer)
@@ -90,8 +120,8 @@ public sealed class MemoryDevice : BlockDeviceBase
 
     private void ReadBlock(int block, Span<byte> dest)
     {
-        var data = Volatile.Read(ref _blocks[block]);
-        if (data is not null) data.CopyTo(dest);
+        var data = _slab[block];
+        if (data is not null) data.AsSpan(_at[block], BlockSize).CopyTo(dest);
         else if (_backing is not null) _backing.Read(new BlockNo((ulong)block), dest);
         else dest.Clear();
     }
@@ -100,7 +130,30 @@ public sealed class MemoryDevice : BlockDeviceBase
     protected override void WriteCore(BlockNo start, ReadOnlySpan<byte> data)
     {
         for (int i = 0; i < data.Length / BlockSize; i++)
-            Volatile.Write(ref _blocks[(int)start.Value + i], data.Slice(i * BlockSize, BlockSize).ToArray());
+            WriteBlock((int)start.Value + i, data.Slice(i * BlockSize, BlockSize));
+    }
+
+    private void WriteBlock(int block, ReadOnlySpan<byte> bytes)
+    {
+        ref ulong word = ref _owned[block >> 6];
+        ulong bit = 1UL << (block & 63);
+        if ((word & bit) != 0)
+        {
+            bytes.CopyTo(_slab[block].AsSpan(_at[block], BlockSize));
+            return;
+        }
+        if (_fill is null || _fillNext == _fill.Length)
+        {
+            // Uninitialized: every slot is filled by the write that takes it.
+            _fill = GC.AllocateUninitializedArray<byte>(_nextSlabBlocks * BlockSize);
+            _fillNext = 0;
+            _nextSlabBlocks = Math.Min(MaxSlabBlocks, _nextSlabBlocks * 2);
+        }
+        bytes.CopyTo(_fill.AsSpan(_fillNext, BlockSize));
+        _slab[block] = _fill;
+        _at[block] = _fillNext;
+        _fillNext += BlockSize;
+        word |= bit;
     }
 
     /// <inheritdoc />

@@ -11,7 +11,7 @@ public static class FfsUdfs
     public const string DataType = Xn.XnTypes.DataName;
     public const string SuperType = "ffs.super", InodesType = "ffs.inodes",
         Ind1Type = "ffs.ind1", Ind2Type = "ffs.ind2", Ind3Type = "ffs.ind3",
-        BitmapType = "ffs.bitmap", XattrType = "ffs.xattr", InodeBitmapType = "ffs.ibitmap", CsumType = "ffs.csum",
+        XattrType = "ffs.xattr", InodeBitmapType = "ffs.ibitmap", CsumType = "ffs.csum",
         DirType = "ffs.dir", DInd1Type = "ffs.dind1", DInd2Type = "ffs.dind2", DInd3Type = "ffs.dind3";
 
     /// <summary>Partitions of an indirect block: 7 of 73 pointers (511 in all).</summary>
@@ -19,26 +19,22 @@ public static class FfsUdfs
     public const int PointersPerIndirectPartition = FfsLayout.PointersPerBlock / IndirectPartitions;
 
     /// <summary>
-    /// Superblock: partition g emits group g's block bitmap and inode bitmap (ffs.bitmap) and each block of its
-    /// inode table (ffs.inodes). An inode-table count above the format's limit emits no table blocks, so
-    /// such a count can never be installed.
+    /// Superblock: partition g emits group g's inode bitmap (ffs.ibitmap) and each block of its inode table
+    /// (ffs.inodes). An inode-table count above the format's limit emits no table blocks, so such a count can
+    /// never be installed. The entry's reserved bytes 0–7 (format 3's block bitmap) are read and emit nothing.
     /// </summary>
     public static readonly string SuperOwns = $"""
         .udf ffs.super.owns
         .partitions {FfsLayout.MaxGroups}
-        .types ffs.bitmap ffs.inodes ffs.ibitmap
+        .types ffs.inodes ffs.ibitmap
         .read {Superblock.GroupTableOffset} {GroupEntry.PointerBytes} {GroupEntry.Size}
         .fuel 3200
           li   r2, {GroupEntry.Size}
           mul  r2, r1, r2
           add  r2, r2, {Superblock.GroupTableOffset}
-          ld64 r3, [r2+{GroupEntry.BlockBitmapOffset}]
-          beq  r3, 0, nobb
-          emit 0, r3, 1
-        nobb:
           ld64 r3, [r2+{GroupEntry.InodeBitmapOffset}]
           beq  r3, 0, noib
-          emit 2, r3, 1
+          emit 1, r3, 1
         noib:
           ld64 r3, [r2+{GroupEntry.InodeTableOffset}]
           ld32 r4, [r2+{GroupEntry.InodeTableBlocksOffset}]
@@ -46,7 +42,7 @@ public static class FfsUdfs
           beq  r4, 0, done
           bgeu r4, {FfsLayout.MaxInodeTableBlocks + 1}, done
         next:
-          emit 1, r3, 1
+          emit 0, r3, 1
           add  r3, r3, 1
           loop r4, next
         done:
@@ -256,7 +252,6 @@ public static class FfsUdfs
           ret  0
         """;
 
-    public static readonly string BitmapOwns = LeafOwns(BitmapType);
     public static readonly string CsumOwns = LeafOwns(CsumType);
 
     /// <summary>

@@ -5,18 +5,21 @@ namespace ExoFS.LibFs.Ffs.Format;
 /// <summary>One allocation group's entry in the superblock's group table (32 bytes).</summary>
 /// <remarks>
 /// Bytes 0–27 are pointers (read by the superblock's owns-UDF, changed only through XN Alloc/Free);
-/// bytes 28–31 (<see cref="Directories"/>) are a raw counter the placement policy keeps.
+/// bytes 28–31 (<see cref="Directories"/>) are a raw counter the placement policy keeps. Bytes 0–7 are reserved
+/// (zero) since format 4: they held the group's block bitmap, whose facts are XN's free map now.
 /// </remarks>
-public record struct GroupEntry(ulong BlockBitmap, ulong InodeBitmap, ulong InodeTable, uint InodeTableBlocks, uint Directories)
+public record struct GroupEntry(ulong InodeBitmap, ulong InodeTable, uint InodeTableBlocks, uint Directories)
 {
     public const int Size = 32;
-    public const int BlockBitmapOffset = 0, InodeBitmapOffset = 8, InodeTableOffset = 16, InodeTableBlocksOffset = 24,
+    public const int ReservedOffset = 0, InodeBitmapOffset = 8, InodeTableOffset = 16, InodeTableBlocksOffset = 24,
         DirectoriesOffset = 28;
     /// <summary>The bytes of an entry the owns-UDF reads (pointer fields).</summary>
     public const int PointerBytes = 28;
 
+    /// <summary>The reserved bytes 0–7 (zero in every entry this format writes; the UDF emits nothing for them).</summary>
+    public static ulong Reserved(ReadOnlySpan<byte> s) => BinaryPrimitives.ReadUInt64LittleEndian(s[ReservedOffset..]);
+
     public static GroupEntry ReadFrom(ReadOnlySpan<byte> s) => new(
-        BinaryPrimitives.ReadUInt64LittleEndian(s[BlockBitmapOffset..]),
         BinaryPrimitives.ReadUInt64LittleEndian(s[InodeBitmapOffset..]),
         BinaryPrimitives.ReadUInt64LittleEndian(s[InodeTableOffset..]),
         BinaryPrimitives.ReadUInt32LittleEndian(s[InodeTableBlocksOffset..]),
@@ -24,7 +27,7 @@ public record struct GroupEntry(ulong BlockBitmap, ulong InodeBitmap, ulong Inod
 
     public readonly void WriteTo(Span<byte> s)
     {
-        BinaryPrimitives.WriteUInt64LittleEndian(s[BlockBitmapOffset..], BlockBitmap);
+        BinaryPrimitives.WriteUInt64LittleEndian(s[ReservedOffset..], 0);
         BinaryPrimitives.WriteUInt64LittleEndian(s[InodeBitmapOffset..], InodeBitmap);
         BinaryPrimitives.WriteUInt64LittleEndian(s[InodeTableOffset..], InodeTable);
         BinaryPrimitives.WriteUInt32LittleEndian(s[InodeTableBlocksOffset..], InodeTableBlocks);
@@ -46,8 +49,11 @@ public record struct Superblock(
     long CreatedSec)
 {
     public const ulong MagicValue = 0x31305346464F5845; // "EXOFFS01" read as little-endian u64
-    /// <summary>2: checksummed metadata (the header's last four bytes, 511-pointer indirect blocks, 32736-block groups).</summary>
-    public const uint CurrentVersion = 3;
+    /// <summary>
+    /// 2: checksummed metadata (the header's last four bytes, 511-pointer indirect blocks, 32736-block groups);
+    /// 3: acl and size UDFs, typed directory blocks; 4: no block bitmaps (a group's free space is XN's free map).
+    /// </summary>
+    public const uint CurrentVersion = 4;
     /// <summary>The raw header FFS writes: bytes 0–251. Bytes 252–255 are the block's checksum (XN's).</summary>
     public const int HeaderSize = 252;
     public const int ChecksumOffset = HeaderSize;

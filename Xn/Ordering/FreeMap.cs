@@ -36,6 +36,22 @@ internal sealed class FreeMap
     public bool IsAllocated(ulong b) => (_bits[b >> 3] & (1 << (int)(b & 7))) != 0;
     public bool IsDeferred(ulong b) => _deferred.Contains(b);
 
+    /// <summary>
+    /// The blocks of [<paramref name="start"/>, <paramref name="end"/>) that are free now, and those allocated
+    /// whose free is deferred until a later sync (rule 2): the read-only view sessions get (XnSession.CountFree).
+    /// </summary>
+    public (ulong Free, ulong Deferred) Count(ulong start, ulong end)
+    {
+        ulong free = 0, deferred = 0;
+        bool anyDeferred = _deferred.Count > 0;
+        for (ulong b = start; b < end; b++)
+        {
+            if (!IsAllocated(b)) free++;
+            else if (anyDeferred && IsDeferred(b)) deferred++;
+        }
+        return (free, deferred);
+    }
+
     private void SetBit(ulong b, bool on)
     {
         if (on) _bits[b >> 3] |= (byte)(1 << (int)(b & 7));

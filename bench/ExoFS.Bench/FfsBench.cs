@@ -17,11 +17,11 @@ namespace ExoFS.Bench;
 public sealed class FfsBench : IBenchmark
 {
     public string Name => "ffs";
-    public string Help => "FFS: create/read/delete 10,000 1 KB files, 256 MiB sequential write+read [--files N] [--seq-mib M] [--image PATH] [--data-checksums]";
+    public string Help => "FFS: create/read/delete 10,000 1 KB files, 256 MiB sequential write+read [--files N] [--seq-mib M] [--read-kib K (sequential read call size, default 1024)] [--readahead-kib K (FFS read-ahead past a sequential read, default 1024; 0 off)] [--image PATH] [--data-checksums]";
 
     public int Run(string[] args)
     {
-        int files = 10_000, fileBytes = 1024, seqMiB = 256;
+        int files = 10_000, fileBytes = 1024, seqMiB = 256, readKiB = 1024, readAheadKiB = -1;
         string? image = null;
         bool dataChecksums = false;
         for (int i = 0; i < args.Length; i++)
@@ -32,6 +32,8 @@ public sealed class FfsBench : IBenchmark
                 case "--files" when i + 1 < args.Length: files = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--seq-mib" when i + 1 < args.Length: seqMiB = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--image" when i + 1 < args.Length: image = args[++i]; break;
+                case "--read-kib" when i + 1 < args.Length: readKiB = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--readahead-kib" when i + 1 < args.Length: readAheadKiB = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 default: Console.Error.WriteLine($"ffs bench: unknown argument '{args[i]}'"); return 2;
             }
         }
@@ -46,8 +48,15 @@ public sealed class FfsBench : IBenchmark
                 out error, libFses: [new FfsLibFs()]) is { Ok: true } made ? new Result<FfsFileSystem>((FfsFileSystem)made.Value) : Errno.EIO
             : HostedFfs.FormatDevice(ssd, out error);
         if (!fsr.Ok) { Console.Error.WriteLine($"ffs bench: format failed: {error}"); return 1; }
+        if (readKiB < 4 || readKiB % 4 != 0 || (1024 * seqMiB) % readKiB != 0 || readAheadKiB % 4 != 0 || readAheadKiB < -1)
+        {
+            Console.Error.WriteLine("ffs bench: --read-kib takes a multiple of 4 that divides the sequential file, --readahead-kib a multiple of 4 (0: off)");
+            return 2;
+        }
         var fs = fsr.Value;
-        Console.WriteLine($"FFS on {(image ?? "a memory device")}, {blocks / 256} MiB; {files} files of {fileBytes} B; {seqMiB} MiB sequential{(dataChecksums ? "; data checksums" : "")}");
+        void Tune(FfsFileSystem f) { if (readAheadKiB >= 0) f.ReadAheadBlocks = readAheadKiB / 4; }
+        Tune(fs);
+        Console.WriteLine($"FFS on {(image ?? "a memory device")}, {blocks / 256} MiB; {files} files of {fileBytes} B; {seqMiB} MiB sequential, read {readKiB} KiB at a time, read-ahead {fs.ReadAheadBlocks * 4} KiB{(dataChecksums ? "; data checksums" : "")}");
         Console.WriteLine($"{"phase",-18} {"ops",8} {"wall s",8} {"ops/s",10} {"MB/s",8} {"HDD s",9} {"SSD s",9} {"B/op",9}");
 
         void Phase(string name, long ops, long bytes, Action body)
@@ -70,6 +79,7 @@ public sealed class FfsBench : IBenchmark
             var again = HostedFfs.MountDevice(ssd, out string? why);
             if (!again.Ok) throw new InvalidOperationException($"remount failed: {why}");
             fs = again.Value;
+            Tune(fs);
         }
 
         var dir = fs.MkDir(InodeNo.Root, "small", 0x1ED, Caller.Root).Value.Ino;
@@ -118,10 +128,11 @@ public sealed class FfsBench : IBenchmark
         Remount();
         var bigIno = fs.Lookup(InodeNo.Root, "big").Value.Ino;
         var rfh = fs.Open(bigIno, OpenFlags.ReadOnly).Value;
+        var readChunk = chunk.AsMemory(0, readKiB * 1024);
         Phase("seq read", seqMiB, seqBytes, () =>
         {
-            for (long off = 0; off < seqBytes; off += chunk.Length)
-                if (fs.Read(bigIno, rfh, off, chunk).Value != chunk.Length) throw new InvalidOperationException("short read");
+            for (long off = 0; off < seqBytes; off += readChunk.Length)
+                if (fs.Read(bigIno, rfh, off, readChunk.Span).Value != readChunk.Length) throw new InvalidOperationException("short read");
         });
         fs.Release(bigIno, rfh);
         var report = Fsck.Check(fs);

@@ -59,6 +59,12 @@ internal sealed class FakeXnDisk : IFfsDisk
     private byte[] Block(ulong b) => _blocks.TryGetValue(b, out var x) ? x : _blocks[b] = new byte[FfsLayout.BlockSize];
 
     public bool IsUsed(ulong b) => _used.Contains(b);
+
+    /// <summary>Another libFS's block, as far as FFS can tell: allocated, and nothing of FFS's points at it.</summary>
+    public void TakeForeign(ulong b) => Assert.True(_used.Add(b), $"block {b} is in use already");
+
+    /// <summary>Marks <paramref name="b"/> free behind FFS's back (a free map that lost a block: XN's damage).</summary>
+    public void ForgetBlock(ulong b) => Assert.True(_used.Remove(b), $"block {b} is not in use");
     public int UsedCount => _used.Count;
 
     public Errno Read(BlockNo block, int offset, Span<byte> into)
@@ -76,7 +82,7 @@ internal sealed class FakeXnDisk : IFfsDisk
         (int, int)[]? ranges = kind switch
         {
             null => SuperRaw, BlockKind.Inodes => InodesRaw, BlockKind.Data => null,
-            BlockKind.Bitmap or BlockKind.Xattr or BlockKind.Csum or BlockKind.Dir => LeafRaw, BlockKind.InodeBitmap => InodeBitmapRaw,
+            BlockKind.Xattr or BlockKind.Csum or BlockKind.Dir => LeafRaw, BlockKind.InodeBitmap => InodeBitmapRaw,
             _ => Array.Empty<(int, int)>(),
         };
         int end = offset + bytes.Length;
@@ -108,7 +114,7 @@ internal sealed class FakeXnDisk : IFfsDisk
     private static string TypeName(BlockKind k) => k switch
     {
         BlockKind.Data => FfsUdfs.DataType, BlockKind.Inodes => FfsUdfs.InodesType, BlockKind.Ind1 => FfsUdfs.Ind1Type,
-        BlockKind.Ind2 => FfsUdfs.Ind2Type, BlockKind.Bitmap => FfsUdfs.BitmapType, BlockKind.Xattr => FfsUdfs.XattrType,
+        BlockKind.Ind2 => FfsUdfs.Ind2Type, BlockKind.Xattr => FfsUdfs.XattrType,
         BlockKind.InodeBitmap => FfsUdfs.InodeBitmapType, BlockKind.Csum => FfsUdfs.CsumType,
         BlockKind.Dir => FfsUdfs.DirType, BlockKind.DInd1 => FfsUdfs.DInd1Type, BlockKind.DInd2 => FfsUdfs.DInd2Type,
         BlockKind.DInd3 => FfsUdfs.DInd3Type,
@@ -187,8 +193,12 @@ internal sealed class FakeXnDisk : IFfsDisk
         return Errno.OK;
     }
 
+    /// <summary>ReadDataBlocks calls: one device request each on XN.</summary>
+    public int DataReads;
+
     public Errno ReadDataBlocks(BlockNo first, Span<byte> into)
     {
+        DataReads++;
         for (int k = 0; k < into.Length / FfsLayout.BlockSize; k++)
         {
             var err = Read(first.Offset((ulong)k), 0, into.Slice(k * FfsLayout.BlockSize, FfsLayout.BlockSize));
@@ -263,6 +273,14 @@ internal sealed class FakeXnDisk : IFfsDisk
     }
 
     public int Moves;
+
+    public Result<XnFreeCount> CountFree(BlockNo start, ulong count)
+    {
+        ulong free = 0;
+        for (ulong b = start.Value; b < Math.Min(DeviceBlocks, start.Value + count); b++)
+            if (!_used.Contains(b)) free++;
+        return new XnFreeCount(free, 0);
+    }
 
     public Result<BlockNo> FindFree(BlockNo hint, ulong count)
     {

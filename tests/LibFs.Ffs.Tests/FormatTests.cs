@@ -11,7 +11,7 @@ public class FormatTests
     public void Every_owns_udf_verifies_with_disjoint_partition_read_sets()
     {
         foreach (var text in new[] { FfsUdfs.SuperOwns, FfsUdfs.InodesOwns, FfsUdfs.Ind1Owns, FfsUdfs.Ind2Owns, FfsUdfs.Ind3Owns,
-                                     FfsUdfs.BitmapOwns, FfsUdfs.XattrOwns })
+                                     FfsUdfs.InodeBitmapOwns, FfsUdfs.CsumOwns, FfsUdfs.XattrOwns })
         {
             var r = UdfVerifier.Verify(text);
             Assert.True(r.Accepted, r.Reason);
@@ -36,17 +36,21 @@ public class FormatTests
     }
 
     [Fact]
-    public void Super_owns_udf_emits_bitmaps_and_each_inode_table_block()
+    public void Super_owns_udf_emits_the_inode_bitmap_and_each_inode_table_block_and_no_block_bitmap()
     {
         var udf = FakeXnDisk.Verify(FfsUdfs.SuperOwns);
         var block = new byte[FfsLayout.BlockSize];
-        new GroupEntry(10, 11, 20, FfsLayout.MaxInodeTableBlocks, 7).WriteTo(block.AsSpan(Superblock.GroupOffset(5)));
+        new GroupEntry(11, 20, FfsLayout.MaxInodeTableBlocks, 7).WriteTo(block.AsSpan(Superblock.GroupOffset(5)));
+        // Format 3 kept a block bitmap pointer in bytes 0-7: format 4's UDF emits nothing for them.
+        BitConverter.TryWriteBytes(block.AsSpan(Superblock.GroupOffset(5) + GroupEntry.ReservedOffset), 10UL);
         var owns = FakeXnDisk.Owns(udf, block, 5);
-        Assert.Equal(2 + FfsLayout.MaxInodeTableBlocks, owns.Count);
+        Assert.Equal(1 + FfsLayout.MaxInodeTableBlocks, owns.Count);
+        Assert.Contains(("ffs.ibitmap", 11UL), owns);
         Assert.Contains(("ffs.inodes", 20UL + FfsLayout.MaxInodeTableBlocks - 1), owns);
+        Assert.DoesNotContain(owns, o => o.Item2 == 10);
         // A count beyond the format's limit claims no table at all.
-        new GroupEntry(10, 11, 20, FfsLayout.MaxInodeTableBlocks + 1, 0).WriteTo(block.AsSpan(Superblock.GroupOffset(5)));
-        Assert.Equal(2, FakeXnDisk.Owns(udf, block, 5).Count);
+        new GroupEntry(11, 20, FfsLayout.MaxInodeTableBlocks + 1, 0).WriteTo(block.AsSpan(Superblock.GroupOffset(5)));
+        Assert.Single(FakeXnDisk.Owns(udf, block, 5));
     }
 
     [Fact]

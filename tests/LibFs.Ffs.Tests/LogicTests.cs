@@ -272,20 +272,73 @@ public class LogicTests
     }
 
     [Fact]
-    public void Fsck_finds_and_repairs_a_wrong_link_count_and_bitmap()
+    public void Fsck_finds_and_repairs_a_wrong_link_count_and_directory_count()
     {
         var (fs, _, _) = Fresh();
         var f = fs.MkNod(InodeNo.Root, "f", FileMode.Regular | 0x1A4, 0, Me).Value;
         var inode = fs.Inodes.Get(f.Ino.Value).Value;
         inode.Nlink = 5;
         fs.Inodes.Put(f.Ino.Value, inode);
-        fs.Alloc.MarkBlock(new BlockNo(9000), true);
+        fs.Alloc.SetDirectories(0, 7);
         var report = Fsck.Check(fs);
         Assert.Equal(2, report.Problems.Count);
         var fixedIt = Fsck.Check(fs, repair: true);
         Assert.Equal(1, fixedIt.ExitCode);
         AssertClean(fs);
         Assert.Equal(1u, fs.GetAttr(f.Ino).Value.Nlink);
+    }
+
+    [Fact]
+    public void Group_free_space_is_xn_free_map_so_another_libfs_blocks_are_not_free()
+    {
+        var (fs, disk, _) = Fresh();
+        ulong before = fs.StatFs().Value.BlocksFree;
+        var (f, fh) = fs.Create(InodeNo.Root, "f", 0x1A4, OpenFlags.ReadWrite, Me).Value;
+        Assert.Equal(8 * 4096, fs.Write(f.Ino, fh, 0, new byte[8 * 4096]).Value);
+        Assert.Equal(before - 8, fs.StatFs().Value.BlocksFree);
+        // Blocks another libFS took in FFS's groups: FFS never counted them as its own, and XN's map says they are taken.
+        for (ulong b = 12000; b < 12010; b++) disk.TakeForeign(b);
+        Assert.Equal(before - 18, fs.StatFs().Value.BlocksFree);
+        Assert.Equal(disk.CountFree(new BlockNo(0), 16384).Value.Free, fs.Alloc.FreeBlocks);
+        AssertClean(fs);
+        fs.Release(f.Ino, fh);
+    }
+
+    [Fact]
+    public void Fsck_reports_a_claimed_block_that_xn_free_map_calls_free_as_damage_it_cannot_repair()
+    {
+        var (fs, disk, _) = Fresh();
+        var (f, fh) = fs.Create(InodeNo.Root, "f", 0x1A4, OpenFlags.ReadWrite, Me).Value;
+        Assert.Equal(4096, fs.Write(f.Ino, fh, 0, new byte[4096]).Value);
+        ulong b = fs.Inodes.Get(f.Ino.Value).Value.Ptr[0];
+        disk.ForgetBlock(b);
+        var report = Fsck.Check(fs, repair: true);
+        var finding = Assert.Single(report.Findings);
+        Assert.Equal(FsckFindingKind.Damage, finding.Kind);
+        Assert.Contains($"block {b} (inode {f.Ino.Value}): claimed, but free in XN's free map", finding.What);
+        Assert.Equal(4, report.ExitCode);
+        fs.Release(f.Ino, fh);
+    }
+
+    [Fact]
+    public void Fsck_frees_the_blocks_of_an_inode_marked_free_that_still_owns_them()
+    {
+        var (fs, disk, _) = Fresh();
+        // An inode given a mode of 0 (free) with its pointers left, as a buggy free would leave it.
+        var (f2, fh2) = fs.Create(InodeNo.Root, "g", 0x1A4, OpenFlags.ReadWrite, Me).Value;
+        Assert.Equal(2 * 4096, fs.Write(f2.Ino, fh2, 0, new byte[2 * 4096]).Value);
+        fs.Release(f2.Ino, fh2);
+        var inode = fs.Inodes.Get(f2.Ino.Value).Value;
+        ulong owned = inode.Ptr[0];
+        inode.Mode = 0;
+        fs.Inodes.Put(f2.Ino.Value, inode);
+        var report = Fsck.Check(fs);
+        Assert.Contains(report.Findings, x => x.IsLeak && x.What == $"inode {f2.Ino.Value}: free but owns blocks");
+        Assert.DoesNotContain(report.Findings, x => !x.IsLeak && x.What.Contains("owns blocks"));
+        Fsck.Check(fs, repair: true);
+        Assert.Equal(Errno.OK, fs.Sync());
+        Assert.False(disk.IsUsed(owned));
+        AssertClean(fs);
     }
 
     [Fact]

@@ -53,6 +53,40 @@ public class MemoryDeviceTests
     }
 
     [Fact]
+    public void Overwrites_in_place_never_show_in_a_clone_or_in_the_clone_of_a_clone()
+    {
+        using var dev = new MemoryDevice(600);   // more blocks than the first slabs hold
+        for (int b = 0; b < 600; b++) dev.Write(new BlockNo((ulong)b), Block((byte)(b % 200 + 1)));
+        dev.Write(new BlockNo(5), Block(250));     // an owned slot: overwritten in place
+        using var clone = dev.Clone();
+        dev.Write(new BlockNo(5), Block(251));
+        dev.Write(new BlockNo(599), Block(252));
+        using var grandchild = clone.Clone();
+        clone.Write(new BlockNo(5), Block(253));
+        clone.Write(new BlockNo(5), Block(254));   // the clone's own slot now
+        Assert.Equal(251, ReadBlock(dev, 5)[0]);
+        Assert.Equal(252, ReadBlock(dev, 599)[0]);
+        Assert.Equal(254, ReadBlock(clone, 5)[0]);
+        Assert.Equal(200, ReadBlock(clone, 599)[0]);
+        Assert.Equal(250, ReadBlock(grandchild, 5)[0]);
+        Assert.Equal(200, ReadBlock(grandchild, 599)[0]);
+        Assert.Equal(1 + 300 % 200, ReadBlock(grandchild, 300)[0]);
+    }
+
+    [Fact]
+    public void A_write_over_an_installed_block_leaves_the_installed_array_unchanged()
+    {
+        using var dev = new MemoryDevice(4);
+        var shared = Block(7);
+        dev.InstallBlock(2, shared);
+        Assert.Equal(7, ReadBlock(dev, 2)[0]);
+        dev.Write(new BlockNo(2), Block(8));
+        dev.Write(new BlockNo(2), Block(9));
+        Assert.Equal(9, ReadBlock(dev, 2)[0]);
+        Assert.All(shared, b => Assert.Equal(7, b));
+    }
+
+    [Fact]
     public void Stats_are_counted()
     {
         using var dev = new MemoryDevice(4);
