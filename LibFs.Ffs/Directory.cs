@@ -60,6 +60,13 @@ internal sealed class Directory
     /// <summary>Tests only: every entry write is malformed (<see cref="FfsFileSystem.MalformedDirectoryEntries"/>).</summary>
     internal bool Malformed { get; set; }
 
+    /// <summary>
+    /// Blocks directories grew by (a new directory's first block, or one appended) since the owner last cleared
+    /// the set at a sync: a name in one is reachable on disk only once the directory's size and pointer (and an
+    /// indirect block past the twelfth) are, so writing the block alone does not make it durable.
+    /// </summary>
+    public HashSet<ulong> GrownSinceSync { get; } = new();
+
     /// <summary>A copy of entry bytes whose first record's length is off the 8-byte grain (so the records no longer tile the block).</summary>
     private static byte[] Malform(ReadOnlySpan<byte> bytes)
     {
@@ -199,6 +206,7 @@ internal sealed class Directory
         var block = new byte[FfsLayout.BlockSize];
         DirBlock.InitEmpty(block);
         int pos = DirBlock.Insert(block, 0, ino, fileType, nameBytes);
+        GrownSinceSync.Add(nb.Value);
         var werr = WriteEntry(nb.Value, 0, block, ino, alsoAfter);
         if (werr != Errno.OK) return werr;
         dir.Size = (blocks + 1) * FfsLayout.BlockSize;
@@ -349,6 +357,7 @@ internal sealed class Directory
     {
         var nb = _map.Ensure(dirIno, dir, 0, hint);
         if (!nb.Ok) return nb.Error;
+        GrownSinceSync.Add(nb.Value);
         var block = new byte[FfsLayout.BlockSize];
         DirBlock.InitEmpty(block);
         int dot = DirBlock.Insert(block, 0, dirIno, DirBlock.FileTypeOf(FileMode.Directory), "."u8);

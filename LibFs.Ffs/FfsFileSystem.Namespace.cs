@@ -352,11 +352,26 @@ public sealed partial class FfsFileSystem
         foreach (ulong b in blocks)
         {
             if (b == removedIn) continue; // one block: one write carries both
-            var err = _disk.WriteBack(new BlockNo(b));
+            var err = PersistNameBlock(new BlockNo(b));
             if (err != Errno.OK) return err;
         }
         _linkedSinceSync.Remove(ino);
         return Errno.OK;
+    }
+
+    /// <summary>
+    /// Makes the directory block holding a new name durable (rule 3). A block the directory grew by since the
+    /// last sync is reachable only through the directory's size and a pointer (in the inode, or in an indirect
+    /// block past the twelfth) that are not on disk yet, so writing the block alone would not make the name
+    /// durable: then everything is synced, in XN's dependency order (the block, its indirect block, the inode).
+    /// The directory's inode must be put first. Lock held.
+    /// </summary>
+    private Errno PersistNameBlock(BlockNo block)
+    {
+        if (!_dirs.GrownSinceSync.Contains(block.Value)) return _disk.WriteBack(block);
+        var err = _disk.Sync();
+        if (err == Errno.OK) _dirs.GrownSinceSync.Clear();
+        return err;
     }
 
     /// <summary>The inode-bitmap block holding <paramref name="ino"/>'s bit.</summary>
@@ -499,13 +514,16 @@ public sealed partial class FfsFileSystem
                 // The new name is made before the old one goes, so a failure (ENOSPC growing the target
                 // directory) leaves the source where it was. Its block is ordered after the inode's (Directory).
                 BlockNo newEntryBlock;
+                ulong sizeBefore = np.Size;
                 if (d is not null) err = _dirs.Retarget(npIno, np, newName, sIno, sType, out newEntryBlock);
                 else err = _dirs.Add(npIno, np, newName, sIno, sType, _alloc.DataGoal(npIno), out newEntryBlock);
                 if (err != Errno.OK) return Undo(err);
+                // The name went into a block the directory grew by: its size must reach the disk with it.
+                if (np.Size != sizeBefore && (err = _inodes.Put(npIno, np)) != Errno.OK) return err;
                 // Rule 3 (XN leaves it to the libFS): the new name reaches the disk before the old one is
                 // removed, so a crash in between leaves the inode under both names (a file: its raised count
                 // matches them), never under neither. XN orders every later write after this one.
-                if (OrderRenames && newEntryBlock.Value != oldEntryBlock && (err = _disk.WriteBack(newEntryBlock)) != Errno.OK) return err;
+                if (OrderRenames && newEntryBlock.Value != oldEntryBlock && (err = PersistNameBlock(newEntryBlock)) != Errno.OK) return err;
                 if (moveDir)
                 {
                     // A moved directory's ".." is the move's commit point: after the new entry is durable (fsck
@@ -587,7 +605,7 @@ public sealed partial class FfsFileSystem
             // Each name will bind the other inode: each entry's block is ordered after the table block of the
             // inode it now names (see Directory), so neither can reach the disk ahead of that inode.
             err = _dirs.Retarget(npIno, np, newName, sIno, DirBlock.FileTypeOf(s.Mode), out var first);
-            if (err == Errno.OK && OrderRenames) err = _disk.WriteBack(first);
+            if (err == Errno.OK && OrderRenames) err = PersistNameBlock(first);
             if (err == Errno.OK) err = _dirs.Retarget(pIno, p, name, dIno, DirBlock.FileTypeOf(d.Mode));
             if (err != Errno.OK) return err;
             if (across)

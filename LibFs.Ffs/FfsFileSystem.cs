@@ -430,6 +430,7 @@ public sealed partial class FfsFileSystem : IFileSystem, IReportsRecovery, ISelf
         var err = _disk.Sync();
         if (err != Errno.OK) return err;
         _linkedSinceSync.Clear(); // the names link made are durable
+        _dirs.GrownSinceSync.Clear(); // and the blocks directories grew by are reachable on disk
         // Inodes cleared before this sync are now cleared on disk: their numbers may be reused.
         if ((err = _alloc.CommitInodeFrees()) != Errno.OK) return err;
         // Entries removed before this sync are gone on disk: the link counts they paid for may drop (rule 2).

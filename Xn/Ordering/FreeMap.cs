@@ -42,14 +42,21 @@ internal sealed class FreeMap
     /// </summary>
     public (ulong Free, ulong Deferred) Count(ulong start, ulong end)
     {
-        ulong free = 0, deferred = 0;
-        bool anyDeferred = _deferred.Count > 0;
-        for (ulong b = start; b < end; b++)
-        {
-            if (!IsAllocated(b)) free++;
-            else if (anyDeferred && IsDeferred(b)) deferred++;
-        }
-        return (free, deferred);
+        if (end <= start) return (0, 0);
+        ulong allocated = 0, b = start;
+        for (; b < end && (b & 7) != 0; b++)
+            if (IsAllocated(b)) allocated++;
+        // Whole bytes, eight at a time where they run that long.
+        var bytes = _bits.AsSpan((int)(b >> 3), (int)((end - b) >> 3));
+        var words = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ulong>(bytes);
+        foreach (ulong w in words) allocated += (ulong)System.Numerics.BitOperations.PopCount(w);
+        foreach (byte x in bytes[(words.Length * 8)..]) allocated += (ulong)System.Numerics.BitOperations.PopCount(x);
+        for (b += (ulong)bytes.Length * 8; b < end; b++)
+            if (IsAllocated(b)) allocated++;
+        ulong deferred = 0;
+        foreach (ulong d in _deferred)
+            if (d >= start && d < end) deferred++;
+        return (end - start - allocated, deferred);
     }
 
     private void SetBit(ulong b, bool on)

@@ -149,9 +149,11 @@ public sealed class FfsCrashTests(ITestOutputHelper output)
     /// 2000 fail, each shrinking to a rename into /B, e.g. seed 327): renaming a file into /B when /B's twelve direct blocks are full puts the
     /// new name in a new block behind a new ffs.dind1 block, and the crash model lets the old entry's removal reach
     /// the disk in the same epoch as those two (rule 3's forced write of the new name does not separate them), so a
-    /// crash leaves the file under neither name. An FFS ordering bug (LibFs.Ffs, not the explorer's): unskip when fixed.
+    /// crash left the file under neither name. Fixed in FFS: a new name in a block the directory grew by since the
+    /// last sync is made durable by a sync (the block, its indirect block and the directory's size), not by writing
+    /// the block alone (FfsFileSystem.PersistNameBlock).
     /// </summary>
-    [Fact(Skip = "FFS bug: rename into a directory's thirteenth block loses the file after a crash (see the summary)")]
+    [Fact]
     public void Ffs_rename_into_a_full_directory_never_loses_the_file()
     {
         var r = CrashExplorer.Run(new FfsCrashTarget(), new Workload(CrashWorkloads.FullDirectorySetup, [CrashOp.Rename("/A/foo", "/B/bar")]), CiOptions);
