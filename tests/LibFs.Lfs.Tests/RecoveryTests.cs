@@ -45,6 +45,31 @@ public sealed class RecoveryTests
     }
 
     [Fact]
+    public void A_write_unit_whose_last_block_fills_its_segment_is_rolled_forward()
+    {
+        // The unit's last block fills the segment (or its partial): that partial must still close as the
+        // unit's end, or roll-forward, which applies a unit only at its last partial, loses the fsynced write.
+        // File sizes step over the boundary, so some fsync's unit ends exactly at a segment's end.
+        int atBoundary = 0;
+        for (int blocks = 40; blocks <= 90; blocks++)
+        {
+            var disk = new FakeLfsDisk(8192);
+            var fs = Format(disk);
+            var data = new byte[blocks * LfsLayout.BlockSize - 100];
+            new Random(blocks).NextBytes(data);
+            var f = fs.WriteFile(Root, "f", data);
+            Fsync(fs, f.Ino);
+            if (fs.Log.HeadSlot != 0 && fs.Log.HeadOffset == ((ILfsDisk)disk).FirstOffset) atBoundary++;
+            var after = Mount(disk.Crash(_ => false));
+            var got = after.Find(Root, "f");
+            Assert.True(got is not null, $"{blocks} blocks: the fsynced file is lost (log head slot {fs.Log.HeadSlot} offset {fs.Log.HeadOffset})");
+            Assert.True(data.AsSpan().SequenceEqual(after.ReadFile(got.Value.Ino)), $"{blocks} blocks: the fsynced contents are lost");
+            LfsTestKit.AssertClean(after);
+        }
+        Assert.True(atBoundary > 0, "no fsync's unit ended at a segment's end: the test checks nothing");
+    }
+
+    [Fact]
     public void Without_roll_forward_the_fsynced_file_is_lost()
     {
         // The "roll-forward off" mutant: the test above must be able to fail.
