@@ -6,9 +6,10 @@ namespace ExoFS.LibFs.Lfs.Log;
 /// <summary>
 /// The log head. Blocks are appended to an open partial segment (a summary block, then up to
 /// <see cref="Summary.MaxEntries"/> blocks) that is written as one run when it closes: at the end of a write
-/// unit, or when a block comes and it is full (the most entries, or its segment has no room left). A write unit is what one flush appends; every
-/// partial of a unit but the last carries the Continues flag, and roll-forward applies a unit only when its
-/// last partial is on disk and valid, so a unit (a rename's two directory blocks and inodes, say) is atomic.
+/// unit, or when a block comes and it is full (the most entries, or its segment has no room left). A write
+/// unit is what one flush appends; every partial of a unit but the last carries the Continues flag, and
+/// roll-forward applies a unit only when its last partial is on disk and valid, so a unit (a rename's two
+/// directory blocks and inodes, say) is atomic.
 /// When a segment fills, the next one is bound at once and named in the closing summary, so roll-forward
 /// can follow the log from segment to segment. Lock held.
 /// </summary>
