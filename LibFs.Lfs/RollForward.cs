@@ -56,7 +56,11 @@ internal static class RollForward
             if (err != Errno.OK) return err;
             unit.Clear();
             units++;
-            committed = new RollForwardResult(partials, units, slot < 0 ? committed.HeadSlot : slot, slot < 0 ? segBlocks : off, seq);
+            // A full segment's summary names the next one, but a crash can lose that binding (XN keeps it only with
+            // every block of the segment that was in flight): the log then goes on in a segment bound anew (-1).
+            committed = slot >= 0 && disk.SegmentStart(slot) == 0
+                ? new RollForwardResult(partials, units, -1, 0, seq)
+                : new RollForwardResult(partials, units, slot < 0 ? committed.HeadSlot : slot, slot < 0 ? segBlocks : off, seq);
         }
         return committed with { Partials = partials, Units = units };
     }

@@ -5,10 +5,11 @@ namespace ExoFS.LibFs.Lfs.Log;
 
 /// <summary>
 /// The log head. Blocks are appended to an open partial segment (a summary block, then up to
-/// <see cref="Summary.MaxEntries"/> blocks) that is written as one run when it closes: when it is full, when
-/// its segment has no room left, or at the end of a write unit. A write unit is what one flush appends; every
-/// partial of a unit but the last carries the Continues flag, and roll-forward applies a unit only when its
-/// last partial is on disk and valid, so a unit (a rename's two directory blocks and inodes, say) is atomic.
+/// <see cref="Summary.MaxEntries"/> blocks) that is written as one run when it closes: at the end of a write
+/// unit, or when a block comes and it is full (the most entries, or its segment has no room left). A write
+/// unit is what one flush appends; every partial of a unit but the last carries the Continues flag, and
+/// roll-forward applies a unit only when its last partial is on disk and valid, so a unit (a rename's two
+/// directory blocks and inodes, say) is atomic.
 /// When a segment fills, the next one is bound at once and named in the closing summary, so roll-forward
 /// can follow the log from segment to segment. Lock held.
 /// </summary>
@@ -80,6 +81,14 @@ internal sealed class SegmentWriter
     /// <summary>Appends one block; returns its log address. The address is final; the bytes reach XN when the partial closes.</summary>
     public Result<ulong> Append(LogKind kind, ulong ino, ulong index, ReadOnlySpan<byte> block, uint now)
     {
+        // A full partial closes only when the next block comes: until then it may be the unit's last, and
+        // only EndUnit knows to close it without the Continues flag. (Closed at once, a unit whose last block
+        // filled its partial or segment ended on a Continues partial, and roll-forward never applied it.)
+        if (_partialOffset >= 0 && PartialFull)
+        {
+            var err = Close(endOfUnit: false, now);
+            if (err != Errno.OK) return err;
+        }
         if (_partialOffset < 0)
         {
             var err = Open();
@@ -94,13 +103,11 @@ internal sealed class SegmentWriter
         else if (CleanerAppending) CleanerBlocks++;
         else NewBlocks++;
         _usage.Add(addr, Stamp ?? LogClock);
-        if (_entries.Count == Summary.MaxEntries || (uint)_partialOffset + 1 + (uint)_entries.Count >= _segBlocks)
-        {
-            var err = Close(endOfUnit: false, now);
-            if (err != Errno.OK) return err;
-        }
         return addr;
     }
+
+    /// <summary>The open partial can take no more blocks: it has the most entries a summary holds, or its segment is full.</summary>
+    private bool PartialFull => _entries.Count == Summary.MaxEntries || (uint)_partialOffset + 1 + (uint)_entries.Count >= _segBlocks;
 
     /// <summary>Ends the current write unit: closes the open partial with the unit's last flag.</summary>
     public Errno EndUnit(uint now) => _partialOffset < 0 ? Errno.OK : Close(endOfUnit: true, now);

@@ -181,8 +181,8 @@ public sealed class CrashPrefixTests(ITestOutputHelper output)
     public void Crash_states_while_the_cleaner_works_recover_to_a_prefix()
     {
         // A disk of 10 segments: the workloads' overwrites soon need the cleaner, and it also runs as an operation.
-        var v = Campaign(40, rollForward: true, out int states, out ulong cleaned, diskBlocks: 10 * 64 + 40, minOps: 20, maxOps: 40);
-        output.WriteLine($"40 workloads on a 10-segment disk, {states} crash states, {cleaned} segments cleaned");
+        var v = Campaign(60, rollForward: true, out int states, out ulong cleaned, diskBlocks: 10 * 64 + 40, minOps: 20, maxOps: 40);
+        output.WriteLine($"60 workloads on a 10-segment disk, {states} crash states, {cleaned} segments cleaned");
         Assert.True(cleaned > 0, "the cleaner never ran: " + string.Join(" | ", CleanLog.TakeLast(5)));
         Assert.True(v.Count == 0, $"{v.Count} of {states} crash states broke the guarantee; first:\n{v.FirstOrDefault()}");
     }

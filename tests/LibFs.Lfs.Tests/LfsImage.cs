@@ -11,9 +11,9 @@ namespace ExoFS.LibFs.Lfs.Tests;
 internal static class LfsImage
 {
     public static Result<LfsFileSystem> FormatDevice(IBlockDevice dev, out string? error, LfsFormatOptions? options = null,
-        bool ownsDevice = false, string rootName = LfsFileSystem.DefaultRootName) =>
+        bool ownsDevice = false, string rootName = LfsFileSystem.DefaultRootName, LfsMountOptions? mount = null) =>
         Cast(ExoHost.FormatSolo(dev, new RootRequest("lfs", rootName), out error, ownsDevice: ownsDevice,
-            libFses: [new LfsLibFs(options ?? new LfsFormatOptions(), null)]));
+            libFses: [new LfsLibFs(options ?? new LfsFormatOptions(), mount)]));
 
     public static Result<LfsFileSystem> MountDevice(IBlockDevice dev, out string? error, LfsMountOptions? options = null, bool ownsDevice = false,
         string rootName = LfsFileSystem.DefaultRootName, int? pageFrames = null, bool readOnly = false) =>

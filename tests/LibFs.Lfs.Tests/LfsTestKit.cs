@@ -6,10 +6,10 @@ namespace ExoFS.LibFs.Lfs.Tests;
 /// <summary>Makes LFS instances on memory devices and remounts them.</summary>
 internal static class LfsTestKit
 {
-    public static (LfsFileSystem Fs, MemoryDevice Dev) Fresh(ulong bytes = 64UL << 20, LfsFormatOptions? options = null)
+    public static (LfsFileSystem Fs, MemoryDevice Dev) Fresh(ulong bytes = 64UL << 20, LfsFormatOptions? options = null, LfsMountOptions? mount = null)
     {
         var dev = new MemoryDevice(bytes / IBlockDevice.BlockSize);
-        var fs = LfsImage.FormatDevice(dev, out string? error, options);
+        var fs = LfsImage.FormatDevice(dev, out string? error, options, mount: mount);
         Assert.True(fs.Ok, $"format: {error}");
         return (fs.Value, dev);
     }

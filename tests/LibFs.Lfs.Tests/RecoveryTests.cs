@@ -45,6 +45,62 @@ public sealed class RecoveryTests
     }
 
     [Fact]
+    public void A_write_unit_whose_last_block_fills_its_segment_is_rolled_forward()
+    {
+        // The unit's last block fills the segment (or its partial): that partial must still close as the
+        // unit's end, or roll-forward, which applies a unit only at its last partial, loses the fsynced write.
+        // File sizes step over the boundary, so some fsync's unit ends exactly at a segment's end.
+        int atBoundary = 0;
+        for (int blocks = 40; blocks <= 90; blocks++)
+        {
+            var disk = new FakeLfsDisk(8192);
+            var fs = Format(disk);
+            var data = new byte[blocks * LfsLayout.BlockSize - 100];
+            new Random(blocks).NextBytes(data);
+            var f = fs.WriteFile(Root, "f", data);
+            Fsync(fs, f.Ino);
+            if (fs.Log.HeadSlot != 0 && fs.Log.HeadOffset == ((ILfsDisk)disk).FirstOffset) atBoundary++;
+            var after = Mount(disk.Crash(_ => false));
+            var got = after.Find(Root, "f");
+            Assert.True(got is not null, $"{blocks} blocks: the fsynced file is lost (log head slot {fs.Log.HeadSlot} offset {fs.Log.HeadOffset})");
+            Assert.True(data.AsSpan().SequenceEqual(after.ReadFile(got.Value.Ino)), $"{blocks} blocks: the fsynced contents are lost");
+            LfsTestKit.AssertClean(after);
+        }
+        Assert.True(atBoundary > 0, "no fsync's unit ended at a segment's end: the test checks nothing");
+    }
+
+    [Fact]
+    public void A_next_segment_whose_binding_a_crash_lost_is_not_written_as_the_head()
+    {
+        // A unit fills segment 0 and its last summary names the next segment; the crash keeps segment 0's
+        // blocks but not the next segment's binding. Roll-forward applies the unit; the log must go on in a
+        // segment bound anew, not at offsets of the unbound slot (device blocks 0, 1, 2, ...).
+        int lostBinding = 0;
+        for (int blocks = 40; blocks <= 90; blocks++)
+        {
+            var disk = new FakeLfsDisk(8192);
+            var fs = Format(disk);
+            var data = new byte[blocks * LfsLayout.BlockSize - 100];
+            new Random(blocks).NextBytes(data);
+            fs.WriteFile(Root, "f", data);
+            lock (fs.Lock) fs.Flush(withImap: false).Ok();
+            ulong seg0 = disk.SegmentStart(0), segBlocks = disk.Super.SegmentBlocks;
+            if (fs.Log.HeadSlot != 0 && fs.Log.HeadOffset == 0) lostBinding++;
+            var crashed = disk.CrashKeepingBlocks(b => b >= seg0 && b < seg0 + segBlocks);
+            var after = Mount(crashed);
+            LfsTestKit.AssertClean(after);
+            if (after.Find(Root, "f") is { } got) Assert.True(data.AsSpan().SequenceEqual(after.ReadFile(got.Ino)), $"{blocks} blocks: contents differ");
+            // The recovered file system writes on: a sync and a remount still see it whole.
+            after.WriteFile(Root, "g", "after recovery");
+            after.Sync().Ok();
+            var again = Mount(crashed.Crash(_ => false));
+            Assert.Equal("after recovery", again.ReadText(again.Get(Root, "g").Ino));
+            LfsTestKit.AssertClean(again);
+        }
+        Assert.True(lostBinding > 0, "no unit ended at a segment's end: the test checks nothing");
+    }
+
+    [Fact]
     public void Without_roll_forward_the_fsynced_file_is_lost()
     {
         // The "roll-forward off" mutant: the test above must be able to fail.
