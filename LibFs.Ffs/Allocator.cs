@@ -75,7 +75,7 @@ internal sealed class Allocator
         if (_groupFreeStale[g])
         {
             var r = _disk.CountFree(new BlockNo((ulong)g * Sb.BlocksPerGroup), GroupBlocks(g));
-            _groupFree[g] = r.Ok ? r.Value.Free + r.Value.Deferred : 0;
+            _groupFree[g] = r.Ok ? r.Value.FreeOrDeferred : 0;
             _groupFreeStale[g] = !r.Ok;
         }
         return _groupFree[g];

@@ -304,9 +304,9 @@ public static class Fsck
             int j = i + 1;
             while (j < claimed.Count && claimed[j] == claimed[j - 1] + 1) j++;
             var r = disk.CountFree(new BlockNo(claimed[i]), (ulong)(j - i));
-            if (r.Ok && r.Value.Free + r.Value.Deferred > 0)
+            if (r.Ok && r.Value.FreeOrDeferred > 0)
                 for (int k = i; k < j; k++)
-                    if (disk.CountFree(new BlockNo(claimed[k]), 1) is { Ok: true } one && one.Value.Free + one.Value.Deferred > 0)
+                    if (disk.CountFree(new BlockNo(claimed[k]), 1) is { Ok: true } one && one.Value.FreeOrDeferred > 0)
                         Problem($"block {claimed[k]} ({(owner[claimed[k]] == 0 ? "metadata" : "inode " + owner[claimed[k]])}): claimed, but free in XN's free map", false);
             i = j;
         }

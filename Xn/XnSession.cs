@@ -531,5 +531,9 @@ public sealed class XnSession
 }
 
 /// <summary>What <see cref="XnSession.CountFree"/> reports for a range: blocks free now, and blocks freed whose reuse waits for a sync.</summary>
-public readonly record struct XnFreeCount(ulong Free, ulong Deferred);
+public readonly record struct XnFreeCount(ulong Free, ulong Deferred)
+{
+    /// <summary>Blocks no live pointer owns: free now, or freed and waiting for a sync.</summary>
+    public ulong FreeOrDeferred => Free + Deferred;
+}
 
