@@ -46,6 +46,17 @@ public sealed class HddModel : IDiskTimeModel
     /// <summary>Time for one sector to pass the head ≈ 0.208 ms.</summary>
     public const double SectorMs = RevolutionMs / SectorsPerTrack;
 
+    /// <summary>The media rate: one track (72 sectors of 512 B) per revolution ≈ 2.46 MB/s, in bytes per second.</summary>
+    public const double MediaBytesPerSecond = SectorsPerTrack * SectorSize / (RevolutionMs / 1000);
+
+    /// <summary>
+    /// The media rate less the track and cylinder skews (the reference notes' definition of the rate a streaming
+    /// transfer can reach): a cylinder holds 19 × 72 = 1,368 sectors of data and costs 18 track skews of 8 sectors
+    /// and one cylinder skew of 18, so 1,368 / 1,530 of <see cref="MediaBytesPerSecond"/> ≈ 2.20 MB/s.
+    /// </summary>
+    public const double SustainedBytesPerSecond = MediaBytesPerSecond * (TracksPerCylinder * SectorsPerTrack)
+        / (TracksPerCylinder * SectorsPerTrack + (TracksPerCylinder - 1) * TrackSkewSectors + CylinderSkewSectors);
+
     /// <summary>4 KiB blocks on the modeled disk (335,502); block numbers wrap modulo this.</summary>
     public const ulong ModeledBlocks = (ulong)(TotalSectors / SectorsPerBlock);
 

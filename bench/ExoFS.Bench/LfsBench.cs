@@ -23,8 +23,7 @@ public sealed class LfsBench : IBenchmark
     public string Name => "lfs";
     public string Help => "LFS vs FFS: create/read/delete 10,000 1 KB files, 256 MiB sequential write+read, HDD and SSD models [--files N] [--seq-mib M] [--rounds R] [--trace PHASE]";
 
-    /// <summary>The HP 97560's media rate: one track (72 sectors of 512 B) per revolution, in bytes per second.</summary>
-    private static double MediaRate => HddModel.SectorsPerTrack * HddModel.SectorSize / (HddModel.RevolutionMs / 1000);
+    private static double MediaRate => HddModel.MediaBytesPerSecond;
 
     private sealed record Row(string Fs, string Phase, long Ops, long WorkloadBytes, double HddSeconds, double SsdSeconds,
         long DeviceBytes, double WallSeconds);
