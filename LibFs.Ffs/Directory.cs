@@ -131,6 +131,26 @@ internal sealed class Directory
         return idx.Value.ByName.TryGetValue(name, out var e) ? e : Errno.ENOENT;
     }
 
+    /// <summary>
+    /// Sets the inode and file type of the live record at <paramref name="offset"/> of <paramref name="dir"/>'s logical
+    /// block <paramref name="block"/> (a <see cref="NameIntent"/> applied at mount); EUCLEAN when no live record starts
+    /// there (the intent does not describe this directory).
+    /// </summary>
+    public Errno SetEntry(ulong dirIno, DiskInode dir, ulong block, int offset, ulong ino, byte fileType)
+    {
+        if (block >= BlockCount(dir)) return Errno.EUCLEAN;
+        var rb = ReadBlock(dir, block, _scratch);
+        if (!rb.Ok) return rb.Error;
+        var records = DirBlock.Parse(rb.Value.Buf);
+        if (records is null || !records.Exists(r => r.Offset == offset && r.Ino != 0)) return Errno.EUCLEAN;
+        var header = rb.Value.Buf.AsSpan(offset, DirBlock.HeaderSize).ToArray();
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(header, ino);
+        header[11] = fileType;
+        var err = _disk.WriteRaw(new BlockNo(rb.Value.Disk), offset, header);
+        _cache.Remove(dirIno);
+        return err;
+    }
+
     /// <summary>Number of entries other than "." and "..".</summary>
     public Result<int> CountEntries(ulong dirIno, DiskInode dir)
     {

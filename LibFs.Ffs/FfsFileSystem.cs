@@ -67,7 +67,22 @@ public sealed partial class FfsFileSystem : IFileSystem, IReportsRecovery, ISelf
     /// "damage: ...", see <see cref="FsckFindingKind"/>), for the host's recovery report.
     /// </summary>
     public IReadOnlyList<string> RecoveryActions =>
-        RecoveryReport is { } walked ? walked.RepairedWithClass : _leaksPending ? [LeaksPendingLine] : [];
+        [
+            .. _intentEntriesRedone > 0 ? [string.Format(IntentRedoneLine, _intentEntriesRedone)] : Array.Empty<string>(),
+            .. _pendingIntent ? [IntentPendingLine] : Array.Empty<string>(),
+            .. RecoveryReport is { } walked ? walked.RepairedWithClass : _leaksPending ? [LeaksPendingLine] : [],
+        ];
+
+    /// <summary>The line a mount reports when it completed a RENAME_EXCHANGE a crash interrupted ({0}: entries retargeted).</summary>
+    public const string IntentRedoneLine = "redo: completed a rename-exchange the crash interrupted ({0} entries retargeted from the superblock's intent record)";
+    /// <summary>The line a read-only mount reports while such an exchange is pending (it cannot write the entries).</summary>
+    public const string IntentPendingLine =
+        "a rename-exchange the crash interrupted is pending (one of its files has no name in this read-only view); a read-write mount or 'exofs fsck --repair' completes it";
+    private int _intentEntriesRedone;
+    private bool _pendingIntent;
+
+    /// <summary>A read-only mount found a <see cref="NameIntent"/> it could not apply.</summary>
+    public bool IntentPending => _pendingIntent;
 
     /// <summary>A walk with repair left nothing unrepaired (fsck --repair): the flag clears at the next header write.</summary>
     internal void LeaksReclaimed() => _leaksPending = false;
@@ -239,7 +254,14 @@ public sealed partial class FfsFileSystem : IFileSystem, IReportsRecovery, ISelf
         alloc.Reclaim = fs.Reclaim;
         var rootInode = fs._inodes.Get(FfsLayout.RootIno);
         if (!rootInode.Ok || !FileMode.IsDir(rootInode.Value.Mode)) return Errno.EUCLEAN;
-        if (readOnly) return fs;
+        if (readOnly)
+        {
+            if (NameIntent.Decode(buf) is not { Count: 0 }) fs._pendingIntent = true;
+            return fs;
+        }
+        var redone = fs.ApplyNameIntent(buf);
+        if (!redone.Ok) return redone.Error;
+        fs._intentEntriesRedone = redone.Value;
         bool unclean = (sb.Clean & Superblock.CleanUnmounted) == 0;
         if (recover && recovery == FfsRecovery.Walk && (unclean || fs._leaksPending))
         {

@@ -63,6 +63,9 @@ public record struct Superblock(
         BlocksPerGroupOffset = 20, InodesPerGroupOffset = 24, InodeSizeOffset = 28, TotalBlocksOffset = 32,
         CleanOffset = 40, NextGenerationOffset = 48, CreatedOffset = 56, FeaturesOffset = 64;
 
+    /// <summary>Where a pending <see cref="NameIntent"/> lives in the header (zero when none; 136 bytes, to 208).</summary>
+    public const int IntentOffset = 72;
+
     /// <summary>
     /// <see cref="Clean"/> bits: <see cref="CleanUnmounted"/>, the last session unmounted cleanly;
     /// <see cref="LeaksPending"/>, a mount after a crash deferred its recovery walk, so leaks (soft updates'

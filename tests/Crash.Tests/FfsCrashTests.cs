@@ -71,9 +71,10 @@ public sealed class FfsCrashTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// The exchange core step swaps names in two directories (the root's block and /A's, different blocks), and
-    /// the crash state between its two entry writes is reached: judged without <see cref="CrashGuarantees.ExchangeMayOrphanOne"/>
-    /// the same workload fails with the inode left under neither name, judged with it (FFS's promise) it passes.
+    /// The exchange core step swaps names in two directories (the root's block and /A's, different blocks). FFS
+    /// promises it atomic (no <see cref="CrashGuarantees.ExchangeMayOrphanOne"/>): every crash state passes. The
+    /// mutant without the superblock's intent record (two ordered entry writes) reaches the crash state between them
+    /// and fails with the inode left under neither name, so the explorer does reach that state.
     /// </summary>
     [Fact]
     public void Exchange_core_step_swaps_names_in_two_directory_blocks_and_reaches_the_crash_between_them()
@@ -104,10 +105,41 @@ public sealed class FfsCrashTests(ITestOutputHelper output)
         CrashOp[] ops = [exchange, CrashOp.Sync()];
         var promised = Explore.Run(new FfsCrashTarget(), ops);
         Assert.True(promised.Passed, promised.Failure?.ToString());
-        var strict = Explore.Run(new WithGuarantees(new FfsCrashTarget(), FfsCrashTarget.FfsGuarantees with { ExchangeMayOrphanOne = false }), ops);
-        output.WriteLine(strict.Failure?.ToString() ?? "passed");
-        Assert.False(strict.Passed);
-        Assert.Contains(strict.Failure!.Problems, p => p.Contains("lost: it was durably linked and never unlinked"));
+        Assert.False(FfsCrashTarget.FfsGuarantees.ExchangeMayOrphanOne);
+        var mutant = Explore.Run(new FfsCrashTarget("ffs-no-exchange-intent", configureWorkloadFs: fs => fs.ExchangeIntents = false), ops);
+        output.WriteLine(mutant.Failure?.ToString() ?? "passed");
+        Assert.False(mutant.Passed);
+        Assert.Contains(mutant.Failure!.Problems, p => p.Contains("lost: it was durably linked and never unlinked"));
+        var allowed = Explore.Run(new WithGuarantees(new FfsCrashTarget("ffs-no-exchange-intent", configureWorkloadFs: fs => fs.ExchangeIntents = false),
+            FfsCrashTarget.FfsGuarantees with { ExchangeMayOrphanOne = true }), ops);
+        Assert.True(allowed.Passed, allowed.Failure?.ToString()); // the mutant fails only the atomicity rule
+    }
+
+    /// <summary>
+    /// Exchanges whose ".." entries change too (directories trading parents, a directory for a file), and an
+    /// exchange in a directory past twelve blocks: every crash state passes the strict rule, and the mutant without
+    /// the intent record fails where a directory or file is left under no name.
+    /// </summary>
+    [Theory]
+    [InlineData("dirs")]
+    [InlineData("dir-and-file")]
+    [InlineData("full-directory")]
+    public void Ffs_exchange_across_directory_blocks_is_atomic_in_every_crash_state(string shape)
+    {
+        string grown = "/B/" + "z".PadRight(200, 'z');
+        var (setup, ops) = shape switch
+        {
+            "dirs" => (CrashWorkloads.StandardSetup, (CrashOp[])[CrashOp.Mkdir("/A/d1"), CrashOp.Mkdir("/B/d2"), CrashOp.Create("/B/d2/x"), CrashOp.Sync(), CrashOp.Exchange("/A/d1", "/B/d2"), CrashOp.Sync()]),
+            "dir-and-file" => (CrashWorkloads.StandardSetup, [CrashOp.Mkdir("/B/d2"), CrashOp.Sync(), CrashOp.Exchange("/A/foo", "/B/d2"), CrashOp.Create("/A/foo/y"), CrashOp.Sync()]),
+            _ => (CrashWorkloads.FullDirectorySetup, [CrashOp.Create(grown), CrashOp.Exchange(grown, "/A/foo"), CrashOp.Sync()]),
+        };
+        var r = CrashExplorer.Run(new FfsCrashTarget(), new Workload(setup, ops), Explore.Options);
+        Assert.True(r.Passed, r.Failure?.ToString());
+        output.WriteLine($"{shape}: {r.StatesChecked} crash states");
+        var mutant = CrashExplorer.Run(new FfsCrashTarget("ffs-no-exchange-intent", configureWorkloadFs: fs => fs.ExchangeIntents = false),
+            new Workload(setup, ops), Explore.Options);
+        output.WriteLine(mutant.Failure?.ToString() ?? "mutant passed");
+        Assert.False(mutant.Passed);
     }
 
     /// <summary>

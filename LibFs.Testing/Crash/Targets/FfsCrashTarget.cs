@@ -32,16 +32,17 @@ public sealed class FfsCrashTarget(string name = "ffs", Action<XnVolume>? config
     /// directory, or a full block) leaves it under both names if a crash falls between the two writes (its
     /// link count raised to match), as soft updates does; a rename within one block, and a directory's move
     /// (whose ".." decides), are atomic. That one exception is what <see cref="CrashGuarantees.RenameMayLeaveBothNames"/>
-    /// states, so the oracle still refuses any other extra name. A RENAME_EXCHANGE between two directory blocks is
-    /// two entry writes, each taking a name from one inode: a crash between them leaves the first inode under both
-    /// names and the second under none, a leak (<see cref="CrashGuarantees.ExchangeMayOrphanOne"/>). Writes are not atomic: the weaker per-byte
+    /// states, so the oracle still refuses any other extra name. A RENAME_EXCHANGE is atomic: within one directory
+    /// block it is one write, and between two blocks an intent record in the superblock, forced out before the first
+    /// entry changes, lets the next mount complete it, so no crash leaves either inode under no name (so not
+    /// <see cref="CrashGuarantees.ExchangeMayOrphanOne"/>). Writes are not atomic: the weaker per-byte
     /// content rule applies. Attributes (mode, owner, mtime, xattrs) persist with every sync and fsync.
     /// </summary>
     public static CrashGuarantees FfsGuarantees { get; } = new()
     {
         SyncPersistsAll = true, FsyncPersistsFile = true, FsyncPersistsNames = true, FsyncDirPersistsEntries = true,
         FsyncPersistsAttributes = true, Attributes = CrashAttributes.All,
-        NamespaceOpsAtomic = false, RenameMayLeaveBothNames = true, ExchangeMayOrphanOne = true, LeaksOnly = true, WritesAtomic = false,
+        NamespaceOpsAtomic = false, RenameMayLeaveBothNames = true, ExchangeMayOrphanOne = false, LeaksOnly = true, WritesAtomic = false,
     };
 
     public string Name { get; } = name;
