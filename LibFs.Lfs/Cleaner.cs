@@ -223,6 +223,14 @@ public sealed class Cleaner
             ulong room = _fs.ImmediateBlocks(), pending = _fs.PendingBlocks();
             if (room <= pending + 2) return false;
             victims = PickVictims(need, room - pending - 2);
+            if (victims.Count == 0 && _fs.CleanerHeadSlot >= 0)
+            {
+                // The cleaner head's unwritten room is out of the main log's reach, and a head is never a
+                // victim: with nothing else worth cleaning (every other segment nearly full, as after
+                // background passes spread the dead blocks thin), that room is what is left to win back.
+                _fs.RetireCleanerHead();
+                victims = PickVictims(need, room - pending - 2);
+            }
         }
         if (victims.Count == 0) return false;
         var survivors = new List<(LfsInode Inode, double Age, uint Stamp)>();

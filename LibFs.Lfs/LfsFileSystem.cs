@@ -98,6 +98,12 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
     internal int CleanerHeadSlot => _cleanerLog?.HeadSlot ?? -1;
     internal uint CleanerHeadOffset => _cleanerLog?.HeadOffset ?? 0;
     internal bool IsHead(int slot) => slot == _log.HeadSlot || (_cleanerLog is { } c && slot == c.HeadSlot);
+    /// <summary>
+    /// Lets go of the cleaner head's segment (as a remount does): it becomes an ordinary segment, its unwritten
+    /// tail dead room a pass can win back, and the next pass binds a fresh one. Between passes only (no partial
+    /// open: every flush ends its unit). Lock held.
+    /// </summary>
+    internal void RetireCleanerHead() => _cleanerLog = null;
     internal ulong CheckpointSeq => _cpSeq;
 
     internal static uint NowSeconds() => (uint)DateTimeOffset.UtcNow.ToUnixTimeSeconds();
