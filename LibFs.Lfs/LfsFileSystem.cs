@@ -526,6 +526,7 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
                 i.XattrDirty = false;
             }
             // Bottom-up, a depth at a time: writing a node dirties its parent, one depth up.
+            if (i.Nodes.Count > 0)
             for (int depth = 2; depth >= 0; depth--)
             foreach (var (key, node) in i.Nodes.Where(kv => kv.Value.Dirty && BlockTree.DepthOf(kv.Key) == depth).OrderBy(kv => kv.Key).ToList())
             {
@@ -681,7 +682,7 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
         ulong n = (ulong)Math.Max(0, _dirtyBlocks);
         foreach (var i in _dirty)
         {
-            n += (ulong)i.Nodes.Values.Count(x => x.Dirty);
+            if (i.Nodes.Count > 0) foreach (var node in i.Nodes.Values) if (node.Dirty) n++;
             if (i.XattrDirty) n++;
         }
         n += (ulong)(_dirty.Count + LfsLayout.InodesPerBlock - 1) / LfsLayout.InodesPerBlock;
