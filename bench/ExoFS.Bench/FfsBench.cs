@@ -57,7 +57,9 @@ public sealed class FfsBench : IBenchmark
         void Tune(FfsFileSystem f) { if (readAheadKiB >= 0) f.ReadAheadBlocks = readAheadKiB / 4; }
         Tune(fs);
         Console.WriteLine($"FFS on {(image ?? "a memory device")}, {blocks / 256} MiB; {files} files of {fileBytes} B; {seqMiB} MiB sequential, read {readKiB} KiB at a time, read-ahead {fs.ReadAheadBlocks * 4} KiB{(dataChecksums ? "; data checksums" : "")}");
-        Console.WriteLine($"{"phase",-18} {"ops",8} {"wall s",8} {"ops/s",10} {"MB/s",8} {"HDD s",9} {"SSD s",9} {"B/op",9}");
+        Console.WriteLine($"{"phase",-18} {"ops",8} {"wall s",8} {"ops/s",10} {"MB/s",8} {"HDD s",9} {"SSD s",9} {"B/op",9} {"HDD %media",11} {"HDD %sust",10}");
+        Console.WriteLine($"(HDD %media: the phase's bytes over its modeled HDD time, as a share of the media rate, {HddModel.MediaBytesPerSecond / 1e6:F3} MB/s; "
+            + $"%sust: of the rate net of track and cylinder skew, {HddModel.SustainedBytesPerSecond / 1e6:F3} MB/s, the most a streaming transfer reaches)");
 
         void Phase(string name, long ops, long bytes, Action body)
         {
@@ -70,7 +72,8 @@ public sealed class FfsBench : IBenchmark
             double wall = sw.Elapsed.TotalSeconds;
             long allocated = GC.GetAllocatedBytesForCurrentThread() - a0;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{name,-18} {ops,8} {wall,8:F3} {ops / wall,10:F0} {bytes / wall / 1e6,8:F1} {(hdd.ModeledTime - h0).TotalSeconds,9:F2} {(ssd.ModeledTime - s0).TotalSeconds,9:F2} {allocated / ops,9}"));
+                $"{name,-18} {ops,8} {wall,8:F3} {ops / wall,10:F0} {bytes / wall / 1e6,8:F1} {(hdd.ModeledTime - h0).TotalSeconds,9:F2} {(ssd.ModeledTime - s0).TotalSeconds,9:F2} {allocated / ops,9} {Share(HddModel.MediaBytesPerSecond),10:F1}% {Share(HddModel.SustainedBytesPerSecond),9:F1}%"));
+            double Share(double rate) => 100 * bytes / ((hdd.ModeledTime - h0).TotalSeconds * rate);
         }
 
         void Remount()

@@ -44,20 +44,20 @@ public sealed class LfsBench : IBenchmark
             }
         }
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"LFS vs FFS in one run: {files} files of 1 KB, {seqMiB} MiB sequential; HP 97560 media rate {MediaRate / 1e6:F3} MB/s; {rounds} round(s)"));
+            $"LFS vs FFS in one run: {files} files of 1 KB, {seqMiB} MiB sequential; HP 97560 media rate {MediaRate / 1e6:F3} MB/s (net of track and cylinder skew, what streaming reaches at most: {HddModel.SustainedBytesPerSecond / 1e6:F3} MB/s); {rounds} round(s)"));
         var all = new List<Row>();
         for (int r = 0; r < rounds; r++)
             foreach (var libFs in new ILibFs[] { new FfsLibFs(), new LfsLibFs() })
                 all.AddRange(RunOne(libFs, files, seqMiB, trace));
 
-        Console.WriteLine($"{"fs",-4} {"phase",-13} {"ops",7} {"HDD s",8} {"HDD ops/s",10} {"SSD ops/s",10} {"% bandwidth",12} {"% media, data",14} {"wall s",14}");
+        Console.WriteLine($"{"fs",-4} {"phase",-13} {"ops",7} {"HDD s",8} {"HDD ops/s",10} {"SSD ops/s",10} {"% bandwidth",12} {"% media, data",14} {"% sust, data",13} {"wall s",14}");
         foreach (var g in all.GroupBy(x => (x.Fs, x.Phase)))
         {
             var x = g.First();
             double wallMin = g.Min(y => y.WallSeconds), wallMax = g.Max(y => y.WallSeconds);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{x.Fs,-4} {x.Phase,-13} {x.Ops,7} {x.HddSeconds,8:F2} {x.Ops / x.HddSeconds,10:F0} {x.Ops / x.SsdSeconds,10:F0} " +
-                $"{100 * x.DeviceBytes / (x.HddSeconds * MediaRate),11:F1}% {100 * x.WorkloadBytes / (x.HddSeconds * MediaRate),13:F1}% {wallMin,6:F2}-{wallMax,-6:F2}"));
+                $"{100 * x.DeviceBytes / (x.HddSeconds * MediaRate),11:F1}% {100 * x.WorkloadBytes / (x.HddSeconds * MediaRate),13:F1}% {100 * x.WorkloadBytes / (x.HddSeconds * HddModel.SustainedBytesPerSecond),12:F1}% {wallMin,6:F2}-{wallMax,-6:F2}"));
         }
         Console.WriteLine("LFS / FFS (modeled ops/s):");
         foreach (var phase in all.Select(x => x.Phase).Distinct())
