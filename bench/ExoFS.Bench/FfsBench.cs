@@ -48,7 +48,7 @@ public sealed class FfsBench : IBenchmark
                 out error, libFses: [new FfsLibFs()]) is { Ok: true } made ? new Result<FfsFileSystem>((FfsFileSystem)made.Value) : Errno.EIO
             : HostedFfs.FormatDevice(ssd, out error);
         if (!fsr.Ok) { Console.Error.WriteLine($"ffs bench: format failed: {error}"); return 1; }
-        if (readKiB < 4 || readKiB % 4 != 0 || (1024 * seqMiB) % readKiB != 0 || readAheadKiB % 4 != 0 || readAheadKiB < -1)
+        if (readKiB < 4 || readKiB % 4 != 0 || (1024 * seqMiB) % readKiB != 0 || (readAheadKiB != -1 && readAheadKiB % 4 != 0) || readAheadKiB < -1)
         {
             Console.Error.WriteLine("ffs bench: --read-kib takes a multiple of 4 that divides the sequential file, --readahead-kib a multiple of 4 (0: off)");
             return 2;
