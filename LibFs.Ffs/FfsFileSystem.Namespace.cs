@@ -368,10 +368,7 @@ public sealed partial class FfsFileSystem
     /// </summary>
     private Errno PersistNameBlock(BlockNo block)
     {
-        if (!_dirs.GrownSinceSync.Contains(block.Value)) return _disk.WriteBack(block);
-        var err = _disk.Sync();
-        if (err == Errno.OK) _dirs.GrownSinceSync.Clear();
-        return err;
+        return _dirs.GrownSinceSync.Contains(block.Value) ? SyncNames() : _disk.WriteBack(block);
     }
 
     /// <summary>The inode-bitmap block holding <paramref name="ino"/>'s bit.</summary>

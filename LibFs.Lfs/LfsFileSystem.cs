@@ -682,7 +682,7 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
         ulong n = (ulong)Math.Max(0, _dirtyBlocks);
         foreach (var i in _dirty)
         {
-            if (i.Nodes.Count > 0) foreach (var node in i.Nodes.Values) if (node.Dirty) n++;
+            foreach (var node in i.Nodes.Values) if (node.Dirty) n++;
             if (i.XattrDirty) n++;
         }
         n += (ulong)(_dirty.Count + LfsLayout.InodesPerBlock - 1) / LfsLayout.InodesPerBlock;
