@@ -251,8 +251,8 @@ internal sealed class BlockMap
             var run = _disk.FindFree(hint, (ulong)c);
             if (!run.Ok) continue;
             var first = run.Value;
-            var edits = new ExoFS.Xn.Edit[c];
-            for (int k = 0; k < c; k++) edits[k] = FieldEdit.U64(at.Field + k * 8, first.Value + (ulong)k);
+            // The run's pointers are consecutive fields: one edit carries them all (not one small array each).
+            ExoFS.Xn.Edit[] edits = [FieldEdit.U64Run(at.Field, first.Value, c)];
             if (at.Slot >= 0) edits = WithInodeFields(inode, at.Field - DiskInode.PointerFieldOffset(at.Slot), at.Slot, c, edits);
             var err = _disk.AllocDataRun(at.Parent, at.Partition, edits, first, c);
             if (err == Errno.EBUSY) continue;
