@@ -308,6 +308,25 @@ internal sealed class Allocator
     }
 
     /// <summary>
+    /// Where a file's double and triple indirect blocks and the single indirect blocks under them go: the pointer
+    /// zone, the last 1/256 of the group <paramref name="dataHint"/> lies in (127 blocks of a full group, enough
+    /// for the pointer blocks of the group's data), not the next block of the data stream. A pointer block in the
+    /// stream every 511 data blocks splits each sequential write and read there into two device requests and is
+    /// written back alone at the sync; in the zone the data stays one contiguous run and the pointer blocks are
+    /// written back as one run. The first single indirect block (the file's blocks 12–522) stays in the stream
+    /// (a small file's one pointer block is read next to its data). Groups too small for a zone (tests' groups
+    /// of under 2,048 blocks) keep the hint.
+    /// </summary>
+    public BlockNo PointerZone(BlockNo dataHint)
+    {
+        if (dataHint.Value >= _disk.DeviceBlocks) return dataHint;
+        int g = Math.Min(GroupOfBlock(dataHint), _groups.Length - 1);
+        ulong blocks = GroupBlocks(g), zone = blocks / 256;
+        if (zone < 8) return dataHint;
+        return new BlockNo((ulong)g * Sb.BlocksPerGroup + blocks - zone);
+    }
+
+    /// <summary>
     /// A free block near <paramref name="hint"/> (not yet claimed: the caller claims it with an XN Alloc and
     /// then calls <see cref="BlockChanged"/>). On ENOSPC, syncs once so that frees XN deferred until their parents
     /// were durable become reusable, then tries again.

@@ -122,7 +122,7 @@ internal sealed class BlockMap
         if (cur == 0)
         {
             var r = AllocChild(inodeBlock, partition, inodeOffset + DiskInode.PointerFieldOffset(path.Slot),
-                KindAt(path.Depth, 0, FileMode.IsDir(inode.Mode)), hint, inode, inodeOffset, path.Slot);
+                KindAt(path.Depth, 0, FileMode.IsDir(inode.Mode)), path.Depth >= 2 ? _alloc.PointerZone(hint) : hint, inode, inodeOffset, path.Slot);
             if (!r.Ok) return r;
             cur = r.Value;
             inode.Ptr[path.Slot] = cur;
@@ -134,8 +134,11 @@ internal sealed class BlockMap
             ulong next = ReadPointer(cur, idx);
             if (next == 0)
             {
+                // A pointer block goes next to its parent (in the pointer zone below a double or triple indirect
+                // block); data blocks near the hint.
+                bool pointerBlock = level + 1 < path.Depth;
                 var r = AllocChild(new BlockNo(cur), idx / FfsUdfs.PointersPerIndirectPartition, idx * 8,
-                    KindAt(path.Depth, level + 1, FileMode.IsDir(inode.Mode)), hint.Value == 0 ? new BlockNo(cur + 1) : hint);
+                    KindAt(path.Depth, level + 1, FileMode.IsDir(inode.Mode)), pointerBlock || hint.Value == 0 ? new BlockNo(cur + 1) : hint);
                 if (!r.Ok) return r;
                 next = r.Value;
                 inode.Blocks++;
@@ -248,8 +251,8 @@ internal sealed class BlockMap
             var run = _disk.FindFree(hint, (ulong)c);
             if (!run.Ok) continue;
             var first = run.Value;
-            var edits = new ExoFS.Xn.Edit[c];
-            for (int k = 0; k < c; k++) edits[k] = FieldEdit.U64(at.Field + k * 8, first.Value + (ulong)k);
+            // The run's pointers are consecutive fields: one edit carries them all (not one small array each).
+            ExoFS.Xn.Edit[] edits = [FieldEdit.U64Run(at.Field, first.Value, c)];
             if (at.Slot >= 0) edits = WithInodeFields(inode, at.Field - DiskInode.PointerFieldOffset(at.Slot), at.Slot, c, edits);
             var err = _disk.AllocDataRun(at.Parent, at.Partition, edits, first, c);
             if (err == Errno.EBUSY) continue;
@@ -377,7 +380,8 @@ internal sealed class BlockMap
         if (cur == 0)
         {
             if (!create) return (Site?)null;
-            var r = AllocChild(inodeBlock, partition, slotField, KindAt(path.Depth, 0, FileMode.IsDir(inode.Mode)), hint, inode, inodeOffset, path.Slot);
+            var r = AllocChild(inodeBlock, partition, slotField, KindAt(path.Depth, 0, FileMode.IsDir(inode.Mode)),
+                path.Depth >= 2 ? _alloc.PointerZone(hint) : hint, inode, inodeOffset, path.Slot);
             if (!r.Ok) return r.Error;
             cur = r.Value;
             inode.Ptr[path.Slot] = cur;

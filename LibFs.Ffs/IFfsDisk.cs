@@ -18,6 +18,14 @@ internal static class FieldEdit
         return new Edit(offset, b);
     }
 
+    /// <summary><paramref name="count"/> consecutive u64 fields from <paramref name="offset"/>, holding first, first + 1, ...</summary>
+    public static Edit U64Run(int offset, ulong first, int count)
+    {
+        var b = new byte[count * 8];
+        for (int k = 0; k < count; k++) BinaryPrimitives.WriteUInt64LittleEndian(b.AsSpan(k * 8), first + (ulong)k);
+        return new Edit(offset, b);
+    }
+
     public static Edit U32(int offset, uint value)
     {
         var b = new byte[4];

@@ -1,3 +1,4 @@
+using ExoFS.Kernel.Disk;
 using ExoFS.LibFs.Ffs.Format;
 
 namespace ExoFS.LibFs.Ffs.Tests;
@@ -60,6 +61,34 @@ public class SequentialDataTests
         var piece = new byte[77 * B + 3];
         Assert.Equal(piece.Length, fs.Read(attr.Ino, fh, 3 * B + 11, piece).Value);
         Assert.Equal(model.AsSpan(3 * B + 11, piece.Length).ToArray(), piece);
+        Assert.True(Fsck.Check(fs).Clean);
+    }
+
+    [Fact]
+    public void A_sequential_file_past_its_first_indirect_block_is_one_disk_run_with_its_pointer_blocks_in_the_zone()
+    {
+        var (fs, _, _) = LogicTests.Fresh();   // one group of 16,384 blocks: a pointer zone of its last 64
+        var (attr, fh) = fs.Create(InodeNo.Root, "big", 0x1A4, OpenFlags.ReadWrite, Me).Value;
+        var chunk = Content(1 << 20, 7);
+        const int MiB = 8;                      // 2,048 blocks: past the double indirect block's start (block 523)
+        for (int m = 0; m < MiB; m++) Assert.Equal(chunk.Length, fs.Write(attr.Ino, fh, (long)m << 20, chunk).Value);
+        var inode = fs.Inodes.Get(attr.Ino.Value).Value;
+        int blocks = MiB * 256;
+        // The direct blocks, the first single indirect block next to them (a small file's one pointer block stays
+        // by its data), then every other data block in one run across the double indirect range.
+        var (first, count) = fs.Map.LookupExtent(inode, FfsLayout.DirectPointers, blocks - FfsLayout.DirectPointers);
+        Assert.Equal(blocks - FfsLayout.DirectPointers, count);
+        Assert.Equal(fs.Map.Lookup(inode, FfsLayout.DirectPointers - 1) + 2, first);
+        // The double indirect block and the single indirect blocks under it lie in the group's pointer zone.
+        ulong ind2 = inode.Ptr[DiskInode.Ind2Slot];
+        Assert.Equal(fs.Alloc.PointerZone(new BlockNo(first)).Value, ind2);
+        Assert.True(ind2 >= 16384 - 64, $"double indirect block {ind2} is not in the pointer zone");
+        var back = new byte[chunk.Length];
+        for (int m = 0; m < MiB; m++)
+        {
+            Assert.Equal(back.Length, fs.Read(attr.Ino, fh, (long)m << 20, back).Value);
+            Assert.Equal(chunk, back);
+        }
         Assert.True(Fsck.Check(fs).Clean);
     }
 }
