@@ -126,9 +126,10 @@ internal sealed class BlockUpdates
             p = _checks.CheckRawWrite(s, e, t, offset, bytes);
             if (!p.Ok) return p;
         }
-        // A raw write of the bytes a clean page already holds changes nothing: the block stays clean, so it is not
-        // written back again (with a write sequence, a rewrite would stamp a new one and restate the same block).
-        if (!e.Dirty && e.Bytes.Slice(offset, bytes.Length).SequenceEqual(bytes)) return XnResult.Success;
+        // A raw write of the bytes a clean page already holds, of a block initialized on disk, changes nothing: the
+        // block stays clean, so it is not written back again (with a write sequence, a rewrite would stamp a new one
+        // and restate the same block). A block not yet on disk (allocated, never written) is dirtied as before.
+        if (!e.Dirty && e.OnDisk && !e.ZeroFill && e.Bytes.Slice(offset, bytes.Length).SequenceEqual(bytes)) return XnResult.Success;
         bytes.CopyTo(e.Bytes[offset..]);
         e.Dirty = true;
         return XnResult.Success;
