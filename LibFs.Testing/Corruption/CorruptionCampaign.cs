@@ -204,6 +204,17 @@ public static class CorruptionCampaign
     public static CorruptionCase RunCase(CorruptionImage image, CorruptionOptions options, int number)
     {
         var (damage, target, bytes, changed) = Plan(image, options.Seed, number);
+        return RunDamage(image, options, number, damage, bytes);
+    }
+
+    /// <summary>
+    /// Runs one chosen damage under the timeout: <paramref name="bytes"/> replace block <c>damage.Block</c> of a copy of
+    /// the image (tests that sweep a kind over every block of a class, not a random draw; numbered <paramref name="number"/>).
+    /// </summary>
+    public static CorruptionCase RunDamage(CorruptionImage image, CorruptionOptions options, int number, Damage damage, byte[] bytes)
+    {
+        var target = image.Classes[(int)damage.Block];
+        bool changed = !bytes.AsSpan().SequenceEqual(image.Block(damage.Block));
         var damaged = image.Device.Clone();
         damaged.Write(new BlockNo(damage.Block), bytes);
 
