@@ -58,7 +58,8 @@ public sealed record CorruptionCase(int Case, Damage Damage, BlockClass Target, 
     /// <summary>
     /// The damaged block is a whole older version of itself (a stale block, or a torn write whose stale sectors are
     /// all that differ): self-consistent, with the checksum it had then, so a per-block checksum cannot tell it from
-    /// the current one; only a cross-check (a parent that records its child's generation or checksum) could.
+    /// the current one; a cross-check can: XN's block-version table for a type with a write sequence (every FFS
+    /// metadata type since FFS format 5), the segment summary's CRCs for LFS log blocks.
     /// </summary>
     public bool OlderVersion { get; init; }
 

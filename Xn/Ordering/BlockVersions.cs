@@ -63,10 +63,18 @@ internal sealed class BlockVersions
             var r = Persist?.Invoke() ?? XnResult.Success;
             if (!r.Ok) { _lease = old; throw new IOException($"block-version lease: {r.Detail}"); }
         }
+        // A block whose bytes are all zero (the sequence field aside; its CRC not stamped yet) is a fresh block's
+        // first write (Alloc's zero fill: mkfs writes every inode-table block so): it is stamped but not entered,
+        // so the table holds the blocks that were ever written with content, not every block a libFS allocated
+        // (a 1 GiB FFS would otherwise start with 8,000 entries, half the table's room, in every catalogue write).
+        // Leaving it out only checks less: an all-zero older copy of such a block fails its CRC anyway.
+        bool fresh = bytes[..offset].IndexOfAnyExcept((byte)0) < 0 && bytes[(offset + SequenceBytes)..].IndexOfAnyExcept((byte)0) < 0;
         ulong seq = _next++;
         BinaryPrimitives.WriteUInt64LittleEndian(bytes[offset..], seq);
-        _issued[block] = seq;
+        if (!fresh) _issued[block] = seq;
     }
+
+    private const int SequenceBytes = 8;
 
     /// <summary>The device write of <paramref name="block"/>'s stamped bytes was issued (durable at the next flush).</summary>
     internal void Written(ulong block)
