@@ -503,7 +503,9 @@ public sealed class XnVolume : IDisposable
                 var synced = _order.SyncLocked();
                 // A slot torn by a crash before this session is rewritten (with the current catalogue) before the
                 // volume is marked clean, so that a clean volume has two valid slots (see Load).
-                if (synced.Ok && _spareSlotInvalid)
+                // So is the block-version table if a Sync left changes waiting (BlockVersions.PersistEvery): a
+                // cleanly unmounted volume's table names every durable write.
+                if (synced.Ok && (_spareSlotInvalid || _state.Versions.Unpersisted))
                     synced = WriteCatalogue(_state.Roots, _state.Types.UserSpecs) is { Ok: false } w ? XnResult.Fail(w.Error, w.Detail) : XnResult.Success;
                 _state.Closed = true;
                 _cache.Shutdown();
