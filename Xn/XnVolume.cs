@@ -129,7 +129,7 @@ public sealed class XnVolume : IDisposable
             vol._map.WriteRecord();
             vol._map.WriteFreeMap(all: true);
             dev.Flush();
-            vol._super.WriteTo(block);
+            vol.StampedSuper(vol._super).WriteTo(block);
             dev.Write(BlockNo.Zero, block);
             dev.Flush();
         }
@@ -259,6 +259,7 @@ public sealed class XnVolume : IDisposable
             }
         }
         vol._map.SetRecordInForce(recordSlot, record?.Sequence ?? 0);
+        vol.CheckWritten(super, options.ReadOnly);
         var recovery = options.Recovery;
         if (mapOk && !super.Clean && recovery == XnRecovery.InFlightRecord && (record is null || record.Overflow))
         {
@@ -302,13 +303,51 @@ public sealed class XnVolume : IDisposable
             // Whatever the record held is settled now (or by the scan): the record on disk becomes the empty
             // one in memory, made durable by the flush below.
             if (record is null || record.Overflow || record.Entries.Count > 0) vol._map.WriteRecord();
+            vol._map.BarrierIfUnordered();   // the record is durable before a superblock naming its sequence
             // Mark the volume in use: a crash from here on is detected at the next load.
-            vol._super = super with { Clean = false, MountCount = super.MountCount + 1 };
+            vol._super = vol.StampedSuper(super with { Clean = false, MountCount = super.MountCount + 1 });
             vol._super.WriteTo(block);
             dev.Write(BlockNo.Zero, block);
             dev.Flush();
         }
         return XnResult<XnVolume>.Success(vol);
+    }
+
+    /// <summary>The superblock as it is written now: naming the durable catalogue and in-flight record.</summary>
+    private Superblock StampedSuper(Superblock super) =>
+        super with { Written = (_catalogueGeneration, _map.RecordSequence) };
+
+    /// <summary>
+    /// Tells an older copy of block 0, of the catalogue or of the in-flight record from the current one (all carry
+    /// valid CRCs), by what the superblock recorded as durable when it was written (<see cref="Superblock.Written"/>).
+    /// Read-only, it is a finding (fsck reports it); read-write, the load rewrites the superblock and goes on from
+    /// what it loaded, so it is a repair, named. Every clean unmount writes a new record, so a clean superblock left
+    /// from an earlier session is always told; a crash state never is (what a superblock names is on the medium
+    /// before it, and after a clean one nothing is written).
+    /// </summary>
+    private void CheckWritten(Superblock super, bool readOnly)
+    {
+        if (super.Written is not { } written) return;
+        ulong record = _map.RecordSequence;
+        string? problem = null, repair = "; the superblock is rewritten";
+        if (_catalogueGeneration < written.CatalogueGeneration)
+        {
+            problem = $"catalogue: the newest valid copy is generation {_catalogueGeneration}, older than generation "
+                + $"{written.CatalogueGeneration} the superblock recorded (a lost or rolled-back catalogue write)";
+            repair = "; the volume goes on from generation " + _catalogueGeneration;
+        }
+        else if (super.Clean && (_catalogueGeneration > written.CatalogueGeneration || record > written.RecordSequence))
+            problem = $"superblock: an older copy (written at catalogue generation {written.CatalogueGeneration} and in-flight "
+                + $"record {written.RecordSequence}; the disk holds {_catalogueGeneration} and {record}: a lost or rolled-back superblock write)";
+        else if (super.Clean && record < written.RecordSequence)
+        {
+            problem = $"in-flight record: the newest valid copy is {record}, older than {written.RecordSequence} the clean "
+                + "superblock recorded (a lost or rolled-back record write)";
+            repair = "; harmless after a clean unmount, the next record replaces it";
+        }
+        if (problem is null) return;
+        if (readOnly) _state.Findings.Add(problem);
+        else _loadRepairs.Add(problem + repair);
     }
 
     private static int SlotBytes(Layout layout) => checked((int)layout.CatalogueSlotBlocks * Layout.BlockSize);
@@ -477,7 +516,7 @@ public sealed class XnVolume : IDisposable
             if (IsReadOnly) return XnResult.Fail(XnError.ReadOnly, "read-only volume");
             var area = new byte[Superblock.HostAreaBytes];
             bytes.CopyTo(area);
-            var super = _super with { HostArea = area };
+            var super = StampedSuper(_super with { HostArea = area });
             var block = new byte[Layout.BlockSize];
             super.WriteTo(block);
             try
@@ -510,8 +549,12 @@ public sealed class XnVolume : IDisposable
                 _state.Closed = true;
                 _cache.Shutdown();
                 if (!synced.Ok) return;   // leave it unclean: the next load recovers
+                // A new record every clean unmount: a clean superblock of an earlier session then names an older
+                // record than the disk's, and is told as an older copy (CheckWritten). Ordered before the superblock.
+                _map.WriteRecord();
+                _dev.Barrier();
                 var block = new byte[Layout.BlockSize];
-                _super = _super with { Clean = true };
+                _super = StampedSuper(_super with { Clean = true });
                 _super.WriteTo(block);
                 _dev.Write(BlockNo.Zero, block);
                 _dev.Flush();

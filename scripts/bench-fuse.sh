@@ -57,14 +57,15 @@ imgdir="$work"          # where the three image files live
 [ "$images" = tmpfs ] && imgdir="$work/images"
 mkdir -p "$mnt" "$tmpfs" "$imgdir"
 daemon_pid=""           # fuse2fs's or passthrough_ll's, while mounted
+own_tmpfs=0; own_imgdir=0   # 1 once this run mounted them: a tmpfs someone else mounted there is left alone
 
 cleanup() {
   if grep -q " $mnt " /proc/self/mountinfo; then
     "$exofs" umount "$mnt" 2>/dev/null || fusermount3 -u -z "$mnt" || true
   fi
   if [ -n "$daemon_pid" ]; then wait "$daemon_pid" 2>/dev/null || true; fi
-  if grep -q " $tmpfs " /proc/self/mountinfo; then umount "$tmpfs" || true; fi
-  if [ "$images" = tmpfs ] && grep -q " $imgdir " /proc/self/mountinfo; then umount "$imgdir" || true; fi
+  if [ "$own_tmpfs" = 1 ]; then umount "$tmpfs" || true; fi
+  if [ "$own_imgdir" = 1 ]; then umount "$imgdir" || true; fi
 }
 trap cleanup EXIT
 
@@ -77,9 +78,11 @@ if [ ! -x "$ptll" ] || [ "$examples/passthrough_ll.c" -nt "$ptll" ]; then
   gcc -O2 -o "$ptll" "$examples/passthrough_ll.c" -I"$examples" $(pkg-config fuse3 --cflags --libs) ||
     { echo "bench-fuse: could not compile passthrough_ll" >&2; exit 1; }
 fi
-grep -q " $tmpfs " /proc/self/mountinfo || mount -t tmpfs -o size=1200M exofs-bench "$tmpfs"
-if [ "$images" = tmpfs ]; then
-  grep -q " $imgdir " /proc/self/mountinfo || mount -t tmpfs -o size=3600M exofs-bench-images "$imgdir"
+if ! grep -q " $tmpfs " /proc/self/mountinfo; then
+  mount -t tmpfs -o size=1200M exofs-bench "$tmpfs" && own_tmpfs=1
+fi
+if [ "$images" = tmpfs ] && ! grep -q " $imgdir " /proc/self/mountinfo; then
+  mount -t tmpfs -o size=3600M exofs-bench-images "$imgdir" && own_imgdir=1
 fi
 
 # ---------------------------------------------------------------- the source tarball

@@ -105,6 +105,9 @@ internal sealed class MapWriter
 
     internal static int RecordCapacity(Format.Layout layout) => InFlightRecord.Capacity(RecordSlotBytes(layout));
 
+    /// <summary>The sequence of the newest record written (or loaded).</summary>
+    internal ulong RecordSequence => _recordSequence;
+
     /// <summary>Writes the blocks in flight now to the record slot not holding the newest record (no barrier).</summary>
     internal void WriteRecord()
     {
