@@ -40,6 +40,11 @@ public sealed class FfsRootChecker : IXnRootChecker
     private static FsckReport? RunOn(XnRootView root, bool repair, out string? failure, out bool leaksPending)
     {
         ArgumentNullException.ThrowIfNull(root);
+        // A repair checks read-only first and mounts read-write only if there is something to repair: a read-write
+        // mount marks the superblock in use and clean again, which rewrites it with a new XN write sequence (format
+        // 5), so a repair of a clean FFS would otherwise change the device.
+        if (repair && RunOn(root, repair: false, out failure, out leaksPending) is { } look && look.Problems.Count == 0 && !leaksPending)
+            return look;
         leaksPending = false;
         var xn = new XnClient(root.Session);
         var disk = XnFfsDisk.Create(xn, ulong.MaxValue, lookupOnly: !repair);

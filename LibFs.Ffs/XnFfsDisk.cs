@@ -36,27 +36,35 @@ internal sealed class XnFfsDisk : IFfsDisk
     public TypeId SuperType { get; private set; }
 
     private static readonly ByteRange[] WholeBlock = { new(0, FfsLayout.BlockSize) };
-    private static readonly ByteRange[] AllButTail = { new(0, FfsLayout.TailChecksumOffset) };
+    private static readonly ByteRange[] Payload = { new(0, FfsLayout.TailPayloadBytes) };
 
-    /// <summary>The FFS types as XN specs, children before parents; each with its checksum field.</summary>
+    /// <summary>A type whose checksum and write sequence are its last 12 bytes (<see cref="FfsLayout.TailSequenceOffset"/>).</summary>
+    private static TypeSpec Tail(string name, string owns, ByteRange[] rawWrite, string? acl = null) =>
+        new(name, owns, WholeBlock, rawWrite, AclUdf: acl)
+        { ChecksumOffset = FfsLayout.TailChecksumOffset, SequenceOffset = FfsLayout.TailSequenceOffset };
+
+    /// <summary>
+    /// The FFS types as XN specs, children before parents; each with its checksum field and (format 5) its write
+    /// sequence field, so that XN's block-version table refuses a stale copy of any FFS metadata block.
+    /// </summary>
     public static IReadOnlyList<TypeSpec> Specs { get; } = new[]
     {
-        new TypeSpec(FfsUdfs.CsumType, FfsUdfs.CsumOwns, WholeBlock, AllButTail) { ChecksumOffset = FfsLayout.TailChecksumOffset },
-        new TypeSpec(FfsUdfs.InodeBitmapType, FfsUdfs.InodeBitmapOwns, WholeBlock, [new ByteRange(0, CsumBlock.InodeBitmapBytes)])
-        { ChecksumOffset = FfsLayout.TailChecksumOffset },
-        new TypeSpec(FfsUdfs.XattrType, FfsUdfs.XattrOwns, WholeBlock, AllButTail) { ChecksumOffset = FfsLayout.TailChecksumOffset },
-        new TypeSpec(FfsUdfs.Ind1Type, FfsUdfs.Ind1Owns, WholeBlock, Array.Empty<ByteRange>()) { ChecksumOffset = FfsLayout.TailChecksumOffset },
-        new TypeSpec(FfsUdfs.Ind2Type, FfsUdfs.Ind2Owns, WholeBlock, Array.Empty<ByteRange>()) { ChecksumOffset = FfsLayout.TailChecksumOffset },
-        new TypeSpec(FfsUdfs.Ind3Type, FfsUdfs.Ind3Owns, WholeBlock, Array.Empty<ByteRange>()) { ChecksumOffset = FfsLayout.TailChecksumOffset },
-        new TypeSpec(FfsUdfs.DirType, FfsUdfs.DirOwns, WholeBlock, AllButTail, AclUdf: FfsUdfs.DirAcl) { ChecksumOffset = FfsLayout.TailChecksumOffset },
-        new TypeSpec(FfsUdfs.DInd1Type, FfsUdfs.DInd1Owns, WholeBlock, Array.Empty<ByteRange>()) { ChecksumOffset = FfsLayout.TailChecksumOffset },
-        new TypeSpec(FfsUdfs.DInd2Type, FfsUdfs.DInd2Owns, WholeBlock, Array.Empty<ByteRange>()) { ChecksumOffset = FfsLayout.TailChecksumOffset },
-        new TypeSpec(FfsUdfs.DInd3Type, FfsUdfs.DInd3Owns, WholeBlock, Array.Empty<ByteRange>()) { ChecksumOffset = FfsLayout.TailChecksumOffset },
+        Tail(FfsUdfs.CsumType, FfsUdfs.CsumOwns, Payload),
+        Tail(FfsUdfs.InodeBitmapType, FfsUdfs.InodeBitmapOwns, [new ByteRange(0, CsumBlock.InodeBitmapBytes)]),
+        Tail(FfsUdfs.XattrType, FfsUdfs.XattrOwns, Payload),
+        Tail(FfsUdfs.Ind1Type, FfsUdfs.Ind1Owns, []),
+        Tail(FfsUdfs.Ind2Type, FfsUdfs.Ind2Owns, []),
+        Tail(FfsUdfs.Ind3Type, FfsUdfs.Ind3Owns, []),
+        Tail(FfsUdfs.DirType, FfsUdfs.DirOwns, Payload, acl: FfsUdfs.DirAcl),
+        Tail(FfsUdfs.DInd1Type, FfsUdfs.DInd1Owns, []),
+        Tail(FfsUdfs.DInd2Type, FfsUdfs.DInd2Owns, []),
+        Tail(FfsUdfs.DInd3Type, FfsUdfs.DInd3Owns, []),
         new TypeSpec(FfsUdfs.InodesType, FfsUdfs.InodesOwns, WholeBlock,
             FfsUdfs.InodesRawWrite().Select(r => new ByteRange(r.Offset, r.Length)).ToArray(), AclUdf: FfsUdfs.InodesAcl, SizeUdf: FfsUdfs.InodesSize)
-        { ChecksumOffset = DiskInode.BlockChecksumOffset },
+        { ChecksumOffset = DiskInode.BlockChecksumOffset, SequenceOffset = DiskInode.BlockSequenceOffset },
         new TypeSpec(FfsUdfs.SuperType, FfsUdfs.SuperOwns, WholeBlock,
-            FfsUdfs.SuperRawWrite().Select(r => new ByteRange(r.Offset, r.Length)).ToArray()) { ChecksumOffset = Superblock.ChecksumOffset },
+            FfsUdfs.SuperRawWrite().Select(r => new ByteRange(r.Offset, r.Length)).ToArray())
+        { ChecksumOffset = Superblock.ChecksumOffset, SequenceOffset = Superblock.SequenceOffset },
     };
 
     /// <summary>

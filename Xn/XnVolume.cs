@@ -38,6 +38,7 @@ public sealed class XnVolume : IDisposable
     private readonly VolumeCheck _check;
     private ulong _catalogueGeneration;
     private int _catalogueSlot;          // slot holding the newest valid catalogue
+    private bool _spareSlotInvalid;      // the other slot did not decode at load (a torn write, or damage)
     private readonly List<string> _loadRepairs = new();
     private readonly List<string> _recoveryActions = new();
 
@@ -210,6 +211,12 @@ public sealed class XnVolume : IDisposable
         if (best is null) return Corrupt("catalogue: no valid copy (" + string.Join("; ", reasons) + ")");
         vol._catalogueGeneration = best.Generation;
         vol._state.Versions.Load(best.Versions);
+        // Both slots hold a valid catalogue from format on, and only a crash during a catalogue write tears one; a
+        // session that loads a torn slot rewrites it before it marks the volume clean (Dispose). So on a cleanly
+        // unmounted volume a slot that does not decode is damage: fsck says so, though the load uses the other.
+        vol._spareSlotInvalid = reasons.Count > 0;
+        if (vol._spareSlotInvalid && super.Clean)
+            vol._state.Findings.Add($"catalogue {reasons[0]} on a cleanly unmounted volume (damaged; slot {vol._catalogueSlot} loaded)");
         // The CRC covers the header and payload only; the rest of the payload's last block is written as zeros,
         // so anything else there is damage (harmless to the load, but fsck should say so).
         var loaded = new byte[SlotBytes(layout)];
@@ -480,6 +487,7 @@ public sealed class XnVolume : IDisposable
         }
         _catalogueSlot = slot;
         _catalogueGeneration = next.Generation;
+        _spareSlotInvalid = false;   // the slot written was the other one: both are valid now
         _state.Versions.Persisted();
         return XnResult<TypeId>.Success(default);
     }
@@ -532,6 +540,12 @@ public sealed class XnVolume : IDisposable
             try
             {
                 var synced = _order.SyncLocked();
+                // A slot torn by a crash before this session is rewritten (with the current catalogue) before the
+                // volume is marked clean, so that a clean volume has two valid slots (see Load).
+                // So is the block-version table if a Sync left changes waiting (BlockVersions.PersistEvery): a
+                // cleanly unmounted volume's table names every durable write.
+                if (synced.Ok && (_spareSlotInvalid || _state.Versions.Unpersisted))
+                    synced = WriteCatalogue(_state.Roots, _state.Types.UserSpecs) is { Ok: false } w ? XnResult.Fail(w.Error, w.Detail) : XnResult.Success;
                 _state.Closed = true;
                 _cache.Shutdown();
                 if (!synced.Ok) return;   // leave it unclean: the next load recovers

@@ -7,17 +7,20 @@ namespace ExoFS.LibFs.Ffs.Format;
 /// contiguous run of <see cref="BlocksPerGroup"/> ffs.csum blocks, owned through XN by the group's inode bitmap
 /// (ffs.ibitmap: u64 first block at <see cref="RunOffset"/>, u32 count at <see cref="RunOffset"/>+8; the bits
 /// use bytes below <see cref="InodeBitmapBytes"/>). A csum block holds <see cref="SlotsPerBlock"/> u32 slots;
-/// group block k has slot k % 1023 of csum block k / 1023 (32 × 1023 = 32736, one group exactly). A slot is
+/// group block k has slot k % 1021 of csum block k / 1021 (33 × 1021 = 33693 ≥ 32736, one group; format 5). A slot is
 /// <see cref="Of"/> the block's bytes: CRC-32C over the block number (u64 LE) and the 4096 bytes, with 0 kept
-/// for "none recorded" (a computed 0 is stored as 1). Every csum block is itself checksummed by XN (its last
-/// four bytes). The run is not in FFS's block bitmap: to FFS's allocator its blocks look like another owner's.
+/// for "none recorded" (a computed 0 is stored as 1). Every csum block is itself checksummed and sequenced by XN
+/// (its last twelve bytes). The run is not in FFS's block bitmap: to FFS's allocator its blocks look like another owner's.
 /// </summary>
 public static class CsumBlock
 {
-    public const int SlotsPerBlock = FfsLayout.TailChecksumOffset / 4;   // 1023
-    public const int BlocksPerGroup = (int)(FfsLayout.BlocksPerGroup / SlotsPerBlock);   // 32
-    /// <summary>Bytes of an inode bitmap that hold bits (a group has at most 8000 inodes: 1000 bytes).</summary>
-    public const int InodeBitmapBytes = 4080;
+    public const int SlotsPerBlock = FfsLayout.TailPayloadBytes / 4;   // 1021
+    public const int BlocksPerGroup = (int)((FfsLayout.BlocksPerGroup + SlotsPerBlock - 1) / SlotsPerBlock);   // 33
+    /// <summary>
+    /// Bytes of an inode bitmap that hold bits (a group has at most 8000 inodes: 1000 bytes); the run's 12 bytes follow,
+    /// then the block's write sequence (<see cref="FfsLayout.TailSequenceOffset"/>) and checksum.
+    /// </summary>
+    public const int InodeBitmapBytes = FfsLayout.TailSequenceOffset - 12;   // 4072
     public const int RunOffset = InodeBitmapBytes;
 
     /// <summary>Where group block <paramref name="k"/>'s slot lies: csum block index in the run, byte offset.</summary>

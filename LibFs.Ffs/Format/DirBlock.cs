@@ -4,8 +4,9 @@ using System.Text;
 namespace ExoFS.LibFs.Ffs.Format;
 
 /// <summary>
-/// Directory-entry packing in one 4096-byte directory block (ext2 style). Records tile bytes [0, 4088) exactly
-/// (format 3: 4088–4091 spare, 4092–4095 the block's XN checksum; XN's acl for ffs.dir checks the tiling):
+/// Directory-entry packing in one 4096-byte directory block (ext2 style). Records tile bytes [0, 4080) exactly
+/// (format 5: 4080–4083 spare, 4084–4091 the block's XN write sequence, 4092–4095 its XN checksum; records are
+/// multiples of 8, hence 4080, not 4084; XN's acl for ffs.dir checks the tiling):
 /// <c>ino u64 @0, recLen u16 @8, nameLen u8 @10, fileType u8 @11, name @12</c>; recLen is a multiple of 8
 /// and at least <see cref="RecordSize"/>(nameLen). A record with ino 0 is unused space. Deleting an entry
 /// folds its space into the previous record (or zeroes the ino of a block's first record), so live entries
@@ -14,8 +15,8 @@ namespace ExoFS.LibFs.Ffs.Format;
 public static class DirBlock
 {
     public const int HeaderSize = 12;
-    /// <summary>Where the records end: the last 8 bytes hold a spare word and XN's checksum.</summary>
-    public const int RecordsEnd = FfsLayout.BlockSize - 8;
+    /// <summary>Where the records end: the last 16 bytes hold a spare word, XN's write sequence and XN's checksum.</summary>
+    public const int RecordsEnd = FfsLayout.TailPayloadBytes & ~7;
 
     public static int RecordSize(int nameLen) => (HeaderSize + nameLen + 7) & ~7;
 

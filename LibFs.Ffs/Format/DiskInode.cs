@@ -6,8 +6,9 @@ namespace ExoFS.LibFs.Ffs.Format;
 /// One 512-byte inode as stored in an inode-table block (8 per block; slot s at byte 512·s).
 /// Bytes 0–87 are raw attributes, 88–91 reserved (in slot 0, the table block's checksum, XN's), 92–95 the
 /// kind (file or directory, XN-checked), 96–223 the pointer area (12 direct, single, double, triple indirect,
-/// xattr block; changed only through XN Alloc/Free), 224–511 the inline area (a symlink target of up to
-/// 288 bytes). A free inode is all zeros (mode 0).
+/// xattr block; changed only through XN Alloc/Free), 224–503 the inline area (a symlink target of up to
+/// 280 bytes), 504–511 reserved (in slot 0, the table block's write sequence, XN's; format 5). A free inode is
+/// all zeros (mode 0).
 /// </summary>
 public sealed class DiskInode
 {
@@ -27,6 +28,11 @@ public sealed class DiskInode
     public const int PointerBytes = 128;
     public const int Ind1Slot = 12, Ind2Slot = 13, Ind3Slot = 14, XattrSlot = 15;
     public const int InlineOffset = 224;
+    /// <summary>
+    /// Where an inode-table block's write sequence lies (format 5): bytes 504–511 of slot 0, outside every raw range
+    /// and read set; bytes 504–511 of every other slot are reserved (zero).
+    /// </summary>
+    public const int BlockSequenceOffset = FfsLayout.InodeSize - FfsLayout.SequenceBytes;
 
     /// <summary>
     /// <see cref="Flags"/> bit: the file owns blocks past its end on purpose (fallocate with KEEP_SIZE), which

@@ -14,8 +14,8 @@ public static class FfsUdfs
         XattrType = "ffs.xattr", InodeBitmapType = "ffs.ibitmap", CsumType = "ffs.csum",
         DirType = "ffs.dir", DInd1Type = "ffs.dind1", DInd2Type = "ffs.dind2", DInd3Type = "ffs.dind3";
 
-    /// <summary>Partitions of an indirect block: 7 of 73 pointers (511 in all).</summary>
-    public const int IndirectPartitions = 7;
+    /// <summary>Partitions of an indirect block: 6 of 85 pointers (510 in all; format 4 had 7 of 73).</summary>
+    public const int IndirectPartitions = 6;
     public const int PointersPerIndirectPartition = FfsLayout.PointersPerBlock / IndirectPartitions;
 
     /// <summary>
@@ -192,11 +192,13 @@ public static class FfsUdfs
     /// <summary>
     /// A directory block's acl: records tile bytes [0, <see cref="DirBlock.RecordsEnd"/>) exactly, each record's
     /// length a multiple of 8 and at least 16, and a live record's name 1..255 bytes long inside its record. At most
-    /// 255 records fit, so the walk is bounded (about 14 instructions a record).
+    /// 255 records fit, so the walk is bounded (about 14 instructions a record). It reads below the block's write
+    /// sequence only: a record header starts below <see cref="DirBlock.RecordsEnd"/>, so its last byte read (+10)
+    /// is below 4084.
     /// </summary>
     public static readonly string DirAcl = $"""
         .udf ffs.dir.acl
-        .read 0 {FfsLayout.TailChecksumOffset}
+        .read 0 {FfsLayout.TailPayloadBytes}
         .fuel 4000
           li   r2, 0
           li   r9, 256
@@ -224,7 +226,7 @@ public static class FfsUdfs
           ret  0
         """;
 
-    /// <summary>An indirect block whose 511 pointers name blocks of <paramref name="childType"/>.</summary>
+    /// <summary>An indirect block whose 510 pointers name blocks of <paramref name="childType"/>.</summary>
     public static string IndirectOwns(string name, string childType) => $"""
         .udf {name}.owns
         .partitions {IndirectPartitions}

@@ -36,7 +36,8 @@ public record struct GroupEntry(ulong InodeBitmap, ulong InodeTable, uint InodeT
 }
 
 /// <summary>
-/// The superblock header (bytes 0–251 of the FFS root block; all raw fields; 252–255 the checksum). The group table follows
+/// The superblock header (bytes 0–243 of the FFS root block; all raw fields; 244–251 XN's write sequence, 252–255
+/// the checksum). The group table follows
 /// at <see cref="GroupTableOffset"/>, entry g at <c>GroupTableOffset + 32·g</c>.
 /// </summary>
 public record struct Superblock(
@@ -51,12 +52,14 @@ public record struct Superblock(
     public const ulong MagicValue = 0x31305346464F5845; // "EXOFFS01" read as little-endian u64
     /// <summary>
     /// 2: checksummed metadata (the header's last four bytes, 511-pointer indirect blocks, 32736-block groups);
-    /// 3: acl and size UDFs, typed directory blocks; 4: no block bitmaps (a group's free space is XN's free map).
+    /// 3: acl and size UDFs, typed directory blocks; 4: no block bitmaps (a group's free space is XN's free map);
+    /// 5: a write sequence in every metadata block (XN's block versions refuse a stale copy; <see cref="FfsLayout"/>).
     /// </summary>
-    public const uint CurrentVersion = 4;
-    /// <summary>The raw header FFS writes: bytes 0–251. Bytes 252–255 are the block's checksum (XN's).</summary>
-    public const int HeaderSize = 252;
-    public const int ChecksumOffset = HeaderSize;
+    public const uint CurrentVersion = 5;
+    /// <summary>The raw header FFS writes: bytes 0–243. Bytes 244–251 are the block's write sequence, 252–255 its checksum (XN's).</summary>
+    public const int HeaderSize = 244;
+    public const int SequenceOffset = HeaderSize;
+    public const int ChecksumOffset = SequenceOffset + FfsLayout.SequenceBytes;
     public const int GroupTableOffset = 256;
 
     public const int MagicOffset = 0, VersionOffset = 8, BlockSizeOffset = 12, GroupCountOffset = 16,
@@ -113,7 +116,7 @@ public record struct Superblock(
         return sb;
     }
 
-    /// <summary>Writes the 252-byte raw header (not the checksum or the group table).</summary>
+    /// <summary>Writes the 244-byte raw header (not the sequence, the checksum or the group table).</summary>
     public readonly void WriteTo(Span<byte> s)
     {
         s[..HeaderSize].Clear();

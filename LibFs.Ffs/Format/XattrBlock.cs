@@ -6,12 +6,12 @@ namespace ExoFS.LibFs.Ffs.Format;
 /// <summary>
 /// Extended attributes of one inode, packed into its xattr block:
 /// <c>count u16 @0, then entries from @4: nameLen u8, 0 u8, valueLen u16, name, value</c>, within the first
-/// <see cref="Capacity"/> bytes (the last four are the block's checksum, XN's).
+/// <see cref="Capacity"/> bytes (the last twelve are the block's write sequence and checksum, XN's).
 /// </summary>
 public static class XattrBlock
 {
     /// <summary>Bytes of the block that hold attributes; FFS writes exactly these.</summary>
-    public const int Capacity = FfsLayout.TailChecksumOffset;
+    public const int Capacity = FfsLayout.TailPayloadBytes;
     public const int HeaderSize = 4;
     public const int EntryHeader = 4;
 

@@ -58,7 +58,8 @@ public sealed record CorruptionCase(int Case, Damage Damage, BlockClass Target, 
     /// <summary>
     /// The damaged block is a whole older version of itself (a stale block, or a torn write whose stale sectors are
     /// all that differ): self-consistent, with the checksum it had then, so a per-block checksum cannot tell it from
-    /// the current one; only a cross-check (a parent that records its child's generation or checksum) could.
+    /// the current one; a cross-check can: XN's block-version table for a type with a write sequence (every FFS
+    /// metadata type since FFS format 5), the segment summary's CRCs for LFS log blocks.
     /// </summary>
     public bool OlderVersion { get; init; }
 
@@ -204,6 +205,17 @@ public static class CorruptionCampaign
     public static CorruptionCase RunCase(CorruptionImage image, CorruptionOptions options, int number)
     {
         var (damage, target, bytes, changed) = Plan(image, options.Seed, number);
+        return RunDamage(image, options, number, damage, bytes);
+    }
+
+    /// <summary>
+    /// Runs one chosen damage under the timeout: <paramref name="bytes"/> replace block <c>damage.Block</c> of a copy of
+    /// the image (tests that sweep a kind over every block of a class, not a random draw; numbered <paramref name="number"/>).
+    /// </summary>
+    public static CorruptionCase RunDamage(CorruptionImage image, CorruptionOptions options, int number, Damage damage, byte[] bytes)
+    {
+        var target = image.Classes[(int)damage.Block];
+        bool changed = !bytes.AsSpan().SequenceEqual(image.Block(damage.Block));
         var damaged = image.Device.Clone();
         damaged.Write(new BlockNo(damage.Block), bytes);
 

@@ -31,9 +31,9 @@ public static class CrashWorkloads
 
     /// <summary>
     /// The standard setup with /B grown to exactly twelve full directory blocks: 180 hard links to /bar under
-    /// long names (<see cref="FullDirectoryName"/>; fourteen of 255 bytes and one of 236 after "." and ".." in the
-    /// first block, fifteen of 255 in each of the next eleven, each block left with less room than any entry
-    /// needs), so the next name made in /B (the corner steps: <c>create /B/foo</c>, or any random step that adds
+    /// long names (<see cref="FullDirectoryName"/>; fourteen of 255 bytes and one of 228 after "." and ".." in the
+    /// first block, fifteen of 255 in each of the next eleven: FFS format 5's 4080 bytes of records, each block
+    /// filled exactly), so the next name made in /B (the corner steps: <c>create /B/foo</c>, or any random step that adds
     /// a name there) takes a thirteenth block, which FFS reaches through the directory's single indirect block
     /// (type ffs.dind1). A file system that packs entries differently sees a large directory all the same.
     /// </summary>
@@ -43,16 +43,16 @@ public static class CrashWorkloads
     /// <summary>How many names <see cref="FullDirectorySetup"/> puts in /B.</summary>
     public const int FullDirectoryNames = 180;
 
-    /// <summary>Name <paramref name="i"/> of <see cref="FullDirectorySetup"/>: 255 bytes, except 236 for the fifteenth.</summary>
-    public static string FullDirectoryName(int i) => $"n{i:D3}".PadRight(i == 14 ? 236 : 255, 'x');
+    /// <summary>Name <paramref name="i"/> of <see cref="FullDirectorySetup"/>: 255 bytes, except 228 for the fifteenth.</summary>
+    public static string FullDirectoryName(int i) => $"n{i:D3}".PadRight(i == 14 ? 228 : 255, 'x');
 
     /// <summary>The exhaustive set's step that grows /B past twelve blocks (on <see cref="FullDirectorySetup"/>).</summary>
     public static CrashOp GrowDirectory { get; } = CrashOp.Create("/B/foo");
 
     /// <summary>
     /// File offsets whose blocks FFS maps through its single indirect block (past the 12 direct blocks), its double
-    /// indirect block (past 12 + 511 blocks) and its triple indirect block (past 12 + 511 + 511² blocks, just over
-    /// 1 GiB). Sparse writes there keep crash images small; the model, snapshots and oracle hold contents sparsely
+    /// indirect block (past 12 + 510 blocks) and its triple indirect block (past 12 + 510 + 510² blocks, just under
+    /// 1 GiB; format 4's 511-pointer blocks put it just over, and the offset lies past both). Sparse writes there keep crash images small; the model, snapshots and oracle hold contents sparsely
     /// (<see cref="FileContent"/>), so a gigabyte-long file costs what its data costs.
     /// </summary>
     public const long SingleIndirectOffset = 60_000, DoubleIndirectOffset = 2_200_000, TripleIndirectOffset = 1_071_700_000;

@@ -41,7 +41,13 @@ internal sealed record Catalogue(ulong Generation, IReadOnlyList<RootRecord> Roo
 
     public static Catalogue Empty => new(0, [], []);
 
-    /// <summary>Encodes into a slot image of <paramref name="slotBytes"/> bytes; null if it does not fit.</summary>
+    /// <summary>
+    /// Encodes for a slot of <paramref name="slotBytes"/> bytes; null if it does not fit. The image is only the
+    /// slot's first blocks that hold the header and payload (the last one zero-padded), not the whole slot: a
+    /// catalogue is written at every Sync that changes the block-version table, and the slot (up to 64 blocks)
+    /// is mostly empty. Blocks of the slot past the image keep what they held; nothing reads them (the length
+    /// in the header bounds the payload, and the CRC covers exactly that).
+    /// </summary>
     public byte[]? Encode(int slotBytes)
     {
         var payload = new List<byte>(4096);
@@ -69,7 +75,8 @@ internal sealed record Catalogue(ulong Generation, IReadOnlyList<RootRecord> Roo
         }
 
         if (HeaderBytes + payload.Count > slotBytes) return null;
-        var image = new byte[slotBytes];
+        int blockSize = Layout.BlockSize;
+        var image = new byte[(HeaderBytes + payload.Count + blockSize - 1) / blockSize * blockSize];
         Magic.CopyTo(image);
         BinaryPrimitives.WriteUInt64LittleEndian(image.AsSpan(8), Generation);
         BinaryPrimitives.WriteUInt32LittleEndian(image.AsSpan(16), (uint)payload.Count);

@@ -26,8 +26,22 @@ internal sealed class BlockVersions
     /// <summary>Makes the lease (and the rest of the table) durable: the volume writes its catalogue (a flush included).</summary>
     internal Func<XnResult>? Persist { get; set; }
 
-    /// <summary>The table or the lease changed since it was last written.</summary>
-    internal bool Changed { get; private set; }
+    /// <summary>
+    /// Durable changes of the table a Sync lets wait before it writes the catalogue for them. Every Sync that wrote a
+    /// sequenced block changes the table; writing the catalogue (a write and a flush) at each would add a write epoch
+    /// to every fsync. Waiting only checks less after a crash (the stored table is older, never newer, than the
+    /// blocks); a clean unmount writes whatever is waiting (<see cref="Unpersisted"/>), so a cleanly unmounted volume's
+    /// table is complete.
+    /// </summary>
+    internal const int PersistEvery = 256;
+    private int _unpersisted;      // durable entries changed (set or removed) since the table was last written
+    private bool _leaseChanged;
+
+    /// <summary>What a Sync must write now: the lease grew, or <see cref="PersistEvery"/> changes are waiting.</summary>
+    internal bool Changed => _leaseChanged || _unpersisted >= PersistEvery;
+
+    /// <summary>Anything not yet written: what a clean unmount writes.</summary>
+    internal bool Unpersisted => _leaseChanged || _unpersisted > 0;
 
     /// <summary>Whether anything was ever stamped (a volume with no sequenced type never stores a table).</summary>
     private bool InUse => _lease != 0 || _durable.Count > 0;
@@ -46,7 +60,7 @@ internal sealed class BlockVersions
         InUse ? new VersionTable(_lease, _durable.OrderBy(x => x.Key).Select(x => (x.Key, x.Value)).ToList()) : null;
 
     /// <summary>The catalogue holding <see cref="Snapshot"/> was written and flushed.</summary>
-    internal void Persisted() => Changed = false;
+    internal void Persisted() { _leaseChanged = false; _unpersisted = 0; }
 
     /// <summary>
     /// Stamps the next sequence into the field at <paramref name="offset"/> of <paramref name="bytes"/>, the
@@ -59,14 +73,22 @@ internal sealed class BlockVersions
         {
             ulong old = _lease;
             _lease = _next + LeaseStep;
-            Changed = true;
+            _leaseChanged = true;
             var r = Persist?.Invoke() ?? XnResult.Success;
-            if (!r.Ok) { _lease = old; throw new IOException($"block-version lease: {r.Detail}"); }
+            if (!r.Ok) { _lease = old; _leaseChanged = false; throw new IOException($"block-version lease: {r.Detail}"); }
         }
+        // A block whose bytes are all zero (the sequence field aside; its CRC not stamped yet) is a fresh block's
+        // first write (Alloc's zero fill: mkfs writes every inode-table block so): it is stamped but not entered,
+        // so the table holds the blocks that were ever written with content, not every block a libFS allocated
+        // (a 1 GiB FFS would otherwise start with 8,000 entries, half the table's room, in every catalogue write).
+        // Leaving it out only checks less: an all-zero older copy of such a block fails its CRC anyway.
+        bool fresh = bytes[..offset].IndexOfAnyExcept((byte)0) < 0 && bytes[(offset + SequenceBytes)..].IndexOfAnyExcept((byte)0) < 0;
         ulong seq = _next++;
         BinaryPrimitives.WriteUInt64LittleEndian(bytes[offset..], seq);
-        _issued[block] = seq;
+        if (!fresh) _issued[block] = seq;
     }
+
+    private const int SequenceBytes = 8;
 
     /// <summary>The device write of <paramref name="block"/>'s stamped bytes was issued (durable at the next flush).</summary>
     internal void Written(ulong block)
@@ -79,8 +101,8 @@ internal sealed class BlockVersions
     {
         if (_written.Count == 0) return;
         foreach (var (b, s) in _written) _durable[b] = s;
+        _unpersisted += _written.Count;
         _written.Clear();
-        Changed = true;
     }
 
     /// <summary>The block left its type (freed, redirected away, back to a segment's body): it is no longer checked.</summary>
@@ -89,7 +111,7 @@ internal sealed class BlockVersions
         if (_durable.Count == 0 && _written.Count == 0) return;
         _issued.Remove(block);
         _written.Remove(block);
-        if (_durable.Remove(block)) Changed = true;
+        if (_durable.Remove(block)) _unpersisted++;
     }
 
     /// <summary>

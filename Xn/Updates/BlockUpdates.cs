@@ -126,6 +126,10 @@ internal sealed class BlockUpdates
             p = _checks.CheckRawWrite(s, e, t, offset, bytes);
             if (!p.Ok) return p;
         }
+        // A raw write of the bytes a clean page already holds, of a block initialized on disk, changes nothing: the
+        // block stays clean, so it is not written back again (with a write sequence, a rewrite would stamp a new one
+        // and restate the same block). A block not yet on disk (allocated, never written) is dirtied as before.
+        if (!e.Dirty && e.OnDisk && !e.ZeroFill && e.Bytes.Slice(offset, bytes.Length).SequenceEqual(bytes)) return XnResult.Success;
         bytes.CopyTo(e.Bytes[offset..]);
         e.Dirty = true;
         return XnResult.Success;
@@ -161,6 +165,8 @@ internal sealed class BlockUpdates
         // needed either: until `after` is written, nothing on disk reaches these bytes through it.
         if (!r.Ok || first.Block == block.Value || !first.Dirty || _order.MustFollow(first, block.Value)) return r;
         _registry.TryGetValue(block.Value, out var e);
+        // A write that changed nothing left the block clean: its bytes are on the medium already, nothing to order.
+        if (!e!.Dirty) return r;
         (e!.WriteAfter ??= new HashSet<ulong>()).Add(first.Block);
         return r;
     }

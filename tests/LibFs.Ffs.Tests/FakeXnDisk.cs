@@ -23,7 +23,7 @@ internal sealed class FakeXnDisk : IFfsDisk
         DInd1 = Verify(FfsUdfs.DInd1Owns), DInd2 = Verify(FfsUdfs.DInd2Owns), DInd3 = Verify(FfsUdfs.DInd3Owns);
     private static readonly (int, int)[] SuperRaw = FfsUdfs.SuperRawWrite().ToArray();
     private static readonly (int, int)[] InodesRaw = FfsUdfs.InodesRawWrite().ToArray();
-    private static readonly (int, int)[] LeafRaw = [(0, FfsLayout.TailChecksumOffset)];
+    private static readonly (int, int)[] LeafRaw = [(0, FfsLayout.TailPayloadBytes)];
     private static readonly (int, int)[] InodeBitmapRaw = [(0, CsumBlock.InodeBitmapBytes)];
 
     public int Allocs, Frees, RawWrites;

@@ -54,18 +54,20 @@ public class FormatTests
     }
 
     [Fact]
-    public void Indirect_owns_udf_partition_covers_its_73_pointers_and_never_the_checksum()
+    public void Indirect_owns_udf_partition_covers_its_85_pointers_and_never_the_sequence_or_checksum()
     {
         var udf = FakeXnDisk.Verify(FfsUdfs.Ind2Owns);
         var block = new byte[FfsLayout.BlockSize];
-        BitConverter.TryWriteBytes(block.AsSpan(73 * 8), 77UL);   // pointer 73: partition 1
-        BitConverter.TryWriteBytes(block.AsSpan(510 * 8), 99UL);  // pointer 510 (the last): partition 6
+        BitConverter.TryWriteBytes(block.AsSpan(85 * 8), 77UL);   // pointer 85: partition 1
+        BitConverter.TryWriteBytes(block.AsSpan(509 * 8), 99UL);  // pointer 509 (the last): partition 5
+        BitConverter.TryWriteBytes(block.AsSpan(FfsLayout.TailSequenceOffset), 0x0123456789ABCDEFUL);
         BitConverter.TryWriteBytes(block.AsSpan(FfsLayout.TailChecksumOffset), 0xDEADBEEFu);
         Assert.Equal(new HashSet<(string, ulong)> { ("ffs.ind1", 77) }, FakeXnDisk.Owns(udf, block, 1));
-        Assert.Equal(new HashSet<(string, ulong)> { ("ffs.ind1", 99) }, FakeXnDisk.Owns(udf, block, 6));
+        Assert.Equal(new HashSet<(string, ulong)> { ("ffs.ind1", 99) }, FakeXnDisk.Owns(udf, block, 5));
         Assert.Empty(FakeXnDisk.Owns(udf, block, 0));
         Assert.Equal(FfsUdfs.IndirectPartitions, udf.Partitions);
-        Assert.True(udf.ReadSet(FfsUdfs.IndirectPartitions - 1)[^1].End <= FfsLayout.TailChecksumOffset);
+        Assert.Equal(FfsLayout.PointersPerBlock, FfsUdfs.IndirectPartitions * FfsUdfs.PointersPerIndirectPartition);
+        Assert.True(udf.ReadSet(FfsUdfs.IndirectPartitions - 1)[^1].End <= FfsLayout.TailSequenceOffset);
     }
 
     [Fact]
@@ -138,10 +140,10 @@ public class FormatTests
     [InlineData(0UL, 0, 0, 0, 0)]
     [InlineData(11UL, 11, 0, 0, 0)]
     [InlineData(12UL, 12, 1, 0, 0)]
-    [InlineData(522UL, 12, 1, 510, 0)]
-    [InlineData(523UL, 13, 2, 0, 0)]
-    [InlineData(523UL + 511 * 511 - 1, 13, 2, 510, 510)]
-    [InlineData(523UL + 511 * 511, 14, 3, 0, 0)]
+    [InlineData(521UL, 12, 1, 509, 0)]
+    [InlineData(522UL, 13, 2, 0, 0)]
+    [InlineData(522UL + 510 * 510 - 1, 13, 2, 509, 509)]
+    [InlineData(522UL + 510 * 510, 14, 3, 0, 0)]
     public void Block_map_resolves_file_blocks_to_pointer_paths(ulong n, int slot, int depth, int i0, int i1)
     {
         var p = BlockMap.Resolve(n);
@@ -154,7 +156,7 @@ public class FormatTests
         var p = BlockMap.Resolve((5UL << 30) / FfsLayout.BlockSize);
         Assert.Equal(3, p.Depth);
         var last = BlockMap.Resolve(BlockMap.MaxFileBlocks - 1);
-        Assert.Equal((510, 510, 510), (last.I0, last.I1, last.I2));
+        Assert.Equal((509, 509, 509), (last.I0, last.I1, last.I2));
     }
 
     [Fact]

@@ -28,9 +28,9 @@ public class SequentialDataTests
         var data = Content(1 << 20, 1);   // 256 blocks: 12 direct, 244 under the single indirect block
         int allocs = disk.Allocs;
         Assert.Equal(data.Length, fs.Write(attr.Ino, fh, 0, data).Value);
-        // The 12 direct pointers in one call, the indirect block, and 244 pointers in 4 partitions of 64.
-        Assert.Equal(1 + 1 + 4, disk.Allocs - allocs);
-        Assert.Equal(5, disk.RunAllocs);
+        // The 12 direct pointers in one call, the indirect block, and 244 pointers in 3 partitions of 85.
+        Assert.Equal(1 + 1 + 3, disk.Allocs - allocs);
+        Assert.Equal(4, disk.RunAllocs);
         var back = new byte[data.Length];
         Assert.Equal(data.Length, fs.Read(attr.Ino, fh, 0, back).Value);
         Assert.Equal(data, back);

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using ExoFS.Kernel;
 using ExoFS.Kernel.Disk;
 using ExoFS.Xn.Format;
+using ExoFS.Xn.Ordering;
 using static ExoFS.Xn.Tests.TestTypes;
 
 namespace ExoFS.Xn.Tests;
@@ -320,5 +321,44 @@ public class BlockVersionTests
         using var x = new Vol(existing: image);
         Assert.True(x.S.Read(x.Root, new byte[4096]).Ok);
         Assert.Equal(XnError.BadChecksum, x.S.Read(new BlockNo(b), new byte[4096]).Error);
+    }
+
+    /// <summary>
+    /// A Sync writes the catalogue for the table only once <see cref="BlockVersions.PersistEvery"/> changes wait (not
+    /// at every fsync: one write epoch more each); a clean unmount writes what is left, so a rolled-back copy of the
+    /// last write before it is still refused after a reload.
+    /// </summary>
+    [Fact]
+    public void A_sync_writes_the_table_once_enough_changes_wait_and_a_clean_unmount_writes_the_rest()
+    {
+        var dev = new MemoryDevice(256);
+        ulong c;
+        byte[] previous;
+        using (var v = new Vol(dev))
+        {
+            c = v.Child(v.Root);
+            Assert.True(v.S.WriteRaw(new BlockNo(c), 100, "first"u8).Ok);
+            Assert.True(v.S.Sync().Ok);
+            ulong gen = v.V.Geometry.CatalogueGeneration;
+            int syncs = 0;
+            while (v.V.Geometry.CatalogueGeneration == gen)
+            {
+                Assert.True(v.S.WriteRaw(new BlockNo(c), 100, BitConverter.GetBytes(syncs)).Ok);
+                Assert.True(v.S.Sync().Ok);
+                Assert.True(++syncs <= BlockVersions.PersistEvery, $"no catalogue write after {syncs} syncs of one block each");
+            }
+            Assert.InRange(syncs, BlockVersions.PersistEvery - 3, BlockVersions.PersistEvery);
+            previous = DeviceBlock(dev, c);
+            gen = v.V.Geometry.CatalogueGeneration;
+            Assert.True(v.S.WriteRaw(new BlockNo(c), 100, "last"u8).Ok);
+            Assert.True(v.S.Sync().Ok);
+            Assert.Equal(gen, v.V.Geometry.CatalogueGeneration);   // one change waits
+        }
+        dev.Write(new BlockNo(c), previous);
+        using var w = new Vol(existing: dev);
+        Assert.True(w.S.Read(w.Root, new byte[4096]).Ok);
+        var r = w.S.Read(new BlockNo(c), new byte[4096]);
+        Assert.Equal(XnError.BadChecksum, r.Error);
+        Assert.Contains("stale", r.Detail);
     }
 }
