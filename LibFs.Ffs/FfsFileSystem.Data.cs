@@ -74,6 +74,7 @@ public sealed partial class FfsFileSystem
     /// </summary>
     private Errno Truncate(ulong ino, DiskInode i, ulong size)
     {
+        if (size > i.Size && DropPastEof(ino, i) is var dropped && dropped != Errno.OK) return dropped;
         bool pastEof = (i.Flags & DiskInode.FlagBlocksPastEof) != 0;
         if (size < i.Size || (pastEof && size == i.Size))
         {
@@ -95,6 +96,29 @@ public sealed partial class FfsFileSystem
         }
         i.Size = size;
         return Errno.OK;
+    }
+
+    /// <summary>
+    /// While leaks a deferred recovery left are pending (<see cref="LeaksPending"/>), a file may hold what a crash
+    /// kept of an append whose new size never reached the disk: blocks past its end of file (their pointers sit in
+    /// an indirect block written before the inode) and bytes past the end in its last block. Before the file grows
+    /// over them (a truncate up, a write or an allocation past the end) they are dropped, so the range it grows
+    /// into reads as zeros, as POSIX says, and not as bytes no write of the file's current life put there. Without
+    /// pending leaks there are none (truncate and recovery free them), so nothing is done. Blocks kept past the end
+    /// on purpose (<see cref="DiskInode.FlagBlocksPastEof"/>) were allocated as zeros and stay. Lock held.
+    /// </summary>
+    private Errno DropPastEof(ulong ino, DiskInode i)
+    {
+        if (!_leaksPending || !FileMode.IsRegular(i.Mode) || (i.Flags & DiskInode.FlagBlocksPastEof) != 0) return Errno.OK;
+        ulong keep = (i.Size + FfsLayout.BlockSize - 1) / FfsLayout.BlockSize;
+        if (_map.Next(i, keep, BlockMap.MaxFileBlocks, mapped: true) < BlockMap.MaxFileBlocks)
+        {
+            var err = _map.Truncate(ino, i, keep);
+            if (err != Errno.OK) return err;
+        }
+        int tail = (int)(i.Size % FfsLayout.BlockSize);
+        ulong last = tail == 0 ? 0 : _map.Lookup(i, i.Size / FfsLayout.BlockSize);
+        return last == 0 ? Errno.OK : _disk.WriteRaw(new BlockNo(last), tail, new byte[FfsLayout.BlockSize - tail]);
     }
 
     public Result<FileHandle> Open(InodeNo ino, OpenFlags flags)
@@ -240,6 +264,11 @@ public sealed partial class FfsFileSystem
             if (!r.Ok) return r.Error;
             var i = r.Value;
             _readAhead.Forget(ino.Value); // its blocks are rewritten or allocated
+            if ((ulong)offset > i.Size)
+            {
+                var dropped = DropPastEof(ino.Value, i);
+                if (dropped != Errno.OK) { _inodes.Put(ino.Value, i); return dropped; }
+            }
             int done = 0, cachedBlocks = 0;
             Errno failure = Errno.OK;
             ulong prev = 0;

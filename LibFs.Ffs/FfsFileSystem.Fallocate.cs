@@ -62,6 +62,7 @@ public sealed partial class FfsFileSystem
                 Touch(i, Timespec.Now());
                 return Finish(ino.Value, i, err);
             }
+            if (end > size && DropPastEof(ino.Value, i) is var dropped && dropped != Errno.OK) return Finish(ino.Value, i, dropped);
             ulong first = off / Bs, last = (end - 1) / Bs;
             if (CountHoles(i, first, last + 1) > _alloc.AvailableBlocks(BlocksAwaitingFree)) return Errno.ENOSPC;
             bool keep = mode.HasFlag(FallocateMode.KeepSize), zero = mode.HasFlag(FallocateMode.ZeroRange);

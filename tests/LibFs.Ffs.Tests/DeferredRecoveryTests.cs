@@ -103,6 +103,64 @@ public class DeferredRecoveryTests
         }
     }
 
+    /// <summary>
+    /// What a crash leaves of an append whose size never reached the disk (the pointers in the indirect block did),
+    /// made by hand: a file of 64 KiB of 0xAB whose inode says 50,000 bytes, its blocks kept.
+    /// </summary>
+    private static InodeNo LostAppend(FfsFileSystem fs, string name)
+    {
+        var (f, fh) = fs.Create(InodeNo.Root, name, 0x1A4, OpenFlags.ReadWrite, Me).Value;
+        var bytes = new byte[65536];
+        Array.Fill(bytes, (byte)0xAB);
+        Assert.Equal(65536, fs.Write(f.Ino, fh, 0, bytes).Value);
+        fs.Release(f.Ino, fh);
+        lock (fs.Lock)
+        {
+            var i = fs.Inodes.Get(f.Ino.Value).Value;
+            i.Size = 50000;
+            Assert.Equal(Errno.OK, fs.Inodes.Put(f.Ino.Value, i));
+        }
+        return f.Ino;
+    }
+
+    private static byte[] ReadAll(FfsFileSystem fs, InodeNo ino)
+    {
+        var fh = fs.Open(ino, OpenFlags.ReadOnly).Value;
+        var buf = new byte[fs.GetAttr(ino).Value.Size];
+        Assert.Equal(buf.Length, fs.Read(ino, fh, 0, buf).Value);
+        fs.Release(ino, fh);
+        return buf;
+    }
+
+    [Fact]
+    public void While_leaks_are_pending_a_file_grown_over_blocks_a_crash_kept_past_its_end_reads_zeros_there()
+    {
+        var (dev, _) = CrashWithOrphan();
+        using var host = Load(dev);
+        using var guest = host.Attach("ffs", out string? error).Value;
+        var fs = (FfsFileSystem)guest.FileSystem;
+        Assert.True(fs.LeaksPending);
+
+        var truncated = LostAppend(fs, "truncated");
+        Assert.True(fs.SetAttr(truncated, new SetAttrRequest { Size = 65536 }).Ok);
+        var written = LostAppend(fs, "written");
+        var wh = fs.Open(written, OpenFlags.ReadWrite).Value;
+        Assert.Equal(1, fs.Write(written, wh, 60000, new byte[] { 7 }).Value);
+        fs.Release(written, wh);
+        var allocated = LostAppend(fs, "allocated");
+        var ah = fs.Open(allocated, OpenFlags.ReadWrite).Value;
+        Assert.Equal(Errno.OK, fs.Fallocate(allocated, ah, FallocateMode.Allocate, 0, 65536));
+        fs.Release(allocated, ah);
+
+        foreach (var (ino, end) in new[] { (truncated, 65536), (written, 60000), (allocated, 65536) })
+        {
+            var content = ReadAll(fs, ino);
+            Assert.All(content[..50000], b => Assert.Equal(0xAB, b));
+            Assert.True(content[50000..end].All(b => b == 0), $"inode {ino.Value}: bytes past the old end of file are not zeros");
+        }
+        Assert.True(Fsck.Check(fs).Findings.All(f => f.IsLeak));
+    }
+
     [Fact]
     public void While_leaks_are_pending_a_stale_entry_of_a_moved_directory_cannot_remove_or_move_it()
     {
