@@ -219,22 +219,20 @@ internal sealed class XnLfsDisk : ILfsDisk
         int slot = _xnSegments ? SlotOfBlock(start) : -1;
         if (slot >= 0)
         {
-            // One request for the partial segment's blocks, then the head claims them as one extent.
-            var w = _xn.Session.WriteBlocks(new BlockNo(start), blocks);
+            // The run's partials (each opens with its summary), and which of their blocks are inode and
+            // inode-map blocks: those keep a page in XN's cache for the claim's owns check.
+            var partials = Partials(blocks);
+            var keep = new List<Extent>();
+            foreach (var (at, n, inodes, imap) in partials)
+                if (inodes + imap > 0) keep.Add(new Extent(new BlockNo(start + at + n - inodes - imap), inodes + imap));
+            // One request for the whole run, straight from the log's buffer; then the head claims each partial.
+            var w = _xn.Session.WriteBodyThrough(new BlockNo(start), blocks, keep);
             if (!w.Ok) return XnClient.ToErrno(w.Error);
-            int e = _claims[slot];
-            if (e >= SegHead.Entries) return Errno.EIO;
-            uint n = (uint)(blocks.Length / LfsLayout.BlockSize);
-            var (inodes, imap) = TypedTail(blocks);
-            uint data = n - inodes - imap;
-            var typed = new List<(TypeId, Extent)>(3);
-            if (data > 0) typed.Add((XnTypes.Data, new Extent(new BlockNo(start), data)));
-            if (inodes > 0) typed.Add((_inodesType!.Value, new Extent(new BlockNo(start + data), inodes)));
-            if (imap > 0) typed.Add((_imapType!.Value, new Extent(new BlockNo(start + data + inodes), imap)));
-            var c = _xn.Session.Claim(new BlockNo(_slotStart[slot]), e, new[] { Entry(SegHead.EntryOffset(e), start, n, inodes | imap << 16) }, typed);
-            if (!c.Ok) return XnClient.ToErrno(c.Error);
-            _claims[slot] = e + 1;
-            _claimedEnd[slot] = Math.Max(_claimedEnd[slot], start + n);
+            foreach (var (at, n, inodes, imap) in partials)
+            {
+                var err = ClaimPartial(slot, start + at, n, inodes, imap);
+                if (err != Errno.OK) return err;
+            }
             return Errno.OK;
         }
         for (int i = 0; i * LfsLayout.BlockSize < blocks.Length; i++)
@@ -245,15 +243,56 @@ internal sealed class XnLfsDisk : ILfsDisk
         return Errno.OK;
     }
 
+    /// <summary>The head claims one partial segment [start, start+n): one claim entry, its inode and inode-map tail typed.</summary>
+    private Errno ClaimPartial(int slot, ulong start, uint n, uint inodes, uint imap)
+    {
+        int e = _claims[slot];
+        if (e >= SegHead.Entries) return Errno.EIO;
+        uint data = n - inodes - imap;
+        var typed = new List<(TypeId, Extent)>(3);
+        if (data > 0) typed.Add((XnTypes.Data, new Extent(new BlockNo(start), data)));
+        if (inodes > 0) typed.Add((_inodesType!.Value, new Extent(new BlockNo(start + data), inodes)));
+        if (imap > 0) typed.Add((_imapType!.Value, new Extent(new BlockNo(start + data + inodes), imap)));
+        var c = _xn.Session.Claim(new BlockNo(_slotStart[slot]), e, new[] { Entry(SegHead.EntryOffset(e), start, n, inodes | imap << 16) }, typed);
+        if (!c.Ok) return XnClient.ToErrno(c.Error);
+        _claims[slot] = e + 1;
+        _claimedEnd[slot] = Math.Max(_claimedEnd[slot], start + n);
+        return Errno.OK;
+    }
+
+    /// <summary>
+    /// Splits a run of partial segments at their summaries: (offset in the run, blocks, inode blocks, inode-map
+    /// blocks) each. A run that does not open with a summary, or whose summaries do not tile it, is one partial
+    /// with nothing typed.
+    /// </summary>
+    private List<(ulong At, uint N, uint Inodes, uint Imap)> Partials(ReadOnlySpan<byte> blocks)
+    {
+        var list = new List<(ulong, uint, uint, uint)>();
+        uint total = (uint)(blocks.Length / LfsLayout.BlockSize);
+        for (uint at = 0; at < total;)
+        {
+            if (Summary.ReadFrom(blocks[(int)(at * LfsLayout.BlockSize)..]) is not { } sum || at + 1 + (uint)sum.Entries.Count > total)
+            {
+                list.Clear();
+                list.Add((0, total, 0, 0));
+                return list;
+            }
+            uint n = 1 + (uint)sum.Entries.Count;
+            var (inodes, imap) = TypedTail(sum);
+            list.Add((at, n, inodes, imap));
+            at += n;
+        }
+        return list;
+    }
+
     /// <summary>
     /// How many of a partial segment's last blocks are inode blocks followed by inode-map blocks (the order a
-    /// flush appends them: inode records last, the map after them), from the summary opening the run; (0, 0)
-    /// when the types are not registered or the run opens with no summary.
+    /// flush appends them: inode records last, the map after them), from its summary; (0, 0) when the types
+    /// are not registered.
     /// </summary>
-    private (uint Inodes, uint Imap) TypedTail(ReadOnlySpan<byte> blocks)
+    private (uint Inodes, uint Imap) TypedTail(Summary sum)
     {
-        if (_inodesType is null || Summary.ReadFrom(blocks) is not { } sum || (ulong)(1 + sum.Entries.Count) * LfsLayout.BlockSize != (ulong)blocks.Length)
-            return (0, 0);
+        if (_inodesType is null) return (0, 0);
         int i = sum.Entries.Count;
         uint imap = 0, inodes = 0;
         while (i > 0 && sum.Entries[i - 1].Kind == LogKind.Imap && imap < ushort.MaxValue) { imap++; i--; }

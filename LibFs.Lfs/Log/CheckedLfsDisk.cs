@@ -136,12 +136,19 @@ internal sealed class CheckedLfsDisk : ILfsDisk
         int slot = SlotOf(start);
         if (slot < 0) return Errno.OK;
         var seg = SegmentOf(slot);
-        uint at = (uint)(start - seg.Start);
-        if (Summary.ReadFrom(blocks) is { } sum && sum.Slot == (uint)slot && sum.Offset == at
-            && (ulong)(1 + sum.Entries.Count) * LfsLayout.BlockSize == (ulong)blocks.Length)
-            Describe(seg, at, sum, overwrite: true);
-        else
-            for (int i = 0; i * LfsLayout.BlockSize < blocks.Length; i++) seg.Known[(int)at + i] = false;
+        uint at = (uint)(start - seg.Start), end = at + (uint)(blocks.Length / LfsLayout.BlockSize);
+        // A run of partials, each opening with its summary (a head writes a segment's filled part at once).
+        for (uint p = at; p < end;)
+        {
+            if (Summary.ReadFrom(blocks[(int)((p - at) * LfsLayout.BlockSize)..]) is { } sum && sum.Slot == (uint)slot && sum.Offset == p
+                && p + 1 + (uint)sum.Entries.Count <= end)
+            {
+                Describe(seg, p, sum, overwrite: true);
+                p += 1 + (uint)sum.Entries.Count;
+                continue;
+            }
+            for (; p < end; p++) seg.Known[(int)p] = false;
+        }
         return Errno.OK;
     }
 

@@ -11,7 +11,14 @@ namespace ExoFS.LibFs.Lfs.Log;
 /// roll-forward applies a unit only when its last partial is on disk and valid, so a unit (a rename's two
 /// directory blocks and inodes, say) is atomic.
 /// When a segment fills, the next one is bound at once and named in the closing summary, so roll-forward
-/// can follow the log from segment to segment. Lock held.
+/// can follow the log from segment to segment.
+/// <para>
+/// The head keeps its segment's closed partials in a buffer the size of a segment and hands them to the disk
+/// as one run (one device request through XN, straight from this buffer): when the segment fills, and at
+/// the end of every write unit (every sync follows a unit's end, so nothing durable is ever left here; and
+/// only the open unit's closed partials wait, which nothing reads before the unit ends). A 1 MiB segment of
+/// two partials is one request instead of two, and none of its blocks passes through XN's page cache. Lock held.
+/// </para>
 /// </summary>
 internal sealed class SegmentWriter
 {
@@ -21,6 +28,7 @@ internal sealed class SegmentWriter
     private readonly List<SummaryEntry> _entries = new();
     private byte[] _buf;
     private int _partialOffset = -1; // where the open partial's summary goes, -1 if none is open
+    private int _unwrittenFrom = -1; // first block of the closed partials not yet handed to the disk, -1 if none
     private uint _crc;   // running XnCrc32C of the partial segment's blocks
     private readonly SegmentWriter? _cleanerOf;
 
@@ -44,7 +52,8 @@ internal sealed class SegmentWriter
         HeadSlot = headSlot;
         HeadOffset = headOffset;
         NextSeq = nextSeq;
-        _buf = new byte[(Summary.MaxEntries + 1) * LfsLayout.BlockSize];
+        // The whole segment: its closed partials wait here (at their offsets) until they go as one run.
+        _buf = new byte[_segBlocks * LfsLayout.BlockSize];
     }
 
     /// <summary>The slot the next partial goes to (-1: none bound yet) and its offset there.</summary>
@@ -72,7 +81,7 @@ internal sealed class SegmentWriter
     /// </summary>
     public uint? Stamp { get; set; }
 
-    /// <summary>Called after each partial is handed to the disk (tests, crash mutants).</summary>
+    /// <summary>Partials closed so far (tests, crash mutants).</summary>
     public int PartialsWritten { get; private set; }
 
     /// <summary>Blocks still free in the head segment (0 if none is bound).</summary>
@@ -96,9 +105,11 @@ internal sealed class SegmentWriter
         }
         int n = _entries.Count;
         ulong addr = _disk.SegmentStart(HeadSlot) + (ulong)_partialOffset + 1 + (ulong)n;
-        block[..LfsLayout.BlockSize].CopyTo(_buf.AsSpan((1 + n) * LfsLayout.BlockSize));
-        _crc = XnCrc32C.Compute(block[..LfsLayout.BlockSize], _crc);
-        _entries.Add(new SummaryEntry(kind, (uint)ino, index, XnCrc32C.Compute(block[..LfsLayout.BlockSize])));
+        block[..LfsLayout.BlockSize].CopyTo(_buf.AsSpan((_partialOffset + 1 + n) * LfsLayout.BlockSize));
+        // One pass over the bytes: the block's CRC for its entry, folded into the summary's data CRC.
+        uint crc = XnCrc32C.Compute(block[..LfsLayout.BlockSize]);
+        _crc = Crc32CBlocks.Append(_crc, crc);
+        _entries.Add(new SummaryEntry(kind, (uint)ino, index, crc));
         if (_cleanerOf is { } main) main.CleanerBlocks++;
         else if (CleanerAppending) CleanerBlocks++;
         else NewBlocks++;
@@ -147,35 +158,38 @@ internal sealed class SegmentWriter
         }
         var sum = new Summary(NextSeq, (uint)HeadSlot, (uint)_partialOffset, endOfUnit ? 0 : Summary.Continues, next,
             DateTime.UtcNow.Ticks * 100 - DateTime.UnixEpoch.Ticks * 100, _crc, _entries.ToArray());
-        sum.WriteTo(_buf);
-        var err = _disk.Write(_disk.SegmentStart(HeadSlot) + (ulong)_partialOffset, _buf.AsSpan(0, (int)(1 + _entries.Count) * LfsLayout.BlockSize));
-        if (err != Errno.OK) return err;
+        sum.WriteTo(_buf.AsSpan(_partialOffset * LfsLayout.BlockSize));
+        if (_unwrittenFrom < 0) _unwrittenFrom = _partialOffset;
+        bool segmentFull = end + 2 > _segBlocks;
+        // The segment's filled part goes as one run when the segment is full or the unit ends (see the class
+        // comment); a partial closed in mid-unit and mid-segment waits for the partials after it.
+        if (segmentFull || endOfUnit)
+        {
+            var err = WriteUnwritten(end);
+            if (err != Errno.OK) return err;
+        }
         if (_cleanerOf is null) _usage.Touch(HeadSlot, LogClock);
         PartialsWritten++;
         NextSeq++;
         _partialOffset = -1;
         _entries.Clear();
-        if (end + 2 > _segBlocks)
+        if (segmentFull)
         {
             if (nextSlot >= 0) { HeadSlot = nextSlot; HeadOffset = _disk.FirstOffset; }
             else HeadOffset = _segBlocks; // the next Open binds a segment no summary names
-            // Filled segments go to the disk at once, each as one request, before they fill XN's cache:
-            // left there, a long write unit fills it and XN writes them back under pressure in 64- and
-            // 128-block pieces (a lost rotation each) between in-flight-record and free-map writes.
-            if (++_filledSinceSync >= SyncEverySegments)
-            {
-                _filledSinceSync = 0;
-                var synced = _disk.Sync();
-                if (synced != Errno.OK) return synced;
-            }
         }
         else HeadOffset = end;
         return Errno.OK;
     }
 
-    /// <summary>Filled segments after which the head makes the log durable (see <see cref="Close"/>).</summary>
-    internal static int SyncEverySegments = 3;
-    private int _filledSinceSync;
+    /// <summary>Hands the closed partials waiting in the buffer, up to block <paramref name="end"/> of the head segment, to the disk as one run.</summary>
+    private Errno WriteUnwritten(uint end)
+    {
+        int from = _unwrittenFrom;
+        _unwrittenFrom = -1;
+        return _disk.Write(_disk.SegmentStart(HeadSlot) + (ulong)from,
+            _buf.AsSpan(from * LfsLayout.BlockSize, (int)(end - from) * LfsLayout.BlockSize));
+    }
 
     /// <summary>A checkpoint now names the head: the log is reachable from it again.</summary>
     public void Checkpointed() => Unlinked = false;

@@ -593,6 +593,74 @@ internal sealed class Segments
         return XnResult.Success;
     }
 
+    /// <summary>See <see cref="XnSession.WriteBodyThrough"/>.</summary>
+    internal XnResult WriteBodyThroughLocked(XnSession s, BlockNo start, ReadOnlySpan<byte> blocks, IReadOnlyList<Extent>? keepPages)
+    {
+        if (_s.ReadOnly) return Fail(XnError.ReadOnly, "volume is read-only");
+        if (blocks.Length == 0 || blocks.Length % BlockSize != 0)
+            return Fail(XnError.NotRawRange, $"WriteBodyThrough takes whole blocks, not {blocks.Length} bytes");
+        int n = blocks.Length / BlockSize;
+        var r = _checks.CheckExtent(new Extent(start, (ulong)n));
+        if (!r.Ok) return r;
+        var entries = new RegistryEntry[n];
+        SegmentRecord? seg = null;
+        for (int i = 0; i < n; i++)
+        {
+            var b = start.Offset((ulong)i);
+            var a = _checks.Authorize(s, b, Rights.Write, out var e);
+            if (!a.Ok) return a;
+            if (!e.InSegment || !_segments.TryGetValue(e.Segment, out var es))
+                return Fail(XnError.OutsideSegment, $"block {b} is in no segment: WriteBodyThrough writes segment bodies (WriteThrough writes xn.data)");
+            if (seg is null)
+            {
+                seg = es;
+                // The body flags are trusted only once the segment's metadata has been read (a reload).
+                r = EnsureSegmentRegistered(seg);
+                if (!r.Ok) return r;
+            }
+            else if (es != seg)
+                return Fail(XnError.OutsideSegment, $"block {b} is in segment {es.Extent}, not {seg.Extent}: one call writes one segment's blocks");
+            r = CheckBody(seg, b.Value, "WriteBodyThrough writes untyped body only (a typed block goes through the cache and its parent's order)");
+            if (!r.Ok) return r;
+            entries[i] = e;
+        }
+        // Pages the caller asked for (blocks it will claim into a metadata type: Claim's owns-nothing check then
+        // reads the page, not the device). Taken before the write: taking a frame may write back or evict.
+        if (keepPages is not null)
+            foreach (var x in keepPages)
+                for (ulong b = x.Start.Value; b < x.End.Value; b++)
+                {
+                    if (b < start.Value || b >= start.Value + (ulong)n) return Fail(XnError.OutsideSegment, $"page to keep {b} is outside the run {start}+{n}");
+                    var e = entries[b - start.Value];
+                    bool wasPinned = _cache.IsPinned(e);
+                    r = _cache.EnsurePage(e);
+                    if (!wasPinned) _cache.Unpin(e);
+                    if (!r.Ok) break;   // a frame shortage only costs the claim a read
+                }
+        // All checked. Legal at once: an untyped body block is named by nothing on the disk (only a claim names
+        // it, and a claim of a block already on disk waits for nothing), so rule 1 has nothing to protect;
+        // Written() counts the blocks unordered, and the barrier XN puts before the next metadata write (the
+        // head that claims them) orders them first.
+        try
+        {
+            for (int i = 0; i < n; i++)
+            {
+                var e = entries[i];
+                // A cached page (kept above, or viewed by the holder) gets the same bytes: cache and disk agree.
+                if (e.Cached) blocks.Slice(i * BlockSize, BlockSize).CopyTo(e.Bytes);
+                e.InIo = true;
+            }
+            try { _dev.Write(start, blocks); }
+            finally { foreach (var e in entries) e.InIo = false; }
+            foreach (var e in entries) _order.Written(e);
+        }
+        catch (IOException x)
+        {
+            return Fail(XnError.Io, $"write body {start}+{n}: {x.Message}");
+        }
+        return XnResult.Success;
+    }
+
     /// <summary>See <see cref="XnSession.SegmentOf"/>.</summary>
     internal XnResult<Extent> SegmentOfLocked(XnSession s, BlockNo block)
     {
