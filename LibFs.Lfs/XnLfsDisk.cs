@@ -214,27 +214,32 @@ internal sealed class XnLfsDisk : ILfsDisk
         return -1;
     }
 
-    public Errno Write(ulong start, ReadOnlySpan<byte> blocks)
+    public Errno Write(ulong start, Span<byte> blocks)
     {
-        int slot = _xnSegments ? SlotOfBlock(start) : -1;
-        if (slot >= 0)
+        if (_xnSegments && SlotOfBlock(start) >= 0)
         {
-            // The run's partials (each opens with its summary), and which of their blocks are inode and
-            // inode-map blocks: those keep a page in XN's cache for the claim's owns check.
-            var partials = Partials(blocks);
+            // The run's partials (each opens with its summary; a segment the run enters starts with its head's
+            // place), and which of their blocks are inode and inode-map blocks: those keep a page in XN's
+            // cache for the claim's owns check.
+            var partials = Partials(start, blocks);
             var keep = new List<Extent>();
-            foreach (var (at, n, inodes, imap) in partials)
-                if (inodes + imap > 0) keep.Add(new Extent(new BlockNo(start + at + n - inodes - imap), inodes + imap));
-            // One request for the whole run, straight from the log's buffer; then the head claims each partial.
+            foreach (var (_, at, n, inodes, imap) in partials)
+                if (inodes + imap > 0) keep.Add(new Extent(new BlockNo(at + n - inodes - imap), inodes + imap));
+            // One request for the whole run, straight from the log's buffer; then each head claims its partials.
             var w = _xn.Session.WriteBodyThrough(new BlockNo(start), blocks, keep);
             if (!w.Ok) return XnClient.ToErrno(w.Error);
-            foreach (var (at, n, inodes, imap) in partials)
+            foreach (var (slot, at, n, inodes, imap) in partials)
             {
-                var err = ClaimPartial(slot, start + at, n, inodes, imap);
+                var err = ClaimPartial(slot, at, n, inodes, imap);
                 if (err != Errno.OK) return err;
             }
             return Errno.OK;
         }
+        return WriteRaw(start, blocks);
+    }
+
+    private Errno WriteRaw(ulong start, ReadOnlySpan<byte> blocks)
+    {
         for (int i = 0; i * LfsLayout.BlockSize < blocks.Length; i++)
         {
             var err = _xn.WriteRaw(new BlockNo(start + (ulong)i), 0, blocks.Slice(i * LfsLayout.BlockSize, LfsLayout.BlockSize));
@@ -261,26 +266,30 @@ internal sealed class XnLfsDisk : ILfsDisk
     }
 
     /// <summary>
-    /// Splits a run of partial segments at their summaries: (offset in the run, blocks, inode blocks, inode-map
-    /// blocks) each. A run that does not open with a summary, or whose summaries do not tile it, is one partial
-    /// with nothing typed.
+    /// Splits a run of partial segments at their summaries: (slot, first block, blocks, inode blocks, inode-map
+    /// blocks) each, skipping the head of each segment the run enters. A stretch that does not open with a
+    /// summary, or whose summaries do not tile it, is one partial with nothing typed, up to its segment's end.
     /// </summary>
-    private List<(ulong At, uint N, uint Inodes, uint Imap)> Partials(ReadOnlySpan<byte> blocks)
+    private List<(int Slot, ulong At, uint N, uint Inodes, uint Imap)> Partials(ulong start, ReadOnlySpan<byte> blocks)
     {
-        var list = new List<(ulong, uint, uint, uint)>();
-        uint total = (uint)(blocks.Length / LfsLayout.BlockSize);
-        for (uint at = 0; at < total;)
+        var list = new List<(int, ulong, uint, uint, uint)>();
+        ulong end = start + (ulong)(blocks.Length / LfsLayout.BlockSize);
+        for (ulong b = start; b < end;)
         {
-            if (Summary.ReadFrom(blocks[(int)(at * LfsLayout.BlockSize)..]) is not { } sum || at + 1 + (uint)sum.Entries.Count > total)
+            int slot = SlotOfBlock(b);
+            if (slot < 0) return list;   // outside the segments: WriteBodyThrough refuses the run
+            ulong segEnd = Math.Min(end, _slotStart[slot] + Super.SegmentBlocks);
+            if (b == _slotStart[slot]) { b++; continue; }   // the head's place
+            if (Summary.ReadFrom(blocks[(int)((b - start) * LfsLayout.BlockSize)..]) is not { } sum || b + 1 + (uint)sum.Entries.Count > segEnd)
             {
-                list.Clear();
-                list.Add((0, total, 0, 0));
-                return list;
+                list.Add((slot, b, (uint)(segEnd - b), 0, 0));
+                b = segEnd;
+                continue;
             }
             uint n = 1 + (uint)sum.Entries.Count;
             var (inodes, imap) = TypedTail(sum);
-            list.Add((at, n, inodes, imap));
-            at += n;
+            list.Add((slot, b, n, inodes, imap));
+            b += n;
         }
         return list;
     }
@@ -352,7 +361,7 @@ internal sealed class XnLfsDisk : ILfsDisk
         return Errno.OK;
     }
 
-    public Errno WriteCheckpoint(int region, ReadOnlySpan<byte> bytes) => Write(_cpStart[region], bytes);
+    public Errno WriteCheckpoint(int region, ReadOnlySpan<byte> bytes) => WriteRaw(_cpStart[region], bytes);
 
     public Errno Sync() => _xn.Sync();
 
