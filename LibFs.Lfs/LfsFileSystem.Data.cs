@@ -179,7 +179,7 @@ public sealed partial class LfsFileSystem
             if ((ulong)offset >= i.Rec.Size || buffer.Length == 0) return 0;
             int n = (int)Math.Min((ulong)buffer.Length, i.Rec.Size - (ulong)offset);
             int done = 0;
-            var blk = new byte[LfsLayout.BlockSize];
+            var blk = _readScratch;
             while (done < n)
             {
                 ulong pos = (ulong)offset + (ulong)done;
