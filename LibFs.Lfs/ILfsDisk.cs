@@ -21,8 +21,13 @@ internal interface ILfsDisk
     /// summary, which checks itself, and for roll-forward, which checks a unit against its summaries' checksums.
     /// </summary>
     Errno ReadUnchecked(ulong block, Span<byte> into) => Read(block, into);
-    /// <summary>Writes <c>blocks.Length / 4096</c> whole blocks from <paramref name="start"/>, all inside one segment.</summary>
-    Errno Write(ulong start, ReadOnlySpan<byte> blocks);
+    /// <summary>
+    /// Writes <c>blocks.Length / 4096</c> whole blocks from <paramref name="start"/>: a run of partial segments
+    /// in one segment or in consecutive ones. Where the run crosses into a segment whose first block is not
+    /// the log's (<see cref="FirstOffset"/> 1: an XN segment head), that block's place in
+    /// <paramref name="blocks"/> is the disk's, which writes the head's own bytes there.
+    /// </summary>
+    Errno Write(ulong start, Span<byte> blocks);
     /// <summary>Binds a new segment into a free slot (ENOSPC if XN has no free run that long); returns the slot.</summary>
     Result<int> AllocSegment(ulong hint);
     /// <summary>Releases the segment in <paramref name="slot"/> to XN (reusable once the release is durable).</summary>

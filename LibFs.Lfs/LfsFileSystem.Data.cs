@@ -179,7 +179,7 @@ public sealed partial class LfsFileSystem
             if ((ulong)offset >= i.Rec.Size || buffer.Length == 0) return 0;
             int n = (int)Math.Min((ulong)buffer.Length, i.Rec.Size - (ulong)offset);
             int done = 0;
-            var blk = new byte[LfsLayout.BlockSize];
+            var blk = _readScratch;
             while (done < n)
             {
                 ulong pos = (ulong)offset + (ulong)done;
@@ -202,6 +202,44 @@ public sealed partial class LfsFileSystem
         }
     }
 
+    /// <summary>
+    /// Writes up to this many bytes are all or nothing for space: their room is checked (and cleaned for) before
+    /// any block changes, so one that reclaimable space cannot cover answers ENOSPC and writes nothing (the
+    /// shared model's rule; Linux's for a write that cannot fit at all). Longer writes check block by block and
+    /// may come back short, as on Linux.
+    /// </summary>
+    internal const int WholeWriteSpaceCheck = 2 << 20;
+
+    /// <summary>
+    /// Whether reclaimable space covers writing <paramref name="length"/> bytes at <paramref name="offset"/> of
+    /// <paramref name="i"/> (ENOSPC if not). Blocks new to the file (holes) take statfs's free space, with the
+    /// tree nodes they may need (counted high: one per 512 blocks beyond the direct pointers, a path of 3 and
+    /// one for a straddle); an overwrite takes none (its old block dies once the new one is in the log, and
+    /// the write loop's per-block check flushes and cleans for it as it goes). The same test the loop's last
+    /// block would make (<see cref="EnsureSpace"/>: the log's immediate room first, then two blocks of free
+    /// space once the others are counted), made before the first block changes. Lock held.
+    /// </summary>
+    private Errno EnsureSpaceForWrite(LfsInode i, ulong offset, int length)
+    {
+        ulong first = offset / LfsLayout.BlockSize, last = (offset + (ulong)length - 1) / LfsLayout.BlockSize;
+        ulong logBlocks = 0, newBlocks = 0, newBeyondDirect = 0;
+        for (ulong fb = first; fb <= last; fb++)
+        {
+            if (i.DirtyData.ContainsKey(fb)) continue;
+            var at = _tree.Lookup(i, fb);
+            if (!at.Ok) return at.Error;
+            if (at.Value == LfsLayout.ReservedBlock) continue;   // its room is counted already
+            logBlocks++;
+            if (at.Value != 0) continue;
+            newBlocks++;
+            if (fb >= LfsLayout.DirectPointers) newBeyondDirect++;
+        }
+        if (logBlocks == 0 || _readOnly) return Errno.OK;
+        ulong nodes = newBeyondDirect == 0 ? 0 : (newBeyondDirect + 511) / 512 + 1 + 3;
+        if (NeedFor(logBlocks + nodes + 1) + ReservedCharge(_tree.Reserved) <= ImmediateBlocks()) return Errno.OK;
+        return FreeBlocksHonest() < Math.Max(2, newBlocks + nodes + 1) ? Errno.ENOSPC : Errno.OK;
+    }
+
     public Result<int> Write(InodeNo ino, FileHandle fh, long offset, ReadOnlySpan<byte> data)
     {
         lock (_lock)
@@ -215,6 +253,12 @@ public sealed partial class LfsFileSystem
             var r = GetInode(ino.Value);
             if (!r.Ok) return r.Error;
             var i = r.Value;
+            // A write that cannot fit answers ENOSPC before it changes anything, not a short count later.
+            if (data.Length <= WholeWriteSpaceCheck)
+            {
+                var room = EnsureSpaceForWrite(i, (ulong)offset, data.Length);
+                if (room != Errno.OK) return room;
+            }
             int done = 0;
             Errno failure = Errno.OK;
             while (done < data.Length)

@@ -347,13 +347,17 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
         return ReadPointer(a.Value, into);
     }
 
+    // Scratch blocks for Read and for a packed block's read (lock held; never handed out: each call copies out
+    // of them), so a small read allocates nothing per call.
+    private readonly byte[] _readScratch = new byte[LfsLayout.BlockSize], _packedScratch = new byte[LfsLayout.BlockSize];
+
     /// <summary>The file block a data pointer names: zeros for a hole or a reservation, a packed file's fragments then zeros.</summary>
     internal Errno ReadPointer(ulong ptr, Span<byte> into)
     {
         into = into[..LfsLayout.BlockSize];
         if (ptr is 0 or LfsLayout.ReservedBlock) { into.Clear(); return Errno.OK; }
         if (!LfsLayout.IsPacked(ptr)) return _disk.Read(ptr, into);
-        var block = new byte[LfsLayout.BlockSize];
+        var block = _packedScratch;
         var err = _disk.Read(LfsLayout.PackedAddr(ptr), block);
         if (err != Errno.OK) return err;
         into.Clear();

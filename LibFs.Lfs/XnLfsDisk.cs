@@ -214,29 +214,32 @@ internal sealed class XnLfsDisk : ILfsDisk
         return -1;
     }
 
-    public Errno Write(ulong start, ReadOnlySpan<byte> blocks)
+    public Errno Write(ulong start, Span<byte> blocks)
     {
-        int slot = _xnSegments ? SlotOfBlock(start) : -1;
-        if (slot >= 0)
+        if (_xnSegments && SlotOfBlock(start) >= 0)
         {
-            // One request for the partial segment's blocks, then the head claims them as one extent.
-            var w = _xn.Session.WriteBlocks(new BlockNo(start), blocks);
+            // The run's partials (each opens with its summary; a segment the run enters starts with its head's
+            // place), and which of their blocks are inode and inode-map blocks: those keep a page in XN's
+            // cache for the claim's owns check.
+            var partials = Partials(start, blocks);
+            var keep = new List<Extent>();
+            foreach (var (_, at, n, inodes, imap) in partials)
+                if (inodes + imap > 0) keep.Add(new Extent(new BlockNo(at + n - inodes - imap), inodes + imap));
+            // One request for the whole run, straight from the log's buffer; then each head claims its partials.
+            var w = _xn.Session.WriteBodyThrough(new BlockNo(start), blocks, keep);
             if (!w.Ok) return XnClient.ToErrno(w.Error);
-            int e = _claims[slot];
-            if (e >= SegHead.Entries) return Errno.EIO;
-            uint n = (uint)(blocks.Length / LfsLayout.BlockSize);
-            var (inodes, imap) = TypedTail(blocks);
-            uint data = n - inodes - imap;
-            var typed = new List<(TypeId, Extent)>(3);
-            if (data > 0) typed.Add((XnTypes.Data, new Extent(new BlockNo(start), data)));
-            if (inodes > 0) typed.Add((_inodesType!.Value, new Extent(new BlockNo(start + data), inodes)));
-            if (imap > 0) typed.Add((_imapType!.Value, new Extent(new BlockNo(start + data + inodes), imap)));
-            var c = _xn.Session.Claim(new BlockNo(_slotStart[slot]), e, new[] { Entry(SegHead.EntryOffset(e), start, n, inodes | imap << 16) }, typed);
-            if (!c.Ok) return XnClient.ToErrno(c.Error);
-            _claims[slot] = e + 1;
-            _claimedEnd[slot] = Math.Max(_claimedEnd[slot], start + n);
+            foreach (var (slot, at, n, inodes, imap) in partials)
+            {
+                var err = ClaimPartial(slot, at, n, inodes, imap);
+                if (err != Errno.OK) return err;
+            }
             return Errno.OK;
         }
+        return WriteRaw(start, blocks);
+    }
+
+    private Errno WriteRaw(ulong start, ReadOnlySpan<byte> blocks)
+    {
         for (int i = 0; i * LfsLayout.BlockSize < blocks.Length; i++)
         {
             var err = _xn.WriteRaw(new BlockNo(start + (ulong)i), 0, blocks.Slice(i * LfsLayout.BlockSize, LfsLayout.BlockSize));
@@ -245,15 +248,60 @@ internal sealed class XnLfsDisk : ILfsDisk
         return Errno.OK;
     }
 
+    /// <summary>The head claims one partial segment [start, start+n): one claim entry, its inode and inode-map tail typed.</summary>
+    private Errno ClaimPartial(int slot, ulong start, uint n, uint inodes, uint imap)
+    {
+        int e = _claims[slot];
+        if (e >= SegHead.Entries) return Errno.EIO;
+        uint data = n - inodes - imap;
+        var typed = new List<(TypeId, Extent)>(3);
+        if (data > 0) typed.Add((XnTypes.Data, new Extent(new BlockNo(start), data)));
+        if (inodes > 0) typed.Add((_inodesType!.Value, new Extent(new BlockNo(start + data), inodes)));
+        if (imap > 0) typed.Add((_imapType!.Value, new Extent(new BlockNo(start + data + inodes), imap)));
+        var c = _xn.Session.Claim(new BlockNo(_slotStart[slot]), e, new[] { Entry(SegHead.EntryOffset(e), start, n, inodes | imap << 16) }, typed);
+        if (!c.Ok) return XnClient.ToErrno(c.Error);
+        _claims[slot] = e + 1;
+        _claimedEnd[slot] = Math.Max(_claimedEnd[slot], start + n);
+        return Errno.OK;
+    }
+
+    /// <summary>
+    /// Splits a run of partial segments at their summaries: (slot, first block, blocks, inode blocks, inode-map
+    /// blocks) each, skipping the head of each segment the run enters. A stretch that does not open with a
+    /// summary, or whose summaries do not tile it, is one partial with nothing typed, up to its segment's end.
+    /// </summary>
+    private List<(int Slot, ulong At, uint N, uint Inodes, uint Imap)> Partials(ulong start, ReadOnlySpan<byte> blocks)
+    {
+        var list = new List<(int, ulong, uint, uint, uint)>();
+        ulong end = start + (ulong)(blocks.Length / LfsLayout.BlockSize);
+        for (ulong b = start; b < end;)
+        {
+            int slot = SlotOfBlock(b);
+            if (slot < 0) return list;   // outside the segments: WriteBodyThrough refuses the run
+            ulong segEnd = Math.Min(end, _slotStart[slot] + Super.SegmentBlocks);
+            if (b == _slotStart[slot]) { b++; continue; }   // the head's place
+            if (Summary.ReadFrom(blocks[(int)((b - start) * LfsLayout.BlockSize)..]) is not { } sum || b + 1 + (uint)sum.Entries.Count > segEnd)
+            {
+                list.Add((slot, b, (uint)(segEnd - b), 0, 0));
+                b = segEnd;
+                continue;
+            }
+            uint n = 1 + (uint)sum.Entries.Count;
+            var (inodes, imap) = TypedTail(sum);
+            list.Add((slot, b, n, inodes, imap));
+            b += n;
+        }
+        return list;
+    }
+
     /// <summary>
     /// How many of a partial segment's last blocks are inode blocks followed by inode-map blocks (the order a
-    /// flush appends them: inode records last, the map after them), from the summary opening the run; (0, 0)
-    /// when the types are not registered or the run opens with no summary.
+    /// flush appends them: inode records last, the map after them), from its summary; (0, 0) when the types
+    /// are not registered.
     /// </summary>
-    private (uint Inodes, uint Imap) TypedTail(ReadOnlySpan<byte> blocks)
+    private (uint Inodes, uint Imap) TypedTail(Summary sum)
     {
-        if (_inodesType is null || Summary.ReadFrom(blocks) is not { } sum || (ulong)(1 + sum.Entries.Count) * LfsLayout.BlockSize != (ulong)blocks.Length)
-            return (0, 0);
+        if (_inodesType is null) return (0, 0);
         int i = sum.Entries.Count;
         uint imap = 0, inodes = 0;
         while (i > 0 && sum.Entries[i - 1].Kind == LogKind.Imap && imap < ushort.MaxValue) { imap++; i--; }
@@ -313,7 +361,7 @@ internal sealed class XnLfsDisk : ILfsDisk
         return Errno.OK;
     }
 
-    public Errno WriteCheckpoint(int region, ReadOnlySpan<byte> bytes) => Write(_cpStart[region], bytes);
+    public Errno WriteCheckpoint(int region, ReadOnlySpan<byte> bytes) => WriteRaw(_cpStart[region], bytes);
 
     public Errno Sync() => _xn.Sync();
 

@@ -526,6 +526,33 @@ public sealed class XnSession
         }
     }
 
+    /// <summary>
+    /// Writes whole untyped body blocks <paramref name="start"/>, start+1, ... from <paramref name="blocks"/> (a
+    /// multiple of 4096 bytes) straight to the device as one request, with no cache page per block: a log's
+    /// filled part of a segment, written once. The run may go on into the following segments at their heads
+    /// (consecutive segments, one request): a head in the run must own nothing yet (a segment just bound,
+    /// else <see cref="XnError.NotEmpty"/>), and XN writes its own bytes there, copying them into
+    /// <paramref name="blocks"/> at its place. Each body block needs Write and must be live untyped body (else
+    /// <see cref="XnError.OutsideSegment"/>, <see cref="XnError.NotFree"/> if typed,
+    /// <see cref="XnError.FreeDeferred"/> if dead); all are checked before any is written. Legal at once:
+    /// nothing names an untyped body block, and once written it is on disk, so a later <see cref="Claim"/> of
+    /// it waits for nothing (the head that claims it is ordered after it by XN's barrier). Blocks in
+    /// <paramref name="keepPages"/> also keep a cache page with their bytes (blocks the caller will claim into
+    /// a metadata type: the claim's owns check reads the page instead of the device). In flight like any
+    /// write-back: durable at the next <see cref="Sync"/>, and forgotten at a reload unless claimed.
+    /// Xn/Updates/Segments.cs.
+    /// </summary>
+    public XnResult WriteBodyThrough(BlockNo start, Span<byte> blocks, IReadOnlyList<Extent>? keepPages = null)
+    {
+        lock (_vol.Gate)
+        {
+            var refused = Enter();
+            if (!refused.Ok) return refused;
+            try { return _vol.WriteBodyThroughLocked(this, start, blocks, keepPages); }
+            finally { Leave(); }
+        }
+    }
+
     /// <summary>The segment holding <paramref name="block"/> (head first), if it is in one. Needs Read.</summary>
     public XnResult<Extent> SegmentOf(BlockNo block) => Call(() => _vol.SegmentOfLocked(this, block));
 }

@@ -626,6 +626,8 @@ public sealed class XnVolume : IDisposable
         _segs.RedirectLocked(s, parent, partition, edits, from, to, copy);
     internal XnResult WriteBackSegmentLocked(ulong block) => _segs.WriteBackSegmentLocked(block);
     internal XnResult<Extent> SegmentOfLocked(XnSession s, BlockNo block) => _segs.SegmentOfLocked(s, block);
+    internal XnResult WriteBodyThroughLocked(XnSession s, BlockNo start, Span<byte> blocks, IReadOnlyList<Extent>? keepPages) =>
+        _segs.WriteBodyThroughLocked(s, start, blocks, keepPages);
     internal XnResult WriteBlocksLocked(XnSession s, BlockNo start, ReadOnlySpan<byte> blocks) => _transfers.WriteBlocksLocked(s, start, blocks);
     internal XnResult WriteThroughLocked(XnSession s, BlockNo start, ReadOnlySpan<byte> blocks) => _transfers.WriteThroughLocked(s, start, blocks);
     internal XnResult ReadBlocksLocked(XnSession s, BlockNo start, Span<byte> into) => _transfers.ReadBlocksLocked(s, start, into);

@@ -129,19 +129,33 @@ internal sealed class CheckedLfsDisk : ILfsDisk
         if (seg.Walked == at) seg.Walked = at + 1 + (uint)sum.Entries.Count;
     }
 
-    public Errno Write(ulong start, ReadOnlySpan<byte> blocks)
+    public Errno Write(ulong start, Span<byte> blocks)
     {
         var err = _inner.Write(start, blocks);
         if (err != Errno.OK) return err;
-        int slot = SlotOf(start);
-        if (slot < 0) return Errno.OK;
-        var seg = SegmentOf(slot);
-        uint at = (uint)(start - seg.Start);
-        if (Summary.ReadFrom(blocks) is { } sum && sum.Slot == (uint)slot && sum.Offset == at
-            && (ulong)(1 + sum.Entries.Count) * LfsLayout.BlockSize == (ulong)blocks.Length)
-            Describe(seg, at, sum, overwrite: true);
-        else
-            for (int i = 0; i * LfsLayout.BlockSize < blocks.Length; i++) seg.Known[(int)at + i] = false;
+        // A run of partials, each opening with its summary, in one segment or consecutive ones.
+        ulong end = start + (ulong)(blocks.Length / LfsLayout.BlockSize);
+        for (ulong b = start; b < end;)
+        {
+            int slot = SlotOf(b);
+            if (slot < 0) { b++; continue; }
+            var seg = SegmentOf(slot);
+            ulong segEnd = Math.Min(end, seg.Start + _segBlocks);
+            if (b == seg.Start && _inner.FirstOffset > 0) b += _inner.FirstOffset;   // the head's place: not a log block
+            for (uint p = (uint)(b - seg.Start); b < segEnd; b = seg.Start + p)
+            {
+                var at = blocks[(int)((b - start) * LfsLayout.BlockSize)..];
+                if (Summary.ReadFrom(at) is { } sum && sum.Slot == (uint)slot && sum.Offset == p
+                    && seg.Start + p + 1 + (uint)sum.Entries.Count <= segEnd)
+                {
+                    Describe(seg, p, sum, overwrite: true);
+                    p += 1 + (uint)sum.Entries.Count;
+                    continue;
+                }
+                for (; seg.Start + p < segEnd; p++) seg.Known[(int)p] = false;
+            }
+            b = segEnd;
+        }
         return Errno.OK;
     }
 

@@ -11,7 +11,17 @@ namespace ExoFS.LibFs.Lfs.Log;
 /// roll-forward applies a unit only when its last partial is on disk and valid, so a unit (a rename's two
 /// directory blocks and inodes, say) is atomic.
 /// When a segment fills, the next one is bound at once and named in the closing summary, so roll-forward
-/// can follow the log from segment to segment. Lock held.
+/// can follow the log from segment to segment.
+/// <para>
+/// The head keeps its closed partials in a run buffer (up to <see cref="RunBlocks"/> blocks, consecutive on the
+/// disk) and hands them to the disk as one run, one device request through XN straight from this buffer: at
+/// the end of every write unit (every sync follows a unit's end, so nothing durable is ever left here; and
+/// only the open unit's closed partials wait, which nothing reads before the unit ends), when the buffer is
+/// full, and when the next partial is not where the run ends (a segment bound elsewhere). A run goes on from a
+/// full segment into the next when that one starts right after it: XN writes the new segment's head (bound,
+/// owning nothing yet) in its place in the run. So a unit's filled segments reach the device as one request
+/// with no lost revolution between them, and none of their blocks passes through XN's page cache. Lock held.
+/// </para>
 /// </summary>
 internal sealed class SegmentWriter
 {
@@ -19,7 +29,9 @@ internal sealed class SegmentWriter
     private readonly SegmentUsage _usage;
     private readonly uint _segBlocks;
     private readonly List<SummaryEntry> _entries = new();
-    private byte[] _buf;
+    private readonly byte[] _run;   // closed partials (and heads' places) waiting to go as one run
+    private ulong _runStart;        // disk block of _run's first block
+    private int _runBlocks;         // blocks staged in _run (0: none)
     private int _partialOffset = -1; // where the open partial's summary goes, -1 if none is open
     private uint _crc;   // running XnCrc32C of the partial segment's blocks
     private readonly SegmentWriter? _cleanerOf;
@@ -44,7 +56,7 @@ internal sealed class SegmentWriter
         HeadSlot = headSlot;
         HeadOffset = headOffset;
         NextSeq = nextSeq;
-        _buf = new byte[(Summary.MaxEntries + 1) * LfsLayout.BlockSize];
+        _run = new byte[RunBlocks(_segBlocks) * LfsLayout.BlockSize];
     }
 
     /// <summary>The slot the next partial goes to (-1: none bound yet) and its offset there.</summary>
@@ -72,7 +84,7 @@ internal sealed class SegmentWriter
     /// </summary>
     public uint? Stamp { get; set; }
 
-    /// <summary>Called after each partial is handed to the disk (tests, crash mutants).</summary>
+    /// <summary>Partials closed so far (tests, crash mutants).</summary>
     public int PartialsWritten { get; private set; }
 
     /// <summary>Blocks still free in the head segment (0 if none is bound).</summary>
@@ -96,9 +108,11 @@ internal sealed class SegmentWriter
         }
         int n = _entries.Count;
         ulong addr = _disk.SegmentStart(HeadSlot) + (ulong)_partialOffset + 1 + (ulong)n;
-        block[..LfsLayout.BlockSize].CopyTo(_buf.AsSpan((1 + n) * LfsLayout.BlockSize));
-        _crc = XnCrc32C.Compute(block[..LfsLayout.BlockSize], _crc);
-        _entries.Add(new SummaryEntry(kind, (uint)ino, index, XnCrc32C.Compute(block[..LfsLayout.BlockSize])));
+        block[..LfsLayout.BlockSize].CopyTo(Staged(addr));
+        // One pass over the bytes: the block's CRC for its entry, folded into the summary's data CRC.
+        uint crc = XnCrc32C.Compute(block[..LfsLayout.BlockSize]);
+        _crc = Crc32CBlocks.Append(_crc, crc);
+        _entries.Add(new SummaryEntry(kind, (uint)ino, index, crc));
         if (_cleanerOf is { } main) main.CleanerBlocks++;
         else if (CleanerAppending) CleanerBlocks++;
         else NewBlocks++;
@@ -110,7 +124,16 @@ internal sealed class SegmentWriter
     private bool PartialFull => _entries.Count == Summary.MaxEntries || (uint)_partialOffset + 1 + (uint)_entries.Count >= _segBlocks;
 
     /// <summary>Ends the current write unit: closes the open partial with the unit's last flag.</summary>
-    public Errno EndUnit(uint now) => _partialOffset < 0 ? Errno.OK : Close(endOfUnit: true, now);
+    public Errno EndUnit(uint now) => _partialOffset >= 0 ? Close(endOfUnit: true, now) : WriteRun();
+
+    /// <summary>
+    /// Most blocks a run holds: a write unit's worth (the dirty budget, and a quarter more for its tree nodes,
+    /// inode blocks, summaries and heads' places: a unit the budget ends is then one request), at least a segment.
+    /// </summary>
+    internal static int RunBlocks(uint segBlocks) => (int)Math.Max(segBlocks, LfsFileSystem.DirtyBudget + LfsFileSystem.DirtyBudget / 4);
+
+    /// <summary>The place in the run buffer of disk block <paramref name="addr"/> (staged by <see cref="Open"/>).</summary>
+    private Span<byte> Staged(ulong addr) => _run.AsSpan((int)(addr - _runStart) * LfsLayout.BlockSize, LfsLayout.BlockSize);
 
     private Errno Open()
     {
@@ -126,6 +149,27 @@ internal sealed class SegmentWriter
         _partialOffset = (int)HeadOffset;
         _entries.Clear();
         _crc = 0;
+        return StagePartial();
+    }
+
+    /// <summary>
+    /// Makes room in the run for the partial just opened: it continues the run where the run ends (or one block
+    /// on, past the head of the segment it enters, which XN writes in its place), and fits its largest size;
+    /// otherwise the run goes first and a new one starts at the partial.
+    /// </summary>
+    private Errno StagePartial()
+    {
+        ulong seg = _disk.SegmentStart(HeadSlot), at = seg + (uint)_partialOffset;
+        ulong largest = Math.Min((ulong)Summary.MaxEntries + 1, _segBlocks - (uint)_partialOffset);
+        ulong runEnd = _runStart + (ulong)_runBlocks;
+        bool intoNextSegment = at == runEnd + 1 && runEnd == seg && _partialOffset == 1;
+        if (_runBlocks > 0 && ((at != runEnd && !intoNextSegment) || at + largest - _runStart > (ulong)RunBlocks(_segBlocks)))
+        {
+            var err = WriteRun();
+            if (err != Errno.OK) return err;
+        }
+        if (_runBlocks == 0) _runStart = at;
+        else if (intoNextSegment) _runBlocks++;   // the head's place: XN's bytes go there
         return Errno.OK;
     }
 
@@ -147,35 +191,39 @@ internal sealed class SegmentWriter
         }
         var sum = new Summary(NextSeq, (uint)HeadSlot, (uint)_partialOffset, endOfUnit ? 0 : Summary.Continues, next,
             DateTime.UtcNow.Ticks * 100 - DateTime.UnixEpoch.Ticks * 100, _crc, _entries.ToArray());
-        sum.WriteTo(_buf);
-        var err = _disk.Write(_disk.SegmentStart(HeadSlot) + (ulong)_partialOffset, _buf.AsSpan(0, (int)(1 + _entries.Count) * LfsLayout.BlockSize));
-        if (err != Errno.OK) return err;
+        ulong seg = _disk.SegmentStart(HeadSlot);
+        sum.WriteTo(Staged(seg + (uint)_partialOffset));
+        _runBlocks = (int)(seg + end - _runStart);
+        bool segmentFull = end + 2 > _segBlocks;
+        // The unit's end sends the run (see the class comment); a partial closed in mid-unit waits for the
+        // partials after it, in this segment or the next.
+        if (endOfUnit)
+        {
+            var err = WriteRun();
+            if (err != Errno.OK) return err;
+        }
         if (_cleanerOf is null) _usage.Touch(HeadSlot, LogClock);
         PartialsWritten++;
         NextSeq++;
         _partialOffset = -1;
         _entries.Clear();
-        if (end + 2 > _segBlocks)
+        if (segmentFull)
         {
             if (nextSlot >= 0) { HeadSlot = nextSlot; HeadOffset = _disk.FirstOffset; }
             else HeadOffset = _segBlocks; // the next Open binds a segment no summary names
-            // Filled segments go to the disk at once, each as one request, before they fill XN's cache:
-            // left there, a long write unit fills it and XN writes them back under pressure in 64- and
-            // 128-block pieces (a lost rotation each) between in-flight-record and free-map writes.
-            if (++_filledSinceSync >= SyncEverySegments)
-            {
-                _filledSinceSync = 0;
-                var synced = _disk.Sync();
-                if (synced != Errno.OK) return synced;
-            }
         }
         else HeadOffset = end;
         return Errno.OK;
     }
 
-    /// <summary>Filled segments after which the head makes the log durable (see <see cref="Close"/>).</summary>
-    internal static int SyncEverySegments = 3;
-    private int _filledSinceSync;
+    /// <summary>Hands the run (the closed partials waiting in the buffer, and heads' places) to the disk as one write.</summary>
+    private Errno WriteRun()
+    {
+        if (_runBlocks == 0) return Errno.OK;
+        int n = _runBlocks;
+        _runBlocks = 0;
+        return _disk.Write(_runStart, _run.AsSpan(0, n * LfsLayout.BlockSize));
+    }
 
     /// <summary>A checkpoint now names the head: the log is reachable from it again.</summary>
     public void Checkpointed() => Unlinked = false;

@@ -593,6 +593,113 @@ internal sealed class Segments
         return XnResult.Success;
     }
 
+    /// <summary>See <see cref="XnSession.WriteBodyThrough"/>.</summary>
+    internal XnResult WriteBodyThroughLocked(XnSession s, BlockNo start, Span<byte> blocks, IReadOnlyList<Extent>? keepPages)
+    {
+        if (_s.ReadOnly) return Fail(XnError.ReadOnly, "volume is read-only");
+        if (blocks.Length == 0 || blocks.Length % BlockSize != 0)
+            return Fail(XnError.NotRawRange, $"WriteBodyThrough takes whole blocks, not {blocks.Length} bytes");
+        int n = blocks.Length / BlockSize;
+        var r = _checks.CheckExtent(new Extent(start, (ulong)n));
+        if (!r.Ok) return r;
+        var entries = new RegistryEntry[n];
+        var heads = new List<int>();
+        SegmentRecord? seg = null;
+        for (int i = 0; i < n; i++)
+        {
+            var b = start.Offset((ulong)i);
+            var a = _checks.Authorize(s, b, Rights.Write, out var e);
+            if (!a.Ok) return a;
+            if (!e.InSegment || !_segments.TryGetValue(e.Segment, out var es))
+                return Fail(XnError.OutsideSegment, $"block {b} is in no segment: WriteBodyThrough writes segment bodies (WriteThrough writes xn.data)");
+            if (es != seg)
+            {
+                // A run goes on into the next segment only at its head (consecutive segments, one request).
+                if (seg is not null && b.Value != es.Head)
+                    return Fail(XnError.OutsideSegment, $"block {b} is in segment {es.Extent}, which the run enters past its head");
+                seg = es;
+                // The body flags are trusted only once the segment's metadata has been read (a reload).
+                r = EnsureSegmentRegistered(seg);
+                if (!r.Ok) return r;
+            }
+            entries[i] = e;
+            if (b.Value == seg.Head)
+            {
+                r = CheckHeadInRun(e);
+                if (!r.Ok) return r;
+                heads.Add(i);
+                continue;
+            }
+            r = CheckBody(seg, b.Value, "WriteBodyThrough writes untyped body only (a typed block goes through the cache and its parent's order)");
+            if (!r.Ok) return r;
+        }
+        // Pages the caller asked for (blocks it will claim into a metadata type: Claim's owns-nothing check then
+        // reads the page, not the device). Taken before the write: taking a frame may write back or evict.
+        if (keepPages is not null)
+            foreach (var x in keepPages)
+                for (ulong b = x.Start.Value; b < x.End.Value; b++)
+                {
+                    if (b < start.Value || b >= start.Value + (ulong)n) return Fail(XnError.OutsideSegment, $"page to keep {b} is outside the run {start}+{n}");
+                    var e = entries[b - start.Value];
+                    if (!e.Body) continue;
+                    bool wasPinned = _cache.IsPinned(e);
+                    r = _cache.EnsurePage(e);
+                    if (!wasPinned) _cache.Unpin(e);
+                    if (!r.Ok) break;   // a frame shortage only costs the claim a read
+                }
+        // All checked. Legal at once: an untyped body block is named by nothing on the disk (only a claim names
+        // it, and a claim of a block already on disk waits for nothing), so rule 1 has nothing to protect, and a
+        // head in the run owns nothing yet (checked), so it names nothing either. Written() counts the blocks
+        // unordered, and the barrier XN puts before the next metadata write (the head that claims them) orders
+        // them first.
+        try
+        {
+            // A head's bytes are XN's: stamped and copied into the caller's run at its place.
+            foreach (int i in heads) _order.Stamped(entries[i]).CopyTo(blocks.Slice(i * BlockSize, BlockSize));
+            for (int i = 0; i < n; i++)
+            {
+                var e = entries[i];
+                // A cached page (kept above, or viewed by the holder) gets the same bytes: cache and disk agree.
+                if (e.Cached && e.Body) blocks.Slice(i * BlockSize, BlockSize).CopyTo(e.Bytes);
+                e.InIo = true;
+            }
+            try { _dev.Write(start, blocks); }
+            finally { foreach (var e in entries) e.InIo = false; }
+            foreach (var e in entries) _order.Written(e);
+        }
+        catch (IOException x)
+        {
+            return Fail(XnError.Io, $"write body {start}+{n}: {x.Message}");
+        }
+        return XnResult.Success;
+    }
+
+    /// <summary>
+    /// Whether segment head <paramref name="h"/> may go to the device inside a body run: it owns nothing (a
+    /// segment just bound, before its first claim), so its write needs no child, free-map block or barrier
+    /// before it, and no ordering edge holds it back.
+    /// </summary>
+    private XnResult CheckHeadInRun(RegistryEntry h)
+    {
+        if (h.Tainted || h.WriteAfter is { Count: > 0 } || h.InIo)
+            return Fail(XnError.Tainted, $"segment head {h.Block} waits for other writes: it cannot go inside a body run");
+        // A zero block owns nothing in any partition (checked at registration).
+        if (h.ZeroFill && !h.Cached) return XnResult.Success;
+        var t = _types.Get(h.Type)!;
+        bool wasPinned = _cache.IsPinned(h);
+        var r = _cache.EnsurePage(h);
+        if (!wasPinned) _cache.Unpin(h);
+        if (!r.Ok) return r;
+        for (int p = 0; p < t.Partitions; p++)
+        {
+            var output = _cache.Output(h, t, p, out var fault);
+            if (output is null) return Fail(XnError.Corrupt, $"owns of segment head {h.Block} partition {p} faults ({fault})");
+            if (output.Count > 0)
+                return Fail(XnError.NotEmpty, $"segment head {h.Block} already owns {UpdateChecks.Resolve(t, output[0]).Extent}: a head inside a body run must own nothing (write it back with its segment)");
+        }
+        return XnResult.Success;
+    }
+
     /// <summary>See <see cref="XnSession.SegmentOf"/>.</summary>
     internal XnResult<Extent> SegmentOfLocked(XnSession s, BlockNo block)
     {

@@ -62,7 +62,7 @@ internal sealed class FakeLfsDisk : ILfsDisk
         return Errno.OK;
     }
 
-    public Errno Write(ulong start, ReadOnlySpan<byte> blocks)
+    public Errno Write(ulong start, Span<byte> blocks)
     {
         if (Fail) return Errno.EIO;
         if (Dead) return Errno.OK;
@@ -100,7 +100,7 @@ internal sealed class FakeLfsDisk : ILfsDisk
         return Errno.OK;
     }
 
-    public Errno WriteCheckpoint(int region, ReadOnlySpan<byte> bytes) => Write(region == 0 ? _cp0 : _cp1, bytes);
+    public Errno WriteCheckpoint(int region, ReadOnlySpan<byte> bytes) => Write(region == 0 ? _cp0 : _cp1, bytes.ToArray());
 
     /// <summary>Syncs still honoured; later ones do nothing (a crash before them).</summary>
     public int SyncsHonored { get; set; } = int.MaxValue;

@@ -1,0 +1,85 @@
+using ExoFS.LibFs.Lfs.Format;
+using ExoFS.LibFs.Testing;
+
+namespace ExoFS.LibFs.Lfs.Tests;
+
+/// <summary>
+/// A write of up to <see cref="LfsFileSystem.WholeWriteSpaceCheck"/> bytes that reclaimable space cannot cover
+/// answers ENOSPC before it writes anything (the shared model's rule), instead of coming back short; one that
+/// fits is written whole, cleaning first if it must.
+/// </summary>
+public sealed class WriteSpaceTests
+{
+    private const int B = LfsLayout.BlockSize;
+    private static readonly InodeNo Root = InodeNo.Root;
+
+    [Fact]
+    public void A_write_that_cannot_fit_answers_ENOSPC_and_writes_nothing()
+    {
+        var (fs, _) = LfsTestKit.Fresh(24UL << 20, new LfsFormatOptions { SegmentBytes = 256 << 10 });
+        var (fill, ffh) = fs.Create(Root, "fill", FileMode.Regular | 0x1A4, OpenFlags.ReadWrite, Caller.Root).Ok();
+        // Fill until statfs has room for fewer than 200 blocks, with syncs so dead space is won back as we go.
+        var chunk = new byte[16 * B];
+        new Random(3).NextBytes(chunk);
+        long at = 0;
+        while (fs.StatFs().Ok().BlocksFree > 200 + 16)
+        {
+            Assert.Equal(chunk.Length, fs.Write(fill.Ino, ffh, at, chunk).Ok());
+            at += chunk.Length;
+            if (at % (64 * chunk.Length) == 0) fs.Sync().Ok();
+        }
+        fs.Sync().Ok();
+        ulong free = fs.StatFs().Ok().BlocksFree;
+        Assert.InRange(free, 100UL, 216UL);
+
+        // 1 MiB (256 new blocks) cannot fit: ENOSPC, and the file is as it was (empty, no blocks).
+        var (big, bfh) = fs.Create(Root, "big", FileMode.Regular | 0x1A4, OpenFlags.ReadWrite, Caller.Root).Ok();
+        var mib = new byte[256 * B];
+        new Random(4).NextBytes(mib);
+        var w = fs.Write(big.Ino, bfh, 0, mib);
+        Assert.False(w.Ok, $"a 1 MiB write with room for {free} blocks wrote {(w.Ok ? w.Value : 0)} bytes");
+        Assert.Equal(Errno.ENOSPC, w.Error);
+        var attr = fs.GetAttr(big.Ino).Ok();
+        Assert.Equal(0UL, attr.Size);
+        Assert.Equal(0UL, attr.Blocks512);
+        Assert.Equal(free, fs.StatFs().Ok().BlocksFree);
+
+        // What does fit is written whole, and reads back.
+        int fits = (int)(free / 2) * B;
+        Assert.Equal(fits, fs.Write(big.Ino, bfh, 0, mib.AsSpan(0, fits)).Ok());
+        var back = new byte[fits];
+        Assert.Equal(fits, fs.Read(big.Ino, bfh, 0, back).Ok());
+        Assert.True(back.AsSpan().SequenceEqual(mib.AsSpan(0, fits)));
+        fs.Release(big.Ino, bfh).Ok();
+        fs.Release(fill.Ino, ffh).Ok();
+        fs.Sync().Ok();
+        LfsTestKit.AssertClean(fs);
+    }
+
+    [Fact]
+    public void An_overwrite_that_fits_is_whole_on_a_nearly_full_volume()
+    {
+        var (fs, _) = LfsTestKit.Fresh(24UL << 20, new LfsFormatOptions { SegmentBytes = 256 << 10 });
+        var (f, fh) = fs.Create(Root, "f", FileMode.Regular | 0x1A4, OpenFlags.ReadWrite, Caller.Root).Ok();
+        var chunk = new byte[64 * B];
+        long at = 0;
+        while (fs.StatFs().Ok().BlocksFree > 300)
+        {
+            new Random((int)(at / chunk.Length)).NextBytes(chunk);
+            Assert.Equal(chunk.Length, fs.Write(f.Ino, fh, at, chunk).Ok());
+            at += chunk.Length;
+        }
+        fs.Sync().Ok();
+        // Overwriting 2 MiB in place needs log room (the cleaner makes it) but no free space: it is written whole.
+        var two = new byte[512 * B];
+        new Random(9).NextBytes(two);
+        for (int k = 0; k < 6; k++)
+            Assert.Equal(two.Length, fs.Write(f.Ino, fh, 0, two).Ok());
+        var back = new byte[two.Length];
+        Assert.Equal(two.Length, fs.Read(f.Ino, fh, 0, back).Ok());
+        Assert.True(back.AsSpan().SequenceEqual(two));
+        fs.Release(f.Ino, fh).Ok();
+        fs.Sync().Ok();
+        LfsTestKit.AssertClean(fs);
+    }
+}
