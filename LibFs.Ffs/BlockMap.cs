@@ -80,6 +80,9 @@ internal sealed class BlockMap
     private readonly IFfsDisk _disk;
     private readonly Allocator _alloc;
 
+    /// <summary>Where the block an inode's pointer slot names goes: a double or triple indirect block in the pointer zone (<see cref="Allocator.PointerZone"/>), anything else near the hint.</summary>
+    private BlockNo TopHint(int depth, BlockNo hint) => depth >= 2 ? _alloc.PointerZone(hint) : hint;
+
     public BlockMap(IFfsDisk disk, Allocator alloc)
     {
         _disk = disk;
@@ -122,7 +125,7 @@ internal sealed class BlockMap
         if (cur == 0)
         {
             var r = AllocChild(inodeBlock, partition, inodeOffset + DiskInode.PointerFieldOffset(path.Slot),
-                KindAt(path.Depth, 0, FileMode.IsDir(inode.Mode)), path.Depth >= 2 ? _alloc.PointerZone(hint) : hint, inode, inodeOffset, path.Slot);
+                KindAt(path.Depth, 0, FileMode.IsDir(inode.Mode)), TopHint(path.Depth, hint), inode, inodeOffset, path.Slot);
             if (!r.Ok) return r;
             cur = r.Value;
             inode.Ptr[path.Slot] = cur;
@@ -381,7 +384,7 @@ internal sealed class BlockMap
         {
             if (!create) return (Site?)null;
             var r = AllocChild(inodeBlock, partition, slotField, KindAt(path.Depth, 0, FileMode.IsDir(inode.Mode)),
-                path.Depth >= 2 ? _alloc.PointerZone(hint) : hint, inode, inodeOffset, path.Slot);
+                TopHint(path.Depth, hint), inode, inodeOffset, path.Slot);
             if (!r.Ok) return r.Error;
             cur = r.Value;
             inode.Ptr[path.Slot] = cur;

@@ -266,33 +266,15 @@ internal sealed class XnLfsDisk : ILfsDisk
     }
 
     /// <summary>
-    /// Splits a run of partial segments at their summaries: (slot, first block, blocks, inode blocks, inode-map
-    /// blocks) each, skipping the head of each segment the run enters. A stretch that does not open with a
-    /// summary, or whose summaries do not tile it, is one partial with nothing typed, up to its segment's end.
+    /// The run's partials (<see cref="LogRun.Split"/>): (slot, first block, blocks, inode blocks, inode-map blocks)
+    /// each; an undescribed piece has nothing typed.
     /// </summary>
-    private List<(int Slot, ulong At, uint N, uint Inodes, uint Imap)> Partials(ulong start, ReadOnlySpan<byte> blocks)
-    {
-        var list = new List<(int, ulong, uint, uint, uint)>();
-        ulong end = start + (ulong)(blocks.Length / LfsLayout.BlockSize);
-        for (ulong b = start; b < end;)
+    private List<(int Slot, ulong At, uint N, uint Inodes, uint Imap)> Partials(ulong start, ReadOnlySpan<byte> blocks) =>
+        LogRun.Split(start, blocks, SlotOfBlock, SegmentStart, Super.SegmentBlocks, FirstOffset).Select(p =>
         {
-            int slot = SlotOfBlock(b);
-            if (slot < 0) return list;   // outside the segments: WriteBodyThrough refuses the run
-            ulong segEnd = Math.Min(end, _slotStart[slot] + Super.SegmentBlocks);
-            if (b == _slotStart[slot]) { b++; continue; }   // the head's place
-            if (Summary.ReadFrom(blocks[(int)((b - start) * LfsLayout.BlockSize)..]) is not { } sum || b + 1 + (uint)sum.Entries.Count > segEnd)
-            {
-                list.Add((slot, b, (uint)(segEnd - b), 0, 0));
-                b = segEnd;
-                continue;
-            }
-            uint n = 1 + (uint)sum.Entries.Count;
-            var (inodes, imap) = TypedTail(sum);
-            list.Add((slot, b, n, inodes, imap));
-            b += n;
-        }
-        return list;
-    }
+            var (inodes, imap) = p.Sum is { } sum ? TypedTail(sum) : (0u, 0u);
+            return (p.Slot, p.At, p.N, inodes, imap);
+        }).ToList();
 
     /// <summary>
     /// How many of a partial segment's last blocks are inode blocks followed by inode-map blocks (the order a

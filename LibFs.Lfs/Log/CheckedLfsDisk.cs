@@ -133,28 +133,12 @@ internal sealed class CheckedLfsDisk : ILfsDisk
     {
         var err = _inner.Write(start, blocks);
         if (err != Errno.OK) return err;
-        // A run of partials, each opening with its summary, in one segment or consecutive ones.
-        ulong end = start + (ulong)(blocks.Length / LfsLayout.BlockSize);
-        for (ulong b = start; b < end;)
+        foreach (var part in LogRun.Split(start, blocks, SlotOf, _inner.SegmentStart, _segBlocks, _inner.FirstOffset))
         {
-            int slot = SlotOf(b);
-            if (slot < 0) { b++; continue; }
-            var seg = SegmentOf(slot);
-            ulong segEnd = Math.Min(end, seg.Start + _segBlocks);
-            if (b == seg.Start && _inner.FirstOffset > 0) b += _inner.FirstOffset;   // the head's place: not a log block
-            for (uint p = (uint)(b - seg.Start); b < segEnd; b = seg.Start + p)
-            {
-                var at = blocks[(int)((b - start) * LfsLayout.BlockSize)..];
-                if (Summary.ReadFrom(at) is { } sum && sum.Slot == (uint)slot && sum.Offset == p
-                    && seg.Start + p + 1 + (uint)sum.Entries.Count <= segEnd)
-                {
-                    Describe(seg, p, sum, overwrite: true);
-                    p += 1 + (uint)sum.Entries.Count;
-                    continue;
-                }
-                for (; seg.Start + p < segEnd; p++) seg.Known[(int)p] = false;
-            }
-            b = segEnd;
+            var seg = SegmentOf(part.Slot);
+            uint p = (uint)(part.At - seg.Start);
+            if (part.Sum is { } sum) Describe(seg, p, sum, overwrite: true);
+            else for (uint k = 0; k < part.N; k++) seg.Known[(int)(p + k)] = false;
         }
         return Errno.OK;
     }

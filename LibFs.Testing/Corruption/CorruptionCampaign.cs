@@ -204,7 +204,7 @@ public static class CorruptionCampaign
     /// <summary>Runs case <paramref name="number"/> under the timeout.</summary>
     public static CorruptionCase RunCase(CorruptionImage image, CorruptionOptions options, int number)
     {
-        var (damage, target, bytes, changed) = Plan(image, options.Seed, number);
+        var (damage, _, bytes, _) = Plan(image, options.Seed, number);
         return RunDamage(image, options, number, damage, bytes);
     }
 

@@ -108,19 +108,10 @@ internal sealed class PageCache
                 }
                 // The one place blocks come from the device: a checksummed type is verified here, and a
                 // block that fails is never served (it stays uncached, so every access re-reads and fails).
-                if (_types.Get(e.Type) is { } t)
+                if (_types.Get(e.Type) is { } t && !Servable(e.Block, t, e.Bytes, out var stale))
                 {
-                    if (!ChecksumRecord.Holds(e.Block, t, e.Bytes))
-                    {
-                        DropFrame(e);
-                        return Fail(XnError.BadChecksum, _checksums.Record(e.Block, t));
-                    }
-                    // A valid CRC on an older copy of the block (a lost write, a rollback): the version table says.
-                    if (t.HasSequence && _s.Versions.IsStale(e.Block, e.Bytes, t.SequenceOffset, out var stale))
-                    {
-                        DropFrame(e);
-                        return Fail(XnError.BadChecksum, _checksums.Record(e.Block, t, stale));
-                    }
+                    DropFrame(e);
+                    return Fail(XnError.BadChecksum, _checksums.Record(e.Block, t, stale));
                 }
                 e.Dirty = false;
             }
@@ -128,6 +119,19 @@ internal sealed class PageCache
         else _registry.Touch(e);
         if (!e.ChildrenRegistered) RegisterChildren(e);
         return XnResult.Success;
+    }
+
+    /// <summary>
+    /// Whether bytes just read from the device for <paramref name="block"/> may be served: its type's checksum holds,
+    /// and, for a type with a write sequence, it is no older copy than the version table knows (a valid CRC on a lost
+    /// write or a rollback; <paramref name="stale"/> then says which write it holds, and is null on a checksum mismatch).
+    /// </summary>
+    private bool Servable(ulong block, XnType t, ReadOnlySpan<byte> bytes, out string? stale)
+    {
+        stale = null;
+        if (!ChecksumRecord.Holds(block, t, bytes)) return false;
+        if (t.HasSequence && _s.Versions.IsStale(block, bytes, t.SequenceOffset, out var why)) { stale = why; return false; }
+        return true;
     }
 
     /// <summary>The most blocks one metadata read brings in (the block asked for and those after it): 128 KiB.</summary>
@@ -172,9 +176,7 @@ internal sealed class PageCache
         {
             var f = followers[i];
             var bytes = buffer.AsSpan((i + 1) * BlockSize, BlockSize);
-            var t = _types.Get(f.Type)!;
-            if (!ChecksumRecord.Holds(f.Block, t, bytes)
-                || (t.HasSequence && _s.Versions.IsStale(f.Block, bytes, t.SequenceOffset, out _)))
+            if (!Servable(f.Block, _types.Get(f.Type)!, bytes, out _))
             {
                 DropFrame(f);
                 continue;
