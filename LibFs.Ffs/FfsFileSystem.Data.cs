@@ -474,7 +474,7 @@ public sealed partial class FfsFileSystem
             CheckOpen();
             ulong free = _alloc.AvailableBlocks(BlocksAwaitingFree); // those are freed at the next sync
             return new FsStats(FfsLayout.BlockSize, _alloc.Sb.TotalBlocks, free, free,
-                _alloc.TotalInodes, _alloc.FreeInodes, FfsLayout.MaxNameBytes);
+                _alloc.TotalInodes, _alloc.FreeInodes, FfsLayout.MaxNameBytes, ReadOnly: _readOnly || RemountedReadOnly);
         }
     }
 

@@ -388,7 +388,7 @@ public sealed partial class LfsFileSystem
             CheckOpen();
             ulong free = FreeBlocksHonest();
             ulong total = TotalBlocks > ReserveBlocks ? TotalBlocks - ReserveBlocks : 0;
-            return new FsStats(LfsLayout.BlockSize, total, free, free, _imap.MaxInodes, _imap.FreeCount, LfsLayout.MaxNameBytes);
+            return new FsStats(LfsLayout.BlockSize, total, free, free, _imap.MaxInodes, _imap.FreeCount, LfsLayout.MaxNameBytes, ReadOnly: _readOnly);
         }
     }
 

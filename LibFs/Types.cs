@@ -182,7 +182,7 @@ public readonly record struct DirEntry(string Name, InodeNo Ino, uint Mode, long
 /// <summary>Receives directory entries; returns false when it has no room for this one (it is sent again next time).</summary>
 public delegate bool DirEntrySink(in DirEntry entry);
 
-/// <summary>statfs(2) figures.</summary>
+/// <summary>statfs(2) figures; <paramref name="ReadOnly"/> is statvfs(3)'s ST_RDONLY: the file system takes no writes now (mounted so, or turned so by damage: errors=remount-ro).</summary>
 public readonly record struct FsStats(
     uint BlockSize, ulong Blocks, ulong BlocksFree, ulong BlocksAvailable,
-    ulong Files, ulong FilesFree, uint NameMax);
+    ulong Files, ulong FilesFree, uint NameMax, bool ReadOnly = false);

@@ -48,7 +48,7 @@ public enum CorruptionOutcome
 /// <param name="Changed">Whether the damage changed any byte (a stale block may equal the current one).</param>
 /// <param name="Fsck">fsck's verdict: null when clean, else its first finding.</param>
 /// <param name="Refused">Why the read-write mount was refused, or null when it attached.</param>
-/// <param name="ReadOnly">The attached root answered a write with EROFS (it came up, or turned, read-only).</param>
+/// <param name="ReadOnly">The attached root was read-only after the walk (it came up so, or damage turned it: statfs's ST_RDONLY, or a write answered EROFS).</param>
 /// <param name="ReadErrors">The walk's failed calls (each a detection).</param>
 /// <param name="Mismatches">The walk's wrong answers.</param>
 /// <param name="Failure">For a crash or a hang: the step and the exception (type, message, stack).</param>
@@ -97,7 +97,7 @@ public sealed record CorruptionTally(string Name)
     public int FsckDetected { get; set; }
     /// <summary>The read-write mount was refused (whatever fsck said).</summary>
     public int Refused { get; set; }
-    /// <summary>Attached, and a write answered EROFS.</summary>
+    /// <summary>Attached, and read-only after the walk (statfs's ST_RDONLY, or a write answered EROFS).</summary>
     public int ReadOnly { get; set; }
     public int MetadataUndetected { get; set; }
     public int Failed { get; set; }
@@ -297,12 +297,14 @@ public static class CorruptionCampaign
                 state.Mismatches.AddRange(check.Mismatches);
             }
 
-            // Is the root read-only now (it came up so, or turned so on damage)? A create answers EROFS then.
+            // Is the root read-only now (it came up so, or turned so on damage)? statfs says so (ST_RDONLY), and
+            // a create answers EROFS then, unless its lookup in a damaged directory answers EIO first.
             state.Step = "write probe";
             var fs = served.FileSystem;
             var probe = fs.Create(InodeNo.Root, ".corruption-probe", FileMode.Regular | 0x1A4, OpenFlags.ReadWrite, Caller.Root);
             if (probe.Ok) { fs.Release(probe.Value.Attr.Ino, probe.Value.Handle); fs.Forget(probe.Value.Attr.Ino, 1); }
-            lock (state) state.ReadOnly = !probe.Ok && probe.Error == Errno.EROFS || served.ReadOnly;
+            var stats = fs.StatFs();
+            lock (state) state.ReadOnly = !probe.Ok && probe.Error == Errno.EROFS || served.ReadOnly || stats.Ok && stats.Value.ReadOnly;
             state.Step = "unmount";
         }
     }

@@ -137,10 +137,12 @@ public class ChecksumTests
             Assert.True(guest is not null, error);
             var fs = (FfsFileSystem)guest!.FileSystem;
             var d = fs.Lookup(InodeNo.Root, "d").Value.Ino;
+            Assert.False(fs.StatFs().Value.ReadOnly);
             var access = Access(fs, d, kind);
             Assert.Equal(Errno.EIO, access);
             Assert.Contains(block, fs.DamagedBlocks);
             Assert.True(fs.RemountedReadOnly);
+            Assert.True(fs.StatFs().Value.ReadOnly, "statfs must say ST_RDONLY once the mount turned read-only");
             Assert.Equal(Errno.EROFS, fs.MkDir(InodeNo.Root, "after", 0x1ED, Me).Error);
         }
         Assert.Contains(Fsck(dev), f => f.Kind == XnFindingKind.Corrupt && f.Block == block);
@@ -172,6 +174,7 @@ public class ChecksumTests
             var fs = (FfsFileSystem)guest!.FileSystem;
             Assert.Equal(Errno.EIO, Access(fs, fs.Lookup(InodeNo.Root, "d").Value.Ino, "ind1"));
             Assert.False(fs.RemountedReadOnly);
+            Assert.False(fs.StatFs().Value.ReadOnly);
             Assert.True(fs.MkDir(InodeNo.Root, "after", 0x1ED, Me).Ok);
         }
     }
