@@ -280,11 +280,15 @@ public sealed partial class LfsFileSystem
                 if (i.DirtyData.TryGetValue(fb, out var cur)) blk = cur;
                 else
                 {
-                    blk = new byte[LfsLayout.BlockSize];
-                    if (chunk < LfsLayout.BlockSize && pos / LfsLayout.BlockSize * LfsLayout.BlockSize < i.Rec.Size)
+                    blk = RentBlock();
+                    if (chunk < LfsLayout.BlockSize)
                     {
-                        var err = ReadBlock(i, fb, blk);
-                        if (err != Errno.OK) { failure = err; break; }
+                        if (pos / LfsLayout.BlockSize * LfsLayout.BlockSize < i.Rec.Size)
+                        {
+                            var err = ReadBlock(i, fb, blk);
+                            if (err != Errno.OK) { failure = err; break; }
+                        }
+                        else Array.Clear(blk);
                     }
                 }
                 data.Slice(done, chunk).CopyTo(blk.AsSpan(inBlock));

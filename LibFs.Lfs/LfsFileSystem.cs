@@ -351,6 +351,20 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
     // of them), so a small read allocates nothing per call.
     private readonly byte[] _readScratch = new byte[LfsLayout.BlockSize], _packedScratch = new byte[LfsLayout.BlockSize];
 
+    // Dirty file blocks the flush has copied into the log come back here for the next writes (up to a dirty
+    // budget's worth), so a write allocates no 4 KiB array per new block. Every array in DirtyData is its
+    // block's alone (callers hand PutBlock a fresh one), so once a flush has appended it nothing else refers to it.
+    private readonly Stack<byte[]> _spareBlocks = new();
+
+    /// <summary>A block buffer for a new dirty block: its bytes are whatever it held before (the caller overwrites or clears them). Lock held.</summary>
+    private byte[] RentBlock() => _spareBlocks.TryPop(out var b) ? b : new byte[LfsLayout.BlockSize];
+
+    /// <summary>A dirty block's buffer the flush has appended to the log and dropped from DirtyData. Lock held.</summary>
+    private void ReturnBlock(byte[] b)
+    {
+        if (b.Length == LfsLayout.BlockSize && _spareBlocks.Count < DirtyBudget) _spareBlocks.Push(b);
+    }
+
     /// <summary>The file block a data pointer names: zeros for a hole or a reservation, a packed file's fragments then zeros.</summary>
     internal Errno ReadPointer(ulong ptr, Span<byte> into)
     {
@@ -407,7 +421,7 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
                 if (!old.Ok) return old.Error;
                 _usage.Kill(old.Value);
                 at += n;
-                i.DirtyData.Remove(0);
+                if (i.DirtyData.TryGetValue(0, out var spare)) { i.DirtyData.Remove(0); ReturnBlock(spare); }
                 _dirtyBlocks--;
                 if (stamps is null && !log.CleanerAppending) i.DataClock = log.Clock;
             }
@@ -513,6 +527,7 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
             {
                 _dirtyBlocks -= i.DirtyData.Count;
                 if (i.DirtyData.Count > 0 && stamps is null && !log.CleanerAppending) i.DataClock = log.Clock;
+                foreach (var spare in i.DirtyData.Values) ReturnBlock(spare);
                 i.DirtyData.Clear();
             }
             if (i.XattrDirty)
