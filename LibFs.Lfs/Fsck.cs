@@ -13,7 +13,8 @@ public sealed record LfsFsckReport(IReadOnlyList<string> Problems, int Inodes, u
 /// region is valid and names what is in memory; the inode map reaches only valid records of the right inode;
 /// every inode's blocks (data, tree nodes, xattr) lie in bound segments and no block is claimed twice; the
 /// segment usage table matches a recount; directory entries name live inodes, link counts match the names,
-/// every directory's ".." is its parent; every live log block matches the CRC-32C its summary recorded. Lock taken.
+/// every directory's ".." is its parent; every live log block matches the CRC-32C its summary recorded; each XN
+/// segment head's claims type what their partials' summaries say. Lock taken.
 /// </summary>
 public static class LfsFsck
 {
@@ -108,8 +109,8 @@ public static class LfsFsck
                 if (disk.ReadUnchecked(addr, block) != Errno.OK) { problems.Add($"{what}: block {addr} cannot be read"); continue; }
                 if (checkedDisk.Check(addr, block) is { } bad) problems.Add($"{what}: {bad}");
             }
-            // Inode and inode-map blocks no longer live are still the LFS's metadata to XN (lfs.inodes, lfs.imap,
-            // claimed until their segment is cleaned): scrub those too, from each segment's summaries.
+            // Tree-node, inode and inode-map blocks no longer live are still the LFS's metadata to XN (lfs.nodes,
+            // lfs.inodes, lfs.imap, claimed until their segment is cleaned): scrub those too, from each segment's summaries.
             foreach (int slot in fs.Usage.AllocatedSlots.ToList())
             {
                 ulong start = disk.SegmentStart(slot);
@@ -122,12 +123,32 @@ public static class LfsFsck
                     for (int k = 0; k < sum.Entries.Count; k++)
                     {
                         ulong addr = start + off + 1 + (ulong)k;
-                        if (sum.Entries[k].Kind is not (LogKind.Inodes or LogKind.Imap) || owner.ContainsKey(addr)) continue;
+                        if (sum.Entries[k].Kind is not (LogKind.Node or LogKind.Inodes or LogKind.Imap) || owner.ContainsKey(addr)) continue;
                         if (disk.ReadUnchecked(addr, block) != Errno.OK) { problems.Add($"dead {sum.Entries[k].Kind} block {addr}: cannot be read"); continue; }
                         if (checkedDisk.Check(addr, block) is { } bad) problems.Add($"dead {sum.Entries[k].Kind} block (still in segment {slot}): {bad}");
                     }
                     off += 1 + (uint)sum.Entries.Count;
                 }
+            }
+        }
+
+        // What XN types in each segment (the head's claim entries) against what each partial's summary says: a
+        // node, inode or imap block XN holds as xn.data, or a data block it holds as metadata, is a finding.
+        var sumBlock = new byte[LfsLayout.BlockSize];
+        foreach (int slot in fs.Usage.AllocatedSlots.ToList())
+        {
+            if (disk.Claims(slot) is not { } claims) continue;
+            ulong start = disk.SegmentStart(slot);
+            for (int e = 0; e < claims.Count; e++)
+            {
+                var c = claims[e];
+                string what = $"segment {slot} claim {e} (blocks {c.Start}+{c.Count})";
+                if (c.Start < start + disk.FirstOffset || c.Start + c.Count > start + disk.Super.SegmentBlocks)
+                    { problems.Add($"{what}: outside its segment"); continue; }
+                if (disk.ReadUnchecked(c.Start, sumBlock) != Errno.OK || Summary.ReadFrom(sumBlock) is not { } sum
+                    || sum.Slot != (uint)slot || sum.Offset != c.Start - start)
+                    { problems.Add($"{what}: no valid summary opens it"); continue; }
+                if (c.Disagreement(sum) is { } why) problems.Add($"{what}: {why}");
             }
         }
 

@@ -44,4 +44,9 @@ internal interface ILfsDisk
     uint FirstOffset => 0;
     /// <summary>True if log blocks are known at or past <paramref name="offset"/> of <paramref name="slot"/> (a torn unit XN kept).</summary>
     bool WrittenBeyond(int slot, uint offset) => false;
+    /// <summary>
+    /// The claim entries of <paramref name="slot"/>'s XN segment head, as XN holds them: which blocks of each partial
+    /// XN types as nodes, inodes and inode map (null when segments are not XN segments).
+    /// </summary>
+    IReadOnlyList<ClaimEntry>? Claims(int slot) => null;
 }

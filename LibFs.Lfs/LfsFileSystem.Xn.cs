@@ -135,6 +135,9 @@ public sealed partial class LfsFileSystem
     /// <summary>The LFS disk under <paramref name="root"/>, either variant (by the root's type); EUCLEAN if the root is not an LFS.</summary>
     internal static Result<XnLfsDisk> OpenDisk(XnClient xn, RootInfo root, bool lookupOnly, out string? error)
     {
+        // Before the types: an older image's catalogue holds older LFS types, which registering today's would refuse
+        // (or add to).
+        if (OlderFormat(xn, root) is { } older) { error = older; return Errno.EUCLEAN; }
         var x = XnLfsDisk.XTypes(xn, lookupOnly);
         if (x.Ok && root.Type == x.Value.Super)
         {

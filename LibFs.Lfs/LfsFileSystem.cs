@@ -56,6 +56,7 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
                 lines.Add($"rolled forward {r.UnitsRolledForward} write unit(s) ({r.PartialsRolledForward} partial segment(s)) past checkpoint region {r.CheckpointRegion}");
             if (r.ValidCheckpoints == 1) lines.Add("one checkpoint region was damaged or torn; the other was used");
             if (r.OrphansFreed > 0) lines.Add($"freed {r.OrphansFreed} orphaned inode(s)");
+            if (r.RollForwardStopped is { } why) lines.Add(why);
             return lines;
         }
     }
@@ -189,7 +190,7 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
                 if (r.Value.Rec.Nlink == 0) { fs.Destroy(r.Value); orphans++; }
             }
         }
-        fs.Recovery = new RecoveryInfo(bestRegion, valid, rf.Value.Partials, rf.Value.Units, orphans);
+        fs.Recovery = new RecoveryInfo(bestRegion, valid, rf.Value.Partials, rf.Value.Units, orphans, rf.Value.Stopped);
         if (!readOnly)
         {
             var err = fs.WriteCheckpoint(clean: false);
@@ -487,9 +488,11 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
     // ---------------------------------------------------------------- flush and checkpoint
 
     /// <summary>
-    /// Writes every dirty block to the log as one write unit: file data, xattr blocks, tree nodes bottom-up,
-    /// then inode records (the imap entries move with them), and with <paramref name="withImap"/> the dirty
-    /// imap blocks. <paramref name="first"/> inodes go first (the cleaner's age-sorted survivors). Lock held.
+    /// Writes every dirty block to the log as one write unit: file contents (data, xattr, then packed blocks),
+    /// every file's tree nodes bottom-up, then inode records (the imap entries move with them), and with
+    /// <paramref name="withImap"/> the dirty imap blocks. That order makes every partial segment of the unit
+    /// [contents, nodes, inodes, imap], the layout the segment head's claim types (<see cref="ClaimEntry"/>).
+    /// <paramref name="first"/> inodes go first (the cleaner's age-sorted survivors). Lock held.
     /// </summary>
     internal Errno Flush(bool withImap, IReadOnlyList<LfsInode>? first = null, SegmentWriter? to = null,
         IReadOnlyDictionary<LfsInode, uint>? stamps = null)
@@ -544,8 +547,16 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
                 _usage.Kill(old);
                 i.XattrDirty = false;
             }
-            // Bottom-up, a depth at a time: writing a node dirties its parent, one depth up.
-            if (i.Nodes.Count > 0)
+        }
+        // Small files' data, packed, still before the inode records that point to it (and before every node: a
+        // packed pointer is a direct one, in the inode).
+        if (tails.Count > 0 && (err = AppendPacked(log, tails, stamps, now)) != Errno.OK) return err;
+        // Tree nodes after all the contents they point to (placing a block dirtied its nodes), so each partial's
+        // nodes are its typed tail's first run. Bottom-up, a depth at a time: writing a node dirties its parent.
+        foreach (var i in order)
+        {
+            if (i.Deleted || i.Nodes.Count == 0) continue;
+            if (stamps is not null) log.Stamp = stamps.TryGetValue(i, out uint st) ? st : null;
             for (int depth = 2; depth >= 0; depth--)
             foreach (var (key, node) in i.Nodes.Where(kv => kv.Value.Dirty && BlockTree.DepthOf(kv.Key) == depth).OrderBy(kv => kv.Key).ToList())
             {
@@ -558,8 +569,6 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
                 node.Dirty = false;
             }
         }
-        // Small files' data, packed, still before the inode records that point to it.
-        if (tails.Count > 0 && (err = AppendPacked(log, tails, stamps, now)) != Errno.OK) return err;
         // Inode records, 16 to a block, after everything they point to.
         log.Stamp = stamps is { Count: > 0 } ? stamps.Values.Max() : null;
         var records = order.ToList();
@@ -807,8 +816,9 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
     internal bool IsDirty(LfsInode i) => _dirty.Contains(i);
 }
 
-/// <summary>What mount-time recovery found: the checkpoint region used, how many were valid, what roll-forward applied, orphans freed.</summary>
-public sealed record RecoveryInfo(int CheckpointRegion, int ValidCheckpoints, int PartialsRolledForward, int UnitsRolledForward, int OrphansFreed);
+/// <summary>What mount-time recovery found: the checkpoint region used, how many were valid, what roll-forward applied, orphans freed, and why roll-forward ended before the log did (an XN claim disagreeing with its summary), if it did.</summary>
+public sealed record RecoveryInfo(int CheckpointRegion, int ValidCheckpoints, int PartialsRolledForward, int UnitsRolledForward, int OrphansFreed,
+    string? RollForwardStopped = null);
 
 public sealed partial class LfsFileSystem
 {

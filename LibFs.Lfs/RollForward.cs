@@ -4,13 +4,15 @@ using ExoFS.LibFs.Lfs.Format;
 namespace ExoFS.LibFs.Lfs;
 
 /// <summary>What roll-forward applied and where the log continues.</summary>
-internal readonly record struct RollForwardResult(int Partials, int Units, int HeadSlot, uint HeadOffset, ulong NextSeq);
+internal readonly record struct RollForwardResult(int Partials, int Units, int HeadSlot, uint HeadOffset, ulong NextSeq, string? Stopped = null);
 
 /// <summary>
 /// Roll-forward: from the checkpoint's head, reads the partial segments written after it, in sequence order,
 /// following the next-segment link each full segment's last summary carries. A partial counts only if its
 /// summary is valid (magic, checksum, the expected sequence number, slot and offset) and the blocks it
-/// describes match the summary's data checksum; a write unit is applied only when its last partial counts,
+/// describes match the summary's data checksum, and, on XN segments, the head's claim of it (if XN holds one) types
+/// what the summary says (else the log ends there: XN would hold a node, inode or imap block of it as xn.data, or
+/// file contents as metadata, and <see cref="RollForwardResult.Stopped"/> says so); a write unit is applied only when its last partial counts,
 /// so a unit is all-or-nothing. Applying a unit means taking its inode records into the inode map (a
 /// tombstone removes the inode): data and tree nodes are reached through those records. Lock held.
 /// </summary>
@@ -27,6 +29,8 @@ internal static class RollForward
         var unit = new List<(ulong Start, Summary Sum)>();
         int partials = 0, units = 0;
         var block = new byte[LfsLayout.BlockSize];
+        string? stopped = null;
+        (int Slot, IReadOnlyList<ClaimEntry>? List) claims = (-1, null);
         while (slot >= 0 && disk.SegmentStart(slot) != 0 && off + 2 <= segBlocks)
         {
             ulong start = disk.SegmentStart(slot) + off;
@@ -42,6 +46,12 @@ internal static class RollForward
                 crc = XnCrc32C.Compute(block, crc);
             }
             if (!readOk || crc != sum.DataCrc) break;
+            if (claims.Slot != slot) claims = (slot, disk.Claims(slot));
+            if (claims.List?.FirstOrDefault(c => c.Start == start) is { Start: not 0 } claim && claim.Disagreement(sum) is { } why)
+            {
+                stopped = $"the log ends at segment {slot} offset {off}: XN's claim of that partial {why}";
+                break;
+            }
             unit.Add((start, sum));
             partials++;
             seq++;
@@ -62,7 +72,7 @@ internal static class RollForward
                 ? new RollForwardResult(partials, units, -1, 0, seq)
                 : new RollForwardResult(partials, units, slot < 0 ? committed.HeadSlot : slot, slot < 0 ? segBlocks : off, seq);
         }
-        return committed with { Partials = partials, Units = units };
+        return committed with { Partials = partials, Units = units, Stopped = stopped };
     }
 
     private static Errno Apply(LfsFileSystem fs, List<(ulong Start, Summary Sum)> unit)

@@ -27,7 +27,7 @@ internal sealed class XnLfsDisk : ILfsDisk
     private readonly int[] _claims;
     private readonly ulong[] _claimedEnd;
 
-    private readonly TypeId? _inodesType, _imapType;
+    private readonly TypeId? _nodesType, _inodesType, _imapType;
 
     public bool XnSegments => _xnSegments;
     public uint FirstOffset => _xnSegments ? 1u : 0u;
@@ -38,9 +38,10 @@ internal sealed class XnLfsDisk : ILfsDisk
         _segHeadType = segHeadType ?? default;
         if (_xnSegments)
         {
+            var nodes = xn.FindType(LfsUdfs.NodesType);
             var ino = xn.FindType(LfsUdfs.InodesType);
             var imap = xn.FindType(LfsUdfs.ImapType);
-            if (ino.Ok && imap.Ok) (_inodesType, _imapType) = (ino.Value, imap.Value);
+            if (nodes.Ok && ino.Ok && imap.Ok) (_nodesType, _inodesType, _imapType) = (nodes.Value, ino.Value, imap.Value);
         }
         _claims = new int[super.SegmentSlots];
         _claimedEnd = new ulong[super.SegmentSlots];
@@ -54,6 +55,8 @@ internal sealed class XnLfsDisk : ILfsDisk
 
     public LfsSuper Super { get; }
     public XnClient Client => _xn;
+    /// <summary>The XN root block, the superblock (tests).</summary>
+    public BlockNo Root => _root;
 
     public static IReadOnlyList<TypeSpec> Specs { get; } = new[]
     {
@@ -61,9 +64,10 @@ internal sealed class XnLfsDisk : ILfsDisk
         new TypeSpec(LfsUdfs.SuperType, LfsUdfs.SuperOwns, new[] { new ByteRange(0, LfsLayout.BlockSize) }, new[] { new ByteRange(0, LfsSuper.HeaderSize) }) { ChecksumOffset = LfsLayout.ChecksumOffset },
     };
 
-    /// <summary>The types when segments are XN segments: head (a segment type), segment table, superblock.</summary>
+    /// <summary>The types when segments are XN segments: the typed log blocks, head (a segment type), segment table, superblock.</summary>
     public static IReadOnlyList<TypeSpec> XSpecs { get; } = new[]
     {
+        new TypeSpec(LfsUdfs.NodesType, LfsUdfs.NodesOwns, Array.Empty<ByteRange>(), Array.Empty<ByteRange>()),
         new TypeSpec(LfsUdfs.InodesType, LfsUdfs.InodesOwns, Array.Empty<ByteRange>(), Array.Empty<ByteRange>()),
         new TypeSpec(LfsUdfs.ImapType, LfsUdfs.ImapOwns, Array.Empty<ByteRange>(), Array.Empty<ByteRange>()),
         new TypeSpec(LfsUdfs.SegHeadType, LfsUdfs.SegHeadOwns, new[] { new ByteRange(0, LfsLayout.BlockSize) }, new[] { new ByteRange(0, SegHead.EntriesOffset) }) { Segment = true, ChecksumOffset = LfsLayout.ChecksumOffset },
@@ -71,8 +75,8 @@ internal sealed class XnLfsDisk : ILfsDisk
         new TypeSpec(LfsUdfs.XSuperType, LfsUdfs.XSuperOwns, new[] { new ByteRange(0, LfsLayout.BlockSize) }, new[] { new ByteRange(0, LfsSuper.HeaderSize) }) { ChecksumOffset = LfsLayout.ChecksumOffset },
     };
 
-    /// <summary>Registers (or looks up) the XN-segment variant's types: (head, segtab, super, inode blocks, imap blocks).</summary>
-    public static Result<(TypeId Head, TypeId SegTab, TypeId Super, TypeId Inodes, TypeId Imap)> XTypes(XnClient xn, bool lookupOnly)
+    /// <summary>Registers (or looks up) the XN-segment variant's types: (head, segtab, super, node, inode and imap blocks).</summary>
+    public static Result<(TypeId Head, TypeId SegTab, TypeId Super, TypeId Nodes, TypeId Inodes, TypeId Imap)> XTypes(XnClient xn, bool lookupOnly)
     {
         var ids = new List<TypeId>();
         foreach (var spec in XSpecs)
@@ -81,7 +85,7 @@ internal sealed class XnLfsDisk : ILfsDisk
             if (!r.Ok) return r.Error;
             ids.Add(r.Value);
         }
-        return (ids[2], ids[3], ids[4], ids[0], ids[1]);
+        return (ids[3], ids[4], ids[5], ids[0], ids[1], ids[2]);
     }
 
     /// <summary>Registers (or, read-only, looks up) the LFS types; returns (segtab, super) ids.</summary>
@@ -183,17 +187,33 @@ internal sealed class XnLfsDisk : ILfsDisk
             {
                 if (disk._slotStart[slot] == 0) continue;
                 if ((err = xn.Read(new BlockNo(disk._slotStart[slot]), 0, head)) != Errno.OK) return err == Errno.EIO ? Errno.EUCLEAN : err;
-                for (int e = 0; e < SegHead.Entries; e++)
-                {
-                    ulong start = BinaryPrimitives.ReadUInt64LittleEndian(head.AsSpan(SegHead.EntryOffset(e)));
-                    uint count = BinaryPrimitives.ReadUInt32LittleEndian(head.AsSpan(SegHead.EntryOffset(e) + 8));
-                    if (start == 0) break;
-                    disk._claims[slot] = e + 1;
-                    disk._claimedEnd[slot] = Math.Max(disk._claimedEnd[slot], start + count);
-                }
+                var claims = ClaimsIn(head);
+                disk._claims[slot] = claims.Count;
+                foreach (var c in claims) disk._claimedEnd[slot] = Math.Max(disk._claimedEnd[slot], c.Start + c.Count);
             }
         }
         return disk;
+    }
+
+    /// <summary>A head block's claim entries, up to the first unused one.</summary>
+    private static List<ClaimEntry> ClaimsIn(ReadOnlySpan<byte> head)
+    {
+        var list = new List<ClaimEntry>();
+        for (int e = 0; e < SegHead.Entries; e++)
+        {
+            var c = ClaimEntry.ReadFrom(head[SegHead.EntryOffset(e)..]);
+            if (c.Start == 0) break;
+            list.Add(c);
+        }
+        return list;
+    }
+
+    /// <summary>The claim entries of <paramref name="slot"/>'s head as XN holds them (null for plain-extent segments or an unbound slot).</summary>
+    public IReadOnlyList<ClaimEntry>? Claims(int slot)
+    {
+        if (!_xnSegments || SegmentStart(slot) == 0) return null;
+        var head = new byte[LfsLayout.BlockSize];
+        return _xn.Read(new BlockNo(_slotStart[slot]), 0, head) == Errno.OK ? ClaimsIn(head) : null;
     }
 
     /// <summary>First block of checkpoint region 0 or 1 (tests, inspect).</summary>
@@ -219,18 +239,18 @@ internal sealed class XnLfsDisk : ILfsDisk
         if (_xnSegments && SlotOfBlock(start) >= 0)
         {
             // The run's partials (each opens with its summary; a segment the run enters starts with its head's
-            // place), and which of their blocks are inode and inode-map blocks: those keep a page in XN's
+            // place), and which of their blocks are node, inode and inode-map blocks: those keep a page in XN's
             // cache for the claim's owns check.
             var partials = Partials(start, blocks);
             var keep = new List<Extent>();
-            foreach (var (_, at, n, inodes, imap) in partials)
-                if (inodes + imap > 0) keep.Add(new Extent(new BlockNo(at + n - inodes - imap), inodes + imap));
+            foreach (var (_, c) in partials)
+                if (c.Typed.Nodes + c.Typed.Inodes + c.Typed.Imap is var typed && typed > 0) keep.Add(new Extent(new BlockNo(c.Start + c.Count - typed), typed));
             // One request for the whole run, straight from the log's buffer; then each head claims its partials.
             var w = _xn.Session.WriteBodyThrough(new BlockNo(start), blocks, keep);
             if (!w.Ok) return XnClient.ToErrno(w.Error);
-            foreach (var (slot, at, n, inodes, imap) in partials)
+            foreach (var (slot, c) in partials)
             {
-                var err = ClaimPartial(slot, at, n, inodes, imap);
+                var err = ClaimPartial(slot, c);
                 if (err != Errno.OK) return err;
             }
             return Errno.OK;
@@ -248,48 +268,39 @@ internal sealed class XnLfsDisk : ILfsDisk
         return Errno.OK;
     }
 
-    /// <summary>The head claims one partial segment [start, start+n): one claim entry, its inode and inode-map tail typed.</summary>
-    private Errno ClaimPartial(int slot, ulong start, uint n, uint inodes, uint imap)
+    /// <summary>The head claims one partial segment: one claim entry, its node, inode and inode-map tail typed.</summary>
+    private Errno ClaimPartial(int slot, ClaimEntry c)
     {
         int e = _claims[slot];
         if (e >= SegHead.Entries) return Errno.EIO;
-        uint data = n - inodes - imap;
-        var typed = new List<(TypeId, Extent)>(3);
-        if (data > 0) typed.Add((XnTypes.Data, new Extent(new BlockNo(start), data)));
-        if (inodes > 0) typed.Add((_inodesType!.Value, new Extent(new BlockNo(start + data), inodes)));
-        if (imap > 0) typed.Add((_imapType!.Value, new Extent(new BlockNo(start + data + inodes), imap)));
-        var c = _xn.Session.Claim(new BlockNo(_slotStart[slot]), e, new[] { Entry(SegHead.EntryOffset(e), start, n, inodes | imap << 16) }, typed);
-        if (!c.Ok) return XnClient.ToErrno(c.Error);
+        var t = c.Typed;
+        var typed = new List<(TypeId, Extent)>(4);
+        ulong at = c.Start;
+        void Next(TypeId? type, uint n)
+        {
+            if (n > 0) typed.Add((type!.Value, new Extent(new BlockNo(at), n)));
+            at += n;
+        }
+        Next(XnTypes.Data, c.Count - t.Nodes - t.Inodes - t.Imap);
+        Next(_nodesType, t.Nodes);
+        Next(_inodesType, t.Inodes);
+        Next(_imapType, t.Imap);
+        var entry = new byte[ClaimEntry.Size];
+        c.WriteTo(entry);
+        var r = _xn.Session.Claim(new BlockNo(_slotStart[slot]), e, new[] { new Edit(SegHead.EntryOffset(e), entry) }, typed);
+        if (!r.Ok) return XnClient.ToErrno(r.Error);
         _claims[slot] = e + 1;
-        _claimedEnd[slot] = Math.Max(_claimedEnd[slot], start + n);
+        _claimedEnd[slot] = Math.Max(_claimedEnd[slot], c.Start + c.Count);
         return Errno.OK;
     }
 
     /// <summary>
-    /// The run's partials (<see cref="LogRun.Split"/>): (slot, first block, blocks, inode blocks, inode-map blocks)
-    /// each; an undescribed piece has nothing typed.
+    /// The run's partials (<see cref="LogRun.Split"/>) and the claim entry of each: its typed tail from its summary;
+    /// an undescribed piece, or any piece when the typed log blocks are not registered, has nothing typed.
     /// </summary>
-    private List<(int Slot, ulong At, uint N, uint Inodes, uint Imap)> Partials(ulong start, ReadOnlySpan<byte> blocks) =>
+    private List<(int Slot, ClaimEntry Claim)> Partials(ulong start, ReadOnlySpan<byte> blocks) =>
         LogRun.Split(start, blocks, SlotOfBlock, SegmentStart, Super.SegmentBlocks, FirstOffset).Select(p =>
-        {
-            var (inodes, imap) = p.Sum is { } sum ? TypedTail(sum) : (0u, 0u);
-            return (p.Slot, p.At, p.N, inodes, imap);
-        }).ToList();
-
-    /// <summary>
-    /// How many of a partial segment's last blocks are inode blocks followed by inode-map blocks (the order a
-    /// flush appends them: inode records last, the map after them), from its summary; (0, 0) when the types
-    /// are not registered.
-    /// </summary>
-    private (uint Inodes, uint Imap) TypedTail(Summary sum)
-    {
-        if (_inodesType is null) return (0, 0);
-        int i = sum.Entries.Count;
-        uint imap = 0, inodes = 0;
-        while (i > 0 && sum.Entries[i - 1].Kind == LogKind.Imap && imap < ushort.MaxValue) { imap++; i--; }
-        while (i > 0 && sum.Entries[i - 1].Kind == LogKind.Inodes && inodes < ushort.MaxValue) { inodes++; i--; }
-        return (inodes, imap);
-    }
+            (p.Slot, p.Sum is { } sum && _nodesType is not null ? ClaimEntry.For(p.At, sum) : new ClaimEntry(p.At, p.N, default))).ToList();
 
     public Result<int> AllocSegment(ulong hint)
     {

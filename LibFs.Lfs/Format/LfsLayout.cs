@@ -12,7 +12,8 @@ namespace ExoFS.LibFs.Lfs.Format;
 /// checkpoint regions and the segment-table blocks;</item>
 /// <item>segment-table blocks (<see cref="SegTab"/>): one entry per segment slot, naming the segment's extent;</item>
 /// <item>segments: the log. Each holds partial segments, each a <see cref="Summary"/> block followed by the
-/// blocks it describes (file data, tree nodes, inode blocks, inode-map blocks, xattr blocks);</item>
+/// blocks it describes in this order: file contents (data, directory, xattr and packed blocks), tree nodes,
+/// inode blocks, inode-map blocks (the last three typed in XN by the segment head's <see cref="ClaimEntry"/>);</item>
 /// <item>two checkpoint regions (<see cref="CheckpointRecord"/>), written alternately.</item>
 /// </list>
 /// </summary>
@@ -81,10 +82,11 @@ public sealed record LfsSuper(uint SegmentBlocks, uint SegmentSlots, uint SegTab
 {
     public const ulong Magic = 0x3130_5346_4C4F_5845; // "EXOLFS01"
     /// <summary>
+    /// 5: a segment head's claim entry types a partial's tree-node blocks too (lfs.nodes; count u16, nodes u16);
     /// 4: each summary entry carries its block's CRC-32C, verified on every read (3: packed small-file blocks and
     /// segment usage in fragments; 2: whole blocks only).
     /// </summary>
-    public const uint Version = 4;
+    public const uint Version = 5;
     public const int HeaderSize = 256;
     public const int EntriesOffset = 256, EntrySize = 16;
     public const int Entries = (LfsLayout.ChecksumOffset - EntriesOffset) / EntrySize;

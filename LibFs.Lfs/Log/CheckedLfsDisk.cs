@@ -60,6 +60,7 @@ internal sealed class CheckedLfsDisk : ILfsDisk
     public ulong SegmentStart(int slot) => _inner.SegmentStart(slot);
     public uint FirstOffset => _inner.FirstOffset;
     public bool WrittenBeyond(int slot, uint offset) => _inner.WrittenBeyond(slot, offset);
+    public IReadOnlyList<ClaimEntry>? Claims(int slot) => _inner.Claims(slot);
     public ulong FreeBlocks => _inner.FreeBlocks;
     public Errno ReadCheckpoint(int region, Span<byte> into) => _inner.ReadCheckpoint(region, into);
     public Errno WriteCheckpoint(int region, ReadOnlySpan<byte> bytes) => _inner.WriteCheckpoint(region, bytes);

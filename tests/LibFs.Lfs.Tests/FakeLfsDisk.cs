@@ -50,6 +50,9 @@ internal sealed class FakeLfsDisk : ILfsDisk
     public int PendingCount => _pending.Count;
     /// <summary>Set to make every write fail (an I/O error test).</summary>
     public bool Fail { get; set; }
+    /// <summary>What <see cref="Claims"/> answers (an XN segment head's claim entries; null: no XN segments).</summary>
+    public Func<int, IReadOnlyList<ClaimEntry>?>? ClaimsOf { get; set; }
+    public IReadOnlyList<ClaimEntry>? Claims(int slot) => ClaimsOf?.Invoke(slot);
 
     public ulong SegmentStart(int slot) => slot >= 0 && slot < _slots.Length ? _slots[slot] : 0;
 

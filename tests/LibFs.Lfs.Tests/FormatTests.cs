@@ -77,6 +77,47 @@ public sealed class FormatTests
     }
 
     [Fact]
+    public void An_image_of_format_version_4_is_refused_with_one_line_naming_it()
+    {
+        // Format 4's claim entries had a u32 count and typed no tree nodes; its catalogue holds that head type.
+        var dev = new ExoFS.Kernel.Disk.MemoryDevice(8192);
+        var fs = LfsImage.FormatDevice(dev, out string? error).Value;
+        lock (fs.Lock)
+        {
+            var disk = (XnLfsDisk)fs.RawDisk;
+            var h = new byte[LfsSuper.HeaderSize];
+            disk.Super.WriteTo(h);
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(h.AsSpan(8), 4);
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(h.AsSpan(252), ExoFS.Xn.XnCrc32C.Compute(h.AsSpan(0, 252)));
+            Assert.Equal(Errno.OK, disk.Client.WriteRaw(disk.Root, 0, h));
+        }
+        fs.Dispose();
+        var again = LfsImage.MountDevice(dev, out error);
+        Assert.False(again.Ok);
+        Assert.Contains("holds an LFS of format version 4; this exofs reads version 5 only", error);
+    }
+
+    [Fact]
+    public void Claim_entries_round_trip_and_agree_only_with_the_summary_they_describe()
+    {
+        var sum = new Summary(1, 0, 1, 0, Summary.NoSlot, 0, 0,
+            [new SummaryEntry(LogKind.Data, 5, 0), new SummaryEntry(LogKind.Xattr, 5, 0), new SummaryEntry(LogKind.Node, 5, 0),
+             new SummaryEntry(LogKind.Node, 5, 1), new SummaryEntry(LogKind.Inodes, 0, 0), new SummaryEntry(LogKind.Imap, 0, 0)]);
+        var c = ClaimEntry.For(1000, sum);
+        Assert.Equal(new ClaimEntry(1000, 7, new TypedCounts(2, 1, 1)), c);
+        var b = new byte[ClaimEntry.Size];
+        c.WriteTo(b);
+        Assert.Equal(c, ClaimEntry.ReadFrom(b));
+        Assert.Null(c.Disagreement(sum));
+        Assert.NotNull((c with { Count = 8 }).Disagreement(sum));
+        Assert.NotNull((c with { Typed = new TypedCounts(1, 1, 1) }).Disagreement(sum));
+        // A node before the contents: the summary is out of the claimable order, whatever the entry says.
+        var misordered = sum with { Entries = [sum.Entries[2], sum.Entries[0], sum.Entries[1], sum.Entries[3], sum.Entries[4], sum.Entries[5]] };
+        Assert.False(TypedCounts.InOrder(misordered));
+        Assert.NotNull(ClaimEntry.For(1000, misordered).Disagreement(misordered));
+    }
+
+    [Fact]
     public void Packed_pointers_round_trip_and_are_told_apart_from_addresses_and_reservations()
     {
         ulong p = LfsLayout.Packed(123_456_789, 5, 3);

@@ -45,6 +45,46 @@ public sealed class RecoveryTests
     }
 
     [Fact]
+    public void Roll_forward_ends_at_a_partial_whose_XN_claim_disagrees_with_its_summary()
+    {
+        foreach (bool lie in new[] { false, true })
+        {
+            var disk = new FakeLfsDisk(8192);
+            var fs = Format(disk);
+            int slot = fs.Log.HeadSlot;
+            uint off = fs.Log.HeadOffset;
+            var f = fs.WriteFile(Root, "f", new byte[20 * LfsLayout.BlockSize]); // data blocks, a tree node, an inode block
+            Fsync(fs, f.Ino);
+            var crashed = disk.Crash(_ => false);
+            ulong start = crashed.SegmentStart(slot) + off;
+            var block = new byte[LfsLayout.BlockSize];
+            Assert.Equal(Errno.OK, crashed.Read(start, block));
+            var honest = ClaimEntry.For(start, Summary.ReadFrom(block)!);
+            Assert.Equal(1u, honest.Typed.Nodes);
+            // The lie: XN holds the unit's tree node as xn.data.
+            var claim = lie ? honest with { Typed = honest.Typed with { Nodes = 0 } } : honest;
+            crashed.ClaimsOf = s => s == slot ? [claim] : [];
+            var after = Mount(crashed);
+            if (lie)
+            {
+                Assert.Equal(0, after.Recovery.UnitsRolledForward);
+                Assert.Contains(after.RecoveryActions, a => a.Contains("XN's claim of that partial types 0 node, 1 inode, 0 imap blocks"));
+                Assert.False(after.Lookup(Root, "f").Ok);
+                // The lie stays in XN's head: fsck reports it too.
+                Assert.Contains(LfsFsck.Check(after).Problems, p => p.Contains("types 0 node, 1 inode, 0 imap blocks, its summary's entries say 1 node"));
+                continue;
+            }
+            else
+            {
+                Assert.True(after.Recovery.UnitsRolledForward >= 1);
+                Assert.Null(after.Recovery.RollForwardStopped);
+                Assert.Equal(20L * LfsLayout.BlockSize, (long)after.Get(Root, "f").Size);
+            }
+            LfsTestKit.AssertClean(after);
+        }
+    }
+
+    [Fact]
     public void A_write_unit_whose_last_block_fills_its_segment_is_rolled_forward()
     {
         // The unit's last block fills the segment (or its partial): that partial must still close as the
