@@ -458,7 +458,7 @@ public sealed partial class LfsFileSystem
             var space = EnsureSpace(1);
             if (space != Errno.OK) return space;
             i.Xattrs = list;
-            i.XattrDirty = true;
+            MarkXattrDirty(i);
             Touch(i, Timespec.Now(), mtime: false);
             MarkDirty(i);
             AfterChange();
@@ -512,7 +512,7 @@ public sealed partial class LfsFileSystem
             int at = lr.Value.FindIndex(kv => kv.Key == name);
             if (at < 0) return Errno.ENODATA;
             lr.Value.RemoveAt(at);
-            i.XattrDirty = true;
+            MarkXattrDirty(i);
             Touch(i, Timespec.Now(), mtime: false);
             MarkDirty(i);
             AfterChange();
