@@ -352,9 +352,44 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
         return ReadPointer(a.Value, into);
     }
 
-    // Scratch blocks for Read and for a packed block's read (lock held; never handed out: each call copies out
-    // of them), so a small read allocates nothing per call.
-    private readonly byte[] _readScratch = new byte[LfsLayout.BlockSize], _packedScratch = new byte[LfsLayout.BlockSize];
+    // Scratch for Read (up to MaxReadRun blocks) and for a packed block's read (lock held; never handed out: each
+    // call copies out of them), so a small read allocates nothing per call.
+    private byte[] _readScratch = new byte[LfsLayout.BlockSize];
+    private readonly byte[] _packedScratch = new byte[LfsLayout.BlockSize];
+
+    /// <summary>The most file blocks one <see cref="ReadBlocks"/> reads (128 KiB, FUSE's largest read).</summary>
+    private const int MaxReadRun = 32;
+
+    /// <summary>
+    /// Reads file block <paramref name="fb"/> into the read scratch, and after it, up to <paramref name="most"/>
+    /// in all, the following blocks the log holds right after it (one request to the disk for a file written in
+    /// one go, as a file's blocks are); returns how many it read (at least 1). Lock held.
+    /// </summary>
+    private Result<int> ReadBlocks(LfsInode i, ulong fb, int most)
+    {
+        const int B = LfsLayout.BlockSize;
+        if (i.DirtyData.Count == 0 || !i.DirtyData.ContainsKey(fb))
+        {
+            var a = _tree.Lookup(i, fb);
+            if (!a.Ok) return a.Error;
+            ulong ptr = a.Value;
+            if (ptr is not 0 and not LfsLayout.ReservedBlock && !LfsLayout.IsPacked(ptr))
+            {
+                int n = 1;
+                for (; n < most; n++)
+                {
+                    if (i.DirtyData.ContainsKey(fb + (ulong)n)) break;
+                    var next = _tree.Lookup(i, fb + (ulong)n);
+                    if (!next.Ok || next.Value != ptr + (ulong)n) break;
+                }
+                if (_readScratch.Length < n * B) _readScratch = new byte[MaxReadRun * B];
+                var err = _disk.ReadRun(ptr, _readScratch.AsSpan(0, n * B));
+                return err == Errno.OK ? n : err;
+            }
+        }
+        var one = ReadBlock(i, fb, _readScratch);
+        return one == Errno.OK ? 1 : one;
+    }
 
     // Dirty file blocks the flush has copied into the log come back here for the next writes (up to a dirty
     // budget's worth), so a write allocates no 4 KiB array per new block. Every array in DirtyData is its
