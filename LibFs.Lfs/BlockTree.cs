@@ -20,6 +20,30 @@ internal sealed class BlockTree
     /// <summary>Pointers equal to <see cref="LfsLayout.ReservedBlock"/> in every file's map: blocks the log owes fallocate.</summary>
     public ulong Reserved { get; set; }
 
+    /// <summary>
+    /// Dirty nodes over every file in memory: what the next flush appends of tree nodes. Kept exact by every
+    /// change of a node's <see cref="TreeNode.Dirty"/> and every node dropped (<see cref="MarkDirty"/>,
+    /// <see cref="MarkClean"/>, <see cref="Forget"/>, <see cref="ForgetAll"/>), so the space check before each
+    /// write need not scan the dirty inodes; the checker compares it with a scan.
+    /// </summary>
+    public int DirtyNodes { get; private set; }
+
+    public void MarkDirty(TreeNode n) => DirtyNodes += n.SetDirty(true);
+    public void MarkClean(TreeNode n) => DirtyNodes += n.SetDirty(false);
+
+    /// <summary>Drops the loaded node <paramref name="key"/> of <paramref name="ino"/> (a dirty one is no longer the flush's).</summary>
+    private void Forget(LfsInode ino, ulong key)
+    {
+        if (ino.Nodes.Remove(key, out var n) && n.Dirty) DirtyNodes--;
+    }
+
+    /// <summary>Drops every loaded node of <paramref name="ino"/> (a deleted file).</summary>
+    public void ForgetAll(LfsInode ino)
+    {
+        foreach (var n in ino.Nodes.Values) if (n.Dirty) DirtyNodes--;
+        ino.Nodes.Clear();
+    }
+
     public BlockTree(ILfsDisk disk, SegmentUsage usage)
     {
         _disk = disk;
@@ -67,7 +91,8 @@ internal sealed class BlockTree
         if (addr == 0)
         {
             if (!create) return (TreeNode?)null;
-            n = new TreeNode { Dirty = true };
+            n = new TreeNode();
+            MarkDirty(n);
             ino.Nodes[key] = n;
             return n;
         }
@@ -121,7 +146,7 @@ internal sealed class BlockTree
             if (!r.Ok) return r.Error;
             if (r.Value is null) return 0UL; // unmapping a hole
             n = r.Value;
-            n.Dirty = true;
+            MarkDirty(n);
             if (d < t - 1) a = n.Ptr[idx[d]];
             prefix = prefix * 512 + (ulong)idx[d];
         }
@@ -207,7 +232,7 @@ internal sealed class BlockTree
             {
                 if (root != 0) _usage.Kill(root);
                 ino.Rec.Roots[t - 1] = 0;
-                ino.Nodes.Remove(key);
+                Forget(ino, key);
             }
         }
         return freed;
@@ -231,7 +256,7 @@ internal sealed class BlockTree
             {
                 Drop(n.Ptr[i]);
                 n.Ptr[i] = 0;
-                n.Dirty = true;
+                MarkDirty(n);
                 freed++;
                 continue;
             }
@@ -242,8 +267,8 @@ internal sealed class BlockTree
             {
                 if (n.Ptr[i] != 0) _usage.Kill(n.Ptr[i]);
                 n.Ptr[i] = 0;
-                n.Dirty = true;
-                ino.Nodes.Remove(childKey);
+                MarkDirty(n);
+                Forget(ino, childKey);
             }
             else empty = false;
         }
@@ -334,7 +359,7 @@ internal sealed class BlockTree
         var parent = ino.Nodes[Key(t, depth - 1, prefix / 512)];
         old = parent.Ptr[prefix % 512];
         parent.Ptr[prefix % 512] = addr;
-        parent.Dirty = true;
+        MarkDirty(parent);
         return old;
     }
 

@@ -391,7 +391,7 @@ public sealed class Cleaner
                 if (a.Value != addr) return (LfsInode?)null;
                 var n = _fs.Tree.Node(inode, e.Index, addr, create: false);
                 if (!n.Ok) return n.Error;
-                n.Value!.Dirty = true;
+                _fs.Tree.MarkDirty(n.Value!);
                 _fs.MarkDirty(inode);
                 return inode;
             }
@@ -404,7 +404,7 @@ public sealed class Cleaner
                     if (err != Errno.OK) return err;
                     inode.Xattrs = XattrBlock.Parse(scratch) ?? new();
                 }
-                inode.XattrDirty = true;
+                _fs.MarkXattrDirty(inode);
                 _fs.MarkDirty(inode);
                 return inode;
             }

@@ -22,7 +22,7 @@ public static class LfsFsck
     {
         lock (fs.Lock)
         {
-            var problems = new List<string>();
+            var problems = new List<string>(fs.CheckDirtyCounts());
             var err = fs.WriteCheckpoint(clean: false);
             if (err != Errno.OK) problems.Add($"checkpoint before check failed: {err}");
             return Run(fs, problems);

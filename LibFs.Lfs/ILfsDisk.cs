@@ -16,6 +16,16 @@ internal interface ILfsDisk
     ulong SegmentStart(int slot);
     /// <summary>Reads one whole block.</summary>
     Errno Read(ulong block, Span<byte> into);
+    /// <summary>Reads <c>into.Length / 4096</c> whole blocks from <paramref name="start"/> (consecutive log blocks of one file, in one request where the disk can).</summary>
+    Errno ReadRun(ulong start, Span<byte> into)
+    {
+        for (int k = 0; k < into.Length / LfsLayout.BlockSize; k++)
+        {
+            var err = Read(start + (ulong)k, into.Slice(k * LfsLayout.BlockSize, LfsLayout.BlockSize));
+            if (err != Errno.OK) return err;
+        }
+        return Errno.OK;
+    }
     /// <summary>
     /// Reads one whole block without checking it against its summary (<c>CheckedLfsDisk</c>): for a
     /// summary, which checks itself, and for roll-forward, which checks a unit against its summaries' checksums.

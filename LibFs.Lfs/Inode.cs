@@ -7,7 +7,16 @@ internal sealed class TreeNode
 {
     public readonly ulong[] Ptr = new ulong[LfsLayout.PointersPerBlock];
     public ulong Addr;
-    public bool Dirty;
+    /// <summary>Changed since the log last had it. Set and cleared only through <see cref="BlockTree"/>, which counts dirty nodes.</summary>
+    public bool Dirty { get; private set; }
+
+    /// <summary>Sets <see cref="Dirty"/>; returns the change in the count of dirty nodes (-1, 0 or 1).</summary>
+    public int SetDirty(bool dirty)
+    {
+        if (Dirty == dirty) return 0;
+        Dirty = dirty;
+        return dirty ? 1 : -1;
+    }
 }
 
 /// <summary>
@@ -25,7 +34,8 @@ internal sealed class LfsInode
     /// <summary>Tree nodes read or made, by key (see <see cref="BlockTree.Key"/>).</summary>
     public readonly Dictionary<ulong, TreeNode> Nodes = new();
     public List<KeyValuePair<string, byte[]>>? Xattrs;
-    public bool XattrDirty;
+    /// <summary>The xattr set changed since the log last had it. Set and cleared only through the file system, which counts such inodes.</summary>
+    public bool XattrDirty { get; private set; }
     public DirState? Dir;
     public ulong Lookups;
     public int Opens;
@@ -38,4 +48,12 @@ internal sealed class LfsInode
     public uint DataClock;
 
     public Timespec Mtime => new(Rec.MtimeSec, Rec.MtimeNsec);
+
+    /// <summary>Sets <see cref="XattrDirty"/>; returns the change in the count of inodes with a dirty xattr set (-1, 0 or 1).</summary>
+    public int SetXattrDirty(bool dirty)
+    {
+        if (XattrDirty == dirty) return 0;
+        XattrDirty = dirty;
+        return dirty ? 1 : -1;
+    }
 }

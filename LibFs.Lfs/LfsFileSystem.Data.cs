@@ -179,15 +179,15 @@ public sealed partial class LfsFileSystem
             if ((ulong)offset >= i.Rec.Size || buffer.Length == 0) return 0;
             int n = (int)Math.Min((ulong)buffer.Length, i.Rec.Size - (ulong)offset);
             int done = 0;
-            var blk = _readScratch;
             while (done < n)
             {
                 ulong pos = (ulong)offset + (ulong)done;
                 int inBlock = (int)(pos % LfsLayout.BlockSize);
-                int chunk = Math.Min(n - done, LfsLayout.BlockSize - inBlock);
-                var err = ReadBlock(i, pos / LfsLayout.BlockSize, blk);
-                if (err != Errno.OK) return err;
-                blk.AsSpan(inBlock, chunk).CopyTo(buffer.Slice(done, chunk));
+                ulong fb = pos / LfsLayout.BlockSize, last = ((ulong)offset + (ulong)n - 1) / LfsLayout.BlockSize;
+                var run = ReadBlocks(i, fb, (int)Math.Min(last - fb + 1, MaxReadRun));
+                if (!run.Ok) return run.Error;
+                int chunk = Math.Min(n - done, run.Value * LfsLayout.BlockSize - inBlock);
+                _readScratch.AsSpan(inBlock, chunk).CopyTo(buffer.Slice(done, chunk));
                 done += chunk;
             }
             var atime = new Timespec(i.Rec.AtimeSec, i.Rec.AtimeNsec);
@@ -458,7 +458,7 @@ public sealed partial class LfsFileSystem
             var space = EnsureSpace(1);
             if (space != Errno.OK) return space;
             i.Xattrs = list;
-            i.XattrDirty = true;
+            MarkXattrDirty(i);
             Touch(i, Timespec.Now(), mtime: false);
             MarkDirty(i);
             AfterChange();
@@ -512,7 +512,7 @@ public sealed partial class LfsFileSystem
             int at = lr.Value.FindIndex(kv => kv.Key == name);
             if (at < 0) return Errno.ENODATA;
             lr.Value.RemoveAt(at);
-            i.XattrDirty = true;
+            MarkXattrDirty(i);
             Touch(i, Timespec.Now(), mtime: false);
             MarkDirty(i);
             AfterChange();

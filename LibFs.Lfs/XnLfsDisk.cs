@@ -221,7 +221,10 @@ internal sealed class XnLfsDisk : ILfsDisk
 
     public ulong SegmentStart(int slot) => slot >= 0 && slot < _slotStart.Length ? _slotStart[slot] : 0;
 
-    public Errno Read(ulong block, Span<byte> into) => _xn.Read(new BlockNo(block), 0, into[..LfsLayout.BlockSize]);
+    // ReadBlocks, not Read: a data block XN holds no page of comes straight from the device into the caller's
+    // buffer, taking no page frame (the LFS keeps the blocks it has checked itself: CheckedLfsDisk's cache).
+    public Errno Read(ulong block, Span<byte> into) => _xn.ReadBlocks(new BlockNo(block), into[..LfsLayout.BlockSize]);
+    public Errno ReadRun(ulong start, Span<byte> into) => _xn.ReadBlocks(new BlockNo(start), into);
 
     /// <summary>True if XN knows of log blocks in <paramref name="slot"/> at or past <paramref name="offset"/> (a unit a crash tore).</summary>
     public bool WrittenBeyond(int slot, uint offset) =>

@@ -12,7 +12,12 @@ namespace ExoFS.LibFs.Lfs.Log;
 /// writes), and, for a segment written before this mount, the segment's chain of summaries read from its first
 /// partial on as far as a read needs (each summary says where the next starts). A segment bound or released
 /// through it starts over. Summaries themselves carry their own checksum and are read with
-/// <see cref="ReadUnchecked"/> (roll-forward, the cleaner). Lock held, like every <see cref="ILfsDisk"/> call.
+/// <see cref="ReadUnchecked"/> (roll-forward, the cleaner).
+///
+/// Blocks that passed (read and checked) or that it wrote (their CRCs computed as they were appended) are kept in a
+/// <see cref="BlockCache"/>, and a read of one is served from there while the block's summary still records the CRC
+/// the cached bytes had; a segment bound or released drops its blocks. <see cref="ReadUnchecked"/> and the scrub's
+/// <see cref="Check"/> always go to the device. Lock held, like every <see cref="ILfsDisk"/> call.
 /// </summary>
 internal sealed class CheckedLfsDisk : ILfsDisk
 {
@@ -22,6 +27,14 @@ internal sealed class CheckedLfsDisk : ILfsDisk
     private readonly SortedList<ulong, int> _byStart = new();
     private readonly HashSet<ulong> _named = new();
     private readonly List<ulong> _damaged = new();
+    private readonly BlockCache _cache;
+
+    /// <summary>
+    /// Blocks the cache of checked log blocks holds at most by default: 32 MiB, XN's page cache's default size (the
+    /// log's blocks no longer take XN's pages: they are written through and read with ReadBlocks). Postmark's reads
+    /// hit it 38% of the time (16 MiB: 20%; 4 MiB: 5%).
+    /// </summary>
+    public const int DefaultCacheBlocks = 8192;
 
     private sealed class Segment(ulong start, uint segBlocks, uint first)
     {
@@ -33,16 +46,23 @@ internal sealed class CheckedLfsDisk : ILfsDisk
         public uint Walked = first;
     }
 
-    private CheckedLfsDisk(ILfsDisk inner)
+    private CheckedLfsDisk(ILfsDisk inner, int cacheBlocks)
     {
         _inner = inner;
+        _cache = new BlockCache(cacheBlocks);
         _segBlocks = inner.Super.SegmentBlocks;
         for (int s = 0; s < inner.Super.SegmentSlots; s++)
             if (inner.SegmentStart(s) is var start and not 0) _byStart[start] = s;
     }
 
-    /// <summary><paramref name="disk"/> with its log blocks checked (itself if it already is).</summary>
-    public static CheckedLfsDisk Wrap(ILfsDisk disk) => disk as CheckedLfsDisk ?? new CheckedLfsDisk(disk);
+    /// <summary><paramref name="disk"/> with its log blocks checked (itself if it already is), keeping up to <paramref name="cacheBlocks"/> checked blocks in memory.</summary>
+    public static CheckedLfsDisk Wrap(ILfsDisk disk, int cacheBlocks = DefaultCacheBlocks) => disk as CheckedLfsDisk ?? new CheckedLfsDisk(disk, cacheBlocks);
+
+    /// <summary>The checked blocks kept in memory (figures for tests and tools).</summary>
+    public BlockCache Cache => _cache;
+
+    /// <summary>Log blocks read from the disk underneath and checked since mount (the reads the cache did not serve).</summary>
+    public long BlocksChecked { get; private set; }
 
     /// <summary>The disk underneath (tests, tools).</summary>
     public ILfsDisk Inner => _inner;
@@ -69,12 +89,44 @@ internal sealed class CheckedLfsDisk : ILfsDisk
     /// <summary>Reads a block with no check: a summary (it checks itself), or a block roll-forward checks against its summary's data checksum.</summary>
     public Errno ReadUnchecked(ulong block, Span<byte> into) => _inner.Read(block, into);
 
-    public Errno Read(ulong block, Span<byte> into)
+    public Errno Read(ulong block, Span<byte> into) => ReadRun(block, into[..LfsLayout.BlockSize]);
+
+    /// <summary>
+    /// Reads consecutive blocks: those the cache holds from it, each stretch of the others in one request to the
+    /// disk underneath, every block of which is then checked (EIO at the first that fails, as <see cref="Read"/>).
+    /// </summary>
+    public Errno ReadRun(ulong start, Span<byte> into)
     {
-        var err = _inner.Read(block, into);
-        if (err != Errno.OK) return err;
-        var problem = Check(block, into[..LfsLayout.BlockSize]);
-        if (problem is null) return Errno.OK;
+        const int B = LfsLayout.BlockSize;
+        int n = into.Length / B;
+        for (int k = 0; k < n;)
+        {
+            if (FromCache(start + (ulong)k, into.Slice(k * B, B))) { k++; continue; }
+            int j = k + 1;
+            while (j < n && !_cache.Holds(start + (ulong)j)) j++;
+            var err = _inner.ReadRun(start + (ulong)k, into.Slice(k * B, (j - k) * B));
+            if (err != Errno.OK) return err;
+            for (; k < j; k++)
+                if ((err = Checked(start + (ulong)k, into.Slice(k * B, B))) != Errno.OK) return err;
+        }
+        return Errno.OK;
+    }
+
+    /// <summary>Copies <paramref name="block"/> from the cache if it holds it with the CRC its summary records now.</summary>
+    private bool FromCache(ulong block, Span<byte> into) =>
+        _cache.Holds(block) && Locate(block, out _, out var seg, out int pos) && seg.Known[pos] && _cache.TryRead(block, seg.Crc[pos], into);
+
+    /// <summary>Checks <paramref name="data"/>, just read from the device for <paramref name="block"/>: OK (and cached), or EIO and one log line.</summary>
+    private Errno Checked(ulong block, Span<byte> data)
+    {
+        BlocksChecked++;
+        var problem = Check(block, data);
+        if (problem is null)
+        {
+            // Checked against its summary: from now on served from memory while that summary stands.
+            if (Locate(block, out _, out var seg, out int pos) && seg.Known[pos]) _cache.Put(block, seg.Crc[pos], data);
+            return Errno.OK;
+        }
         if (_named.Add(block))
         {
             _damaged.Add(block);
@@ -87,15 +139,24 @@ internal sealed class CheckedLfsDisk : ILfsDisk
     /// <summary>Why <paramref name="data"/>, read from <paramref name="block"/>, is not what the log wrote there (null: it is, or the block is no log block).</summary>
     public string? Check(ulong block, ReadOnlySpan<byte> data)
     {
-        int slot = SlotOf(block);
-        if (slot < 0) return null;
-        var seg = SegmentOf(slot);
-        int pos = (int)(block - seg.Start);
-        if (!seg.Known[pos]) Walk(slot, seg, (uint)pos);
+        if (!Locate(block, out int slot, out var seg, out int pos)) return null;
         if (!seg.Known[pos]) return $"block {block} (segment {slot}, offset {pos}): no valid summary describes it";
-        uint crc = XnCrc32C.Compute(data);
+        uint crc = Crc32CBlocks.OfBlock(data);
         if (crc == seg.Crc[pos]) return null;
         return $"block {block} ({(LogKind)seg.Kind[pos]} block, segment {slot}, offset {pos}): checksum {crc:x8}, its summary recorded {seg.Crc[pos]:x8}";
+    }
+
+    /// <summary>The slot, segment and offset of <paramref name="block"/>, its segment's summaries walked as far as it (false: no log block).</summary>
+    private bool Locate(ulong block, out int slot, out Segment seg, out int pos)
+    {
+        slot = SlotOf(block);
+        seg = null!;
+        pos = 0;
+        if (slot < 0) return false;
+        seg = SegmentOf(slot);
+        pos = (int)(block - seg.Start);
+        if (!seg.Known[pos]) Walk(slot, seg, (uint)pos);
+        return true;
     }
 
     /// <summary>Reads the segment's chain of summaries from where it stopped until <paramref name="pos"/> is described or the chain ends.</summary>
@@ -138,7 +199,17 @@ internal sealed class CheckedLfsDisk : ILfsDisk
         {
             var seg = SegmentOf(part.Slot);
             uint p = (uint)(part.At - seg.Start);
-            if (part.Sum is { } sum) Describe(seg, p, sum, overwrite: true);
+            _cache.Drop(part.At, part.N);
+            if (part.Sum is { } sum)
+            {
+                Describe(seg, p, sum, overwrite: true);
+                // The blocks just appended, with the CRCs their summary records (computed as they were appended).
+                for (int i = 0; i < sum.Entries.Count; i++)
+                {
+                    ulong at = part.At + 1 + (ulong)i;
+                    _cache.Put(at, sum.Entries[i].Crc, blocks.Slice((int)(at - start) * LfsLayout.BlockSize, LfsLayout.BlockSize));
+                }
+            }
             else for (uint k = 0; k < part.N; k++) seg.Known[(int)(p + k)] = false;
         }
         return Errno.OK;
@@ -162,9 +233,14 @@ internal sealed class CheckedLfsDisk : ILfsDisk
     {
         _segments.Remove(slot);
         int i = _byStart.IndexOfValue(slot);
-        if (i >= 0) _byStart.RemoveAt(i);
+        if (i >= 0)
+        {
+            _cache.Drop(_byStart.Keys[i], _segBlocks); // its blocks belong to the segment's previous life
+            _byStart.RemoveAt(i);
+        }
         ulong start = _inner.SegmentStart(slot);
         if (start == 0) return;
+        _cache.Drop(start, _segBlocks);
         _byStart[start] = slot;
         // A segment bound now holds nothing yet: none of its old summaries is to be believed.
         _segments[slot] = new Segment(start, _segBlocks, _segBlocks);
@@ -174,6 +250,7 @@ internal sealed class CheckedLfsDisk : ILfsDisk
     {
         ulong start = _inner.SegmentStart(slot);
         if (_segments.TryGetValue(slot, out var seg) && seg.Start == start) return seg;
+        if (seg is not null) _cache.Drop(seg.Start, _segBlocks);
         return _segments[slot] = new Segment(start, _segBlocks, _inner.FirstOffset);
     }
 
