@@ -141,7 +141,7 @@ internal sealed class CheckedLfsDisk : ILfsDisk
     {
         if (!Locate(block, out int slot, out var seg, out int pos)) return null;
         if (!seg.Known[pos]) return $"block {block} (segment {slot}, offset {pos}): no valid summary describes it";
-        uint crc = Crc32CBlocks.OfBlock(data);
+        uint crc = XnCrc32C.Compute(data[..LfsLayout.BlockSize]);
         if (crc == seg.Crc[pos]) return null;
         return $"block {block} ({(LogKind)seg.Kind[pos]} block, segment {slot}, offset {pos}): checksum {crc:x8}, its summary recorded {seg.Crc[pos]:x8}";
     }

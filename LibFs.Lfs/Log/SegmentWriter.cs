@@ -110,8 +110,8 @@ internal sealed class SegmentWriter
         ulong addr = _disk.SegmentStart(HeadSlot) + (ulong)_partialOffset + 1 + (ulong)n;
         block[..LfsLayout.BlockSize].CopyTo(Staged(addr));
         // One pass over the bytes: the block's CRC for its entry, folded into the summary's data CRC.
-        uint crc = Crc32CBlocks.OfBlock(block);
-        _crc = Crc32CBlocks.Append(_crc, crc);
+        uint crc = XnCrc32C.Compute(block[..LfsLayout.BlockSize]);
+        _crc = XnCrc32C.AppendBlock(_crc, crc);
         _entries.Add(new SummaryEntry(kind, (uint)ino, index, crc));
         if (_cleanerOf is { } main) main.CleanerBlocks++;
         else if (CleanerAppending) CleanerBlocks++;

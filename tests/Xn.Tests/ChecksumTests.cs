@@ -9,6 +9,34 @@ namespace ExoFS.Xn.Tests;
 /// <summary>Per-type checksums: XN stamps them at write-back, verifies them on every read from the device, owns their bytes.</summary>
 public class ChecksumTests
 {
+    [Fact]
+    public void Block_crc_in_four_lanes_is_the_plain_crc32c()
+    {
+        // The whole-block lanes against one chain: the same CRC fed in pieces shorter than a block.
+        static uint OneChain(ReadOnlySpan<byte> data)
+        {
+            uint crc = 0;
+            for (int i = 0; i < data.Length; i += 1000) crc = XnCrc32C.Compute(data[i..Math.Min(data.Length, i + 1000)], crc);
+            return crc;
+        }
+        var rng = new Random(3);
+        var bytes = new byte[3 * Layout.BlockSize + 8];
+        for (int k = 0; k < 200; k++)
+        {
+            if (k == 0) Array.Clear(bytes);
+            else if (k == 1) Array.Fill(bytes, (byte)0xFF);
+            else rng.NextBytes(bytes);
+            int at = k % 8; // unaligned spans too
+            var block = bytes.AsSpan(at, Layout.BlockSize);
+            Assert.Equal(OneChain(block), XnCrc32C.Compute(block));
+            var run = bytes.AsSpan(at, 3 * Layout.BlockSize - 5); // whole blocks, then a tail
+            Assert.Equal(OneChain(run), XnCrc32C.Compute(run));
+            uint first = XnCrc32C.Compute(bytes.AsSpan(at, Layout.BlockSize)), second = XnCrc32C.Compute(bytes.AsSpan(at + Layout.BlockSize, Layout.BlockSize));
+            Assert.Equal(OneChain(bytes.AsSpan(at, 2 * Layout.BlockSize)), XnCrc32C.AppendBlock(first, second));
+        }
+        Assert.Equal(0xE3069283u, XnCrc32C.Compute("123456789"u8)); // the standard check value
+    }
+
     /// <summary>"t.sum": 8 u64 pointers to data at [0,64) (one partition), raw bytes [64,4088), CRC at 4092.</summary>
     private const string SumOwns = """
         .udf t.sum.owns
