@@ -294,7 +294,10 @@ public sealed partial class LfsFileSystem
                 data.Slice(done, chunk).CopyTo(blk.AsSpan(inBlock));
                 PutBlock(i, fb, blk);
                 done += chunk;
-                if (_dirtyBlocks >= DirtyBudget)
+                // A small write leaves the budget to AfterChange, which counts a small file's block as the
+                // fragments the flush packs it into (so thousands of small creates make one write unit, not a
+                // unit per 1,024 files); a large write flushes here, and the hard cap bounds the buffers either way.
+                if (_dirtyBlocks >= DirtyBudget && ((ulong)data.Length > LfsLayout.PackedMaxBytes || _dirtyBlocks >= MaxDirtyBlocks))
                 {
                     ulong endSoFar = (ulong)offset + (ulong)done;
                     if (endSoFar > i.Rec.Size) i.Rec.Size = endSoFar;

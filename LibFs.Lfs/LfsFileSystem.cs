@@ -20,6 +20,14 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
 {
     /// <summary>Dirty blocks held in memory before a flush writes them to the log.</summary>
     internal const int DirtyBudget = 1024;
+    /// <summary>
+    /// Most blocks one flush appends when many of the dirty blocks are small files' that pack into fragments
+    /// (an estimate, <see cref="AfterChange"/>): small creates make write units of up to 8 MiB, so 10,000 of
+    /// them reach the disk in two requests rather than ten, each of which loses a revolution.
+    /// </summary>
+    internal const int UnitBudget = 2 * DirtyBudget;
+    /// <summary>Most dirty data blocks held whatever they pack into: the buffers' memory bound (32 MiB).</summary>
+    internal const int MaxDirtyBlocks = 8 * DirtyBudget;
     private readonly object _lock = new();
     private readonly ILfsDisk _disk;
     private readonly SegmentUsage _usage;
@@ -724,11 +732,13 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
         if (load < DirtyBudget || load < _nextBudgetCheck) return;
         // The budget is what the flush will write: a small file's block packs into a few fragments, so many
         // small files make one larger write unit (fewer, longer log writes) rather than many short ones.
+        // Whole blocks are held up to the dirty budget, packed ones up to the unit budget's estimate.
         int packable = _dirty.Count(Packable);
+        int whole = _dirtyBlocks - packable;
         int willWrite = load - packable + packable / 4;
-        if (willWrite < DirtyBudget)
+        if (whole < DirtyBudget && willWrite < UnitBudget && _dirtyBlocks < MaxDirtyBlocks)
         {
-            _nextBudgetCheck = load + (DirtyBudget - willWrite);
+            _nextBudgetCheck = load + Math.Min(DirtyBudget - whole, UnitBudget - willWrite);
             return;
         }
         _nextBudgetCheck = 0;

@@ -127,10 +127,10 @@ internal sealed class SegmentWriter
     public Errno EndUnit(uint now) => _partialOffset >= 0 ? Close(endOfUnit: true, now) : WriteRun();
 
     /// <summary>
-    /// Most blocks a run holds: a write unit's worth (the dirty budget, and a quarter more for its tree nodes,
+    /// Most blocks a run holds: a write unit's worth (the unit budget, and a quarter more for its tree nodes,
     /// inode blocks, summaries and heads' places: a unit the budget ends is then one request), at least a segment.
     /// </summary>
-    internal static int RunBlocks(uint segBlocks) => (int)Math.Max(segBlocks, LfsFileSystem.DirtyBudget + LfsFileSystem.DirtyBudget / 4);
+    internal static int RunBlocks(uint segBlocks) => (int)Math.Max(segBlocks, LfsFileSystem.UnitBudget + LfsFileSystem.UnitBudget / 4);
 
     /// <summary>The place in the run buffer of disk block <paramref name="addr"/> (staged by <see cref="Open"/>).</summary>
     private Span<byte> Staged(ulong addr) => _run.AsSpan((int)(addr - _runStart) * LfsLayout.BlockSize, LfsLayout.BlockSize);
