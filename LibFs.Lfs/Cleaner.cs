@@ -220,16 +220,17 @@ public sealed class Cleaner
         if (victims.Count == 0)
         {
             head = null;
-            ulong room = _fs.ImmediateBlocks(), pending = _fs.PendingBlocks();
-            if (room <= pending + 2) return false;
-            victims = PickVictims(need, room - pending - 2);
+            // The survivors then go to the main head, where the checkpoint after them must still find room.
+            ulong room = _fs.ImmediateBlocks(), pending = _fs.PendingBlocks(), margin = _fs.CheckpointMargin;
+            if (room <= pending + margin) return false;
+            victims = PickVictims(need, room - pending - margin);
             if (victims.Count == 0 && _fs.CleanerHeadSlot >= 0)
             {
                 // The cleaner head's unwritten room is out of the main log's reach, and a head is never a
                 // victim: with nothing else worth cleaning (every other segment nearly full, as after
                 // background passes spread the dead blocks thin), that room is what is left to win back.
                 _fs.RetireCleanerHead();
-                victims = PickVictims(need, room - pending - 2);
+                victims = PickVictims(need, room - pending - margin);
             }
         }
         if (victims.Count == 0) return false;

@@ -52,6 +52,7 @@ public sealed partial class LfsFileSystem
             Touch(i, now, mtime: false);
             MarkDirty(i);
             AfterChange();
+            if (request.Size is not null) AfterFreeing();
             return ToAttr(i);
         }
     }
@@ -305,12 +306,14 @@ public sealed partial class LfsFileSystem
                     if (err != Errno.OK) { failure = err; break; }
                 }
             }
+            // A write that wrote nothing changed nothing: its inode goes to no unit (on a full volume every
+            // refused write would otherwise cost the log an inode block and a summary).
+            if (done == 0) return failure;
             ulong end = (ulong)offset + (ulong)done;
             if (end > i.Rec.Size) i.Rec.Size = end;
-            if (done > 0) Touch(i, Timespec.Now());
+            Touch(i, Timespec.Now());
             MarkDirty(i);
             AfterChange();
-            if (done == 0) return failure;
             return done;
         }
     }

@@ -67,7 +67,9 @@ public sealed partial class LfsFileSystem
                 if (off >= size) return Errno.OK;
                 err = ZeroBytes(i, off, Math.Min(end, (size + Bs - 1) / Bs * Bs), punch: true);
                 Touch(i, Timespec.Now());
-                return Finish(i, err);
+                err = Finish(i, err);
+                AfterFreeing();
+                return err;
             }
             ulong first = off / Bs, last = (end - 1) / Bs;
             var holes = CountHoles(i, first, last + 1);

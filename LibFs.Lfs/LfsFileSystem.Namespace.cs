@@ -161,6 +161,7 @@ public sealed partial class LfsFileSystem
             MarkDirty(p);
             ReapIfOrphan(child);
             AfterChange();
+            AfterFreeing();
             return Errno.OK;
         }
     }
@@ -195,6 +196,7 @@ public sealed partial class LfsFileSystem
             MarkDirty(p);
             ReapIfOrphan(child);
             AfterChange();
+            AfterFreeing();
             return Errno.OK;
         }
     }

@@ -667,11 +667,22 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
     /// <summary>
     /// Flush (with the inode map), make the log durable, then write the older checkpoint region and make it
     /// durable; then release the segments nothing references any more. Lock held.
+    /// <para>
+    /// The checkpoint is what gives empty segments back, so its flush must always find room (see
+    /// <see cref="CheckpointMargin"/>). Should the main head not have it while the cleaner's head does (a
+    /// cleaning pass near full that copied more than it counted on), the flush goes there: nothing rolls that
+    /// head forward, which costs nothing here, since the checkpoint right after it names everything it wrote.
+    /// </para>
     /// </summary>
     internal Errno WriteCheckpoint(bool clean)
     {
         if (_readOnly) return Errno.EROFS;
-        var err = Flush(withImap: true);
+        ulong need = CheckpointBlocks();
+        var to = (need > ImmediateBlocks() || CheckpointAtCleanerHead) && _cleanerLog is { } c && c.HeadRemaining >= need ? c : null;
+        var err = Flush(withImap: true, to: to);
+        // A main-log flush cut short by ENOSPC may have left closed partials in the main head's run: they hold
+        // blocks the checkpoint names, so they go to the disk before the sync below.
+        if (err == Errno.OK && to is not null) err = _log.EndUnit(NowSeconds());
         if (err != Errno.OK) return err;
         // The checkpoint names log blocks: they must be durable before it is (an LFS's one ordering rule).
         if (!SkipLogSyncBeforeCheckpoint && (err = _disk.Sync()) != Errno.OK) return err;
@@ -712,6 +723,8 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
 
     /// <summary>Crash-test mutant: a checkpoint written without first making the log it names durable.</summary>
     internal bool SkipLogSyncBeforeCheckpoint { get; set; }
+    /// <summary>Crash tests: every checkpoint's flush goes to the cleaner's head when it has the room (as it does near full).</summary>
+    internal bool CheckpointAtCleanerHead { get; set; }
     /// <summary>Leave the segment-table write of released segments to the next sync.</summary>
     internal bool DeferReleaseSync { get; set; }
 
@@ -747,6 +760,19 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
 
     private int _nextBudgetCheck;
 
+    /// <summary>
+    /// After a call that frees space but asks for no room first (unlink, rmdir, a truncate, a punched hole): such
+    /// calls still dirty directory blocks, inode records and tree nodes, so a long run of them on a full volume
+    /// would eat the reserve the checkpoint's flush and the cleaner need, and the segments they emptied would
+    /// never go back. Once they have taken half of it: flush, checkpoint (the empty segments go back to XN) and
+    /// clean, as a call that asks for room would. Lock held.
+    /// </summary>
+    private void AfterFreeing()
+    {
+        if (!_readOnly && ImmediateBlocks() < CheckpointBlocks() + ReserveBlocks / 2)
+            Cleaner.CleanFor(0); // a failure resurfaces at the next call that asks for room, or the next sync
+    }
+
     // ---------------------------------------------------------------- space
 
     private ulong SegBlocks => _disk.Super.SegmentBlocks;
@@ -765,6 +791,21 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
         n += (ulong)_imap.DirtyBlocks.Count + 1;
         return n + n / Summary.MaxEntries + 2;
     }
+
+    /// <summary>
+    /// Blocks a checkpoint's flush may append, an upper bound: the dirty state, the inode-map blocks its inode
+    /// records may dirty, and if it crosses into a new segment that segment's head, its summary and the tail
+    /// left behind. Lock held.
+    /// </summary>
+    internal ulong CheckpointBlocks() => PendingBlocks() + (ulong)Math.Min(_dirty.Count, _imap.UsedBlocks) + 3;
+
+    /// <summary>
+    /// Room a cleaning pass leaves the log beyond the dirty state once its survivors are written: the
+    /// checkpoint that follows (every inode-map block, a summary, a segment crossing) and a few blocks for the
+    /// copy's own cost running over its estimate. A pass that took this room would leave its victims, empty,
+    /// waiting for a checkpoint that cannot be written, and every later sync would answer ENOSPC.
+    /// </summary>
+    internal ulong CheckpointMargin => (ulong)_imap.UsedBlocks + 8;
 
     /// <summary>Inodes whose xattr set the next flush writes (a running count).</summary>
     internal int DirtyXattrs => _dirtyXattrs;
@@ -820,7 +861,8 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
 
     /// <summary>
     /// Free space as statfs reports it: everything the LFS could hold, less the live blocks, less the blocks
-    /// the dirty state will add, less fallocate's reservations, less the cleaner's reserve. Lock held.
+    /// the dirty state will add, less fallocate's reservations, less the cleaner's reserve and the checkpoint's
+    /// margin. Lock held.
     /// </summary>
     internal ulong FreeBlocksHonest()
     {
@@ -845,7 +887,8 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
             ulong dead = SegBlocks - live;
             if (live > 0 && dead <= Cleaner.CopyCost(live)) crumbs += dead;
         }
-        ulong used = _usage.TotalLive + pendingNew + ReservedCharge(_tree.Reserved) + ReserveBlocks + crumbs;
+        // The checkpoint's room is no more free than the cleaner's reserve: a pass leaves it (CheckpointMargin).
+        ulong used = _usage.TotalLive + pendingNew + ReservedCharge(_tree.Reserved) + ReserveBlocks + CheckpointMargin + crumbs;
         return TotalBlocks > used ? TotalBlocks - used : 0;
     }
 

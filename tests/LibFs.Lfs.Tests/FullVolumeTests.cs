@@ -1,0 +1,224 @@
+using ExoFS.LibFs.Lfs.Format;
+using ExoFS.LibFs.Testing;
+
+namespace ExoFS.LibFs.Lfs.Tests;
+
+/// <summary>
+/// A volume driven to ENOSPC recovers when files are unlinked: every later sync succeeds, the freed space shows
+/// in statfs and can be written again, fsck is clean and a remount shows the content. (Before, the empty
+/// segments went back to XN only after a checkpoint whose flush needed log room first: a cleaning pass at the
+/// full volume's edge spent the room the checkpoint needed, every segment bound, and every later sync, and every
+/// call that needed room, answered ENOSPC for good. Both tests here fail so without the fix.)
+/// </summary>
+public sealed class FullVolumeTests
+{
+    private const int B = LfsLayout.BlockSize;
+    private const int FileBlocks = 128;
+    private static readonly InodeNo Root = InodeNo.Root;
+
+    private sealed class Model
+    {
+        public readonly List<(string Name, InodeNo Ino, FileHandle Fh, byte[] Bytes)> Files = new();
+    }
+
+    /// <summary>
+    /// Fills a 12 MiB volume (256 KiB segments) with 512 KiB files and overwrites 16-block runs of them at random
+    /// (dead blocks scattered, so the cleaner works at the edge), creating a file now and then, with a sync every
+    /// 64 calls that must succeed, until 100 calls after the first ENOSPC. Returns the model of what the files hold.
+    /// </summary>
+    private static Model FillToEnospc(LfsFileSystem fs, int seed)
+    {
+        var rng = new Random(seed);
+        var m = new Model();
+        var chunk = new byte[16 * B];
+        bool full = false;
+        int past = 0;
+        for (int op = 0; op < 20_000; op++)
+        {
+            bool create = m.Files.Count < 4 || rng.Next(4) == 0;
+            Result<int> w;
+            if (create)
+            {
+                string name = $"f{m.Files.Count}-{op}";
+                var c = fs.Create(Root, name, FileMode.Regular | 0x1A4, OpenFlags.ReadWrite, Caller.Root);
+                Assert.True(c.Ok || c.Error == Errno.ENOSPC, $"op {op}: create {c}");
+                if (!c.Ok) { full = true; continue; }
+                var (attr, fh) = c.Value;
+                var bytes = new byte[FileBlocks * B];
+                rng.NextBytes(bytes);
+                w = fs.Write(attr.Ino, fh, 0, bytes);
+                // A write may come back short when the cleaner cannot make the room it needs block by block.
+                if (w.Ok) m.Files.Add((name, attr.Ino, fh, bytes[..w.Value]));
+                else { fs.Release(attr.Ino, fh).Ok(); Assert.Equal(Errno.OK, fs.Unlink(Root, name)); fs.Forget(attr.Ino, 1); }
+            }
+            else
+            {
+                var f = m.Files[rng.Next(m.Files.Count)];
+                if (f.Bytes.Length < 32 * B) continue;
+                int at = rng.Next(f.Bytes.Length / B - 16) * B;
+                rng.NextBytes(chunk);
+                w = fs.Write(f.Ino, f.Fh, at, chunk);
+                if (w.Ok) chunk.AsSpan(0, w.Value).CopyTo(f.Bytes.AsSpan(at));
+            }
+            Assert.True(w.Ok || w.Error == Errno.ENOSPC, $"op {op}: {w}");
+            full |= !w.Ok;
+            if (full && ++past == 100) return m;
+            if (op % 64 == 63) Assert.Equal(Errno.OK, fs.Sync());
+        }
+        Assert.Fail("the volume never filled");
+        return m;
+    }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(5)]
+    public void Unlinks_on_a_full_volume_free_space_that_syncs_and_writes_can_use(int seed)
+    {
+        var (fs, dev) = LfsTestKit.Fresh(12UL << 20, new LfsFormatOptions { SegmentBytes = 256 << 10 });
+        var m = FillToEnospc(fs, seed);
+        ulong freeBefore = fs.StatFs().Ok().BlocksFree;
+
+        // Unlink half the files: each unlink and each sync after it succeeds.
+        int drop = m.Files.Count / 2;
+        foreach (var f in m.Files.Take(drop).ToList())
+        {
+            fs.Release(f.Ino, f.Fh).Ok();
+            Assert.Equal(Errno.OK, fs.Unlink(Root, f.Name));
+            fs.Forget(f.Ino, 1);
+            m.Files.Remove(f);
+            Assert.Equal(Errno.OK, fs.Sync());
+        }
+        Assert.Equal(Errno.OK, fs.Sync());
+        ulong freed = (ulong)drop * FileBlocks;
+        ulong freeAfter = fs.StatFs().Ok().BlocksFree;
+        Assert.True(freeAfter >= freeBefore + freed * 3 / 4, $"statfs free {freeBefore} -> {freeAfter} after unlinking {freed} blocks");
+
+        // The freed space takes new files of the same size: each one statfs has room for (its blocks, a tree
+        // node, its inode and summaries) is written whole, and nearly all the dropped files' worth fit.
+        var rng = new Random(seed + 100);
+        int written = 0;
+        while (fs.StatFs().Ok().BlocksFree >= FileBlocks + 8)
+        {
+            string name = $"new{written++}";
+            var (attr, fh) = fs.Create(Root, name, FileMode.Regular | 0x1A4, OpenFlags.ReadWrite, Caller.Root).Ok();
+            var bytes = new byte[FileBlocks * B];
+            rng.NextBytes(bytes);
+            Assert.Equal(bytes.Length, fs.Write(attr.Ino, fh, 0, bytes).Ok());
+            m.Files.Add((name, attr.Ino, fh, bytes));
+            Assert.Equal(Errno.OK, fs.Sync());
+        }
+        Assert.True(written >= drop - 1, $"{written} new files after unlinking {drop}");
+        foreach (var f in m.Files) fs.Release(f.Ino, f.Fh).Ok();
+        Assert.Equal(Errno.OK, fs.Sync());
+        LfsTestKit.AssertClean(fs);
+        fs.Dispose();
+
+        var again = LfsTestKit.Mount(dev);
+        foreach (var f in m.Files)
+        {
+            var ino = again.Lookup(Root, f.Name).Ok().Ino;
+            Assert.Equal((ulong)f.Bytes.Length, again.GetAttr(ino).Ok().Size);
+            var fh = again.Open(ino, OpenFlags.ReadOnly).Ok();
+            var back = new byte[f.Bytes.Length];
+            Assert.Equal(back.Length, again.Read(ino, fh, 0, back).Ok());
+            Assert.True(back.AsSpan().SequenceEqual(f.Bytes), $"{f.Name} reads back different bytes");
+            again.Release(ino, fh).Ok();
+        }
+        LfsTestKit.AssertClean(again);
+        again.Dispose();
+    }
+
+    /// <summary>
+    /// <see cref="DirtyCountTests"/>' mix of calls (creates, writes down to the double tree, truncates, punched
+    /// holes, xattrs, fsyncs, syncs) with no guard keeping it clear of ENOSPC: a file is unlinked only after a call
+    /// met ENOSPC. Every call answers OK or ENOSPC, no fsync or sync ever fails (they only write what the calls
+    /// got room for), and at the end, every file unlinked, the space is back: statfs, a sync and a large write.
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(7)]
+    public void Unlinking_only_after_ENOSPC_never_wedges_the_volume(int seed)
+    {
+        var (fs, dev) = LfsTestKit.Fresh(12UL << 20, new LfsFormatOptions { SegmentBytes = 256 << 10 });
+        var rng = new Random(seed);
+        var files = new List<(string Name, InodeNo Ino, FileHandle Fh)>();
+        var data = new byte[64 * B];
+        rng.NextBytes(data);
+        int next = 0, enospc = 0;
+        bool full = false;
+        for (int op = 0; op < 2500; op++)
+        {
+            int kind = full && files.Count > 1 ? 7 : files.Count < 4 ? 0 : rng.Next(files.Count > 12 ? 10 : 9);
+            var f = files.Count == 0 ? default : files[rng.Next(files.Count)];
+            Errno got = Errno.OK;
+            switch (kind)
+            {
+                case 0:
+                {
+                    var c = fs.Create(Root, $"f{next}", FileMode.Regular | 0x1A4, OpenFlags.ReadWrite, Caller.Root);
+                    if (c.Ok) files.Add(($"f{next++}", c.Value.Attr.Ino, c.Value.Handle)); else got = c.Error;
+                    break;
+                }
+                case 1 or 2 or 3:
+                {
+                    long at = rng.Next(3) switch { 0 => rng.Next(12) * B, 1 => (12 + rng.Next(512)) * B, _ => (524L + rng.Next(1024)) * B };
+                    var w = fs.Write(f.Ino, f.Fh, at, data.AsSpan(0, rng.Next(1, data.Length)));
+                    if (!w.Ok) got = w.Error;
+                    break;
+                }
+                case 4:
+                {
+                    var r = fs.SetAttr(f.Ino, new SetAttrRequest { Size = (ulong)rng.Next(0, 600 * B) });
+                    if (!r.Ok) got = r.Error;
+                    break;
+                }
+                case 5:
+                    got = fs.Fallocate(f.Ino, f.Fh, FallocateMode.PunchHole | FallocateMode.KeepSize, rng.Next(0, 2000) * (long)B, rng.Next(1, 600) * (long)B);
+                    break;
+                case 6:
+                    got = rng.Next(3) == 0 ? fs.RemoveXattr(f.Ino, "user.a") : fs.SetXattr(f.Ino, "user.a", data.AsSpan(0, rng.Next(1, 2000)), XattrFlags.None);
+                    if (got == Errno.ENODATA) got = Errno.OK;
+                    break;
+                case 7:
+                    fs.Release(f.Ino, f.Fh).Ok();
+                    Assert.Equal(Errno.OK, fs.Unlink(Root, f.Name));
+                    fs.Forget(f.Ino, 1);
+                    files.Remove(f);
+                    break;
+                case 8:
+                    Assert.Equal(Errno.OK, fs.Fsync(f.Ino, f.Fh, false));
+                    break;
+                default:
+                    if (rng.Next(4) == 0) Assert.Equal(Errno.OK, fs.Sync());
+                    break;
+            }
+            Assert.True(got is Errno.OK or Errno.ENOSPC, $"op {op} (kind {kind}): {got}");
+            full = got == Errno.ENOSPC;
+            if (full) enospc++;
+        }
+        Assert.True(enospc > 0, "the volume never filled");
+        Assert.True(fs.Cleaner.SegmentsCleaned > 0, "the cleaner never ran");
+
+        foreach (var (name, ino, fh) in files)
+        {
+            fs.Release(ino, fh).Ok();
+            Assert.Equal(Errno.OK, fs.Unlink(Root, name));
+            fs.Forget(ino, 1);
+        }
+        Assert.Equal(Errno.OK, fs.Sync());
+        var st = fs.StatFs().Ok();
+        Assert.True(st.BlocksFree * 10 >= st.Blocks * 9, $"statfs free {st.BlocksFree} of {st.Blocks} with every file unlinked");
+        var (big, bfh) = fs.Create(Root, "big", FileMode.Regular | 0x1A4, OpenFlags.ReadWrite, Caller.Root).Ok();
+        var bytes = new byte[(int)(st.BlocksFree / 2) * B];
+        rng.NextBytes(bytes);
+        Assert.Equal(bytes.Length, fs.Write(big.Ino, bfh, 0, bytes).Ok());
+        fs.Release(big.Ino, bfh).Ok();
+        Assert.Equal(Errno.OK, fs.Sync());
+        LfsTestKit.AssertClean(fs);
+        fs.Dispose();
+        var again = LfsTestKit.Mount(dev);
+        Assert.Equal((ulong)bytes.Length, again.GetAttr(again.Lookup(Root, "big").Ok().Ino).Ok().Size);
+        LfsTestKit.AssertClean(again);
+        again.Dispose();
+    }
+}
