@@ -747,7 +747,7 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
         // small files make one larger write unit (fewer, longer log writes) rather than many short ones.
         // Whole blocks are held up to the dirty budget, packed ones up to the unit budget's estimate.
         int packable = _dirty.Count(Packable);
-        int whole = _dirtyBlocks - packable;
+        int whole = load - packable;   // with no small file dirty, exactly the load
         int willWrite = load - packable + packable / 4;
         if (whole < DirtyBudget && willWrite < UnitBudget && _dirtyBlocks < MaxDirtyBlocks)
         {
