@@ -1,3 +1,6 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.InteropServices;
+
 namespace ExoFS.Kernel.Disk;
 
 /// <summary>
@@ -10,6 +13,14 @@ namespace ExoFS.Kernel.Disk;
 /// owned slot in place. <see cref="Clone"/> copies the slot table (O(block count) references) and gives up
 /// ownership on both sides, so the two share every slot and each side's next write to a block goes to a fresh slot
 /// of its own (copy-on-write per block). A slot installed from outside (<see cref="InstallBlock"/>) is never owned.
+/// </para>
+/// <para>
+/// First touch: the OS gives a slab's memory page by page at its first write (a page fault and a zeroed page per
+/// 4 KiB; in a VM often a fault in the host as well), which costs more than the copy itself. Once a device fills
+/// slabs of the largest size (a long write stream), it has the next slab allocated and its pages taken from the OS on a pool thread
+/// while it fills the current one, so on a machine with a spare core the faults overlap the writer's work instead
+/// of adding to it. The cost is the same CPU and at most one slab (1 MiB) taken ahead of need; memory is still taken
+/// only as the device fills it, never for the whole device at once.
 /// </para>
 /// <para>
 /// Thread-safety: reads may run concurrently with each other and with <see cref="Clone"/>; a write must not run
@@ -31,6 +42,7 @@ public sealed class MemoryDevice : BlockDeviceBase
     private byte[]? _fill;              // the slab new slots come from
     private int _fillNext;              // its first unused byte
     private int _nextSlabBlocks = 1;
+    private Task<byte[]>? _ahead;       // the next largest slab, being allocated and its pages taken from the OS on a pool thread
 
     // Read-only fallback for blocks never written here (crash-state images over a frozen base device).
     // The owner guarantees the backing device no longer changes.
@@ -142,19 +154,65 @@ public sealed class MemoryDevice : BlockDeviceBase
             bytes.CopyTo(_slab[block].AsSpan(_at[block], BlockSize));
             return;
         }
-        if (_fill is null || _fillNext == _fill.Length)
-        {
-            // Uninitialized: every slot is filled by the write that takes it.
-            _fill = GC.AllocateUninitializedArray<byte>(_nextSlabBlocks * BlockSize);
-            _fillNext = 0;
-            _nextSlabBlocks = Math.Min(MaxSlabBlocks, _nextSlabBlocks * 2);
-        }
+        if (_fill is null || _fillNext == _fill.Length) NextSlab();
         bytes.CopyTo(_fill.AsSpan(_fillNext, BlockSize));
         _slab[block] = _fill;
         _at[block] = _fillNext;
         _fillNext += BlockSize;
         word |= bit;
     }
+
+    /// <summary>
+    /// Makes a fresh slab the one new slots come from. From the largest size on, takes the slab touched ahead if it is
+    /// ready (never waits for it: a writer on a starved thread pool faults its own pages, as before) and starts the next.
+    /// </summary>
+    [MemberNotNull(nameof(_fill))]
+    private void NextSlab()
+    {
+        _fillNext = 0;
+        if (_ahead is { IsCompletedSuccessfully: true })
+        {
+            _fill = _ahead.Result; // the pool thread wrote only that array, and the task's completion publishes it
+            _ahead = Task.Run(TouchedSlab);
+            return;
+        }
+        // Uninitialized: every slot is filled by the write that takes it.
+        _fill = GC.AllocateUninitializedArray<byte>(_nextSlabBlocks * BlockSize);
+        _nextSlabBlocks = Math.Min(MaxSlabBlocks, _nextSlabBlocks * 2);
+        if (_fill.Length == MaxSlabBlocks * BlockSize) _ahead ??= Task.Run(TouchedSlab);
+    }
+
+    /// <summary>
+    /// A largest slab whose pages the OS has already given: on Linux by one madvise(MADV_POPULATE_WRITE) over its
+    /// whole pages (Linux 5.14; one call instead of a fault per page, about a sixth less CPU on this project's VM),
+    /// else, or where the kernel refuses it, by one write per page.
+    /// </summary>
+    private static unsafe byte[] TouchedSlab()
+    {
+        var slab = GC.AllocateUninitializedArray<byte>(MaxSlabBlocks * BlockSize);
+        int page = Environment.SystemPageSize;
+        if (OperatingSystem.IsLinux() && s_populate)
+        {
+            try
+            {
+                fixed (byte* p = slab) // pinned for the call only: afterwards the pages stay given wherever the array is
+                {
+                    nint first = ((nint)p + page - 1) & ~(nint)(page - 1), end = ((nint)p + slab.Length) & ~(nint)(page - 1);
+                    if (Madvise(first, (nuint)(end - first), MadvPopulateWrite) == 0) return slab;
+                }
+            }
+            catch (Exception x) when (x is DllNotFoundException or EntryPointNotFoundException) { }
+            s_populate = false;
+        }
+        for (int i = 0; i < slab.Length; i += page) slab[i] = 0;
+        return slab;
+    }
+
+    private const int MadvPopulateWrite = 23;
+    private static volatile bool s_populate = true; // false once the kernel (older than 5.14) or the libc refused it
+
+    [DllImport("libc", EntryPoint = "madvise")]
+    private static extern int Madvise(nint address, nuint length, int advice);
 
     /// <inheritdoc />
     protected override void FlushCore() { }

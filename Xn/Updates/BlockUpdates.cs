@@ -193,6 +193,9 @@ internal sealed class BlockUpdates
         if (e.InSegment)
             return Fail(XnError.OutsideSegment, $"block {parent} is inside segment {e.Segment}: it may own only blocks of its segment (Claim), not free blocks");
         if (children is null || children.Count == 0) return Fail(XnError.OutOfDisk, "no extent to allocate");
+        // Extents in ascending order, each past the one before (a run, as FFS asks), overlap none before them: the
+        // pairwise test is needed only from the first extent out of order on.
+        bool ascending = true;
         for (int i = 0; i < children.Count; i++)
         {
             var child = children[i];
@@ -200,9 +203,11 @@ internal sealed class BlockUpdates
             if (!r.Ok) return r;
             if (child.Start.Value < _layout.ReservedEnd)
                 return Fail(XnError.NotFree, $"extent {child} overlaps XN's reserved blocks [0,{_layout.ReservedEnd})");
-            for (int j = 0; j < i; j++)
-                if (child.Start.Value < children[j].End.Value && children[j].Start.Value < child.End.Value)
-                    return Fail(XnError.NotFree, $"extents {children[j]} and {child} overlap");
+            ascending = ascending && (i == 0 || children[i - 1].End.Value <= child.Start.Value);
+            if (!ascending)
+                for (int j = 0; j < i; j++)
+                    if (child.Start.Value < children[j].End.Value && children[j].Start.Value < child.End.Value)
+                        return Fail(XnError.NotFree, $"extents {children[j]} and {child} overlap");
             var free = _free.CheckFree(child);
             if (free == XnError.FreeDeferred)
                 return Fail(free, $"extent {child} was freed but its parent's nullifying write is not durable yet");
@@ -234,7 +239,7 @@ internal sealed class BlockUpdates
                     if (!r.Ok) return r;
                 }
             }
-            else
+            else if (!UpdateChecks.RunInserted(before, after, t, childType, children))
             {
                 r = _checks.CompareDiff(t, before, after, children.Select(c => new Owned(childType, c.Start.Value, c.Count)), removed: null);
                 if (!r.Ok) return r;
@@ -247,6 +252,7 @@ internal sealed class BlockUpdates
         _checks.Commit(e, eds!, proposed, partition, after);
         e.PendingChildren ??= new HashSet<ulong>();
         bool segments = _segs.IsSegmentType(childType);
+        var childSpec = _types.Get(childType)!;
         foreach (var child in children)
         {
             _free.Allocate(child);
@@ -267,7 +273,7 @@ internal sealed class BlockUpdates
                 var entry = new RegistryEntry(b, childType, e.Block, partition, e.Root)
                 { ZeroFill = true, Dirty = true, OnDisk = false, ChildrenRegistered = true };
                 // A zero block owns nothing in any partition (checked at registration): no UDF need run to know.
-                if (_types.Get(childType) is { IsData: false } ct)
+                if (childSpec is { IsData: false } ct)
                 {
                     entry.Outputs = new List<UdfExtent>?[ct.Partitions];
                     Array.Fill(entry.Outputs, PageCache.KnownEmpty);

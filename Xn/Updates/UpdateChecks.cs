@@ -357,6 +357,30 @@ internal sealed class UpdateChecks
                         new UdfExtent(type, added.Start, added.Count));
     }
 
+    /// <summary>
+    /// Whether <paramref name="after"/> is <paramref name="before"/> with the extents of <paramref name="run"/>, each of
+    /// type <paramref name="type"/>, inserted in their order at one place: a multi-extent Alloc of consecutive
+    /// pointer slots (an FFS data run), checked in O(n) instead of sorting both lists.
+    /// </summary>
+    internal static bool RunInserted(List<UdfExtent> before, List<UdfExtent> after, XnType t, TypeId type, IReadOnlyList<Extent> run)
+    {
+        if (after.Count != before.Count + run.Count) return false;
+        var types = t.ChildTypes;
+        int index = 0;
+        while (index < types.Length && types[index].Value != type.Value) index++;
+        if (index == types.Length) return false;
+        var longer = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(after);
+        var shorter = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(before);
+        // Greedy, as OneExtra: a false "no" only sends the caller to the full comparison.
+        int i = 0;
+        while (i < shorter.Length && Same(shorter[i], longer[i])) i++;
+        for (int k = 0; k < run.Count; k++)
+            if (!Same(longer[i + k], new UdfExtent(index, run[k].Start.Value, run[k].Count))) return false;
+        for (; i < shorter.Length; i++)
+            if (!Same(shorter[i], longer[i + run.Count])) return false;
+        return true;
+    }
+
     /// <summary>Whether <paramref name="after"/> is <paramref name="before"/> without its extent at <paramref name="index"/>.</summary>
     internal static bool OneRemoved(List<UdfExtent> before, List<UdfExtent> after, int index)
     {

@@ -458,4 +458,18 @@ public class AdversarialTests
         Assert.True(w.F.A.Sync().Ok);
         Assert.Empty(w.F.Vol.Check().Errors);
     }
+
+    [Fact]
+    public void A_multi_extent_alloc_out_of_slot_order_is_checked_as_a_whole()
+    {
+        // The run fast path (the extents in slot order, past each other) must not be the only way through, nor
+        // let an overlap that comes after an ascending prefix pass.
+        var w = new World();
+        ulong x = w.F.FreeBlock(), y = w.F.FreeBlock(x + 1), z = w.F.FreeBlock(y + 1);
+        Edit[] three = [Ptr(Slot(1, 0), x), Ptr(Slot(1, 1), y), Ptr(Slot(1, 2), z)];
+        w.Refused(XnError.NotFree, () => w.F.A.Alloc(w.RootA, 1, three, XnTypes.Data, [One(x), One(y), new Extent(new BlockNo(x), 3)]));
+        Assert.True(w.F.A.Alloc(w.RootA, 1, three, XnTypes.Data, [One(z), One(x), One(y)]).Ok);
+        Assert.True(w.F.A.Sync().Ok);
+        Assert.Empty(w.F.Vol.Check().Errors);
+    }
 }

@@ -74,6 +74,30 @@ public class MemoryDeviceTests
     }
 
     [Fact]
+    public void A_long_write_stream_keeps_every_block_through_the_slabs_taken_ahead()
+    {
+        // 3,000 blocks: past the growing slabs (511 blocks) into several largest ones, some taken ahead on a pool
+        // thread; in 1 MiB requests, as a file system's runs, then blocks alone, with a clone between.
+        const int blocks = 3000, run = MemoryDevice.MaxSlabBlocks;
+        using var dev = new MemoryDevice(blocks);
+        var request = new byte[run * IBlockDevice.BlockSize];
+        for (int start = 0; start < blocks; start += run)
+        {
+            int n = Math.Min(run, blocks - start);
+            for (int k = 0; k < n; k++) request.AsSpan(k * IBlockDevice.BlockSize, IBlockDevice.BlockSize).Fill((byte)((start + k) % 251 + 1));
+            dev.Write(new BlockNo((ulong)start), request.AsSpan(0, n * IBlockDevice.BlockSize));
+        }
+        using var clone = dev.Clone();
+        for (int b = 0; b < blocks; b += 7) clone.Write(new BlockNo((ulong)b), Block(0xFF)); // fresh slots for the clone
+        for (int b = 0; b < blocks; b++)
+        {
+            var got = ReadBlock(dev, (ulong)b);
+            Assert.True(got.AsSpan().IndexOfAnyExcept((byte)(b % 251 + 1)) < 0, $"block {b} of the device");
+            Assert.Equal(b % 7 == 0 ? 0xFF : b % 251 + 1, ReadBlock(clone, (ulong)b)[0]);
+        }
+    }
+
+    [Fact]
     public void A_write_over_an_installed_block_leaves_the_installed_array_unchanged()
     {
         using var dev = new MemoryDevice(4);
