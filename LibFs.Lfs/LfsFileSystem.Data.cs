@@ -212,33 +212,137 @@ public sealed partial class LfsFileSystem
     internal const int WholeWriteSpaceCheck = 2 << 20;
 
     /// <summary>
-    /// Whether reclaimable space covers writing <paramref name="length"/> bytes at <paramref name="offset"/> of
-    /// <paramref name="i"/> (ENOSPC if not). Blocks new to the file (holes) take statfs's free space, with the
-    /// tree nodes they may need (counted high: one per 512 blocks beyond the direct pointers, a path of 3 and
-    /// one for a straddle); an overwrite takes none (its old block dies once the new one is in the log, and
-    /// the write loop's per-block check flushes and cleans for it as it goes). The same test the loop's last
-    /// block would make (<see cref="EnsureSpace"/>: the log's immediate room first, then two blocks of free
-    /// space once the others are counted), made before the first block changes. Lock held.
+    /// Makes sure writing <paramref name="length"/> bytes at <paramref name="offset"/> of <paramref name="i"/>
+    /// cannot fail for space once it starts (ENOSPC if it would). Two things must hold. Blocks new to the file
+    /// (holes) take statfs's free space, with the tree nodes they may need (counted high: one per 512 blocks
+    /// beyond the direct pointers, a path of 3 and one for a straddle). And the log must have the immediate
+    /// room for every block the write dirties, an overwrite's new copy included (its old copy dies only once the
+    /// new one is in the log), a reserved block's too, with what the loop may add (<see cref="WriteLoopRoom"/>):
+    /// this cleans for all of it now, before the first block changes, so the write loop asks for no room. (It
+    /// asked block by block before, and an overwrite or append that statfs covered but the cleaner could not
+    /// make room for came back short: a 16-block overwrite wrote 15.) When even cleaning leaves too little room
+    /// for a large overwrite, <paramref name="steps"/> says whether checkpoints in the middle of the loop, each
+    /// giving back the segments whose every live block the write has replaced so far, make it fit
+    /// (<see cref="PlanSteps"/>): then the loop checkpoints at the planned blocks, and needs no cleaning either.
+    /// Lock held.
     /// </summary>
-    private Errno EnsureSpaceForWrite(LfsInode i, ulong offset, int length)
+    private Errno EnsureSpaceForWrite(LfsInode i, ulong offset, int length, out List<int>? steps)
     {
+        steps = null;
+        if (_readOnly) return Errno.EROFS;
         ulong first = offset / LfsLayout.BlockSize, last = (offset + (ulong)length - 1) / LfsLayout.BlockSize;
-        ulong logBlocks = 0, newBlocks = 0, newBeyondDirect = 0;
-        for (ulong fb = first; fb <= last; fb++)
+        ulong logBlocks = 0, reserved = 0, newBlocks = 0, beyondDirect = 0, newBeyondDirect = 0;
+        List<ulong>? olds = null;   // the old copies an overwrite replaces, in the loop's order (0: none)
+        Errno Walk()
         {
-            if (i.DirtyData.ContainsKey(fb)) continue;
-            var at = _tree.Lookup(i, fb);
-            if (!at.Ok) return at.Error;
-            if (at.Value == LfsLayout.ReservedBlock) continue;   // its room is counted already
-            logBlocks++;
-            if (at.Value != 0) continue;
-            newBlocks++;
-            if (fb >= LfsLayout.DirectPointers) newBeyondDirect++;
+            logBlocks = reserved = newBlocks = beyondDirect = newBeyondDirect = 0;
+            olds?.Clear();
+            for (ulong fb = first; fb <= last; fb++)
+            {
+                if (i.DirtyData.ContainsKey(fb)) continue;
+                var at = _tree.Lookup(i, fb);
+                if (!at.Ok) return at.Error;
+                logBlocks++;
+                if (fb >= LfsLayout.DirectPointers) beyondDirect++;
+                (olds ??= new List<ulong>()).Add(at.Value is 0 or LfsLayout.ReservedBlock || LfsLayout.IsPacked(at.Value) ? 0 : at.Value);
+                if (at.Value == LfsLayout.ReservedBlock) { reserved++; continue; }   // its free space is counted already
+                if (at.Value != 0) continue;
+                newBlocks++;
+                if (fb >= LfsLayout.DirectPointers) newBeyondDirect++;
+            }
+            return Errno.OK;
         }
-        if (logBlocks == 0 || _readOnly) return Errno.OK;
-        ulong nodes = newBeyondDirect == 0 ? 0 : (newBeyondDirect + 511) / 512 + 1 + 3;
-        if (NeedFor(logBlocks + nodes + 1) + ReservedCharge(_tree.Reserved) <= ImmediateBlocks()) return Errno.OK;
-        return FreeBlocksHonest() < Math.Max(2, newBlocks + nodes + 1) ? Errno.ENOSPC : Errno.OK;
+        var walked = Walk();
+        if (walked != Errno.OK) return walked;
+        if (logBlocks == 0) return Errno.OK;
+        static ulong NodesFor(ulong blocks) => blocks == 0 ? 0 : (blocks + 511) / 512 + 1 + 3;
+        ulong nodes = NodesFor(beyondDirect);
+        ulong room = WriteLoopRoom(logBlocks + nodes, length);
+        // The fast path leaves room for every other reservation, as EnsureSpace's does.
+        if (NeedFor(room) + ReservedCharge(_tree.Reserved - Math.Min(reserved, _tree.Reserved)) <= ImmediateBlocks()) return Errno.OK;
+        if (logBlocks > reserved && FreeBlocksHonest() < Math.Max(2, newBlocks + NodesFor(newBeyondDirect) + 1)) return Errno.ENOSPC;
+        Cleaner.CleanFor(room);
+        // The cleaner's flush may have written this file's dirty blocks: the loop will dirty them again.
+        if ((walked = Walk()) != Errno.OK) return walked;
+        nodes = NodesFor(beyondDirect);
+        room = WriteLoopRoom(logBlocks + nodes, length);
+        if (NeedFor(room) <= ImmediateBlocks()) return Errno.OK;
+        // Steps count blocks from a dirty state of nothing (a checkpoint in the loop flushes what is dirty now).
+        if (_dirtyBlocks > 0 && (Flush(withImap: false) != Errno.OK || (walked = Walk()) != Errno.OK)) return Errno.ENOSPC;
+        steps = PlanSteps(olds!, nodes, length);
+        return steps is not null ? Errno.OK : Errno.ENOSPC;
+    }
+
+    /// <summary>
+    /// Log room a write loop that dirties <paramref name="blocks"/> blocks (tree nodes included) may take beyond
+    /// today's dirty state, an upper bound: the blocks, their summaries, its inode's block, the two blocks
+    /// <see cref="EnsureSpace"/> keeps free past the dirty state, and, should the dirty budget's flush come in
+    /// the middle of the loop, what that flush can write beyond <see cref="PendingBlocks"/>' estimate. Lock held.
+    /// </summary>
+    private ulong WriteLoopRoom(ulong blocks, int length)
+    {
+        ulong room = blocks + blocks / Summary.MaxEntries + 1 + 1 + 2;
+        if (BudgetFlushIn(blocks, length)) room += FlushOverrun(PendingBlocks() + blocks);
+        return room;
+    }
+
+    /// <summary>Whether dirtying <paramref name="blocks"/> more blocks in a write of <paramref name="length"/> bytes reaches the loop's budget flush.</summary>
+    private bool BudgetFlushIn(ulong blocks, int length)
+    {
+        ulong dirtyAfter = (ulong)Math.Max(0, _dirtyBlocks) + blocks;
+        return dirtyAfter >= DirtyBudget && ((ulong)length > LfsLayout.PackedMaxBytes || dirtyAfter >= MaxDirtyBlocks);
+    }
+
+    /// <summary>
+    /// What a flush of <paramref name="pending"/> blocks can write beyond <see cref="PendingBlocks"/>' estimate: each
+    /// segment it crosses costs a head, a summary and a tail too short for a partial.
+    /// </summary>
+    private ulong FlushOverrun(ulong pending) => 3 * (pending / (SegBlocks > 3 ? SegBlocks - 3 : 1) + 1);
+
+    /// <summary>
+    /// Where an overwrite that the log cannot take at once checkpoints so that it fits, or null if it does not: the
+    /// write loop (the blocks <paramref name="olds"/> names, their old copies, 0 for a hole or reservation, in
+    /// its order) replayed against the log's room as the loop spends it. Each checkpoint (its flush, a crossing,
+    /// the inode map) gives back every segment whose live blocks the write has all replaced by then, with no
+    /// cleaning; one is taken as soon as such a segment is there and less than a segment of room is left. The
+    /// costs are upper bounds, so the loop, checkpointing at these positions, has at least this room. O(blocks).
+    /// Lock held.
+    /// </summary>
+    private List<int>? PlanSteps(List<ulong> olds, ulong nodes, int length)
+    {
+        // Fragments of each segment the write replaces, and the position of the last of them.
+        var replaced = new Dictionary<int, (uint Fragments, int Last)>();
+        for (int k = 0; k < olds.Count; k++)
+        {
+            if (olds[k] == 0) continue;
+            int slot = _usage.SlotOf(olds[k]);
+            if (slot < 0 || IsHead(slot)) continue;
+            replaced[slot] = (replaced.GetValueOrDefault(slot).Fragments + LfsLayout.FragmentsPerBlock, k);
+        }
+        var emptied = replaced.Where(kv => kv.Value.Fragments >= _usage.LiveFragments(kv.Key)).Select(kv => kv.Value.Last).OrderBy(x => x).ToList();
+        if (emptied.Count == 0) return null;
+        long imm = (long)ImmediateBlocks(), pending = (long)PendingBlocks(), reserve = (long)ReserveBlocks, seg = (long)SegBlocks;
+        long cpExtra = Math.Min(_dirty.Count + 1, _imap.UsedBlocks);   // the inode-map blocks the checkpoint adds
+        var at = new List<int>();
+        int credited = 0;
+        for (int k = 0; k <= olds.Count; k++)
+        {
+            // The loop's need before each block (and, at the end, the nodes and inode block the flush adds).
+            long want = k < olds.Count ? 2 : (long)nodes + 4;
+            int gain = 0;
+            while (credited + gain < emptied.Count && emptied[credited + gain] < k) gain++;
+            if (gain > 0 && pending + want + reserve + seg > imm)
+            {
+                credited += gain;
+                imm -= pending + (long)FlushOverrun((ulong)pending) + cpExtra;
+                imm += gain * seg;
+                pending = 4;
+                at.Add(k);
+            }
+            if (pending + want + reserve > imm) return null;
+            pending += 1 + (k % Summary.MaxEntries == 0 ? 1 : 0);
+        }
+        return !BudgetFlushIn((ulong)olds.Count, length) || imm >= pending + reserve + (long)FlushOverrun((ulong)pending) ? at : null;
     }
 
     public Result<int> Write(InodeNo ino, FileHandle fh, long offset, ReadOnlySpan<byte> data)
@@ -254,10 +358,14 @@ public sealed partial class LfsFileSystem
             var r = GetInode(ino.Value);
             if (!r.Ok) return r.Error;
             var i = r.Value;
-            // A write that cannot fit answers ENOSPC before it changes anything, not a short count later.
-            if (data.Length <= WholeWriteSpaceCheck)
+            // A write that cannot fit answers ENOSPC before it changes anything, not a short count later: once
+            // its room is made, the loop below asks for none.
+            bool roomMade = data.Length <= WholeWriteSpaceCheck;
+            List<int>? steps = null;
+            int fresh = 0, step = 0;   // blocks the loop has dirtied, checkpoints taken (steps)
+            if (roomMade)
             {
-                var room = EnsureSpaceForWrite(i, (ulong)offset, data.Length);
+                var room = EnsureSpaceForWrite(i, (ulong)offset, data.Length, out steps);
                 if (room != Errno.OK) return room;
             }
             int done = 0;
@@ -268,7 +376,17 @@ public sealed partial class LfsFileSystem
                 ulong fb = pos / LfsLayout.BlockSize;
                 int inBlock = (int)(pos % LfsLayout.BlockSize);
                 int chunk = Math.Min(data.Length - done, LfsLayout.BlockSize - inBlock);
-                if (!i.DirtyData.ContainsKey(fb))
+                if (steps is not null && !i.DirtyData.ContainsKey(fb) && step < steps.Count && steps[step] == fresh)
+                {
+                    // A planned step: the checkpoint gives back the segments this write has emptied so far.
+                    ulong endSoFar = (ulong)offset + (ulong)done;
+                    if (endSoFar > i.Rec.Size) i.Rec.Size = endSoFar;
+                    MarkDirty(i);
+                    var err = WriteCheckpoint(clean: false);
+                    if (err != Errno.OK) { failure = err; break; }
+                    step++;
+                }
+                else if (!roomMade && !i.DirtyData.ContainsKey(fb))
                 {
                     // A new block in the log (and, every 512 blocks, a tree node) for each block not yet dirty;
                     // a reserved block's space is counted already.
@@ -278,6 +396,7 @@ public sealed partial class LfsFileSystem
                     if (space != Errno.OK) { failure = space; break; }
                 }
                 byte[] blk;
+                if (!i.DirtyData.ContainsKey(fb)) fresh++;
                 if (i.DirtyData.TryGetValue(fb, out var cur)) blk = cur;
                 else
                 {
@@ -313,6 +432,8 @@ public sealed partial class LfsFileSystem
             if (end > i.Rec.Size) i.Rec.Size = end;
             Touch(i, Timespec.Now());
             MarkDirty(i);
+            // A step planned after the last block (a failure resurfaces at the next call that asks for room, or the next sync).
+            if (steps is not null && step < steps.Count) WriteCheckpoint(clean: false);
             AfterChange();
             return done;
         }
