@@ -345,6 +345,12 @@ public sealed partial class LfsFileSystem
         return !BudgetFlushIn((ulong)olds.Count, length) || imm >= pending + reserve + (long)FlushOverrun((ulong)pending) ? at : null;
     }
 
+    /// <summary>A write's bytes so far reach <paramref name="end"/>: the file is at least that long (a flush or a checkpoint in the middle of the write records it).</summary>
+    private static void GrowSize(LfsInode i, ulong end)
+    {
+        if (end > i.Rec.Size) i.Rec.Size = end;
+    }
+
     public Result<int> Write(InodeNo ino, FileHandle fh, long offset, ReadOnlySpan<byte> data)
     {
         lock (_lock)
@@ -376,17 +382,19 @@ public sealed partial class LfsFileSystem
                 ulong fb = pos / LfsLayout.BlockSize;
                 int inBlock = (int)(pos % LfsLayout.BlockSize);
                 int chunk = Math.Min(data.Length - done, LfsLayout.BlockSize - inBlock);
-                if (steps is not null && !i.DirtyData.ContainsKey(fb) && step < steps.Count && steps[step] == fresh)
+                // Whether the block is new to the dirty state: neither a planned step nor the space check below
+                // can make it dirty, so one lookup serves the whole iteration.
+                bool isNew = !i.DirtyData.TryGetValue(fb, out var cur);
+                if (steps is not null && isNew && step < steps.Count && steps[step] == fresh)
                 {
                     // A planned step: the checkpoint gives back the segments this write has emptied so far.
-                    ulong endSoFar = (ulong)offset + (ulong)done;
-                    if (endSoFar > i.Rec.Size) i.Rec.Size = endSoFar;
+                    GrowSize(i, (ulong)offset + (ulong)done);
                     MarkDirty(i);
                     var err = WriteCheckpoint(clean: false);
                     if (err != Errno.OK) { failure = err; break; }
                     step++;
                 }
-                else if (!roomMade && !i.DirtyData.ContainsKey(fb))
+                else if (!roomMade && isNew)
                 {
                     // A new block in the log (and, every 512 blocks, a tree node) for each block not yet dirty;
                     // a reserved block's space is counted already.
@@ -396,10 +404,10 @@ public sealed partial class LfsFileSystem
                     if (space != Errno.OK) { failure = space; break; }
                 }
                 byte[] blk;
-                if (!i.DirtyData.ContainsKey(fb)) fresh++;
-                if (i.DirtyData.TryGetValue(fb, out var cur)) blk = cur;
+                if (!isNew) blk = cur!;
                 else
                 {
+                    fresh++;
                     blk = RentBlock();
                     if (chunk < LfsLayout.BlockSize)
                     {
@@ -419,8 +427,7 @@ public sealed partial class LfsFileSystem
                 // unit per 1,024 files); a large write flushes here, and the hard cap bounds the buffers either way.
                 if (_dirtyBlocks >= DirtyBudget && ((ulong)data.Length > LfsLayout.PackedMaxBytes || _dirtyBlocks >= MaxDirtyBlocks))
                 {
-                    ulong endSoFar = (ulong)offset + (ulong)done;
-                    if (endSoFar > i.Rec.Size) i.Rec.Size = endSoFar;
+                    GrowSize(i, (ulong)offset + (ulong)done);
                     var err = Flush(withImap: false);
                     if (err != Errno.OK) { failure = err; break; }
                 }
@@ -428,8 +435,7 @@ public sealed partial class LfsFileSystem
             // A write that wrote nothing changed nothing: its inode goes to no unit (on a full volume every
             // refused write would otherwise cost the log an inode block and a summary).
             if (done == 0) return failure;
-            ulong end = (ulong)offset + (ulong)done;
-            if (end > i.Rec.Size) i.Rec.Size = end;
+            GrowSize(i, (ulong)offset + (ulong)done);
             Touch(i, Timespec.Now());
             MarkDirty(i);
             // A step planned after the last block (a failure resurfaces at the next call that asks for room, or the next sync).

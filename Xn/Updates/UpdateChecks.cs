@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Runtime.CompilerServices;
 using ExoFS.Kernel.Capabilities;
 using ExoFS.Kernel.Disk;
@@ -347,14 +348,10 @@ internal sealed class UpdateChecks
     /// <summary>Whether <paramref name="after"/> is <paramref name="before"/> with <paramref name="added"/> inserted at one place.</summary>
     internal static bool OneInserted(List<UdfExtent> before, List<UdfExtent> after, XnType t, Owned added)
     {
-        if (after.Count != before.Count + 1) return false;
-        var types = t.ChildTypes;
-        int type = 0;
-        while (type < types.Length && types[type].Value != added.Type.Value) type++;
-        if (type == types.Length) return false;
-        return OneExtra(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(after),
-                        System.Runtime.InteropServices.CollectionsMarshal.AsSpan(before),
-                        new UdfExtent(type, added.Start, added.Count));
+        int type = TypeIndex(t, added.Type);
+        if (type < 0 || after.Count != before.Count + 1) return false;
+        var extra = new UdfExtent(type, added.Start, added.Count);
+        return Inserted(CollectionsMarshal.AsSpan(after), CollectionsMarshal.AsSpan(before), new ReadOnlySpan<UdfExtent>(in extra));
     }
 
     /// <summary>
@@ -364,41 +361,44 @@ internal sealed class UpdateChecks
     /// </summary>
     internal static bool RunInserted(List<UdfExtent> before, List<UdfExtent> after, XnType t, TypeId type, IReadOnlyList<Extent> run)
     {
-        if (after.Count != before.Count + run.Count) return false;
-        var types = t.ChildTypes;
-        int index = 0;
-        while (index < types.Length && types[index].Value != type.Value) index++;
-        if (index == types.Length) return false;
-        var longer = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(after);
-        var shorter = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(before);
-        // Greedy, as OneExtra: a false "no" only sends the caller to the full comparison.
-        int i = 0;
-        while (i < shorter.Length && Same(shorter[i], longer[i])) i++;
-        for (int k = 0; k < run.Count; k++)
-            if (!Same(longer[i + k], new UdfExtent(index, run[k].Start.Value, run[k].Count))) return false;
-        for (; i < shorter.Length; i++)
-            if (!Same(shorter[i], longer[i + run.Count])) return false;
-        return true;
+        int index = TypeIndex(t, type);
+        if (index < 0 || after.Count != before.Count + run.Count) return false;
+        Span<UdfExtent> extras = run.Count <= 256 ? stackalloc UdfExtent[run.Count] : new UdfExtent[run.Count];
+        for (int k = 0; k < run.Count; k++) extras[k] = new UdfExtent(index, run[k].Start.Value, run[k].Count);
+        return Inserted(CollectionsMarshal.AsSpan(after), CollectionsMarshal.AsSpan(before), extras);
     }
 
     /// <summary>Whether <paramref name="after"/> is <paramref name="before"/> without its extent at <paramref name="index"/>.</summary>
     internal static bool OneRemoved(List<UdfExtent> before, List<UdfExtent> after, int index)
     {
         if (before.Count != after.Count + 1) return false;
-        var b = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(before);
-        return OneExtra(b, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(after), b[index]);
+        var b = CollectionsMarshal.AsSpan(before);
+        return Inserted(b, CollectionsMarshal.AsSpan(after), b.Slice(index, 1));
     }
 
-    /// <summary>Whether <paramref name="longer"/> is <paramref name="shorter"/> with <paramref name="extra"/> inserted at one place (longer is one longer).</summary>
-    internal static bool OneExtra(ReadOnlySpan<UdfExtent> longer, ReadOnlySpan<UdfExtent> shorter, UdfExtent extra)
+    /// <summary>The index of <paramref name="type"/> among <paramref name="t"/>'s child types, or -1.</summary>
+    private static int TypeIndex(XnType t, TypeId type)
     {
-        // Greedy: walk the equal prefix; the first difference must be the extra extent, and the rest must
-        // match shifted by one. If the two differ by that extent at one place, greedy finds it.
+        var types = t.ChildTypes;
+        for (int i = 0; i < types.Length; i++)
+            if (types[i].Value == type.Value) return i;
+        return -1;
+    }
+
+    /// <summary>
+    /// Whether <paramref name="longer"/> is <paramref name="shorter"/> with <paramref name="extras"/> inserted, in their
+    /// order, at one place (longer is that much longer). Greedy: walk the equal prefix; there the extras must
+    /// follow, and the rest must match shifted by their number. If the two differ by the extras at one place,
+    /// greedy finds it; a false "no" only sends the caller to the full comparison.
+    /// </summary>
+    internal static bool Inserted(ReadOnlySpan<UdfExtent> longer, ReadOnlySpan<UdfExtent> shorter, ReadOnlySpan<UdfExtent> extras)
+    {
         int i = 0;
         while (i < shorter.Length && Same(shorter[i], longer[i])) i++;
-        if (!Same(longer[i], extra)) return false;
+        for (int k = 0; k < extras.Length; k++)
+            if (!Same(longer[i + k], extras[k])) return false;
         for (; i < shorter.Length; i++)
-            if (!Same(shorter[i], longer[i + 1])) return false;
+            if (!Same(shorter[i], longer[i + extras.Length])) return false;
         return true;
     }
 
