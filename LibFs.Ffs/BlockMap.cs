@@ -59,17 +59,23 @@ internal sealed class BlockMap
     /// The edits of an Alloc into pointer slots [<paramref name="slot"/>, slot + <paramref name="count"/>) of the
     /// inode at <paramref name="inodeOffset"/> in its table block, beside the pointer edits: the kind (a directory's
     /// blocks are ffs.dir, a file's xn.data; XN lets it change only while the inode owns no such block, i.e. at its
-    /// first block) and, for direct slots, the size, raised to cover the new blocks (the caller writes the exact
+    /// first block), the block count raised by the new blocks and, for direct slots, the size, raised to cover the new blocks (the caller writes the exact
     /// size with the inode afterwards) — or, with blocks kept past the end on purpose, the flag that says so. The
     /// size and flags are raw bytes of the same inode, so the one Alloc is checked with them.
     /// </summary>
     private ExoFS.Xn.Edit[] WithInodeFields(DiskInode inode, int inodeOffset, int slot, int count, ExoFS.Xn.Edit[] pointers)
     {
-        if (slot < 0 || slot >= DiskInode.XattrSlot) return pointers;
+        if (slot < 0) return pointers;
+        // The block count rises in the same update as the pointers: a write-back between this Alloc and the
+        // caller's inode write (cache pressure at the end of any XN call) must not put a pointer on disk that
+        // the count does not cover (fsck's "block count n, owns more" is damage, not a leak).
+        var counted = FieldEdit.U64(inodeOffset + DiskInode.BlocksOffset, inode.Blocks + (ulong)count);
+        if (slot >= DiskInode.XattrSlot) return [.. pointers, counted];
         bool sized = slot < FfsLayout.DirectPointers && GrowSizeWithBlocks;
-        var edits = new ExoFS.Xn.Edit[pointers.Length + (sized ? 2 : 1)];
+        var edits = new ExoFS.Xn.Edit[pointers.Length + (sized ? 3 : 2)];
         pointers.CopyTo(edits, 0);
         edits[pointers.Length] = FieldEdit.U32(inodeOffset + DiskInode.KindOffset, FileMode.IsDir(inode.Mode) ? DiskInode.KindDirectory : DiskInode.KindFile);
+        edits[pointers.Length + 1] = counted;
         if (sized)
             edits[^1] = (inode.Flags & DiskInode.FlagBlocksPastEof) != 0
                 ? FieldEdit.U32(inodeOffset + DiskInode.FlagsOffset, inode.Flags)
@@ -140,6 +146,8 @@ internal sealed class BlockMap
                 // A pointer block goes next to its parent (in the pointer zone below a double or triple indirect
                 // block); data blocks near the hint.
                 bool pointerBlock = level + 1 < path.Depth;
+                var counted = CountAhead(ino, inode, 1);
+                if (counted != Errno.OK) return counted;
                 var r = AllocChild(new BlockNo(cur), idx / FfsUdfs.PointersPerIndirectPartition, idx * 8,
                     KindAt(path.Depth, level + 1, FileMode.IsDir(inode.Mode)), pointerBlock || hint.Value == 0 ? new BlockNo(cur + 1) : hint);
                 if (!r.Ok) return r;
@@ -257,6 +265,7 @@ internal sealed class BlockMap
             // The run's pointers are consecutive fields: one edit carries them all (not one small array each).
             ExoFS.Xn.Edit[] edits = [FieldEdit.U64Run(at.Field, first.Value, c)];
             if (at.Slot >= 0) edits = WithInodeFields(inode, at.Field - DiskInode.PointerFieldOffset(at.Slot), at.Slot, c, edits);
+            else if (CountAhead(ino, inode, c) is var counted && counted != Errno.OK) return counted;
             var err = _disk.AllocDataRun(at.Parent, at.Partition, edits, first, c);
             if (err == Errno.EBUSY) continue;
             if (err != Errno.OK) return err;
@@ -273,6 +282,7 @@ internal sealed class BlockMap
         // A single block, through the one-block path (which syncs to reclaim deferred frees on ENOSPC).
         Result<(ulong First, int Count)> One()
         {
+            if (at.Slot < 0 && CountAhead(ino, inode, 1) is var counted && counted != Errno.OK) return counted;
             var r = AllocChild(at.Parent, at.Partition, at.Field, KindAt(0, 0, FileMode.IsDir(inode.Mode)), hint,
                 at.Slot >= 0 ? inode : null, at.Slot >= 0 ? at.Field - DiskInode.PointerFieldOffset(at.Slot) : 0, at.Slot);
             if (!r.Ok) return r.Error;
@@ -301,6 +311,21 @@ internal sealed class BlockMap
             return b.Value;
         }
         return Errno.ENOSPC;
+    }
+
+    /// <summary>
+    /// Before an Alloc into one of the inode's indirect blocks: its block count, raised by <paramref name="n"/>, is
+    /// written into its table block first (the in-memory count rises with the Alloc; the caller writes the exact
+    /// count with the inode afterwards). A write-back between the Alloc and that inode write (cache pressure at the
+    /// end of any XN call) then finds a count that covers the new pointer: too high is a leak fsck reclaims, too
+    /// low would be damage. (An Alloc into the inode's own slots carries the count in its edits: <see cref="WithInodeFields"/>.)
+    /// </summary>
+    private Errno CountAhead(ulong ino, DiskInode inode, int n)
+    {
+        var (block, offset, _) = _alloc.Locate(ino);
+        Span<byte> count = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(count, inode.Blocks + (ulong)n);
+        return _disk.WriteRaw(block, offset + DiskInode.BlocksOffset, count);
     }
 
     /// <summary>Frees every block of the file from file block <paramref name="keep"/> on, and indirect blocks left empty.</summary>
@@ -397,6 +422,8 @@ internal sealed class BlockMap
             if (next == 0)
             {
                 if (!create) return (Site?)null;
+                var counted = CountAhead(ino, inode, 1);
+                if (counted != Errno.OK) return counted;
                 var r = AllocChild(new BlockNo(cur), idx / FfsUdfs.PointersPerIndirectPartition, idx * 8,
                     KindAt(path.Depth, level + 1, FileMode.IsDir(inode.Mode)), new BlockNo(cur + 1));
                 if (!r.Ok) return r.Error;
@@ -442,6 +469,7 @@ internal sealed class BlockMap
         var data = new byte[FfsLayout.BlockSize];
         var rerr = _disk.Read(new BlockNo(child), 0, data);
         if (rerr != Errno.OK) return rerr;
+        if (d.Slot < 0 && CountAhead(ino, inode, 1) is var counted && counted != Errno.OK) return counted;
         var fresh = AllocChild(d.Parent, d.Partition, d.Field, KindAt(0, 0, FileMode.IsDir(inode.Mode)), new BlockNo(child),
             d.Slot >= 0 ? inode : null, d.Slot >= 0 ? d.Field - DiskInode.PointerFieldOffset(d.Slot) : 0, d.Slot);
         if (!fresh.Ok) return fresh.Error;
@@ -490,7 +518,7 @@ internal sealed class BlockMap
     {
         if (inode.Ptr[DiskInode.XattrSlot] != 0) return inode.Ptr[DiskInode.XattrSlot];
         var (b, off, part) = _alloc.Locate(ino);
-        var r = AllocChild(b, part, off + DiskInode.PointerFieldOffset(DiskInode.XattrSlot), BlockKind.Xattr, _alloc.DataGoal(ino));
+        var r = AllocChild(b, part, off + DiskInode.PointerFieldOffset(DiskInode.XattrSlot), BlockKind.Xattr, _alloc.DataGoal(ino), inode, off, DiskInode.XattrSlot);
         if (!r.Ok) return r;
         inode.Ptr[DiskInode.XattrSlot] = r.Value;
         inode.Blocks++;

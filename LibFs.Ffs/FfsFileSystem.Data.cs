@@ -307,13 +307,15 @@ public sealed partial class FfsFileSystem
                 prev = first + (ulong)count - 1;
                 done += chunk;
             }
-            // Whole blocks went to the device already; what stays dirty is partial blocks, pointers and the inode.
-            Dirtied(cachedBlocks + 1);
             ulong end = (ulong)offset + (ulong)done;
             // A write that wrote nothing (refused at its first block) leaves the size alone.
             if (done > 0 && end > i.Size) i.Size = end;
             if (done > 0) Touch(i, Timespec.Now());
             var perr = _inodes.Put(ino.Value, i);
+            // Whole blocks went to the device already; what stays dirty is partial blocks, pointers and the inode.
+            // Counted only after the inode is written: a write-back the budget starts must not find the Alloc's
+            // size (raised to whole blocks) and a block count without the exact size and count the inode has.
+            Dirtied(cachedBlocks + 1);
             if (done == 0) return failure != Errno.OK ? failure : perr;
             return perr != Errno.OK ? perr : done; // a short write, as Linux reports one
         }

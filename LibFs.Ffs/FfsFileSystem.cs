@@ -28,8 +28,9 @@ public sealed partial class FfsFileSystem : IFileSystem, IReportsRecovery, ISelf
     /// <summary>
     /// Dirty blocks the file system lets pile up in XN's cache before it writes them back (a sync). XN can
     /// only evict clean pages, so without this bound a long write would fill the cache with dirty pages.
+    /// Settable for tests that want the write-back it starts to fall inside small workloads.
     /// </summary>
-    private const int DirtyBudget = 2048;
+    internal int DirtyBudget { get; set; } = 2048;
     private int _dirtySinceSync;
     private readonly object _lock = new();
     private readonly IFfsDisk _disk;
