@@ -68,6 +68,27 @@ internal sealed class BlockTree
         return 3;
     }
 
+    /// <summary>The keys of the nodes on file block <paramref name="fb"/>'s path (none for a direct block): what writing it dirties.</summary>
+    public static IEnumerable<ulong> NodesAbove(ulong fb)
+    {
+        var idx = new int[3];
+        int t = Path(fb, idx);
+        ulong prefix = 0;
+        for (int d = 0; d < t; d++)
+        {
+            yield return Key(t, d, prefix);
+            prefix = prefix * 512 + (ulong)idx[d];
+        }
+    }
+
+    /// <summary>Node <paramref name="key"/> and every node above it: what rewriting it dirties.</summary>
+    public static IEnumerable<ulong> KeyAndAncestors(ulong key)
+    {
+        int t = TreeOf(key);
+        ulong prefix = PrefixOf(key);
+        for (int d = DepthOf(key); d >= 0; d--, prefix /= 512) yield return Key(t, d, prefix);
+    }
+
     /// <summary>First file block that tree <paramref name="t"/> maps.</summary>
     public static ulong TreeBase(int t) => t switch
     {

@@ -271,14 +271,24 @@ public sealed class Cleaner
     {
         ulong room = _fs.ImmediateBlocks();
         var victims = new List<SegmentInfo>();
-        ulong moving = 0, freed = 0;
+        var plans = new List<CopyPlan>();
+        ulong estimated = 0, moving = 0, freed = 0;
         foreach (var s in Policy.Order(Candidates()))
         {
             ulong cost = CopyCost(s.LiveBlocks) + s.LiveBlocks;
             if (cost >= _fs.Usage.SegmentBlocks) continue; // copying it out would use what it frees
-            if (moving + cost > budget) continue;
+            if (estimated + cost > budget) continue;
+            // The estimate takes a block's owner as one of 16 sharing an inode-record block, but a segment of packed
+            // small files revives up to five inodes a block: what the victims' summaries say the copy writes must
+            // fit too (or the flush runs out of room halfway, and the checkpoint after it finds none).
+            var plan = Plan(s.Slot);
+            if (!plan.Ok || CopyBlocks(new[] { plan.Value }) >= _fs.Usage.SegmentBlocks) continue;
+            plans.Add(plan.Value);
+            ulong together = CopyBlocks(plans);
+            if (together > budget) { plans.RemoveAt(plans.Count - 1); continue; }
             victims.Add(s);
-            moving += cost;
+            estimated += cost;
+            moving = Math.Max(estimated, together);
             freed += _fs.Usage.SegmentBlocks;
             if (room + freed >= need + moving) break;
             if (victims.Count >= 16) break;
@@ -286,39 +296,160 @@ public sealed class Cleaner
         return victims;
     }
 
+    /// <summary>What collecting one victim revives, as the flush after it will see it: the inodes whose records it
+    /// rewrites, the tree nodes it dirties, whole blocks, and the small files repacked (fragments each).</summary>
+    private sealed class CopyPlan
+    {
+        public readonly HashSet<ulong> Inodes = new();
+        public readonly HashSet<(ulong Ino, ulong Key)> Nodes = new();
+        public readonly Dictionary<ulong, int> Packed = new();
+        public ulong Blocks;
+    }
+
+    /// <summary>
+    /// An upper bound on the blocks the flush after <see cref="Collect"/> of every victim in
+    /// <paramref name="plans"/> writes (the inode-map blocks aside: the checkpoint margin holds them): whole
+    /// blocks, tree nodes, the small files packed as the flush packs them, the records (16 a block) and summaries.
+    /// </summary>
+    private static ulong CopyBlocks(IEnumerable<CopyPlan> plans)
+    {
+        var inodes = new HashSet<ulong>();
+        var nodes = new HashSet<(ulong, ulong)>();
+        var packed = new Dictionary<ulong, int>();
+        ulong blocks = 0;
+        foreach (var p in plans)
+        {
+            inodes.UnionWith(p.Inodes);
+            nodes.UnionWith(p.Nodes);
+            foreach (var (ino, frags) in p.Packed) packed[ino] = frags;
+            blocks += p.Blocks;
+        }
+        ulong written = blocks + (ulong)nodes.Count + LfsFileSystem.PackedBlocks(packed.OrderBy(kv => kv.Key).Select(kv => (kv.Key, kv.Value)))
+                        + ((ulong)inodes.Count + LfsLayout.InodesPerBlock - 1) / LfsLayout.InodesPerBlock;
+        return written + written / Summary.MaxEntries + 2;
+    }
+
+    /// <summary>
+    /// The walk of <see cref="Collect"/> over segment <paramref name="slot"/>, reviving nothing: what it would
+    /// revive. Its reads are not counted as the cleaner's (the collect reads the same blocks again, and counts
+    /// them). Lock held.
+    /// </summary>
+    private Result<CopyPlan> Plan(int slot)
+    {
+        var records = new byte[LfsLayout.BlockSize];
+        var plan = new CopyPlan();
+        var err = ForEachEntry(slot, counted: false, (e, addr) =>
+        {
+            switch (e.Kind)
+            {
+                case LogKind.Imap:
+                    return Errno.OK;
+                case LogKind.Inodes:
+                {
+                    if (_fs.Imap.LiveInodesIn(addr) == 0) return Errno.OK;
+                    var read = _fs.Disk.Read(addr, records);
+                    if (read != Errno.OK) return read;
+                    for (int s = 0; s < LfsLayout.InodesPerBlock; s++)
+                    {
+                        var rec = InodeRecord.ReadFrom(records.AsSpan(s * LfsLayout.InodeSize));
+                        if (rec is not null && _fs.Imap.Get(rec.Ino) == ImapEntry.Make(addr, s)) plan.Inodes.Add(rec.Ino);
+                    }
+                    return Errno.OK;
+                }
+                case LogKind.Packed:
+                    foreach (ulong no in PackedMembers(e))
+                    {
+                        var member = _fs.GetInode(no);
+                        if (!member.Ok) continue;
+                        ulong ptr = member.Value.Rec.Direct[0];
+                        if (!LfsLayout.IsPacked(ptr) || LfsLayout.PackedAddr(ptr) != addr) continue;
+                        plan.Inodes.Add(no);
+                        plan.Packed[no] = LfsFileSystem.FragmentsOf(member.Value);
+                    }
+                    return Errno.OK;
+            }
+            var r = _fs.GetInode(e.Ino);
+            if (!r.Ok) return Errno.OK; // the inode is gone: so is the block
+            var inode = r.Value;
+            Result<ulong> a = e.Kind switch
+            {
+                LogKind.Data => _fs.Tree.Lookup(inode, e.Index),
+                LogKind.Node => _fs.Tree.NodeAddr(inode, e.Index),
+                LogKind.Xattr => inode.Rec.Xattr,
+                _ => 0UL,
+            };
+            if (!a.Ok) return a.Error;
+            if (a.Value != addr) return Errno.OK;
+            plan.Inodes.Add(inode.Ino);
+            if (e.Kind == LogKind.Node) plan.Nodes.UnionWith(BlockTree.KeyAndAncestors(e.Index).Select(key => (inode.Ino, key)));
+            else
+            {
+                plan.Blocks++;
+                if (e.Kind == LogKind.Data) plan.Nodes.UnionWith(BlockTree.NodesAbove(e.Index).Select(key => (inode.Ino, key)));
+            }
+            return Errno.OK;
+        });
+        return err == Errno.OK ? plan : err;
+    }
+
     /// <summary>Reads victim <paramref name="v"/>'s summaries and re-dirties every block still live. Lock held.</summary>
     private Errno Collect(SegmentInfo v, List<(LfsInode, double, uint)> survivors)
     {
+        var scratch = new byte[LfsLayout.BlockSize];
+        uint stamp = _fs.Usage.LastWrite(v.Slot);
+        return ForEachEntry(v.Slot, counted: true, (e, addr) =>
+        {
+            var r = Revive(e, addr, scratch);
+            if (!r.Ok) return r.Error;
+            if (r.Value is { } ino)
+            {
+                // The file's own age where it is known (its last new data), else the victim's.
+                uint st = ino.DataClock != 0 && (int)(stamp - ino.DataClock) > 0 ? ino.DataClock : stamp;
+                survivors.Add((ino, unchecked(_fs.Log.Clock - st), st));
+            }
+            return Errno.OK;
+        });
+    }
+
+    /// <summary>
+    /// Reads segment <paramref name="slot"/>'s summaries in log order and hands <paramref name="visit"/> each
+    /// entry with its block's address; stops at the first block that is not the next summary, or at an error.
+    /// <paramref name="counted"/>: the reads are the cleaner's (write cost), a summary and each entry's block.
+    /// </summary>
+    private Errno ForEachEntry(int slot, bool counted, Func<SummaryEntry, ulong, Errno> visit)
+    {
         var disk = _fs.Disk;
-        ulong start = disk.SegmentStart(v.Slot);
+        ulong start = disk.SegmentStart(slot);
         uint segBlocks = disk.Super.SegmentBlocks;
         var block = new byte[LfsLayout.BlockSize];
         uint off = disk.FirstOffset;
-        uint stamp = _fs.Usage.LastWrite(v.Slot);
         while (off + 2 <= segBlocks)
         {
             var err = disk.ReadUnchecked(start + off, block);
             if (err != Errno.OK) return err;
-            BlocksRead++;
+            if (counted) BlocksRead++;
             var sum = Summary.ReadFrom(block);
-            if (sum is null || sum.Slot != (uint)v.Slot || sum.Offset != off) break;
+            if (sum is null || sum.Slot != (uint)slot || sum.Offset != off) break;
             for (int k = 0; k < sum.Entries.Count; k++)
             {
-                ulong addr = start + off + 1 + (ulong)k;
-                var e = sum.Entries[k];
-                BlocksRead++;
-                var r = Revive(e, addr, block);
-                if (!r.Ok) return r.Error;
-                if (r.Value is { } ino)
-                {
-                    // The file's own age where it is known (its last new data), else the victim's.
-                    uint st = ino.DataClock != 0 && (int)(stamp - ino.DataClock) > 0 ? ino.DataClock : stamp;
-                    survivors.Add((ino, unchecked(_fs.Log.Clock - st), st));
-                }
+                if (counted) BlocksRead++;
+                if ((err = visit(sum.Entries[k], start + off + 1 + (ulong)k)) != Errno.OK) return err;
             }
             off += 1 + (uint)sum.Entries.Count;
         }
         return Errno.OK;
+    }
+
+    /// <summary>The inode numbers a packed block's summary entry names (its first member, then up to four deltas).</summary>
+    private static IEnumerable<ulong> PackedMembers(SummaryEntry e)
+    {
+        yield return e.Ino;
+        for (int k = 1; k < LfsLayout.PackedMaxMembers; k++)
+        {
+            ulong delta = (e.Index >> (16 * (k - 1))) & 0xFFFF;
+            if (delta == 0) yield break;
+            yield return e.Ino + delta;
+        }
     }
 
     /// <summary>If the block at <paramref name="addr"/> is live, marks what holds it dirty; returns the inode concerned (null if dead or not an inode's).</summary>
@@ -350,11 +481,9 @@ public sealed class Cleaner
             {
                 // Each member whose block 0 still points into this block has its data copied out (repacked).
                 LfsInode? any = null;
-                for (int k = 0; k < LfsLayout.PackedMaxMembers; k++)
+                foreach (ulong no in PackedMembers(e))
                 {
-                    ulong delta = k == 0 ? 0 : (e.Index >> (16 * (k - 1))) & 0xFFFF;
-                    if (k > 0 && delta == 0) break;
-                    var m = _fs.GetInode(e.Ino + delta);
+                    var m = _fs.GetInode(no);
                     if (!m.Ok) continue;
                     var member = m.Value;
                     ulong ptr = member.Rec.Direct[0];

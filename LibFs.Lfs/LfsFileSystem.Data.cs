@@ -17,6 +17,13 @@ public sealed partial class LfsFileSystem
             var r = GetInode(ino.Value);
             if (!r.Ok) return r.Error;
             var i = r.Value;
+            // Its record goes to the log with the next flush: a clean inode asks for the room first (a truncate
+            // that shrinks frees more than it dirties, and must work on a full volume).
+            if (!_dirty.Contains(i) && !(request.Size is { } shrink && shrink < i.Rec.Size))
+            {
+                var space = EnsureSpace(1);
+                if (space != Errno.OK) return space;
+            }
             var now = Timespec.Now();
             if (request.Size is { } size)
             {
@@ -192,7 +199,10 @@ public sealed partial class LfsFileSystem
                 done += chunk;
             }
             var atime = new Timespec(i.Rec.AtimeSec, i.Rec.AtimeNsec);
-            if (atime.CompareTo(new Timespec(i.Rec.MtimeSec, i.Rec.MtimeNsec)) <= 0 || atime.CompareTo(new Timespec(i.Rec.CtimeSec, i.Rec.CtimeNsec)) <= 0)
+            // relatime; a clean inode's record takes log room, so on a volume with none at hand the update is skipped
+            // (a read never fails for want of space, and never takes the room a checkpoint needs).
+            if ((atime.CompareTo(new Timespec(i.Rec.MtimeSec, i.Rec.MtimeNsec)) <= 0 || atime.CompareTo(new Timespec(i.Rec.CtimeSec, i.Rec.CtimeNsec)) <= 0)
+                && (_dirty.Contains(i) || HasRoomAtHand(1)))
             {
                 var now = Timespec.Now();
                 i.Rec.AtimeSec = now.Sec;

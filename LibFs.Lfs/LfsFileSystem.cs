@@ -480,8 +480,8 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
         }
         foreach (var i in tails)
         {
-            int n = (int)((i.Rec.Size + Frag - 1) / Frag);
-            if (group.Count > 0 && (used + n > LfsLayout.FragmentsPerBlock || group.Count == LfsLayout.PackedMaxMembers || i.Ino - group[0].Ino > ushort.MaxValue))
+            int n = FragmentsOf(i);
+            if (group.Count > 0 && StartsNewPack(group.Count, used, group[0].Ino, i.Ino, n))
             {
                 var err = Emit();
                 if (err != Errno.OK) return err;
@@ -490,6 +490,28 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
             used += n;
         }
         return Emit();
+    }
+
+    /// <summary>Fragments a packed small file takes.</summary>
+    internal static int FragmentsOf(LfsInode i) => (int)((i.Rec.Size + LfsLayout.FragmentSize - 1) / LfsLayout.FragmentSize);
+
+    /// <summary>Whether a small file of <paramref name="frags"/> fragments goes to a new packed block rather than join the open one (<paramref name="members"/> files, <paramref name="used"/> fragments, the first one's number <paramref name="first"/>).</summary>
+    private static bool StartsNewPack(int members, int used, ulong first, ulong ino, int frags) =>
+        used + frags > LfsLayout.FragmentsPerBlock || members == LfsLayout.PackedMaxMembers || ino - first > ushort.MaxValue;
+
+    /// <summary>The packed blocks <see cref="AppendPacked"/> writes for these small files (inode order, fragments each).</summary>
+    internal static ulong PackedBlocks(IEnumerable<(ulong Ino, int Frags)> tails)
+    {
+        ulong blocks = 0, first = 0;
+        int members = 0, used = 0;
+        foreach (var (ino, frags) in tails)
+        {
+            if (members > 0 && StartsNewPack(members, used, first, ino, frags)) { blocks++; members = 0; used = 0; }
+            if (members == 0) first = ino;
+            members++;
+            used += frags;
+        }
+        return members > 0 ? blocks + 1 : blocks;
     }
 
     /// <summary>Makes <paramref name="data"/> the new content of file block <paramref name="fb"/> (in memory until the flush). Lock held.</summary>
@@ -769,9 +791,16 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
     /// </summary>
     private void AfterFreeing()
     {
-        if (!_readOnly && ImmediateBlocks() < CheckpointBlocks() + ReserveBlocks / 2)
-            Cleaner.CleanFor(0); // a failure resurfaces at the next call that asks for room, or the next sync
+        if (_readOnly || ImmediateBlocks() >= CheckpointBlocks() + ReserveBlocks / 2) return;
+        // When the last try won nothing back (nothing worth cleaning, no segment emptied yet), the next waits until
+        // the dirty state has grown by a quarter segment: a flush after every unlink would write a record block, a
+        // directory block and a summary each time, more than most unlinks free, and eat the reserve it guards.
+        if (CheckpointBlocks() < _freeingRetryAt) return;
+        Cleaner.CleanFor(0); // a failure resurfaces at the next call that asks for room, or the next sync
+        _freeingRetryAt = ImmediateBlocks() >= CheckpointBlocks() + ReserveBlocks / 2 ? 0 : CheckpointBlocks() + SegBlocks / 4;
     }
+
+    private ulong _freeingRetryAt;
 
     // ---------------------------------------------------------------- space
 
@@ -850,11 +879,14 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
     internal Errno EnsureSpace(ulong extra, ulong? uncounted = null)
     {
         if (_readOnly) return Errno.EROFS;
-        if (NeedFor(extra) + ReservedCharge(_tree.Reserved) <= ImmediateBlocks()) return Errno.OK;
+        if (HasRoomAtHand(extra)) return Errno.OK;
         if (FreeBlocksHonest() < (uncounted ?? extra)) return Errno.ENOSPC;
         Cleaner.CleanFor(extra);
         return NeedFor(extra) <= ImmediateBlocks() ? Errno.OK : Errno.ENOSPC;
     }
+
+    /// <summary>Whether the log takes the dirty state and <paramref name="extra"/> more blocks without cleaning, every reservation kept (<see cref="EnsureSpace"/>'s fast path). Lock held.</summary>
+    private bool HasRoomAtHand(ulong extra) => NeedFor(extra) + ReservedCharge(_tree.Reserved) <= ImmediateBlocks();
 
     /// <summary>What the log must be able to take for the dirty state, <paramref name="extra"/> more blocks and the cleaner's reserve.</summary>
     internal ulong NeedFor(ulong extra) => PendingBlocks() + extra + ReserveBlocks;
@@ -878,6 +910,10 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
             pendingNew += (ulong)i.Nodes.Values.Count(n => n.Dirty && n.Addr == 0);
             if (i.XattrDirty && i.Rec.Xattr == 0 && i.Xattrs is { Count: > 0 }) pendingNew++;
         }
+        // The dirty inodes' records, and the inode-map blocks naming them, go to the log with the next flush too
+        // (their old copies die only then, and the cleaner can win those back only after).
+        pendingNew += (ulong)(_dirty.Count + LfsLayout.InodesPerBlock - 1) / LfsLayout.InodesPerBlock
+                      + (ulong)Math.Min(_dirty.Count, _imap.UsedBlocks);
         // Dead blocks the cleaner cannot win back (a segment so full that copying it out costs what it frees) are not free.
         ulong crumbs = 0;
         foreach (int s in _usage.AllocatedSlots)
