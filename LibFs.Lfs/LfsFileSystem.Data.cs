@@ -17,9 +17,9 @@ public sealed partial class LfsFileSystem
             var r = GetInode(ino.Value);
             if (!r.Ok) return r.Error;
             var i = r.Value;
-            // Its record goes to the log with the next flush: a clean inode asks for the room first (a truncate
-            // that shrinks frees more than it dirties, and must work on a full volume).
-            if (!_dirty.Contains(i) && !(request.Size is { } shrink && shrink < i.Rec.Size))
+            // Its record goes to the log with the next flush: a clean inode asks for the room when the reserve's
+            // first half is spent (a truncate that shrinks frees more than it dirties, and never asks).
+            if (!_dirty.Contains(i) && !(request.Size is { } shrink && shrink < i.Rec.Size) && !MayDirtyRecord())
             {
                 var space = EnsureSpace(1);
                 if (space != Errno.OK) return space;
@@ -199,10 +199,10 @@ public sealed partial class LfsFileSystem
                 done += chunk;
             }
             var atime = new Timespec(i.Rec.AtimeSec, i.Rec.AtimeNsec);
-            // relatime; a clean inode's record takes log room, so on a volume with none at hand the update is skipped
-            // (a read never fails for want of space, and never takes the room a checkpoint needs).
+            // relatime; a clean inode's record takes log room, so on a full volume the update is skipped once the
+            // reserve's first half is spent (a read never fails for want of space, nor takes the checkpoint's room).
             if ((atime.CompareTo(new Timespec(i.Rec.MtimeSec, i.Rec.MtimeNsec)) <= 0 || atime.CompareTo(new Timespec(i.Rec.CtimeSec, i.Rec.CtimeNsec)) <= 0)
-                && (_dirty.Contains(i) || HasRoomAtHand(1)))
+                && (_dirty.Contains(i) || MayDirtyRecord()))
             {
                 var now = Timespec.Now();
                 i.Rec.AtimeSec = now.Sec;

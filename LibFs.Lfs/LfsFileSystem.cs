@@ -888,6 +888,14 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
     /// <summary>Whether the log takes the dirty state and <paramref name="extra"/> more blocks without cleaning, every reservation kept (<see cref="EnsureSpace"/>'s fast path). Lock held.</summary>
     private bool HasRoomAtHand(ulong extra) => NeedFor(extra) + ReservedCharge(_tree.Reserved) <= ImmediateBlocks();
 
+    /// <summary>
+    /// Whether a call that only rewrites a clean inode's record (a chmod, a chown, a utimens, a truncate, a read's
+    /// atime) may do so without asking for room: when the log has it at hand, or, on a full volume, while the
+    /// dirty state leaves half the cleaner's reserve untouched (as unlinks may: one such call always works on a
+    /// full volume, but thousands of them in a row must not take the room the checkpoint needs). Lock held.
+    /// </summary>
+    private bool MayDirtyRecord() => HasRoomAtHand(1) || CheckpointBlocks() + 2 + ReserveBlocks / 2 <= ImmediateBlocks();
+
     /// <summary>What the log must be able to take for the dirty state, <paramref name="extra"/> more blocks and the cleaner's reserve.</summary>
     internal ulong NeedFor(ulong extra) => PendingBlocks() + extra + ReserveBlocks;
 
@@ -910,10 +918,6 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
             pendingNew += (ulong)i.Nodes.Values.Count(n => n.Dirty && n.Addr == 0);
             if (i.XattrDirty && i.Rec.Xattr == 0 && i.Xattrs is { Count: > 0 }) pendingNew++;
         }
-        // The dirty inodes' records, and the inode-map blocks naming them, go to the log with the next flush too
-        // (their old copies die only then, and the cleaner can win those back only after).
-        pendingNew += (ulong)(_dirty.Count + LfsLayout.InodesPerBlock - 1) / LfsLayout.InodesPerBlock
-                      + (ulong)Math.Min(_dirty.Count, _imap.UsedBlocks);
         // Dead blocks the cleaner cannot win back (a segment so full that copying it out costs what it frees) are not free.
         ulong crumbs = 0;
         foreach (int s in _usage.AllocatedSlots)
