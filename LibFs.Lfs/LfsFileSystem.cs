@@ -461,11 +461,16 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
                 log.Stamp = group.Select(g => stamps.TryGetValue(g, out uint st) ? st : (uint?)null).Where(x => x is not null).DefaultIfEmpty(null).Max();
             var a = log.Append(LogKind.Packed, group[0].Ino, deltas, block, now);
             if (!a.Ok) return a.Error;
-            _usage.KillFragments(a.Value, (uint)(LfsLayout.FragmentsPerBlock - at)); // the block counted whole when appended
+            // A block with all its members has no use for its unused fragments while they live (a repack puts them
+            // five to a block again): the last member's pointer takes them (zeros past its data), so they count
+            // as live, in statfs and the cleaner's utilization, and die with it. Otherwise they are dead at once
+            // (the block counted whole when appended): a repack can fill them.
+            int pad = group.Count == LfsLayout.PackedMaxMembers ? LfsLayout.FragmentsPerBlock - at : 0;
+            _usage.KillFragments(a.Value, (uint)(LfsLayout.FragmentsPerBlock - at - pad));
             at = 0;
             foreach (var i in group)
             {
-                int n = (int)((i.Rec.Size + Frag - 1) / Frag);
+                int n = FragmentsOf(i) + (i == group[^1] ? pad : 0);
                 var old = _tree.Set(i, 0, LfsLayout.Packed(a.Value, at, n));
                 if (!old.Ok) return old.Error;
                 _usage.Kill(old.Value);
@@ -918,17 +923,21 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
             pendingNew += (ulong)i.Nodes.Values.Count(n => n.Dirty && n.Addr == 0);
             if (i.XattrDirty && i.Rec.Xattr == 0 && i.Xattrs is { Count: > 0 }) pendingNew++;
         }
+        // No segment holds data in its head (XN's, if any) and its first summary: those are nobody's free space.
+        ulong fixedPerSegment = _disk.FirstOffset + 1UL;
+        ulong overhead = (_disk.FreeBlocks / SegBlocks + (ulong)_usage.AllocatedCount) * fixedPerSegment;
         // Dead blocks the cleaner cannot win back (a segment so full that copying it out costs what it frees) are not free.
         ulong crumbs = 0;
         foreach (int s in _usage.AllocatedSlots)
         {
             if (IsHead(s)) continue;
             uint live = _usage.Live(s);
-            ulong dead = SegBlocks - live;
-            if (live > 0 && dead <= Cleaner.CopyCost(live)) crumbs += dead;
+            if (live == 0 || live + fixedPerSegment >= SegBlocks) continue;
+            ulong dead = SegBlocks - fixedPerSegment - live;
+            if (dead <= Cleaner.CopyCost(live)) crumbs += dead;
         }
         // The checkpoint's room is no more free than the cleaner's reserve: a pass leaves it (CheckpointMargin).
-        ulong used = _usage.TotalLive + pendingNew + ReservedCharge(_tree.Reserved) + ReserveBlocks + CheckpointMargin + crumbs;
+        ulong used = _usage.TotalLive + pendingNew + ReservedCharge(_tree.Reserved) + ReserveBlocks + CheckpointMargin + overhead + crumbs;
         return TotalBlocks > used ? TotalBlocks - used : 0;
     }
 
