@@ -97,12 +97,19 @@ public sealed class Cleaner
         Policy = policy;
         StartPercent = fs.Disk.Super.CleanStartPercent;
         StopPercent = fs.Disk.Super.CleanStopPercent;
+        SurvivorsAtLogHead = fs.Disk.Super.Survivors == LfsSuper.SurvivorsLogHead;
     }
 
     public ICleanerPolicy Policy { get; set; }
     /// <summary>Background cleaning starts when free space (a share of the total) falls below this, and stops above <see cref="StopPercent"/>.</summary>
     public uint StartPercent { get; set; }
     public uint StopPercent { get; set; }
+    /// <summary>
+    /// Survivors go to the log's head with new data (Sprite LFS's single log) rather than to the cleaner's own head.
+    /// The own head keeps what has survived a cleaning (mostly cold) apart from what is being written (mostly hot),
+    /// a segregation of its own: under hot-and-cold access it does for greedy what cost-benefit's age sort does.
+    /// </summary>
+    public bool SurvivorsAtLogHead { get; set; }
 
     public ulong SegmentsCleaned { get; private set; }
     public ulong BlocksRead { get; private set; }
@@ -216,7 +223,7 @@ public sealed class Cleaner
         ulong freeSegments = _fs.Disk.FreeBlocks / segBlocks;
         var head = _fs.CleanerLog;
         ulong cleanerRoom = head.HeadRemaining + (freeSegments > 1 ? freeSegments - 1 : 0) * segBlocks;
-        var victims = PickVictims(need, cleanerRoom > 2 ? cleanerRoom - 2 : 0);
+        var victims = SurvivorsAtLogHead ? new List<SegmentInfo>() : PickVictims(need, cleanerRoom > 2 ? cleanerRoom - 2 : 0);
         if (victims.Count == 0)
         {
             head = null;

@@ -13,6 +13,8 @@ public sealed record LfsFormatOptions
     public uint CleanStartPercent { get; init; } = 10;
     public uint CleanStopPercent { get; init; } = 20;
     public uint? MaxInodes { get; init; }
+    /// <summary>Where the cleaner writes the live blocks it copies: "own-head" (a head of its own, apart from new data) or "log-head" (with new data, as Sprite LFS did).</summary>
+    public string Survivors { get; init; } = "own-head";
     /// <summary>
     /// Bind segments as XN segments (the xnlog API): XN writes a partial segment as one request, skips
     /// zero-filling, and knows every log block through the segment head's claims. False: segments are plain
@@ -25,6 +27,8 @@ public sealed record LfsFormatOptions
 public sealed record LfsMountOptions
 {
     public string? Cleaner { get; init; }
+    /// <summary>Overrides the image's survivor placement ("own-head" or "log-head", see <see cref="LfsFormatOptions.Survivors"/>).</summary>
+    public string? Survivors { get; init; }
     /// <summary>Serve read-only (a root the host granted read rights only): every change is EROFS, nothing is written.</summary>
     public bool ReadOnly { get; init; }
     /// <summary>
@@ -60,6 +64,7 @@ public sealed partial class LfsFileSystem
         }
         var policy = CleanerPolicies.ByName(options.Cleaner);
         if (policy is null) { error = $"unknown cleaner policy '{options.Cleaner}'"; return Errno.EINVAL; }
+        if (SurvivorsByName(options.Survivors) is not { } survivors) { error = $"unknown survivor placement '{options.Survivors}' (own-head, log-head)"; return Errno.EINVAL; }
         uint segBlocks = (uint)(options.SegmentBytes / LfsLayout.BlockSize);
         ulong slots = deviceBlocks / segBlocks + 1;
         ulong segTabBlocks = (slots + SegTab.Entries - 1) / SegTab.Entries;
@@ -70,7 +75,7 @@ public sealed partial class LfsFileSystem
         }
         uint maxInodes = options.MaxInodes ?? (uint)Math.Clamp(deviceBlocks, 1024, 1 << 22);
         var super = new LfsSuper(segBlocks, (uint)slots, (uint)segTabBlocks, CheckpointRecord.BlocksFor(maxInodes, (uint)slots), maxInodes,
-            DateTimeOffset.UtcNow.ToUnixTimeSeconds(), CleanerPolicies.IdOf(policy), options.CleanStartPercent, options.CleanStopPercent);
+            DateTimeOffset.UtcNow.ToUnixTimeSeconds(), CleanerPolicies.IdOf(policy), options.CleanStartPercent, options.CleanStopPercent, survivors);
         var xn = new XnClient(session, wallet);
         TypeId superType, segTabType;
         TypeId? headType = null;
@@ -108,6 +113,12 @@ public sealed partial class LfsFileSystem
             error = $"unknown cleaner policy '{name}'";
             return Errno.EINVAL;
         }
+        uint? survivorsAt = null;
+        if (options?.Survivors is { } placement && (survivorsAt = SurvivorsByName(placement)) is null)
+        {
+            error = $"unknown survivor placement '{placement}' (own-head, log-head)";
+            return Errno.EINVAL;
+        }
         var wallet = new CapabilityWallet();
         wallet.Put(rootName, rootCap);
         var xn = new XnClient(session, wallet);
@@ -118,11 +129,20 @@ public sealed partial class LfsFileSystem
         if (!disk.Ok) return disk.Error;
         var checkedDisk = ExoFS.LibFs.Lfs.Log.CheckedLfsDisk.Wrap(disk.Value);
         var fs = MountOn(checkedDisk, readOnly, policy, rollForward: options?.NoRollForward != true);
+        if (fs.Ok && survivorsAt is { } at) fs.Value.Cleaner.SurvivorsAtLogHead = at == LfsSuper.SurvivorsLogHead;
         if (fs.Ok && !readOnly && options?.CleanerInterval is { } every && every > TimeSpan.Zero) fs.Value.StartBackgroundCleaner(every);
         error = fs.Ok ? null : fs.Error == Errno.EUCLEAN ? $"root '{rootName}' does not hold a valid LFS"
             : checkedDisk.FirstProblem is { } bad ? $"mount: {fs.Error}: {bad}" : $"mount: {fs.Error} {xn.LastRefusal}".TrimEnd();
         return fs;
     }
+
+    /// <summary>The superblock's code for a survivor placement's name (null if it names none).</summary>
+    internal static uint? SurvivorsByName(string name) => name switch
+    {
+        "own-head" => LfsSuper.SurvivorsOwnHead,
+        "log-head" => LfsSuper.SurvivorsLogHead,
+        _ => null,
+    };
 
     /// <summary>The one-line refusal of an intact LFS superblock of another format version (null if that is not why it failed).</summary>
     private static string? OlderFormat(XnClient xn, RootInfo root)

@@ -177,6 +177,7 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
         var log = new SegmentWriter(disk, usage, headSlot, best.HeadOffset, best.NextPartialSeq);
         var fs = new LfsFileSystem(disk, usage, imap, log, readOnly, policy) { _cpSeq = best.Seq, _nextGeneration = Math.Max(1, best.NextGeneration) };
         fs._tree.Reserved = best.Reserved;
+        fs._checkpointTime = DateTime.UnixEpoch.AddTicks(best.TimeNs / 100);
         fs.Cleaner.Restore(best.SegmentsCleaned, best.CleanerBlocksRead, best.CleanerBlocksMoved, best.NewBlocks);
         var rf = rollForward ? Lfs.RollForward.Run(fs) : new RollForwardResult(0, 0, headSlot, best.HeadOffset, best.NextPartialSeq);
         if (!rf.Ok) return rf.Error;

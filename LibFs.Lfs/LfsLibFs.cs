@@ -10,8 +10,8 @@ namespace ExoFS.LibFs.Lfs;
 /// <summary>
 /// The LFS's registration: how a host makes, mounts and checks an LFS root, through the guest's session only.
 /// Tunables (<c>exofs mkfs --libfs lfs:segment=512K,cleaner=greedy</c>): segment, cleaner, clean-start,
-/// clean-stop, inodes; at mount (<c>-o cleaner=greedy,cleaner-interval=5</c>): cleaner, cleaner-interval (seconds
-/// between background cleaner checks, 0 for none).
+/// clean-stop, inodes, survivors; at mount (<c>-o cleaner=greedy,cleaner-interval=5</c>): cleaner, survivors,
+/// cleaner-interval (seconds between background cleaner checks, 0 for none).
 /// </summary>
 public sealed class LfsLibFs : ILibFs
 {
@@ -34,6 +34,7 @@ public sealed class LfsLibFs : ILibFs
     public string Name => LfsFileSystem.DefaultRootName;
     public string RootType => LfsUdfs.XSuperType;
     public IXnRootChecker Checker { get; } = new LfsSegmentRootChecker();
+    public bool ReportsInfo => true;
 
     public IReadOnlyDictionary<string, string> FormatOptions { get; } = new Dictionary<string, string>
     {
@@ -42,9 +43,10 @@ public sealed class LfsLibFs : ILibFs
         ["clean-start"] = "start cleaning when clean segments fall below this percentage (default 10)",
         ["clean-stop"] = "stop cleaning once clean segments reach this percentage (default 20)",
         ["inodes"] = "most inodes the file system may hold (default: from the device size)",
+        ["survivors"] = "where the cleaner writes the live blocks it copies: own-head (default: a head of its own) or log-head (with new data, as Sprite LFS)",
     };
 
-    public IReadOnlyCollection<string> MountOptionKeys { get; } = ["cleaner", "cleaner-interval"];
+    public IReadOnlyCollection<string> MountOptionKeys { get; } = ["cleaner", "cleaner-interval", "survivors"];
 
     /// <summary>How often a mount checks whether to clean in the background, unless <c>-o cleaner-interval=</c> says otherwise.</summary>
     public static readonly TimeSpan DefaultCleanerInterval = TimeSpan.FromSeconds(5);
@@ -67,6 +69,10 @@ public sealed class LfsLibFs : ILibFs
                 case "cleaner":
                     if (CleanerPolicies.ByName(value) is null) { error = $"lfs: unknown cleaner policy '{value}' (greedy, cost-benefit, age-sort)"; return Errno.EINVAL; }
                     options = options with { Cleaner = value };
+                    break;
+                case "survivors":
+                    if (LfsFileSystem.SurvivorsByName(value) is null) { error = $"lfs: unknown survivor placement '{value}' (own-head, log-head)"; return Errno.EINVAL; }
+                    options = options with { Survivors = value };
                     break;
                 case "clean-start" or "clean-stop" or "inodes":
                     if (!uint.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out uint n)) { error = $"lfs: {key} takes a number, not '{value}'"; return Errno.EINVAL; }
@@ -95,6 +101,7 @@ public sealed class LfsLibFs : ILibFs
             if (!MountOptionKeys.Contains(key)) { error = $"lfs: unknown mount option '{key}' (lfs takes: {string.Join(", ", MountOptionKeys)})"; return Errno.EINVAL; }
         var mount = (_mount ?? new LfsMountOptions()) with { ReadOnly = guest.ReadOnly };
         if (guest.Options.GetValueOrDefault("cleaner") is { } cleaner) mount = mount with { Cleaner = cleaner };
+        if (guest.Options.GetValueOrDefault("survivors") is { } survivors) mount = mount with { Survivors = survivors };
         if (guest.Options.GetValueOrDefault("cleaner-interval") is { } every)
         {
             if (!double.TryParse(every, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double seconds) || seconds > 86400)

@@ -111,6 +111,9 @@ public interface ILibFs
 
     /// <summary>The libFS's checker for <c>exofs fsck</c> (run through a read-only, or for repair a full, session).</summary>
     IXnRootChecker Checker { get; }
+
+    /// <summary>Its file systems report figures of their own (<see cref="IReportsInfo"/>): <c>exofs info</c> attaches a root read-only to ask.</summary>
+    bool ReportsInfo => false;
 }
 
 /// <summary>Names the <see cref="ILibFs"/> implementation an assembly provides (it needs a public parameterless constructor).</summary>

@@ -4,6 +4,8 @@ using System.Text;
 using System.Text.Json;
 using ExoFS.Cli.Mounting;
 using ExoFS.Host;
+using ExoFS.LibFs;
+using ExoFS.LibFs.Runtime;
 
 namespace ExoFS.Cli.Commands;
 
@@ -60,6 +62,16 @@ public sealed class InfoCommand : ICommand
             roots.AddRow(new[] { r.Name, r.Block.Value.ToString(System.Globalization.CultureInfo.InvariantCulture), r.Type, r.LibFs ?? "(unknown)", r.Owner }
                 .Select(Spectre.Console.Markup.Escape).ToArray());
         Spectre.Console.AnsiConsole.Write(roots);
+        foreach (var r in vol.Roots())
+        {
+            var lines = RootInfo(vol, r, out string? why);
+            if (lines is null && why is null) continue;
+            var own = new Spectre.Console.Table().Border(Spectre.Console.TableBorder.Rounded).HideHeaders().AddColumn("").AddColumn("");
+            own.Title = new Spectre.Console.TableTitle(Spectre.Console.Markup.Escape($"root '{r.Name}' ({r.LibFs})"));
+            if (why is not null) own.AddRow("figures", Spectre.Console.Markup.Escape($"not available: {why}"));
+            foreach (var (name, value) in lines ?? []) own.AddRow(Spectre.Console.Markup.Escape(name), Spectre.Console.Markup.Escape(value));
+            Spectre.Console.AnsiConsole.Write(own);
+        }
         var types = new Spectre.Console.Table().Border(Spectre.Console.TableBorder.Rounded).AddColumns("id", "type", "partitions", "raw read", "raw write", "udfs");
         types.Title = new Spectre.Console.TableTitle("types");
         foreach (var (id, spec, partitions) in vol.Types)
@@ -98,13 +110,35 @@ public sealed class InfoCommand : ICommand
         o.WriteLine($"usage:      {used} used, {free} free ({(g.BlockCount == 0 ? 0 : 100.0 * used / g.BlockCount):F1}% used)");
         var roots = vol.Roots();
         o.WriteLine($"roots:      {roots.Count}");
-        foreach (var r in roots) o.WriteLine($"  {r.Name,-16} block {r.Block,-10} type {r.Type,-20} libfs {r.LibFs ?? "(unknown)",-6} installed by {r.Owner}");
+        foreach (var r in roots)
+        {
+            o.WriteLine($"  {r.Name,-16} block {r.Block,-10} type {r.Type,-20} libfs {r.LibFs ?? "(unknown)",-6} installed by {r.Owner}");
+            var lines = RootInfo(vol, r, out string? why);
+            if (why is not null) o.WriteLine($"    {r.LibFs} figures not available: {why}");
+            foreach (var (name, value) in lines ?? []) o.WriteLine($"    {name + ":",-13} {value}");
+        }
         var types = vol.Types;
         o.WriteLine($"types:      {types.Count}");
         foreach (var (id, spec, partitions) in types)
             o.WriteLine($"  {id.Value,4} {spec.Name,-24} {partitions} partition(s), {spec.RawRead.Count} raw-read / {spec.RawWrite.Count} raw-write range(s)"
                         + (spec.AclUdf is null ? "" : ", acl") + (spec.SizeUdf is null ? "" : ", size"));
         WriteLastRecovery(o, vol);
+    }
+
+    /// <summary>
+    /// The root's own figures when its libFS reports any (<see cref="IReportsInfo"/>): from the guest serving it in
+    /// this host (a daemon answering for a mounted image), or from a read-only attach made for the report and
+    /// dropped after it. Null, with <paramref name="why"/>, when the attach is refused.
+    /// </summary>
+    private static IReadOnlyList<(string Name, string Value)>? RootInfo(ExoHost host, HostRoot root, out string? why)
+    {
+        why = null;
+        if (LibFsCatalog.ForRootType(root.Type) is not { ReportsInfo: true }) return null;
+        if (host.Guests.FirstOrDefault(g => g.RootName == root.Name) is { } serving) return (serving.FileSystem as IReportsInfo)?.InfoLines();
+        var attached = host.Attach(root.Name, out why, readOnly: true);
+        if (!attached.Ok) return null;
+        using var guest = attached.Value;
+        return (guest.FileSystem as IReportsInfo)?.InfoLines();
     }
 
     /// <summary>The host's last-recovery record (kept in XN's superblock), so an unmounted image shows it too.</summary>
@@ -149,6 +183,14 @@ public sealed class InfoCommand : ICommand
                 w.WriteString("type", r.Type);
                 if (r.LibFs is null) w.WriteNull("libfs"); else w.WriteString("libfs", r.LibFs);
                 w.WriteString("owner", r.Owner);
+                var lines = RootInfo(vol, r, out string? why);
+                if (why is not null) w.WriteString("infoError", why);
+                if (lines is not null)
+                {
+                    w.WriteStartObject("info");
+                    foreach (var (name, value) in lines) w.WriteString(name, value);
+                    w.WriteEndObject();
+                }
                 w.WriteEndObject();
             }
             w.WriteEndArray();

@@ -24,6 +24,7 @@ public sealed class LfsDesign : IDesign
     [
         new("segment", ["256K", "512K", "1M", "2M", "4M"], "1M", "segment size"),
         new("cleaner", ["greedy", "cost-benefit", "age-sort"], "cost-benefit", "cleaner policy (which segments it cleans first)"),
+        new("survivors", ["own-head", "log-head"], "own-head", "where the cleaner writes what it copies: a head of its own, or the log's head with new data (Sprite)"),
     ];
 
     public Result<IFileSystem> Format(IBlockDevice device, IReadOnlyDictionary<string, string> settings, out string? error)

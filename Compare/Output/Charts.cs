@@ -8,6 +8,8 @@ public sealed record Chart(string FileStem, string Title, string YLabel, IReadOn
     /// <summary>Line charts (write cost against utilization): categories are ignored and each series has its own x.</summary>
     public bool Lines { get; init; }
     public string? XLabel { get; init; }
+    /// <summary>The legend in the upper left corner (a chart whose values grow to the right), not the upper right.</summary>
+    public bool LegendUpperLeft { get; init; }
 }
 
 /// <summary>One series: its legend text and a value per category (or, for lines, the points), NaN where absent.</summary>
@@ -77,7 +79,7 @@ public static class ChartRenderer
             plot.Axes.Bottom.MajorTickStyle.Length = 0;
             plot.Axes.Margins(bottom: 0);
         }
-        plot.ShowLegend(Alignment.UpperRight);
+        plot.ShowLegend(chart.LegendUpperLeft ? Alignment.UpperLeft : Alignment.UpperRight);
         return plot;
     }
 }

@@ -72,14 +72,20 @@ public static class LfsLayout
 /// <summary>
 /// The LFS superblock, the XN root: header <c>[0,256)</c> (raw-writable): magic u64 @0, version u32 @8,
 /// segment blocks u32 @12, segment slots u32 @16, segment-table blocks u32 @20, checkpoint blocks u32 @24,
-/// max inodes u32 @28, created s64 @32, cleaner policy u32 @40, start % u32 @44, stop % u32 @48, crc u32 @252.
+/// max inodes u32 @28, created s64 @32, cleaner policy u32 @40, start % u32 @44, stop % u32 @48, where the cleaner
+/// writes survivors u32 @52 (0: a head of its own, 1: the log's head; 0 in images made before it), crc u32 @252.
 /// From <c>@256</c>, 16-byte pointer entries (XN's read set; changed only by Alloc/Free): start u64,
 /// count u32, kind u32 (0 = xn.data, 1 = lfs.segtab). Entry 0 and 1 are the checkpoint regions,
 /// entries 2.. the segment-table blocks.
 /// </summary>
 public sealed record LfsSuper(uint SegmentBlocks, uint SegmentSlots, uint SegTabBlocks, uint CheckpointBlocks,
-    uint MaxInodes, long Created, uint CleanerPolicy, uint CleanStartPercent, uint CleanStopPercent)
+    uint MaxInodes, long Created, uint CleanerPolicy, uint CleanStartPercent, uint CleanStopPercent, uint Survivors = 0)
 {
+    /// <summary><see cref="Survivors"/>: the cleaner's copies go to a head of their own, apart from new data (the default).</summary>
+    public const uint SurvivorsOwnHead = 0;
+    /// <summary><see cref="Survivors"/>: the cleaner's copies go to the log's head, with new data (Sprite LFS).</summary>
+    public const uint SurvivorsLogHead = 1;
+
     public const ulong Magic = 0x3130_5346_4C4F_5845; // "EXOLFS01"
     /// <summary>
     /// 5: a segment head's claim entry types a partial's tree-node blocks too (lfs.nodes; count u16, nodes u16);
@@ -109,6 +115,7 @@ public sealed record LfsSuper(uint SegmentBlocks, uint SegmentSlots, uint SegTab
         BinaryPrimitives.WriteUInt32LittleEndian(header[40..], CleanerPolicy);
         BinaryPrimitives.WriteUInt32LittleEndian(header[44..], CleanStartPercent);
         BinaryPrimitives.WriteUInt32LittleEndian(header[48..], CleanStopPercent);
+        BinaryPrimitives.WriteUInt32LittleEndian(header[52..], Survivors);
         BinaryPrimitives.WriteUInt32LittleEndian(header[252..], XnCrc32C.Compute(header[..252]));
     }
 
@@ -131,11 +138,11 @@ public sealed record LfsSuper(uint SegmentBlocks, uint SegmentSlots, uint SegTab
             BinaryPrimitives.ReadUInt32LittleEndian(header[20..]), BinaryPrimitives.ReadUInt32LittleEndian(header[24..]),
             BinaryPrimitives.ReadUInt32LittleEndian(header[28..]), BinaryPrimitives.ReadInt64LittleEndian(header[32..]),
             BinaryPrimitives.ReadUInt32LittleEndian(header[40..]), BinaryPrimitives.ReadUInt32LittleEndian(header[44..]),
-            BinaryPrimitives.ReadUInt32LittleEndian(header[48..]));
+            BinaryPrimitives.ReadUInt32LittleEndian(header[48..]), BinaryPrimitives.ReadUInt32LittleEndian(header[52..]));
         bool sane = s.SegmentBlocks is >= LfsLayout.MinSegmentBytes / LfsLayout.BlockSize and <= LfsLayout.MaxSegmentBytes / LfsLayout.BlockSize
             && s.SegTabBlocks >= 1 && s.SegTabBlocks <= MaxSegTabBlocks
             && s.SegmentSlots >= 1 && s.SegmentSlots <= s.SegTabBlocks * (uint)SegTab.Entries
-            && s.CheckpointBlocks >= 1 && s.CheckpointBlocks <= 1024 && s.MaxInodes >= 16
+            && s.CheckpointBlocks >= 1 && s.CheckpointBlocks <= 1024 && s.MaxInodes >= 16 && s.Survivors <= SurvivorsLogHead
             && CheckpointRecord.BlocksFor(s.MaxInodes, s.SegmentSlots) <= s.CheckpointBlocks;
         return sane ? s : null;
     }

@@ -20,6 +20,36 @@ public sealed class MkfsFsckOptionsTests : IDisposable
     }
 
     [Fact]
+    public void Info_shows_an_lfs_roots_segments_checkpoint_and_cleaner_and_mkfs_keeps_the_survivor_placement()
+    {
+        string image = Path.Combine(_dir, "lfs.img");
+        Assert.Equal(0, Exofs("mkfs", image, "--size", "64M", "--libfs", "ffs", "--libfs", "lfs:logs,survivors=log-head,cleaner=greedy").Code);
+        var (code, output, err) = Exofs("info", image);
+        Assert.True(code == 0, err);
+        string[] lines = output.Split('\n');
+        int at = Array.FindIndex(lines, l => l.TrimStart().StartsWith("logs ", StringComparison.Ordinal));
+        Assert.True(at >= 0, output);
+        Assert.Matches(@"^\s+segments:\s+\d+ bound of \d+ slots \(\d+ clean, \d+ dirty\), 1024 KiB each$", lines[at + 1]);
+        Assert.StartsWith("    utilization:", lines[at + 2]);
+        Assert.Matches(@"^\s+checkpoint:\s+#\d+, written \d+ s ago$", lines[at + 3]);
+        Assert.Equal("    cleaner:      greedy, survivors at the log head; 0 segments cleaned, write cost 1.00", lines[at + 4]);
+        Assert.StartsWith("    space:", lines[at + 5]);
+        // FFS reports nothing of its own: its root line is followed by the next root's.
+        int ffs = Array.FindIndex(lines, l => l.TrimStart().StartsWith("ffs ", StringComparison.Ordinal));
+        Assert.True(ffs >= 0 && !lines[ffs + 1].StartsWith("    ", StringComparison.Ordinal), output);
+
+        using var json = JsonDocument.Parse(Exofs("info", image, "--json").Out);
+        var logs = json.RootElement.GetProperty("roots").EnumerateArray().Single(r => r.GetProperty("name").GetString() == "logs");
+        Assert.StartsWith("greedy, survivors at the log head", logs.GetProperty("info").GetProperty("cleaner").GetString());
+        var plain = json.RootElement.GetProperty("roots").EnumerateArray().Single(r => r.GetProperty("name").GetString() == "ffs");
+        Assert.False(plain.TryGetProperty("info", out _));
+
+        var bad = Exofs("mkfs", Path.Combine(_dir, "bad.img"), "--size", "64M", "--libfs", "lfs:survivors=middle");
+        Assert.NotEqual(0, bad.Code);
+        Assert.Contains("unknown survivor placement 'middle'", bad.Err);
+    }
+
+    [Fact]
     public void Dry_run_writes_nothing()
     {
         string image = Path.Combine(_dir, "dry.img");

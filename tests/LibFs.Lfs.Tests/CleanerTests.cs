@@ -18,12 +18,13 @@ public sealed class CleanerTests(ITestOutputHelper output)
     /// write must succeed, every file must read back as last written, fsck must be clean, and the same after
     /// a remount.
     /// </summary>
-    private Run Churn(string policy, bool hotCold, int seed, int fillPercent = 90, LfsMountOptions? mount = null, Action<LfsFileSystem, ulong>? between = null)
+    private Run Churn(string policy, bool hotCold, int seed, int fillPercent = 90, LfsMountOptions? mount = null, Action<LfsFileSystem, ulong>? between = null,
+        string survivors = "own-head")
     {
         // No background cleaner: a host's mount starts one ticking every 5 s of wall-clock time, and a run longer
         // than that (a loaded machine) had its passes land between overwrites at points that differ run to run.
         // Here the cleaner runs only where the writes call for it (and at each sync), the same on every run.
-        var (fs, dev) = LfsTestKit.Fresh(32UL << 20, new LfsFormatOptions { SegmentBytes = 512 << 10, Cleaner = policy }, mount ?? NoTimer);
+        var (fs, dev) = LfsTestKit.Fresh(32UL << 20, new LfsFormatOptions { SegmentBytes = 512 << 10, Cleaner = policy, Survivors = survivors }, mount ?? NoTimer);
         var st = fs.StatFs().Ok();
         int files = (int)(st.Blocks * (ulong)fillPercent / 100 / (FileBytes / 4096));
         var rng = new Random(seed);
@@ -68,6 +69,23 @@ public sealed class CleanerTests(ITestOutputHelper output)
         var run = new Run(policy, cost, cleaned, meanU, written);
         output.WriteLine($"{fillPercent}% {(hotCold ? "hot-and-cold" : "uniform"),-12} {policy,-13} files {files} write cost {cost:F2}, segments cleaned {cleaned}, mean u of cleaned {meanU:F2}");
         return run;
+    }
+
+    /// <summary>
+    /// The survivor placement chosen at mkfs: with the cleaner's own head (the default) the copies go to a segment
+    /// of their own; at the log's head (Sprite's single log) no cleaner head is ever bound. Either way the churn
+    /// keeps every file intact and fsck clean.
+    /// </summary>
+    [Theory]
+    [InlineData("own-head")]
+    [InlineData("log-head")]
+    public void Survivors_go_where_the_format_says(string survivors)
+    {
+        bool cleanerHeadBound = false;
+        var run = Churn("greedy", hotCold: true, seed: 5, fillPercent: 80, survivors: survivors,
+            between: (fs, _) => cleanerHeadBound |= fs.CleanerHeadSlot >= 0);
+        AssertSensible(run);
+        Assert.Equal(survivors == "own-head", cleanerHeadBound);
     }
 
     /// <summary>Sprite's write cost for cleaning segments of mean utilization u is 2/(1−u); ours also pays summaries and rewritten inodes.</summary>
