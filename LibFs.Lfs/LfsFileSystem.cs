@@ -574,7 +574,15 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
         IReadOnlyDictionary<LfsInode, uint>? stamps = null)
     {
         var log = to ?? _log;
-        try { return FlushTo(log, withImap, first, stamps); }
+        try
+        {
+            var err = FlushTo(log, withImap, first, stamps);
+            // Cut short (no segment for the log to go on in, or an I/O error): the partials it wrote hold blocks
+            // the file system already points at, waiting in the run; they go to the disk now, with their
+            // summaries, so reads of them are checked and served. The unit stays open (see SendWritten).
+            if (err != Errno.OK) log.SendWritten(NowSeconds());
+            return err;
+        }
         finally { log.Stamp = null; }
     }
 

@@ -127,6 +127,24 @@ internal sealed class SegmentWriter
     public Errno EndUnit(uint now) => _partialOffset >= 0 ? Close(endOfUnit: true, now) : WriteRun();
 
     /// <summary>
+    /// After a flush cut short: the open partial closes as one the unit continues past, and the run goes to the
+    /// disk, so every block appended so far is on the disk under a summary. The unit is not ended: roll-forward
+    /// applies a unit only through a partial that ends it, so a crash now recovers the state before the flush,
+    /// and the next flush's partials continue the same unit (or, the head past its segment's end, start in a
+    /// segment only a checkpoint names).
+    /// </summary>
+    public Errno SendWritten(uint now)
+    {
+        if (_partialOffset >= 0 && _entries.Count > 0)
+        {
+            var err = Close(endOfUnit: false, now);
+            if (err != Errno.OK) return err;
+        }
+        else _partialOffset = -1;
+        return WriteRun();
+    }
+
+    /// <summary>
     /// Most blocks a run holds: a write unit's worth (the unit budget, and a quarter more for its tree nodes,
     /// inode blocks, summaries and heads' places: a unit the budget ends is then one request), at least a segment.
     /// </summary>

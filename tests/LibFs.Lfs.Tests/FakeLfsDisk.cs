@@ -50,6 +50,8 @@ internal sealed class FakeLfsDisk : ILfsDisk
     public int PendingCount => _pending.Count;
     /// <summary>Set to make every write fail (an I/O error test).</summary>
     public bool Fail { get; set; }
+    /// <summary>Set to refuse every new segment with ENOSPC (a flush cut short at a segment boundary).</summary>
+    public bool NoMoreSegments { get; set; }
     /// <summary>What <see cref="Claims"/> answers (an XN segment head's claim entries; null: no XN segments).</summary>
     public Func<int, IReadOnlyList<ClaimEntry>?>? ClaimsOf { get; set; }
     public IReadOnlyList<ClaimEntry>? Claims(int slot) => ClaimsOf?.Invoke(slot);
@@ -77,7 +79,7 @@ internal sealed class FakeLfsDisk : ILfsDisk
     public Result<int> AllocSegment(ulong hint)
     {
         int slot = Array.IndexOf(_slots, 0UL);
-        if (slot < 0) return Errno.ENOSPC;
+        if (slot < 0 || NoMoreSegments) return Errno.ENOSPC;
         ulong start;
         if (_freeStarts.Count > 0) { start = _freeStarts[0]; _freeStarts.RemoveAt(0); }
         else if (_nextFree + Super.SegmentBlocks <= _deviceBlocks) { start = _nextFree; _nextFree += Super.SegmentBlocks; }
