@@ -172,13 +172,13 @@ public sealed class Cleaner
         lock (_fs.Lock) return Pass(ulong.MaxValue / 2);
     }
 
-    /// <summary>Cleans until the log can take <paramref name="need"/> blocks without cleaning, or no victim helps.</summary>
     /// <summary>
     /// Blocks beyond the survivors themselves that copying <paramref name="live"/> live blocks out may write:
     /// their inodes' records and tree nodes (taken as one per 16 blocks) and summaries.
     /// </summary>
     internal static ulong CopyCost(uint live) => live / 16 + 3;
 
+    /// <summary>Cleans until the log can take <paramref name="extra"/> more blocks without cleaning, or no victim helps.</summary>
     internal void CleanFor(ulong extra)
     {
         // Overwritten blocks die only when their replacements reach the log: flush first (the room for
@@ -343,56 +343,30 @@ public sealed class Cleaner
     /// </summary>
     private Result<CopyPlan> Plan(int slot)
     {
-        var records = new byte[LfsLayout.BlockSize];
+        var scratch = new byte[LfsLayout.BlockSize];
         var plan = new CopyPlan();
         var err = ForEachEntry(slot, counted: false, (e, addr) =>
         {
+            var live = LiveHolders(e, addr, scratch);
+            if (!live.Ok) return live.Error;
+            if (live.Value is not { } holders) return Errno.OK;
+            plan.Inodes.UnionWith(holders);
             switch (e.Kind)
             {
-                case LogKind.Imap:
-                    return Errno.OK;
-                case LogKind.Inodes:
-                {
-                    if (_fs.Imap.LiveInodesIn(addr) == 0) return Errno.OK;
-                    var read = _fs.Disk.Read(addr, records);
-                    if (read != Errno.OK) return read;
-                    for (int s = 0; s < LfsLayout.InodesPerBlock; s++)
-                    {
-                        var rec = InodeRecord.ReadFrom(records.AsSpan(s * LfsLayout.InodeSize));
-                        if (rec is not null && _fs.Imap.Get(rec.Ino) == ImapEntry.Make(addr, s)) plan.Inodes.Add(rec.Ino);
-                    }
-                    return Errno.OK;
-                }
                 case LogKind.Packed:
-                    foreach (ulong no in PackedMembers(e))
-                    {
-                        var member = _fs.GetInode(no);
-                        if (!member.Ok) continue;
-                        ulong ptr = member.Value.Rec.Direct[0];
-                        if (!LfsLayout.IsPacked(ptr) || LfsLayout.PackedAddr(ptr) != addr) continue;
-                        plan.Inodes.Add(no);
-                        plan.Packed[no] = LfsFileSystem.FragmentsOf(member.Value);
-                    }
-                    return Errno.OK;
-            }
-            var r = _fs.GetInode(e.Ino);
-            if (!r.Ok) return Errno.OK; // the inode is gone: so is the block
-            var inode = r.Value;
-            Result<ulong> a = e.Kind switch
-            {
-                LogKind.Data => _fs.Tree.Lookup(inode, e.Index),
-                LogKind.Node => _fs.Tree.NodeAddr(inode, e.Index),
-                LogKind.Xattr => inode.Rec.Xattr,
-                _ => 0UL,
-            };
-            if (!a.Ok) return a.Error;
-            if (a.Value != addr) return Errno.OK;
-            plan.Inodes.Add(inode.Ino);
-            if (e.Kind == LogKind.Node) plan.Nodes.UnionWith(BlockTree.KeyAndAncestors(e.Index).Select(key => (inode.Ino, key)));
-            else
-            {
-                plan.Blocks++;
-                if (e.Kind == LogKind.Data) plan.Nodes.UnionWith(BlockTree.NodesAbove(e.Index).Select(key => (inode.Ino, key)));
+                    foreach (ulong no in holders)
+                        if (_fs.GetInode(no) is { Ok: true } member) plan.Packed[no] = LfsFileSystem.FragmentsOf(member.Value);
+                    break;
+                case LogKind.Node:
+                    plan.Nodes.UnionWith(BlockTree.KeyAndAncestors(e.Index).Select(key => (holders[0], key)));
+                    break;
+                case LogKind.Data:
+                    plan.Blocks++;
+                    plan.Nodes.UnionWith(BlockTree.NodesAbove(e.Index).Select(key => (holders[0], key)));
+                    break;
+                case LogKind.Xattr:
+                    plan.Blocks++;
+                    break;
             }
             return Errno.OK;
         });
@@ -459,93 +433,120 @@ public sealed class Cleaner
         }
     }
 
-    /// <summary>If the block at <paramref name="addr"/> is live, marks what holds it dirty; returns the inode concerned (null if dead or not an inode's).</summary>
-    private Result<LfsInode?> Revive(SummaryEntry e, ulong addr, byte[] scratch)
+    /// <summary>
+    /// Whether the block at <paramref name="addr"/> that entry <paramref name="e"/> describes is still live, and
+    /// which inodes hold it: the files whose current records an inode block holds, the members of a packed block
+    /// whose block 0 still points into it, the owner of a data, node or xattr block (none for a live inode-map
+    /// block); null if it is dead, or newer content replaces it at the next flush anyway. The one liveness rule of
+    /// the cleaner: <see cref="Collect"/> revives what it names, <see cref="Plan"/> counts it. Lock held.
+    /// </summary>
+    private Result<List<ulong>?> LiveHolders(SummaryEntry e, ulong addr, byte[] scratch)
     {
         switch (e.Kind)
         {
             case LogKind.Imap:
-                if (e.Index < (ulong)_fs.Imap.BlockAddrs.Length && _fs.Imap.BlockAddrs[e.Index] == addr) _fs.Imap.MarkDirty((int)e.Index);
-                return (LfsInode?)null;
+                return e.Index < (ulong)_fs.Imap.BlockAddrs.Length && _fs.Imap.BlockAddrs[e.Index] == addr ? new List<ulong>() : null;
             case LogKind.Inodes:
             {
-                if (_fs.Imap.LiveInodesIn(addr) == 0) return (LfsInode?)null;
+                if (_fs.Imap.LiveInodesIn(addr) == 0) return (List<ulong>?)null;
                 var err = _fs.Disk.Read(addr, scratch);
                 if (err != Errno.OK) return err;
-                LfsInode? any = null;
+                var records = new List<ulong>();
                 for (int s = 0; s < LfsLayout.InodesPerBlock; s++)
                 {
                     var rec = InodeRecord.ReadFrom(scratch.AsSpan(s * LfsLayout.InodeSize));
-                    if (rec is null || _fs.Imap.Get(rec.Ino) != ImapEntry.Make(addr, s)) continue;
-                    var i = _fs.GetInode(rec.Ino);
-                    if (!i.Ok) return i.Error;
-                    _fs.MarkDirty(i.Value);
-                    any = i.Value;
+                    if (rec is not null && _fs.Imap.Get(rec.Ino) == ImapEntry.Make(addr, s)) records.Add(rec.Ino);
                 }
-                return any;
+                return records.Count > 0 ? records : null;
             }
             case LogKind.Packed:
             {
-                // Each member whose block 0 still points into this block has its data copied out (repacked).
-                LfsInode? any = null;
+                var members = new List<ulong>();
                 foreach (ulong no in PackedMembers(e))
                 {
                     var m = _fs.GetInode(no);
                     if (!m.Ok) continue;
-                    var member = m.Value;
-                    ulong ptr = member.Rec.Direct[0];
-                    if (!LfsLayout.IsPacked(ptr) || LfsLayout.PackedAddr(ptr) != addr || member.DirtyData.ContainsKey(0)) continue;
-                    var data = new byte[LfsLayout.BlockSize];
-                    var err = _fs.ReadPointer(ptr, data);
-                    if (err != Errno.OK) return err;
-                    _fs.PutBlock(member, 0, data);
-                    any = member;
+                    ulong ptr = m.Value.Rec.Direct[0];
+                    if (LfsLayout.IsPacked(ptr) && LfsLayout.PackedAddr(ptr) == addr && !m.Value.DirtyData.ContainsKey(0)) members.Add(no);
                 }
-                return any;
+                return members.Count > 0 ? members : null;
             }
         }
         var r = _fs.GetInode(e.Ino);
-        if (!r.Ok) return (LfsInode?)null; // the inode is gone: so is the block
+        if (!r.Ok) return (List<ulong>?)null; // the inode is gone: so is the block
         var inode = r.Value;
-        switch (e.Kind)
+        if (e.Kind == LogKind.Data && inode.DirtyData.ContainsKey(e.Index)) return (List<ulong>?)null;
+        Result<ulong> at = e.Kind switch
         {
-            case LogKind.Data:
-            {
-                if (inode.DirtyData.ContainsKey(e.Index)) return (LfsInode?)null; // newer content will replace it anyway
-                var a = _fs.Tree.Lookup(inode, e.Index);
-                if (!a.Ok) return a.Error;
-                if (a.Value != addr) return (LfsInode?)null;
-                var data = new byte[LfsLayout.BlockSize];
-                var err = _fs.Disk.Read(addr, data);
-                if (err != Errno.OK) return err;
-                _fs.PutBlock(inode, e.Index, data);
-                return inode;
-            }
-            case LogKind.Node:
-            {
-                var a = _fs.Tree.NodeAddr(inode, e.Index);
-                if (!a.Ok) return a.Error;
-                if (a.Value != addr) return (LfsInode?)null;
-                var n = _fs.Tree.Node(inode, e.Index, addr, create: false);
-                if (!n.Ok) return n.Error;
-                _fs.Tree.MarkDirty(n.Value!);
-                _fs.MarkDirty(inode);
-                return inode;
-            }
-            case LogKind.Xattr:
-            {
-                if (inode.Rec.Xattr != addr) return (LfsInode?)null;
-                if (inode.Xattrs is null)
-                {
-                    var err = _fs.Disk.Read(addr, scratch);
-                    if (err != Errno.OK) return err;
-                    inode.Xattrs = XattrBlock.Parse(scratch) ?? new();
-                }
-                _fs.MarkXattrDirty(inode);
-                _fs.MarkDirty(inode);
-                return inode;
-            }
+            LogKind.Data => _fs.Tree.Lookup(inode, e.Index),
+            LogKind.Node => _fs.Tree.NodeAddr(inode, e.Index),
+            LogKind.Xattr => inode.Rec.Xattr,
+            _ => 0UL,
+        };
+        if (!at.Ok) return at.Error;
+        return at.Value == addr ? new List<ulong> { inode.Ino } : null;
+    }
+
+    /// <summary>If the block at <paramref name="addr"/> is live, marks what holds it dirty; returns the inode concerned (null if dead or not an inode's).</summary>
+    private Result<LfsInode?> Revive(SummaryEntry e, ulong addr, byte[] scratch)
+    {
+        var live = LiveHolders(e, addr, scratch);
+        if (!live.Ok) return live.Error;
+        if (live.Value is not { } holders) return (LfsInode?)null;
+        if (e.Kind == LogKind.Imap)
+        {
+            _fs.Imap.MarkDirty((int)e.Index);
+            return (LfsInode?)null;
         }
-        return (LfsInode?)null;
+        LfsInode? last = null;
+        foreach (ulong no in holders)
+        {
+            var got = _fs.GetInode(no);
+            if (!got.Ok) return got.Error;
+            var inode = got.Value;
+            switch (e.Kind)
+            {
+                case LogKind.Inodes:
+                    _fs.MarkDirty(inode);
+                    break;
+                case LogKind.Packed:
+                {
+                    // Its data is copied out (repacked) with the other members still here.
+                    var data = new byte[LfsLayout.BlockSize];
+                    var err = _fs.ReadPointer(inode.Rec.Direct[0], data);
+                    if (err != Errno.OK) return err;
+                    _fs.PutBlock(inode, 0, data);
+                    break;
+                }
+                case LogKind.Data:
+                {
+                    var data = new byte[LfsLayout.BlockSize];
+                    var err = _fs.Disk.Read(addr, data);
+                    if (err != Errno.OK) return err;
+                    _fs.PutBlock(inode, e.Index, data);
+                    break;
+                }
+                case LogKind.Node:
+                {
+                    var n = _fs.Tree.Node(inode, e.Index, addr, create: false);
+                    if (!n.Ok) return n.Error;
+                    _fs.Tree.MarkDirty(n.Value!);
+                    _fs.MarkDirty(inode);
+                    break;
+                }
+                case LogKind.Xattr:
+                    if (inode.Xattrs is null)
+                    {
+                        var err = _fs.Disk.Read(addr, scratch);
+                        if (err != Errno.OK) return err;
+                        inode.Xattrs = XattrBlock.Parse(scratch) ?? new();
+                    }
+                    _fs.MarkXattrDirty(inode);
+                    _fs.MarkDirty(inode);
+                    break;
+            }
+            last = inode;
+        }
+        return last;
     }
 }

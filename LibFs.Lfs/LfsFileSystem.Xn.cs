@@ -64,7 +64,7 @@ public sealed partial class LfsFileSystem
         }
         var policy = CleanerPolicies.ByName(options.Cleaner);
         if (policy is null) { error = $"unknown cleaner policy '{options.Cleaner}'"; return Errno.EINVAL; }
-        if (SurvivorsByName(options.Survivors) is not { } survivors) { error = $"unknown survivor placement '{options.Survivors}' (own-head, log-head)"; return Errno.EINVAL; }
+        if (SurvivorsByName(options.Survivors) is not { } survivors) { error = UnknownPlacement(options.Survivors); return Errno.EINVAL; }
         uint segBlocks = (uint)(options.SegmentBytes / LfsLayout.BlockSize);
         ulong slots = deviceBlocks / segBlocks + 1;
         ulong segTabBlocks = (slots + SegTab.Entries - 1) / SegTab.Entries;
@@ -116,7 +116,7 @@ public sealed partial class LfsFileSystem
         uint? survivorsAt = null;
         if (options?.Survivors is { } placement && (survivorsAt = SurvivorsByName(placement)) is null)
         {
-            error = $"unknown survivor placement '{placement}' (own-head, log-head)";
+            error = UnknownPlacement(placement);
             return Errno.EINVAL;
         }
         var wallet = new CapabilityWallet();
@@ -143,6 +143,8 @@ public sealed partial class LfsFileSystem
         "log-head" => LfsSuper.SurvivorsLogHead,
         _ => null,
     };
+
+    private static string UnknownPlacement(string name) => $"unknown survivor placement '{name}' (own-head, log-head)";
 
     /// <summary>The one-line refusal of an intact LFS superblock of another format version (null if that is not why it failed).</summary>
     private static string? OlderFormat(XnClient xn, RootInfo root)
