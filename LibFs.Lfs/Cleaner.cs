@@ -147,18 +147,26 @@ public sealed class Cleaner
         _fs.Log.CleanerBlocks = moved;
     }
 
-    /// <summary>Segments worth cleaning: bound, not the head, not full.</summary>
-    private List<SegmentInfo> Candidates()
+    /// <summary>
+    /// Segments worth cleaning: bound, not the head, not full. A background pass (<paramref name="ahead"/>: cleaning
+    /// ahead of need) leaves out the segments more live than the volume as a whole: their live fraction only falls
+    /// while they wait, and the free space copying one out makes now costs more than waiting would (much as NILFS2's
+    /// cleaner skips segments with too little to reclaim). Cleaning on demand takes any of them.
+    /// </summary>
+    private List<SegmentInfo> Candidates(bool ahead)
     {
         uint now = _fs.Log.Clock;
         double seg = _fs.Usage.SegmentBlocks;
+        double ceiling = ahead && _fs.TotalBlocks > 0 ? (double)_fs.Usage.TotalLive / _fs.TotalBlocks : 1;
         var list = new List<SegmentInfo>();
         foreach (int s in _fs.Usage.AllocatedSlots)
         {
             if (_fs.IsHead(s)) continue;
             uint live = _fs.Usage.Live(s);
             if (live >= _fs.Usage.SegmentBlocks - 1) continue; // nothing to gain
-            list.Add(new SegmentInfo(s, _fs.Usage.LiveFragments(s) / (seg * LfsLayout.FragmentsPerBlock), unchecked(now - _fs.Usage.LastWrite(s)), live));
+            double u = _fs.Usage.LiveFragments(s) / (seg * LfsLayout.FragmentsPerBlock);
+            if (u > ceiling) continue;
+            list.Add(new SegmentInfo(s, u, unchecked(now - _fs.Usage.LastWrite(s)), live));
         }
         return list;
     }
@@ -169,7 +177,7 @@ public sealed class Cleaner
     /// <summary>Runs one cleaning pass now, whatever the thresholds say; false if no segment was worth cleaning.</summary>
     public bool CleanOnce()
     {
-        lock (_fs.Lock) return Pass(ulong.MaxValue / 2);
+        lock (_fs.Lock) return Pass(ulong.MaxValue / 2, ahead: false);
     }
 
     /// <summary>
@@ -188,7 +196,7 @@ public sealed class Cleaner
         if (_fs.Usage.AllocatedSlots.Any(s => !_fs.IsHead(s) && _fs.Usage.Live(s) == 0))
             _fs.WriteCheckpoint(clean: false);
         for (int round = 0; round < 64 && _fs.ImmediateBlocks() < _fs.NeedFor(extra); round++)
-            if (!Pass(_fs.NeedFor(extra))) return;
+            if (!Pass(_fs.NeedFor(extra), ahead: false)) return;
     }
 
     /// <summary>
@@ -204,7 +212,7 @@ public sealed class Cleaner
         _backgroundActive = true;
         ulong target = total * StopPercent / 100;
         for (int round = 0; round < maxPasses && _fs.ImmediateBlocks() < target; round++)
-            if (!Pass(target)) { _backgroundActive = false; return; }
+            if (!Pass(target, ahead: true)) { _backgroundActive = false; return; }
         if (_fs.ImmediateBlocks() >= target) _backgroundActive = false;
     }
 
@@ -215,7 +223,7 @@ public sealed class Cleaner
     /// if nothing could be gained. Survivors go to the cleaner's own log head when they fit there, leaving a
     /// free segment for the main log (the checkpoint's inode map); near full, to the main head as they come.
     /// </summary>
-    private bool Pass(ulong need)
+    private bool Pass(ulong need, bool ahead)
     {
         // New data goes to the main head first, so what the cleaner's head gets is survivors only.
         if (_fs.Flush(withImap: false) != Errno.OK) return false;
@@ -223,21 +231,21 @@ public sealed class Cleaner
         ulong freeSegments = _fs.Disk.FreeBlocks / segBlocks;
         var head = _fs.CleanerLog;
         ulong cleanerRoom = head.HeadRemaining + (freeSegments > 1 ? freeSegments - 1 : 0) * segBlocks;
-        var victims = SurvivorsAtLogHead ? new List<SegmentInfo>() : PickVictims(need, cleanerRoom > 2 ? cleanerRoom - 2 : 0);
+        var victims = SurvivorsAtLogHead ? new List<SegmentInfo>() : PickVictims(need, ahead, cleanerRoom > 2 ? cleanerRoom - 2 : 0);
         if (victims.Count == 0)
         {
             head = null;
             // The survivors then go to the main head, where the checkpoint after them must still find room.
             ulong room = _fs.ImmediateBlocks(), pending = _fs.PendingBlocks(), margin = _fs.CheckpointMargin;
             if (room <= pending + margin) return false;
-            victims = PickVictims(need, room - pending - margin);
+            victims = PickVictims(need, ahead, room - pending - margin);
             if (victims.Count == 0 && _fs.CleanerHeadSlot >= 0)
             {
                 // The cleaner head's unwritten room is out of the main log's reach, and a head is never a
                 // victim: with nothing else worth cleaning (every other segment nearly full, as after
                 // background passes spread the dead blocks thin), that room is what is left to win back.
                 _fs.RetireCleanerHead();
-                victims = PickVictims(need, room - pending - margin);
+                victims = PickVictims(need, ahead, room - pending - margin);
             }
         }
         if (victims.Count == 0) return false;
@@ -274,13 +282,13 @@ public sealed class Cleaner
     }
 
     /// <summary>Victims in policy order whose copying fits <paramref name="budget"/> blocks, until they free what <paramref name="need"/> asks.</summary>
-    private List<SegmentInfo> PickVictims(ulong need, ulong budget)
+    private List<SegmentInfo> PickVictims(ulong need, bool ahead, ulong budget)
     {
         ulong room = _fs.ImmediateBlocks();
         var victims = new List<SegmentInfo>();
         var plans = new List<CopyPlan>();
         ulong estimated = 0, moving = 0, freed = 0;
-        foreach (var s in Policy.Order(Candidates()))
+        foreach (var s in Policy.Order(Candidates(ahead)))
         {
             ulong cost = CopyCost(s.LiveBlocks) + s.LiveBlocks;
             if (cost >= _fs.Usage.SegmentBlocks) continue; // copying it out would use what it frees

@@ -9,7 +9,7 @@ public sealed class BackgroundCleanerTests
     private static readonly InodeNo Root = InodeNo.Root;
     private const int B = 4096;
 
-    /// <summary>A 32 MiB LFS (256 KiB segments, cleaning from 50% free up to 60%) holding 12 MiB of half-dead segments.</summary>
+    /// <summary>A 32 MiB LFS (256 KiB segments, cleaning from 50% free up to 60%) holding a 12 MiB file in one copy.</summary>
     private static (MemoryDevice Dev, byte[] Content) HalfDeadVolume()
     {
         var (fs, dev) = LfsTestKit.Fresh(32UL << 20, new LfsFormatOptions { SegmentBytes = 256 << 10, CleanStartPercent = 50, CleanStopPercent = 60 });
@@ -21,14 +21,19 @@ public sealed class BackgroundCleanerTests
         return (dev, content);
     }
 
-    /// <summary>Overwrites every other block of "f" (no sync): the first copy's segments are half dead, and free space under 50%.</summary>
-    private static void Overwrite(LfsFileSystem fs, byte[] content)
+    /// <summary>
+    /// Overwrites all but every <paramref name="keepEvery"/>-th block of "f" (no sync): the first copy's segments keep
+    /// 1/<paramref name="keepEvery"/> of their blocks, and free space falls under 50%. The volume is then some 40% live,
+    /// so segments a quarter live are background victims and half-live ones are not.
+    /// </summary>
+    private static void Overwrite(LfsFileSystem fs, byte[] content, int keepEvery = 4)
     {
         var ino = fs.Get(Root, "f").Ino;
         var fh = fs.Open(ino, OpenFlags.ReadWrite).Ok();
         var blk = new byte[B];
-        for (int k = 0; k < content.Length / B; k += 2)
+        for (int k = 0; k < content.Length / B; k++)
         {
+            if (k % keepEvery == 0) continue;
             new Random(k).NextBytes(blk);
             blk.CopyTo(content, k * B);
             fs.Write(ino, fh, (long)k * B, blk).Ok();
@@ -68,6 +73,24 @@ public sealed class BackgroundCleanerTests
         Assert.Equal(0UL, fs.Cleaner.SegmentsCleaned);
         fs.Sync().Ok();
         Assert.True(fs.Cleaner.SegmentsCleaned > 0, "a sync under the start threshold cleans");
+        fs.Dispose();
+    }
+
+    [Fact]
+    public void A_background_pass_leaves_segments_fuller_than_the_volume_to_the_cleaning_on_demand()
+    {
+        // Half-live segments on a volume some 40% live: cleaning them ahead of need costs more than waiting.
+        var (dev, content) = HalfDeadVolume();
+        var fs = LfsTestKit.Mount(dev, new LfsMountOptions { CleanerInterval = TimeSpan.Zero });
+        Overwrite(fs, content, keepEvery: 2);
+        fs.Sync().Ok();
+        Assert.Equal(0UL, fs.Cleaner.SegmentsCleaned);
+        // On demand, the same segments are victims.
+        Assert.True(fs.Cleaner.CleanOnce(), "cleaning on demand takes a half-live segment");
+        Assert.True(fs.Cleaner.SegmentsCleaned > 0);
+        fs.Sync().Ok();
+        Assert.Equal(content, fs.ReadFile(fs.Get(Root, "f").Ino));
+        LfsTestKit.AssertClean(fs);
         fs.Dispose();
     }
 
