@@ -340,7 +340,7 @@ public sealed class Cleaner
             blocks += p.Blocks;
         }
         ulong written = blocks + (ulong)nodes.Count + LfsFileSystem.PackedBlocks(packed.OrderBy(kv => kv.Key).Select(kv => (kv.Key, kv.Value)))
-                        + ((ulong)inodes.Count + LfsLayout.InodesPerBlock - 1) / LfsLayout.InodesPerBlock;
+                        + ((ulong)inodes.Count + LfsLayout.MinInodesPerBlock - 1) / LfsLayout.MinInodesPerBlock;
         return written + written / Summary.MaxEntries + 2;
     }
 
@@ -460,11 +460,8 @@ public sealed class Cleaner
                 var err = _fs.Disk.Read(addr, scratch);
                 if (err != Errno.OK) return err;
                 var records = new List<ulong>();
-                for (int s = 0; s < LfsLayout.InodesPerBlock; s++)
-                {
-                    var rec = InodeRecord.ReadFrom(scratch.AsSpan(s * LfsLayout.InodeSize));
-                    if (rec is not null && _fs.Imap.Get(rec.Ino) == ImapEntry.Make(addr, s)) records.Add(rec.Ino);
-                }
+                foreach (var (s, rec) in InodeRecord.InBlock(scratch))
+                    if (_fs.Imap.Get(rec.Ino) == ImapEntry.Make(addr, s)) records.Add(rec.Ino);
                 return records.Count > 0 ? records : null;
             }
             case LogKind.Packed:

@@ -308,7 +308,8 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
         var buf = new byte[LfsLayout.BlockSize];
         var err = _disk.Read(block, buf);
         if (err != Errno.OK) return err;
-        return InodeRecord.ReadFrom(buf.AsSpan(slot * LfsLayout.InodeSize));
+        if (slot >= InodeRecord.SlotsPerBlock) return (InodeRecord?)null;
+        return InodeRecord.ReadFrom(buf.AsSpan(slot * InodeRecord.SlotBytes));
     }
 
     internal void MarkDirty(LfsInode i) => _dirty.Add(i);
@@ -653,24 +654,27 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
                 _tree.MarkClean(node);
             }
         }
-        // Inode records, 16 to a block, after everything they point to.
+        // Inode records, 16 to 32 to a block (one or two slots each), after everything they point to.
         log.Stamp = stamps is { Count: > 0 } ? stamps.Values.Max() : null;
         var records = order.ToList();
-        for (int at = 0; at < records.Count; at += LfsLayout.InodesPerBlock)
+        for (int at = 0; at < records.Count;)
         {
-            var group = records.Skip(at).Take(LfsLayout.InodesPerBlock).ToList();
+            var group = new List<(LfsInode Inode, int Slot)>();
+            int used = 0;
             Array.Clear(block);
-            for (int s = 0; s < group.Count; s++)
+            for (; at < records.Count; at++)
             {
-                var rec = group[s].Deleted ? new InodeRecord { Ino = group[s].Ino } : group[s].Rec;
-                rec.WriteTo(block.AsSpan(s * LfsLayout.InodeSize));
+                var rec = records[at].Deleted ? new InodeRecord { Ino = records[at].Ino } : records[at].Rec;
+                if (used + rec.Slots > InodeRecord.SlotsPerBlock) break;
+                rec.WriteTo(block.AsSpan(used * InodeRecord.SlotBytes));
+                group.Add((records[at], used));
+                used += rec.Slots;
             }
             var a = log.Append(LogKind.Inodes, 0, (ulong)at, block, now);
             if (!a.Ok) return a.Error;
             int live = 0;
-            for (int s = 0; s < group.Count; s++)
+            foreach (var (i, s) in group)
             {
-                var i = group[s];
                 if (i.Deleted)
                 {
                     _cache.Remove(i.Ino);
@@ -830,7 +834,7 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
     internal ulong PendingBlocks()
     {
         ulong n = (ulong)Math.Max(0, _dirtyBlocks) + (ulong)_tree.DirtyNodes + (ulong)_dirtyXattrs;
-        n += (ulong)(_dirty.Count + LfsLayout.InodesPerBlock - 1) / LfsLayout.InodesPerBlock;
+        n += (ulong)(_dirty.Count + LfsLayout.MinInodesPerBlock - 1) / LfsLayout.MinInodesPerBlock;
         n += (ulong)_imap.DirtyBlocks.Count + 1;
         return n + n / Summary.MaxEntries + 2;
     }

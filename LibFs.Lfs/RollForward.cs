@@ -86,10 +86,9 @@ internal static class RollForward
                 ulong addr = start + 1 + (ulong)i;
                 var err = fs.Disk.ReadUnchecked(addr, block);
                 if (err != Errno.OK) return err;
-                for (int s = 0; s < LfsLayout.InodesPerBlock; s++)
+                foreach (var (s, rec) in InodeRecord.InBlock(block))
                 {
-                    var rec = InodeRecord.ReadFrom(block.AsSpan(s * LfsLayout.InodeSize));
-                    if (rec is null || rec.Ino >= fs.Imap.MaxInodes) continue;
+                    if (rec.Ino >= fs.Imap.MaxInodes) continue;
                     fs.Imap.Set(rec.Ino, rec.IsTombstone ? 0 : ImapEntry.Make(addr, s), out _);
                     if (rec.Ino >= fs.Imap.NextIno) fs.Imap.NextIno = rec.Ino + 1;
                     fs.BumpGeneration(rec.Generation);

@@ -26,8 +26,8 @@ public static class LfsLayout
     /// </summary>
     public const int ChecksumOffset = BlockSize - 4;
     public const ulong RootIno = 1;
-    public const int InodeSize = 256;
-    public const int InodesPerBlock = BlockSize / InodeSize;
+    /// <summary>Inode records an inode block holds at least (all in the long form); up to 32 in the short one.</summary>
+    public const int MinInodesPerBlock = BlockSize / (2 * InodeRecord.SlotBytes);
     public const int ImapEntriesPerBlock = BlockSize / 8;
     public const int PointersPerBlock = BlockSize / 8;
     public const int DirectPointers = 12;
@@ -88,11 +88,13 @@ public sealed record LfsSuper(uint SegmentBlocks, uint SegmentSlots, uint SegTab
 
     public const ulong Magic = 0x3130_5346_4C4F_5845; // "EXOLFS01"
     /// <summary>
+    /// 6: inode records in 128-byte slots, one for a record whose only pointer is its first direct one, two for
+    /// the rest (5: 256-byte records, 16 to a block);
     /// 5: a segment head's claim entry types a partial's tree-node blocks too (lfs.nodes; count u16, nodes u16);
     /// 4: each summary entry carries its block's CRC-32C, verified on every read (3: packed small-file blocks and
     /// segment usage in fragments; 2: whole blocks only).
     /// </summary>
-    public const uint Version = 5;
+    public const uint Version = 6;
     public const int HeaderSize = 256;
     public const int EntriesOffset = 256, EntrySize = 16;
     public const int Entries = (LfsLayout.ChecksumOffset - EntriesOffset) / EntrySize;
