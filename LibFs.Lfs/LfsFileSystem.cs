@@ -308,7 +308,6 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
         var buf = new byte[LfsLayout.BlockSize];
         var err = _disk.Read(block, buf);
         if (err != Errno.OK) return err;
-        if (slot >= InodeRecord.SlotsPerBlock) return (InodeRecord?)null;
         return InodeRecord.ReadFrom(buf.AsSpan(slot * InodeRecord.SlotBytes));
     }
 

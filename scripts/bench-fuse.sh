@@ -6,7 +6,9 @@
 # files, 20,000 transactions, 500..16,384 bytes). Runs ROUNDS rounds, the file systems' order reversed every
 # other round, and prints a markdown table of each workload's median time with its range (seconds), the
 # median and range of the per-round ratios exofs / passthrough_ll and lfs / passthrough_ll (times: 1 is the
-# floor, above 1 is slower), and fuse2fs / exofs (above 1 means ExoFS FFS is faster); writes it to OUT.
+# floor, above 1 is slower), lfs / exofs (the two libFS designs on the same mount code, run back to back in
+# each round; above 1 means the LFS is slower) and fuse2fs / exofs (above 1 means ExoFS FFS is faster); writes
+# it to OUT.
 # A single run on a VM swings by 10-20%, so one round says little.
 #
 # passthrough_ll is compiled from the example source libfuse3-dev ships (/usr/share/doc/libfuse3-dev/examples)
@@ -199,13 +201,14 @@ ratios() {     # per-round $1 / $2 of two lists in round order, space-separated
   echo
   echo "Each figure: the median of $rounds rounds, with the range in brackets."
   echo
-  echo "| workload | exofs FFS (s) | exofs LFS (s) | fuse2fs (s) | passthrough_ll (s) | FFS / ptll | LFS / ptll | fuse2fs / FFS |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| workload | exofs FFS (s) | exofs LFS (s) | fuse2fs (s) | passthrough_ll (s) | FFS / ptll | LFS / ptll | LFS / FFS | fuse2fs / FFS |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
   for w in "untar:untar $files files (+ syncfs)" "read:read every file back (cold cache)" "rm:rm -rf the tree (+ syncfs)" \
            "write:256 MiB sequential write, fsync" "seqread:256 MiB sequential read (after remount)" "postmark:postmark 5,000 files, 20,000 transactions"; do
     key=${w%%:*} label=${w#*:}
     echo "| $label | $(median "${result[exofs,$key]}") | $(median "${result[lfs,$key]}") | $(median "${result[fuse2fs,$key]}") |" \
          "$(median "${result[ptll,$key]}") | $(median "$(ratios "${result[exofs,$key]}" "${result[ptll,$key]}")") |" \
-         "$(median "$(ratios "${result[lfs,$key]}" "${result[ptll,$key]}")") | $(median "$(ratios "${result[fuse2fs,$key]}" "${result[exofs,$key]}")") |"
+         "$(median "$(ratios "${result[lfs,$key]}" "${result[ptll,$key]}")") | $(median "$(ratios "${result[lfs,$key]}" "${result[exofs,$key]}")") |" \
+         "$(median "$(ratios "${result[fuse2fs,$key]}" "${result[exofs,$key]}")") |"
   done
 } | tee "$out"
