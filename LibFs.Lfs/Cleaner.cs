@@ -147,17 +147,11 @@ public sealed class Cleaner
         _fs.Log.CleanerBlocks = moved;
     }
 
-    /// <summary>
-    /// Segments worth cleaning: bound, not the head, not full. A background pass (<paramref name="ahead"/>: cleaning
-    /// ahead of need) leaves out the segments more live than the volume as a whole: their live fraction only falls
-    /// while they wait, and the free space copying one out makes now costs more than waiting would (much as NILFS2's
-    /// cleaner skips segments with too little to reclaim). Cleaning on demand takes any of them.
-    /// </summary>
-    private List<SegmentInfo> Candidates(bool ahead)
+    /// <summary>Segments worth cleaning: bound, not the head, not full, no more live than <paramref name="ceiling"/>.</summary>
+    private List<SegmentInfo> Candidates(double ceiling)
     {
         uint now = _fs.Log.Clock;
         double seg = _fs.Usage.SegmentBlocks;
-        double ceiling = ahead && _fs.TotalBlocks > 0 ? (double)_fs.Usage.TotalLive / _fs.TotalBlocks : 1;
         var list = new List<SegmentInfo>();
         foreach (int s in _fs.Usage.AllocatedSlots)
         {
@@ -227,25 +221,30 @@ public sealed class Cleaner
     {
         // New data goes to the main head first, so what the cleaner's head gets is survivors only.
         if (_fs.Flush(withImap: false) != Errno.OK) return false;
+        // Cleaning ahead of need (a background pass) leaves out the segments more live than the volume as a whole:
+        // their live fraction only falls while they wait, and the free space copying one out makes now costs more
+        // than waiting would (much as NILFS2's cleaner skips segments with too little to reclaim). Cleaning on
+        // demand takes any of them.
+        double ceiling = ahead && _fs.TotalBlocks > 0 ? (double)_fs.Usage.TotalLive / _fs.TotalBlocks : 1;
         ulong segBlocks = _fs.Usage.SegmentBlocks;
         ulong freeSegments = _fs.Disk.FreeBlocks / segBlocks;
         var head = _fs.CleanerLog;
         ulong cleanerRoom = head.HeadRemaining + (freeSegments > 1 ? freeSegments - 1 : 0) * segBlocks;
-        var victims = SurvivorsAtLogHead ? new List<SegmentInfo>() : PickVictims(need, ahead, cleanerRoom > 2 ? cleanerRoom - 2 : 0);
+        var victims = SurvivorsAtLogHead ? new List<SegmentInfo>() : PickVictims(need, ceiling, cleanerRoom > 2 ? cleanerRoom - 2 : 0);
         if (victims.Count == 0)
         {
             head = null;
             // The survivors then go to the main head, where the checkpoint after them must still find room.
             ulong room = _fs.ImmediateBlocks(), pending = _fs.PendingBlocks(), margin = _fs.CheckpointMargin;
             if (room <= pending + margin) return false;
-            victims = PickVictims(need, ahead, room - pending - margin);
+            victims = PickVictims(need, ceiling, room - pending - margin);
             if (victims.Count == 0 && _fs.CleanerHeadSlot >= 0)
             {
                 // The cleaner head's unwritten room is out of the main log's reach, and a head is never a
                 // victim: with nothing else worth cleaning (every other segment nearly full, as after
                 // background passes spread the dead blocks thin), that room is what is left to win back.
                 _fs.RetireCleanerHead();
-                victims = PickVictims(need, ahead, room - pending - margin);
+                victims = PickVictims(need, ceiling, room - pending - margin);
             }
         }
         if (victims.Count == 0) return false;
@@ -282,13 +281,13 @@ public sealed class Cleaner
     }
 
     /// <summary>Victims in policy order whose copying fits <paramref name="budget"/> blocks, until they free what <paramref name="need"/> asks.</summary>
-    private List<SegmentInfo> PickVictims(ulong need, bool ahead, ulong budget)
+    private List<SegmentInfo> PickVictims(ulong need, double ceiling, ulong budget)
     {
         ulong room = _fs.ImmediateBlocks();
         var victims = new List<SegmentInfo>();
         var plans = new List<CopyPlan>();
         ulong estimated = 0, moving = 0, freed = 0;
-        foreach (var s in Policy.Order(Candidates(ahead)))
+        foreach (var s in Policy.Order(Candidates(ceiling)))
         {
             ulong cost = CopyCost(s.LiveBlocks) + s.LiveBlocks;
             if (cost >= _fs.Usage.SegmentBlocks) continue; // copying it out would use what it frees

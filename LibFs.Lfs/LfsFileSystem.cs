@@ -659,7 +659,7 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
         for (int at = 0; at < records.Count;)
         {
             var group = new List<(LfsInode Inode, int Slot)>();
-            int used = 0;
+            int firstRecord = at, used = 0;
             Array.Clear(block);
             for (; at < records.Count; at++)
             {
@@ -669,7 +669,7 @@ public sealed partial class LfsFileSystem : IFileSystem, ExoFS.LibFs.Runtime.ISe
                 group.Add((records[at], used));
                 used += rec.Slots;
             }
-            var a = log.Append(LogKind.Inodes, 0, (ulong)at, block, now);
+            var a = log.Append(LogKind.Inodes, 0, (ulong)firstRecord, block, now);
             if (!a.Ok) return a.Error;
             int live = 0;
             foreach (var (i, s) in group)
